@@ -1,0 +1,172 @@
+// The pure diff of a record: (state before, state after) -> the list of changes, and its inverse and apply.
+
+import * as Y from 'yjs'
+import {
+  FIELDS, META, NOTES, META_KEYS, NOTE_KEYS, memoText, spliceBetween,
+  type MetaKey, type NoteState, type RecordState
+} from './record.ts'
+import type { FieldValue } from './values.ts'
+
+export type Change =
+  | { kind: 'created', entity: string, id: string }
+  | { kind: 'meta-set', key: MetaKey, old: FieldValue | null, new: FieldValue | null }
+  | { kind: 'field-set', field: string, old: FieldValue | null, new: FieldValue }
+  | { kind: 'field-cleared', field: string, old: FieldValue }
+  | { kind: 'text-edited', field: string, index: number, deleteCount: number, insert: string, removed: string }
+  | { kind: 'note-added', noteId: string, note: NoteState }
+  | { kind: 'note-edited', noteId: string, old: NoteState, new: NoteState }
+  | { kind: 'note-removed', noteId: string, old: NoteState }
+  | { kind: 'deleted', by: string, on: string }
+  | { kind: 'undeleted', by: string, on: string }
+
+const TOMBSTONE_KEYS: readonly MetaKey[] = ['deletedby', 'deletedon']
+
+const sameNote = (a: NoteState, b: NoteState): boolean =>
+  NOTE_KEYS.every(k => a[k] === b[k])
+
+export const diff = (before: RecordState, after: RecordState): Change[] => {
+  const out: Change[] = []
+  const bm = before.meta
+  const am = after.meta
+  const created = bm.entity === undefined && am.entity !== undefined
+  if (created) out.push({ kind: 'created', entity: String(am.entity), id: String(am.id) })
+  const wasDeleted = bm.deletedon !== undefined
+  const isDeleted = am.deletedon !== undefined
+  // A tombstone appearing or going is one change; a tombstone rewritten is plain metadata.
+  const tombstoneFlips = wasDeleted !== isDeleted
+  for (const key of META_KEYS) {
+    if (created && (key === 'entity' || key === 'id')) continue
+    if (tombstoneFlips && TOMBSTONE_KEYS.includes(key)) continue
+    const o = bm[key] ?? null
+    const n = am[key] ?? null
+    if (o !== n) out.push({ kind: 'meta-set', key, old: o, new: n })
+  }
+  for (const field of new Set([...Object.keys(before.fields), ...Object.keys(after.fields)])) {
+    const o = before.fields[field]
+    const n = after.fields[field]
+    if (o === n) continue
+    if (n === undefined) out.push({ kind: 'field-cleared', field, old: o })
+    else out.push({ kind: 'field-set', field, old: o ?? null, new: n })
+  }
+  for (const field of new Set([...Object.keys(before.texts), ...Object.keys(after.texts)])) {
+    const o = before.texts[field] ?? ''
+    const n = after.texts[field] ?? ''
+    if (o === n) continue
+    const s = spliceBetween(o, n)
+    out.push({ kind: 'text-edited', field, ...s, removed: o.slice(s.index, s.index + s.deleteCount) })
+  }
+  for (const noteId of new Set([...Object.keys(before.notes), ...Object.keys(after.notes)])) {
+    const o = before.notes[noteId]
+    const n = after.notes[noteId]
+    if (o === undefined) out.push({ kind: 'note-added', noteId, note: n })
+    else if (n === undefined) out.push({ kind: 'note-removed', noteId, old: o })
+    else if (!sameNote(o, n)) out.push({ kind: 'note-edited', noteId, old: o, new: n })
+  }
+  if (isDeleted && !wasDeleted) {
+    out.push({ kind: 'deleted', by: String(am.deletedby ?? ''), on: String(am.deletedon) })
+  } else if (wasDeleted && !isDeleted) {
+    out.push({ kind: 'undeleted', by: String(bm.deletedby ?? ''), on: String(bm.deletedon) })
+  }
+  return out
+}
+
+const setOrDelete = <T>(o: Record<string, T>, k: string, v: T | null | undefined): void => {
+  if (v === null || v === undefined) delete o[k]
+  else o[k] = v
+}
+
+/** Applies changes to a plain state (pure). */
+export const applyChanges = (state: RecordState, changes: readonly Change[]): RecordState => {
+  const s: RecordState = {
+    meta: { ...state.meta }, fields: { ...state.fields }, texts: { ...state.texts },
+    notes: Object.fromEntries(Object.entries(state.notes).map(([k, v]) => [k, { ...v }]))
+  }
+  for (const c of changes) {
+    switch (c.kind) {
+      case 'created': s.meta.entity = c.entity; s.meta.id = c.id; break
+      case 'meta-set': setOrDelete(s.meta, c.key, c.new); break
+      case 'field-set': s.fields[c.field] = c.new; break
+      case 'field-cleared': delete s.fields[c.field]; break
+      case 'text-edited': {
+        const o = s.texts[c.field] ?? ''
+        setOrDelete(s.texts, c.field, (o.slice(0, c.index) + c.insert + o.slice(c.index + c.deleteCount)) || null)
+        break
+      }
+      case 'note-added': s.notes[c.noteId] = { ...c.note }; break
+      case 'note-edited': s.notes[c.noteId] = { ...c.new }; break
+      case 'note-removed': delete s.notes[c.noteId]; break
+      case 'deleted': setOrDelete<FieldValue>(s.meta, 'deletedby', c.by || null); s.meta.deletedon = c.on; break
+      case 'undeleted': delete s.meta.deletedby; delete s.meta.deletedon; break
+    }
+  }
+  return s
+}
+
+/** The changes that undo `changes` (in reverse order). */
+export const invertAll = (changes: readonly Change[]): Change[] => changes.flatMap(invert).reverse()
+
+/** The changes that undo `c`. */
+export const invert = (c: Change): Change[] => {
+  if (c.kind === 'created') {
+    return [{ kind: 'meta-set', key: 'id', old: c.id, new: null }, { kind: 'meta-set', key: 'entity', old: c.entity, new: null }]
+  }
+  return [invertOne(c)]
+}
+
+const invertOne = (c: Exclude<Change, { kind: 'created' }>): Change => {
+  switch (c.kind) {
+    case 'meta-set': return { kind: 'meta-set', key: c.key, old: c.new, new: c.old }
+    case 'field-set': return c.old === null ? { kind: 'field-cleared', field: c.field, old: c.new } : { kind: 'field-set', field: c.field, old: c.new, new: c.old }
+    case 'field-cleared': return { kind: 'field-set', field: c.field, old: null, new: c.old }
+    case 'text-edited': return { kind: 'text-edited', field: c.field, index: c.index, deleteCount: c.insert.length, insert: c.removed, removed: c.insert }
+    case 'note-added': return { kind: 'note-removed', noteId: c.noteId, old: c.note }
+    case 'note-edited': return { kind: 'note-edited', noteId: c.noteId, old: c.new, new: c.old }
+    case 'note-removed': return { kind: 'note-added', noteId: c.noteId, note: c.old }
+    case 'deleted': return { kind: 'undeleted', by: c.by, on: c.on }
+    case 'undeleted': return { kind: 'deleted', by: c.by, on: c.on }
+  }
+}
+
+const writeNote = (m: Y.Map<string>, note: NoteState): void => {
+  for (const k of NOTE_KEYS) {
+    const v = note[k]
+    if (v === undefined) { if (m.has(k)) m.delete(k) } else if (m.get(k) !== v) m.set(k, v)
+  }
+}
+
+/**
+ * Applies changes to a record document, inside the caller's transaction if there is one. Used to
+ * write a compensation: the inverse of the changes an update may not make.
+ */
+export const applyChangesToDoc = (doc: Y.Doc, changes: readonly Change[], origin: unknown = null): void => {
+  doc.transact(() => {
+    const meta = doc.getMap<FieldValue>(META)
+    const fields = doc.getMap<FieldValue>(FIELDS)
+    const notes = doc.getMap<Y.Map<string>>(NOTES)
+    const metaSet = (k: string, v: FieldValue | null): void => { if (v === null) meta.delete(k); else meta.set(k, v) }
+    for (const c of changes) {
+      switch (c.kind) {
+        case 'created': meta.set('entity', c.entity); meta.set('id', c.id); break
+        case 'meta-set': metaSet(c.key, c.new); break
+        case 'field-set': fields.set(c.field, c.new); break
+        case 'field-cleared': fields.delete(c.field); break
+        case 'text-edited': {
+          const t = memoText(doc, c.field)
+          if (c.deleteCount > 0) t.delete(c.index, c.deleteCount)
+          if (c.insert !== '') t.insert(c.index, c.insert)
+          break
+        }
+        case 'note-added': case 'note-edited': {
+          const note = c.kind === 'note-added' ? c.note : c.new
+          let m = notes.get(c.noteId)
+          if (!(m instanceof Y.Map)) { m = new Y.Map<string>(); notes.set(c.noteId, m) }
+          writeNote(m, note)
+          break
+        }
+        case 'note-removed': notes.delete(c.noteId); break
+        case 'deleted': metaSet('deletedby', c.by || null); meta.set('deletedon', c.on); break
+        case 'undeleted': meta.delete('deletedby'); meta.delete('deletedon'); break
+      }
+    }
+  }, origin)
+}

@@ -1,0 +1,227 @@
+// The typed API over a record Y.Doc: create, read, write fields and text, notes, delete (tombstone).
+// Layout (README, "Record document layout"): map `meta`, map `fields`, one Y.Text `memo:<attr>` per
+// multi-line text attribute, map `notes` of note maps.
+
+import * as Y from 'yjs'
+import type { EntityDef } from './catalog-types.ts'
+import { attributeOf } from './catalog-types.ts'
+import { checkValue, type FieldValue } from './values.ts'
+import type { RecordId } from '../ids.ts'
+
+export const META = 'meta'
+export const FIELDS = 'fields'
+export const NOTES = 'notes'
+export const MEMO_PREFIX = 'memo:'
+
+/** Keys of the `meta` map. Only these are record metadata; anything else there is foreign. */
+export const META_KEYS = [
+  'entity', 'id', 'ownerid', 'owningbusinessunit', 'createdby', 'createdon', 'modifiedby', 'modifiedon',
+  'statecode', 'deletedby', 'deletedon'
+] as const
+export type MetaKey = typeof META_KEYS[number]
+
+export const NOTE_KEYS = ['subject', 'text', 'createdby', 'createdon', 'modifiedby', 'modifiedon'] as const
+export type NoteKey = typeof NOTE_KEYS[number]
+export type NoteState = Partial<Record<NoteKey, string>>
+
+/** A plain snapshot of a record document. */
+export interface RecordState {
+  meta: Partial<Record<MetaKey, FieldValue>>
+  fields: Record<string, FieldValue>
+  texts: Record<string, string>
+  notes: Record<string, NoteState>
+}
+
+/** Who writes and when: stamped into modifiedby / modifiedon. */
+export interface Actor { readonly by: string, readonly at: string }
+
+export class RecordError extends Error {
+  override name = 'RecordError'
+}
+
+export const emptyState = (): RecordState => ({ meta: {}, fields: {}, texts: {}, notes: {} })
+
+export const memoText = (doc: Y.Doc, attr: string): Y.Text => doc.getText(MEMO_PREFIX + attr)
+
+/** Reads a record document into a plain state. Memo texts are read only for the entity's memo attributes. */
+export const readRecord = (doc: Y.Doc, entity?: EntityDef): RecordState => {
+  const state = emptyState()
+  doc.getMap<FieldValue>(META).forEach((v, k) => { state.meta[k as MetaKey] = v })
+  doc.getMap<FieldValue>(FIELDS).forEach((v, k) => { state.fields[k] = v })
+  const memoNames = entity !== undefined
+    ? entity.attributes.filter(a => a.type === 'memo').map(a => a.name)
+    : [...doc.share.keys()].filter(k => k.startsWith(MEMO_PREFIX)).map(k => k.slice(MEMO_PREFIX.length))
+  for (const name of memoNames) {
+    const s = memoText(doc, name).toString()
+    if (s !== '') state.texts[name] = s
+  }
+  doc.getMap<Y.Map<string>>(NOTES).forEach((note, id) => {
+    if (!(note instanceof Y.Map)) return
+    const n: NoteState = {}
+    note.forEach((v, k) => { if ((NOTE_KEYS as readonly string[]).includes(k) && typeof v === 'string') n[k as NoteKey] = v })
+    state.notes[id] = n
+  })
+  return state
+}
+
+export const exists = (s: RecordState): boolean => s.meta.entity !== undefined
+export const isDeleted = (s: RecordState): boolean => s.meta.deletedon !== undefined
+
+const touch = (doc: Y.Doc, actor: Actor): void => {
+  const meta = doc.getMap<FieldValue>(META)
+  meta.set('modifiedby', actor.by)
+  meta.set('modifiedon', actor.at)
+}
+
+const requireLive = (doc: Y.Doc, entity: EntityDef): void => {
+  const meta = doc.getMap<FieldValue>(META)
+  if (meta.get('entity') !== entity.name) throw new RecordError(`record is not a created ${entity.name}`)
+  if (meta.has('deletedon')) throw new RecordError('record is deleted')
+}
+
+export interface CreateInput {
+  readonly id: RecordId
+  readonly ownerid: string
+  readonly owningbusinessunit: string
+  readonly values?: Readonly<Record<string, FieldValue>>
+}
+
+export const createRecord = (doc: Y.Doc, entity: EntityDef, input: CreateInput, actor: Actor, origin: unknown = null): void => {
+  for (const [k, v] of Object.entries(input.values ?? {})) checkField(entity, k, v)
+  doc.transact(() => {
+    const meta = doc.getMap<FieldValue>(META)
+    if (meta.has('entity')) throw new RecordError('record already exists')
+    meta.set('entity', entity.name)
+    meta.set('id', input.id)
+    meta.set('ownerid', input.ownerid)
+    meta.set('owningbusinessunit', input.owningbusinessunit)
+    meta.set('createdby', actor.by)
+    meta.set('createdon', actor.at)
+    meta.set('statecode', 0)
+    touch(doc, actor)
+    for (const [k, v] of Object.entries(input.values ?? {})) writeField(doc, entity, k, v)
+  }, origin)
+}
+
+const checkField = (entity: EntityDef, name: string, value: FieldValue): void => {
+  const attr = attributeOf(entity, name)
+  if (attr === undefined) throw new RecordError(`${entity.name} has no attribute ${name}`)
+  const problem = checkValue(attr, value)
+  if (problem !== null) throw new RecordError(problem)
+}
+
+const writeField = (doc: Y.Doc, entity: EntityDef, name: string, value: FieldValue): void => {
+  if (attributeOf(entity, name)?.type === 'memo') replaceText(memoText(doc, name), value as string)
+  else doc.getMap<FieldValue>(FIELDS).set(name, value)
+}
+
+/** Sets a field (a memo field is replaced through its Y.Text with a minimal splice). */
+export const setField = (doc: Y.Doc, entity: EntityDef, name: string, value: FieldValue, actor: Actor, origin: unknown = null): void => {
+  checkField(entity, name, value)
+  doc.transact(() => {
+    requireLive(doc, entity)
+    writeField(doc, entity, name, value)
+    touch(doc, actor)
+  }, origin)
+}
+
+export const clearField = (doc: Y.Doc, entity: EntityDef, name: string, actor: Actor, origin: unknown = null): void => {
+  const attr = attributeOf(entity, name)
+  if (attr === undefined) throw new RecordError(`${entity.name} has no attribute ${name}`)
+  doc.transact(() => {
+    requireLive(doc, entity)
+    if (attr.type === 'memo') replaceText(memoText(doc, name), '')
+    else doc.getMap(FIELDS).delete(name)
+    touch(doc, actor)
+  }, origin)
+}
+
+/** Splices a memo field: delete `deleteCount` characters at `index`, insert `insert` there. */
+export const editText = (
+  doc: Y.Doc, entity: EntityDef, name: string, index: number, deleteCount: number, insert: string, actor: Actor, origin: unknown = null
+): void => {
+  const attr = attributeOf(entity, name)
+  if (attr?.type !== 'memo') throw new RecordError(`${entity.name}.${name} is not a multi-line text attribute`)
+  const t = memoText(doc, name)
+  if (index < 0 || deleteCount < 0 || index + deleteCount > t.length) throw new RecordError(`edit out of range for ${name}`)
+  if (t.length - deleteCount + insert.length > (attr.maxLength ?? 100_000)) throw new RecordError(`${name} is longer than ${attr.maxLength} characters`)
+  doc.transact(() => {
+    requireLive(doc, entity)
+    if (deleteCount > 0) t.delete(index, deleteCount)
+    if (insert !== '') t.insert(index, insert)
+    touch(doc, actor)
+  }, origin)
+}
+
+export const addNote = (doc: Y.Doc, entity: EntityDef, noteId: string, note: { subject: string, text: string }, actor: Actor, origin: unknown = null): void => {
+  doc.transact(() => {
+    requireLive(doc, entity)
+    const notes = doc.getMap<Y.Map<string>>(NOTES)
+    if (notes.has(noteId)) throw new RecordError(`note ${noteId} exists`)
+    const m = new Y.Map<string>()
+    notes.set(noteId, m)
+    m.set('subject', note.subject)
+    m.set('text', note.text)
+    m.set('createdby', actor.by)
+    m.set('createdon', actor.at)
+    touch(doc, actor)
+  }, origin)
+}
+
+export const editNote = (doc: Y.Doc, entity: EntityDef, noteId: string, patch: { subject?: string, text?: string }, actor: Actor, origin: unknown = null): void => {
+  doc.transact(() => {
+    requireLive(doc, entity)
+    const m = doc.getMap<Y.Map<string>>(NOTES).get(noteId)
+    if (!(m instanceof Y.Map)) throw new RecordError(`no note ${noteId}`)
+    if (patch.subject !== undefined) m.set('subject', patch.subject)
+    if (patch.text !== undefined) m.set('text', patch.text)
+    m.set('modifiedby', actor.by)
+    m.set('modifiedon', actor.at)
+    touch(doc, actor)
+  }, origin)
+}
+
+export const removeNote = (doc: Y.Doc, entity: EntityDef, noteId: string, actor: Actor, origin: unknown = null): void => {
+  doc.transact(() => {
+    requireLive(doc, entity)
+    const notes = doc.getMap(NOTES)
+    if (!notes.has(noteId)) throw new RecordError(`no note ${noteId}`)
+    notes.delete(noteId)
+    touch(doc, actor)
+  }, origin)
+}
+
+/**
+ * Deletes a record by writing a tombstone. Concurrent edits still merge into the document, but any
+ * tombstone makes the record deleted, so a delete wins over concurrent edits on every replica.
+ */
+export const deleteRecord = (doc: Y.Doc, entity: EntityDef, actor: Actor, origin: unknown = null): void => {
+  doc.transact(() => {
+    requireLive(doc, entity)
+    const meta = doc.getMap<FieldValue>(META)
+    meta.set('deletedby', actor.by)
+    meta.set('deletedon', actor.at)
+  }, origin)
+}
+
+/** The single splice that turns `a` into `b`, never splitting a surrogate pair. */
+export const spliceBetween = (a: string, b: string): { index: number, deleteCount: number, insert: string } => {
+  let start = 0
+  const max = Math.min(a.length, b.length)
+  while (start < max && a.charCodeAt(start) === b.charCodeAt(start)) start++
+  if (start > 0 && isHighSurrogate(a.charCodeAt(start - 1))) start--
+  let endA = a.length
+  let endB = b.length
+  while (endA > start && endB > start && a.charCodeAt(endA - 1) === b.charCodeAt(endB - 1)) { endA--; endB-- }
+  if (endA < a.length && isLowSurrogate(a.charCodeAt(endA))) { endA++; endB++ }
+  return { index: start, deleteCount: endA - start, insert: b.slice(start, endB) }
+}
+
+const isHighSurrogate = (c: number): boolean => c >= 0xd800 && c <= 0xdbff
+const isLowSurrogate = (c: number): boolean => c >= 0xdc00 && c <= 0xdfff
+
+export const replaceText = (t: Y.Text, value: string): void => {
+  const s = spliceBetween(t.toString(), value)
+  if (s.deleteCount > 0) t.delete(s.index, s.deleteCount)
+  if (s.insert !== '') t.insert(s.index, s.insert)
+}

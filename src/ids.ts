@@ -1,0 +1,47 @@
+// Branded identifiers: mixing a record id with a principal id is a type error, not a bug at run time.
+
+declare const brand: unique symbol
+type Brand<T, B extends string> = T & { readonly [brand]: B }
+
+/** The id part of a record (`<entity>/<id>` is the document guid). */
+export type RecordId = Brand<string, 'RecordId'>
+/** A user or team id. */
+export type PrincipalId = Brand<string, 'PrincipalId'>
+/** A Yjs client id (a writer of a document). */
+export type ClientId = Brand<number, 'ClientId'>
+/** `<entity>/<id>`: the guid of a record document and its storage key. */
+export type DocName = Brand<string, 'DocName'>
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
+
+export const isValidId = (s: string): boolean => ID_PATTERN.test(s)
+
+export const asRecordId = (s: string): RecordId => {
+  if (!isValidId(s)) throw new Error(`invalid record id ${JSON.stringify(s)}: 1-64 of [A-Za-z0-9_-], starting alphanumeric`)
+  return s as RecordId
+}
+
+export const asPrincipalId = (s: string): PrincipalId => {
+  if (!isValidId(s)) throw new Error(`invalid principal id ${JSON.stringify(s)}`)
+  return s as PrincipalId
+}
+
+export const docName = (entity: string, id: RecordId): DocName => `${entity}/${id}` as DocName
+
+export const parseDocName = (name: string): { entity: string, id: RecordId } | null => {
+  const slash = name.indexOf('/')
+  if (slash <= 0) return null
+  const entity = name.slice(0, slash)
+  const id = name.slice(slash + 1)
+  if (!isValidId(entity) || !isValidId(id)) return null
+  return { entity, id: id as RecordId }
+}
+
+/** Random id: 32 hex characters (128 bits). */
+export const newId = (): RecordId => {
+  const bytes = new Uint8Array(16)
+  globalThis.crypto.getRandomValues(bytes)
+  let s = ''
+  for (const b of bytes) s += b.toString(16).padStart(2, '0')
+  return s as RecordId
+}
