@@ -1,0 +1,49 @@
+// Tokens (HS256 JWT) and the middleware that requires one before any record route or upgrade.
+
+import { createMiddleware } from 'hono/factory'
+import { HTTPException } from 'hono/http-exception'
+import { sign, verify } from 'hono/jwt'
+import type { User } from '../authz/org.ts'
+import type {} from 'hono'
+
+export interface Principal {
+  readonly userId: string
+  readonly login: string
+}
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    principal: Principal
+  }
+}
+
+export const issueToken = async (secret: string, user: User, ttlSeconds: number, now = Date.now()): Promise<string> => {
+  const iat = Math.floor(now / 1000)
+  return sign({ sub: user.id, login: user.login, iat, exp: iat + ttlSeconds }, secret, 'HS256')
+}
+
+export const verifyToken = async (secret: string, token: string): Promise<Principal | null> => {
+  try {
+    const p = await verify(token, secret, 'HS256')
+    if (typeof p.sub !== 'string' || typeof p.login !== 'string') return null
+    return { userId: p.sub, login: p.login }
+  } catch {
+    return null
+  }
+}
+
+const tokenOf = (authorization: string | undefined, query: string | undefined): string | undefined => {
+  if (authorization?.startsWith('Bearer ') === true) return authorization.slice(7)
+  return query
+}
+
+/** 401 unless the request carries a valid token (`Authorization: Bearer` or `?token=`) of a known user. */
+export const requireToken = (secret: string, userExists: (id: string) => boolean) =>
+  createMiddleware(async function requireTokenMiddleware (c, next) {
+    const token = tokenOf(c.req.header('authorization'), c.req.query('token'))
+    if (token === undefined) throw new HTTPException(401, { message: 'missing token' })
+    const principal = await verifyToken(secret, token)
+    if (principal === null || !userExists(principal.userId)) throw new HTTPException(401, { message: 'invalid token' })
+    c.set('principal', principal)
+    await next()
+  })

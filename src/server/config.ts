@@ -1,0 +1,58 @@
+// Server configuration, parsed once from the environment with clear errors, then passed down.
+
+import { resolve } from 'node:path'
+
+export interface ServerConfig {
+  readonly port: number
+  readonly host: string
+  readonly dataDir: string
+  /** demo mode: seeds a demo organization and offers POST /auth/dev-login */
+  readonly demo: boolean
+  /** frames above this close the socket with 1009 */
+  readonly maxFrameBytes: number
+  readonly idleUnloadMs: number
+  readonly compactAfter: number
+  /** HS256 secret for tokens; when absent one is generated and kept in the database */
+  readonly jwtSecret: string | undefined
+  readonly tokenTtlSeconds: number
+  /** JSON file declaring custom entities, or undefined for none */
+  readonly customEntitiesFile: string | undefined
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const int = (env: Record<string, string | undefined>, key: string, fallback: number, min: number, max: number): number => {
+  const raw = env[key]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+  return n
+}
+
+const bool = (env: Record<string, string | undefined>, key: string, fallback: boolean): boolean => {
+  const raw = env[key]
+  if (raw === undefined || raw === '') return fallback
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false
+  throw new ConfigError(`${key} must be 1 or 0, got ${JSON.stringify(raw)}`)
+}
+
+export const parseConfig = (env: Record<string, string | undefined>, cwd = process.cwd()): ServerConfig => {
+  const secret = env.JWT_SECRET
+  if (secret !== undefined && secret.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters')
+  const custom = env.CUSTOM_ENTITIES
+  return {
+    port: int(env, 'PORT', 8787, 0, 65535),
+    host: env.HOST !== undefined && env.HOST !== '' ? env.HOST : '127.0.0.1',
+    dataDir: resolve(cwd, env.DATA_DIR !== undefined && env.DATA_DIR !== '' ? env.DATA_DIR : 'data'),
+    demo: bool(env, 'DEMO', true),
+    maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 1024 * 1024, 1024, 256 * 1024 * 1024),
+    idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),
+    compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),
+    jwtSecret: secret,
+    tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 12 * 3600, 60, 365 * 86400),
+    customEntitiesFile: custom === '' ? undefined : resolve(cwd, custom ?? 'config/custom-entities.json')
+  }
+}

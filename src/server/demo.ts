@@ -1,0 +1,111 @@
+// The demo organization and a few hundred records, the same on every machine (fixed seed).
+
+import * as Y from 'yjs'
+import * as prng from 'lib0/prng'
+import type { Org, User } from '../authz/org.ts'
+import type { AttributeDef, Catalog } from '../docs/catalog-types.ts'
+import { createRecord } from '../docs/record.ts'
+import type { FieldValue } from '../docs/values.ts'
+import { asRecordId, docName, type DocName } from '../ids.ts'
+import type { RecordStorage } from './storage/port.ts'
+
+export const DEMO_ORG: Org = {
+  businessUnits: [
+    { id: 'bu-contoso', name: 'Contoso', parentId: null },
+    { id: 'bu-sales', name: 'Sales', parentId: 'bu-contoso' },
+    { id: 'bu-north', name: 'Sales North', parentId: 'bu-sales' },
+    { id: 'bu-south', name: 'Sales South', parentId: 'bu-sales' },
+    { id: 'bu-service', name: 'Field Service', parentId: 'bu-contoso' }
+  ],
+  users: [
+    { id: 'u-avery', login: 'avery', fullName: 'Avery Admin', businessUnitId: 'bu-contoso', managerId: null },
+    { id: 'u-bob', login: 'bob', fullName: 'Bob Baker (sales manager)', businessUnitId: 'bu-sales', managerId: 'u-avery' },
+    { id: 'u-alice', login: 'alice', fullName: 'Alice Adams (sales rep)', businessUnitId: 'bu-north', managerId: 'u-bob' },
+    { id: 'u-nina', login: 'nina', fullName: 'Nina Novak (sales rep)', businessUnitId: 'bu-north', managerId: 'u-bob' },
+    { id: 'u-carol', login: 'carol', fullName: 'Carol Chen (sales rep)', businessUnitId: 'bu-south', managerId: 'u-bob' },
+    { id: 'u-dan', login: 'dan', fullName: 'Dan Diaz (field technician)', businessUnitId: 'bu-service', managerId: 'u-avery' },
+    { id: 'u-erin', login: 'erin', fullName: 'Erin Evans (auditor, read only)', businessUnitId: 'bu-contoso', managerId: 'u-avery' }
+  ],
+  teams: [
+    { id: 't-north', name: 'North reps', businessUnitId: 'bu-north', members: ['u-alice', 'u-nina', 'u-bob'] },
+    { id: 't-service', name: 'Service desk', businessUnitId: 'bu-service', members: ['u-dan'] }
+  ]
+}
+
+const COMPANY = ['Contoso', 'Fabrikam', 'Northwind', 'Adventure Works', 'Litware', 'Tailspin', 'Wingtip', 'Proseware', 'Fourth Coffee', 'Alpine Ski House', 'Coho Winery', 'Woodgrove']
+const SUFFIX = ['Ltd', 'GmbH', 'Inc', 'Group', 'Partners', 'Labs']
+const FIRST = ['Ana', 'Ben', 'Chloe', 'Diego', 'Eva', 'Farid', 'Grace', 'Hugo', 'Ines', 'Jonas', 'Kira', 'Liam', 'Mara', 'Noah']
+const LAST = ['Berg', 'Costa', 'Dubois', 'Eriksen', 'Fischer', 'Garcia', 'Hansen', 'Ito', 'Jensen', 'Kowalski', 'Lopez', 'Meyer']
+const CITY = ['Oslo', 'Lyon', 'Porto', 'Graz', 'Leeds', 'Turin', 'Ghent', 'Bergen']
+
+/** How many records of each entity the demo has. */
+export const DEMO_COUNTS: Readonly<Record<string, number>> = {
+  account: 60, contact: 90, lead: 40, opportunity: 40, incident: 25, task: 20, phonecall: 15,
+  appointment: 10, competitor: 6, product: 12, fs_inspection: 10
+}
+
+const owners: readonly User[] = DEMO_ORG.users.filter(u => ['alice', 'nina', 'carol', 'dan', 'bob'].includes(u.login))
+
+/** Writes the demo records to storage; returns their names. */
+export const seedDemoRecords = async (storage: RecordStorage, catalog: Catalog, seed = 7): Promise<DocName[]> => {
+  const gen = prng.create(seed)
+  const pick = <T>(list: readonly T[]): T => list[prng.uint32(gen, 0, list.length - 1)]
+  const made = new Map<string, string[]>()
+  const ids = (entity: string): string[] => made.get(entity) ?? []
+  const valueFor = (entity: string, a: AttributeDef, i: number): FieldValue | undefined => {
+    switch (a.type) {
+      case 'text': {
+        if (a.name === 'name' || a.name === 'companyname') return entity === 'product' ? `${pick(['Pump', 'Valve', 'Sensor', 'Filter'])} ${100 + i}` : `${pick(COMPANY)} ${pick(SUFFIX)}`
+        if (a.name === 'firstname') return pick(FIRST)
+        if (a.name === 'lastname') return pick(LAST)
+        if (a.name === 'fullname') return `${pick(FIRST)} ${pick(LAST)}`
+        if (a.name.startsWith('emailaddress')) return `info${i}@example.com`
+        if (a.name.startsWith('telephone') || a.name === 'mobilephone' || a.name === 'phonenumber') return `+47 555 ${String(1000 + i)}`
+        if (a.name === 'address1_city') return pick(CITY)
+        if (a.name === 'subject' || a.name === 'title' || a.name === 'fs_name') return `${pick(['Follow up', 'Site visit', 'Renewal', 'Install', 'Quote', 'Repair'])} #${i}`
+        return prng.real53(gen) < 0.5 ? undefined : `${a.label} ${i}`.slice(0, a.maxLength ?? 200)
+      }
+      case 'memo': return prng.real53(gen) < 0.6 ? undefined : `Notes on ${entity} ${i}: ${pick(['met on site', 'asked for a quote', 'needs a call back', 'happy customer'])}.`
+      case 'whole': return prng.uint32(gen, Math.max(a.min ?? 0, 0), Math.min(a.max ?? 100, 100))
+      case 'decimal': return prng.uint32(gen, 0, 10_000) / 100
+      case 'money': return prng.uint32(gen, 1_000, 5_000_000)
+      case 'boolean': return prng.real53(gen) < 0.3
+      case 'date': return `2026-${String(prng.uint32(gen, 1, 12)).padStart(2, '0')}-${String(prng.uint32(gen, 1, 28)).padStart(2, '0')}`
+      case 'datetime': return `2026-${String(prng.uint32(gen, 1, 12)).padStart(2, '0')}-${String(prng.uint32(gen, 1, 28)).padStart(2, '0')}T${String(prng.uint32(gen, 8, 17)).padStart(2, '0')}:00:00.000Z`
+      case 'optionset': return pick(a.options ?? []).value
+      case 'lookup': {
+        const candidates = (a.targets ?? []).filter(t => ids(t).length > 0)
+        if (candidates.length === 0 || prng.real53(gen) < 0.2) return undefined
+        const t = pick(candidates)
+        return `${t}/${pick(ids(t))}`
+      }
+    }
+  }
+  const writes: Promise<number>[] = []
+  const names: DocName[] = []
+  let n = 0
+  for (const [entityName, count] of Object.entries(DEMO_COUNTS)) {
+    const entity = catalog.entities.get(entityName)
+    if (entity === undefined) continue
+    for (let i = 1; i <= count; i++) {
+      n++
+      const id = asRecordId(`${entityName.slice(0, 3)}${String(i).padStart(4, '0')}`)
+      const owner = pick(owners)
+      const values: Record<string, FieldValue> = {}
+      for (const a of entity.attributes) {
+        const v = valueFor(entityName, a, i)
+        if (v !== undefined) values[a.name] = v
+      }
+      const doc = new Y.Doc()
+      const at = new Date(Date.UTC(2026, 10, 1) + n * 3_600_000).toISOString()
+      createRecord(doc, entity, { id, ownerid: `systemuser/${owner.id}`, owningbusinessunit: owner.businessUnitId, values }, { by: owner.id, at })
+      const name = docName(entityName, id)
+      names.push(name)
+      writes.push(storage.append(name, Y.encodeStateAsUpdate(doc)))
+      doc.destroy()
+      made.set(entityName, [...ids(entityName), id])
+    }
+  }
+  await Promise.all(writes)
+  return names
+}

@@ -1,0 +1,55 @@
+// `npm start`: one process, a SQLite file under DATA_DIR, demo data on first start.
+
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { loadCatalog } from '../docs/catalog.ts'
+import { ConfigError, parseConfig } from './config.ts'
+import { createServer } from './app.ts'
+import { openSqlite, SqliteRecordStorage } from './storage/sqlite.ts'
+import { SqliteDirectory } from './storage/sqlite-directory.ts'
+import { DEMO_ORG, seedDemoRecords } from './demo.ts'
+
+const main = async (): Promise<void> => {
+  const config = parseConfig(process.env)
+  const catalog = loadCatalog(config.customEntitiesFile)
+  mkdirSync(config.dataDir, { recursive: true })
+  const file = join(config.dataDir, 'fieldsync.db')
+  const db = openSqlite(file)
+  const storage = new SqliteRecordStorage(db)
+  const directory = new SqliteDirectory(db)
+  if (config.demo && directory.getSetting('demo-seeded') === undefined) {
+    directory.save(DEMO_ORG)
+    const names = await seedDemoRecords(storage, catalog)
+    directory.setSetting('demo-seeded', new Date().toISOString())
+    console.log(`seeded the demo organization and ${names.length} records`)
+  }
+  let secret = config.jwtSecret ?? directory.getSetting('jwt-secret')
+  if (secret === undefined) {
+    secret = randomBytes(32).toString('base64url')
+    directory.setSetting('jwt-secret', secret)
+  }
+  const server = createServer({ config, catalog, storage, directory, secret })
+  const port = await server.listen()
+  const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
+  console.log(`fieldsync listening on http://${shown}:${port}/  (data: ${file})`)
+  if (config.demo) {
+    console.log(`demo users: ${directory.load().users.map(u => u.login).join(', ')}`)
+    console.log(`sign in:    curl -s -X POST http://${shown}:${port}/auth/dev-login -H 'content-type: application/json' -d '{"user":"alice"}'`)
+  }
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    console.log(`${signal}: committing and closing`)
+    server.close().then(() => storage.close()).then(() => { db.close(); process.exit(0) }, e => { console.error(e); process.exit(1) })
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+}
+
+main().catch(e => {
+  if (e instanceof ConfigError || (e as Error).name === 'CatalogError') console.error(`fieldsync: ${(e as Error).message}`)
+  else console.error(e)
+  process.exit(1)
+})

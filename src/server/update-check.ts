@@ -1,0 +1,81 @@
+// Checks an incoming Yjs update before it touches a document: it decodes fully, and every id it refers
+// to is known to the document or contained in the update. Yjs would otherwise park the unknown part as
+// pending and apply it later inside someone else's transaction.
+
+import * as Y from 'yjs'
+
+export type UpdateCheck =
+  | { ok: true, clients: number[] }
+  | { ok: false, problem: 'malformed', message: string }
+  | { ok: false, problem: 'missing-dependencies', message: string }
+
+interface Range { start: number, end: number }
+
+const malformed = (message: string): UpdateCheck => ({ ok: false, problem: 'malformed', message })
+const missing = (message: string): UpdateCheck => ({ ok: false, problem: 'missing-dependencies', message })
+
+const isId = (x: unknown): x is Y.ID => x instanceof Y.ID
+
+export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
+  let decoded: ReturnType<typeof Y.decodeUpdate>
+  try {
+    decoded = Y.decodeUpdate(update)
+  } catch (e) {
+    return malformed(`update does not decode: ${(e as Error).message}`)
+  }
+  const ranges = new Map<number, Range>()
+  const items = new Map<string, Y.Item>()
+  for (const s of decoded.structs) {
+    const { client, clock } = s.id
+    if (!Number.isSafeInteger(client) || client < 0 || client > 0xffffffff) return malformed(`client id ${client} out of range`)
+    if (!Number.isSafeInteger(s.length) || s.length < 0 || !Number.isSafeInteger(clock + s.length)) return malformed('struct length out of range')
+    if (s instanceof Y.Skip) return missing(`update skips clocks of client ${client}`)
+    const r = ranges.get(client)
+    if (r === undefined) {
+      ranges.set(client, { start: clock, end: clock + s.length })
+    } else {
+      if (clock > r.end) return missing(`update skips clocks of client ${client}`)
+      r.end = Math.max(r.end, clock + s.length)
+    }
+    if (s instanceof Y.Item) items.set(`${client}:${clock}`, s)
+  }
+  for (const [client, r] of ranges) {
+    const known = Y.getState(doc.store, client)
+    if (r.start > known) return missing(`client ${client} starts at clock ${r.start}, document has ${known}`)
+  }
+  const knownEnd = (client: number): number => Math.max(Y.getState(doc.store, client), ranges.get(client)?.end ?? 0)
+  const isKnown = (id: Y.ID): boolean => id.clock < knownEnd(id.client)
+  for (const s of decoded.structs) {
+    if (!(s instanceof Y.Item)) continue
+    for (const ref of [s.origin, s.rightOrigin]) {
+      if (ref !== null && !isKnown(ref)) return missing(`refers to unknown id ${ref.client}:${ref.clock}`)
+    }
+    const parent: unknown = s.parent
+    if (isId(parent)) {
+      if (!isKnown(parent)) return missing(`parent ${parent.client}:${parent.clock} unknown`)
+      if (!parentIsType(doc, parent, items)) return malformed(`parent ${parent.client}:${parent.clock} is not a shared type`)
+    } else if (parent !== null && typeof parent !== 'string') {
+      return malformed('item parent is neither a name nor an id')
+    }
+  }
+  for (const [client, dels] of decoded.ds.clients) {
+    for (const d of dels) {
+      if (!Number.isSafeInteger(d.clock + d.len)) return malformed('delete range out of range')
+      if (d.clock + d.len > knownEnd(client)) return missing(`deletes unknown range of client ${client}`)
+    }
+  }
+  return { ok: true, clients: [...ranges.keys()] }
+}
+
+/** Whether the item with id `parent` (in the document or in the update) holds a shared type. */
+const parentIsType = (doc: Y.Doc, parent: Y.ID, inUpdate: Map<string, Y.Item>): boolean => {
+  const local = inUpdate.get(`${parent.client}:${parent.clock}`)
+  if (local !== undefined) return local.content instanceof Y.ContentType
+  if (parent.clock >= Y.getState(doc.store, parent.client)) {
+    // Inside the update but not at an item start: an item never starts a type mid-struct.
+    return false
+  }
+  const item = Y.getItem(doc.store, parent)
+  // A garbage-collected parent is fine: Yjs turns its children into GC too.
+  return item instanceof Y.GC || (item instanceof Y.Item && (item.content instanceof Y.ContentType || item.content instanceof Y.ContentDeleted))
+}

@@ -1,0 +1,94 @@
+// Starts a real fieldsync server in-process on a free port over a fresh SQLite file.
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as Y from 'yjs'
+import WebSocket from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import { loadCatalog } from '../../src/docs/catalog.ts'
+import { createServer, type FieldsyncServer } from '../../src/server/app.ts'
+import { issueToken } from '../../src/server/auth.ts'
+import { parseConfig } from '../../src/server/config.ts'
+import { DEMO_ORG, seedDemoRecords } from '../../src/server/demo.ts'
+import { openSqlite, SqliteRecordStorage, type SqliteDb } from '../../src/server/storage/sqlite.ts'
+import { SqliteDirectory } from '../../src/server/storage/sqlite-directory.ts'
+
+export const SECRET = 'test-secret-test-secret-test-secret-0123456789'
+
+export interface TestServer {
+  port: number
+  url: string
+  wsUrl: string
+  dir: string
+  server: FieldsyncServer
+  storage: SqliteRecordStorage
+  db: SqliteDb
+  token (login: string): Promise<string>
+  /** closes the server and the database, keeping the files */
+  stop (): Promise<void>
+  /** a new server over the same files */
+  restart (): Promise<TestServer>
+  /** stops and deletes the files */
+  dispose (): Promise<void>
+}
+
+export const startTestServer = async (env: Record<string, string> = {}, dir?: string): Promise<TestServer> => {
+  const fresh = dir === undefined
+  const dataDir = dir ?? mkdtempSync(join(tmpdir(), 'fieldsync-test-'))
+  const config = parseConfig({ PORT: '0', DATA_DIR: dataDir, CUSTOM_ENTITIES: '', ...env })
+  const catalog = loadCatalog(config.customEntitiesFile)
+  const db = openSqlite(join(dataDir, 'fieldsync.db'))
+  const storage = new SqliteRecordStorage(db)
+  const directory = new SqliteDirectory(db)
+  if (fresh) {
+    directory.save(DEMO_ORG)
+    await seedDemoRecords(storage, catalog)
+  }
+  const server = createServer({ config, catalog, storage, directory, secret: SECRET })
+  const port = await server.listen()
+  let stopped = false
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    await server.close()
+    await storage.close()
+    db.close()
+  }
+  const self: TestServer = {
+    port, dir: dataDir, server, storage, db,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/sync`,
+    token: async login => {
+      const user = directory.userByLogin(login)
+      if (user === undefined) throw new Error(`no user ${login}`)
+      return issueToken(SECRET, user, 3600)
+    },
+    stop,
+    restart: async () => { await stop(); return startTestServer(env, dataDir) },
+    dispose: async () => { await stop(); rmSync(dataDir, { recursive: true, force: true }) }
+  }
+  return self
+}
+
+/** A real y-websocket client provider on `name`. */
+export const provider = (wsUrl: string, name: string, doc: Y.Doc, token: string): WebsocketProvider =>
+  new WebsocketProvider(wsUrl, name, doc, { params: { token }, WebSocketPolyfill: WebSocket as never, disableBc: true })
+
+/** Waits until `predicate` holds, re-checking on every update of `docs` (and every 20 ms), within `ms`. */
+export const until = (predicate: () => boolean, what: string, docs: Y.Doc[] = [], ms = 10_000): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (!predicate()) return
+      cleanup()
+      resolve()
+    }
+    const timer = setTimeout(() => { cleanup(); reject(new Error(`timed out after ${ms} ms waiting for ${what}`)) }, ms)
+    const interval = setInterval(check, 20)
+    const cleanup = (): void => { clearTimeout(timer); clearInterval(interval); for (const d of docs) d.off('update', check) }
+    for (const d of docs) d.on('update', check)
+    check()
+  })
+
+export const synced = (p: WebsocketProvider, ms = 10_000): Promise<void> =>
+  until(() => p.synced, 'provider synced', [], ms)
