@@ -24,7 +24,7 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
     return malformed(`update does not decode: ${(e as Error).message}`)
   }
   const ranges = new Map<number, Range>()
-  const items = new Map<string, Y.Item>()
+  const structsOf = new Map<number, Array<Y.Item | Y.GC>>()
   for (const s of decoded.structs) {
     const { client, clock } = s.id
     if (!Number.isSafeInteger(client) || client < 0 || client > 0xffffffff) return malformed(`client id ${client} out of range`)
@@ -37,7 +37,9 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
       if (clock > r.end) return missing(`update skips clocks of client ${client}`)
       r.end = Math.max(r.end, clock + s.length)
     }
-    if (s instanceof Y.Item) items.set(`${client}:${clock}`, s)
+    let list = structsOf.get(client)
+    if (list === undefined) { list = []; structsOf.set(client, list) }
+    list.push(s)
   }
   for (const [client, r] of ranges) {
     const known = Y.getState(doc.store, client)
@@ -53,7 +55,7 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
     const parent: unknown = s.parent
     if (isId(parent)) {
       if (!isKnown(parent)) return missing(`parent ${parent.client}:${parent.clock} unknown`)
-      if (!parentIsType(doc, parent, items)) return malformed(`parent ${parent.client}:${parent.clock} is not a shared type`)
+      if (!parentIsType(doc, parent, structsOf)) return malformed(`parent ${parent.client}:${parent.clock} is not a shared type`)
     } else if (parent !== null && typeof parent !== 'string') {
       return malformed('item parent is neither a name nor an id')
     }
@@ -67,15 +69,14 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
   return { ok: true, clients: [...ranges.keys()] }
 }
 
-/** Whether the item with id `parent` (in the document or in the update) holds a shared type. */
-const parentIsType = (doc: Y.Doc, parent: Y.ID, inUpdate: Map<string, Y.Item>): boolean => {
-  const local = inUpdate.get(`${parent.client}:${parent.clock}`)
-  if (local !== undefined) return local.content instanceof Y.ContentType
-  if (parent.clock >= Y.getState(doc.store, parent.client)) {
-    // Inside the update but not at an item start: an item never starts a type mid-struct.
-    return false
-  }
-  const item = Y.getItem(doc.store, parent)
-  // A garbage-collected parent is fine: Yjs turns its children into GC too.
-  return item instanceof Y.GC || (item instanceof Y.Item && (item.content instanceof Y.ContentType || item.content instanceof Y.ContentDeleted))
+/**
+ * Whether the struct holding id `parent` (in the document or in the update) can be a parent: a shared
+ * type, or one already deleted and collected (Yjs then collects the children too).
+ */
+const parentIsType = (doc: Y.Doc, parent: Y.ID, inUpdate: Map<number, Array<Y.Item | Y.GC>>): boolean => {
+  const holder = parent.clock < Y.getState(doc.store, parent.client)
+    ? Y.getItem(doc.store, parent)
+    : inUpdate.get(parent.client)?.find(s => s.id.clock <= parent.clock && parent.clock < s.id.clock + s.length)
+  if (holder === undefined) return false
+  return holder instanceof Y.GC || (holder instanceof Y.Item && (holder.content instanceof Y.ContentType || holder.content instanceof Y.ContentDeleted))
 }
