@@ -1,0 +1,112 @@
+// bench/relay: R records x C clients x U field updates through a server, ours against
+// @y/websocket-server (in memory, no auth) on the same machine in the same run.
+// Usage: npm run bench:relay -- [records=20] [clients=5] [updates=100]
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import * as Y from 'yjs'
+import WebSocket from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import { buildCatalog } from '../src/docs/catalog.ts'
+import { setField } from '../src/docs/record.ts'
+import { spawnUntil, type Spawned } from '../tools/spawn.ts'
+
+process.setMaxListeners(0) // each y-websocket provider adds a process 'exit' listener
+const ROUNDS = Number(process.env.ROUNDS ?? 2)
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const [R, C, U] = [20, 5, 100].map((d, i) => Number(process.argv[2 + i] ?? d))
+const account = buildCatalog().entities.get('account')!
+
+interface Target { label: string, start (): Promise<{ proc: Spawned, url: string, token: string }> }
+
+const ours: Target = {
+  label: 'fieldsync (auth, SQLite synchronous=FULL)',
+  start: async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fieldsync-bench-'))
+    const proc = await spawnUntil({
+      command: process.execPath, args: ['--import', 'tsx', 'src/server/main.ts'], cwd: ROOT,
+      env: { ...process.env, PORT: '0', DATA_DIR: dir, CUSTOM_ENTITIES: '' }, ready: /listening on http:\/\/[^:]+:(\d+)\//
+    })
+    proc.child.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+    const port = Number(proc.match[1])
+    const r = await fetch(`http://127.0.0.1:${port}/auth/dev-login`, { method: 'POST', body: JSON.stringify({ user: 'avery' }) })
+    return { proc, url: `ws://127.0.0.1:${port}/sync`, token: (await r.json() as { token: string }).token }
+  }
+}
+
+const peer: Target = {
+  label: '@y/websocket-server 0.1.1 (in memory, no auth)',
+  start: async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    const proc = await spawnUntil({
+      command: process.execPath, args: ['node_modules/@y/websocket-server/src/server.js'], cwd: ROOT,
+      env: { ...process.env, HOST: '127.0.0.1', PORT: String(port) }, ready: /running at/
+    })
+    return { proc, url: `ws://127.0.0.1:${port}`, token: 'unused' }
+  }
+}
+
+const peakRssMiB = (pid: number): number => {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? NaN : Number(m[1]) / 1024
+}
+
+const waitFor = async (cond: () => boolean, what: string, ms = 120_000): Promise<void> => {
+  const deadline = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(r => setTimeout(r, 5))
+  }
+}
+
+const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: number }> => {
+  const { proc, url, token } = await t.start()
+  try {
+    const clients: { doc: Y.Doc, p: WebsocketProvider, record: number }[] = []
+    for (let r = 0; r < R; r++) {
+      for (let c = 0; c < C; c++) {
+        const doc = new Y.Doc()
+        const name = `account/acc${String(r + 1).padStart(4, '0')}`
+        const p = new WebsocketProvider(url, name, doc, { params: { token }, WebSocketPolyfill: WebSocket as never, disableBc: true })
+        clients.push({ doc, p, record: r })
+      }
+    }
+    await waitFor(() => clients.every(c => c.p.synced), 'all clients synced')
+    // The record must exist for setField; the peer server starts empty, so create it there first.
+    for (let r = 0; r < R; r++) {
+      const first = clients.find(c => c.record === r)!
+      if (!first.doc.getMap('meta').has('entity')) {
+        first.doc.transact(() => { first.doc.getMap('meta').set('entity', 'account'); first.doc.getMap('meta').set('id', `acc${r + 1}`) })
+      }
+    }
+    await waitFor(() => clients.every(c => c.doc.getMap('meta').has('entity')), 'records visible to all')
+    const t0 = performance.now()
+    for (let i = 0; i < U; i++) {
+      for (const c of clients) setField(c.doc, account, 'numberofemployees', i, { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' })
+      await new Promise(r => setImmediate(r))
+    }
+    const target = clients.map(c => ({ record: c.record, client: c.doc.clientID, clock: Y.getState(c.doc.store, c.doc.clientID) }))
+    await waitFor(() => target.every(t => clients.every(c => c.record !== t.record || Y.getState(c.doc.store, t.client) >= t.clock)), 'all updates delivered')
+    const seconds = (performance.now() - t0) / 1000
+    const rss = peakRssMiB(proc.child.pid!)
+    for (const c of clients) c.p.destroy()
+    return { seconds, rate: (R * C * U) / seconds, rss }
+  } finally {
+    await proc.kill('SIGTERM')
+  }
+}
+
+console.log(`bench/relay: ${R} records x ${C} clients x ${U} updates = ${R * C * U} updates, each delivered to ${C - 1} other clients`)
+// Alternate the servers so that neither always runs on a cold or a warm client process.
+const best = new Map<Target, number>()
+for (let round = 0; round < ROUNDS; round++) {
+  for (const t of round % 2 === 0 ? [peer, ours] : [ours, peer]) {
+    const r = await run(t)
+    best.set(t, Math.max(best.get(t) ?? 0, r.rate))
+    console.log(`round ${round + 1}  ${t.label.padEnd(48)} ${r.seconds.toFixed(2).padStart(7)} s ${Math.round(r.rate).toString().padStart(8)} updates/s   server peak RSS ${r.rss.toFixed(0)} MiB`)
+  }
+}
+console.log(`best of ${ROUNDS}: fieldsync ${Math.round(best.get(ours)!)} updates/s, peer ${Math.round(best.get(peer)!)} updates/s, ratio ${(best.get(ours)! / best.get(peer)!).toFixed(2)}x`)
+process.exit(0)
