@@ -9,6 +9,7 @@ import * as decoding from 'lib0/decoding'
 import type { DocName } from '../ids.ts'
 import type { RecordStorage } from './storage/port.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
+import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate } from './messages.ts'
 import { checkUpdate } from './update-check.ts'
 
 /** A connected peer, as the room sees it. */
@@ -32,29 +33,6 @@ type Job =
 export interface RoomOptions {
   /** merge the log into one update once it has this many rows */
   readonly compactAfter: number
-}
-
-export const encodeSyncStep1 = (doc: Y.Doc): Uint8Array => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, MessageType.sync)
-  encoding.writeVarUint(e, SyncStep.step1)
-  encoding.writeVarUint8Array(e, Y.encodeStateVector(doc))
-  return encoding.toUint8Array(e)
-}
-
-const encodeSyncUpdate = (step: number, update: Uint8Array): Uint8Array => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, MessageType.sync)
-  encoding.writeVarUint(e, step)
-  encoding.writeVarUint8Array(e, update)
-  return encoding.toUint8Array(e)
-}
-
-const encodeAwareness = (update: Uint8Array): Uint8Array => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, MessageType.awareness)
-  encoding.writeVarUint8Array(e, update)
-  return encoding.toUint8Array(e)
 }
 
 export class Room {

@@ -6,6 +6,7 @@ import * as prng from 'lib0/prng'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { readRecord, setField } from '../../src/docs/record.ts'
 import { CloseCode, MessageType, SyncStep } from '../../src/server/protocol.ts'
+import { encodeSyncUpdate } from '../../src/server/messages.ts'
 import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
 import { withSeed } from '../helpers/seed.ts'
 
@@ -42,13 +43,7 @@ const rawSocket = async (url: string): Promise<Raw> => {
   return { ws, closed, received }
 }
 
-const syncMessage = (step: number, payload: Uint8Array): Uint8Array => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, MessageType.sync)
-  encoding.writeVarUint(e, step)
-  encoding.writeVarUint8Array(e, payload)
-  return encoding.toUint8Array(e)
-}
+const syncMessage = encodeSyncUpdate
 
 /** A frame that declares a payload far longer than it carries. */
 const hugeLength = (): Uint8Array => {
