@@ -7,8 +7,11 @@ import { serve, type ServerType } from '@hono/node-server'
 import type { AddressInfo } from 'node:net'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { docName, isValidId, type RecordId } from '../ids.ts'
-import type { Org } from '../authz/org.ts'
+import { AdminError } from '../authz/admin.ts'
 import type { RecordStorage } from './storage/port.ts'
+import type { Security } from './security.ts'
+import { adminRoutes } from './admin-routes.ts'
+import { recordRoutes, type ProjectionQueries } from './record-routes.ts'
 import type { ServerConfig } from './config.ts'
 import { issueToken, requireToken } from './auth.ts'
 import { Rooms } from './rooms.ts'
@@ -16,19 +19,14 @@ import { CloseCode } from './protocol.ts'
 import type { Peer, Room } from './room.ts'
 import { indexPage } from './index-page.ts'
 
-/** What the server needs about people; the SQLite directory provides it. */
-export interface Directory {
-  load (): Org
-  userByLogin (login: string): Org['users'][number] | undefined
-  userById (id: string): Org['users'][number] | undefined
-}
-
 export interface ServerDeps {
   readonly config: ServerConfig
   readonly catalog: Catalog
   readonly storage: RecordStorage
-  readonly directory: Directory
+  readonly queries: ProjectionQueries
+  readonly security: Security
   readonly secret: string
+  readonly now?: () => string
 }
 
 export interface FieldsyncServer {
@@ -43,28 +41,36 @@ export interface FieldsyncServer {
 let nextPeerId = 1
 
 export const createServer = (deps: ServerDeps): FieldsyncServer => {
-  const { config, catalog, storage, directory, secret } = deps
+  const { config, catalog, storage, queries, security, secret } = deps
+  const now = deps.now ?? (() => new Date().toISOString())
   const app = new Hono()
-  const rooms = new Rooms(storage, { idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter })
+  const rooms = new Rooms(storage, { idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter }, catalog, security, now)
+  // A privilege change takes read access away at once: close those sockets now.
+  const unsubscribe = security.onChange(ix => rooms.revokeUnreadable(ix))
+  const users = () => security.model.org.users
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app })
   // ws closes a socket whose frame is larger than this with 1009, before we see any of it.
   wss.options.maxPayload = config.maxFrameBytes
-  const auth = requireToken(secret, id => directory.userById(id) !== undefined)
+  const auth = requireToken(secret, id => security.index.user(id) !== undefined)
 
   app.onError((err, c) => {
     if (err instanceof HTTPException) return c.json({ error: err.message }, err.status)
+    if (err instanceof AdminError) return c.json({ error: err.message, field: err.field }, 400)
     console.error(err)
     return c.json({ error: 'internal error' }, 500)
   })
 
   app.get('/healthz', c => c.json({ ok: true, loadedRecords: rooms.loaded }))
-  app.get('/', async c => c.html(indexPage(config, directory.load(), await storage.list())))
+  app.get('/', async c => c.html(indexPage(config, security.model.org, await storage.list())))
+  app.use('/api/*', auth)
+  app.route('/api/admin', adminRoutes(security, catalog))
+  app.route('/api', recordRoutes(catalog, security, queries, rooms, now))
 
   if (config.demo) {
     app.post('/auth/dev-login', async c => {
       const body = await c.req.json().catch(() => null) as { user?: unknown } | null
       if (body === null || typeof body.user !== 'string') throw new HTTPException(400, { message: 'body must be {"user": "<login>"}' })
-      const user = directory.userByLogin(body.user)
+      const user = users().find(u => u.login === body.user)
       if (user === undefined) throw new HTTPException(404, { message: `no demo user ${JSON.stringify(body.user)}` })
       return c.json({ token: await issueToken(secret, user, config.tokenTtlSeconds), user })
     })
@@ -77,12 +83,21 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     if (!isValidId(id)) throw new HTTPException(400, { message: 'invalid record id' })
     const name = docName(entity, id as RecordId)
     const principal = c.get('principal')
+    const firstRoom = rooms.get(name)
     try {
-      await rooms.get(name).ready
+      await firstRoom.ready
     } catch (e) {
       console.error(`record ${name} failed to load: ${(e as Error).message}`)
       throw new HTTPException(503, { message: 'record unavailable' })
     }
+    if (!firstRoom.mayOpen(security.index, principal.userId)) {
+      rooms.released(name)
+      throw new HTTPException(403, { message: `no read access to ${name}` })
+    }
+    // The privileges the device last received: what it says (?pv=) or what the server last gave it.
+    const pv = Number(c.req.query('pv'))
+    const delivered = Number.isInteger(pv) && pv > 0 && pv <= security.index.version ? pv : security.delivered(principal.userId)
+    const wantsReceipts = c.req.query('receipts') === '1'
     let room: Room | null = null
     let peer: Peer | null = null
     const early: Uint8Array[] = []
@@ -91,6 +106,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
         peer = {
           id: nextPeerId++,
           principal: principal.userId,
+          delivered,
+          wantsReceipts,
           send: m => { if (ws.readyState === 1) ws.send(m as Uint8Array<ArrayBuffer>) },
           close: (code, reason) => { if (ws.readyState <= 1) ws.close(code, reason) }
         }
@@ -98,6 +115,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
         // The room may have been unloaded and reloaded since the upgrade check: join once it is ready.
         r.ready.then(() => {
           if (ws.readyState !== 1 || peer === null) return
+          if (!r.mayOpen(security.index, principal.userId)) { peer.close(CloseCode.readRevoked, 'read access revoked'); return }
           room = r
           r.join(peer)
           for (const m of early.splice(0)) deliver(r, peer, m)
@@ -113,6 +131,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       onClose () {
         if (room !== null && peer !== null) room.leave(peer)
         rooms.released(name)
+        // Whatever this device synced, it synced under the privileges of now.
+        security.setDelivered(principal.userId, security.index.version)
       }
     }
   }))
@@ -126,10 +146,16 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       injectWebSocket(server)
     }),
     close: async () => {
-      for (const client of wss.clients) client.close(CloseCode.goingAway, 'server shutting down')
+      unsubscribe()
+      // Close every socket and wait for the close handshakes (bounded), so their handlers run now.
+      const closing = [...wss.clients].map(ws => new Promise<void>(resolve => {
+        const t = setTimeout(() => { ws.terminate(); resolve() }, 1000)
+        ws.once('close', () => { clearTimeout(t); resolve() })
+        ws.close(CloseCode.goingAway, 'server shutting down')
+      }))
+      await Promise.all(closing)
       await new Promise<void>(resolve => { if (server === null) resolve(); else server.close(() => resolve()) })
       await rooms.close()
-      for (const client of wss.clients) client.terminate()
     }
   }
 }

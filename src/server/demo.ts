@@ -3,8 +3,11 @@
 import * as Y from 'yjs'
 import * as prng from 'lib0/prng'
 import type { Org, User } from '../authz/org.ts'
+import type { Depth, Privilege, Role, SecurityModel } from '../authz/model.ts'
+import { emptyModel, PRIVILEGES } from '../authz/model.ts'
 import type { AttributeDef, Catalog } from '../docs/catalog-types.ts'
-import { createRecord } from '../docs/record.ts'
+import { createRecord, readRecord } from '../docs/record.ts'
+import { rowOf } from '../projection/rows.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { asRecordId, docName, type DocName } from '../ids.ts'
 import type { RecordStorage } from './storage/port.ts'
@@ -30,6 +33,63 @@ export const DEMO_ORG: Org = {
     { id: 't-north', name: 'North reps', businessUnitId: 'bu-north', members: ['u-alice', 'u-nina', 'u-bob'] },
     { id: 't-service', name: 'Service desk', businessUnitId: 'bu-service', members: ['u-dan'] }
   ]
+}
+
+const grant = (entities: readonly string[], privileges: Partial<Record<Privilege, Depth>>): Role['privileges'] =>
+  Object.fromEntries(entities.map(e => [e, privileges]))
+const all = (depth: Depth): Partial<Record<Privilege, Depth>> => Object.fromEntries(PRIVILEGES.map(p => [p, depth]))
+
+const SALES = ['account', 'contact', 'lead', 'opportunity', 'opportunityproduct', 'competitor', 'competitoraddress', 'phonecall', 'task', 'appointment', 'activitypointer', 'fs_inspection']
+const SERVICE = ['incident', 'task', 'phonecall', 'appointment', 'activitypointer', 'fs_inspection']
+const READ_ONLY = ['product', 'email', 'attachment', 'connection', 'connectionrole', 'team', 'systemuser', 'position']
+
+/**
+ * The demo's security: an administrator (avery); reps who write their own records and read their unit's
+ * (alice, nina); a rep with business-unit depth (carol); a manager who reaches his reports' records
+ * through hierarchy security (bob); a technician whose role comes from his team (dan); an auditor who
+ * may read but not write (erin). account.revenue is a secured field only the Finance profile may set.
+ */
+export const demoModel = (catalog: Catalog): SecurityModel => {
+  const entities = [...catalog.entities.keys()]
+  const known = (list: readonly string[]): string[] => list.filter(e => catalog.entities.has(e))
+  const roles: Role[] = [
+    { id: 'role-admin', name: 'System Administrator', admin: true, privileges: grant(entities, all('organization')) },
+    {
+      id: 'role-sales', name: 'Salesperson', admin: false, privileges: {
+        ...grant(known(SALES), { create: 'user', read: 'businessUnit', write: 'user', delete: 'user', append: 'user', appendTo: 'user', assign: 'user', share: 'user' }),
+        ...grant(known(READ_ONLY), { read: 'organization' })
+      }
+    },
+    {
+      id: 'role-sales-bu', name: 'Sales Lead (business unit)', admin: false, privileges: {
+        ...grant(known(SALES), { create: 'businessUnit', read: 'businessUnit', write: 'businessUnit', delete: 'user', append: 'businessUnit', appendTo: 'businessUnit', assign: 'businessUnit', share: 'businessUnit' }),
+        ...grant(known(READ_ONLY), { read: 'organization' })
+      }
+    },
+    {
+      id: 'role-sales-manager', name: 'Sales Manager', admin: false, privileges: {
+        ...grant(known(SALES), { create: 'user', read: 'parentChild', write: 'user', delete: 'user', append: 'user', appendTo: 'user', assign: 'parentChild', share: 'user' }),
+        ...grant(known(READ_ONLY), { read: 'organization' })
+      }
+    },
+    {
+      id: 'role-technician', name: 'Field Technician', admin: false, privileges: {
+        ...grant(known(SERVICE), { create: 'user', read: 'businessUnit', write: 'user', delete: 'user', append: 'user', appendTo: 'user' }),
+        ...grant(['account', 'contact'], { read: 'organization', appendTo: 'organization' }),
+        ...grant(known(READ_ONLY), { read: 'organization' })
+      }
+    },
+    { id: 'role-auditor', name: 'Auditor (read only)', admin: false, privileges: grant(entities, { read: 'organization' }) }
+  ]
+  return {
+    ...emptyModel(DEMO_ORG),
+    roles,
+    userRoles: { 'u-avery': ['role-admin'], 'u-alice': ['role-sales'], 'u-nina': ['role-sales'], 'u-carol': ['role-sales-bu'], 'u-bob': ['role-sales-manager'], 'u-erin': ['role-auditor'] },
+    teamRoles: { 't-service': ['role-technician'] },
+    hierarchy: { enabled: true, depth: 2 },
+    securedFields: ['account.revenue'],
+    fieldProfiles: [{ id: 'fp-finance', name: 'Finance', users: ['u-avery', 'u-bob'], teams: [], permissions: { 'account.revenue': { read: true, update: true, create: true } } }]
+  }
 }
 
 const COMPANY = ['Contoso', 'Fabrikam', 'Northwind', 'Adventure Works', 'Litware', 'Tailspin', 'Wingtip', 'Proseware', 'Fourth Coffee', 'Alpine Ski House', 'Coho Winery', 'Woodgrove']
@@ -81,7 +141,7 @@ export const seedDemoRecords = async (storage: RecordStorage, catalog: Catalog, 
       }
     }
   }
-  const writes: Promise<number>[] = []
+  const writes: Promise<unknown>[] = []
   const names: DocName[] = []
   let n = 0
   for (const [entityName, count] of Object.entries(DEMO_COUNTS)) {
@@ -101,7 +161,7 @@ export const seedDemoRecords = async (storage: RecordStorage, catalog: Catalog, 
       createRecord(doc, entity, { id, ownerid: `systemuser/${owner.id}`, owningbusinessunit: owner.businessUnitId, values }, { by: owner.id, at })
       const name = docName(entityName, id)
       names.push(name)
-      writes.push(storage.append(name, Y.encodeStateAsUpdate(doc)))
+      writes.push(storage.append(name, Y.encodeStateAsUpdate(doc), { row: { entity: entityName, id, values: rowOf(entity, readRecord(doc, entity)) } }))
       doc.destroy()
       made.set(entityName, [...ids(entityName), id])
     }

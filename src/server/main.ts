@@ -7,8 +7,11 @@ import { loadCatalog } from '../docs/catalog.ts'
 import { ConfigError, parseConfig } from './config.ts'
 import { createServer } from './app.ts'
 import { openSqlite, SqliteRecordStorage } from './storage/sqlite.ts'
-import { SqliteDirectory } from './storage/sqlite-directory.ts'
-import { DEMO_ORG, seedDemoRecords } from './demo.ts'
+import { SqliteProjection } from './storage/sqlite-projection.ts'
+import { SqliteSecurityStore } from './storage/sqlite-security.ts'
+import { Security } from './security.ts'
+import { emptyModel } from '../authz/model.ts'
+import { demoModel, seedDemoRecords } from './demo.ts'
 
 const main = async (): Promise<void> => {
   const config = parseConfig(process.env)
@@ -16,25 +19,27 @@ const main = async (): Promise<void> => {
   mkdirSync(config.dataDir, { recursive: true })
   const file = join(config.dataDir, 'fieldsync.db')
   const db = openSqlite(file)
-  const storage = new SqliteRecordStorage(db)
-  const directory = new SqliteDirectory(db)
-  if (config.demo && directory.getSetting('demo-seeded') === undefined) {
-    directory.save(DEMO_ORG)
+  const projection = new SqliteProjection(db, catalog)
+  const storage = new SqliteRecordStorage(db, projection)
+  const securityStore = new SqliteSecurityStore(db)
+  const fresh = securityStore.latest() === undefined
+  const security = new Security(securityStore, config.demo ? demoModel(catalog) : emptyModel())
+  if (config.demo && fresh) {
     const names = await seedDemoRecords(storage, catalog)
-    directory.setSetting('demo-seeded', new Date().toISOString())
     console.log(`seeded the demo organization and ${names.length} records`)
   }
-  let secret = config.jwtSecret ?? directory.getSetting('jwt-secret')
+  let secret = config.jwtSecret ?? security.setting('jwt-secret')
   if (secret === undefined) {
     secret = randomBytes(32).toString('base64url')
-    directory.setSetting('jwt-secret', secret)
+    security.setSetting('jwt-secret', secret)
   }
-  const server = createServer({ config, catalog, storage, directory, secret })
+  const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage) }
+  const server = createServer({ config, catalog, storage, queries, security, secret })
   const port = await server.listen()
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
   console.log(`fieldsync listening on http://${shown}:${port}/  (data: ${file})`)
   if (config.demo) {
-    console.log(`demo users: ${directory.load().users.map(u => u.login).join(', ')}`)
+    console.log(`demo users: ${security.model.org.users.map(u => u.login).join(', ')}`)
     console.log(`sign in:    curl -s -X POST http://${shown}:${port}/auth/dev-login -H 'content-type: application/json' -d '{"user":"alice"}'`)
   }
   let stopping = false

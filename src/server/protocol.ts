@@ -5,7 +5,9 @@ export const MessageType = {
   sync: 0,
   awareness: 1,
   auth: 2,
-  queryAwareness: 3
+  queryAwareness: 3,
+  /** fieldsync: receipts for dropped changes, JSON; sent only to connections that asked (`?receipts=1`) */
+  receipts: 100
 } as const
 
 /** Sub-types of a sync message (y-protocols/sync). */
@@ -24,7 +26,9 @@ export const CloseCode = {
   /** the server could not keep the record consistent (storage failed); reconnect */
   internalError: 1011,
   /** a frame that does not decode: truncated, random bytes, impossible lengths, unknown message type */
-  malformed: 4400
+  malformed: 4400,
+  /** the user may no longer read the record (privileges or ownership changed) */
+  readRevoked: 4403
 } as const
 
 export type CloseCodeValue = typeof CloseCode[keyof typeof CloseCode]

@@ -6,19 +6,35 @@ import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
-import type { DocName } from '../ids.ts'
-import type { RecordStorage } from './storage/port.ts'
+import type { EntityDef } from '../docs/catalog-types.ts'
+import { readRecord } from '../docs/record.ts'
+import { mayAccess, type ModelIndex } from '../authz/decide.ts'
+import { parseDocName, type DocName } from '../ids.ts'
+import { projectUpdate } from '../projection/project.ts'
+import { Reason, type Receipt } from '../projection/receipts.ts'
+import { rowOf } from '../projection/rows.ts'
+import type { ClientBinding, CommitEffects, RecordStorage } from './storage/port.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
-import { encodeAwareness, encodeSyncStep1, encodeSyncUpdate } from './messages.ts'
+import { encodeAwareness, encodeReceipts, encodeSyncStep1, encodeSyncUpdate } from './messages.ts'
 import { checkUpdate } from './update-check.ts'
+import { META as META_MAP } from '../docs/record.ts'
+import type { Security } from './security.ts'
 
 /** A connected peer, as the room sees it. */
 export interface Peer {
   readonly id: number
+  /** the user id the peer authenticated as */
   readonly principal: string
+  /** the privilege version the device last received (for `privilege-revoked`) */
+  readonly delivered: number | undefined
+  /** whether the peer asked for receipts pushed on its socket */
+  readonly wantsReceipts: boolean
   send (message: Uint8Array): void
   close (code: CloseCodeValue, reason: string): void
 }
+
+/** The principal the server's own writes (compensations, assignments) are bound to. */
+export const SERVER_PRINCIPAL = '@server'
 
 /** Transaction origins the server tags its writes with. */
 export type Origin =
@@ -29,11 +45,22 @@ export type Origin =
 type Job =
   | { kind: 'step1', peer: Peer, stateVector: Uint8Array }
   | { kind: 'update', peer: Peer, update: Uint8Array }
+  | { kind: 'server', write: (doc: Y.Doc) => void, done: (e?: Error) => void }
 
 export interface RoomOptions {
   /** merge the log into one update once it has this many rows */
   readonly compactAfter: number
 }
+
+export interface RoomContext {
+  readonly entity: EntityDef
+  readonly security: Security
+  readonly now: () => string
+}
+
+/** Server client ids come from a low range: Yjs breaks ties between concurrent map writes in favour of
+ * the higher client id, so a device's later edit wins over a compensation it had not seen yet. */
+const SERVER_CLIENT_RANGE = 1 << 20
 
 export class Room {
   readonly name: DocName
@@ -44,6 +71,10 @@ export class Room {
   readonly ready: Promise<void>
   private readonly storage: RecordStorage
   private readonly options: RoomOptions
+  private readonly ctx: RoomContext
+  /** Yjs client id -> the principal that first wrote with it */
+  private readonly bindings = new Map<number, string>()
+  private serverBound = false
   private inbox: Job[] = []
   private running = false
   private idle: Promise<void> = Promise.resolve()
@@ -53,10 +84,11 @@ export class Room {
   /** awareness client ids each peer set, so a peer touches only its own presence */
   private readonly presence = new Map<Peer, Set<number>>()
 
-  constructor (name: DocName, storage: RecordStorage, options: RoomOptions) {
+  constructor (name: DocName, storage: RecordStorage, options: RoomOptions, ctx: RoomContext) {
     this.name = name
     this.storage = storage
     this.options = options
+    this.ctx = ctx
     this.doc = new Y.Doc({ guid: name, gc: true })
     this.awareness = new awarenessProtocol.Awareness(this.doc)
     this.awareness.setLocalState(null)
@@ -69,12 +101,50 @@ export class Room {
   }
 
   private async load (): Promise<void> {
-    const rows = await this.storage.load(this.name)
+    const { updates, bindings } = await this.storage.load(this.name)
     this.doc.transact(() => {
-      for (const r of rows) Y.applyUpdate(this.doc, r.data)
+      for (const r of updates) Y.applyUpdate(this.doc, r.data)
     }, { source: 'storage' } satisfies Origin)
-    this.logRows = rows.length
-    this.lastSeq = rows.length > 0 ? rows[rows.length - 1].seq : 0
+    this.logRows = updates.length
+    this.lastSeq = updates.length > 0 ? updates[updates.length - 1].seq : 0
+    for (const b of bindings) this.bindings.set(b.client, b.principal)
+    // A fresh client id for this server's writes, never one that has written to this record before.
+    let client: number
+    do client = 1 + Math.floor(Math.random() * (SERVER_CLIENT_RANGE - 1))
+    while (this.bindings.has(client) || Y.getState(this.doc.store, client) > 0)
+    this.doc.clientID = client
+    this.bindings.set(client, SERVER_PRINCIPAL)
+  }
+
+  get entity (): EntityDef { return this.ctx.entity }
+
+  /** The record's owner as a decision needs it, or undefined while it does not exist. */
+  ownership (): { name: string, ownerid: string, owningbusinessunit: string } | undefined {
+    const meta = this.doc.getMap(META_MAP)
+    const ownerid = meta.get('ownerid')
+    const bu = meta.get('owningbusinessunit')
+    if (!meta.has('entity') || typeof ownerid !== 'string' || typeof bu !== 'string') return undefined
+    return { name: this.name, ownerid, owningbusinessunit: bu }
+  }
+
+  /** Whether a user may open this record: read access, or (while it does not exist) create access. */
+  mayOpen (ix: ModelIndex, userId: string): boolean {
+    const o = this.ownership()
+    return o === undefined
+      ? mayAccess(ix, userId, 'create', this.ctx.entity.name).allowed
+      : mayAccess(ix, userId, 'read', this.ctx.entity.name, o).allowed
+  }
+
+  /** Closes the sockets of peers that may no longer read the record. */
+  revokeUnreadable (ix: ModelIndex): void {
+    for (const p of [...this.peers]) {
+      if (!this.mayOpen(ix, p.principal)) p.close(CloseCode.readRevoked, 'read access revoked')
+    }
+  }
+
+  /** Runs a server-side write (an assignment, say) through the same commit path as device updates. */
+  write (f: (doc: Y.Doc) => void): Promise<void> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'server', write: f, done: e => e === undefined ? resolve() : reject(e) }))
   }
 
   /** Adds a peer and starts the y-websocket handshake (our state vector and current presence). */
@@ -170,14 +240,16 @@ export class Room {
 
   private async run (): Promise<void> {
     this.running = true
+    let jobs: Job[] = []
     try {
       await this.ready
       while (this.inbox.length > 0 && !this.broken) {
-        const jobs = this.inbox
+        jobs = this.inbox
         this.inbox = []
         await this.process(jobs)
       }
     } catch (e) {
+      for (const j of [...jobs, ...this.inbox]) if (j.kind === 'server') j.done(e as Error)
       this.fail(e as Error)
     } finally {
       this.running = false
@@ -186,14 +258,25 @@ export class Room {
 
   private async process (jobs: Job[]): Promise<void> {
     const replies: { peer: Peer, stateVector: Uint8Array }[] = []
-    const accepted: { peer: Peer, update: Uint8Array }[] = []
-    const capture = (update: Uint8Array, origin: unknown): void => {
-      const o = origin as Origin | null
-      if (o !== null && typeof o === 'object' && o.source === 'device') accepted.push({ peer: o.peer, update })
+    const accepted: { peer: Peer | null, update: Uint8Array, echo: boolean }[] = []
+    const receipts: { peer: Peer, receipt: Receipt }[] = []
+    const newBindings: ClientBinding[] = []
+    const serverJobs: ((e?: Error) => void)[] = []
+    const { entity, security, now } = this.ctx
+    const ownerBefore = this.ownership()
+    let current: { peer: Peer | null, echo: boolean } | null = null
+    const capture = (update: Uint8Array): void => {
+      if (current !== null) accepted.push({ ...current, update })
     }
     this.doc.on('update', capture)
     try {
       for (const job of jobs) {
+        if (job.kind === 'server') {
+          current = { peer: null, echo: true }
+          this.doc.transact(() => job.write(this.doc), { source: 'projection' } satisfies Origin)
+          serverJobs.push(job.done)
+          continue
+        }
         if (!this.peers.has(job.peer)) continue
         if (job.kind === 'step1') { replies.push(job); continue }
         const check = checkUpdate(this.doc, job.update)
@@ -202,23 +285,62 @@ export class Room {
           else job.peer.send(encodeSyncStep1(this.doc)) // ask the peer for what we lack
           continue
         }
-        Y.applyUpdate(this.doc, job.update, { source: 'device', peer: job.peer } satisfies Origin)
+        const principal = job.peer.principal
+        const foreign = check.clients.find(c => (this.bindings.get(c) ?? principal) !== principal)
+        const ix = security.index
+        if (foreign !== undefined) {
+          receipts.push({ peer: job.peer, receipt: {
+            principal, record: this.name, change: 'update', field: null, attempted: null, kept: null,
+            reason: Reason.foreignClientId, message: `Yjs client id ${foreign} belongs to another writer of this record; use a new Y.Doc client id`,
+            privilegeVersion: ix.version, at: now()
+          } })
+          continue
+        }
+        for (const c of check.clients) {
+          if (!this.bindings.has(c)) { this.bindings.set(c, principal); newBindings.push({ client: c, principal }) }
+        }
+        current = { peer: job.peer, echo: false }
+        const delivered = job.peer.delivered === undefined ? undefined : security.at(job.peer.delivered)
+        const result = projectUpdate(this.doc, job.update, { entity, record: this.name, userId: principal, ix, delivered }, { source: 'device', peer: job.peer } satisfies Origin, now())
+        // The author needs the result too when part of its update was reverted.
+        if (result.compensated && accepted.length > 0) accepted[accepted.length - 1].echo = true
+        for (const r of result.receipts) receipts.push({ peer: job.peer, receipt: r })
       }
     } finally {
       this.doc.off('update', capture)
     }
-    if (accepted.length > 0) {
-      const merged = accepted.length === 1 ? accepted[0].update : Y.mergeUpdates(accepted.map(a => a.update))
-      this.lastSeq = await this.storage.append(this.name, merged)
+    if (accepted.some(a => a.peer === null || a.echo) && !this.serverBound) {
+      newBindings.push({ client: this.doc.clientID, principal: SERVER_PRINCIPAL })
+      this.serverBound = true
+    }
+    if (accepted.length > 0 || receipts.length > 0 || newBindings.length > 0) {
+      const merged = accepted.length === 0 ? new Uint8Array([0, 0]) : accepted.length === 1 ? accepted[0].update : Y.mergeUpdates(accepted.map(a => a.update))
+      const { id } = parseDocName(this.name)!
+      const effects: CommitEffects = {
+        receipts: receipts.map(r => r.receipt),
+        bindings: newBindings,
+        row: accepted.length > 0 ? { entity: entity.name, id, values: rowOf(entity, readRecord(this.doc, entity)) } : undefined
+      }
+      const committed = await this.storage.append(this.name, merged, effects)
+      this.lastSeq = committed.seq
       this.logRows++
       for (const a of accepted) {
         const message = encodeSyncUpdate(SyncStep.update, a.update)
-        for (const p of this.peers) if (p !== a.peer) p.send(message)
+        for (const p of this.peers) if (p !== a.peer || a.echo) p.send(message)
       }
+      committed.receipts.forEach((r, i) => {
+        const peer = receipts[i].peer
+        if (peer.wantsReceipts && this.peers.has(peer)) peer.send(encodeReceipts([r]))
+      })
     }
+    for (const done of serverJobs) done()
     // The document now equals what storage holds, so a reply cannot leak anything uncommitted.
     for (const r of replies) {
       if (this.peers.has(r.peer)) r.peer.send(encodeSyncUpdate(SyncStep.step2, Y.encodeStateAsUpdate(this.doc, r.stateVector)))
+    }
+    const ownerAfter = this.ownership()
+    if (ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit) {
+      this.revokeUnreadable(security.index)
     }
     if (this.logRows > this.options.compactAfter) {
       await this.storage.compact(this.name, Y.encodeStateAsUpdate(this.doc), this.lastSeq)

@@ -1,7 +1,10 @@
 // The loaded records of one server: loads a record on first use, unloads it once idle.
 
-import type { DocName } from '../ids.ts'
+import { parseDocName, type DocName } from '../ids.ts'
+import type { Catalog } from '../docs/catalog-types.ts'
+import type { ModelIndex } from '../authz/decide.ts'
 import type { RecordStorage } from './storage/port.ts'
+import type { Security } from './security.ts'
 import { Room, type RoomOptions } from './room.ts'
 
 export interface RoomsOptions extends RoomOptions {
@@ -14,10 +17,21 @@ export class Rooms {
   private readonly timers = new Map<DocName, NodeJS.Timeout>()
   private readonly storage: RecordStorage
   private readonly options: RoomsOptions
+  private readonly catalog: Catalog
+  private readonly security: Security
+  private readonly now: () => string
 
-  constructor (storage: RecordStorage, options: RoomsOptions) {
+  constructor (storage: RecordStorage, options: RoomsOptions, catalog: Catalog, security: Security, now: () => string = () => new Date().toISOString()) {
     this.storage = storage
     this.options = options
+    this.catalog = catalog
+    this.security = security
+    this.now = now
+  }
+
+  /** Closes, in every loaded record, the sockets of users who may no longer read it. */
+  revokeUnreadable (ix: ModelIndex): void {
+    for (const r of this.rooms.values()) r.revokeUnreadable(ix)
   }
 
   /** The room of a record, loading it if needed. Await `room.ready` before answering anything. */
@@ -26,7 +40,9 @@ export class Rooms {
     let room = this.rooms.get(name)
     if (room === undefined || room.isBroken) {
       if (room !== undefined) this.drop(name, room)
-      room = new Room(name, this.storage, this.options)
+      const entity = this.catalog.entities.get(parseDocName(name)?.entity ?? '')
+      if (entity === undefined) throw new Error(`no entity for ${name}`)
+      room = new Room(name, this.storage, this.options, { entity, security: this.security, now: this.now })
       this.rooms.set(name, room)
       // A record that nobody joins (a failed upgrade) must not stay loaded.
       this.scheduleUnload(name)

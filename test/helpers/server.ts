@@ -10,9 +10,11 @@ import { loadCatalog } from '../../src/docs/catalog.ts'
 import { createServer, type FieldsyncServer } from '../../src/server/app.ts'
 import { issueToken } from '../../src/server/auth.ts'
 import { parseConfig } from '../../src/server/config.ts'
-import { DEMO_ORG, seedDemoRecords } from '../../src/server/demo.ts'
+import { demoModel, seedDemoRecords } from '../../src/server/demo.ts'
 import { openSqlite, SqliteRecordStorage, type SqliteDb } from '../../src/server/storage/sqlite.ts'
-import { SqliteDirectory } from '../../src/server/storage/sqlite-directory.ts'
+import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
+import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
+import { Security } from '../../src/server/security.ts'
 
 export const SECRET = 'test-secret-test-secret-test-secret-0123456789'
 
@@ -23,6 +25,8 @@ export interface TestServer {
   dir: string
   server: FieldsyncServer
   storage: SqliteRecordStorage
+  projection: SqliteProjection
+  security: Security
   db: SqliteDb
   token (login: string): Promise<string>
   /** closes the server and the database, keeping the files */
@@ -39,13 +43,12 @@ export const startTestServer = async (env: Record<string, string> = {}, dir?: st
   const config = parseConfig({ PORT: '0', DATA_DIR: dataDir, CUSTOM_ENTITIES: '', ...env })
   const catalog = loadCatalog(config.customEntitiesFile)
   const db = openSqlite(join(dataDir, 'fieldsync.db'))
-  const storage = new SqliteRecordStorage(db)
-  const directory = new SqliteDirectory(db)
-  if (fresh) {
-    directory.save(DEMO_ORG)
-    await seedDemoRecords(storage, catalog)
-  }
-  const server = createServer({ config, catalog, storage, directory, secret: SECRET })
+  const projection = new SqliteProjection(db, catalog)
+  const storage = new SqliteRecordStorage(db, projection)
+  const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
+  if (fresh) await seedDemoRecords(storage, catalog)
+  const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage) }
+  const server = createServer({ config, catalog, storage, queries, security, secret: SECRET })
   const port = await server.listen()
   let stopped = false
   const stop = async (): Promise<void> => {
@@ -56,11 +59,11 @@ export const startTestServer = async (env: Record<string, string> = {}, dir?: st
     db.close()
   }
   const self: TestServer = {
-    port, dir: dataDir, server, storage, db,
+    port, dir: dataDir, server, storage, projection, security, db,
     url: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/sync`,
     token: async login => {
-      const user = directory.userByLogin(login)
+      const user = security.model.org.users.find(u => u.login === login)
       if (user === undefined) throw new Error(`no user ${login}`)
       return issueToken(SECRET, user, 3600)
     },

@@ -68,7 +68,7 @@ describe('bad input', () => {
     await withSeed(async (gen, seed) => {
       const s: TestServer = await startTestServer({ MAX_FRAME_BYTES: '65536' })
       cleanups.push(() => s.dispose())
-      const token = await s.token('alice')
+      const token = await s.token('avery')
       const name = 'account/acc0004'
       const url = `${s.wsUrl}/${name}?token=${token}`
       const b = new Y.Doc()
@@ -78,13 +78,13 @@ describe('bad input', () => {
       cleanups.push(() => pb.destroy(), () => pc.destroy())
       await Promise.all([synced(pb), synced(pc)])
       const before = readRecord(b, account)
-      const rowsBefore = (await s.storage.load(name as never)).length
+      const rowsBefore = (await s.storage.load(name as never)).updates.length
 
       // A real update from a writer that is not connected, to cut and corrupt.
       const w = new Y.Doc()
       Y.applyUpdate(w, Y.encodeStateAsUpdate(b))
       const sv = Y.encodeStateVector(w)
-      setField(w, account, 'name', 'SHOULD NOT LAND', { by: 'u-alice', at: '2026-11-27T10:00:00.000Z' })
+      setField(w, account, 'name', 'SHOULD NOT LAND', { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' })
       const valid = syncMessage(SyncStep.update, Y.encodeStateAsUpdate(w, sv))
 
       const expectClose = async (frame: Uint8Array | string, code: number): Promise<void> => {
@@ -115,7 +115,7 @@ describe('bad input', () => {
       const w2 = new Y.Doc()
       Y.applyUpdate(w2, Y.encodeStateAsUpdate(w))
       const sv2 = Y.encodeStateVector(w2)
-      setField(w2, account, 'accountnumber', 'DEPENDS-ON-MISSING', { by: 'u-alice', at: '2026-11-27T10:00:00.000Z' })
+      setField(w2, account, 'accountnumber', 'DEPENDS-ON-MISSING', { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' })
       const r = await rawSocket(url)
       const opening = await r.received(isSync(SyncStep.step1))
       r.ws.send(syncMessage(SyncStep.update, Y.encodeStateAsUpdate(w2, sv2)))
@@ -124,10 +124,10 @@ describe('bad input', () => {
 
       // Process up, record unchanged, other clients still sync.
       expect((await fetch(`${s.url}/healthz`)).status).toBe(200)
-      expect((await s.storage.load(name as never)).length).toBe(rowsBefore)
+      expect((await s.storage.load(name as never)).updates.length).toBe(rowsBefore)
       expect(readRecord(b, account)).toEqual(before)
       expect(readRecord(c, account)).toEqual(before)
-      setField(b, account, 'telephone1', '+47 still syncing', { by: 'u-alice', at: '2026-11-27T10:00:01.000Z' })
+      setField(b, account, 'telephone1', '+47 still syncing', { by: 'u-avery', at: '2026-11-27T10:00:01.000Z' })
       await until(() => readRecord(c, account).fields.telephone1 === '+47 still syncing', 'c receives b\'s edit', [c])
       expect(readRecord(c, account).fields.name).toBe(before.fields.name)
     })

@@ -23,18 +23,18 @@ export const describeStorage = (adapter: string, open: () => Promise<StorageHarn
         const updates: Uint8Array[] = []
         a.on('update', (u: Uint8Array) => updates.push(u))
         for (let i = 0; i < 10; i++) a.getMap('fields').set(`k${i}`, i)
-        const seqs = await Promise.all(updates.map(u => h.storage.append(name('account/a1'), u)))
+        const seqs = (await Promise.all(updates.map(u => h.storage.append(name('account/a1'), u)))).map(r => r.seq)
         expect([...seqs].sort((x, y) => x - y)).toEqual(seqs) // increasing
         await h.storage.append(name('contact/c1'), Y.encodeStateAsUpdate(new Y.Doc()))
         const reopened = await h.reopen()
-        const rows = await reopened.load(name('account/a1'))
+        const rows = (await reopened.load(name('account/a1'))).updates
         expect(rows.map(r => r.seq)).toEqual(seqs)
         const b = new Y.Doc()
         for (const r of rows) Y.applyUpdate(b, r.data)
         expect(b.getMap('fields').toJSON()).toEqual(a.getMap('fields').toJSON())
         expect(await reopened.list()).toEqual(['account/a1', 'contact/c1'])
         expect(await reopened.list('contact')).toEqual(['contact/c1'])
-        expect(await reopened.load(name('account/none'))).toEqual([])
+        expect(await reopened.load(name('account/none'))).toEqual({ updates: [], bindings: [] })
       } finally {
         await h.dispose()
       }
@@ -48,20 +48,33 @@ export const describeStorage = (adapter: string, open: () => Promise<StorageHarn
         for (let i = 0; i < 5; i++) {
           const sv = Y.encodeStateVector(a)
           a.getMap('fields').set(`k${i}`, i)
-          seq = await h.storage.append(name('account/a2'), Y.encodeStateAsUpdate(a, sv))
+          seq = (await h.storage.append(name('account/a2'), Y.encodeStateAsUpdate(a, sv))).seq
         }
         const merged = Y.encodeStateAsUpdate(a)
         const sv = Y.encodeStateVector(a)
         a.getMap('fields').set('after', true)
-        const later = await h.storage.append(name('account/a2'), Y.encodeStateAsUpdate(a, sv))
+        const later = (await h.storage.append(name('account/a2'), Y.encodeStateAsUpdate(a, sv))).seq
         await h.storage.compact(name('account/a2'), merged, seq)
-        const rows = await h.storage.load(name('account/a2'))
+        const rows = (await h.storage.load(name('account/a2'))).updates
         expect(rows.map(r => r.seq)).toEqual([seq, later])
         const b = new Y.Doc()
         for (const r of rows) Y.applyUpdate(b, r.data)
         expect(b.getMap('fields').toJSON()).toEqual(a.getMap('fields').toJSON())
         // New appends keep increasing past the compacted seq.
-        expect(await h.storage.append(name('account/a2'), Y.encodeStateAsUpdate(new Y.Doc()))).toBeGreaterThan(later)
+        expect((await h.storage.append(name('account/a2'), Y.encodeStateAsUpdate(new Y.Doc()))).seq).toBeGreaterThan(later)
+      } finally {
+        await h.dispose()
+      }
+    })
+
+    it('commits bindings and receipts with the update, and returns receipts with their seq', async () => {
+      const h = await open()
+      try {
+        const receipt = { principal: 'u1', record: 'account/a3', change: 'field-set', field: 'name', attempted: 'x', kept: 'y', reason: 'no-write-privilege', message: 'm', privilegeVersion: 3, at: '2026-11-27T10:00:00.000Z' } as const
+        const r = await h.storage.append(name('account/a3'), Y.encodeStateAsUpdate(new Y.Doc()), { bindings: [{ client: 42, principal: 'u1' }], receipts: [receipt] })
+        expect(r.receipts).toEqual([{ ...receipt, seq: expect.any(Number) }])
+        const reopened = await h.reopen()
+        expect((await reopened.load(name('account/a3'))).bindings).toEqual([{ client: 42, principal: 'u1' }])
       } finally {
         await h.dispose()
       }
@@ -71,7 +84,7 @@ export const describeStorage = (adapter: string, open: () => Promise<StorageHarn
       const h = await open()
       try {
         const many = Array.from({ length: 500 }, (_, i) => h.storage.append(name(`task/t${i}`), Y.encodeStateAsUpdate(new Y.Doc())))
-        const seqs = await Promise.all(many)
+        const seqs = (await Promise.all(many)).map(r => r.seq)
         expect(new Set(seqs).size).toBe(500)
         const reopened = await h.reopen()
         expect((await reopened.list('task')).length).toBe(500)

@@ -52,7 +52,7 @@ describe('http', () => {
 
   it('refuses an upgrade without a valid token (401) or for an unknown entity (404), opening no socket', async () => {
     const s = await start()
-    const token = await s.token('alice')
+    const token = await s.token('avery')
     expect(await upgradeStatus(`${s.wsUrl}/account/acc0001`)).toBe(401)
     expect(await upgradeStatus(`${s.wsUrl}/account/acc0001?token=forged.jwt.value`)).toBe(401)
     const otherSecret = token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA')
@@ -66,7 +66,7 @@ describe('sync with the real y-websocket client', () => {
   it('loads a stored record before answering', async () => {
     const s = await start()
     const doc = new Y.Doc()
-    const p = open(s, 'account/acc0001', doc, await s.token('alice'))
+    const p = open(s, 'account/acc0001', doc, await s.token('avery'))
     await synced(p)
     const state = readRecord(doc, account)
     expect(state.meta.entity).toBe('account')
@@ -76,13 +76,13 @@ describe('sync with the real y-websocket client', () => {
 
   it('two providers converge after one edits offline, and the merge survives a restart', async () => {
     let s = await start()
-    const token = await s.token('alice')
+    const token = await s.token('avery')
     const a = new Y.Doc()
     const b = new Y.Doc()
     const pa = open(s, 'account/acc0002', a, token)
     const pb = open(s, 'account/acc0002', b, token)
     await Promise.all([synced(pa), synced(pb)])
-    const actor = { by: 'u-alice', at: '2026-11-27T10:00:00.000Z' }
+    const actor = { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' }
     setField(a, account, 'telephone1', '+47 1', actor)
     await until(() => readRecord(b, account).fields.telephone1 === '+47 1', 'b sees a\'s edit', [b])
 
@@ -111,7 +111,7 @@ describe('sync with the real y-websocket client', () => {
 
   it('relays presence and removes it when a peer leaves', async () => {
     const s = await start()
-    const token = await s.token('alice')
+    const token = await s.token('avery')
     const a = new Y.Doc()
     const b = new Y.Doc()
     const pa = open(s, 'contact/con0001', a, token)
@@ -125,11 +125,11 @@ describe('sync with the real y-websocket client', () => {
 
   it('unloads an idle record and loads it again on the next connection', async () => {
     const s = await start({ IDLE_UNLOAD_MS: '50' })
-    const token = await s.token('alice')
+    const token = await s.token('avery')
     const a = new Y.Doc()
     const pa = open(s, 'lead/lea0001', a, token)
     await synced(pa)
-    addNote(a, catalog.entities.get('lead')!, 'n1', { subject: 'visit', text: 'went well' }, { by: 'u-alice', at: '2026-11-27T10:00:00.000Z' })
+    addNote(a, catalog.entities.get('lead')!, 'n1', { subject: 'visit', text: 'went well' }, { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' })
     await until(() => s.server.rooms.has('lead/lea0001' as never), 'room loaded')
     pa.destroy()
     await until(() => !s.server.rooms.has('lead/lea0001' as never), 'room unloaded')
@@ -141,15 +141,15 @@ describe('sync with the real y-websocket client', () => {
 
   it('compacts the log and keeps the same state', async () => {
     let s = await start({ COMPACT_AFTER: '5' })
-    const token = await s.token('alice')
+    const token = await s.token('avery')
     const a = new Y.Doc()
     const pa = open(s, 'account/acc0003', a, token)
     await synced(pa)
     for (let i = 0; i < 30; i++) {
-      setField(a, account, 'numberofemployees', i, { by: 'u-alice', at: '2026-11-27T10:00:00.000Z' })
+      setField(a, account, 'numberofemployees', i, { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' })
       await until(() => s.server.rooms.has('account/acc0003' as never) && !s.server.rooms.get('account/acc0003' as never).busy, 'committed')
     }
-    const rows = await s.storage.load('account/acc0003' as never)
+    const rows = (await s.storage.load('account/acc0003' as never)).updates
     expect(rows.length).toBeLessThanOrEqual(6)
     const expected = readRecord(a, account)
     pa.destroy()

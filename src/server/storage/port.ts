@@ -1,7 +1,10 @@
-// The storage port for record documents: an append-only update log per record, with compaction.
-// Adapters (SQLite now, PostgreSQL next) all pass test/server/storage.test.ts.
+// The storage port for record documents: an append-only update log per record with compaction, and
+// what is committed together with an update (its projected row, receipts, client-id bindings).
+// Adapters (SQLite now, PostgreSQL next) all pass test/server/storage-suite.ts.
 
 import type { DocName } from '../../ids.ts'
+import type { Receipt } from '../../projection/receipts.ts'
+import type { Row } from '../../projection/rows.ts'
 
 export interface StoredUpdate {
   /** Position in the server-wide log; increases with every append (a changes feed). */
@@ -9,15 +12,37 @@ export interface StoredUpdate {
   readonly data: Uint8Array
 }
 
+/** A Yjs client id bound to the principal that first wrote with it in a record. */
+export interface ClientBinding { readonly client: number, readonly principal: string }
+
+export interface StoredRecord {
+  readonly updates: StoredUpdate[]
+  readonly bindings: ClientBinding[]
+}
+
+/** What commits atomically with an update. */
+export interface CommitEffects {
+  /** the record's projected row after the update; null removes it; absent leaves it */
+  readonly row?: { readonly entity: string, readonly id: string, readonly values: Row | null }
+  readonly receipts?: readonly Receipt[]
+  readonly bindings?: readonly ClientBinding[]
+}
+
+export interface CommitResult {
+  readonly seq: number
+  /** the receipts as stored, with their seq */
+  readonly receipts: Receipt[]
+}
+
 export interface RecordStorage {
-  /** Every stored update of a record, oldest first (after compaction, the merged one comes first). */
-  load (doc: DocName): Promise<StoredUpdate[]>
+  /** Every stored update of a record, oldest first (after compaction the merged one comes first), and its bindings. */
+  load (doc: DocName): Promise<StoredRecord>
   /**
-   * Appends one update to a record's log. Resolves with its seq only after the storage commit that
+   * Appends one update (and its effects) to a record's log. Resolves only after the storage commit that
    * contains it has returned: an acknowledged update survives a crash. Appends that arrive close
    * together share one commit.
    */
-  append (doc: DocName, update: Uint8Array): Promise<number>
+  append (doc: DocName, update: Uint8Array, effects?: CommitEffects): Promise<CommitResult>
   /** Replaces the record's updates with seq <= throughSeq by `merged`, atomically. */
   compact (doc: DocName, merged: Uint8Array, throughSeq: number): Promise<void>
   /** The names of all stored records, optionally only those of one entity. */

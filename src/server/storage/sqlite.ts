@@ -2,7 +2,9 @@
 
 import Database from 'better-sqlite3'
 import type { DocName } from '../../ids.ts'
-import type { RecordStorage, StoredUpdate } from './port.ts'
+import type { Receipt } from '../../projection/receipts.ts'
+import type { CommitEffects, CommitResult, RecordStorage, StoredRecord } from './port.ts'
+import type { SqliteProjection } from './sqlite-projection.ts'
 
 export type SqliteDb = Database.Database
 
@@ -17,10 +19,11 @@ export const openSqlite = (file: string): SqliteDb => {
   return db
 }
 
-interface Pending { doc: DocName, data: Uint8Array, resolve: (seq: number) => void, reject: (e: Error) => void }
+interface Pending { doc: DocName, data: Uint8Array, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
 
 export class SqliteRecordStorage implements RecordStorage {
   private readonly db: SqliteDb
+  private readonly projection: SqliteProjection | undefined
   private pending: Pending[] = []
   private scheduled = false
   private closed = false
@@ -31,10 +34,16 @@ export class SqliteRecordStorage implements RecordStorage {
     deleteThrough: Database.Statement<[string, number]>
     list: Database.Statement<[], { doc: string }>
     listEntity: Database.Statement<[string, string], { doc: string }>
+    bindings: Database.Statement<[string], { client: number, principal: string }>
+    bind: Database.Statement<[string, number, string]>
+    receipt: Database.Statement<[string, string]>
+    receiptsSince: Database.Statement<[string, number, number], { seq: number, data: string }>
   }
 
-  constructor (db: SqliteDb) {
+  /** `projection`, when given, receives each commit's row in the same transaction. */
+  constructor (db: SqliteDb, projection?: SqliteProjection) {
     this.db = db
+    this.projection = projection
     db.exec(`
       CREATE TABLE IF NOT EXISTS record_updates (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -42,6 +51,13 @@ export class SqliteRecordStorage implements RecordStorage {
         data BLOB NOT NULL
       );
       CREATE INDEX IF NOT EXISTS record_updates_doc ON record_updates (doc, seq);
+      CREATE TABLE IF NOT EXISTS client_bindings (
+        doc TEXT NOT NULL, client INTEGER NOT NULL, principal TEXT NOT NULL, PRIMARY KEY (doc, client)
+      );
+      CREATE TABLE IF NOT EXISTS receipts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, principal TEXT NOT NULL, data TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS receipts_principal ON receipts (principal, seq);
     `)
     this.stmt = {
       load: db.prepare('SELECT seq, data FROM record_updates WHERE doc = ? ORDER BY seq'),
@@ -49,18 +65,25 @@ export class SqliteRecordStorage implements RecordStorage {
       insertAt: db.prepare('INSERT INTO record_updates (seq, doc, data) VALUES (?, ?, ?)'),
       deleteThrough: db.prepare('DELETE FROM record_updates WHERE doc = ? AND seq <= ?'),
       list: db.prepare('SELECT DISTINCT doc FROM record_updates ORDER BY doc'),
-      listEntity: db.prepare('SELECT DISTINCT doc FROM record_updates WHERE doc >= ? AND doc < ? ORDER BY doc')
+      listEntity: db.prepare('SELECT DISTINCT doc FROM record_updates WHERE doc >= ? AND doc < ? ORDER BY doc'),
+      bindings: db.prepare('SELECT client, principal FROM client_bindings WHERE doc = ?'),
+      bind: db.prepare('INSERT OR IGNORE INTO client_bindings (doc, client, principal) VALUES (?, ?, ?)'),
+      receipt: db.prepare('INSERT INTO receipts (principal, data) VALUES (?, ?)'),
+      receiptsSince: db.prepare('SELECT seq, data FROM receipts WHERE principal = ? AND seq > ? ORDER BY seq LIMIT ?')
     }
   }
 
-  async load (doc: DocName): Promise<StoredUpdate[]> {
-    return this.stmt.load.all(doc).map(r => ({ seq: r.seq, data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) }))
+  async load (doc: DocName): Promise<StoredRecord> {
+    return {
+      updates: this.stmt.load.all(doc).map(r => ({ seq: r.seq, data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) })),
+      bindings: this.stmt.bindings.all(doc)
+    }
   }
 
-  append (doc: DocName, update: Uint8Array): Promise<number> {
+  append (doc: DocName, update: Uint8Array, effects: CommitEffects = {}): Promise<CommitResult> {
     if (this.closed) return Promise.reject(new Error('storage is closed'))
     return new Promise((resolve, reject) => {
-      this.pending.push({ doc, data: update, resolve, reject })
+      this.pending.push({ doc, data: update, effects, resolve, reject })
       if (!this.scheduled) {
         this.scheduled = true
         // Everything appended during this turn of the event loop goes into one commit (one fsync).
@@ -74,14 +97,34 @@ export class SqliteRecordStorage implements RecordStorage {
     const batch = this.pending
     this.pending = []
     if (batch.length === 0) return
-    let seqs: number[]
+    let results: CommitResult[]
     try {
-      seqs = this.db.transaction(() => batch.map(p => Number(this.stmt.insert.run(p.doc, p.data).lastInsertRowid)))()
+      results = this.db.transaction(() => batch.map(p => this.write(p)))()
     } catch (e) {
       for (const p of batch) p.reject(e as Error)
       return
     }
-    batch.forEach((p, i) => p.resolve(seqs[i]))
+    batch.forEach((p, i) => p.resolve(results[i]))
+  }
+
+  private write (p: Pending): CommitResult {
+    const seq = Number(this.stmt.insert.run(p.doc, p.data).lastInsertRowid)
+    const { row, receipts = [], bindings = [] } = p.effects
+    for (const b of bindings) this.stmt.bind.run(p.doc, b.client, b.principal)
+    if (row !== undefined) {
+      if (this.projection === undefined) throw new Error('this storage has no projection')
+      this.projection.write(row.entity, row.id, row.values)
+    }
+    const stored = receipts.map(r => {
+      const { seq: _, ...rest } = r
+      return { ...rest, seq: Number(this.stmt.receipt.run(r.principal, JSON.stringify(rest)).lastInsertRowid) }
+    })
+    return { seq, receipts: stored }
+  }
+
+  /** A principal's receipts after `since`, oldest first. */
+  receipts (principal: string, since: number, limit: number): Receipt[] {
+    return this.stmt.receiptsSince.all(principal, since, limit).map(r => ({ ...JSON.parse(r.data) as Receipt, seq: r.seq }))
   }
 
   async compact (doc: DocName, merged: Uint8Array, throughSeq: number): Promise<void> {

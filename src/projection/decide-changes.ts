@@ -1,0 +1,205 @@
+// Decides every change of an update against the catalog and the user's current privileges. Pure:
+// (changes, before, after, principal, model) -> a verdict per change, with a reason for each drop.
+
+import type { EntityDef } from '../docs/catalog-types.ts'
+import { allows, attributeOf } from '../docs/catalog-types.ts'
+import type { Change } from '../docs/diff.ts'
+import { exists, type RecordState } from '../docs/record.ts'
+import { checkValue } from '../docs/values.ts'
+import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
+import type { Privilege } from '../authz/model.ts'
+import { Reason, type ReasonCode } from './receipts.ts'
+
+export interface DecideContext {
+  readonly entity: EntityDef
+  /** `<entity>/<id>` of the record the update is for */
+  readonly record: string
+  readonly userId: string
+  /** the privileges now */
+  readonly ix: ModelIndex
+  /** the privileges the device last received, to tell `privilege-revoked` from never allowed */
+  readonly delivered?: ModelIndex
+}
+
+export type Verdict =
+  | { readonly change: Change, readonly allowed: true }
+  | { readonly change: Change, readonly allowed: false, readonly reason: ReasonCode, readonly message: string }
+
+type Denial = { reason: ReasonCode, message: string }
+
+const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
+const NOTE_LIMIT = { subject: 500, text: 100_000 }
+const STAMPS = new Set(['modifiedby', 'modifiedon'])
+
+const ownershipOf = (s: RecordState, record: string): RecordOwnership | null => {
+  const { ownerid, owningbusinessunit } = s.meta
+  if (typeof ownerid !== 'string' || typeof owningbusinessunit !== 'string') return null
+  return { name: record, ownerid, owningbusinessunit }
+}
+
+/** The privilege check, with `privilege-revoked` when the device's last privileges allowed it. */
+const privilege = (ctx: DecideContext, p: Privilege, r: RecordOwnership | undefined, missing: ReasonCode): Denial | null => {
+  const d = mayAccess(ctx.ix, ctx.userId, p, ctx.entity.name, r)
+  if (d.allowed) return null
+  if (ctx.delivered !== undefined && ctx.delivered.version !== ctx.ix.version && mayAccess(ctx.delivered, ctx.userId, p, ctx.entity.name, r).allowed) {
+    return { reason: Reason.privilegeRevoked, message: `${d.why} (changed since the device last synced, privilege version ${ctx.delivered.version} -> ${ctx.ix.version})` }
+  }
+  return { reason: missing, message: d.why }
+}
+
+/** The owner of a new or reassigned record must exist, and its business unit must be the owner's. */
+const checkOwner = (ctx: DecideContext, o: RecordOwnership | null): Denial | null => {
+  if (o === null) return { reason: Reason.invalidValue, message: 'ownerid and owningbusinessunit are required' }
+  const [kind, id] = o.ownerid.split('/', 2)
+  const bu = kind === 'systemuser' ? ctx.ix.user(id)?.businessUnitId : kind === 'team' ? ctx.ix.model.org.teams.find(t => t.id === id)?.businessUnitId : undefined
+  if (bu === undefined) return { reason: Reason.invalidValue, message: `owner ${o.ownerid} does not exist` }
+  if (bu !== o.owningbusinessunit) return { reason: Reason.invalidValue, message: `owningbusinessunit must be the owner's business unit ${bu}` }
+  return null
+}
+
+/** Checks that depend only on the change and the catalog: attribute known, value fits, field security. */
+const checkContent = (ctx: DecideContext, c: Change, after: RecordState, creating: boolean): Denial | null => {
+  const secured = (attr: string): Denial | null => {
+    const p = fieldPermission(ctx.ix, ctx.userId, ctx.entity.name, attr)
+    return (creating ? p.create : p.update) ? null : { reason: Reason.fieldSecured, message: `${ctx.entity.name}.${attr} is secured and you may not ${creating ? 'set it on create' : 'update it'}` }
+  }
+  switch (c.kind) {
+    case 'field-set': {
+      const attr = attributeOf(ctx.entity, c.field)
+      if (attr === undefined) return { reason: Reason.invalidValue, message: `${ctx.entity.name} has no attribute ${c.field}` }
+      if (attr.type === 'memo') return { reason: Reason.invalidValue, message: `${c.field} is multi-line text: write it in memo:${c.field}` }
+      const problem = checkValue(attr, c.new)
+      if (problem !== null) return { reason: Reason.invalidValue, message: problem }
+      return secured(c.field)
+    }
+    case 'field-cleared': {
+      const attr = attributeOf(ctx.entity, c.field)
+      return attr === undefined || attr.type === 'memo' ? null : secured(c.field)
+    }
+    case 'text-edited': {
+      const attr = attributeOf(ctx.entity, c.field)
+      if (attr?.type !== 'memo') return { reason: Reason.invalidValue, message: `${c.field} is not multi-line text` }
+      if ((after.texts[c.field] ?? '').length > (attr.maxLength ?? 100_000)) return { reason: Reason.invalidValue, message: `${c.field} is longer than ${attr.maxLength} characters` }
+      return secured(c.field)
+    }
+    case 'note-added': case 'note-edited': {
+      const n = c.kind === 'note-added' ? c.note : c.new
+      if ((n.subject ?? '').length > NOTE_LIMIT.subject || (n.text ?? '').length > NOTE_LIMIT.text) return { reason: Reason.invalidValue, message: 'note subject or text too long' }
+      if (c.kind === 'note-added' && n.createdby !== ctx.userId) return { reason: Reason.invalidValue, message: 'a new note must be created by its author' }
+      return null
+    }
+    default: return null
+  }
+}
+
+const fieldOf = (c: Change): string | null => {
+  switch (c.kind) {
+    case 'field-set': case 'field-cleared': case 'text-edited': return c.field
+    case 'meta-set': return c.key
+    case 'note-added': case 'note-edited': case 'note-removed': return `notes.${c.noteId}`
+    default: return null
+  }
+}
+export { fieldOf }
+
+export const decideChanges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] => {
+  if (changes.length === 0) return []
+  const e = ctx.entity
+  const deny = (d: Denial) => (c: Change): Verdict => ({ change: c, allowed: false, ...d })
+  const allowAll = (c: Change): Verdict => ({ change: c, allowed: true })
+  if (!allows(e, 'create') && !allows(e, 'update') && !allows(e, 'delete')) {
+    return changes.map(deny({ reason: Reason.entityReadOnly, message: `${e.name} is read-only offline` }))
+  }
+  const creating = changes.some(c => c.kind === 'created')
+  if (creating) return decideCreate(ctx, after, changes)
+  const owner = ownershipOf(before, ctx.record)
+  if (!exists(before) || owner === null) {
+    return changes.map(deny({ reason: Reason.invalidValue, message: `${ctx.record} does not exist` }))
+  }
+  let writeDenial: Denial | null | undefined
+  const write = (p: Privilege): Denial | null => {
+    if (!allows(e, 'update')) return { reason: Reason.commandNotOffline, message: `update is not an offline command of ${e.name}` }
+    if (writeDenial === undefined) writeDenial = privilege(ctx, p, owner, Reason.noWritePrivilege)
+    return writeDenial
+  }
+  let assignDenial: Denial | null | undefined
+  const verdicts = changes.map((c): Verdict => {
+    let d: Denial | null = null
+    switch (c.kind) {
+      case 'meta-set':
+        if (STAMPS.has(c.key)) return allowAll(c) // settled below, with the rest of the update
+        if (c.key === 'ownerid' || c.key === 'owningbusinessunit') {
+          if (assignDenial === undefined) {
+            assignDenial = checkOwner(ctx, ownershipOf(after, ctx.record)) ?? privilege(ctx, 'assign', owner, Reason.noAssignPrivilege)
+          }
+          d = assignDenial
+        } else d = { reason: Reason.fieldReadOnly, message: `${c.key} is a system field` }
+        break
+      case 'deleted':
+        d = !allows(e, 'delete')
+          ? { reason: Reason.commandNotOffline, message: `delete is not an offline command of ${e.name}` }
+          : privilege(ctx, 'delete', owner, Reason.noDeletePrivilege)
+        break
+      case 'undeleted':
+        d = { reason: Reason.fieldReadOnly, message: 'a deleted record cannot be restored from a device' }
+        break
+      case 'note-added':
+        d = write('appendTo') ?? checkContent(ctx, c, after, false)
+        break
+      default:
+        d = write('write') ?? checkContent(ctx, c, after, false)
+    }
+    return d === null ? allowAll(c) : deny(d)(c)
+  })
+  return settleStamps(ctx, verdicts)
+}
+
+/** modifiedby / modifiedon stand only with an allowed change, and modifiedby must be the author. */
+const settleStamps = (ctx: DecideContext, verdicts: Verdict[]): Verdict[] => {
+  const isStamp = (v: Verdict): boolean => v.change.kind === 'meta-set' && STAMPS.has(v.change.key)
+  const firstDenied = verdicts.find(v => !isStamp(v) && !v.allowed)
+  const anyAllowed = verdicts.some(v => !isStamp(v) && v.allowed)
+  return verdicts.map((v): Verdict => {
+    if (!isStamp(v) || v.change.kind !== 'meta-set') return v
+    const c = v.change
+    if (!anyAllowed) {
+      return firstDenied !== undefined && !firstDenied.allowed
+        ? { change: c, allowed: false, reason: firstDenied.reason, message: firstDenied.message }
+        : { change: c, allowed: false, reason: Reason.fieldReadOnly, message: `${c.key} changes only with the record` }
+    }
+    if (c.key === 'modifiedby' && c.new !== ctx.userId) return { change: c, allowed: false, reason: Reason.fieldReadOnly, message: 'modifiedby must be the author' }
+    if (c.key === 'modifiedon' && (typeof c.new !== 'string' || !DATETIME.test(c.new))) return { change: c, allowed: false, reason: Reason.invalidValue, message: 'modifiedon must be a UTC date-time' }
+    return v
+  })
+}
+
+/** A create is accepted or dropped as a whole; field contents are then checked one by one. */
+const decideCreate = (ctx: DecideContext, after: RecordState, changes: readonly Change[]): Verdict[] => {
+  const e = ctx.entity
+  const whole = (d: Denial): Verdict[] => changes.map(c => ({ change: c, allowed: false, ...d }))
+  if (!allows(e, 'create')) return whole({ reason: Reason.commandNotOffline, message: `create is not an offline command of ${e.name}` })
+  const [, id] = ctx.record.split('/', 2)
+  if (after.meta.entity !== e.name || after.meta.id !== id) return whole({ reason: Reason.invalidValue, message: `a ${ctx.record} document must say entity ${e.name} and id ${id}` })
+  if (after.meta.createdby !== ctx.userId) return whole({ reason: Reason.invalidValue, message: 'createdby must be the author' })
+  if (after.meta.statecode !== undefined && after.meta.statecode !== 0) return whole({ reason: Reason.invalidValue, message: 'a new record starts active (statecode 0)' })
+  if (after.meta.deletedon !== undefined) return whole({ reason: Reason.invalidValue, message: 'a new record cannot be deleted in the same update' })
+  for (const k of ['createdon', 'modifiedon'] as const) {
+    const v = after.meta[k]
+    if (v !== undefined && (typeof v !== 'string' || !DATETIME.test(v))) return whole({ reason: Reason.invalidValue, message: `${k} must be a UTC date-time` })
+  }
+  if (after.meta.modifiedby !== undefined && after.meta.modifiedby !== ctx.userId) return whole({ reason: Reason.invalidValue, message: 'modifiedby must be the author' })
+  const owner = ownershipOf(after, ctx.record)
+  const bad = checkOwner(ctx, owner)
+  if (bad !== null) return whole(bad)
+  const denied = privilege(ctx, 'create', owner!, Reason.noCreatePrivilege)
+  if (denied !== null) return whole(denied)
+  if (!ctx.ix.principalsOf(ctx.userId).has(owner!.ownerid)) {
+    const d = privilege(ctx, 'assign', owner!, Reason.noAssignPrivilege)
+    if (d !== null) return whole(d)
+  }
+  return changes.map((c): Verdict => {
+    if (c.kind === 'created' || c.kind === 'meta-set') return { change: c, allowed: true }
+    const d = c.kind === 'note-added' || c.kind.startsWith('field') || c.kind === 'text-edited' ? checkContent(ctx, c, after, true) : null
+    return d === null ? { change: c, allowed: true } : { change: c, allowed: false, ...d }
+  })
+}

@@ -1,0 +1,107 @@
+// The authorization projection of one device update: integrate it and revert every disallowed change
+// inside ONE transaction, so the transaction's update (what is persisted and broadcast) never carries a
+// dropped value. Also scrubs content outside the record layout.
+
+import * as Y from 'yjs'
+import type { EntityDef } from '../docs/catalog-types.ts'
+import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts'
+import { FIELDS, META, META_KEYS, MEMO_PREFIX, NOTES, NOTE_KEYS, readRecord } from '../docs/record.ts'
+import { decideChanges, fieldOf, type DecideContext } from './decide-changes.ts'
+import { Reason, type Receipt } from './receipts.ts'
+
+export interface ProjectResult {
+  readonly receipts: Receipt[]
+  /** whether anything was reverted (the author must receive the result too) */
+  readonly compensated: boolean
+}
+
+const attempted = (c: Change): unknown => {
+  switch (c.kind) {
+    case 'created': return { entity: c.entity, id: c.id }
+    case 'meta-set': return c.new
+    case 'field-set': return c.new
+    case 'field-cleared': return null
+    case 'text-edited': return { index: c.index, deleteCount: c.deleteCount, insert: c.insert }
+    case 'note-added': return c.note
+    case 'note-edited': return c.new
+    case 'note-removed': return null
+    case 'deleted': return true
+    case 'undeleted': return false
+  }
+}
+
+const kept = (c: Change): unknown => {
+  switch (c.kind) {
+    case 'created': return null
+    case 'meta-set': case 'field-set': case 'field-cleared': return c.old
+    case 'text-edited': return c.removed
+    case 'note-added': return null
+    case 'note-edited': case 'note-removed': return c.old
+    case 'deleted': return false
+    case 'undeleted': return true
+  }
+}
+
+/** The top-level names a record of `entity` may have. */
+const layoutNames = (entity: EntityDef): Set<string> =>
+  new Set([META, FIELDS, NOTES, ...entity.attributes.filter(a => a.type === 'memo').map(a => MEMO_PREFIX + a.name)])
+
+/**
+ * Removes what lies outside the record layout: unknown top-level types, unknown meta keys, notes that
+ * are not maps and unknown note keys. Returns the paths removed.
+ */
+const scrub = (doc: Y.Doc, entity: EntityDef): string[] => {
+  const removed: string[] = []
+  const allowed = layoutNames(entity)
+  for (const [name, type] of doc.share) {
+    if (allowed.has(name)) continue
+    // An unknown root is left as an empty placeholder (Yjs has no way to drop a root type).
+    const len = type._length + (type._map.size)
+    if (len === 0) continue
+    removed.push(name)
+    if (type._map.size > 0) for (const k of [...type._map.keys()]) doc.getMap(name).delete(k)
+    if (type._length > 0) {
+      if (type instanceof Y.Text || type.constructor === Y.AbstractType) doc.getText(name).delete(0, type._length)
+      else if (type instanceof Y.Array) type.delete(0, type.length)
+      else if (type instanceof Y.XmlFragment) type.delete(0, type.length)
+    }
+  }
+  const meta = doc.getMap(META)
+  for (const k of [...meta.keys()]) if (!(META_KEYS as readonly string[]).includes(k)) { meta.delete(k); removed.push(`meta.${k}`) }
+  const notes = doc.getMap(NOTES)
+  for (const [id, n] of [...notes.entries()]) {
+    if (!(n instanceof Y.Map)) { notes.delete(id); removed.push(`notes.${id}`); continue }
+    for (const [k, v] of [...n.entries()]) if (!(NOTE_KEYS as readonly string[]).includes(k) || typeof v !== 'string') { n.delete(k); removed.push(`notes.${id}.${k}`) }
+  }
+  return removed
+}
+
+/**
+ * Integrates `update` into `doc` as `ctx.userId`, reverting whatever the user may not do, in one
+ * transaction with `origin`. Call only after the update passed the dependency check.
+ */
+export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: DecideContext, origin: unknown, now: string): ProjectResult => {
+  const receipts: Receipt[] = []
+  let compensated = false
+  const receipt = (r: Omit<Receipt, 'principal' | 'record' | 'privilegeVersion' | 'at'>): void => {
+    receipts.push({ principal: ctx.userId, record: ctx.record, privilegeVersion: ctx.ix.version, at: now, ...r })
+  }
+  doc.transact(() => {
+    const before = readRecord(doc, ctx.entity)
+    Y.applyUpdate(doc, update)
+    const after = readRecord(doc, ctx.entity)
+    const verdicts = decideChanges(ctx, before, after, diff(before, after))
+    const dropped: Change[] = []
+    for (const v of verdicts) {
+      if (v.allowed) continue
+      dropped.push(v.change)
+      receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message })
+    }
+    if (dropped.length > 0) { applyChangesToDoc(doc, invertAll(dropped)); compensated = true }
+    for (const path of scrub(doc, ctx.entity)) {
+      compensated = true
+      receipt({ change: 'foreign-content', field: path, attempted: null, kept: null, reason: Reason.invalidValue, message: `${path} is not part of a ${ctx.entity.name} record` })
+    }
+  }, origin)
+  return { receipts, compensated }
+}

@@ -1,0 +1,37 @@
+// Receipts: one for every change the server dropped, with a stable reason code (README, "Receipts").
+
+import type { Change } from '../docs/diff.ts'
+
+/** Why a change was dropped. Stable strings: devices and integrations match on them. */
+export const Reason = {
+  entityReadOnly: 'entity-read-only',
+  commandNotOffline: 'command-not-offline',
+  fieldReadOnly: 'field-read-only',
+  fieldSecured: 'field-secured',
+  noCreatePrivilege: 'no-create-privilege',
+  noWritePrivilege: 'no-write-privilege',
+  noDeletePrivilege: 'no-delete-privilege',
+  noAssignPrivilege: 'no-assign-privilege',
+  privilegeRevoked: 'privilege-revoked',
+  invalidValue: 'invalid-value',
+  foreignClientId: 'foreign-client-id'
+} as const
+export type ReasonCode = typeof Reason[keyof typeof Reason]
+
+export interface Receipt {
+  /** position in the server's receipt log (assigned when stored) */
+  readonly seq?: number
+  /** the user whose change was dropped */
+  readonly principal: string
+  /** `<entity>/<id>` */
+  readonly record: string
+  /** the kind of change (`field-set`, `text-edited`, `created`, …; `update` for a refused update) */
+  readonly change: Change['kind'] | 'update' | 'foreign-content'
+  readonly field: string | null
+  readonly attempted: unknown
+  readonly kept: unknown
+  readonly reason: ReasonCode
+  readonly message: string
+  readonly privilegeVersion: number
+  readonly at: string
+}

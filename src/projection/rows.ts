@@ -1,0 +1,44 @@
+// The relational projection of a record: one row per live record, a typed column per attribute.
+
+import type { AttributeType, EntityDef } from '../docs/catalog-types.ts'
+import { exists, isDeleted, type RecordState } from '../docs/record.ts'
+
+export type SqlValue = string | number | null
+export type Row = Record<string, SqlValue>
+
+export type ColumnKind = 'text' | 'integer' | 'real'
+
+/** The columns every projected table has before its attributes. */
+export const SYSTEM_COLUMNS: readonly { name: string, kind: ColumnKind }[] = [
+  { name: 'id', kind: 'text' }, { name: 'ownerid', kind: 'text' }, { name: 'owningbusinessunit', kind: 'text' },
+  { name: 'statecode', kind: 'integer' }, { name: 'createdby', kind: 'text' }, { name: 'createdon', kind: 'text' },
+  { name: 'modifiedby', kind: 'text' }, { name: 'modifiedon', kind: 'text' }
+]
+
+const KIND: Readonly<Record<AttributeType, ColumnKind>> = {
+  text: 'text', memo: 'text', whole: 'integer', decimal: 'real', money: 'real', boolean: 'integer',
+  date: 'text', datetime: 'text', optionset: 'integer', lookup: 'text'
+}
+
+export const tableName = (entity: string): string => `rec_${entity}`
+
+export const columnsOf = (entity: EntityDef): { name: string, kind: ColumnKind }[] => [
+  ...SYSTEM_COLUMNS,
+  ...entity.attributes.filter(a => !SYSTEM_COLUMNS.some(s => s.name === a.name)).map(a => ({ name: a.name, kind: KIND[a.type] }))
+]
+
+/** The row of a record state, or null when the record does not exist or is deleted. */
+export const rowOf = (entity: EntityDef, s: RecordState): Row | null => {
+  if (!exists(s) || isDeleted(s)) return null
+  const row: Row = {}
+  for (const c of SYSTEM_COLUMNS) {
+    const v = s.meta[c.name as keyof RecordState['meta']]
+    row[c.name] = v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v
+  }
+  for (const a of entity.attributes) {
+    if (SYSTEM_COLUMNS.some(c => c.name === a.name)) continue
+    const v = a.type === 'memo' ? s.texts[a.name] : s.fields[a.name]
+    row[a.name] = v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v
+  }
+  return row
+}

@@ -1,0 +1,36 @@
+// The admin API: the security model over JSON, validated (400 names the bad field). Admins only.
+
+import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { createMiddleware } from 'hono/factory'
+import type { Catalog } from '../docs/catalog-types.ts'
+import * as admin from '../authz/admin.ts'
+import type { SecurityModel } from '../authz/model.ts'
+import type { Security } from './security.ts'
+
+export const adminRoutes = (security: Security, catalog: Catalog): Hono => {
+  const app = new Hono()
+  app.use('*', createMiddleware(async function requireAdmin (c, next) {
+    if (!security.index.isAdmin(c.get('principal').userId)) throw new HTTPException(403, { message: 'the admin API needs an administrator role' })
+    await next()
+  }))
+  const body = async (c: { req: { json: () => Promise<unknown> } }): Promise<unknown> => {
+    try { return await c.req.json() } catch { throw new HTTPException(400, { message: 'body: expected JSON' }) }
+  }
+  /** Applies a change and answers with the new version. */
+  const change = (f: (m: SecurityModel) => SecurityModel): { version: number } => ({ version: security.change(f).version })
+
+  app.get('/model', c => c.json(security.model))
+  app.post('/business-units', async c => { const b = await body(c); return c.json(change(m => admin.addBusinessUnit(m, b)), 201) })
+  app.post('/users', async c => { const b = await body(c); return c.json(change(m => admin.addUser(m, b)), 201) })
+  app.patch('/users/:id', async c => { const b = await body(c); return c.json(change(m => admin.updateUser(m, c.req.param('id'), b))) })
+  app.put('/users/:id/roles', async c => { const b = await body(c); return c.json(change(m => admin.setRoles(m, 'user', c.req.param('id'), b))) })
+  app.post('/teams', async c => { const b = await body(c); return c.json(change(m => admin.addTeam(m, b)), 201) })
+  app.put('/teams/:id/members', async c => { const b = await body(c); return c.json(change(m => admin.setTeamMembers(m, c.req.param('id'), b))) })
+  app.put('/teams/:id/roles', async c => { const b = await body(c); return c.json(change(m => admin.setRoles(m, 'team', c.req.param('id'), b))) })
+  app.put('/roles', async c => { const b = await body(c); return c.json(change(m => admin.putRole(m, catalog, b))) })
+  app.put('/hierarchy', async c => { const b = await body(c); return c.json(change(m => admin.setHierarchy(m, b))) })
+  app.put('/secured-fields', async c => { const b = await body(c); return c.json(change(m => admin.setSecuredField(m, catalog, b))) })
+  app.put('/field-profiles', async c => { const b = await body(c); return c.json(change(m => admin.putFieldProfile(m, catalog, b))) })
+  return app
+}

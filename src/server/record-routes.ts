@@ -1,0 +1,115 @@
+// Records over HTTP: the relational projection (read-checked, secured fields redacted), assign, share,
+// and the caller's receipts.
+
+import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import type { Catalog, EntityDef } from '../docs/catalog-types.ts'
+import { fieldPermission, mayAccess, readScope, type ModelIndex, type ReadScope } from '../authz/decide.ts'
+import * as admin from '../authz/admin.ts'
+import { docName, isValidId, type RecordId } from '../ids.ts'
+import type { Receipt } from '../projection/receipts.ts'
+import type { Row } from '../projection/rows.ts'
+import { META } from '../docs/record.ts'
+import type { Rooms } from './rooms.ts'
+import type { Security } from './security.ts'
+
+/** Reads of the projection and receipts; the SQLite adapter provides them. */
+export interface ProjectionQueries {
+  row (entity: string, id: string): Row | undefined
+  rows (entity: string, scope: ReadScope, limit: number, offset: number): Row[]
+  receipts (principal: string, since: number, limit: number): Receipt[]
+}
+
+const redact = (ix: ModelIndex, userId: string, entity: EntityDef, row: Row): Row => {
+  const out: Row = { ...row }
+  for (const f of ix.model.securedFields) {
+    const [e, attr] = f.split('.', 2)
+    if (e === entity.name && !fieldPermission(ix, userId, e, attr).read) delete out[attr]
+  }
+  return out
+}
+
+const intParam = (v: string | undefined, name: string, fallback: number, max: number): number => {
+  if (v === undefined) return fallback
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new HTTPException(400, { message: `${name}: expected a whole number from 0 to ${max}` })
+  return n
+}
+
+export const recordRoutes = (catalog: Catalog, security: Security, queries: ProjectionQueries, rooms: Rooms, now: () => string): Hono => {
+  const app = new Hono()
+  const entityOf = (name: string): EntityDef => {
+    const e = catalog.entities.get(name)
+    if (e === undefined) throw new HTTPException(404, { message: `unknown entity ${JSON.stringify(name)}` })
+    return e
+  }
+  const rowOrThrow = (entity: EntityDef, id: string): Row => {
+    if (!isValidId(id)) throw new HTTPException(400, { message: 'invalid record id' })
+    const row = queries.row(entity.name, id)
+    if (row === undefined) throw new HTTPException(404, { message: `no ${entity.name} ${id}` })
+    return row
+  }
+  const ownership = (entity: EntityDef, row: Row) => ({ name: `${entity.name}/${String(row.id)}`, ownerid: String(row.ownerid), owningbusinessunit: String(row.owningbusinessunit) })
+
+  app.get('/receipts', c => {
+    const since = intParam(c.req.query('since'), 'since', 0, Number.MAX_SAFE_INTEGER)
+    const limit = intParam(c.req.query('limit'), 'limit', 100, 1000)
+    return c.json({ receipts: queries.receipts(c.get('principal').userId, since, limit) })
+  })
+
+  app.get('/records/:entity', c => {
+    const entity = entityOf(c.req.param('entity'))
+    const limit = intParam(c.req.query('limit'), 'limit', 50, 1000)
+    const offset = intParam(c.req.query('offset'), 'offset', 0, Number.MAX_SAFE_INTEGER)
+    const ix = security.index
+    const userId = c.get('principal').userId
+    const rows = queries.rows(entity.name, readScope(ix, userId, entity.name), limit, offset)
+    return c.json({ entity: entity.name, limit, offset, rows: rows.map(r => redact(ix, userId, entity, r)) })
+  })
+
+  app.get('/records/:entity/:id', c => {
+    const entity = entityOf(c.req.param('entity'))
+    const row = rowOrThrow(entity, c.req.param('id'))
+    const ix = security.index
+    const userId = c.get('principal').userId
+    const d = mayAccess(ix, userId, 'read', entity.name, ownership(entity, row))
+    if (!d.allowed) throw new HTTPException(403, { message: d.why })
+    return c.json(redact(ix, userId, entity, row))
+  })
+
+  app.post('/records/:entity/:id/assign', async c => {
+    const entity = entityOf(c.req.param('entity'))
+    const row = rowOrThrow(entity, c.req.param('id'))
+    const body = await c.req.json().catch(() => null) as { ownerid?: unknown } | null
+    if (typeof body?.ownerid !== 'string') throw new HTTPException(400, { message: 'ownerid: expected "systemuser/<id>" or "team/<id>"' })
+    const ownerid = body.ownerid
+    const ix = security.index
+    const userId = c.get('principal').userId
+    const d = mayAccess(ix, userId, 'assign', entity.name, ownership(entity, row))
+    if (!d.allowed) throw new HTTPException(403, { message: d.why })
+    const [kind, pid] = ownerid.split('/', 2)
+    const bu = kind === 'systemuser' ? ix.user(pid)?.businessUnitId : kind === 'team' ? ix.model.org.teams.find(t => t.id === pid)?.businessUnitId : undefined
+    if (bu === undefined) throw new HTTPException(400, { message: `ownerid: no owner ${ownerid}` })
+    const room = rooms.get(docName(entity.name, String(row.id) as RecordId))
+    await room.ready
+    await room.write(doc => {
+      const meta = doc.getMap(META)
+      meta.set('ownerid', ownerid)
+      meta.set('owningbusinessunit', bu)
+      meta.set('modifiedby', userId)
+      meta.set('modifiedon', now())
+    })
+    rooms.released(room.name)
+    return c.json({ ownerid, owningbusinessunit: bu })
+  })
+
+  app.put('/records/:entity/:id/shares', async c => {
+    const entity = entityOf(c.req.param('entity'))
+    const row = rowOrThrow(entity, c.req.param('id'))
+    const body = await c.req.json().catch(() => null)
+    const d = mayAccess(security.index, c.get('principal').userId, 'share', entity.name, ownership(entity, row))
+    if (!d.allowed) throw new HTTPException(403, { message: d.why })
+    return c.json({ version: security.change(m => admin.setShare(m, `${entity.name}/${String(row.id)}`, body)).version })
+  })
+  return app
+}

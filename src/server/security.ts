@@ -1,0 +1,55 @@
+// The current security model of a server, its index, older versions on demand, and who to tell when it
+// changes (open sockets lose a record when read access goes).
+
+import { ModelIndex } from '../authz/decide.ts'
+import type { SecurityModel } from '../authz/model.ts'
+import type { SqliteSecurityStore } from './storage/sqlite-security.ts'
+
+export class Security {
+  private current: ModelIndex
+  private readonly store: SqliteSecurityStore
+  private readonly older = new Map<number, ModelIndex>()
+  private readonly listeners = new Set<(ix: ModelIndex) => void>()
+
+  constructor (store: SqliteSecurityStore, initial: SecurityModel) {
+    this.store = store
+    this.current = new ModelIndex(store.latest() ?? (store.save(initial), initial))
+  }
+
+  get index (): ModelIndex { return this.current }
+  get model (): SecurityModel { return this.current.model }
+
+  /** The index of an earlier version (kept in storage), or undefined if unknown. */
+  at (version: number): ModelIndex | undefined {
+    if (version === this.current.version) return this.current
+    let ix = this.older.get(version)
+    if (ix === undefined) {
+      const m = this.store.at(version)
+      if (m === undefined) return undefined
+      ix = new ModelIndex(m)
+      if (this.older.size > 32) this.older.delete(this.older.keys().next().value!)
+      this.older.set(version, ix)
+    }
+    return ix
+  }
+
+  /** Applies a change (a pure function of the model that may throw), persists it and tells listeners. */
+  change (f: (m: SecurityModel) => SecurityModel): SecurityModel {
+    const next = f(this.current.model)
+    if (next.version <= this.current.version) throw new Error('a model change must bump the version')
+    this.store.save(next)
+    this.current = new ModelIndex(next)
+    for (const l of this.listeners) l(this.current)
+    return next
+  }
+
+  onChange (l: (ix: ModelIndex) => void): () => void {
+    this.listeners.add(l)
+    return () => this.listeners.delete(l)
+  }
+
+  delivered (principal: string): number | undefined { return this.store.delivered(principal) }
+  setDelivered (principal: string, version: number): void { this.store.setDelivered(principal, version) }
+  setting (key: string): string | undefined { return this.store.getSetting(key) }
+  setSetting (key: string, value: string): void { this.store.setSetting(key, value) }
+}

@@ -1,0 +1,63 @@
+// The relational projection in SQLite: one table per entity, written in the commit of the update.
+
+import type { Catalog } from '../../docs/catalog-types.ts'
+import { columnsOf, tableName, type Row } from '../../projection/rows.ts'
+import type { ReadScope } from '../../authz/decide.ts'
+import type { SqliteDb } from './sqlite.ts'
+
+const SQL_TYPE = { text: 'TEXT', integer: 'INTEGER', real: 'REAL' } as const
+const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`
+
+export class SqliteProjection {
+  private readonly db: SqliteDb
+  private readonly catalog: Catalog
+
+  constructor (db: SqliteDb, catalog: Catalog) {
+    this.db = db
+    this.catalog = catalog
+    for (const e of catalog.entities.values()) {
+      const cols = columnsOf(e)
+      const t = quote(tableName(e.name))
+      db.exec(`CREATE TABLE IF NOT EXISTS ${t} (${cols.map(c => `${quote(c.name)} ${SQL_TYPE[c.kind]}${c.name === 'id' ? ' PRIMARY KEY' : ''}`).join(', ')})`)
+      // A catalog that gained attributes since the table was made gains columns.
+      const have = new Set(db.prepare<[], { name: string }>(`PRAGMA table_info(${t})`).all().map(r => r.name))
+      for (const c of cols) if (!have.has(c.name)) db.exec(`ALTER TABLE ${t} ADD COLUMN ${quote(c.name)} ${SQL_TYPE[c.kind]}`)
+      db.exec(`CREATE INDEX IF NOT EXISTS ${quote(`${tableName(e.name)}_owner`)} ON ${t} (ownerid)`)
+      db.exec(`CREATE INDEX IF NOT EXISTS ${quote(`${tableName(e.name)}_bu`)} ON ${t} (owningbusinessunit)`)
+    }
+  }
+
+  /** Writes (or with null removes) a record's row; call inside the commit's transaction. */
+  write (entity: string, id: string, row: Row | null): void {
+    const e = this.catalog.entities.get(entity)
+    if (e === undefined) throw new Error(`no entity ${entity}`)
+    const t = quote(tableName(entity))
+    if (row === null) { this.db.prepare(`DELETE FROM ${t} WHERE id = ?`).run(id); return }
+    const cols = columnsOf(e).map(c => c.name)
+    this.db.prepare(`INSERT OR REPLACE INTO ${t} (${cols.map(quote).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`)
+      .run(...cols.map(c => row[c] ?? null))
+  }
+
+  row (entity: string, id: string): Row | undefined {
+    return this.db.prepare(`SELECT * FROM ${quote(tableName(entity))} WHERE id = ?`).get(id) as Row | undefined
+  }
+
+  /** A page of the rows within `scope`, ordered by id. */
+  rows (entity: string, scope: ReadScope, limit: number, offset: number): Row[] {
+    const t = quote(tableName(entity))
+    if (scope.all) return this.db.prepare(`SELECT * FROM ${t} ORDER BY id LIMIT ? OFFSET ?`).all(limit, offset) as Row[]
+    const ors: string[] = []
+    const args: string[] = []
+    const any = (col: string, values: Iterable<string>): void => {
+      const list = [...values]
+      if (list.length === 0) return
+      ors.push(`${col} IN (${list.map(() => '?').join(', ')})`)
+      args.push(...list)
+    }
+    any('owningbusinessunit', scope.businessUnits)
+    any('ownerid', scope.owners)
+    any('id', [...scope.records].map(r => r.slice(entity.length + 1)))
+    if (ors.length === 0) return []
+    return this.db.prepare(`SELECT * FROM ${t} WHERE ${ors.join(' OR ')} ORDER BY id LIMIT ? OFFSET ?`).all(...args, limit, offset) as Row[]
+  }
+}

@@ -1,0 +1,49 @@
+// The security model in SQLite: every version kept as one JSON row (changes are rare and small), so a
+// decision can be replayed under the privileges a device last received.
+
+import type { SecurityModel } from '../../authz/model.ts'
+import type { SqliteDb } from './sqlite.ts'
+
+export class SqliteSecurityStore {
+  private readonly db: SqliteDb
+
+  constructor (db: SqliteDb) {
+    this.db = db
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS security_models (version INTEGER PRIMARY KEY, data TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS delivered_versions (principal TEXT PRIMARY KEY, version INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    `)
+  }
+
+  latest (): SecurityModel | undefined {
+    const r = this.db.prepare<[], { data: string }>('SELECT data FROM security_models ORDER BY version DESC LIMIT 1').get()
+    return r === undefined ? undefined : JSON.parse(r.data) as SecurityModel
+  }
+
+  at (version: number): SecurityModel | undefined {
+    const r = this.db.prepare<[number], { data: string }>('SELECT data FROM security_models WHERE version = ?').get(version)
+    return r === undefined ? undefined : JSON.parse(r.data) as SecurityModel
+  }
+
+  save (model: SecurityModel): void {
+    this.db.prepare('INSERT INTO security_models (version, data) VALUES (?, ?)').run(model.version, JSON.stringify(model))
+  }
+
+  /** The privilege version a principal's device last received, if any. */
+  delivered (principal: string): number | undefined {
+    return this.db.prepare<[string], { version: number }>('SELECT version FROM delivered_versions WHERE principal = ?').get(principal)?.version
+  }
+
+  setDelivered (principal: string, version: number): void {
+    this.db.prepare('INSERT INTO delivered_versions (principal, version) VALUES (?, ?) ON CONFLICT (principal) DO UPDATE SET version = excluded.version').run(principal, version)
+  }
+
+  getSetting (key: string): string | undefined {
+    return this.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(key)?.value
+  }
+
+  setSetting (key: string, value: string): void {
+    this.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value)
+  }
+}
