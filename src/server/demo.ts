@@ -101,7 +101,7 @@ const CITY = ['Oslo', 'Lyon', 'Porto', 'Graz', 'Leeds', 'Turin', 'Ghent', 'Berge
 /** How many records of each entity the demo has. */
 export const DEMO_COUNTS: Readonly<Record<string, number>> = {
   account: 60, contact: 90, lead: 40, opportunity: 40, incident: 25, task: 20, phonecall: 15,
-  appointment: 10, competitor: 6, product: 12, fs_inspection: 10
+  appointment: 10, competitor: 6, product: 12, email: 10, fs_inspection: 10
 }
 
 const owners: readonly User[] = DEMO_ORG.users.filter(u => ['alice', 'nina', 'carol', 'dan', 'bob'].includes(u.login))

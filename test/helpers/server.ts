@@ -75,8 +75,8 @@ export const startTestServer = async (env: Record<string, string> = {}, dir?: st
 }
 
 /** A real y-websocket client provider on `name`. */
-export const provider = (wsUrl: string, name: string, doc: Y.Doc, token: string): WebsocketProvider =>
-  new WebsocketProvider(wsUrl, name, doc, { params: { token }, WebSocketPolyfill: WebSocket as never, disableBc: true })
+export const provider = (wsUrl: string, name: string, doc: Y.Doc, token: string, params: Record<string, string> = {}): WebsocketProvider =>
+  new WebsocketProvider(wsUrl, name, doc, { params: { token, ...params }, WebSocketPolyfill: WebSocket as never, disableBc: true })
 
 /** Waits until `predicate` holds, re-checking on every update of `docs` (and every 20 ms), within `ms`. */
 export const until = (predicate: () => boolean, what: string, docs: Y.Doc[] = [], ms = 10_000): Promise<void> =>
