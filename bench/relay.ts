@@ -22,7 +22,7 @@ const account = buildCatalog().entities.get('account')!
 interface Target { label: string, start (): Promise<{ proc: Spawned, url: string, token: string }> }
 
 const ours: Target = {
-  label: 'fieldsync (auth, SQLite synchronous=FULL)',
+  label: 'fieldsync (auth, projection, SQLite FULL)',
   start: async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fieldsync-bench-'))
     const proc = await spawnUntil({

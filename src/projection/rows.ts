@@ -27,18 +27,21 @@ export const columnsOf = (entity: EntityDef): { name: string, kind: ColumnKind }
   ...entity.attributes.filter(a => !SYSTEM_COLUMNS.some(s => s.name === a.name)).map(a => ({ name: a.name, kind: KIND[a.type] }))
 ]
 
+const SYSTEM_NAMES = new Set(SYSTEM_COLUMNS.map(c => c.name))
+const projected = new WeakMap<EntityDef, { name: string, memo: boolean }[]>()
+
+const sqlValue = (v: string | number | boolean | undefined): SqlValue => v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v
+
 /** The row of a record state, or null when the record does not exist or is deleted. */
 export const rowOf = (entity: EntityDef, s: RecordState): Row | null => {
   if (!exists(s) || isDeleted(s)) return null
+  let attrs = projected.get(entity)
+  if (attrs === undefined) {
+    attrs = entity.attributes.filter(a => !SYSTEM_NAMES.has(a.name)).map(a => ({ name: a.name, memo: a.type === 'memo' }))
+    projected.set(entity, attrs)
+  }
   const row: Row = {}
-  for (const c of SYSTEM_COLUMNS) {
-    const v = s.meta[c.name as keyof RecordState['meta']]
-    row[c.name] = v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v
-  }
-  for (const a of entity.attributes) {
-    if (SYSTEM_COLUMNS.some(c => c.name === a.name)) continue
-    const v = a.type === 'memo' ? s.texts[a.name] : s.fields[a.name]
-    row[a.name] = v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v
-  }
+  for (const c of SYSTEM_COLUMNS) row[c.name] = sqlValue(s.meta[c.name as keyof RecordState['meta']])
+  for (const a of attrs) row[a.name] = sqlValue(a.memo ? s.texts[a.name] : s.fields[a.name])
   return row
 }

@@ -4,6 +4,7 @@ import type { Catalog } from '../../docs/catalog-types.ts'
 import { columnsOf, tableName, type Row } from '../../projection/rows.ts'
 import type { ReadScope } from '../../authz/decide.ts'
 import type { SqliteDb } from './sqlite.ts'
+import type { Statement } from 'better-sqlite3'
 
 const SQL_TYPE = { text: 'TEXT', integer: 'INTEGER', real: 'REAL' } as const
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`
@@ -11,6 +12,7 @@ const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`
 export class SqliteProjection {
   private readonly db: SqliteDb
   private readonly catalog: Catalog
+  private readonly statements = new Map<string, { upsert: Statement, remove: Statement, get: Statement, columns: string[] }>()
 
   constructor (db: SqliteDb, catalog: Catalog) {
     this.db = db
@@ -27,19 +29,33 @@ export class SqliteProjection {
     }
   }
 
+  private statementsOf (entity: string): { upsert: Statement, remove: Statement, get: Statement, columns: string[] } {
+    let s = this.statements.get(entity)
+    if (s === undefined) {
+      const e = this.catalog.entities.get(entity)
+      if (e === undefined) throw new Error(`no entity ${entity}`)
+      const t = quote(tableName(entity))
+      const columns = columnsOf(e).map(c => c.name)
+      s = {
+        upsert: this.db.prepare(`INSERT OR REPLACE INTO ${t} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`),
+        remove: this.db.prepare(`DELETE FROM ${t} WHERE id = ?`),
+        get: this.db.prepare(`SELECT * FROM ${t} WHERE id = ?`),
+        columns
+      }
+      this.statements.set(entity, s)
+    }
+    return s
+  }
+
   /** Writes (or with null removes) a record's row; call inside the commit's transaction. */
   write (entity: string, id: string, row: Row | null): void {
-    const e = this.catalog.entities.get(entity)
-    if (e === undefined) throw new Error(`no entity ${entity}`)
-    const t = quote(tableName(entity))
-    if (row === null) { this.db.prepare(`DELETE FROM ${t} WHERE id = ?`).run(id); return }
-    const cols = columnsOf(e).map(c => c.name)
-    this.db.prepare(`INSERT OR REPLACE INTO ${t} (${cols.map(quote).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`)
-      .run(...cols.map(c => row[c] ?? null))
+    const s = this.statementsOf(entity)
+    if (row === null) s.remove.run(id)
+    else s.upsert.run(...s.columns.map(c => row[c] ?? null))
   }
 
   row (entity: string, id: string): Row | undefined {
-    return this.db.prepare(`SELECT * FROM ${quote(tableName(entity))} WHERE id = ?`).get(id) as Row | undefined
+    return this.statementsOf(entity).get.get(id) as Row | undefined
   }
 
   /** A page of the rows within `scope`, ordered by id. */
