@@ -23,7 +23,7 @@ const obj = (v: unknown, field = 'body'): Input => {
 }
 const str = (o: Input, k: string, opts: { optional?: boolean, max?: number } = {}): string | undefined => {
   const v = o[k]
-  if (v === undefined && opts.optional === true) return undefined
+  if ((v === undefined || v === null) && opts.optional === true) return undefined
   if (typeof v !== 'string' || v.trim() === '') throw new AdminError(k, 'expected a non-empty string')
   if (v.length > (opts.max ?? 200)) throw new AdminError(k, `longer than ${opts.max ?? 200} characters`)
   return v

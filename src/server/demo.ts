@@ -5,6 +5,7 @@ import * as prng from 'lib0/prng'
 import type { Org, User } from '../authz/org.ts'
 import type { Depth, Privilege, Role, SecurityModel } from '../authz/model.ts'
 import { emptyModel, PRIVILEGES } from '../authz/model.ts'
+import * as admin from '../authz/admin.ts'
 import type { AttributeDef, Catalog } from '../docs/catalog-types.ts'
 import { createRecord, readRecord } from '../docs/record.ts'
 import { rowOf } from '../projection/rows.ts'
@@ -81,15 +82,21 @@ export const demoModel = (catalog: Catalog): SecurityModel => {
     },
     { id: 'role-auditor', name: 'Auditor (read only)', admin: false, privileges: grant(entities, { read: 'organization' }) }
   ]
-  return {
-    ...emptyModel(DEMO_ORG),
-    roles,
-    userRoles: { 'u-avery': ['role-admin'], 'u-alice': ['role-sales'], 'u-nina': ['role-sales'], 'u-carol': ['role-sales-bu'], 'u-bob': ['role-sales-manager'], 'u-erin': ['role-auditor'] },
-    teamRoles: { 't-service': ['role-technician'] },
-    hierarchy: { enabled: true, depth: 2 },
-    securedFields: ['account.revenue'],
-    fieldProfiles: [{ id: 'fp-finance', name: 'Finance', users: ['u-avery', 'u-bob'], teams: [], permissions: { 'account.revenue': { read: true, update: true, create: true } } }]
-  }
+  // Built through the admin API's validated changes, so the demo is a model the API would accept.
+  let m = emptyModel()
+  const apply = (f: (m: SecurityModel) => SecurityModel): void => { m = f(m) }
+  for (const b of DEMO_ORG.businessUnits) apply(x => admin.addBusinessUnit(x, b))
+  for (const u of DEMO_ORG.users) apply(x => admin.addUser(x, { ...u, managerId: undefined }))
+  for (const u of DEMO_ORG.users) if (u.managerId !== null) apply(x => admin.updateUser(x, u.id, { managerId: u.managerId }))
+  for (const t of DEMO_ORG.teams) apply(x => admin.addTeam(x, t))
+  for (const r of roles) apply(x => admin.putRole(x, catalog, r))
+  const userRoles: Record<string, string[]> = { 'u-avery': ['role-admin'], 'u-alice': ['role-sales'], 'u-nina': ['role-sales'], 'u-carol': ['role-sales-bu'], 'u-bob': ['role-sales-manager'], 'u-erin': ['role-auditor'] }
+  for (const [u, rs] of Object.entries(userRoles)) apply(x => admin.setRoles(x, 'user', u, { roles: rs }))
+  apply(x => admin.setRoles(x, 'team', 't-service', { roles: ['role-technician'] }))
+  apply(x => admin.setHierarchy(x, { enabled: true, depth: 2 }))
+  apply(x => admin.setSecuredField(x, catalog, { field: 'account.revenue', secured: true }))
+  apply(x => admin.putFieldProfile(x, catalog, { id: 'fp-finance', name: 'Finance', users: ['u-avery', 'u-bob'], teams: [], permissions: { 'account.revenue': { read: true, update: true, create: true } } }))
+  return m
 }
 
 const COMPANY = ['Contoso', 'Fabrikam', 'Northwind', 'Adventure Works', 'Litware', 'Tailspin', 'Wingtip', 'Proseware', 'Fourth Coffee', 'Alpine Ski House', 'Coho Winery', 'Woodgrove']

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
+import * as encoding from 'lib0/encoding'
+import { MessageType } from '../../src/server/protocol.ts'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { readRecord, setField, editText, addNote } from '../../src/docs/record.ts'
 import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
@@ -121,6 +123,38 @@ describe('sync with the real y-websocket client', () => {
     await until(() => pb.awareness.getStates().get(a.clientID)?.user?.name === 'Alice', 'b sees a\'s presence')
     pa.destroy()
     await until(() => !pb.awareness.getStates().has(a.clientID), 'a\'s presence removed')
+  })
+
+  it('lets a connection set and remove only its own presence entries', async () => {
+    const s = await start()
+    const token = await s.token('avery')
+    const a = new Y.Doc()
+    const c = new Y.Doc()
+    const pa = open(s, 'contact/con0002', a, token)
+    const pc = open(s, 'contact/con0002', c, token)
+    await Promise.all([synced(pa), synced(pc)])
+    pa.awareness.setLocalStateField('user', { name: 'Alice' })
+    await until(() => pc.awareness.getStates().get(a.clientID)?.user?.name === 'Alice', 'c sees a')
+    // Another connection forges a's entry (newer clock) and removes it (null state), then sets its own.
+    const forger = new WebSocket(`${s.wsUrl}/contact/con0002?token=${await s.token('erin')}`)
+    cleanups.push(() => forger.terminate())
+    await new Promise(resolve => forger.on('open', resolve))
+    const entry = (client: number, clock: number, state: unknown): Uint8Array => {
+      const e = encoding.createEncoder()
+      encoding.writeVarUint(e, MessageType.awareness)
+      const u = encoding.createEncoder()
+      encoding.writeVarUint(u, 1)
+      encoding.writeVarUint(u, client)
+      encoding.writeVarUint(u, clock)
+      encoding.writeVarString(u, JSON.stringify(state))
+      encoding.writeVarUint8Array(e, encoding.toUint8Array(u))
+      return encoding.toUint8Array(e)
+    }
+    forger.send(entry(a.clientID, 1000, { user: { name: 'Mallory' } }))
+    forger.send(entry(a.clientID, 1001, null))
+    forger.send(entry(424242, 1, { user: { name: 'Bob' } }))
+    await until(() => pc.awareness.getStates().get(424242)?.user?.name === 'Bob', 'c sees the forger\'s own entry')
+    expect(pc.awareness.getStates().get(a.clientID)?.user?.name).toBe('Alice')
   })
 
   it('unloads an idle record and loads it again on the next connection', async () => {
