@@ -99,6 +99,18 @@ export const demoModel = (catalog: Catalog): SecurityModel => {
   return m
 }
 
+/**
+ * A new organization outside demo mode: one root unit and one administrator (`admin`), so that the admin
+ * API can build the rest.
+ */
+export const bootstrapModel = (catalog: Catalog): SecurityModel => {
+  let m = emptyModel()
+  m = admin.addBusinessUnit(m, { id: 'bu-root', name: 'Organization' })
+  m = admin.addUser(m, { id: 'u-admin', login: 'admin', fullName: 'Administrator', businessUnitId: 'bu-root' })
+  m = admin.putRole(m, catalog, { id: 'role-admin', name: 'System Administrator', admin: true, privileges: grant([...catalog.entities.keys()], all('organization')) })
+  return admin.setRoles(m, 'user', 'u-admin', { roles: ['role-admin'] })
+}
+
 const COMPANY = ['Contoso', 'Fabrikam', 'Northwind', 'Adventure Works', 'Litware', 'Tailspin', 'Wingtip', 'Proseware', 'Fourth Coffee', 'Alpine Ski House', 'Coho Winery', 'Woodgrove']
 const SUFFIX = ['Ltd', 'GmbH', 'Inc', 'Group', 'Partners', 'Labs']
 const FIRST = ['Ana', 'Ben', 'Chloe', 'Diego', 'Eva', 'Farid', 'Grace', 'Hugo', 'Ines', 'Jonas', 'Kira', 'Liam', 'Mara', 'Noah']

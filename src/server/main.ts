@@ -10,8 +10,8 @@ import { openSqlite, SqliteRecordStorage } from './storage/sqlite.ts'
 import { SqliteProjection } from './storage/sqlite-projection.ts'
 import { SqliteSecurityStore } from './storage/sqlite-security.ts'
 import { Security } from './security.ts'
-import { emptyModel } from '../authz/model.ts'
-import { demoModel, seedDemoRecords } from './demo.ts'
+import { bootstrapModel, demoModel, seedDemoRecords } from './demo.ts'
+import { issueToken } from './auth.ts'
 
 const main = async (): Promise<void> => {
   const config = parseConfig(process.env)
@@ -23,7 +23,7 @@ const main = async (): Promise<void> => {
   const storage = new SqliteRecordStorage(db, projection)
   const securityStore = new SqliteSecurityStore(db)
   const fresh = securityStore.latest() === undefined
-  const security = new Security(securityStore, config.demo ? demoModel(catalog) : emptyModel())
+  const security = new Security(securityStore, config.demo ? demoModel(catalog) : bootstrapModel(catalog))
   if (config.demo && fresh) {
     const names = await seedDemoRecords(storage, catalog)
     console.log(`seeded the demo organization and ${names.length} records`)
@@ -32,6 +32,10 @@ const main = async (): Promise<void> => {
   if (secret === undefined) {
     secret = randomBytes(32).toString('base64url')
     security.setSetting('jwt-secret', secret)
+  }
+  if (!config.demo && fresh) {
+    const adminUser = security.model.org.users[0]
+    console.log(`new organization with one administrator; admin token (valid ${config.tokenTtlSeconds} s):\n${await issueToken(secret, adminUser, config.tokenTtlSeconds)}`)
   }
   const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage) }
   const server = createServer({ config, catalog, storage, queries, security, secret })
