@@ -53,6 +53,12 @@ const peakRssMiB = (pid: number): number => {
   return m === null ? NaN : Number(m[1]) / 1024
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+const cpuSeconds = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (100/s on Linux)
+}
+
 const waitFor = async (cond: () => boolean, what: string, ms = 120_000): Promise<void> => {
   const deadline = Date.now() + ms
   while (!cond()) {
@@ -61,7 +67,7 @@ const waitFor = async (cond: () => boolean, what: string, ms = 120_000): Promise
   }
 }
 
-const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: number }> => {
+const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: number, cpu: number }> => {
   const { proc, url, token } = await t.start()
   try {
     const clients: { doc: Y.Doc, p: WebsocketProvider, record: number }[] = []
@@ -82,6 +88,7 @@ const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: num
       }
     }
     await waitFor(() => clients.every(c => c.doc.getMap('meta').has('entity')), 'records visible to all')
+    const cpu0 = cpuSeconds(proc.child.pid!)
     const t0 = performance.now()
     for (let i = 0; i < U; i++) {
       for (const c of clients) setField(c.doc, account, 'numberofemployees', i, { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' })
@@ -90,9 +97,10 @@ const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: num
     const target = clients.map(c => ({ record: c.record, client: c.doc.clientID, clock: Y.getState(c.doc.store, c.doc.clientID) }))
     await waitFor(() => target.every(t => clients.every(c => c.record !== t.record || Y.getState(c.doc.store, t.client) >= t.clock)), 'all updates delivered')
     const seconds = (performance.now() - t0) / 1000
+    const cpu = cpuSeconds(proc.child.pid!) - cpu0
     const rss = peakRssMiB(proc.child.pid!)
     for (const c of clients) c.p.destroy()
-    return { seconds, rate: (R * C * U) / seconds, rss }
+    return { seconds, rate: (R * C * U) / seconds, rss, cpu }
   } finally {
     await proc.kill('SIGTERM')
   }
@@ -101,12 +109,16 @@ const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: num
 console.log(`bench/relay: ${R} records x ${C} clients x ${U} updates = ${R * C * U} updates, each delivered to ${C - 1} other clients`)
 // Alternate the servers so that neither always runs on a cold or a warm client process.
 const best = new Map<Target, number>()
+const cpuPerUpdate = new Map<Target, number>()
 for (let round = 0; round < ROUNDS; round++) {
   for (const t of round % 2 === 0 ? [peer, ours] : [ours, peer]) {
     const r = await run(t)
     best.set(t, Math.max(best.get(t) ?? 0, r.rate))
-    console.log(`round ${round + 1}  ${t.label.padEnd(48)} ${r.seconds.toFixed(2).padStart(7)} s ${Math.round(r.rate).toString().padStart(8)} updates/s   server peak RSS ${r.rss.toFixed(0)} MiB`)
+    const perUpdate = r.cpu / (R * C * U) * 1e6
+    cpuPerUpdate.set(t, Math.min(cpuPerUpdate.get(t) ?? Infinity, perUpdate))
+    console.log(`round ${round + 1}  ${t.label.padEnd(48)} ${r.seconds.toFixed(2).padStart(7)} s ${Math.round(r.rate).toString().padStart(8)} updates/s   server CPU ${perUpdate.toFixed(0)} us/update   server peak RSS ${r.rss.toFixed(0)} MiB`)
   }
 }
 console.log(`best of ${ROUNDS}: fieldsync ${Math.round(best.get(ours)!)} updates/s, peer ${Math.round(best.get(peer)!)} updates/s, ratio ${(best.get(ours)! / best.get(peer)!).toFixed(2)}x`)
+console.log(`server CPU per update (lower is better): fieldsync ${cpuPerUpdate.get(ours)!.toFixed(0)} us, peer ${cpuPerUpdate.get(peer)!.toFixed(0)} us, ratio ${(cpuPerUpdate.get(ours)! / cpuPerUpdate.get(peer)!).toFixed(2)}x`)
 process.exit(0)
