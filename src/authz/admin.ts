@@ -2,6 +2,7 @@
 // version, or throws AdminError naming the bad field. Pure.
 
 import type { Catalog } from '../docs/catalog-types.ts'
+import { parseProfile, ProfileError } from '../profiles/profile.ts'
 import { isValidId, newId } from '../ids.ts'
 import type { BusinessUnit, Team, User } from './org.ts'
 import { DEPTHS, PRIVILEGES, type Depth, type FieldPermission, type FieldProfile, type Privilege, type Role, type SecurityModel, type ShareAccess } from './model.ts'
@@ -209,4 +210,18 @@ export const setShare = (m: SecurityModel, record: string, body: unknown): Secur
   if (o.access !== null && o.access !== 'read' && o.access !== 'readwrite') throw new AdminError('access', 'expected "read", "readwrite" or null')
   const rest = m.shares.filter(s => !(s.record === record && s.principal === principal))
   return bump(m, { shares: o.access === null ? rest : [...rest, { record, principal, access: o.access as ShareAccess }] })
+}
+
+/** Creates or replaces an offline profile (validated); a user moves to it from any other profile. */
+export const putProfile = (m: SecurityModel, catalog: Catalog, body: unknown): SecurityModel => {
+  let profile
+  try {
+    profile = parseProfile(catalog, body)
+  } catch (e) {
+    if (e instanceof ProfileError) throw new AdminError(e.field, e.message.slice(e.field.length + 2))
+    throw e
+  }
+  profile.users.forEach(u => requireUser(m, u, 'users'))
+  const others = (m.profiles ?? []).filter(p => p.id !== profile.id).map(p => ({ ...p, users: p.users.filter(u => !profile.users.includes(u)) }))
+  return bump(m, { profiles: [...others, profile] })
 }

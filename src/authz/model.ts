@@ -2,6 +2,7 @@
 // assignments, hierarchy security, field security and record shares. Plain data, versioned.
 
 import type { Org } from './org.ts'
+import type { OfflineProfile } from '../profiles/profile.ts'
 
 export const PRIVILEGES = ['create', 'read', 'write', 'delete', 'append', 'appendTo', 'assign', 'share'] as const
 export type Privilege = typeof PRIVILEGES[number]
@@ -53,11 +54,13 @@ export interface SecurityModel {
   readonly securedFields: readonly string[]
   readonly fieldProfiles: readonly FieldProfile[]
   readonly shares: readonly Share[]
+  /** offline profiles (which records go to which device); a user is in at most one */
+  readonly profiles: readonly OfflineProfile[]
 }
 
 export const emptyModel = (org: Org = { businessUnits: [], teams: [], users: [] }): SecurityModel => ({
   version: 1, org, roles: [], userRoles: {}, teamRoles: {}, hierarchy: { enabled: true, depth: 3 },
-  securedFields: [], fieldProfiles: [], shares: []
+  securedFields: [], fieldProfiles: [], shares: [], profiles: []
 })
 
 export const depthRank = (d: Depth): number => DEPTHS.indexOf(d)

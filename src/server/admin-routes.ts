@@ -31,6 +31,8 @@ export const adminRoutes = (security: Security, catalog: Catalog): Hono => {
   app.put('/roles', async c => { const b = await body(c); return c.json(change(m => admin.putRole(m, catalog, b))) })
   app.put('/hierarchy', async c => { const b = await body(c); return c.json(change(m => admin.setHierarchy(m, b))) })
   app.put('/secured-fields', async c => { const b = await body(c); return c.json(change(m => admin.setSecuredField(m, catalog, b))) })
+  app.get('/profiles', c => c.json({ profiles: security.model.profiles ?? [] }))
+  app.put('/profiles', async c => { const b = await body(c); return c.json(change(m => admin.putProfile(m, catalog, b))) })
   app.put('/field-profiles', async c => { const b = await body(c); return c.json(change(m => admin.putFieldProfile(m, catalog, b))) })
   return app
 }

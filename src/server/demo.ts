@@ -95,8 +95,36 @@ export const demoModel = (catalog: Catalog): SecurityModel => {
   apply(x => admin.setRoles(x, 'team', 't-service', { roles: ['role-technician'] }))
   apply(x => admin.setHierarchy(x, { enabled: true, depth: 2 }))
   apply(x => admin.setSecuredField(x, catalog, { field: 'account.revenue', secured: true }))
+  for (const p of demoProfiles(catalog)) apply(x => admin.putProfile(x, catalog, p))
   apply(x => admin.putFieldProfile(x, catalog, { id: 'fp-finance', name: 'Finance', users: ['u-avery', 'u-bob'], teams: [], permissions: { 'account.revenue': { read: true, update: true, create: true } } }))
   return m
+}
+
+/** Offline profiles of the demo: field sales (reps and their manager) and field service (the technician). */
+export const demoProfiles = (catalog: Catalog): unknown[] => {
+  const mine = { kind: 'ownership', mine: true, myTeams: true }
+  const sales: Record<string, unknown> = {
+    account: { rules: [mine], modifiedWithinDays: null, relationships: ['contact_parentcustomerid_account'] },
+    contact: { rules: [{ kind: 'related-only' }], modifiedWithinDays: null },
+    lead: { rules: [mine], modifiedWithinDays: null },
+    opportunity: { rules: [mine], modifiedWithinDays: null, relationships: ['opportunity_parentaccountid_account'] },
+    task: { rules: [mine], modifiedWithinDays: null },
+    phonecall: { rules: [mine], modifiedWithinDays: null },
+    appointment: { rules: [mine], modifiedWithinDays: null },
+    product: { rules: [{ kind: 'all' }], modifiedWithinDays: null },
+    competitor: { rules: [{ kind: 'all' }], modifiedWithinDays: null }
+  }
+  const service: Record<string, unknown> = {
+    incident: { rules: [mine], modifiedWithinDays: null, relationships: ['incident_customerid_account'] },
+    account: { rules: [{ kind: 'related-only' }], modifiedWithinDays: null },
+    task: { rules: [mine], modifiedWithinDays: null },
+    product: { rules: [{ kind: 'all' }], modifiedWithinDays: null }
+  }
+  if (catalog.entities.has('fs_inspection')) service.fs_inspection = { rules: [mine], modifiedWithinDays: null }
+  return [
+    { id: 'field-sales', name: 'Field sales', users: ['u-alice', 'u-nina', 'u-carol', 'u-bob'], entities: sales },
+    { id: 'field-service', name: 'Field service', users: ['u-dan'], entities: service }
+  ]
 }
 
 /**

@@ -1,0 +1,95 @@
+// Which records a user's device holds: the profile's rules, the organization data filter and the
+// profile's relationships, intersected with read privilege. Pure.
+
+import type { Catalog } from '../docs/catalog-types.ts'
+import { readScope, type ModelIndex } from '../authz/decide.ts'
+import type { Row } from '../projection/rows.ts'
+import type { Condition, OfflineProfile, ProfileRule } from './profile.ts'
+
+const matches = (row: Row, c: Condition): boolean => {
+  const v = row[c.field]
+  const want = typeof c.value === 'boolean' ? (c.value ? 1 : 0) : c.value
+  switch (c.op) {
+    case 'null': return v === null || v === undefined
+    case 'not-null': return v !== null && v !== undefined
+    case 'eq': return v === want
+    case 'ne': return v !== want
+    case 'contains': return typeof v === 'string' && typeof want === 'string' && v.toLowerCase().includes(want.toLowerCase())
+    default: {
+      if (v === null || v === undefined || want === undefined) return false
+      switch (c.op) {
+        case 'gt': return v > want
+        case 'ge': return v >= want
+        case 'lt': return v < want
+        case 'le': return v <= want
+      }
+    }
+  }
+  return false
+}
+
+const ruleMatches = (rule: ProfileRule, row: Row, mine: Set<string>, userId: string, myUnit: string): boolean => {
+  switch (rule.kind) {
+    case 'all': return true
+    case 'related-only': return false
+    case 'ownership':
+      return (rule.mine && row.ownerid === `systemuser/${userId}`) ||
+        (rule.myTeams && typeof row.ownerid === 'string' && row.ownerid.startsWith('team/') && mine.has(row.ownerid)) ||
+        (rule.myBusinessUnit && row.owningbusinessunit === myUnit)
+    case 'custom': return rule.conditions.every(c => matches(row, c))
+  }
+}
+
+/**
+ * The names (`<entity>/<id>`) of the records in a user's offline scope. `rowsOf` gives every projected
+ * row of an entity; `now` anchors the organization data filter.
+ */
+export const computeScope = (catalog: Catalog, profile: OfflineProfile, ix: ModelIndex, userId: string, rowsOf: (entity: string) => readonly Row[], now: Date): Set<string> => {
+  const user = ix.user(userId)
+  const scope = new Set<string>()
+  if (user === undefined) return scope
+  const mine = ix.principalsOf(userId)
+  const readable = new Map<string, Map<string, Row>>()
+  for (const entity of Object.keys(profile.entities)) {
+    const rs = readScope(ix, userId, entity)
+    const m = new Map<string, Row>()
+    for (const row of rowsOf(entity)) {
+      const name = `${entity}/${String(row.id)}`
+      if (rs.all || rs.businessUnits.has(String(row.owningbusinessunit)) || rs.owners.has(String(row.ownerid)) || rs.records.has(name)) m.set(name, row)
+    }
+    readable.set(entity, m)
+  }
+  for (const [entity, pe] of Object.entries(profile.entities)) {
+    const since = pe.modifiedWithinDays === null ? null : new Date(now.getTime() - pe.modifiedWithinDays * 86_400_000).toISOString()
+    for (const [name, row] of readable.get(entity)!) {
+      if (since !== null && (typeof row.modifiedon !== 'string' || row.modifiedon < since)) continue
+      if (pe.rules.some(r => ruleMatches(r, row, mine, userId, user.businessUnitId))) scope.add(name)
+    }
+  }
+  // Relationships bring related readable records along; relationships are acyclic, so this settles.
+  for (let pass = 0, grew = true; grew && pass <= Object.keys(profile.entities).length; pass++) {
+    grew = false
+    for (const [entity, pe] of Object.entries(profile.entities)) {
+      for (const relName of pe.relationships) {
+        const rel = catalog.relationships.find(r => r.from === entity && r.name === relName)
+        if (rel === undefined || rel.attribute === undefined) continue // N:N associations are not projected
+        const targets = readable.get(rel.to)
+        if (targets === undefined) continue
+        for (const [name, row] of readable.get(entity)!) {
+          if (!scope.has(name)) continue
+          if (rel.kind === 'N:1') {
+            const ref = row[rel.attribute]
+            if (typeof ref === 'string' && targets.has(ref) && !scope.has(ref)) { scope.add(ref); grew = true }
+          }
+        }
+        if (rel.kind === '1:N') {
+          for (const [tname, trow] of targets) {
+            const ref = trow[rel.attribute]
+            if (!scope.has(tname) && typeof ref === 'string' && scope.has(ref) && ref.startsWith(`${entity}/`)) { scope.add(tname); grew = true }
+          }
+        }
+      }
+    }
+  }
+  return scope
+}
