@@ -18,11 +18,14 @@ import { Rooms } from './rooms.ts'
 import { CloseCode } from './protocol.ts'
 import type { Peer, Room } from './room.ts'
 import { indexPage } from './index-page.ts'
+import { DeviceSession } from './device-session.ts'
+import type { SqliteFeed } from './storage/sqlite-feed.ts'
 
 export interface ServerDeps {
   readonly config: ServerConfig
   readonly catalog: Catalog
   readonly storage: RecordStorage
+  readonly feed: SqliteFeed
   readonly queries: ProjectionQueries
   readonly security: Security
   readonly secret: string
@@ -46,7 +49,12 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const app = new Hono()
   const rooms = new Rooms(storage, { idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter }, catalog, security, now)
   // A privilege change takes read access away at once: close those sockets now.
-  const unsubscribe = security.onChange(ix => rooms.revokeUnreadable(ix))
+  const sessions = new Set<DeviceSession>()
+  const unsubscribe = security.onChange(ix => {
+    rooms.revokeUnreadable(ix)
+    for (const s of sessions) s.fullCycle() // evictions and metadata at once
+  })
+  const unsubscribeCommits = rooms.onCommit(name => { for (const s of sessions) s.recordChanged(name) })
   const users = () => security.model.org.users
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app })
   // ws closes a socket whose frame is larger than this with 1009, before we see any of it.
@@ -137,6 +145,28 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     }
   }))
 
+  app.get('/device', auth, upgradeWebSocket(c => {
+    const principal = c.get('principal')
+    let session: DeviceSession | null = null
+    return {
+      onOpen (_evt, ws) {
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now }, principal.userId,
+          b => { if (ws.readyState === 1) ws.send(b as Uint8Array<ArrayBuffer>) },
+          (code, reason) => { if (ws.readyState <= 1) ws.close(code, reason) })
+        sessions.add(session)
+      },
+      onMessage (evt, ws) {
+        if (session === null) return
+        if (!(evt.data instanceof ArrayBuffer)) { ws.close(CloseCode.malformed, 'text frames are not part of the protocol'); return }
+        session.receive(new Uint8Array(evt.data))
+      },
+      onClose () {
+        if (session !== null) { session.close(); sessions.delete(session) }
+        security.setDelivered(principal.userId, security.index.version)
+      }
+    }
+  }))
+
   let server: ServerType | null = null
   return {
     app,
@@ -147,6 +177,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     }),
     close: async () => {
       unsubscribe()
+      unsubscribeCommits()
       // Close every socket and wait for the close handshakes (bounded), so their handlers run now.
       const closing = [...wss.clients].map(ws => new Promise<void>(resolve => {
         const t = setTimeout(() => { ws.terminate(); resolve() }, 1000)

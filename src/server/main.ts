@@ -8,6 +8,7 @@ import { ConfigError, parseConfig } from './config.ts'
 import { createServer } from './app.ts'
 import { openSqlite, SqliteRecordStorage } from './storage/sqlite.ts'
 import { SqliteProjection } from './storage/sqlite-projection.ts'
+import { SqliteFeed } from './storage/sqlite-feed.ts'
 import { SqliteSecurityStore } from './storage/sqlite-security.ts'
 import { Security } from './security.ts'
 import { bootstrapModel, demoModel, seedDemoRecords } from './demo.ts'
@@ -38,7 +39,7 @@ const main = async (): Promise<void> => {
     console.log(`new organization with one administrator; admin token (valid ${config.tokenTtlSeconds} s):\n${await issueToken(secret, adminUser, config.tokenTtlSeconds)}`)
   }
   const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage) }
-  const server = createServer({ config, catalog, storage, queries, security, secret })
+  const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, secret })
   const port = await server.listen()
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
   console.log(`fieldsync listening on http://${shown}:${port}/  (data: ${file})`)

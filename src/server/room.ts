@@ -56,6 +56,8 @@ export interface RoomContext {
   readonly entity: EntityDef
   readonly security: Security
   readonly now: () => string
+  /** told after every commit that changed the record */
+  readonly onCommit?: (name: DocName) => void
 }
 
 /** Server client ids come from a low range: Yjs breaks ties between concurrent map writes in favour of
@@ -328,6 +330,7 @@ export class Room {
         const message = encodeSyncUpdate(SyncStep.update, a.update)
         for (const p of this.peers) if (p !== a.peer || a.echo) p.send(message)
       }
+      if (accepted.length > 0) this.ctx.onCommit?.(this.name)
       committed.receipts.forEach((r, i) => {
         const peer = receipts[i].peer
         if (peer.wantsReceipts && this.peers.has(peer)) peer.send(encodeReceipts([r]))

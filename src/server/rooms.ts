@@ -20,6 +20,7 @@ export class Rooms {
   private readonly catalog: Catalog
   private readonly security: Security
   private readonly now: () => string
+  private readonly commitListeners = new Set<(name: DocName) => void>()
 
   constructor (storage: RecordStorage, options: RoomsOptions, catalog: Catalog, security: Security, now: () => string = () => new Date().toISOString()) {
     this.storage = storage
@@ -27,6 +28,12 @@ export class Rooms {
     this.catalog = catalog
     this.security = security
     this.now = now
+  }
+
+  /** Calls `l` after every commit that changed a record; returns the unsubscribe. */
+  onCommit (l: (name: DocName) => void): () => void {
+    this.commitListeners.add(l)
+    return () => this.commitListeners.delete(l)
   }
 
   /** Closes, in every loaded record, the sockets of users who may no longer read it. */
@@ -42,7 +49,9 @@ export class Rooms {
       if (room !== undefined) this.drop(name, room)
       const entity = this.catalog.entities.get(parseDocName(name)?.entity ?? '')
       if (entity === undefined) throw new Error(`no entity for ${name}`)
-      room = new Room(name, this.storage, this.options, { entity, security: this.security, now: this.now })
+      room = new Room(name, this.storage, this.options, {
+        entity, security: this.security, now: this.now, onCommit: n => { for (const l of this.commitListeners) l(n) }
+      })
       this.rooms.set(name, room)
       // A record that nobody joins (a failed upgrade) must not stay loaded.
       this.scheduleUnload(name)

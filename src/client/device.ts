@@ -1,0 +1,362 @@
+// The device SDK: records kept offline in a local store, edited through the typed record API, synced
+// over one /device socket (sync cycles on demand and periodically), a field index for listing without
+// opening documents, up-front refusal of what the last metadata forbids, and the rejected-changes inbox.
+
+import * as Y from 'yjs'
+import { Observable } from 'lib0/observable'
+import * as decoding from 'lib0/decoding'
+import type { OfflineCommand } from '../docs/catalog-types.ts'
+import { createRecord, deleteRecord, readRecord, setField, type RecordState } from '../docs/record.ts'
+import type { FieldValue } from '../docs/values.ts'
+import { newId, parseDocName, type RecordId } from '../ids.ts'
+import type { Receipt } from '../projection/receipts.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, readDeviceFrame, type DeviceFrame } from '../server/device-protocol.ts'
+import { SyncStep } from '../server/protocol.ts'
+import { checkCommand, checkField, OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
+import type { IndexedRecord, InboxItem, LocalMeta, LocalStore } from './store.ts'
+
+export type DeviceStatus = 'offline' | 'syncing' | 'synced' | 'error'
+
+export interface DeviceEvents {
+  status: (s: DeviceStatus) => void
+  progress: (p: { done: number, total: number, bytes: number }) => void
+  /** the number of local edits the server has not acknowledged yet */
+  unsynced: (n: number) => void
+  receipts: (r: Receipt[]) => void
+  evicted: (record: string) => void
+}
+
+/** The smallest WebSocket a device needs (the browser's, or the `ws` package on Node). */
+export interface SocketLike {
+  binaryType: string
+  readyState: number
+  onopen: ((e: unknown) => void) | null
+  onmessage: ((e: { data: unknown }) => void) | null
+  onclose: ((e: { code: number, reason: string }) => void) | null
+  onerror: ((e: unknown) => void) | null
+  send (data: Uint8Array): void
+  close (code?: number, reason?: string): void
+}
+
+export interface DeviceOptions {
+  /** `ws://host:port` of the server */
+  readonly url: string
+  readonly token: string
+  readonly store: LocalStore
+  readonly WebSocket: new (url: string) => SocketLike
+  /** periodic sync interval (ms); 0 for on demand only */
+  readonly syncIntervalMs?: number
+}
+
+const REMOTE = Symbol('remote')
+
+/** The values a listing shows: metadata and scalar fields. */
+const indexEntry = (record: string, s: RecordState): IndexedRecord | null => {
+  if (s.meta.entity === undefined || s.meta.deletedon !== undefined) return null
+  return { record, entity: String(s.meta.entity), values: { ...s.fields, ...s.texts, ownerid: s.meta.ownerid, modifiedon: s.meta.modifiedon } }
+}
+
+export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
+  readonly store: LocalStore
+  private readonly opts: DeviceOptions
+  private meta!: LocalMeta
+  private metadata: DeviceMetadata | null = null
+  private readonly docs = new Map<string, Y.Doc>()
+  private socket: SocketLike | null = null
+  private statusValue: DeviceStatus = 'offline'
+  private waiters: { request: number, resolve: () => void, reject: (e: Error) => void }[] = []
+  private requests = 0
+  private timer: ReturnType<typeof setInterval> | null = null
+  /** local work runs in order on this chain (store writes, then sends) */
+  private chain: Promise<unknown> = Promise.resolve()
+
+  private constructor (opts: DeviceOptions) {
+    super()
+    this.opts = opts
+    this.store = opts.store
+  }
+
+  static async open (opts: DeviceOptions): Promise<FieldsyncDevice> {
+    const d = new FieldsyncDevice(opts)
+    d.meta = await opts.store.meta() ?? { deviceId: newId(), cursor: 0, privilegeVersion: 0, metadata: null }
+    await opts.store.setMeta(d.meta)
+    d.metadata = d.meta.metadata === null ? null : JSON.parse(d.meta.metadata) as DeviceMetadata
+    return d
+  }
+
+  get deviceId (): string { return this.meta.deviceId }
+  get status (): DeviceStatus { return this.statusValue }
+  get cursor (): number { return this.meta.cursor }
+  get lastMetadata (): DeviceMetadata | null { return this.metadata }
+
+  private setStatus (s: DeviceStatus): void {
+    if (this.statusValue === s) return
+    this.statusValue = s
+    this.emit('status', [s])
+  }
+
+  private queue<T> (f: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(f)
+    this.chain = p.catch(() => {})
+    return p
+  }
+
+  // --- records -------------------------------------------------------------------------------
+
+  /** The record's document, loaded from the local store; local edits are kept and sent at sync. */
+  async open (record: string): Promise<Y.Doc> {
+    const open = this.docs.get(record)
+    if (open !== undefined) return open
+    const doc = new Y.Doc()
+    const updates = await this.store.load(record)
+    doc.transact(() => { for (const u of updates) Y.applyUpdate(doc, u) }, REMOTE)
+    const raced = this.docs.get(record)
+    if (raced !== undefined) return raced
+    doc.on('update', (u: Uint8Array, origin: unknown) => { if (origin !== REMOTE) void this.localEdit(record, doc, u) })
+    this.docs.set(record, doc)
+    return doc
+  }
+
+  private localEdit (record: string, doc: Y.Doc, update: Uint8Array): Promise<void> {
+    const entry = indexEntry(record, readRecord(doc))
+    return this.queue(async () => {
+      const id = await this.store.addPending(record, update)
+      await this.store.setIndex(record, entry)
+      this.emitUnsynced()
+      if (this.socket?.readyState === 1) this.send({ type: DeviceMessage.push, record, id, update })
+    })
+  }
+
+  private emitUnsynced (): void {
+    void this.store.pending().then(p => this.emit('unsynced', [p.length]))
+  }
+
+  private requireMetadata (): DeviceMetadata {
+    if (this.metadata === null) throw new OfflineRefusal('command-not-offline', 'this device has not synced yet: no metadata')
+    return this.metadata
+  }
+
+  /** Creates a record offline, refusing up front what the last metadata forbids. */
+  async create (entity: string, values: Record<string, FieldValue>): Promise<string> {
+    const meta = this.requireMetadata()
+    const def = checkCommand(meta, entity, 'create')
+    for (const f of Object.keys(values)) checkField(meta, entity, f, true)
+    const id = newId()
+    const record = `${entity}/${id}`
+    const doc = await this.open(record)
+    const user = meta.userId
+    createRecord(doc, def, { id: id as RecordId, ownerid: `systemuser/${user}`, owningbusinessunit: meta.businessUnitId, values }, { by: user, at: new Date().toISOString() })
+    await this.chain // stored before we answer
+    return record
+  }
+
+  /** Sets fields of a record, refusing up front what the last metadata forbids. */
+  async update (record: string, values: Record<string, FieldValue>): Promise<void> {
+    const meta = this.requireMetadata()
+    const entity = parseDocName(record)?.entity ?? ''
+    const def = checkCommand(meta, entity, 'update')
+    for (const f of Object.keys(values)) checkField(meta, entity, f, false)
+    const doc = await this.open(record)
+    doc.transact(() => { for (const [k, v] of Object.entries(values)) setField(doc, def, k, v, { by: meta.userId, at: new Date().toISOString() }) })
+    await this.chain
+  }
+
+  async remove (record: string): Promise<void> {
+    const meta = this.requireMetadata()
+    const def = checkCommand(meta, parseDocName(record)?.entity ?? '', 'delete')
+    deleteRecord(await this.open(record), def, { by: meta.userId, at: new Date().toISOString() })
+    await this.chain
+  }
+
+  /** Whether the last metadata allows `command` (no exception). */
+  may (entity: string, command: OfflineCommand): boolean {
+    try { checkCommand(this.requireMetadata(), entity, command); return true } catch { return false }
+  }
+
+  /** The indexed records of an entity, without opening their documents. */
+  list (entity: string): Promise<IndexedRecord[]> {
+    return this.store.index(entity)
+  }
+
+  async unsyncedCount (): Promise<number> {
+    return (await this.store.pending()).length
+  }
+
+  // --- inbox ---------------------------------------------------------------------------------
+
+  inbox (): Promise<InboxItem[]> { return this.store.inbox() }
+  discard (id: number): Promise<void> { return this.store.removeInbox(id) }
+
+  /** Applies a rejected value again as a new edit (it is checked again at the next sync). */
+  async retry (id: number): Promise<void> {
+    const item = (await this.store.inbox()).find(i => i.id === id)
+    if (item === undefined) return
+    const r = item.receipt
+    if (r.field !== null && (r as Receipt).change === 'field-set') await this.update(r.record, { [r.field]: r.attempted as FieldValue })
+    await this.store.removeInbox(id)
+  }
+
+  /** Copies a rejected value into a new record of the same entity. */
+  async copyToNew (id: number): Promise<string | null> {
+    const item = (await this.store.inbox()).find(i => i.id === id)
+    if (item === undefined || item.receipt.field === null) return null
+    const entity = parseDocName(item.receipt.record)?.entity ?? ''
+    const created = await this.create(entity, { [item.receipt.field]: item.receipt.attempted as FieldValue })
+    await this.store.removeInbox(id)
+    return created
+  }
+
+  // --- sync ----------------------------------------------------------------------------------
+
+  /** Runs a sync cycle now: pushes local edits, receives what changed; resolves when it is done. */
+  sync (): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const request = ++this.requests
+      this.waiters.push({ request, resolve, reject })
+      // A socket still opening sends the newest request once it is open.
+      if (this.socket === null) this.connect()
+      else if (this.socket.readyState === 1) this.send({ type: DeviceMessage.syncNow, request })
+    })
+  }
+
+  /** Syncs every `ms` milliseconds (and now). */
+  startPeriodic (ms = this.opts.syncIntervalMs ?? 60_000): void {
+    this.stopPeriodic()
+    this.timer = setInterval(() => { this.sync().catch(() => {}) }, ms)
+    this.sync().catch(() => {})
+  }
+
+  stopPeriodic (): void {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  private connect (): void {
+    const ws = new this.opts.WebSocket(`${this.opts.url}/device?token=${encodeURIComponent(this.opts.token)}`)
+    ws.binaryType = 'arraybuffer'
+    this.socket = ws
+    this.setStatus('syncing')
+    ws.onopen = () => {
+      this.send({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId: this.meta.deviceId, cursor: this.meta.cursor, privilegeVersion: this.meta.privilegeVersion, profileVersion: this.meta.privilegeVersion })
+      // Local edits go first, in order; the server answers them before the cycle's 'done'.
+      void this.queue(async () => {
+        for (const p of await this.store.pending()) this.send({ type: DeviceMessage.push, record: p.record, id: p.id, update: p.update })
+        this.send({ type: DeviceMessage.syncNow, request: this.requests })
+      })
+    }
+    ws.onmessage = e => {
+      if (this.socket !== ws) return // a socket we already let go of
+      const data = e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : e.data as Uint8Array
+      let f: DeviceFrame
+      try { f = readDeviceFrame(decoding.createDecoder(data)) } catch { ws.close(4400, 'malformed server message'); return }
+      void this.queue(() => this.handle(f))
+    }
+    ws.onclose = () => {
+      if (this.socket !== ws) return // disconnect() already settled it
+      this.socket = null
+      this.dropConnection()
+    }
+    ws.onerror = () => { this.setStatus('error') }
+  }
+
+  /** Closes the socket (the device keeps working offline). */
+  disconnect (): void {
+    const ws = this.socket
+    this.socket = null
+    ws?.close(1000, 'device disconnects')
+    this.dropConnection()
+  }
+
+  private dropConnection (): void {
+    this.setStatus('offline')
+    for (const w of this.waiters.splice(0)) w.reject(new Error('connection closed before the sync finished'))
+  }
+
+  get connected (): boolean { return this.socket?.readyState === 1 }
+
+  private send (f: DeviceFrame): void {
+    if (this.socket?.readyState === 1) this.socket.send(encodeDeviceFrame(f))
+  }
+
+  private async handle (f: DeviceFrame): Promise<void> {
+    switch (f.type) {
+      case DeviceMessage.metadata: {
+        const m = JSON.parse(f.json) as DeviceMetadata
+        this.metadata = m
+        this.meta = { ...this.meta, metadata: f.json, privilegeVersion: m.version }
+        await this.store.setMeta(this.meta)
+        return
+      }
+      case DeviceMessage.sync: {
+        if (f.step === SyncStep.step1) {
+          const doc = await this.open(f.record)
+          this.send({ type: DeviceMessage.sync, record: f.record, step: SyncStep.step2, payload: Y.encodeStateAsUpdate(doc, f.payload) })
+          return
+        }
+        await this.store.put(f.record, f.payload)
+        const open = this.docs.get(f.record)
+        let state: RecordState
+        if (open !== undefined) {
+          Y.applyUpdate(open, f.payload, REMOTE)
+          state = readRecord(open)
+        } else {
+          const tmp = new Y.Doc()
+          const updates = await this.store.load(f.record)
+          tmp.transact(() => { for (const u of updates) Y.applyUpdate(tmp, u) })
+          state = readRecord(tmp)
+          tmp.destroy()
+        }
+        await this.store.setIndex(f.record, indexEntry(f.record, state))
+        return
+      }
+      case DeviceMessage.ack: await this.store.acknowledge(f.id); this.emitUnsynced(); return
+      case DeviceMessage.receipts: {
+        const receipts = JSON.parse(f.json) as Receipt[]
+        for (const r of receipts) await this.store.addInbox({ receipt: r, serverValue: r.kept, at: new Date().toISOString() })
+        this.emit('receipts', [receipts])
+        return
+      }
+      case DeviceMessage.evict: await this.evict(f.record); return
+      case DeviceMessage.scope: {
+        const keep = new Set(JSON.parse(f.json) as string[])
+        for (const r of await this.store.records()) if (!keep.has(r)) await this.evict(r)
+        return
+      }
+      case DeviceMessage.progress: this.emit('progress', [{ done: f.done, total: f.total, bytes: f.bytes }]); return
+      case DeviceMessage.done: {
+        this.meta = { ...this.meta, cursor: f.cursor }
+        await this.store.setMeta(this.meta)
+        this.setStatus('synced')
+        const answered = this.waiters.filter(w => w.request <= f.request)
+        this.waiters = this.waiters.filter(w => w.request > f.request)
+        for (const w of answered) w.resolve()
+        return
+      }
+      default:
+    }
+  }
+
+  /** A record left the scope: unsynced edits go to the inbox, never silently away. */
+  private async evict (record: string): Promise<void> {
+    const pending = (await this.store.pending()).filter(p => p.record === record)
+    if (pending.length > 0) {
+      const doc = await this.open(record)
+      await this.store.addInbox({
+        receipt: { record, reason: 'evicted', message: `${record} left this device's scope with ${pending.length} unsynced edit(s)`, field: null, attempted: readRecord(doc), kept: null },
+        serverValue: null, at: new Date().toISOString()
+      })
+    }
+    this.docs.get(record)?.destroy()
+    this.docs.delete(record)
+    await this.store.remove(record)
+    this.emit('evicted', [record])
+  }
+
+  async close (): Promise<void> {
+    this.stopPeriodic()
+    this.disconnect()
+    await this.chain
+    for (const d of this.docs.values()) d.destroy()
+    await this.store.close()
+  }
+}

@@ -1,0 +1,49 @@
+// What the device refuses up front, from the last metadata it received: the same reason codes as the
+// server's receipts, so a user learns at once what the server would drop at sync.
+
+import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
+import { Reason, type ReasonCode } from '../projection/receipts.ts'
+
+export interface DeviceMetadata {
+  readonly version: number
+  readonly userId: string
+  readonly businessUnitId: string
+  readonly entities: readonly EntityDef[]
+  /** entity -> privilege -> held at some depth */
+  readonly privileges: Readonly<Record<string, Readonly<Record<string, boolean>>>>
+  /** `entity.attribute` of secured fields -> this user's permission */
+  readonly fieldPermissions: Readonly<Record<string, { readonly read: boolean, readonly update: boolean, readonly create: boolean }>>
+}
+
+export class OfflineRefusal extends Error {
+  override name = 'OfflineRefusal'
+  readonly reason: ReasonCode
+  constructor (reason: ReasonCode, message: string) {
+    super(`${reason}: ${message}`)
+    this.reason = reason
+  }
+}
+
+const PRIVILEGE_OF: Partial<Record<OfflineCommand, string>> = { create: 'create', update: 'write', delete: 'delete' }
+const MISSING: Partial<Record<OfflineCommand, ReasonCode>> = { create: Reason.noCreatePrivilege, update: Reason.noWritePrivilege, delete: Reason.noDeletePrivilege }
+
+/** Throws OfflineRefusal when the catalog or the last-known privileges forbid `command` on `entity`. */
+export const checkCommand = (meta: DeviceMetadata, entity: string, command: OfflineCommand): EntityDef => {
+  const e = meta.entities.find(x => x.name === entity)
+  if (e === undefined) throw new OfflineRefusal(Reason.commandNotOffline, `${entity} is not in this device's offline profile`)
+  if (!e.commands.some(c => c === 'create' || c === 'update' || c === 'delete') && command !== 'read') {
+    throw new OfflineRefusal(Reason.entityReadOnly, `${entity} is read-only offline`)
+  }
+  if (!e.commands.includes(command)) throw new OfflineRefusal(Reason.commandNotOffline, `${command} is not an offline command of ${entity}`)
+  const p = PRIVILEGE_OF[command]
+  if (p !== undefined && meta.privileges[entity]?.[p] !== true) throw new OfflineRefusal(MISSING[command]!, `no ${p} privilege on ${entity}`)
+  return e
+}
+
+/** Throws when a secured field may not be written by this user (on create, or on update). */
+export const checkField = (meta: DeviceMetadata, entity: string, field: string, creating: boolean): void => {
+  const p = meta.fieldPermissions[`${entity}.${field}`]
+  if (p !== undefined && !(creating ? p.create : p.update)) {
+    throw new OfflineRefusal(Reason.fieldSecured, `${entity}.${field} is secured and you may not ${creating ? 'set it on create' : 'update it'}`)
+  }
+}

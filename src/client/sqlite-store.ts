@@ -1,0 +1,92 @@
+// The Node device store: one SQLite file (WAL, synchronous=FULL) holding every record.
+
+import Database from 'better-sqlite3'
+import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingUpdate } from './store.ts'
+
+const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+
+export class SqliteLocalStore implements LocalStore {
+  private readonly db: Database.Database
+
+  constructor (file: string) {
+    this.db = new Database(file)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = FULL')
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS meta (k INTEGER PRIMARY KEY CHECK (k = 1), data TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS updates (id INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL, data BLOB NOT NULL, pending INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS updates_record ON updates (record, id);
+      CREATE INDEX IF NOT EXISTS updates_pending ON updates (pending, id);
+      CREATE TABLE IF NOT EXISTS idx (record TEXT PRIMARY KEY, entity TEXT NOT NULL, data TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS idx_entity ON idx (entity, record);
+      CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
+    `)
+  }
+
+  async meta (): Promise<LocalMeta | undefined> {
+    const r = this.db.prepare<[], { data: string }>('SELECT data FROM meta WHERE k = 1').get()
+    return r === undefined ? undefined : JSON.parse(r.data) as LocalMeta
+  }
+
+  async setMeta (m: LocalMeta): Promise<void> {
+    this.db.prepare('INSERT INTO meta (k, data) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET data = excluded.data').run(JSON.stringify(m))
+  }
+
+  async records (): Promise<string[]> {
+    return this.db.prepare<[], { record: string }>('SELECT DISTINCT record FROM updates ORDER BY record').all().map(r => r.record)
+  }
+
+  async load (record: string): Promise<Uint8Array[]> {
+    return this.db.prepare<[string], { data: Buffer }>('SELECT data FROM updates WHERE record = ? ORDER BY id').all(record).map(r => bytes(r.data))
+  }
+
+  async put (record: string, update: Uint8Array): Promise<void> {
+    this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update)
+  }
+
+  async addPending (record: string, update: Uint8Array): Promise<number> {
+    return Number(this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 1)').run(record, update).lastInsertRowid)
+  }
+
+  async pending (): Promise<PendingUpdate[]> {
+    return this.db.prepare<[], { id: number, record: string, data: Buffer }>('SELECT id, record, data FROM updates WHERE pending = 1 ORDER BY id').all()
+      .map(r => ({ id: r.id, record: r.record, update: bytes(r.data) }))
+  }
+
+  async acknowledge (id: number): Promise<void> {
+    this.db.prepare('UPDATE updates SET pending = 0 WHERE id = ?').run(id)
+  }
+
+  async remove (record: string): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM updates WHERE record = ?').run(record)
+      this.db.prepare('DELETE FROM idx WHERE record = ?').run(record)
+    })()
+  }
+
+  async setIndex (record: string, entry: IndexedRecord | null): Promise<void> {
+    if (entry === null) this.db.prepare('DELETE FROM idx WHERE record = ?').run(record)
+    else this.db.prepare('INSERT INTO idx (record, entity, data) VALUES (?, ?, ?) ON CONFLICT (record) DO UPDATE SET entity = excluded.entity, data = excluded.data').run(record, entry.entity, JSON.stringify(entry.values))
+  }
+
+  async index (entity: string): Promise<IndexedRecord[]> {
+    return this.db.prepare<[string], { record: string, entity: string, data: string }>('SELECT * FROM idx WHERE entity = ? ORDER BY record').all(entity)
+      .map(r => ({ record: r.record, entity: r.entity, values: JSON.parse(r.data) as Record<string, unknown> }))
+  }
+
+  async addInbox (item: Omit<InboxItem, 'id'>): Promise<number> {
+    return Number(this.db.prepare('INSERT INTO inbox (data) VALUES (?)').run(JSON.stringify(item)).lastInsertRowid)
+  }
+
+  async inbox (): Promise<InboxItem[]> {
+    return this.db.prepare<[], { id: number, data: string }>('SELECT * FROM inbox ORDER BY id').all().map(r => ({ ...JSON.parse(r.data) as Omit<InboxItem, 'id'>, id: r.id }))
+  }
+
+  async removeInbox (id: number): Promise<void> {
+    this.db.prepare('DELETE FROM inbox WHERE id = ?').run(id)
+  }
+
+  async close (): Promise<void> {
+    this.db.close()
+  }
+}

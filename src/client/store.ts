@@ -1,0 +1,50 @@
+// The device's local store port: record updates (synced and pending), a field index for listing
+// without opening documents, the rejected-changes inbox and the sync cursor. Adapters: SQLite (Node)
+// and IndexedDB (browser), both one database for every record.
+
+import type { Receipt } from '../projection/receipts.ts'
+
+export interface LocalMeta {
+  readonly deviceId: string
+  /** the server's changes-feed position this device has fully received */
+  readonly cursor: number
+  /** the privilege version of `metadata` */
+  readonly privilegeVersion: number
+  /** the last metadata the server sent (JSON), or null before the first sync */
+  readonly metadata: string | null
+}
+
+export interface PendingUpdate { readonly id: number, readonly record: string, readonly update: Uint8Array }
+
+export interface IndexedRecord { readonly record: string, readonly entity: string, readonly values: Readonly<Record<string, unknown>> }
+
+export interface InboxItem {
+  readonly id: number
+  /** the receipt from the server, or a local one (`evicted` with unsynced edits) */
+  readonly receipt: Receipt | { readonly record: string, readonly reason: 'evicted', readonly message: string, readonly field: null, readonly attempted: unknown, readonly kept: null }
+  /** the server's value when it arrived */
+  readonly serverValue: unknown
+  readonly at: string
+}
+
+export interface LocalStore {
+  meta (): Promise<LocalMeta | undefined>
+  setMeta (m: LocalMeta): Promise<void>
+  records (): Promise<string[]>
+  /** every update of a record: from the server and local, oldest first */
+  load (record: string): Promise<Uint8Array[]>
+  /** stores an update that came from the server */
+  put (record: string, update: Uint8Array): Promise<void>
+  /** stores a local edit, returning its id; it stays pending until acknowledged */
+  addPending (record: string, update: Uint8Array): Promise<number>
+  pending (): Promise<PendingUpdate[]>
+  acknowledge (id: number): Promise<void>
+  /** drops a record and its pending edits (eviction) */
+  remove (record: string): Promise<void>
+  setIndex (record: string, entry: IndexedRecord | null): Promise<void>
+  index (entity: string): Promise<IndexedRecord[]>
+  addInbox (item: Omit<InboxItem, 'id'>): Promise<number>
+  inbox (): Promise<InboxItem[]>
+  removeInbox (id: number): Promise<void>
+  close (): Promise<void>
+}

@@ -1,0 +1,96 @@
+// The /device protocol: one websocket per device carrying every record it holds (README, "Device
+// protocol"). Message numbers are defined here only; each has a writer and a reader.
+
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+
+export const DEVICE_PROTOCOL_VERSION = 1
+
+export const DeviceMessage = {
+  /** device -> server: protocol version, device id, cursor, privilege version, profile version */
+  hello: 0,
+  /** server -> device: JSON metadata for the entities the profile enables */
+  metadata: 1,
+  /** both ways: a record name, then a y-protocols sync message (step, payload) for that record */
+  sync: 2,
+  /** server -> device: a pushed update (record, id) is committed (or refused: see receipts) */
+  ack: 3,
+  /** server -> device: JSON array of receipts for dropped changes */
+  receipts: 4,
+  /** server -> device: a record left the device's scope (record, reason) */
+  evict: 5,
+  /** server -> device: records done, records total, bytes sent so far in this cycle */
+  progress: 6,
+  /** server -> device: a cycle is complete; store this cursor. `request` is the newest syncNow it answers (0 for a live cycle) */
+  done: 7,
+  /** device -> server: run a full sync cycle now; `request` numbers the request */
+  syncNow: 8,
+  /** device -> server: a local edit to integrate: record, update id, update */
+  push: 9,
+  /** server -> device: JSON array of every record in scope; the device drops the others (sent only when
+   * the server cannot know what the device holds, e.g. after a cycle whose 'done' it did not store) */
+  scope: 10
+} as const
+
+export type DeviceFrame =
+  | { type: typeof DeviceMessage.hello, version: number, deviceId: string, cursor: number, privilegeVersion: number, profileVersion: number }
+  | { type: typeof DeviceMessage.metadata, json: string }
+  | { type: typeof DeviceMessage.sync, record: string, step: number, payload: Uint8Array }
+  | { type: typeof DeviceMessage.ack, record: string, id: number }
+  | { type: typeof DeviceMessage.receipts, json: string }
+  | { type: typeof DeviceMessage.evict, record: string, reason: string }
+  | { type: typeof DeviceMessage.progress, done: number, total: number, bytes: number }
+  | { type: typeof DeviceMessage.done, cursor: number, request: number }
+  | { type: typeof DeviceMessage.syncNow, request: number }
+  | { type: typeof DeviceMessage.push, record: string, id: number, update: Uint8Array }
+  | { type: typeof DeviceMessage.scope, json: string }
+
+export const writeDeviceFrame = (e: encoding.Encoder, f: DeviceFrame): void => {
+  encoding.writeVarUint(e, f.type)
+  switch (f.type) {
+    case DeviceMessage.hello:
+      encoding.writeVarUint(e, f.version); encoding.writeVarString(e, f.deviceId); encoding.writeVarUint(e, f.cursor)
+      encoding.writeVarUint(e, f.privilegeVersion); encoding.writeVarUint(e, f.profileVersion); break
+    case DeviceMessage.metadata: case DeviceMessage.receipts: case DeviceMessage.scope: encoding.writeVarString(e, f.json); break
+    case DeviceMessage.sync: encoding.writeVarString(e, f.record); encoding.writeVarUint(e, f.step); encoding.writeVarUint8Array(e, f.payload); break
+    case DeviceMessage.ack: encoding.writeVarString(e, f.record); encoding.writeVarUint(e, f.id); break
+    case DeviceMessage.evict: encoding.writeVarString(e, f.record); encoding.writeVarString(e, f.reason); break
+    case DeviceMessage.progress: encoding.writeVarUint(e, f.done); encoding.writeVarUint(e, f.total); encoding.writeVarUint(e, f.bytes); break
+    case DeviceMessage.done: encoding.writeVarUint(e, f.cursor); encoding.writeVarUint(e, f.request); break
+    case DeviceMessage.syncNow: encoding.writeVarUint(e, f.request); break
+    case DeviceMessage.push: encoding.writeVarString(e, f.record); encoding.writeVarUint(e, f.id); encoding.writeVarUint8Array(e, f.update); break
+  }
+}
+
+/** Reads one frame; throws on malformed bytes or an unknown type. */
+export const readDeviceFrame = (d: decoding.Decoder): DeviceFrame => {
+  const type = decoding.readVarUint(d)
+  switch (type) {
+    case DeviceMessage.hello: return {
+      type, version: decoding.readVarUint(d), deviceId: decoding.readVarString(d), cursor: decoding.readVarUint(d),
+      privilegeVersion: decoding.readVarUint(d), profileVersion: decoding.readVarUint(d)
+    }
+    case DeviceMessage.metadata: case DeviceMessage.receipts: case DeviceMessage.scope: return { type, json: decoding.readVarString(d) }
+    case DeviceMessage.sync: return { type, record: decoding.readVarString(d), step: decoding.readVarUint(d), payload: decoding.readVarUint8Array(d) }
+    case DeviceMessage.ack: return { type, record: decoding.readVarString(d), id: decoding.readVarUint(d) }
+    case DeviceMessage.evict: return { type, record: decoding.readVarString(d), reason: decoding.readVarString(d) }
+    case DeviceMessage.progress: return { type, done: decoding.readVarUint(d), total: decoding.readVarUint(d), bytes: decoding.readVarUint(d) }
+    case DeviceMessage.done: return { type, cursor: decoding.readVarUint(d), request: decoding.readVarUint(d) }
+    case DeviceMessage.syncNow: return { type, request: decoding.readVarUint(d) }
+    case DeviceMessage.push: return { type, record: decoding.readVarString(d), id: decoding.readVarUint(d), update: decoding.readVarUint8Array(d) }
+    default: throw new Error(`unknown device message type ${type}`)
+  }
+}
+
+export const encodeDeviceFrame = (f: DeviceFrame): Uint8Array => {
+  const e = encoding.createEncoder()
+  writeDeviceFrame(e, f)
+  return encoding.toUint8Array(e)
+}
+
+export const decodeDeviceFrame = (bytes: Uint8Array): DeviceFrame => {
+  const d = decoding.createDecoder(bytes)
+  const f = readDeviceFrame(d)
+  if (decoding.hasContent(d)) throw new Error('trailing bytes after the message')
+  return f
+}

@@ -1,0 +1,275 @@
+// One device connection on /device: hello, sync cycles over the changes feed (what changed since the
+// device's cursor, what entered or left its scope), pushes of local edits through the projection, and
+// live changes of the records it holds.
+
+import * as decoding from 'lib0/decoding'
+import type { Catalog } from '../docs/catalog-types.ts'
+import { fieldPermission, mayAccess } from '../authz/decide.ts'
+import type { SecurityModel } from '../authz/model.ts'
+import { parseDocName, type DocName } from '../ids.ts'
+import { computeScope } from '../profiles/scope.ts'
+import type { OfflineProfile } from '../profiles/profile.ts'
+import { tableName } from '../projection/rows.ts'
+import { Reason, type Receipt } from '../projection/receipts.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, type DeviceFrame } from './device-protocol.ts'
+import { encodeSyncUpdate } from './messages.ts'
+import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
+import type { Peer } from './room.ts'
+import type { Rooms } from './rooms.ts'
+import type { Security } from './security.ts'
+import type { SqliteFeed } from './storage/sqlite-feed.ts'
+
+export interface DeviceDeps {
+  readonly catalog: Catalog
+  readonly security: Security
+  readonly rooms: Rooms
+  readonly feed: SqliteFeed
+  readonly now: () => string
+}
+
+export const profileOf = (m: SecurityModel, userId: string): OfflineProfile | undefined =>
+  (m.profiles ?? []).find(p => p.users.includes(userId))
+
+/** What a device needs to work offline: its profile's entities, commands and the user's privileges. */
+export const deviceMetadata = (catalog: Catalog, security: Security, userId: string): string => {
+  const ix = security.index
+  const profile = profileOf(ix.model, userId)
+  const entities = Object.keys(profile?.entities ?? {}).map(e => catalog.entities.get(e)!).filter(e => e !== undefined)
+  const privileges = Object.fromEntries(entities.map(e => [e.name, Object.fromEntries(
+    (['create', 'read', 'write', 'delete', 'append', 'appendTo', 'assign', 'share'] as const).map(p => [p, mayAccess(ix, userId, p, e.name).allowed]))]))
+  const fieldPermissions = Object.fromEntries(ix.model.securedFields.filter(f => entities.some(e => f.startsWith(`${e.name}.`)))
+    .map(f => { const [e, a] = f.split('.', 2); return [f, fieldPermission(ix, userId, e, a)] }))
+  return JSON.stringify({ version: ix.version, userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions })
+}
+
+let nextPeer = 1_000_000
+
+export class DeviceSession {
+  private readonly deps: DeviceDeps
+  private readonly userId: string
+  private readonly sendBytes: (b: Uint8Array) => void
+  private readonly closeSocket: (code: CloseCodeValue, reason: string) => void
+  private deviceId: string | null = null
+  private cursor = 0
+  private metadataVersion = 0
+  private delivered: number | undefined
+  /** everything the session does runs in order on this chain */
+  private chain: Promise<void> = Promise.resolve()
+  private fullCycleQueued = false
+  private liveQueued = false
+  private closed = false
+
+  constructor (deps: DeviceDeps, userId: string, send: (b: Uint8Array) => void, close: (code: CloseCodeValue, reason: string) => void) {
+    this.deps = deps
+    this.userId = userId
+    this.sendBytes = send
+    this.closeSocket = close
+  }
+
+  private send (f: DeviceFrame): number {
+    const bytes = encodeDeviceFrame(f)
+    if (!this.closed) this.sendBytes(bytes)
+    return bytes.length
+  }
+
+  private then (f: () => Promise<void> | void): void {
+    this.chain = this.chain.then(() => this.closed ? undefined : f()).catch(e => {
+      console.error(`device ${this.deviceId ?? '?'}: ${(e as Error).message}`)
+      this.fail(CloseCode.internalError, 'device session failed, reconnect')
+    })
+  }
+
+  private fail (code: CloseCodeValue, reason: string): void {
+    this.closeSocket(code, reason.slice(0, 120))
+    this.closed = true
+  }
+
+  close (): void {
+    this.closed = true
+  }
+
+  /** Bad input closes the socket with 4400; nothing else happens. */
+  receive (bytes: Uint8Array): void {
+    let f: DeviceFrame
+    try {
+      f = decodeDeviceFrame(bytes)
+    } catch (e) {
+      this.fail(CloseCode.malformed, `malformed device message: ${(e as Error).message}`)
+      return
+    }
+    if (this.deviceId === null && f.type !== DeviceMessage.hello) { this.fail(CloseCode.malformed, 'the first message must be hello'); return }
+    switch (f.type) {
+      case DeviceMessage.hello: {
+        if (this.deviceId !== null) { this.fail(CloseCode.malformed, 'hello twice'); return }
+        if (f.version !== DEVICE_PROTOCOL_VERSION) { this.fail(CloseCode.malformed, `protocol version ${f.version} is not ${DEVICE_PROTOCOL_VERSION}`); return }
+        if (!/^[A-Za-z0-9_-]{8,64}$/.test(f.deviceId)) { this.fail(CloseCode.malformed, 'device id must be 8-64 of [A-Za-z0-9_-]'); return }
+        if (!this.deps.feed.claimDevice(f.deviceId, this.userId)) { this.fail(CloseCode.malformed, 'this device id belongs to another user'); return }
+        this.deviceId = f.deviceId
+        this.cursor = f.cursor
+        this.metadataVersion = f.privilegeVersion
+        this.delivered = f.privilegeVersion > 0 ? f.privilegeVersion : undefined
+        // A device that did not store the last cursor may hold anything: resend its scope whole.
+        if (f.cursor !== this.deps.feed.deviceCursor(f.deviceId)) this.then(() => this.resetHeld())
+        return
+      }
+      // In order after the pushes sent before it, so its 'done' answers them too.
+      case DeviceMessage.syncNow: { const request = f.request; this.then(() => this.cycle(true, request)); return }
+      case DeviceMessage.push: this.then(() => this.push(f.record, f.id, f.update)); return
+      case DeviceMessage.sync: this.then(() => this.sync(f.record, f.step, f.payload)); return
+      default: this.fail(CloseCode.malformed, `a device does not send message type ${f.type}`)
+    }
+  }
+
+  private resetHeld (): void {
+    this.deps.feed.forget(this.deviceId!)
+    this.cursor = 0
+    this.scopeResend = true
+  }
+
+  private scopeResend = false
+
+  /** Schedules a full cycle (scope recomputed) of the server's own (privileges changed), coalescing. */
+  fullCycle (): void {
+    if (this.fullCycleQueued || this.deviceId === null) return
+    this.fullCycleQueued = true
+    this.then(async () => { this.fullCycleQueued = false; await this.cycle(true, 0) })
+  }
+
+  /** A held record changed: send what changed (without recomputing the scope). */
+  recordChanged (name: DocName): void {
+    if (this.liveQueued || this.deviceId === null || this.fullCycleQueued) return
+    if (!this.deps.feed.held(this.deviceId).has(name)) return
+    this.liveQueued = true
+    this.then(async () => { this.liveQueued = false; await this.cycle(false, 0) })
+  }
+
+  private async cycle (full: boolean, request: number): Promise<void> {
+    const { catalog, security, feed, now } = this.deps
+    const device = this.deviceId!
+    const ix = security.index
+    const upTo = feed.maxSeq()
+    if (full && this.metadataVersion !== ix.version) {
+      this.send({ type: DeviceMessage.metadata, json: deviceMetadata(catalog, security, this.userId) })
+      this.metadataVersion = ix.version
+    }
+    const held = feed.held(device)
+    const changed = feed.changedSince(this.cursor, upTo)
+    let scope: Set<string>
+    if (full) {
+      const profile = profileOf(ix.model, this.userId)
+      scope = profile === undefined ? new Set() : computeScope(catalog, profile, ix, this.userId, e => feed.allRows(tableName(e)), new Date(now()))
+    } else {
+      scope = new Set([...held].filter(n => changed.has(n)))
+    }
+    const removed: DocName[] = []
+    if (full) {
+      if (this.scopeResend) {
+        this.send({ type: DeviceMessage.scope, json: JSON.stringify([...scope]) })
+        this.scopeResend = false
+      }
+      for (const h of held) if (!scope.has(h)) { removed.push(h); this.send({ type: DeviceMessage.evict, record: h, reason: 'out-of-scope' }) }
+    }
+    const toSend = [...scope].filter(n => !held.has(n as DocName) || changed.has(n as DocName)) as DocName[]
+    let bytes = 0
+    let done = 0
+    for (const name of toSend) {
+      if (this.closed) return
+      const payload = feed.stateSince(name, held.has(name) ? this.cursor : 0, upTo)
+      bytes += this.send({ type: DeviceMessage.sync, record: name, step: SyncStep.update, payload })
+      done++
+      if (done % 250 === 0) {
+        this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
+        await new Promise(resolve => setImmediate(resolve)) // stay responsive to other sockets
+      }
+    }
+    if (this.closed) return
+    this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
+    feed.finishCycle(device, toSend.filter(n => !held.has(n)), removed, upTo)
+    this.cursor = upTo
+    this.send({ type: DeviceMessage.done, cursor: upTo, request })
+  }
+
+  /** The device asks for a record's state (step 1) or sends state the server asked for (step 2). */
+  private async sync (record: string, step: number, payload: Uint8Array): Promise<void> {
+    if (step === SyncStep.step1) {
+      const name = this.checkName(record)
+      if (name === null) return
+      const room = this.deps.rooms.get(name)
+      await room.ready
+      this.deps.rooms.released(name)
+      if (!room.mayOpen(this.deps.security.index, this.userId)) { this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' }); return }
+      this.send({ type: DeviceMessage.sync, record: name, step: SyncStep.step2, payload: this.deps.feed.stateSince(name, 0, this.deps.feed.maxSeq()) })
+      return
+    }
+    await this.push(record, 0, payload)
+  }
+
+  private checkName (record: string): DocName | null {
+    const parsed = parseDocName(record)
+    if (parsed === null || !this.deps.catalog.entities.has(parsed.entity)) {
+      this.fail(CloseCode.malformed, `unknown record ${JSON.stringify(record).slice(0, 80)}`)
+      return null
+    }
+    return record as DocName
+  }
+
+  /** Integrates a device's local edit through the projection; acknowledges after its commit. */
+  private async push (record: string, id: number, update: Uint8Array): Promise<void> {
+    const name = this.checkName(record)
+    if (name === null) return
+    const { rooms, security, feed, now } = this.deps
+    const room = rooms.get(name)
+    await room.ready
+    const ix = security.index
+    if (!room.mayOpen(ix, this.userId)) {
+      // Nothing of the record may reach this device: refuse whole, without a compensation.
+      const exists = room.ownership() !== undefined
+      const receipt: Receipt = {
+        principal: this.userId, record: name, change: 'update', field: null, attempted: null, kept: null,
+        reason: exists ? Reason.noWritePrivilege : Reason.noCreatePrivilege,
+        message: exists ? 'no read access to this record' : `no create privilege on ${room.entity.name}`, privilegeVersion: ix.version, at: now()
+      }
+      this.send({ type: DeviceMessage.receipts, json: JSON.stringify([receipt]) })
+      this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
+      feed.release(this.deviceId!, [name])
+      rooms.released(name)
+      if (id > 0) this.send({ type: DeviceMessage.ack, record: name, id })
+      return
+    }
+    let opening = true
+    const peer: Peer = {
+      id: nextPeer++,
+      principal: this.userId,
+      delivered: this.delivered,
+      wantsReceipts: true,
+      send: m => this.forward(name, m, opening),
+      close: (code, reason) => { if (code === CloseCode.malformed) this.fail(code, reason); else this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' }) }
+    }
+    room.join(peer)
+    opening = false
+    try {
+      room.receive(peer, encodeSyncUpdate(SyncStep.update, update))
+      await room.settled()
+    } finally {
+      room.leave(peer)
+      rooms.released(name)
+    }
+    feed.hold(this.deviceId!, [name])
+    if (id > 0) this.send({ type: DeviceMessage.ack, record: name, id })
+  }
+
+  /** Turns what a room sends a peer into device frames for that record. */
+  private forward (name: DocName, m: Uint8Array, opening: boolean): void {
+    const d = decoding.createDecoder(m)
+    const type = decoding.readVarUint(d)
+    if (type === MessageType.sync) {
+      const step = decoding.readVarUint(d)
+      // The step 1 of joining is not a request (the device pushes what it has anyway); a later one is:
+      // the server lacks what the update depends on, and the device answers with its state.
+      if (step === SyncStep.step1 && opening) return
+      this.send({ type: DeviceMessage.sync, record: name, step, payload: decoding.readVarUint8Array(d) })
+    } else if (type === MessageType.receipts) {
+      this.send({ type: DeviceMessage.receipts, json: decoding.readVarString(d) })
+    }
+  }
+}
