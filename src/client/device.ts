@@ -10,7 +10,7 @@ import { createRecord, deleteRecord, readRecord, setField, type RecordState } fr
 import type { FieldValue } from '../docs/values.ts'
 import { newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../projection/receipts.ts'
-import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, readDeviceFrame, type DeviceFrame } from '../server/device-protocol.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDigest, readDeviceFrame, type DeviceFrame } from '../server/device-protocol.ts'
 import { SyncStep } from '../server/protocol.ts'
 import { checkCommand, checkField, OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore } from './store.ts'
@@ -78,7 +78,10 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
 
   static async open (opts: DeviceOptions): Promise<FieldsyncDevice> {
     const d = new FieldsyncDevice(opts)
-    d.meta = await opts.store.meta() ?? { deviceId: newId(), cursor: 0, privilegeVersion: 0, metadata: null }
+    const stored = await opts.store.meta()
+    d.meta = stored === undefined
+      ? { deviceId: newId(), cursor: 0, privilegeVersion: 0, metadata: null, receiptSeq: 0 }
+      : { ...stored, receiptSeq: stored.receiptSeq ?? 0 }
     await opts.store.setMeta(d.meta)
     d.metadata = d.meta.metadata === null ? null : JSON.parse(d.meta.metadata) as DeviceMetadata
     return d
@@ -215,7 +218,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
       this.waiters.push({ request, resolve, reject })
       // A socket still opening sends the newest request once it is open.
       if (this.socket === null) this.connect()
-      else if (this.socket.readyState === 1) this.send({ type: DeviceMessage.syncNow, request })
+      else if (this.socket.readyState === 1) void this.queue(() => this.sendSyncNow(request))
     })
   }
 
@@ -241,7 +244,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
       // Local edits go first, in order; the server answers them before the cycle's 'done'.
       void this.queue(async () => {
         for (const p of await this.store.pending()) this.send({ type: DeviceMessage.push, record: p.record, id: p.id, update: p.update })
-        this.send({ type: DeviceMessage.syncNow, request: this.requests })
+        await this.sendSyncNow(this.requests)
       })
     }
     ws.onmessage = e => {
@@ -273,6 +276,12 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   }
 
   get connected (): boolean { return this.socket?.readyState === 1 }
+
+  /** Asks for a cycle, with a summary of what this device holds (after every frame received so far). */
+  private async sendSyncNow (request: number): Promise<void> {
+    const held = await this.store.records()
+    this.send({ type: DeviceMessage.syncNow, request, count: held.length, digest: holdingsDigest(held), receiptSeq: this.meta.receiptSeq })
+  }
 
   private send (f: DeviceFrame): void {
     if (this.socket?.readyState === 1) this.socket.send(encodeDeviceFrame(f))
@@ -312,8 +321,13 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
       case DeviceMessage.ack: await this.store.acknowledge(f.id); this.emitUnsynced(); return
       case DeviceMessage.receipts: {
         const receipts = JSON.parse(f.json) as Receipt[]
-        for (const r of receipts) await this.store.addInbox({ receipt: r, serverValue: r.kept, at: new Date().toISOString() })
-        this.emit('receipts', [receipts])
+        // A cycle resends receipts a cut socket may have lost: keep each once.
+        const seen = new Set((await this.store.inbox()).map(i => (i.receipt as Receipt).seq).filter(x => x !== undefined))
+        const fresh = receipts.filter(r => r.seq === undefined || !seen.has(r.seq))
+        for (const r of fresh) await this.store.addInbox({ receipt: r, serverValue: r.kept, at: new Date().toISOString() })
+        const newest = Math.max(this.meta.receiptSeq, ...receipts.map(r => r.seq ?? 0))
+        if (newest > this.meta.receiptSeq) { this.meta = { ...this.meta, receiptSeq: newest }; await this.store.setMeta(this.meta) }
+        if (fresh.length > 0) this.emit('receipts', [fresh])
         return
       }
       case DeviceMessage.evict: await this.evict(f.record); return

@@ -12,6 +12,8 @@ export interface LocalMeta {
   readonly privilegeVersion: number
   /** the last metadata the server sent (JSON), or null before the first sync */
   readonly metadata: string | null
+  /** the newest receipt stored in the inbox (discarding an item does not lower it) */
+  readonly receiptSeq: number
 }
 
 export interface PendingUpdate { readonly id: number, readonly record: string, readonly update: Uint8Array }

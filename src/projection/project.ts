@@ -80,7 +80,34 @@ const scrub = (doc: Y.Doc, entity: EntityDef): string[] => {
  * Integrates `update` into `doc` as `ctx.userId`, reverting whatever the user may not do, in one
  * transaction with `origin`. Call only after the update passed the dependency check.
  */
-export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: DecideContext, origin: unknown, now: string): ProjectResult => {
+/**
+ * A user's field write that lands behind a change the server dropped (the dropped item, or the
+ * compensation that reverted it) would be hidden by Yjs's tie-break although it is allowed and later:
+ * write its value again so that it is visible, and decided like any other change of this user.
+ */
+const restoreShadowedWrites = (doc: Y.Doc, update: Uint8Array, isServerClient: (client: number) => boolean): void => {
+  const fields = doc.getMap(FIELDS)
+  for (const s of Y.decodeUpdate(update).structs) {
+    // In a decoded update a root parent is its name.
+    if (!(s instanceof Y.Item) || s.parentSub === null || (s.parent as unknown) !== FIELDS) continue
+    const item = Y.getItem(doc.store, s.id)
+    if (!(item instanceof Y.Item) || item.right === null) continue
+    let last: Y.Item = item.right
+    let ownLater = last.id.client === s.id.client
+    while (last.right !== null) { last = last.right; ownLater ||= last.id.client === s.id.client }
+    // Overwritten by the same writer, or by another writer's visible value: ordinary last-writer-wins.
+    if (ownLater || (!last.deleted && !isServerClient(last.id.client))) continue
+    const value = s.content.getContent()[0] as unknown
+    if (fields.get(s.parentSub) !== value) fields.set(s.parentSub, value as never)
+  }
+}
+
+export interface ProjectContext extends DecideContext {
+  /** whether a Yjs client id is one of the server's own (compensations, server writes) */
+  readonly isServerClient: (client: number) => boolean
+}
+
+export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContext, origin: unknown, now: string): ProjectResult => {
   const receipts: Receipt[] = []
   let compensated = false
   const receipt = (r: Omit<Receipt, 'principal' | 'record' | 'privilegeVersion' | 'at'>): void => {
@@ -89,6 +116,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: DecideContext
   doc.transact(() => {
     const before = readRecord(doc, ctx.entity)
     Y.applyUpdate(doc, update)
+    restoreShadowedWrites(doc, update, ctx.isServerClient)
     const after = readRecord(doc, ctx.entity)
     const verdicts = decideChanges(ctx, before, after, diff(before, after))
     const dropped: Change[] = []

@@ -50,6 +50,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const rooms = new Rooms(storage, { idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter }, catalog, security, now)
   // A privilege change takes read access away at once: close those sockets now.
   const sessions = new Set<DeviceSession>()
+  const sessionsByDevice = new Map<string, DeviceSession>()
   const unsubscribe = security.onChange(ix => {
     rooms.revokeUnreadable(ix)
     for (const s of sessions) s.fullCycle() // evictions and metadata at once
@@ -150,7 +151,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     let session: DeviceSession | null = null
     return {
       onOpen (_evt, ws) {
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, sessions: sessionsByDevice }, principal.userId,
           b => { if (ws.readyState === 1) ws.send(b as Uint8Array<ArrayBuffer>) },
           (code, reason) => { if (ws.readyState <= 1) ws.close(code, reason) })
         sessions.add(session)

@@ -23,7 +23,9 @@ export const DeviceMessage = {
   progress: 6,
   /** server -> device: a cycle is complete; store this cursor. `request` is the newest syncNow it answers (0 for a live cycle) */
   done: 7,
-  /** device -> server: run a full sync cycle now; `request` numbers the request */
+  /** device -> server: run a full sync cycle now; `request` numbers the request; `count` and `digest`
+   * summarize the records the device holds (see holdingsDigest), so the server notices when its record
+   * of them is wrong and resends the scope whole; `receiptSeq` is the newest receipt it stored */
   syncNow: 8,
   /** device -> server: a local edit to integrate: record, update id, update */
   push: 9,
@@ -41,7 +43,7 @@ export type DeviceFrame =
   | { type: typeof DeviceMessage.evict, record: string, reason: string }
   | { type: typeof DeviceMessage.progress, done: number, total: number, bytes: number }
   | { type: typeof DeviceMessage.done, cursor: number, request: number }
-  | { type: typeof DeviceMessage.syncNow, request: number }
+  | { type: typeof DeviceMessage.syncNow, request: number, count: number, digest: number, receiptSeq: number }
   | { type: typeof DeviceMessage.push, record: string, id: number, update: Uint8Array }
   | { type: typeof DeviceMessage.scope, json: string }
 
@@ -57,7 +59,8 @@ export const writeDeviceFrame = (e: encoding.Encoder, f: DeviceFrame): void => {
     case DeviceMessage.evict: encoding.writeVarString(e, f.record); encoding.writeVarString(e, f.reason); break
     case DeviceMessage.progress: encoding.writeVarUint(e, f.done); encoding.writeVarUint(e, f.total); encoding.writeVarUint(e, f.bytes); break
     case DeviceMessage.done: encoding.writeVarUint(e, f.cursor); encoding.writeVarUint(e, f.request); break
-    case DeviceMessage.syncNow: encoding.writeVarUint(e, f.request); break
+    case DeviceMessage.syncNow:
+      encoding.writeVarUint(e, f.request); encoding.writeVarUint(e, f.count); encoding.writeVarUint(e, f.digest); encoding.writeVarUint(e, f.receiptSeq); break
     case DeviceMessage.push: encoding.writeVarString(e, f.record); encoding.writeVarUint(e, f.id); encoding.writeVarUint8Array(e, f.update); break
   }
 }
@@ -76,7 +79,7 @@ export const readDeviceFrame = (d: decoding.Decoder): DeviceFrame => {
     case DeviceMessage.evict: return { type, record: decoding.readVarString(d), reason: decoding.readVarString(d) }
     case DeviceMessage.progress: return { type, done: decoding.readVarUint(d), total: decoding.readVarUint(d), bytes: decoding.readVarUint(d) }
     case DeviceMessage.done: return { type, cursor: decoding.readVarUint(d), request: decoding.readVarUint(d) }
-    case DeviceMessage.syncNow: return { type, request: decoding.readVarUint(d) }
+    case DeviceMessage.syncNow: return { type, request: decoding.readVarUint(d), count: decoding.readVarUint(d), digest: decoding.readVarUint(d), receiptSeq: decoding.readVarUint(d) }
     case DeviceMessage.push: return { type, record: decoding.readVarString(d), id: decoding.readVarUint(d), update: decoding.readVarUint8Array(d) }
     default: throw new Error(`unknown device message type ${type}`)
   }
@@ -93,4 +96,22 @@ export const decodeDeviceFrame = (bytes: Uint8Array): DeviceFrame => {
   const f = readDeviceFrame(d)
   if (decoding.hasContent(d)) throw new Error('trailing bytes after the message')
   return f
+}
+
+const fnv1a32 = (s: string, basis: number): number => {
+  let h = basis
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+/**
+ * An order-free summary of a set of record names: the sum, modulo 2^48, of a 48-bit hash of each name
+ * (two 32-bit FNV-1a hashes with different bases). Device and server compute it the same way; it is a
+ * whole number below 2^48, so it travels as a var-uint.
+ */
+export const holdingsDigest = (names: Iterable<string>): number => {
+  const MOD = 2 ** 48
+  let sum = 0
+  for (const n of names) sum = (sum + fnv1a32(n, 0x811c9dc5) * 65536 + (fnv1a32(n, 0x01000193) & 0xffff)) % MOD
+  return sum
 }

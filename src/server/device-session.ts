@@ -11,7 +11,7 @@ import { computeScope } from '../profiles/scope.ts'
 import type { OfflineProfile } from '../profiles/profile.ts'
 import { tableName } from '../projection/rows.ts'
 import { Reason, type Receipt } from '../projection/receipts.ts'
-import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, type DeviceFrame } from './device-protocol.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, type DeviceFrame } from './device-protocol.ts'
 import { encodeSyncUpdate } from './messages.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
 import type { Peer } from './room.ts'
@@ -20,6 +20,10 @@ import type { Security } from './security.ts'
 import type { SqliteFeed } from './storage/sqlite-feed.ts'
 
 export interface DeviceDeps {
+  /** the open session of each device id: a device has one session at a time */
+  readonly sessions: Map<string, DeviceSession>
+  /** a principal's stored receipts after a seq (a cycle resends what a cut socket may have lost) */
+  readonly receipts: (principal: string, since: number, limit: number) => Receipt[]
   readonly catalog: Catalog
   readonly security: Security
   readonly rooms: Rooms
@@ -86,6 +90,12 @@ export class DeviceSession {
 
   close (): void {
     this.closed = true
+    if (this.deviceId !== null && this.deps.sessions.get(this.deviceId) === this) this.deps.sessions.delete(this.deviceId)
+  }
+
+  /** Another session of the same device took over. */
+  kick (): void {
+    this.fail(CloseCode.goingAway, 'replaced by a newer connection of this device')
   }
 
   /** Bad input closes the socket with 4400; nothing else happens. */
@@ -104,6 +114,10 @@ export class DeviceSession {
         if (f.version !== DEVICE_PROTOCOL_VERSION) { this.fail(CloseCode.malformed, `protocol version ${f.version} is not ${DEVICE_PROTOCOL_VERSION}`); return }
         if (!/^[A-Za-z0-9_-]{8,64}$/.test(f.deviceId)) { this.fail(CloseCode.malformed, 'device id must be 8-64 of [A-Za-z0-9_-]'); return }
         if (!this.deps.feed.claimDevice(f.deviceId, this.userId)) { this.fail(CloseCode.malformed, 'this device id belongs to another user'); return }
+        // A device has one session: an older one (its socket not closed yet) stops before it could
+        // record as delivered what the device no longer listens to.
+        this.deps.sessions.get(f.deviceId)?.kick()
+        this.deps.sessions.set(f.deviceId, this)
         this.deviceId = f.deviceId
         this.cursor = f.cursor
         this.metadataVersion = f.privilegeVersion
@@ -113,7 +127,16 @@ export class DeviceSession {
         return
       }
       // In order after the pushes sent before it, so its 'done' answers them too.
-      case DeviceMessage.syncNow: { const request = f.request; this.then(() => this.cycle(true, request)); return }
+      case DeviceMessage.syncNow: {
+        const { request, count, digest, receiptSeq } = f
+        this.then(() => {
+          // The device says what it holds; if that is not what the server recorded, start over.
+          const held = this.deps.feed.held(this.deviceId!)
+          if (held.size !== count || holdingsDigest(held) !== digest) this.resetHeld()
+          return this.cycle(true, request, receiptSeq)
+        })
+        return
+      }
       case DeviceMessage.push: this.then(() => this.push(f.record, f.id, f.update)); return
       case DeviceMessage.sync: this.then(() => this.sync(f.record, f.step, f.payload)); return
       default: this.fail(CloseCode.malformed, `a device does not send message type ${f.type}`)
@@ -123,16 +146,13 @@ export class DeviceSession {
   private resetHeld (): void {
     this.deps.feed.forget(this.deviceId!)
     this.cursor = 0
-    this.scopeResend = true
   }
-
-  private scopeResend = false
 
   /** Schedules a full cycle (scope recomputed) of the server's own (privileges changed), coalescing. */
   fullCycle (): void {
     if (this.fullCycleQueued || this.deviceId === null) return
     this.fullCycleQueued = true
-    this.then(async () => { this.fullCycleQueued = false; await this.cycle(true, 0) })
+    this.then(async () => { this.fullCycleQueued = false; await this.cycle(true, 0, null) })
   }
 
   /** A held record changed: send what changed (without recomputing the scope). */
@@ -140,10 +160,11 @@ export class DeviceSession {
     if (this.liveQueued || this.deviceId === null || this.fullCycleQueued) return
     if (!this.deps.feed.held(this.deviceId).has(name)) return
     this.liveQueued = true
-    this.then(async () => { this.liveQueued = false; await this.cycle(false, 0) })
+    this.then(async () => { this.liveQueued = false; await this.cycle(false, 0, null) })
   }
 
-  private async cycle (full: boolean, request: number): Promise<void> {
+  /** `receiptSeq`: the newest receipt the device says it stored (null: not asked; send none). */
+  private async cycle (full: boolean, request: number, receiptSeq: number | null): Promise<void> {
     const { catalog, security, feed, now } = this.deps
     const device = this.deviceId!
     const ix = security.index
@@ -153,6 +174,7 @@ export class DeviceSession {
       this.metadataVersion = ix.version
     }
     const held = feed.held(device)
+    const maybe = feed.unconfirmed(device)
     const changed = feed.changedSince(this.cursor, upTo)
     let scope: Set<string>
     if (full) {
@@ -162,14 +184,15 @@ export class DeviceSession {
       scope = new Set([...held].filter(n => changed.has(n)))
     }
     const removed: DocName[] = []
+    const sentScope = full && feed.needsScope(device)
     if (full) {
-      if (this.scopeResend) {
-        this.send({ type: DeviceMessage.scope, json: JSON.stringify([...scope]) })
-        this.scopeResend = false
-      }
-      for (const h of held) if (!scope.has(h)) { removed.push(h); this.send({ type: DeviceMessage.evict, record: h, reason: 'out-of-scope' }) }
+      if (sentScope) this.send({ type: DeviceMessage.scope, json: JSON.stringify([...scope]) })
+      for (const h of [...held, ...maybe]) if (!scope.has(h)) { removed.push(h); this.send({ type: DeviceMessage.evict, record: h, reason: 'out-of-scope' }) }
+      feed.unsure(device, removed)
     }
     const toSend = [...scope].filter(n => !held.has(n as DocName) || changed.has(n as DocName)) as DocName[]
+    // Should the socket drop mid-cycle, what was sent may be on the device: note it before sending.
+    feed.mayHold(device, toSend.filter(n => !held.has(n)))
     let bytes = 0
     let done = 0
     for (const name of toSend) {
@@ -184,7 +207,13 @@ export class DeviceSession {
     }
     if (this.closed) return
     this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
-    feed.finishCycle(device, toSend.filter(n => !held.has(n)), removed, upTo)
+    // Receipts are durable: a cycle the device asked for delivers every one newer than it has stored
+    // (a cut socket may have lost those pushed live; the device keeps each once).
+    if (receiptSeq !== null) {
+      const missed = this.deps.receipts(this.userId, receiptSeq, 10_000)
+      if (missed.length > 0) this.send({ type: DeviceMessage.receipts, json: JSON.stringify(missed) })
+    }
+    feed.finishCycle(device, toSend.filter(n => !held.has(n)), removed, upTo, sentScope)
     this.cursor = upTo
     this.send({ type: DeviceMessage.done, cursor: upTo, request })
   }
@@ -230,20 +259,25 @@ export class DeviceSession {
         message: exists ? 'no read access to this record' : `no create privilege on ${room.entity.name}`, privilegeVersion: ix.version, at: now()
       }
       this.send({ type: DeviceMessage.receipts, json: JSON.stringify([receipt]) })
+      // Perhaps held from now on: the next full cycle evicts it again (this frame may be lost) or,
+      // should it be back in scope, sends it whole.
       this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
-      feed.release(this.deviceId!, [name])
+      feed.unsure(this.deviceId!, [name])
       rooms.released(name)
       if (id > 0) this.send({ type: DeviceMessage.ack, record: name, id })
       return
     }
     let opening = true
+    let askedForState = false
     const peer: Peer = {
       id: nextPeer++,
       principal: this.userId,
       delivered: this.delivered,
       wantsReceipts: true,
-      send: m => this.forward(name, m, opening),
-      close: (code, reason) => { if (code === CloseCode.malformed) this.fail(code, reason); else this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' }) }
+      send: m => { if (this.forward(name, m, opening)) askedForState = true },
+      // Read access gone: the record leaves the device. Anything else (malformed, storage failed): the
+      // session ends and the device retries; its edit stays pending.
+      close: (code, reason) => { if (code === CloseCode.readRevoked) this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' }); else this.fail(code, reason) }
     }
     room.join(peer)
     opening = false
@@ -254,22 +288,26 @@ export class DeviceSession {
       room.leave(peer)
       rooms.released(name)
     }
+    // An update the server could not integrate (it asked for the device's state, or the record failed)
+    // stays pending on the device: no ack, so it is sent again.
+    if (askedForState || room.isBroken || this.closed) return
     feed.hold(this.deviceId!, [name])
     if (id > 0) this.send({ type: DeviceMessage.ack, record: name, id })
   }
 
-  /** Turns what a room sends a peer into device frames for that record. */
-  private forward (name: DocName, m: Uint8Array, opening: boolean): void {
+  /** Turns what a room sends a peer into device frames for that record; true when it asks for state. */
+  private forward (name: DocName, m: Uint8Array, opening: boolean): boolean {
     const d = decoding.createDecoder(m)
     const type = decoding.readVarUint(d)
     if (type === MessageType.sync) {
       const step = decoding.readVarUint(d)
       // The step 1 of joining is not a request (the device pushes what it has anyway); a later one is:
       // the server lacks what the update depends on, and the device answers with its state.
-      if (step === SyncStep.step1 && opening) return
+      if (step === SyncStep.step1 && opening) return false
       this.send({ type: DeviceMessage.sync, record: name, step, payload: decoding.readVarUint8Array(d) })
-    } else if (type === MessageType.receipts) {
-      this.send({ type: DeviceMessage.receipts, json: decoding.readVarString(d) })
+      return step === SyncStep.step1
     }
+    if (type === MessageType.receipts) this.send({ type: DeviceMessage.receipts, json: decoding.readVarString(d) })
+    return false
   }
 }

@@ -303,7 +303,9 @@ export class Room {
         }
         current = { peer: job.peer, echo: false }
         const delivered = job.peer.delivered === undefined ? undefined : security.at(job.peer.delivered)
-        const result = projectUpdate(this.doc, job.update, { entity, record: this.name, userId: principal, ix, delivered }, { source: 'device', peer: job.peer } satisfies Origin, now())
+        const result = projectUpdate(this.doc, job.update, {
+          entity, record: this.name, userId: principal, ix, delivered, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL
+        }, { source: 'device', peer: job.peer } satisfies Origin, now())
         // The author needs the result too when part of its update was reverted.
         if (result.compensated && accepted.length > 0) accepted[accepted.length - 1].echo = true
         for (const r of result.receipts) receipts.push({ peer: job.peer, receipt: r })

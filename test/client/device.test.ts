@@ -13,7 +13,9 @@ import { computeScope } from '../../src/profiles/scope.ts'
 import { profileOf } from '../../src/server/device-session.ts'
 import { tableName } from '../../src/projection/rows.ts'
 import { SqliteFeed } from '../../src/server/storage/sqlite-feed.ts'
-import { startTestServer, until, type TestServer } from '../helpers/server.ts'
+import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame } from '../../src/server/device-protocol.ts'
+import { CloseCode } from '../../src/server/protocol.ts'
 
 const catalog = buildCatalog()
 const cleanups: (() => Promise<void> | void)[] = []
@@ -38,7 +40,30 @@ const scopeOf = (s: TestServer, userId: string): string[] => {
   return [...computeScope(catalog, profileOf(ix.model, userId)!, ix, userId, e => feed.allRows(tableName(e)), new Date())].sort()
 }
 
+const closeCodeOf = async (s: TestServer, login: string, frames: Uint8Array[]): Promise<number> => {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token(login)}`)
+  ws.on('error', () => {})
+  await new Promise(resolve => ws.on('open', resolve))
+  const closed = new Promise<number>(resolve => ws.on('close', code => resolve(code)))
+  for (const f of frames) ws.send(f)
+  return closed
+}
+
 describe('the device over /device', () => {
+  it('closes a device socket that sends bad input with 4400, and keeps serving others', async () => {
+    const s = await start()
+    const hello = (deviceId: string) => encodeDeviceFrame({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId, cursor: 0, privilegeVersion: 0, profileVersion: 0 })
+    expect(await closeCodeOf(s, 'alice', [new Uint8Array([250, 1, 2])])).toBe(CloseCode.malformed)
+    expect(await closeCodeOf(s, 'alice', [encodeDeviceFrame({ type: DeviceMessage.syncNow, request: 1, count: 0, digest: 0, receiptSeq: 0 })])).toBe(CloseCode.malformed)
+    expect(await closeCodeOf(s, 'alice', [hello('bad id!')])).toBe(CloseCode.malformed)
+    expect(await closeCodeOf(s, 'alice', [hello('device-of-alice-1'), encodeDeviceFrame({ type: DeviceMessage.push, record: 'spaceship/x1', id: 1, update: new Uint8Array([0, 0]) })])).toBe(CloseCode.malformed)
+    // A device id belongs to the user who first used it.
+    expect(await closeCodeOf(s, 'nina', [hello('device-of-alice-1')])).toBe(CloseCode.malformed)
+    const d = await device(s, 'alice')
+    await d.sync()
+    expect((await d.store.records()).length).toBeGreaterThan(0)
+  })
+
   it('receives exactly its scope, lists from the index, and pushes offline edits', async () => {
     const s = await start()
     const d = await device(s, 'alice')

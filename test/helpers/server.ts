@@ -69,7 +69,8 @@ export const startTestServer = async (env: Record<string, string> = {}, dir?: st
       return issueToken(SECRET, user, 3600)
     },
     stop,
-    restart: async () => { await stop(); return startTestServer(env, dataDir) },
+    // The same port, so that clients reconnect to the restarted server.
+    restart: async () => { await stop(); return startTestServer({ ...env, PORT: String(port) }, dataDir) },
     dispose: async () => { await stop(); rmSync(dataDir, { recursive: true, force: true }) }
   }
   return self

@@ -10,8 +10,10 @@ export class SqliteFeed {
   constructor (db: SqliteDb) {
     this.db = db
     db.exec(`
-      CREATE TABLE IF NOT EXISTS device_records (device TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (device, doc));
-      CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, principal TEXT NOT NULL, cursor INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS device_records (device TEXT NOT NULL, doc TEXT NOT NULL, confirmed INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (device, doc));
+      CREATE TABLE IF NOT EXISTS devices (
+        device TEXT PRIMARY KEY, principal TEXT NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, needs_scope INTEGER NOT NULL DEFAULT 0
+      );
     `)
   }
 
@@ -47,26 +49,57 @@ export class SqliteFeed {
     return this.db.prepare<[string], { cursor: number }>('SELECT cursor FROM devices WHERE device = ?').get(device)?.cursor ?? 0
   }
 
+  /** Marks records as perhaps held (an evict frame was sent; the socket may drop before it arrives). */
+  unsure (device: string, docs: Iterable<DocName>): void {
+    const st = this.db.prepare('UPDATE device_records SET confirmed = 0 WHERE device = ? AND doc = ?')
+    this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
+  }
+
+  /**
+   * Notes records sent in a cycle that has not finished: the device may hold them (so they are evicted
+   * if they leave its scope) but may not (so they are sent whole again until a cycle confirms them).
+   */
+  mayHold (device: string, docs: Iterable<DocName>): void {
+    const st = this.db.prepare('INSERT OR IGNORE INTO device_records (device, doc, confirmed) VALUES (?, ?, 0)')
+    this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
+  }
+
   /** Records a finished cycle in one transaction: what the device now holds, and its cursor. */
-  finishCycle (device: string, added: Iterable<DocName>, removed: Iterable<DocName>, cursor: number): void {
+  finishCycle (device: string, added: Iterable<DocName>, removed: Iterable<DocName>, cursor: number, sentScope: boolean): void {
     this.db.transaction(() => {
       this.hold(device, added)
       this.release(device, removed)
-      this.db.prepare('UPDATE devices SET cursor = ? WHERE device = ?').run(cursor, device)
+      this.db.prepare('UPDATE devices SET cursor = ?, needs_scope = needs_scope AND ? WHERE device = ?').run(cursor, sentScope ? 0 : 1, device)
     })()
   }
 
-  /** Forgets what a device holds (it will be sent its whole scope again). */
-  forget (device: string): void {
-    this.db.prepare('DELETE FROM device_records WHERE device = ?').run(device)
+  /** Whether the device must be told its whole scope (the server forgot what it holds). */
+  needsScope (device: string): boolean {
+    return this.db.prepare<[string], { n: number }>('SELECT needs_scope AS n FROM devices WHERE device = ?').get(device)?.n === 1
   }
 
+
+
+  /** Records the device may hold but no finished cycle confirmed. */
+  unconfirmed (device: string): Set<DocName> {
+    return new Set(this.db.prepare<[string], { doc: string }>('SELECT doc FROM device_records WHERE device = ? AND confirmed = 0').all(device).map(r => r.doc as DocName))
+  }
+
+  /** Forgets what a device holds: it is sent its whole scope, and the list of it, until a cycle finishes. */
+  forget (device: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM device_records WHERE device = ?').run(device)
+      this.db.prepare('UPDATE devices SET needs_scope = 1 WHERE device = ?').run(device)
+    })()
+  }
+
+  /** Records a finished cycle confirmed the device holds. */
   held (device: string): Set<DocName> {
-    return new Set(this.db.prepare<[string], { doc: string }>('SELECT doc FROM device_records WHERE device = ?').all(device).map(r => r.doc as DocName))
+    return new Set(this.db.prepare<[string], { doc: string }>('SELECT doc FROM device_records WHERE device = ? AND confirmed = 1').all(device).map(r => r.doc as DocName))
   }
 
   hold (device: string, docs: Iterable<DocName>): void {
-    const st = this.db.prepare('INSERT OR IGNORE INTO device_records (device, doc) VALUES (?, ?)')
+    const st = this.db.prepare('INSERT INTO device_records (device, doc, confirmed) VALUES (?, ?, 1) ON CONFLICT (device, doc) DO UPDATE SET confirmed = 1')
     this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
   }
 
