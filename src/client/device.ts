@@ -62,6 +62,10 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   private meta!: LocalMeta
   private metadata: DeviceMetadata | null = null
   private readonly docs = new Map<string, Y.Doc>()
+  /** records in the store (loaded at open), so a record's first state can be indexed from its payload alone */
+  private known = new Set<string>()
+  /** store writes of this cycle, awaited before the cursor is stored */
+  private writes: Promise<unknown>[] = []
   private socket: SocketLike | null = null
   private statusValue: DeviceStatus = 'offline'
   private waiters: { request: number, resolve: () => void, reject: (e: Error) => void }[] = []
@@ -84,6 +88,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
       : { ...stored, receiptSeq: stored.receiptSeq ?? 0 }
     await opts.store.setMeta(d.meta)
     d.metadata = d.meta.metadata === null ? null : JSON.parse(d.meta.metadata) as DeviceMetadata
+    d.known = new Set(await opts.store.records())
     return d
   }
 
@@ -110,8 +115,9 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   async open (record: string): Promise<Y.Doc> {
     const open = this.docs.get(record)
     if (open !== undefined) return open
-    const doc = new Y.Doc()
+    const doc = new Y.Doc({ guid: record })
     const updates = await this.store.load(record)
+    this.known.add(record)
     doc.transact(() => { for (const u of updates) Y.applyUpdate(doc, u) }, REMOTE)
     const raced = this.docs.get(record)
     if (raced !== undefined) return raced
@@ -302,20 +308,25 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
           this.send({ type: DeviceMessage.sync, record: f.record, step: SyncStep.step2, payload: Y.encodeStateAsUpdate(doc, f.payload) })
           return
         }
-        await this.store.put(f.record, f.payload)
+        // Writes are not awaited one by one: the store commits those made close together at once, and
+        // the cycle's 'done' waits for all of them before the cursor moves.
+        const known = this.known.has(f.record)
+        this.known.add(f.record)
+        const stored = this.store.put(f.record, f.payload)
+        this.writes.push(stored)
         const open = this.docs.get(f.record)
         let state: RecordState
         if (open !== undefined) {
           Y.applyUpdate(open, f.payload, REMOTE)
           state = readRecord(open)
         } else {
-          const tmp = new Y.Doc()
-          const updates = await this.store.load(f.record)
+          const tmp = new Y.Doc({ guid: f.record }) // a given guid spares a random uuid per record
+          const updates = known ? (await stored, await this.store.load(f.record)) : [f.payload]
           tmp.transact(() => { for (const u of updates) Y.applyUpdate(tmp, u) })
           state = readRecord(tmp)
           tmp.destroy()
         }
-        await this.store.setIndex(f.record, indexEntry(f.record, state))
+        this.writes.push(this.store.setIndex(f.record, indexEntry(f.record, state)))
         return
       }
       case DeviceMessage.ack: await this.store.acknowledge(f.id); this.emitUnsynced(); return
@@ -325,8 +336,6 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
         const seen = new Set((await this.store.inbox()).map(i => (i.receipt as Receipt).seq).filter(x => x !== undefined))
         const fresh = receipts.filter(r => r.seq === undefined || !seen.has(r.seq))
         for (const r of fresh) await this.store.addInbox({ receipt: r, serverValue: r.kept, at: new Date().toISOString() })
-        const newest = Math.max(this.meta.receiptSeq, ...receipts.map(r => r.seq ?? 0))
-        if (newest > this.meta.receiptSeq) { this.meta = { ...this.meta, receiptSeq: newest }; await this.store.setMeta(this.meta) }
         if (fresh.length > 0) this.emit('receipts', [fresh])
         return
       }
@@ -338,7 +347,8 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
       }
       case DeviceMessage.progress: this.emit('progress', [{ done: f.done, total: f.total, bytes: f.bytes }]); return
       case DeviceMessage.done: {
-        this.meta = { ...this.meta, cursor: f.cursor }
+        await Promise.all(this.writes.splice(0))
+        this.meta = { ...this.meta, cursor: f.cursor, receiptSeq: Math.max(this.meta.receiptSeq, f.receiptSeq) }
         await this.store.setMeta(this.meta)
         this.setStatus('synced')
         const answered = this.waiters.filter(w => w.request <= f.request)
@@ -362,6 +372,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     }
     this.docs.get(record)?.destroy()
     this.docs.delete(record)
+    this.known.delete(record)
     await this.store.remove(record)
     this.emit('evicted', [record])
   }

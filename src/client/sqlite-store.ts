@@ -1,4 +1,5 @@
-// The Node device store: one SQLite file (WAL, synchronous=FULL) holding every record.
+// The Node device store: one SQLite file (WAL, synchronous=FULL) holding every record. Writes made in
+// the same turn of the event loop share one transaction, in the order they were made; reads see them.
 
 import Database from 'better-sqlite3'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingUpdate } from './store.ts'
@@ -7,6 +8,23 @@ const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, 
 
 export class SqliteLocalStore implements LocalStore {
   private readonly db: Database.Database
+  private queue: (() => void)[] = []
+  private scheduled = false
+
+  /** Runs a write in the next group commit (writes made in the same turn share one transaction). */
+  private write<T> (f: () => T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.queue.push(() => { try { resolve(f()) } catch (e) { reject(e) } })
+      if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.flush()) }
+    })
+  }
+
+  private flush (): void {
+    this.scheduled = false
+    const ops = this.queue
+    this.queue = []
+    if (ops.length > 0 && this.db.open) this.db.transaction(() => { for (const op of ops) op() })()
+  }
 
   constructor (file: string) {
     this.db = new Database(file)
@@ -24,69 +42,80 @@ export class SqliteLocalStore implements LocalStore {
   }
 
   async meta (): Promise<LocalMeta | undefined> {
+    this.flush()
     const r = this.db.prepare<[], { data: string }>('SELECT data FROM meta WHERE k = 1').get()
     return r === undefined ? undefined : JSON.parse(r.data) as LocalMeta
   }
 
-  async setMeta (m: LocalMeta): Promise<void> {
-    this.db.prepare('INSERT INTO meta (k, data) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET data = excluded.data').run(JSON.stringify(m))
+  setMeta (m: LocalMeta): Promise<void> {
+    return this.write(() => { this.db.prepare('INSERT INTO meta (k, data) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET data = excluded.data').run(JSON.stringify(m)) })
   }
 
   async records (): Promise<string[]> {
+    this.flush()
     return this.db.prepare<[], { record: string }>('SELECT DISTINCT record FROM updates ORDER BY record').all().map(r => r.record)
   }
 
   async load (record: string): Promise<Uint8Array[]> {
+    this.flush()
     return this.db.prepare<[string], { data: Buffer }>('SELECT data FROM updates WHERE record = ? ORDER BY id').all(record).map(r => bytes(r.data))
   }
 
-  async put (record: string, update: Uint8Array): Promise<void> {
-    this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update)
+  put (record: string, update: Uint8Array): Promise<void> {
+    return this.write(() => { this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update) })
   }
 
-  async addPending (record: string, update: Uint8Array): Promise<number> {
-    return Number(this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 1)').run(record, update).lastInsertRowid)
+  addPending (record: string, update: Uint8Array): Promise<number> {
+    return this.write(() => Number(this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 1)').run(record, update).lastInsertRowid))
   }
 
   async pending (): Promise<PendingUpdate[]> {
+    this.flush()
     return this.db.prepare<[], { id: number, record: string, data: Buffer }>('SELECT id, record, data FROM updates WHERE pending = 1 ORDER BY id').all()
       .map(r => ({ id: r.id, record: r.record, update: bytes(r.data) }))
   }
 
-  async acknowledge (id: number): Promise<void> {
-    this.db.prepare('UPDATE updates SET pending = 0 WHERE id = ?').run(id)
+  acknowledge (id: number): Promise<void> {
+    return this.write(() => { this.db.prepare('UPDATE updates SET pending = 0 WHERE id = ?').run(id) })
   }
 
-  async remove (record: string): Promise<void> {
-    this.db.transaction(() => {
+  remove (record: string): Promise<void> {
+    return this.write(() => {
       this.db.prepare('DELETE FROM updates WHERE record = ?').run(record)
       this.db.prepare('DELETE FROM idx WHERE record = ?').run(record)
-    })()
+    })
   }
 
-  async setIndex (record: string, entry: IndexedRecord | null): Promise<void> {
+  setIndex (record: string, entry: IndexedRecord | null): Promise<void> {
+    return this.write(() => this.writeIndex(record, entry))
+  }
+
+  private writeIndex (record: string, entry: IndexedRecord | null): void {
     if (entry === null) this.db.prepare('DELETE FROM idx WHERE record = ?').run(record)
     else this.db.prepare('INSERT INTO idx (record, entity, data) VALUES (?, ?, ?) ON CONFLICT (record) DO UPDATE SET entity = excluded.entity, data = excluded.data').run(record, entry.entity, JSON.stringify(entry.values))
   }
 
   async index (entity: string): Promise<IndexedRecord[]> {
+    this.flush()
     return this.db.prepare<[string], { record: string, entity: string, data: string }>('SELECT * FROM idx WHERE entity = ? ORDER BY record').all(entity)
       .map(r => ({ record: r.record, entity: r.entity, values: JSON.parse(r.data) as Record<string, unknown> }))
   }
 
-  async addInbox (item: Omit<InboxItem, 'id'>): Promise<number> {
-    return Number(this.db.prepare('INSERT INTO inbox (data) VALUES (?)').run(JSON.stringify(item)).lastInsertRowid)
+  addInbox (item: Omit<InboxItem, 'id'>): Promise<number> {
+    return this.write(() => Number(this.db.prepare('INSERT INTO inbox (data) VALUES (?)').run(JSON.stringify(item)).lastInsertRowid))
   }
 
   async inbox (): Promise<InboxItem[]> {
+    this.flush()
     return this.db.prepare<[], { id: number, data: string }>('SELECT * FROM inbox ORDER BY id').all().map(r => ({ ...JSON.parse(r.data) as Omit<InboxItem, 'id'>, id: r.id }))
   }
 
-  async removeInbox (id: number): Promise<void> {
-    this.db.prepare('DELETE FROM inbox WHERE id = ?').run(id)
+  removeInbox (id: number): Promise<void> {
+    return this.write(() => { this.db.prepare('DELETE FROM inbox WHERE id = ?').run(id) })
   }
 
   async close (): Promise<void> {
+    this.flush()
     this.db.close()
   }
 }

@@ -12,7 +12,7 @@ export interface LocalMeta {
   readonly privilegeVersion: number
   /** the last metadata the server sent (JSON), or null before the first sync */
   readonly metadata: string | null
-  /** the newest receipt stored in the inbox (discarding an item does not lower it) */
+  /** the device has every receipt through this seq (set by full cycles; discarding an item does not lower it) */
   readonly receiptSeq: number
 }
 

@@ -21,7 +21,8 @@ export const DeviceMessage = {
   evict: 5,
   /** server -> device: records done, records total, bytes sent so far in this cycle */
   progress: 6,
-  /** server -> device: a cycle is complete; store this cursor. `request` is the newest syncNow it answers (0 for a live cycle) */
+  /** server -> device: a cycle is complete; store this cursor. `request` is the newest syncNow it answers (0 for a live cycle);
+   * `receiptSeq` is the receipt seq through which the device now has every receipt (0: unchanged) */
   done: 7,
   /** device -> server: run a full sync cycle now; `request` numbers the request; `count` and `digest`
    * summarize the records the device holds (see holdingsDigest), so the server notices when its record
@@ -42,7 +43,7 @@ export type DeviceFrame =
   | { type: typeof DeviceMessage.receipts, json: string }
   | { type: typeof DeviceMessage.evict, record: string, reason: string }
   | { type: typeof DeviceMessage.progress, done: number, total: number, bytes: number }
-  | { type: typeof DeviceMessage.done, cursor: number, request: number }
+  | { type: typeof DeviceMessage.done, cursor: number, request: number, receiptSeq: number }
   | { type: typeof DeviceMessage.syncNow, request: number, count: number, digest: number, receiptSeq: number }
   | { type: typeof DeviceMessage.push, record: string, id: number, update: Uint8Array }
   | { type: typeof DeviceMessage.scope, json: string }
@@ -58,7 +59,7 @@ export const writeDeviceFrame = (e: encoding.Encoder, f: DeviceFrame): void => {
     case DeviceMessage.ack: encoding.writeVarString(e, f.record); encoding.writeVarUint(e, f.id); break
     case DeviceMessage.evict: encoding.writeVarString(e, f.record); encoding.writeVarString(e, f.reason); break
     case DeviceMessage.progress: encoding.writeVarUint(e, f.done); encoding.writeVarUint(e, f.total); encoding.writeVarUint(e, f.bytes); break
-    case DeviceMessage.done: encoding.writeVarUint(e, f.cursor); encoding.writeVarUint(e, f.request); break
+    case DeviceMessage.done: encoding.writeVarUint(e, f.cursor); encoding.writeVarUint(e, f.request); encoding.writeVarUint(e, f.receiptSeq); break
     case DeviceMessage.syncNow:
       encoding.writeVarUint(e, f.request); encoding.writeVarUint(e, f.count); encoding.writeVarUint(e, f.digest); encoding.writeVarUint(e, f.receiptSeq); break
     case DeviceMessage.push: encoding.writeVarString(e, f.record); encoding.writeVarUint(e, f.id); encoding.writeVarUint8Array(e, f.update); break
@@ -78,7 +79,7 @@ export const readDeviceFrame = (d: decoding.Decoder): DeviceFrame => {
     case DeviceMessage.ack: return { type, record: decoding.readVarString(d), id: decoding.readVarUint(d) }
     case DeviceMessage.evict: return { type, record: decoding.readVarString(d), reason: decoding.readVarString(d) }
     case DeviceMessage.progress: return { type, done: decoding.readVarUint(d), total: decoding.readVarUint(d), bytes: decoding.readVarUint(d) }
-    case DeviceMessage.done: return { type, cursor: decoding.readVarUint(d), request: decoding.readVarUint(d) }
+    case DeviceMessage.done: return { type, cursor: decoding.readVarUint(d), request: decoding.readVarUint(d), receiptSeq: decoding.readVarUint(d) }
     case DeviceMessage.syncNow: return { type, request: decoding.readVarUint(d), count: decoding.readVarUint(d), digest: decoding.readVarUint(d), receiptSeq: decoding.readVarUint(d) }
     case DeviceMessage.push: return { type, record: decoding.readVarString(d), id: decoding.readVarUint(d), update: decoding.readVarUint8Array(d) }
     default: throw new Error(`unknown device message type ${type}`)

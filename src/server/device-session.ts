@@ -209,13 +209,17 @@ export class DeviceSession {
     this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
     // Receipts are durable: a cycle the device asked for delivers every one newer than it has stored
     // (a cut socket may have lost those pushed live; the device keeps each once).
+    // The resend is complete up to the newest receipt committed now, so that is the device's new mark;
+    // receipts pushed live do not move it (one from a replaced session may still be missing).
+    let receiptMark = 0
     if (receiptSeq !== null) {
       const missed = this.deps.receipts(this.userId, receiptSeq, 10_000)
       if (missed.length > 0) this.send({ type: DeviceMessage.receipts, json: JSON.stringify(missed) })
+      receiptMark = missed.length > 0 ? missed[missed.length - 1].seq ?? receiptSeq : receiptSeq
     }
     feed.finishCycle(device, toSend.filter(n => !held.has(n)), removed, upTo, sentScope)
     this.cursor = upTo
-    this.send({ type: DeviceMessage.done, cursor: upTo, request })
+    this.send({ type: DeviceMessage.done, cursor: upTo, request, receiptSeq: receiptMark })
   }
 
   /** The device asks for a record's state (step 1) or sends state the server asked for (step 2). */

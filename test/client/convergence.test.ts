@@ -113,8 +113,14 @@ describe('device convergence (seeded fuzz)', () => {
           if (!(e instanceof OfflineRefusal) && !/connection closed|not a created|is deleted/.test((e as Error).message)) throw e
         }
       }
-      // Everyone syncs until nothing is pending (twice more: pushes, then what others pushed).
-      for (let round = 0; round < 3; round++) for (const d of devices.values()) await d.sync()
+      // Everyone syncs until nothing is pending (three rounds: pushes, then what others pushed). A sync
+      // whose connection drops is tried again, as an app would.
+      const syncHard = async (d: FieldsyncDevice): Promise<void> => {
+        for (let attempt = 1; ; attempt++) {
+          try { await d.sync(); return } catch (e) { if (attempt >= 5) throw e }
+        }
+      }
+      for (let round = 0; round < 3; round++) for (const d of devices.values()) await syncHard(d)
       const feed = new SqliteFeed(s.db)
       const serverState = async (name: string) => {
         const doc = new Y.Doc()

@@ -14,7 +14,7 @@ const randomFrame = (gen: Gen): DeviceFrame => {
     case DeviceMessage.receipts: return { type: DeviceMessage.receipts, json: word(gen) }
     case DeviceMessage.evict: return { type: DeviceMessage.evict, record: word(gen), reason: word(gen) }
     case DeviceMessage.progress: return { type: DeviceMessage.progress, done: n(), total: n(), bytes: n() }
-    case DeviceMessage.done: return { type: DeviceMessage.done, cursor: n(), request: n() }
+    case DeviceMessage.done: return { type: DeviceMessage.done, cursor: n(), request: n(), receiptSeq: n() }
     case DeviceMessage.syncNow: return { type: DeviceMessage.syncNow, request: n(), count: n(), digest: holdingsDigest([word(gen)]), receiptSeq: n() }
     case DeviceMessage.push: return { type: DeviceMessage.push, record: word(gen), id: n(), update: bytes() }
     default: return { type: DeviceMessage.scope, json: word(gen) }

@@ -1,11 +1,20 @@
 // The changes feed (the server-wide update sequence) and what each device holds, in SQLite.
 
 import * as Y from 'yjs'
+import type Database from 'better-sqlite3'
 import type { DocName } from '../../ids.ts'
 import type { SqliteDb } from './sqlite.ts'
 
 export class SqliteFeed {
   private readonly db: SqliteDb
+  private readonly statements = new Map<string, Database.Statement>()
+
+  /** A statement prepared once (cycles run these per record). */
+  private st<P extends unknown[] = unknown[], R = unknown> (sql: string): Database.Statement<P, R> {
+    let s = this.statements.get(sql)
+    if (s === undefined) { s = this.db.prepare(sql); this.statements.set(sql, s) }
+    return s as unknown as Database.Statement<P, R>
+  }
 
   constructor (db: SqliteDb) {
     this.db = db
@@ -19,12 +28,12 @@ export class SqliteFeed {
 
   /** The newest sequence number (0 for an empty log). */
   maxSeq (): number {
-    return this.db.prepare<[], { m: number | null }>('SELECT MAX(seq) AS m FROM record_updates').get()?.m ?? 0
+    return this.st<[], { m: number | null }>('SELECT MAX(seq) AS m FROM record_updates').get()?.m ?? 0
   }
 
   /** Records with an update after `cursor` (through `upTo`), each with its newest seq. */
   changedSince (cursor: number, upTo: number): Map<DocName, number> {
-    const rows = this.db.prepare<[number, number], { doc: string, seq: number }>('SELECT doc, MAX(seq) AS seq FROM record_updates WHERE seq > ? AND seq <= ? GROUP BY doc').all(cursor, upTo)
+    const rows = this.st<[number, number], { doc: string, seq: number }>('SELECT doc, MAX(seq) AS seq FROM record_updates WHERE seq > ? AND seq <= ? GROUP BY doc').all(cursor, upTo)
     return new Map(rows.map(r => [r.doc as DocName, r.seq]))
   }
 
@@ -33,25 +42,25 @@ export class SqliteFeed {
    * served from storage without loading the record's Y.Doc.
    */
   stateSince (doc: DocName, cursor: number, upTo: number): Uint8Array {
-    const rows = this.db.prepare<[string, number, number], { data: Buffer }>('SELECT data FROM record_updates WHERE doc = ? AND seq > ? AND seq <= ? ORDER BY seq').all(doc, cursor, upTo)
+    const rows = this.st<[string, number, number], { data: Buffer }>('SELECT data FROM record_updates WHERE doc = ? AND seq > ? AND seq <= ? ORDER BY seq').all(doc, cursor, upTo)
     const parts = rows.map(r => new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength))
     return parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
   }
 
   /** The device's owner, registering it on first use; a device id belongs to one principal. */
   claimDevice (device: string, principal: string): boolean {
-    this.db.prepare('INSERT OR IGNORE INTO devices (device, principal) VALUES (?, ?)').run(device, principal)
-    return this.db.prepare<[string], { principal: string }>('SELECT principal FROM devices WHERE device = ?').get(device)?.principal === principal
+    this.st('INSERT OR IGNORE INTO devices (device, principal) VALUES (?, ?)').run(device, principal)
+    return this.st<[string], { principal: string }>('SELECT principal FROM devices WHERE device = ?').get(device)?.principal === principal
   }
 
   /** The cursor the server last told the device to store (with its 'done'). */
   deviceCursor (device: string): number {
-    return this.db.prepare<[string], { cursor: number }>('SELECT cursor FROM devices WHERE device = ?').get(device)?.cursor ?? 0
+    return this.st<[string], { cursor: number }>('SELECT cursor FROM devices WHERE device = ?').get(device)?.cursor ?? 0
   }
 
   /** Marks records as perhaps held (an evict frame was sent; the socket may drop before it arrives). */
   unsure (device: string, docs: Iterable<DocName>): void {
-    const st = this.db.prepare('UPDATE device_records SET confirmed = 0 WHERE device = ? AND doc = ?')
+    const st = this.st('UPDATE device_records SET confirmed = 0 WHERE device = ? AND doc = ?')
     this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
   }
 
@@ -60,7 +69,7 @@ export class SqliteFeed {
    * if they leave its scope) but may not (so they are sent whole again until a cycle confirms them).
    */
   mayHold (device: string, docs: Iterable<DocName>): void {
-    const st = this.db.prepare('INSERT OR IGNORE INTO device_records (device, doc, confirmed) VALUES (?, ?, 0)')
+    const st = this.st('INSERT OR IGNORE INTO device_records (device, doc, confirmed) VALUES (?, ?, 0)')
     this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
   }
 
@@ -69,47 +78,47 @@ export class SqliteFeed {
     this.db.transaction(() => {
       this.hold(device, added)
       this.release(device, removed)
-      this.db.prepare('UPDATE devices SET cursor = ?, needs_scope = needs_scope AND ? WHERE device = ?').run(cursor, sentScope ? 0 : 1, device)
+      this.st('UPDATE devices SET cursor = ?, needs_scope = needs_scope AND ? WHERE device = ?').run(cursor, sentScope ? 0 : 1, device)
     })()
   }
 
   /** Whether the device must be told its whole scope (the server forgot what it holds). */
   needsScope (device: string): boolean {
-    return this.db.prepare<[string], { n: number }>('SELECT needs_scope AS n FROM devices WHERE device = ?').get(device)?.n === 1
+    return this.st<[string], { n: number }>('SELECT needs_scope AS n FROM devices WHERE device = ?').get(device)?.n === 1
   }
 
 
 
   /** Records the device may hold but no finished cycle confirmed. */
   unconfirmed (device: string): Set<DocName> {
-    return new Set(this.db.prepare<[string], { doc: string }>('SELECT doc FROM device_records WHERE device = ? AND confirmed = 0').all(device).map(r => r.doc as DocName))
+    return new Set(this.st<[string], { doc: string }>('SELECT doc FROM device_records WHERE device = ? AND confirmed = 0').all(device).map(r => r.doc as DocName))
   }
 
   /** Forgets what a device holds: it is sent its whole scope, and the list of it, until a cycle finishes. */
   forget (device: string): void {
     this.db.transaction(() => {
-      this.db.prepare('DELETE FROM device_records WHERE device = ?').run(device)
-      this.db.prepare('UPDATE devices SET needs_scope = 1 WHERE device = ?').run(device)
+      this.st('DELETE FROM device_records WHERE device = ?').run(device)
+      this.st('UPDATE devices SET needs_scope = 1 WHERE device = ?').run(device)
     })()
   }
 
   /** Records a finished cycle confirmed the device holds. */
   held (device: string): Set<DocName> {
-    return new Set(this.db.prepare<[string], { doc: string }>('SELECT doc FROM device_records WHERE device = ? AND confirmed = 1').all(device).map(r => r.doc as DocName))
+    return new Set(this.st<[string], { doc: string }>('SELECT doc FROM device_records WHERE device = ? AND confirmed = 1').all(device).map(r => r.doc as DocName))
   }
 
   hold (device: string, docs: Iterable<DocName>): void {
-    const st = this.db.prepare('INSERT INTO device_records (device, doc, confirmed) VALUES (?, ?, 1) ON CONFLICT (device, doc) DO UPDATE SET confirmed = 1')
+    const st = this.st('INSERT INTO device_records (device, doc, confirmed) VALUES (?, ?, 1) ON CONFLICT (device, doc) DO UPDATE SET confirmed = 1')
     this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
   }
 
   release (device: string, docs: Iterable<DocName>): void {
-    const st = this.db.prepare('DELETE FROM device_records WHERE device = ? AND doc = ?')
+    const st = this.st('DELETE FROM device_records WHERE device = ? AND doc = ?')
     this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
   }
 
   /** Every projected row of an entity (for scope computation). */
   allRows (table: string): Record<string, string | number | null>[] {
-    return this.db.prepare(`SELECT * FROM "${table.replace(/"/g, '""')}"`).all() as Record<string, string | number | null>[]
+    return this.st(`SELECT * FROM "${table.replace(/"/g, '""')}"`).all() as Record<string, string | number | null>[]
   }
 }
