@@ -256,9 +256,13 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     ws.onmessage = e => {
       if (this.socket !== ws) return // a socket we already let go of
       const data = e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : e.data as Uint8Array
-      let f: DeviceFrame
-      try { f = readDeviceFrame(decoding.createDecoder(data)) } catch { ws.close(4400, 'malformed server message'); return }
-      void this.queue(() => this.handle(f))
+      // A server message carries one or more frames.
+      const frames: DeviceFrame[] = []
+      try {
+        const d = decoding.createDecoder(data)
+        while (decoding.hasContent(d)) frames.push(readDeviceFrame(d))
+      } catch { ws.close(4400, 'malformed server message'); return }
+      void this.queue(async () => { for (const f of frames) await this.handle(f) })
     }
     ws.onclose = () => {
       if (this.socket !== ws) return // disconnect() already settled it

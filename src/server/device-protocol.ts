@@ -1,5 +1,6 @@
 // The /device protocol: one websocket per device carrying every record it holds (README, "Device
-// protocol"). Message numbers are defined here only; each has a writer and a reader.
+// protocol"). Message numbers are defined here only; each has a writer and a reader. A device sends
+// one frame per websocket message; the server may put several frames in one message.
 
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'

@@ -3,6 +3,7 @@
 // live changes of the records it holds.
 
 import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { fieldPermission, mayAccess } from '../authz/decide.ts'
 import type { SecurityModel } from '../authz/model.ts'
@@ -11,7 +12,7 @@ import { computeScope } from '../profiles/scope.ts'
 import type { OfflineProfile } from '../profiles/profile.ts'
 import { tableName } from '../projection/rows.ts'
 import { Reason, type Receipt } from '../projection/receipts.ts'
-import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, type DeviceFrame } from './device-protocol.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from './device-protocol.ts'
 import { encodeSyncUpdate } from './messages.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
 import type { Peer } from './room.ts'
@@ -71,9 +72,29 @@ export class DeviceSession {
   }
 
   private send (f: DeviceFrame): number {
+    this.flushBatch()
     const bytes = encodeDeviceFrame(f)
     if (!this.closed) this.sendBytes(bytes)
     return bytes.length
+  }
+
+  /** Record frames of a cycle go out several to a websocket message (fewer, larger messages). */
+  private batch: encoding.Encoder | null = null
+
+  private sendBatched (f: DeviceFrame): number {
+    if (this.batch === null) this.batch = encoding.createEncoder()
+    const before = encoding.length(this.batch)
+    writeDeviceFrame(this.batch, f)
+    const size = encoding.length(this.batch) - before
+    if (encoding.length(this.batch) > 64 * 1024) this.flushBatch()
+    return size
+  }
+
+  private flushBatch (): void {
+    if (this.batch === null) return
+    const bytes = encoding.toUint8Array(this.batch)
+    this.batch = null
+    if (!this.closed) this.sendBytes(bytes)
   }
 
   private then (f: () => Promise<void> | void): void {
@@ -198,7 +219,7 @@ export class DeviceSession {
     for (const name of toSend) {
       if (this.closed) return
       const payload = feed.stateSince(name, held.has(name) ? this.cursor : 0, upTo)
-      bytes += this.send({ type: DeviceMessage.sync, record: name, step: SyncStep.update, payload })
+      bytes += this.sendBatched({ type: DeviceMessage.sync, record: name, step: SyncStep.update, payload })
       done++
       if (done % 250 === 0) {
         this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
