@@ -87,6 +87,38 @@ describe('the device over /device', () => {
     expect(s.projection.row('task', created.split('/')[1])).toMatchObject({ subject: 'created offline', ownerid: 'systemuser/u-alice' })
   })
 
+  it('syncs periodically, reports status and unsynced counts, and lets the user retry or copy a rejected change', async () => {
+    const s = await start()
+    const d = await device(s, 'alice')
+    const statuses: string[] = []
+    const unsynced: number[] = []
+    d.on('status', (x: string) => statuses.push(x))
+    d.on('unsynced', (n: number) => unsynced.push(n))
+    d.startPeriodic(50)
+    await new Promise<void>(resolve => { const check = (x: string): void => { if (x === 'synced') { d.off('status', check); resolve() } }; d.on('status', check) })
+    const record = (await d.list('account'))[0].record
+    // A change the server drops (write revoked while the device still has the old metadata).
+    s.security.change(m => admin.putRole(m, catalog, { id: 'role-sales', name: 'Salesperson', privileges: { account: { read: 'businessUnit', create: 'user' }, task: { read: 'user', create: 'user', write: 'user' } } }))
+    d.stopPeriodic()
+    d.disconnect()
+    await d.update(record, { telephone1: '+47 rejected' })
+    await d.sync()
+    const item = (await d.inbox()).find(i => i.receipt.field === 'telephone1')
+    expect(item?.receipt).toMatchObject({ reason: 'privilege-revoked', attempted: '+47 rejected' })
+    expect(statuses).toEqual(expect.arrayContaining(['syncing', 'synced', 'offline']))
+    expect(unsynced).toContain(1)
+    expect(unsynced.at(-1)).toBe(0)
+    // Copy the rejected value into a new record of the same entity (create on account is still allowed).
+    const copy = await d.copyToNew(item!.id)
+    expect(copy).toMatch(/^account\//)
+    await d.sync()
+    expect(s.projection.row('account', copy!.split('/')[1])?.telephone1).toBe('+47 rejected')
+    expect((await d.inbox()).some(i => i.id === item!.id)).toBe(false)
+    // Retry applies it again as a new edit: the server refuses it again with the current privileges.
+    const again = await d.store.addInbox({ receipt: { ...item!.receipt }, serverValue: null, at: new Date().toISOString() })
+    await expect(d.retry(again)).rejects.toMatchObject({ reason: 'no-write-privilege' })
+  })
+
   it('refuses up front what the last metadata forbids, with the server\'s reason codes', async () => {
     const s = await start()
     const d = await device(s, 'alice')
