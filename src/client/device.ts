@@ -316,16 +316,25 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
         // the cycle's 'done' waits for all of them before the cursor moves.
         const known = this.known.has(f.record)
         this.known.add(f.record)
+        const open = this.docs.get(f.record)
+        if (!known && open === undefined) {
+          // A record new to this device: its payload is its whole state; one write stores both.
+          const tmp = new Y.Doc({ guid: f.record }) // a given guid spares a random uuid per record
+          Y.applyUpdate(tmp, f.payload)
+          this.writes.push(this.store.receive(f.record, f.payload, indexEntry(f.record, readRecord(tmp))))
+          tmp.destroy()
+          return
+        }
         const stored = this.store.put(f.record, f.payload)
         this.writes.push(stored)
-        const open = this.docs.get(f.record)
         let state: RecordState
         if (open !== undefined) {
           Y.applyUpdate(open, f.payload, REMOTE)
           state = readRecord(open)
         } else {
-          const tmp = new Y.Doc({ guid: f.record }) // a given guid spares a random uuid per record
-          const updates = known ? (await stored, await this.store.load(f.record)) : [f.payload]
+          const tmp = new Y.Doc({ guid: f.record })
+          await stored
+          const updates = await this.store.load(f.record)
           tmp.transact(() => { for (const u of updates) Y.applyUpdate(tmp, u) })
           state = readRecord(tmp)
           tmp.destroy()

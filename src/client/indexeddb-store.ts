@@ -1,11 +1,28 @@
 // The browser device store: ONE IndexedDB database for every record (not a database per document, as
-// y-indexeddb keeps), with writes made close together committed in one transaction.
+// y-indexeddb keeps), with writes made close together committed in one transaction, in order. Records
+// received together (an initial sync) keep their first states in one 'chunk' row, so each costs one
+// IndexedDB write (its index entry, which names the chunk) instead of two.
 
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingUpdate } from './store.ts'
 
-const STORES = ['meta', 'updates', 'idx', 'inbox'] as const
+const STORES = ['meta', 'updates', 'idx', 'inbox', 'chunks'] as const
 
-type Op = { run: (tx: IDBTransaction) => IDBRequest | null, resolve: (v: unknown) => void, reject: (e: unknown) => void, request?: IDBRequest | null }
+/** An index row: the entry (null entity for a record without one, e.g. deleted) and its first state's chunk. */
+interface IdxRow { record: string, entity: string | null, values: Record<string, unknown> | null, chunk?: number }
+
+interface ChunkMember { record: string, update: Uint8Array, entry: IndexedRecord | null }
+
+/**
+ * A write: issues its requests on the transaction and calls `next` once every request it depends on
+ * has been issued (at once for blind writes; in a callback for read-modify-write), so that writes stay
+ * in the order they were made. `result` is what the caller's promise resolves with.
+ */
+interface Op {
+  run (tx: IDBTransaction, next: () => void): void
+  result?: unknown
+  resolve (v: unknown): void
+  reject (e: unknown): void
+}
 
 const done = <T>(r: IDBRequest<T>): Promise<T> => new Promise((resolve, reject) => {
   r.onsuccess = () => resolve(r.result)
@@ -17,16 +34,22 @@ export class IndexedDbLocalStore implements LocalStore {
   private queue: Op[] = []
   private flushing: Promise<void> | null = null
   private scheduled = false
+  private nextChunk: number
+  /** first states received since the last write of another kind, stored as one chunk */
+  private chunk: ChunkMember[] | null = null
+  private chunkWritten: Promise<void> | null = null
 
-  private constructor (db: IDBDatabase) {
+  private constructor (db: IDBDatabase, nextChunk: number) {
     this.db = db
+    this.nextChunk = nextChunk
   }
 
-  static open (name = 'fieldsync'): Promise<IndexedDbLocalStore> {
-    return new Promise((resolve, reject) => {
-      const req = indexedDB.open(name, 1)
+  static async open (name = 'fieldsync'): Promise<IndexedDbLocalStore> {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open(name, 2)
       req.onupgradeneeded = () => {
         const db = req.result
+        for (const n of Array.from(db.objectStoreNames)) db.deleteObjectStore(n)
         db.createObjectStore('meta')
         const updates = db.createObjectStore('updates', { keyPath: 'id', autoIncrement: true })
         updates.createIndex('record', 'record')
@@ -34,20 +57,36 @@ export class IndexedDbLocalStore implements LocalStore {
         const idx = db.createObjectStore('idx', { keyPath: 'record' })
         idx.createIndex('entity', 'entity')
         db.createObjectStore('inbox', { keyPath: 'id', autoIncrement: true })
+        db.createObjectStore('chunks')
       }
-      req.onsuccess = () => resolve(new IndexedDbLocalStore(req.result))
+      req.onsuccess = () => resolve(req.result)
       req.onerror = () => reject(req.error)
+    })
+    const last = await done(db.transaction('chunks', 'readonly').objectStore('chunks').openKeyCursor(null, 'prev'))
+    return new IndexedDbLocalStore(db, last === null ? 1 : Number(last.key) + 1)
+  }
+
+  private schedule (): void {
+    if (!this.scheduled) {
+      this.scheduled = true
+      setTimeout(() => { void this.flush() }, 0)
+    }
+  }
+
+  private enqueue<T> (run: Op['run']): Promise<T> {
+    this.chunk = null // a later first state starts a new chunk, after this write
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject })
+      this.schedule()
     })
   }
 
-  /** Queues a write; every write queued before the next flush shares its transaction. */
-  private write<T> (run: (tx: IDBTransaction) => IDBRequest | null): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject })
-      if (!this.scheduled) {
-        this.scheduled = true
-        setTimeout(() => { void this.flush() }, 0)
-      }
+  /** A blind write (put, add, delete): the next write may follow at once. */
+  private blind<T> (f: (tx: IDBTransaction) => IDBRequest): Promise<T> {
+    return this.enqueue<T>(function (this: Op, tx, next) {
+      const r = f(tx)
+      r.onsuccess = () => { this.result = r.result }
+      next()
     })
   }
 
@@ -56,11 +95,13 @@ export class IndexedDbLocalStore implements LocalStore {
     if (this.flushing !== null) await this.flushing
     const ops = this.queue
     this.queue = []
+    this.chunk = null
     if (ops.length === 0) return
     this.flushing = new Promise<void>(resolve => {
       const tx = this.db.transaction([...STORES], 'readwrite', { durability: 'strict' } as IDBTransactionOptions)
-      for (const op of ops) op.request = op.run(tx)
-      tx.oncomplete = () => { for (const op of ops) op.resolve(op.request?.result); resolve() }
+      const step = (i: number): void => { if (i < ops.length) ops[i].run.call(ops[i], tx, () => step(i + 1)) }
+      step(0)
+      tx.oncomplete = () => { for (const op of ops) op.resolve(op.result); resolve() }
       tx.onerror = tx.onabort = () => { for (const op of ops) op.reject(tx.error); resolve() }
     })
     await this.flushing
@@ -68,9 +109,13 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   /** Reads see every write queued before them. */
-  private async read<T> (store: typeof STORES[number], f: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  private async settle (): Promise<void> {
     if (this.queue.length > 0) await this.flush()
     else if (this.flushing !== null) await this.flushing
+  }
+
+  private async read<T> (store: typeof STORES[number], f: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+    await this.settle()
     return done(f(this.db.transaction(store, 'readonly').objectStore(store)))
   }
 
@@ -79,37 +124,61 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   setMeta (m: LocalMeta): Promise<void> {
-    return this.write(tx => tx.objectStore('meta').put(m, 'meta'))
+    return this.blind(tx => tx.objectStore('meta').put(m, 'meta'))
   }
 
   async records (): Promise<string[]> {
-    if (this.queue.length > 0) await this.flush()
-    else if (this.flushing !== null) await this.flushing
-    return new Promise((resolve, reject) => {
-      const out: string[] = []
-      // One step per distinct record, in the index's order.
+    await this.settle()
+    const out = new Set((await done(this.db.transaction('idx', 'readonly').objectStore('idx').getAllKeys())).map(String))
+    await new Promise<void>((resolve, reject) => {
+      // One step per distinct record of the updates.
       const req = this.db.transaction('updates', 'readonly').objectStore('updates').index('record').openKeyCursor(null, 'nextunique')
       req.onsuccess = () => {
         const c = req.result
-        if (c === null) { resolve(out); return }
-        out.push(String(c.key))
+        if (c === null) { resolve(); return }
+        out.add(String(c.key))
         c.continue()
       }
       req.onerror = () => reject(req.error)
     })
+    return [...out].sort()
   }
 
   async load (record: string): Promise<Uint8Array[]> {
+    const idx = await this.read('idx', s => s.get(record)) as IdxRow | undefined
+    const first: Uint8Array[] = []
+    if (idx?.chunk !== undefined) {
+      const chunk = await this.read('chunks', s => s.get(idx.chunk!)) as [string, Uint8Array][] | undefined
+      const hit = chunk?.find(([r]) => r === record)
+      if (hit !== undefined) first.push(hit[1])
+    }
     const rows = await this.read('updates', s => s.index('record').getAll(record)) as { id: number, data: Uint8Array }[]
-    return rows.sort((a, b) => a.id - b.id).map(r => r.data)
+    return [...first, ...rows.sort((a, b) => a.id - b.id).map(r => r.data)]
   }
 
   put (record: string, update: Uint8Array): Promise<void> {
-    return this.write(tx => tx.objectStore('updates').add({ record, data: update, pending: 0 }))
+    return this.blind(tx => tx.objectStore('updates').add({ record, data: update, pending: 0 }))
+  }
+
+  receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void> {
+    // Join the chunk being built unless another write came in between (writes keep their order).
+    if (this.chunk === null) {
+      const members: ChunkMember[] = []
+      const id = this.nextChunk++
+      this.chunkWritten = this.enqueue<void>((tx, next) => {
+        tx.objectStore('chunks').put(members.map(m => [m.record, m.update]), id)
+        const idx = tx.objectStore('idx')
+        for (const m of members) idx.put({ record: m.record, entity: m.entry?.entity ?? null, values: m.entry?.values ?? null, chunk: id } satisfies IdxRow)
+        next()
+      })
+      this.chunk = members
+    }
+    this.chunk.push({ record, update, entry })
+    return this.chunkWritten!
   }
 
   addPending (record: string, update: Uint8Array): Promise<number> {
-    return this.write<number>(tx => tx.objectStore('updates').add({ record, data: update, pending: 1 }))
+    return this.blind<number>(tx => tx.objectStore('updates').add({ record, data: update, pending: 1 }))
   }
 
   async pending (): Promise<PendingUpdate[]> {
@@ -118,35 +187,41 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   acknowledge (id: number): Promise<void> {
-    return this.write(tx => {
+    return this.enqueue(function (this: Op, tx, next) {
       const s = tx.objectStore('updates')
       const r = s.get(id)
-      r.onsuccess = () => { if (r.result !== undefined) s.put({ ...r.result, pending: 0 }) }
-      return null
+      r.onsuccess = () => { if (r.result !== undefined) s.put({ ...r.result, pending: 0 }); next() }
     })
   }
 
   remove (record: string): Promise<void> {
-    return this.write(tx => {
+    return this.enqueue(function (this: Op, tx, next) {
       const s = tx.objectStore('updates')
       const r = s.index('record').getAllKeys(record)
-      r.onsuccess = () => { for (const k of r.result) s.delete(k) }
-      tx.objectStore('idx').delete(record)
-      return null
+      r.onsuccess = () => { for (const k of r.result) s.delete(k); tx.objectStore('idx').delete(record); next() }
     })
   }
 
+  /** Updates a record's index entry, keeping the chunk its first state lives in. */
   setIndex (record: string, entry: IndexedRecord | null): Promise<void> {
-    return this.write(tx => entry === null ? tx.objectStore('idx').delete(record) : tx.objectStore('idx').put(entry))
+    return this.enqueue(function (this: Op, tx, next) {
+      const s = tx.objectStore('idx')
+      const r = s.get(record)
+      r.onsuccess = () => {
+        const old = r.result as IdxRow | undefined
+        s.put({ record, entity: entry?.entity ?? null, values: entry?.values ?? null, ...(old?.chunk !== undefined ? { chunk: old.chunk } : {}) } satisfies IdxRow)
+        next()
+      }
+    })
   }
 
   async index (entity: string): Promise<IndexedRecord[]> {
-    const rows = await this.read('idx', s => s.index('entity').getAll(entity)) as IndexedRecord[]
-    return rows.sort((a, b) => a.record < b.record ? -1 : 1)
+    const rows = await this.read('idx', s => s.index('entity').getAll(entity)) as IdxRow[]
+    return rows.map(r => ({ record: r.record, entity: r.entity!, values: r.values ?? {} })).sort((a, b) => a.record < b.record ? -1 : 1)
   }
 
   addInbox (item: Omit<InboxItem, 'id'>): Promise<number> {
-    return this.write<number>(tx => tx.objectStore('inbox').add(item))
+    return this.blind<number>(tx => tx.objectStore('inbox').add(item))
   }
 
   async inbox (): Promise<InboxItem[]> {
@@ -154,7 +229,7 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   removeInbox (id: number): Promise<void> {
-    return this.write(tx => tx.objectStore('inbox').delete(id))
+    return this.blind(tx => tx.objectStore('inbox').delete(id))
   }
 
   async close (): Promise<void> {

@@ -65,6 +65,13 @@ export class SqliteLocalStore implements LocalStore {
     return this.write(() => { this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update) })
   }
 
+  receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void> {
+    return this.write(() => {
+      this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update)
+      this.writeIndex(record, entry)
+    })
+  }
+
   addPending (record: string, update: Uint8Array): Promise<number> {
     return this.write(() => Number(this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 1)').run(record, update).lastInsertRowid))
   }

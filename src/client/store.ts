@@ -37,6 +37,9 @@ export interface LocalStore {
   load (record: string): Promise<Uint8Array[]>
   /** stores an update that came from the server */
   put (record: string, update: Uint8Array): Promise<void>
+  /** stores the first state of a record new to this device, with its index entry (one write where the
+   * store can: an initial sync is thousands of these) */
+  receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void>
   /** stores a local edit, returning its id; it stays pending until acknowledged */
   addPending (record: string, update: Uint8Array): Promise<number>
   pending (): Promise<PendingUpdate[]>
