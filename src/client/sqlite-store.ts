@@ -10,6 +10,14 @@ export class SqliteLocalStore implements LocalStore {
   private readonly db: Database.Database
   private queue: (() => void)[] = []
   private scheduled = false
+  private readonly statements = new Map<string, Database.Statement>()
+
+  /** A statement prepared once. */
+  private st<P extends unknown[] = unknown[], R = unknown> (sql: string): Database.Statement<P, R> {
+    let s = this.statements.get(sql)
+    if (s === undefined) { s = this.db.prepare(sql); this.statements.set(sql, s) }
+    return s as unknown as Database.Statement<P, R>
+  }
 
   /** Runs a write in the next group commit (writes made in the same turn share one transaction). */
   private write<T> (f: () => T): Promise<T> {
@@ -43,53 +51,53 @@ export class SqliteLocalStore implements LocalStore {
 
   async meta (): Promise<LocalMeta | undefined> {
     this.flush()
-    const r = this.db.prepare<[], { data: string }>('SELECT data FROM meta WHERE k = 1').get()
+    const r = this.st<[], { data: string }>('SELECT data FROM meta WHERE k = 1').get()
     return r === undefined ? undefined : JSON.parse(r.data) as LocalMeta
   }
 
   setMeta (m: LocalMeta): Promise<void> {
-    return this.write(() => { this.db.prepare('INSERT INTO meta (k, data) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET data = excluded.data').run(JSON.stringify(m)) })
+    return this.write(() => { this.st('INSERT INTO meta (k, data) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET data = excluded.data').run(JSON.stringify(m)) })
   }
 
   async records (): Promise<string[]> {
     this.flush()
-    return this.db.prepare<[], { record: string }>('SELECT DISTINCT record FROM updates ORDER BY record').all().map(r => r.record)
+    return this.st<[], { record: string }>('SELECT DISTINCT record FROM updates ORDER BY record').all().map(r => r.record)
   }
 
   async load (record: string): Promise<Uint8Array[]> {
     this.flush()
-    return this.db.prepare<[string], { data: Buffer }>('SELECT data FROM updates WHERE record = ? ORDER BY id').all(record).map(r => bytes(r.data))
+    return this.st<[string], { data: Buffer }>('SELECT data FROM updates WHERE record = ? ORDER BY id').all(record).map(r => bytes(r.data))
   }
 
   put (record: string, update: Uint8Array): Promise<void> {
-    return this.write(() => { this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update) })
+    return this.write(() => { this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update) })
   }
 
   receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void> {
     return this.write(() => {
-      this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update)
+      this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update)
       this.writeIndex(record, entry)
     })
   }
 
   addPending (record: string, update: Uint8Array): Promise<number> {
-    return this.write(() => Number(this.db.prepare('INSERT INTO updates (record, data, pending) VALUES (?, ?, 1)').run(record, update).lastInsertRowid))
+    return this.write(() => Number(this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 1)').run(record, update).lastInsertRowid))
   }
 
   async pending (): Promise<PendingUpdate[]> {
     this.flush()
-    return this.db.prepare<[], { id: number, record: string, data: Buffer }>('SELECT id, record, data FROM updates WHERE pending = 1 ORDER BY id').all()
+    return this.st<[], { id: number, record: string, data: Buffer }>('SELECT id, record, data FROM updates WHERE pending = 1 ORDER BY id').all()
       .map(r => ({ id: r.id, record: r.record, update: bytes(r.data) }))
   }
 
   acknowledge (id: number): Promise<void> {
-    return this.write(() => { this.db.prepare('UPDATE updates SET pending = 0 WHERE id = ?').run(id) })
+    return this.write(() => { this.st('UPDATE updates SET pending = 0 WHERE id = ?').run(id) })
   }
 
   remove (record: string): Promise<void> {
     return this.write(() => {
-      this.db.prepare('DELETE FROM updates WHERE record = ?').run(record)
-      this.db.prepare('DELETE FROM idx WHERE record = ?').run(record)
+      this.st('DELETE FROM updates WHERE record = ?').run(record)
+      this.st('DELETE FROM idx WHERE record = ?').run(record)
     })
   }
 
@@ -98,27 +106,27 @@ export class SqliteLocalStore implements LocalStore {
   }
 
   private writeIndex (record: string, entry: IndexedRecord | null): void {
-    if (entry === null) this.db.prepare('DELETE FROM idx WHERE record = ?').run(record)
-    else this.db.prepare('INSERT INTO idx (record, entity, data) VALUES (?, ?, ?) ON CONFLICT (record) DO UPDATE SET entity = excluded.entity, data = excluded.data').run(record, entry.entity, JSON.stringify(entry.values))
+    if (entry === null) this.st('DELETE FROM idx WHERE record = ?').run(record)
+    else this.st('INSERT INTO idx (record, entity, data) VALUES (?, ?, ?) ON CONFLICT (record) DO UPDATE SET entity = excluded.entity, data = excluded.data').run(record, entry.entity, JSON.stringify(entry.values))
   }
 
   async index (entity: string): Promise<IndexedRecord[]> {
     this.flush()
-    return this.db.prepare<[string], { record: string, entity: string, data: string }>('SELECT * FROM idx WHERE entity = ? ORDER BY record').all(entity)
+    return this.st<[string], { record: string, entity: string, data: string }>('SELECT * FROM idx WHERE entity = ? ORDER BY record').all(entity)
       .map(r => ({ record: r.record, entity: r.entity, values: JSON.parse(r.data) as Record<string, unknown> }))
   }
 
   addInbox (item: Omit<InboxItem, 'id'>): Promise<number> {
-    return this.write(() => Number(this.db.prepare('INSERT INTO inbox (data) VALUES (?)').run(JSON.stringify(item)).lastInsertRowid))
+    return this.write(() => Number(this.st('INSERT INTO inbox (data) VALUES (?)').run(JSON.stringify(item)).lastInsertRowid))
   }
 
   async inbox (): Promise<InboxItem[]> {
     this.flush()
-    return this.db.prepare<[], { id: number, data: string }>('SELECT * FROM inbox ORDER BY id').all().map(r => ({ ...JSON.parse(r.data) as Omit<InboxItem, 'id'>, id: r.id }))
+    return this.st<[], { id: number, data: string }>('SELECT * FROM inbox ORDER BY id').all().map(r => ({ ...JSON.parse(r.data) as Omit<InboxItem, 'id'>, id: r.id }))
   }
 
   removeInbox (id: number): Promise<void> {
-    return this.write(() => { this.db.prepare('DELETE FROM inbox WHERE id = ?').run(id) })
+    return this.write(() => { this.st('DELETE FROM inbox WHERE id = ?').run(id) })
   }
 
   async close (): Promise<void> {
