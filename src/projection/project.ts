@@ -88,17 +88,17 @@ const scrub = (doc: Y.Doc, entity: EntityDef): string[] => {
 const restoreShadowedWrites = (doc: Y.Doc, update: Uint8Array, isServerClient: (client: number) => boolean): void => {
   const fields = doc.getMap(FIELDS)
   for (const s of Y.decodeUpdate(update).structs) {
-    // In a decoded update a root parent is its name.
-    if (!(s instanceof Y.Item) || s.parentSub === null || (s.parent as unknown) !== FIELDS) continue
+    if (!(s instanceof Y.Item)) continue
+    // The integrated item knows its parent and key (an encoded item that has a left neighbour does not).
     const item = Y.getItem(doc.store, s.id)
-    if (!(item instanceof Y.Item) || item.right === null) continue
+    if (!(item instanceof Y.Item) || item.parent !== fields || item.parentSub === null || item.right === null) continue
     let last: Y.Item = item.right
     let ownLater = last.id.client === s.id.client
     while (last.right !== null) { last = last.right; ownLater ||= last.id.client === s.id.client }
     // Overwritten by the same writer, or by another writer's visible value: ordinary last-writer-wins.
     if (ownLater || (!last.deleted && !isServerClient(last.id.client))) continue
-    const value = s.content.getContent()[0] as unknown
-    if (fields.get(s.parentSub) !== value) fields.set(s.parentSub, value as never)
+    const value = item.content.getContent()[0] as unknown
+    if (fields.get(item.parentSub) !== value) fields.set(item.parentSub, value as never)
   }
 }
 
