@@ -14,6 +14,8 @@ import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDige
 import { SyncStep } from '../server/protocol.ts'
 import { checkCommand, checkField, OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore } from './store.ts'
+import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '../metadata/views.ts'
+import { search, SearchError, type SearchHit } from '../metadata/search.ts'
 
 export type DeviceStatus = 'offline' | 'syncing' | 'synced' | 'error'
 
@@ -53,7 +55,10 @@ const REMOTE = Symbol('remote')
 /** The values a listing shows: metadata and scalar fields. */
 const indexEntry = (record: string, s: RecordState): IndexedRecord | null => {
   if (s.meta.entity === undefined || s.meta.deletedon !== undefined) return null
-  return { record, entity: String(s.meta.entity), values: { ...s.fields, ...s.texts, ownerid: s.meta.ownerid, modifiedon: s.meta.modifiedon } }
+  return {
+    record, entity: String(s.meta.entity),
+    values: { ...s.fields, ...s.texts, ownerid: s.meta.ownerid, owningbusinessunit: s.meta.owningbusinessunit, statecode: s.meta.statecode, createdon: s.meta.createdon, modifiedon: s.meta.modifiedon }
+  }
 }
 
 export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
@@ -180,6 +185,29 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   /** Whether the last metadata allows `command` (no exception). */
   may (entity: string, command: OfflineCommand): boolean {
     try { checkCommand(this.requireMetadata(), entity, command); return true } catch { return false }
+  }
+
+  /** The views of an entity this device may run (from the last metadata). */
+  views (entity: string): ViewDef[] {
+    return (this.metadata?.views ?? []).filter(v => v.entity === entity)
+  }
+
+  /** Runs a system or quick view on the local index; refuses (ViewError) what cannot run offline. */
+  async view (entity: string, name: string, page = 1, pageSize = 50): Promise<ViewPage> {
+    const meta = this.requireMetadata()
+    const v = this.views(entity).find(x => x.name === name)
+    if (v === undefined) throw new ViewError('unknown-view', `${entity} has no view "${name}" on this device`)
+    checkOffline(v, new Set(meta.entities.map(e => e.name)))
+    return runView(v, await this.store.index(entity), page, pageSize)
+  }
+
+  /** Categorized search: one offline entity, its text fields, case-insensitive, ranked by field order. */
+  async search (entity: string, text: string, limit = 50): Promise<SearchHit[]> {
+    const meta = this.requireMetadata()
+    const offline = new Set(meta.entities.map(e => e.name))
+    const def = meta.entities.find(e => e.name === entity)
+    if (def === undefined) throw new SearchError(`${entity} is not offline on this device: search one offline entity at a time`)
+    return search(def, offline, await this.store.index(entity), text, limit)
   }
 
   /** The indexed records of an entity, without opening their documents. */

@@ -3,6 +3,7 @@
 
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
 import { Reason, type ReasonCode } from '../projection/receipts.ts'
+import type { ViewDef } from '../metadata/views.ts'
 
 export interface DeviceMetadata {
   readonly version: number
@@ -13,6 +14,8 @@ export interface DeviceMetadata {
   readonly privileges: Readonly<Record<string, Readonly<Record<string, boolean>>>>
   /** `entity.attribute` of secured fields -> this user's permission */
   readonly fieldPermissions: Readonly<Record<string, { readonly read: boolean, readonly update: boolean, readonly create: boolean }>>
+  /** system and quick views (and personal ones, to refuse by name) of the profile's entities */
+  readonly views?: readonly ViewDef[]
 }
 
 export class OfflineRefusal extends Error {

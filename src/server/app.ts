@@ -20,6 +20,7 @@ import type { Peer, Room } from './room.ts'
 import { indexPage } from './index-page.ts'
 import { DeviceSession } from './device-session.ts'
 import type { SqliteFeed } from './storage/sqlite-feed.ts'
+import type { Metadata } from '../metadata/metadata.ts'
 
 export interface ServerDeps {
   readonly config: ServerConfig
@@ -29,6 +30,8 @@ export interface ServerDeps {
   readonly queries: ProjectionQueries
   readonly security: Security
   readonly secret: string
+  /** views and other offline metadata (none when absent) */
+  readonly metadata?: Metadata
   readonly now?: () => string
 }
 
@@ -151,7 +154,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     let session: DeviceSession | null = null
     return {
       onOpen (_evt, ws) {
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, sessions: sessionsByDevice }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, sessions: sessionsByDevice, metadata: deps.metadata ?? { views: [] } }, principal.userId,
           b => { if (ws.readyState === 1) ws.send(b as Uint8Array<ArrayBuffer>) },
           (code, reason) => { if (ws.readyState <= 1) ws.close(code, reason) })
         sessions.add(session)

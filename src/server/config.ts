@@ -17,6 +17,8 @@ export interface ServerConfig {
   readonly tokenTtlSeconds: number
   /** JSON file declaring custom entities, or undefined for none */
   readonly customEntitiesFile: string | undefined
+  /** JSON file declaring views (offline metadata), or undefined for none */
+  readonly metadataFile: string | undefined
 }
 
 export class ConfigError extends Error {
@@ -43,6 +45,7 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
   const secret = env.JWT_SECRET
   if (secret !== undefined && secret.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters')
   const custom = env.CUSTOM_ENTITIES
+  const metadata = env.METADATA
   return {
     port: int(env, 'PORT', 8787, 0, 65535),
     host: env.HOST !== undefined && env.HOST !== '' ? env.HOST : '127.0.0.1',
@@ -53,6 +56,7 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),
     jwtSecret: secret,
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 12 * 3600, 60, 365 * 86400),
-    customEntitiesFile: custom === '' ? undefined : resolve(cwd, custom ?? 'config/custom-entities.json')
+    customEntitiesFile: custom === '' ? undefined : resolve(cwd, custom ?? 'config/custom-entities.json'),
+    metadataFile: metadata === '' ? undefined : resolve(cwd, metadata ?? 'config/metadata.json')
   }
 }

@@ -11,6 +11,7 @@ import { parseDocName, type DocName } from '../ids.ts'
 import { computeScope } from '../profiles/scope.ts'
 import type { OfflineProfile } from '../profiles/profile.ts'
 import { tableName } from '../projection/rows.ts'
+import type { Metadata } from '../metadata/metadata.ts'
 import { Reason, type Receipt } from '../projection/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from './device-protocol.ts'
 import { encodeSyncUpdate } from './messages.ts'
@@ -21,6 +22,8 @@ import type { Security } from './security.ts'
 import type { SqliteFeed } from './storage/sqlite-feed.ts'
 
 export interface DeviceDeps {
+  /** views and other offline metadata; a device gets those of its profile's entities */
+  readonly metadata: Metadata
   /** the open session of each device id: a device has one session at a time */
   readonly sessions: Map<string, DeviceSession>
   /** a principal's stored receipts after a seq (a cycle resends what a cut socket may have lost) */
@@ -36,7 +39,7 @@ export const profileOf = (m: SecurityModel, userId: string): OfflineProfile | un
   (m.profiles ?? []).find(p => p.users.includes(userId))
 
 /** What a device needs to work offline: its profile's entities, commands and the user's privileges. */
-export const deviceMetadata = (catalog: Catalog, security: Security, userId: string): string => {
+export const deviceMetadata = (catalog: Catalog, security: Security, userId: string, metadata: Metadata = { views: [] }): string => {
   const ix = security.index
   const profile = profileOf(ix.model, userId)
   const entities = Object.keys(profile?.entities ?? {}).map(e => catalog.entities.get(e)!).filter(e => e !== undefined)
@@ -44,7 +47,8 @@ export const deviceMetadata = (catalog: Catalog, security: Security, userId: str
     (['create', 'read', 'write', 'delete', 'append', 'appendTo', 'assign', 'share'] as const).map(p => [p, mayAccess(ix, userId, p, e.name).allowed]))]))
   const fieldPermissions = Object.fromEntries(ix.model.securedFields.filter(f => entities.some(e => f.startsWith(`${e.name}.`)))
     .map(f => { const [e, a] = f.split('.', 2); return [f, fieldPermission(ix, userId, e, a)] }))
-  return JSON.stringify({ version: ix.version, userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions })
+  const views = metadata.views.filter(v => entities.some(e => e.name === v.entity))
+  return JSON.stringify({ version: ix.version, userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions, views })
 }
 
 let nextPeer = 1_000_000
@@ -191,7 +195,7 @@ export class DeviceSession {
     const ix = security.index
     const upTo = feed.maxSeq()
     if (full && this.metadataVersion !== ix.version) {
-      this.send({ type: DeviceMessage.metadata, json: deviceMetadata(catalog, security, this.userId) })
+      this.send({ type: DeviceMessage.metadata, json: deviceMetadata(catalog, security, this.userId, this.deps.metadata) })
       this.metadataVersion = ix.version
     }
     const held = feed.held(device)

@@ -9,6 +9,7 @@ import { createServer } from './app.ts'
 import { openSqlite, SqliteRecordStorage } from './storage/sqlite.ts'
 import { SqliteProjection } from './storage/sqlite-projection.ts'
 import { SqliteFeed } from './storage/sqlite-feed.ts'
+import { loadMetadata } from '../metadata/metadata.ts'
 import { SqliteSecurityStore } from './storage/sqlite-security.ts'
 import { Security } from './security.ts'
 import { bootstrapModel, demoModel, seedDemoRecords } from './demo.ts'
@@ -39,7 +40,7 @@ const main = async (): Promise<void> => {
     console.log(`new organization with one administrator; admin token (valid ${config.tokenTtlSeconds} s):\n${await issueToken(secret, adminUser, config.tokenTtlSeconds)}`)
   }
   const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage) }
-  const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, secret })
+  const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, metadata: loadMetadata(config.metadataFile, catalog), secret })
   const port = await server.listen()
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
   console.log(`fieldsync listening on http://${shown}:${port}/  (data: ${file})`)
@@ -59,7 +60,7 @@ const main = async (): Promise<void> => {
 }
 
 main().catch(e => {
-  if (e instanceof ConfigError || (e as Error).name === 'CatalogError') console.error(`fieldsync: ${(e as Error).message}`)
+  if (e instanceof ConfigError || ['CatalogError', 'MetadataError'].includes((e as Error).name)) console.error(`fieldsync: ${(e as Error).message}`)
   else console.error(e)
   process.exit(1)
 })

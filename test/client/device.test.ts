@@ -119,6 +119,26 @@ describe('the device over /device', () => {
     await expect(d.retry(again)).rejects.toMatchObject({ reason: 'no-write-privilege' })
   })
 
+  it('runs system views and search on the local index, with the metadata of its profile only', async () => {
+    const s = await start()
+    const d = await device(s, 'alice')
+    await d.sync()
+    d.disconnect() // views and search work offline
+    expect(d.views('account').map(v => v.name)).toContain('Active Accounts')
+    expect(d.views('incident')).toEqual([]) // not in alice's profile: not sent
+    const page = await d.view('account', 'Active Accounts', 1, 5)
+    expect(page.total).toBe((await d.list('account')).length)
+    const names = page.rows.map(r => String(r.name).toLowerCase())
+    expect(names).toEqual([...names].sort())
+    await expect(d.view('account', 'My Pinned Accounts')).rejects.toMatchObject({ reason: 'personal-view' })
+    await expect(d.view('account', 'Accounts with Open Cases')).rejects.toMatchObject({ reason: 'linked-entity-not-offline' })
+    await expect(d.view('account', 'No Such View')).rejects.toMatchObject({ reason: 'unknown-view' })
+    const someName = String(page.rows[0].name)
+    const hits = await d.search('account', someName.slice(0, 6).toUpperCase())
+    expect(hits.some(h => h.record === page.rows[0].record)).toBe(true)
+    await expect(d.search('incident', 'x')).rejects.toThrow(/not offline on this device/)
+  })
+
   it('refuses up front what the last metadata forbids, with the server\'s reason codes', async () => {
     const s = await start()
     const d = await device(s, 'alice')

@@ -14,6 +14,7 @@ import { demoModel, seedDemoRecords } from '../../src/server/demo.ts'
 import { openSqlite, SqliteRecordStorage, type SqliteDb } from '../../src/server/storage/sqlite.ts'
 import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
 import { SqliteFeed } from '../../src/server/storage/sqlite-feed.ts'
+import { loadMetadata } from '../../src/metadata/metadata.ts'
 import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
 import { Security } from '../../src/server/security.ts'
 
@@ -49,7 +50,7 @@ export const startTestServer = async (env: Record<string, string> = {}, dir?: st
   const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
   if (fresh) await seedDemoRecords(storage, catalog)
   const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage) }
-  const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, secret: SECRET })
+  const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, metadata: loadMetadata(config.metadataFile, catalog), secret: SECRET })
   const port = await server.listen()
   let stopped = false
   const stop = async (): Promise<void> => {

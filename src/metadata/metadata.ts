@@ -1,0 +1,33 @@
+// Offline metadata declared alongside the catalog (views today), loaded from JSON and validated at
+// start; a device receives only what its profile's entities need.
+
+import { readFileSync } from 'node:fs'
+import type { Catalog } from '../docs/catalog-types.ts'
+import { validateViews, ViewError, type ViewDef } from './views.ts'
+
+export interface Metadata { readonly views: readonly ViewDef[] }
+
+export class MetadataError extends Error {
+  override name = 'MetadataError'
+}
+
+export const parseMetadata = (source: string, text: string, catalog: Catalog): Metadata => {
+  let root: unknown
+  try { root = JSON.parse(text) } catch (e) { throw new MetadataError(`${source}: not valid JSON (${(e as Error).message})`) }
+  if (typeof root !== 'object' || root === null || !Array.isArray((root as { views?: unknown }).views)) throw new MetadataError(`${source}: expected { "views": [...] }`)
+  const views = (root as { views: ViewDef[] }).views
+  try {
+    validateViews(catalog, views)
+  } catch (e) {
+    if (e instanceof ViewError) throw new MetadataError(`${source}: ${e.message}`)
+    throw e
+  }
+  return { views }
+}
+
+export const loadMetadata = (file: string | undefined, catalog: Catalog): Metadata => {
+  if (file === undefined) return { views: [] }
+  let text: string
+  try { text = readFileSync(file, 'utf8') } catch (e) { throw new MetadataError(`${file}: cannot read (${(e as Error).message})`) }
+  return parseMetadata(file, text, catalog)
+}
