@@ -16,6 +16,8 @@ import { checkCommand, checkField, OfflineRefusal, type DeviceMetadata } from '.
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore } from './store.ts'
 import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '../metadata/views.ts'
 import { search, SearchError, type SearchHit } from '../metadata/search.ts'
+import { evaluateRules, saveViolation, type FormState } from '../metadata/business-rules.ts'
+import { Reason } from '../projection/receipts.ts'
 
 export type DeviceStatus = 'offline' | 'syncing' | 'synced' | 'error'
 
@@ -51,6 +53,9 @@ export interface DeviceOptions {
 }
 
 const REMOTE = Symbol('remote')
+
+/** The values business rules see: fields, texts and state. */
+const formValues = (s: RecordState): Record<string, unknown> => ({ ...s.fields, ...s.texts, statecode: s.meta.statecode, ownerid: s.meta.ownerid })
 
 /** The values a listing shows: metadata and scalar fields. */
 const indexEntry = (record: string, s: RecordState): IndexedRecord | null => {
@@ -155,6 +160,11 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const meta = this.requireMetadata()
     const def = checkCommand(meta, entity, 'create')
     for (const f of Object.keys(values)) checkField(meta, entity, f, true)
+    // Defaults and set-value actions fill the new record, then the rules must hold.
+    const filled = evaluateRules(meta.businessRules ?? [], entity, { statecode: 0, ...values }).values
+    for (const k of Object.keys(filled)) if (k === 'statecode' || !def.attributes.some(a => a.name === k)) delete filled[k]
+    values = filled as Record<string, FieldValue>
+    this.checkRules(meta, entity, { statecode: 0 }, values)
     const id = newId()
     const record = `${entity}/${id}`
     const doc = await this.open(record)
@@ -164,6 +174,19 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     return record
   }
 
+  /** The form state of a record with `pending` values typed in: values after rules, required, locked, errors. */
+  async formState (record: string, pending: Record<string, FieldValue> = {}): Promise<FormState> {
+    const meta = this.requireMetadata()
+    const s = readRecord(await this.open(record))
+    return evaluateRules(meta.businessRules ?? [], parseDocName(record)?.entity ?? '', { ...formValues(s), ...pending })
+  }
+
+  /** Refuses a save that breaks a business rule (the server would drop it with the same message). */
+  private checkRules (meta: DeviceMetadata, entity: string, before: Record<string, unknown>, values: Record<string, FieldValue>): void {
+    const violation = saveViolation(meta.businessRules ?? [], entity, before, { ...before, ...values }, Object.keys(values))
+    if (violation !== null) throw new OfflineRefusal(Reason.businessRule, violation)
+  }
+
   /** Sets fields of a record, refusing up front what the last metadata forbids. */
   async update (record: string, values: Record<string, FieldValue>): Promise<void> {
     const meta = this.requireMetadata()
@@ -171,6 +194,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const def = checkCommand(meta, entity, 'update')
     for (const f of Object.keys(values)) checkField(meta, entity, f, false)
     const doc = await this.open(record)
+    this.checkRules(meta, entity, formValues(readRecord(doc)), values)
     doc.transact(() => { for (const [k, v] of Object.entries(values)) setField(doc, def, k, v, { by: meta.userId, at: new Date().toISOString() }) })
     await this.chain
   }

@@ -4,6 +4,7 @@
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
 import { Reason, type ReasonCode } from '../projection/receipts.ts'
 import type { ViewDef } from '../metadata/views.ts'
+import type { BusinessRule } from '../metadata/business-rules.ts'
 
 export interface DeviceMetadata {
   readonly version: number
@@ -16,6 +17,8 @@ export interface DeviceMetadata {
   readonly fieldPermissions: Readonly<Record<string, { readonly read: boolean, readonly update: boolean, readonly create: boolean }>>
   /** system and quick views (and personal ones, to refuse by name) of the profile's entities */
   readonly views?: readonly ViewDef[]
+  /** business rules of the profile's entities */
+  readonly businessRules?: readonly BusinessRule[]
 }
 
 export class OfflineRefusal extends Error {

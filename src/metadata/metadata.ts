@@ -4,8 +4,11 @@
 import { readFileSync } from 'node:fs'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { validateViews, ViewError, type ViewDef } from './views.ts'
+import { RuleError, validateRules, type BusinessRule } from './business-rules.ts'
 
-export interface Metadata { readonly views: readonly ViewDef[] }
+export interface Metadata { readonly views: readonly ViewDef[], readonly businessRules: readonly BusinessRule[] }
+
+export const NO_METADATA: Metadata = { views: [], businessRules: [] }
 
 export class MetadataError extends Error {
   override name = 'MetadataError'
@@ -16,17 +19,20 @@ export const parseMetadata = (source: string, text: string, catalog: Catalog): M
   try { root = JSON.parse(text) } catch (e) { throw new MetadataError(`${source}: not valid JSON (${(e as Error).message})`) }
   if (typeof root !== 'object' || root === null || !Array.isArray((root as { views?: unknown }).views)) throw new MetadataError(`${source}: expected { "views": [...] }`)
   const views = (root as { views: ViewDef[] }).views
+  const businessRules = (root as { businessRules?: BusinessRule[] }).businessRules ?? []
+  if (!Array.isArray(businessRules)) throw new MetadataError(`${source}: businessRules must be an array`)
   try {
     validateViews(catalog, views)
+    validateRules(catalog, businessRules)
   } catch (e) {
-    if (e instanceof ViewError) throw new MetadataError(`${source}: ${e.message}`)
+    if (e instanceof ViewError || e instanceof RuleError) throw new MetadataError(`${source}: ${e.message}`)
     throw e
   }
-  return { views }
+  return { views, businessRules }
 }
 
 export const loadMetadata = (file: string | undefined, catalog: Catalog): Metadata => {
-  if (file === undefined) return { views: [] }
+  if (file === undefined) return NO_METADATA
   let text: string
   try { text = readFileSync(file, 'utf8') } catch (e) { throw new MetadataError(`${file}: cannot read (${(e as Error).message})`) }
   return parseMetadata(file, text, catalog)

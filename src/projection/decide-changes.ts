@@ -9,6 +9,8 @@ import { checkValue } from '../docs/values.ts'
 import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
 import type { Privilege } from '../authz/model.ts'
 import { Reason, type ReasonCode } from './receipts.ts'
+import { applyChanges } from '../docs/diff.ts'
+import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 
 export interface DecideContext {
   readonly entity: EntityDef
@@ -19,6 +21,8 @@ export interface DecideContext {
   readonly ix: ModelIndex
   /** the privileges the device last received, to tell `privilege-revoked` from never allowed */
   readonly delivered?: ModelIndex
+  /** business rules (of every entity; those of this one apply) */
+  readonly rules?: readonly BusinessRule[]
 }
 
 export type Verdict =
@@ -102,7 +106,29 @@ const fieldOf = (c: Change): string | null => {
 }
 export { fieldOf }
 
-export const decideChanges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] => {
+export const decideChanges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] =>
+  applyRules(ctx, before, decidePrivileges(ctx, before, after, changes))
+
+const valuesOf = (s: RecordState): Record<string, unknown> => ({ ...s.fields, ...s.texts, statecode: s.meta.statecode, ownerid: s.meta.ownerid })
+
+/** A save that would break a business rule is dropped (its field changes) with the rule's message. */
+const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]): Verdict[] => {
+  const rules = (ctx.rules ?? []).filter(r => r.entity === ctx.entity.name)
+  if (rules.length === 0 || verdicts.length === 0) return verdicts
+  const allowed = verdicts.filter(v => v.allowed).map(v => v.change)
+  const result = applyChanges(before, allowed)
+  if (result.meta.entity === undefined || result.meta.deletedon !== undefined) return verdicts
+  const changedFields = allowed.flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ? [c.field] : [])
+  if (changedFields.length === 0) return verdicts
+  const violation = saveViolation(rules, ctx.entity.name, valuesOf(before), valuesOf(result), changedFields)
+  if (violation === null) return verdicts
+  const creating = allowed.some(c => c.kind === 'created')
+  const saved = (c: Change): boolean => creating || c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ||
+    (c.kind === 'meta-set' && STAMPS.has(c.key))
+  return verdicts.map(v => v.allowed && saved(v.change) ? { change: v.change, allowed: false, reason: Reason.businessRule, message: violation } : v)
+}
+
+const decidePrivileges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] => {
   if (changes.length === 0) return []
   const e = ctx.entity
   const deny = (d: Denial) => (c: Change): Verdict => ({ change: c, allowed: false, ...d })

@@ -14,7 +14,8 @@ export const Reason = {
   noAssignPrivilege: 'no-assign-privilege',
   privilegeRevoked: 'privilege-revoked',
   invalidValue: 'invalid-value',
-  foreignClientId: 'foreign-client-id'
+  foreignClientId: 'foreign-client-id',
+  businessRule: 'business-rule'
 } as const
 export type ReasonCode = typeof Reason[keyof typeof Reason]
 

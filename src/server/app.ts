@@ -20,7 +20,7 @@ import type { Peer, Room } from './room.ts'
 import { indexPage } from './index-page.ts'
 import { DeviceSession } from './device-session.ts'
 import type { SqliteFeed } from './storage/sqlite-feed.ts'
-import type { Metadata } from '../metadata/metadata.ts'
+import { NO_METADATA, type Metadata } from '../metadata/metadata.ts'
 
 export interface ServerDeps {
   readonly config: ServerConfig
@@ -50,7 +50,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const { config, catalog, storage, queries, security, secret } = deps
   const now = deps.now ?? (() => new Date().toISOString())
   const app = new Hono()
-  const rooms = new Rooms(storage, { idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter }, catalog, security, now)
+  const rooms = new Rooms(storage, { idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter }, catalog, security, now, (deps.metadata ?? NO_METADATA).businessRules)
   // A privilege change takes read access away at once: close those sockets now.
   const sessions = new Set<DeviceSession>()
   const sessionsByDevice = new Map<string, DeviceSession>()
@@ -154,7 +154,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     let session: DeviceSession | null = null
     return {
       onOpen (_evt, ws) {
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, sessions: sessionsByDevice, metadata: deps.metadata ?? { views: [] } }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, sessions: sessionsByDevice, metadata: deps.metadata ?? NO_METADATA }, principal.userId,
           b => { if (ws.readyState === 1) ws.send(b as Uint8Array<ArrayBuffer>) },
           (code, reason) => { if (ws.readyState <= 1) ws.close(code, reason) })
         sessions.add(session)

@@ -11,7 +11,7 @@ import { parseDocName, type DocName } from '../ids.ts'
 import { computeScope } from '../profiles/scope.ts'
 import type { OfflineProfile } from '../profiles/profile.ts'
 import { tableName } from '../projection/rows.ts'
-import type { Metadata } from '../metadata/metadata.ts'
+import { NO_METADATA, type Metadata } from '../metadata/metadata.ts'
 import { Reason, type Receipt } from '../projection/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from './device-protocol.ts'
 import { encodeSyncUpdate } from './messages.ts'
@@ -39,7 +39,7 @@ export const profileOf = (m: SecurityModel, userId: string): OfflineProfile | un
   (m.profiles ?? []).find(p => p.users.includes(userId))
 
 /** What a device needs to work offline: its profile's entities, commands and the user's privileges. */
-export const deviceMetadata = (catalog: Catalog, security: Security, userId: string, metadata: Metadata = { views: [] }): string => {
+export const deviceMetadata = (catalog: Catalog, security: Security, userId: string, metadata: Metadata = NO_METADATA): string => {
   const ix = security.index
   const profile = profileOf(ix.model, userId)
   const entities = Object.keys(profile?.entities ?? {}).map(e => catalog.entities.get(e)!).filter(e => e !== undefined)
@@ -47,8 +47,11 @@ export const deviceMetadata = (catalog: Catalog, security: Security, userId: str
     (['create', 'read', 'write', 'delete', 'append', 'appendTo', 'assign', 'share'] as const).map(p => [p, mayAccess(ix, userId, p, e.name).allowed]))]))
   const fieldPermissions = Object.fromEntries(ix.model.securedFields.filter(f => entities.some(e => f.startsWith(`${e.name}.`)))
     .map(f => { const [e, a] = f.split('.', 2); return [f, fieldPermission(ix, userId, e, a)] }))
-  const views = metadata.views.filter(v => entities.some(e => e.name === v.entity))
-  return JSON.stringify({ version: ix.version, userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions, views })
+  const mine = (x: { entity: string }): boolean => entities.some(e => e.name === x.entity)
+  return JSON.stringify({
+    version: ix.version, userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions,
+    views: metadata.views.filter(mine), businessRules: metadata.businessRules.filter(mine)
+  })
 }
 
 let nextPeer = 1_000_000

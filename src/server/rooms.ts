@@ -6,6 +6,7 @@ import type { ModelIndex } from '../authz/decide.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { Room, type RoomOptions } from './room.ts'
+import type { BusinessRule } from '../metadata/business-rules.ts'
 
 export interface RoomsOptions extends RoomOptions {
   /** unload a record this long after its last peer left (ms) */
@@ -22,7 +23,10 @@ export class Rooms {
   private readonly now: () => string
   private readonly commitListeners = new Set<(name: DocName) => void>()
 
-  constructor (storage: RecordStorage, options: RoomsOptions, catalog: Catalog, security: Security, now: () => string = () => new Date().toISOString()) {
+  private readonly rules: readonly BusinessRule[]
+
+  constructor (storage: RecordStorage, options: RoomsOptions, catalog: Catalog, security: Security, now: () => string = () => new Date().toISOString(), rules: readonly BusinessRule[] = []) {
+    this.rules = rules
     this.storage = storage
     this.options = options
     this.catalog = catalog
@@ -50,7 +54,7 @@ export class Rooms {
       const entity = this.catalog.entities.get(parseDocName(name)?.entity ?? '')
       if (entity === undefined) throw new Error(`no entity for ${name}`)
       room = new Room(name, this.storage, this.options, {
-        entity, security: this.security, now: this.now, onCommit: n => { for (const l of this.commitListeners) l(n) }
+        entity, security: this.security, now: this.now, rules: this.rules, onCommit: n => { for (const l of this.commitListeners) l(n) }
       })
       this.rooms.set(name, room)
       // A record that nobody joins (a failed upgrade) must not stay loaded.

@@ -13,7 +13,9 @@ import { computeScope } from '../../src/profiles/scope.ts'
 import { profileOf } from '../../src/server/device-session.ts'
 import { tableName } from '../../src/projection/rows.ts'
 import { SqliteFeed } from '../../src/server/storage/sqlite-feed.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
+import * as Y from 'yjs'
+import { setField } from '../../src/docs/record.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame } from '../../src/server/device-protocol.ts'
 import { CloseCode } from '../../src/server/protocol.ts'
 
@@ -137,6 +139,35 @@ describe('the device over /device', () => {
     const hits = await d.search('account', someName.slice(0, 6).toUpperCase())
     expect(hits.some(h => h.record === page.rows[0].record)).toBe(true)
     await expect(d.search('incident', 'x')).rejects.toThrow(/not offline on this device/)
+  })
+
+  it('runs business rules while editing and before saving; the server enforces them for devices that do not', async () => {
+    const s = await start()
+    const d = await device(s, 'alice')
+    await d.sync()
+    const account = (await d.list('account'))[0].record
+    expect((await d.formState(account, { websiteurl: 'http://plain.example' })).errors.map(e => e.message)).toEqual(['Use an https:// website address'])
+    await expect(d.update(account, { websiteurl: 'http://plain.example' })).rejects.toMatchObject({ reason: 'business-rule' })
+    await d.update(account, { websiteurl: 'https://fine.example' })
+    const contact = await d.create('contact', { fullname: 'New Person' })
+    expect(readRecord(await d.open(contact)).fields.preferredcontactmethodcode).toBe(1) // a default from a rule
+    await d.sync()
+    expect(s.projection.row('account', account.split('/')[1])?.websiteurl).toBe('https://fine.example')
+    // A plain y-websocket client (no rules on the device) saving a breaking change: dropped whole, with the rule's message.
+    const doc = new Y.Doc()
+    const p = provider(s.wsUrl, account, doc, await s.token('alice'))
+    cleanups.push(() => p.destroy())
+    await synced(p)
+    const acct = catalog.entities.get('account')!
+    doc.transact(() => {
+      setField(doc, acct, 'websiteurl', 'http://plain.example', { by: 'u-alice', at: '2026-11-27T12:00:00.000Z' })
+      setField(doc, acct, 'telephone1', '+47 same save', { by: 'u-alice', at: '2026-11-27T12:00:00.000Z' })
+    })
+    await until(() => readRecord(doc, acct).fields.websiteurl === 'https://fine.example', 'the save is reverted', [doc])
+    expect(readRecord(doc, acct).fields.telephone1).not.toBe('+47 same save')
+    const receipts = s.storage.receipts('u-alice', 0, 1000).filter(r => r.reason === 'business-rule')
+    expect(receipts.map(r => r.field).sort()).toEqual(expect.arrayContaining(['telephone1', 'websiteurl']))
+    expect(receipts[0].message).toBe('Use an https:// website address')
   })
 
   it('refuses up front what the last metadata forbids, with the server\'s reason codes', async () => {

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { buildCatalog } from '../../src/docs/catalog.ts'
+import { parseMetadata } from '../../src/metadata/metadata.ts'
+import { evaluateRules, saveViolation } from '../../src/metadata/business-rules.ts'
+
+const catalog = buildCatalog()
+const { businessRules: rules } = parseMetadata('config/metadata.json', readFileSync('config/metadata.json', 'utf8'), catalog)
+
+describe('business rules', () => {
+  it('give the form state: set value, set default, required, locked, errors', () => {
+    const closing = evaluateRules(rules, 'opportunity', { salesstagecode: 4, closeprobability: 40 })
+    expect(closing.values.closeprobability).toBe(100)
+    expect([...closing.locked]).toEqual(['closeprobability'])
+    expect(evaluateRules(rules, 'contact', {}).values.preferredcontactmethodcode).toBe(1)
+    expect(evaluateRules(rules, 'contact', { preferredcontactmethodcode: 3 }).values.preferredcontactmethodcode).toBe(3)
+    expect([...evaluateRules(rules, 'lead', { leadqualitycode: 1 }).required]).toEqual(['budgetamount'])
+    expect(evaluateRules(rules, 'account', { websiteurl: 'http://x.example' }).errors).toEqual([{ rule: 'Website must use https', field: 'websiteurl', message: 'Use an https:// website address' }])
+  })
+
+  it('say why a save breaks one', () => {
+    expect(saveViolation(rules, 'account', {}, { websiteurl: 'http://x.example' }, ['websiteurl'])).toBe('Use an https:// website address')
+    expect(saveViolation(rules, 'lead', {}, { leadqualitycode: 1 }, ['leadqualitycode'])).toBe('budgetamount is required')
+    expect(saveViolation(rules, 'lead', {}, { leadqualitycode: 1, budgetamount: 10 }, ['leadqualitycode', 'budgetamount'])).toBeNull()
+    const closed = { salesstagecode: 4, closeprobability: 100 }
+    expect(saveViolation(rules, 'opportunity', closed, { ...closed, closeprobability: 50 }, ['closeprobability'])).toBe('closeprobability is locked')
+    expect(saveViolation(rules, 'opportunity', closed, { ...closed, salesstagecode: 3, closeprobability: 50 }, ['salesstagecode', 'closeprobability'])).toBeNull()
+  })
+
+  it('are validated at start, naming the rule and the field', () => {
+    const bad = (r: unknown): void => { parseMetadata('m.json', JSON.stringify({ views: [], businessRules: [r] }), catalog) }
+    expect(() => bad({ entity: 'account', name: 'R', actions: [{ type: 'explode', field: 'name' }] })).toThrow(/m\.json: businessRules\.account\.R\.actions\[0\]: unknown action/)
+    expect(() => bad({ entity: 'account', name: 'R', actions: [{ type: 'lock', field: 'nope' }] })).toThrow(/no field "nope"/)
+    expect(() => bad({ entity: 'account', name: 'R', actions: [{ type: 'set-value', field: 'numberofemployees', value: 'many' }] })).toThrow(/expects a whole number/)
+  })
+})
