@@ -12,7 +12,7 @@ import { newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../projection/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDigest, readDeviceFrame, type DeviceFrame } from '../server/device-protocol.ts'
 import { SyncStep } from '../server/protocol.ts'
-import { checkCommand, checkField, OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
+import { checkCommand, checkField, checkLookups, OfflineRefusal, refuseAssociation, type DeviceMetadata } from './offline-rules.ts'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore } from './store.ts'
 import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '../metadata/views.ts'
 import { search, SearchError, type SearchHit } from '../metadata/search.ts'
@@ -160,6 +160,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const meta = this.requireMetadata()
     const def = checkCommand(meta, entity, 'create')
     for (const f of Object.keys(values)) checkField(meta, entity, f, true)
+    checkLookups(meta, def, values)
     // Defaults and set-value actions fill the new record, then the rules must hold.
     const filled = evaluateRules(meta.businessRules ?? [], entity, { statecode: 0, ...values }).values
     for (const k of Object.keys(filled)) if (k === 'statecode' || !def.attributes.some(a => a.name === k)) delete filled[k]
@@ -193,6 +194,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const entity = parseDocName(record)?.entity ?? ''
     const def = checkCommand(meta, entity, 'update')
     for (const f of Object.keys(values)) checkField(meta, entity, f, false)
+    checkLookups(meta, def, values)
     const doc = await this.open(record)
     this.checkRules(meta, entity, formValues(readRecord(doc)), values)
     doc.transact(() => { for (const [k, v] of Object.entries(values)) setField(doc, def, k, v, { by: meta.userId, at: new Date().toISOString() }) })
@@ -204,6 +206,15 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const def = checkCommand(meta, parseDocName(record)?.entity ?? '', 'delete')
     deleteRecord(await this.open(record), def, { by: meta.userId, at: new Date().toISOString() })
     await this.chain
+  }
+
+  /** Add Existing through an N:N relationship: refused offline (N:N relationships are read-only). */
+  async associate (_record: string, relationship: string, _other: string): Promise<never> {
+    return refuseAssociation(relationship)
+  }
+
+  async disassociate (_record: string, relationship: string, _other: string): Promise<never> {
+    return refuseAssociation(relationship)
   }
 
   /** Whether the last metadata allows `command` (no exception). */

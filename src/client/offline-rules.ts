@@ -53,3 +53,22 @@ export const checkField = (meta: DeviceMetadata, entity: string, field: string, 
     throw new OfflineRefusal(Reason.fieldSecured, `${entity}.${field} is secured and you may not ${creating ? 'set it on create' : 'update it'}`)
   }
 }
+
+/**
+ * Lookups only to offline-enabled entities: a lookup value must name an entity of this device's profile
+ * and one of the attribute's targets (a record the device does not hold is kept and resolved at sync).
+ */
+export const checkLookups = (meta: DeviceMetadata, entity: EntityDef, values: Readonly<Record<string, unknown>>): void => {
+  for (const [field, value] of Object.entries(values)) {
+    const attr = entity.attributes.find(a => a.name === field)
+    if (attr?.type !== 'lookup' || typeof value !== 'string') continue
+    const target = value.split('/')[0]
+    if (!(attr.targets ?? []).includes(target)) throw new OfflineRefusal(Reason.invalidValue, `${entity.name}.${field} may point at ${(attr.targets ?? []).join(', ')}, not ${target}`)
+    if (!meta.entities.some(e => e.name === target)) throw new OfflineRefusal(Reason.invalidValue, `${entity.name}.${field} points at ${target}, which is not offline on this device`)
+  }
+}
+
+/** N:N relationships are read-only offline: associating or disassociating through one is refused. */
+export const refuseAssociation = (relationship: string): never => {
+  throw new OfflineRefusal(Reason.relationshipReadOnly, `${relationship} is an N:N relationship; N:N relationships are read-only offline`)
+}

@@ -15,7 +15,8 @@ export const Reason = {
   privilegeRevoked: 'privilege-revoked',
   invalidValue: 'invalid-value',
   foreignClientId: 'foreign-client-id',
-  businessRule: 'business-rule'
+  businessRule: 'business-rule',
+  relationshipReadOnly: 'relationship-read-only'
 } as const
 export type ReasonCode = typeof Reason[keyof typeof Reason]
 

@@ -7,7 +7,7 @@ import type { Catalog, EntityDef } from '../docs/catalog-types.ts'
 import { fieldPermission, mayAccess, readScope, type ModelIndex, type ReadScope } from '../authz/decide.ts'
 import * as admin from '../authz/admin.ts'
 import { docName, isValidId, type RecordId } from '../ids.ts'
-import type { Receipt } from '../projection/receipts.ts'
+import { Reason, type Receipt } from '../projection/receipts.ts'
 import type { Row } from '../projection/rows.ts'
 import { META } from '../docs/record.ts'
 import type { Rooms } from './rooms.ts'
@@ -102,6 +102,20 @@ export const recordRoutes = (catalog: Catalog, security: Security, queries: Proj
     rooms.released(room.name)
     return c.json({ ownerid, owningbusinessunit: bu })
   })
+
+  // Associations through N:N relationships are read-only for devices (they are not part of a record
+  // document); 1:N associations are made by setting the lookup on the related record.
+  for (const action of ['associate', 'disassociate'] as const) {
+    app.post(`/records/:entity/:id/${action}`, async c => {
+      const entity = entityOf(c.req.param('entity'))
+      rowOrThrow(entity, c.req.param('id'))
+      const body = await c.req.json().catch(() => null) as { relationship?: unknown } | null
+      const rel = catalog.relationships.find(r => r.from === entity.name && r.name === body?.relationship)
+      if (rel === undefined) throw new HTTPException(400, { message: `relationship: ${entity.name} has no relationship ${JSON.stringify(body?.relationship)}` })
+      if (rel.kind === 'N:N') return c.json({ error: `${rel.name} is an N:N relationship; N:N relationships are read-only offline`, reason: Reason.relationshipReadOnly }, 409)
+      throw new HTTPException(400, { message: `${rel.name} is ${rel.kind}: set the lookup ${rel.attribute} on the related record instead` })
+    })
+  }
 
   app.put('/records/:entity/:id/shares', async c => {
     const entity = entityOf(c.req.param('entity'))

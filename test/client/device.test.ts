@@ -170,6 +170,26 @@ describe('the device over /device', () => {
     expect(receipts[0].message).toBe('Use an https:// website address')
   })
 
+  it('allows lookups only to offline entities, keeps unresolved ones, and refuses N:N association on the device and the server', async () => {
+    const s = await start()
+    const d = await device(s, 'alice')
+    await d.sync()
+    const account = (await d.list('account'))[0].record
+    await expect(d.update(account, { primarycontactid: 'lead/lea0001' })).rejects.toMatchObject({ reason: 'invalid-value' }) // wrong entity
+    await expect(d.create('opportunity', { name: 'x', originatingleadid: 'lead/unknown1' })).resolves.toMatch(/^opportunity\//) // kept, resolved at sync
+    await expect(d.update(account, { parentaccountid: 'account/not-on-this-device' })).resolves.toBeUndefined()
+    const service = await device(s, 'dan')
+    await service.sync()
+    const incident = (await service.list('incident'))[0]?.record
+    expect(incident).toBeDefined() // dan's profile (field service) has cases but no contacts
+    await expect(service.update(incident!, { primarycontactid: 'contact/con0001' })).rejects.toThrow(/contact, which is not offline on this device/)
+    await expect(d.associate('opportunity/opp0004', 'opportunitycompetitors', 'competitor/com0001')).rejects.toMatchObject({ reason: 'relationship-read-only' })
+    await expect(d.disassociate('opportunity/opp0004', 'opportunitycompetitors', 'competitor/com0001')).rejects.toMatchObject({ reason: 'relationship-read-only' })
+    const r = await fetch(`${s.url}/api/records/opportunity/opp0004/associate`, { method: 'POST', headers: { authorization: `Bearer ${await s.token('alice')}` }, body: JSON.stringify({ relationship: 'opportunitycompetitors', record: 'competitor/com0001' }) })
+    expect(r.status).toBe(409)
+    expect(await r.json()).toMatchObject({ reason: 'relationship-read-only' })
+  })
+
   it('refuses up front what the last metadata forbids, with the server\'s reason codes', async () => {
     const s = await start()
     const d = await device(s, 'alice')
