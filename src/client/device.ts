@@ -6,7 +6,7 @@ import * as Y from 'yjs'
 import { Observable } from 'lib0/observable'
 import * as decoding from 'lib0/decoding'
 import type { OfflineCommand } from '../docs/catalog-types.ts'
-import { createRecord, deleteRecord, readRecord, setField, type RecordState } from '../docs/record.ts'
+import { createRecord, deleteRecord, META, readRecord, setField, type RecordState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../projection/receipts.ts'
@@ -17,6 +17,7 @@ import type { IndexedRecord, InboxItem, LocalMeta, LocalStore } from './store.ts
 import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '../metadata/views.ts'
 import { search, SearchError, type SearchHit } from '../metadata/search.ts'
 import { evaluateRules, saveViolation, type FormState } from '../metadata/business-rules.ts'
+import { currentStage, stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
 import { Reason } from '../projection/receipts.ts'
 
 export type DeviceStatus = 'offline' | 'syncing' | 'synced' | 'error'
@@ -206,6 +207,47 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const def = checkCommand(meta, parseDocName(record)?.entity ?? '', 'delete')
     deleteRecord(await this.open(record), def, { by: meta.userId, at: new Date().toISOString() })
     await this.chain
+  }
+
+  /** The record's process flow and the stage it is at, or null when its entity has none. */
+  async stage (record: string): Promise<{ flow: ProcessFlow, index: number, name: string } | null> {
+    const entity = parseDocName(record)?.entity ?? ''
+    const flow = (this.requireMetadata().processFlows ?? []).find(f => f.entity === entity)
+    if (flow === undefined) return null
+    const index = currentStage(flow, readRecord(await this.open(record)).meta.activestage)
+    return { flow, index, name: flow.stages[index].name }
+  }
+
+  /** Moves the record's flow to `stage`; forward needs the required fields of the stages it leaves. */
+  async setActiveStage (record: string, stage: string): Promise<void> {
+    const meta = this.requireMetadata()
+    const entity = parseDocName(record)?.entity ?? ''
+    checkCommand(meta, entity, 'update')
+    const at = await this.stage(record)
+    if (at === null) throw new OfflineRefusal(Reason.invalidValue, `${entity} has no process flow`)
+    const doc = await this.open(record)
+    const s = readRecord(doc)
+    const problem = stageMoveProblem(at.flow, at.name, stage, { ...s.fields, ...s.texts })
+    if (problem !== null) throw new OfflineRefusal(/not a stage/.test(problem) ? Reason.invalidValue : Reason.businessRule, problem)
+    doc.transact(() => {
+      const m = doc.getMap(META)
+      m.set('activestage', stage)
+      m.set('modifiedby', meta.userId)
+      m.set('modifiedon', new Date().toISOString())
+    })
+    await this.chain
+  }
+
+  async nextStage (record: string): Promise<void> {
+    const at = await this.stage(record)
+    if (at === null || at.index + 1 >= at.flow.stages.length) throw new OfflineRefusal(Reason.invalidValue, 'no next stage')
+    await this.setActiveStage(record, at.flow.stages[at.index + 1].name)
+  }
+
+  async previousStage (record: string): Promise<void> {
+    const at = await this.stage(record)
+    if (at === null || at.index === 0) throw new OfflineRefusal(Reason.invalidValue, 'no previous stage')
+    await this.setActiveStage(record, at.flow.stages[at.index - 1].name)
   }
 
   /** Add Existing through an N:N relationship: refused offline (N:N relationships are read-only). */

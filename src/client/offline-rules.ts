@@ -5,6 +5,7 @@ import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
 import { Reason, type ReasonCode } from '../projection/receipts.ts'
 import type { ViewDef } from '../metadata/views.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
+import type { ProcessFlow } from '../metadata/process-flows.ts'
 
 export interface DeviceMetadata {
   readonly version: number
@@ -17,8 +18,9 @@ export interface DeviceMetadata {
   readonly fieldPermissions: Readonly<Record<string, { readonly read: boolean, readonly update: boolean, readonly create: boolean }>>
   /** system and quick views (and personal ones, to refuse by name) of the profile's entities */
   readonly views?: readonly ViewDef[]
-  /** business rules of the profile's entities */
+  /** business rules and process flows of the profile's entities */
   readonly businessRules?: readonly BusinessRule[]
+  readonly processFlows?: readonly ProcessFlow[]
 }
 
 export class OfflineRefusal extends Error {

@@ -16,7 +16,7 @@ export const MEMO_PREFIX = 'memo:'
 /** Keys of the `meta` map. Only these are record metadata; anything else there is foreign. */
 export const META_KEYS = [
   'entity', 'id', 'ownerid', 'owningbusinessunit', 'createdby', 'createdon', 'modifiedby', 'modifiedon',
-  'statecode', 'deletedby', 'deletedon'
+  'statecode', 'activestage', 'deletedby', 'deletedon'
 ] as const
 export type MetaKey = typeof META_KEYS[number]
 

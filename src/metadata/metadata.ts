@@ -5,10 +5,11 @@ import { readFileSync } from 'node:fs'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { validateViews, ViewError, type ViewDef } from './views.ts'
 import { RuleError, validateRules, type BusinessRule } from './business-rules.ts'
+import { FlowError, validateFlows, type ProcessFlow } from './process-flows.ts'
 
-export interface Metadata { readonly views: readonly ViewDef[], readonly businessRules: readonly BusinessRule[] }
+export interface Metadata { readonly views: readonly ViewDef[], readonly businessRules: readonly BusinessRule[], readonly processFlows: readonly ProcessFlow[] }
 
-export const NO_METADATA: Metadata = { views: [], businessRules: [] }
+export const NO_METADATA: Metadata = { views: [], businessRules: [], processFlows: [] }
 
 export class MetadataError extends Error {
   override name = 'MetadataError'
@@ -20,15 +21,18 @@ export const parseMetadata = (source: string, text: string, catalog: Catalog): M
   if (typeof root !== 'object' || root === null || !Array.isArray((root as { views?: unknown }).views)) throw new MetadataError(`${source}: expected { "views": [...] }`)
   const views = (root as { views: ViewDef[] }).views
   const businessRules = (root as { businessRules?: BusinessRule[] }).businessRules ?? []
+  const processFlows = (root as { processFlows?: ProcessFlow[] }).processFlows ?? []
   if (!Array.isArray(businessRules)) throw new MetadataError(`${source}: businessRules must be an array`)
+  if (!Array.isArray(processFlows)) throw new MetadataError(`${source}: processFlows must be an array`)
   try {
     validateViews(catalog, views)
     validateRules(catalog, businessRules)
+    validateFlows(catalog, processFlows)
   } catch (e) {
-    if (e instanceof ViewError || e instanceof RuleError) throw new MetadataError(`${source}: ${e.message}`)
+    if (e instanceof ViewError || e instanceof RuleError || e instanceof FlowError) throw new MetadataError(`${source}: ${e.message}`)
     throw e
   }
-  return { views, businessRules }
+  return { views, businessRules, processFlows }
 }
 
 export const loadMetadata = (file: string | undefined, catalog: Catalog): Metadata => {

@@ -11,6 +11,7 @@ import type { Privilege } from '../authz/model.ts'
 import { Reason, type ReasonCode } from './receipts.ts'
 import { applyChanges } from '../docs/diff.ts'
 import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
+import { stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
 
 export interface DecideContext {
   readonly entity: EntityDef
@@ -23,6 +24,8 @@ export interface DecideContext {
   readonly delivered?: ModelIndex
   /** business rules (of every entity; those of this one apply) */
   readonly rules?: readonly BusinessRule[]
+  /** business process flows (one per entity at most) */
+  readonly flows?: readonly ProcessFlow[]
 }
 
 export type Verdict =
@@ -159,6 +162,11 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
             assignDenial = checkOwner(ctx, ownershipOf(after, ctx.record)) ?? privilege(ctx, 'assign', owner, Reason.noAssignPrivilege)
           }
           d = assignDenial
+        } else if (c.key === 'activestage') {
+          // A stage move: a write, to a stage of the entity's flow, forward only with the stages' required fields.
+          const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
+          const problem = flow === undefined ? `${e.name} has no process flow` : stageMoveProblem(flow, c.old, c.new, { ...after.fields, ...after.texts })
+          d = write('write') ?? (problem === null ? null : { reason: flow === undefined || /not a stage/.test(problem) ? Reason.invalidValue : Reason.businessRule, message: problem })
         } else d = { reason: Reason.fieldReadOnly, message: `${c.key} is a system field` }
         break
       case 'deleted':
@@ -224,6 +232,11 @@ const decideCreate = (ctx: DecideContext, after: RecordState, changes: readonly 
     if (d !== null) return whole(d)
   }
   return changes.map((c): Verdict => {
+    if (c.kind === 'meta-set' && c.key === 'activestage') {
+      const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
+      const problem = flow === undefined ? `${e.name} has no process flow` : stageMoveProblem(flow, undefined, c.new, { ...after.fields, ...after.texts })
+      return problem === null ? { change: c, allowed: true } : { change: c, allowed: false, reason: Reason.businessRule, message: problem }
+    }
     if (c.kind === 'created' || c.kind === 'meta-set') return { change: c, allowed: true }
     const d = c.kind === 'note-added' || c.kind.startsWith('field') || c.kind === 'text-edited' ? checkContent(ctx, c, after, true) : null
     return d === null ? { change: c, allowed: true } : { change: c, allowed: false, ...d }

@@ -11,7 +11,7 @@ export type ColumnKind = 'text' | 'integer' | 'real'
 /** The columns every projected table has before its attributes. */
 export const SYSTEM_COLUMNS: readonly { name: string, kind: ColumnKind }[] = [
   { name: 'id', kind: 'text' }, { name: 'ownerid', kind: 'text' }, { name: 'owningbusinessunit', kind: 'text' },
-  { name: 'statecode', kind: 'integer' }, { name: 'createdby', kind: 'text' }, { name: 'createdon', kind: 'text' },
+  { name: 'statecode', kind: 'integer' }, { name: 'activestage', kind: 'text' }, { name: 'createdby', kind: 'text' }, { name: 'createdon', kind: 'text' },
   { name: 'modifiedby', kind: 'text' }, { name: 'modifiedon', kind: 'text' }
 ]
 

@@ -50,7 +50,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const { config, catalog, storage, queries, security, secret } = deps
   const now = deps.now ?? (() => new Date().toISOString())
   const app = new Hono()
-  const rooms = new Rooms(storage, { idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter }, catalog, security, now, (deps.metadata ?? NO_METADATA).businessRules)
+  const rooms = new Rooms(storage, { idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter }, catalog, security, now, (deps.metadata ?? NO_METADATA).businessRules, (deps.metadata ?? NO_METADATA).processFlows)
   // A privilege change takes read access away at once: close those sockets now.
   const sessions = new Set<DeviceSession>()
   const sessionsByDevice = new Map<string, DeviceSession>()

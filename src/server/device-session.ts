@@ -50,7 +50,7 @@ export const deviceMetadata = (catalog: Catalog, security: Security, userId: str
   const mine = (x: { entity: string }): boolean => entities.some(e => e.name === x.entity)
   return JSON.stringify({
     version: ix.version, userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions,
-    views: metadata.views.filter(mine), businessRules: metadata.businessRules.filter(mine)
+    views: metadata.views.filter(mine), businessRules: metadata.businessRules.filter(mine), processFlows: metadata.processFlows.filter(mine)
   })
 }
 

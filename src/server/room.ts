@@ -20,6 +20,7 @@ import { checkUpdate } from './update-check.ts'
 import { META as META_MAP } from '../docs/record.ts'
 import type { Security } from './security.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
+import type { ProcessFlow } from '../metadata/process-flows.ts'
 
 /** A connected peer, as the room sees it. */
 export interface Peer {
@@ -59,8 +60,9 @@ export interface RoomContext {
   readonly now: () => string
   /** told after every commit that changed the record */
   readonly onCommit?: (name: DocName) => void
-  /** business rules the projection enforces */
+  /** business rules and process flows the projection enforces */
   readonly rules?: readonly BusinessRule[]
+  readonly flows?: readonly ProcessFlow[]
 }
 
 /** Server client ids come from a low range: Yjs breaks ties between concurrent map writes in favour of
@@ -307,7 +309,7 @@ export class Room {
         current = { peer: job.peer, echo: false }
         const delivered = job.peer.delivered === undefined ? undefined : security.at(job.peer.delivered)
         const result = projectUpdate(this.doc, job.update, {
-          entity, record: this.name, userId: principal, ix, delivered, rules: this.ctx.rules, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL
+          entity, record: this.name, userId: principal, ix, delivered, rules: this.ctx.rules, flows: this.ctx.flows, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL
         }, { source: 'device', peer: job.peer } satisfies Origin, now())
         // The author needs the result too when part of its update was reverted.
         if (result.compensated && accepted.length > 0) accepted[accepted.length - 1].echo = true

@@ -7,6 +7,7 @@ import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { Room, type RoomOptions } from './room.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
+import type { ProcessFlow } from '../metadata/process-flows.ts'
 
 export interface RoomsOptions extends RoomOptions {
   /** unload a record this long after its last peer left (ms) */
@@ -24,9 +25,14 @@ export class Rooms {
   private readonly commitListeners = new Set<(name: DocName) => void>()
 
   private readonly rules: readonly BusinessRule[]
+  private readonly flows: readonly ProcessFlow[]
 
-  constructor (storage: RecordStorage, options: RoomsOptions, catalog: Catalog, security: Security, now: () => string = () => new Date().toISOString(), rules: readonly BusinessRule[] = []) {
+  constructor (
+    storage: RecordStorage, options: RoomsOptions, catalog: Catalog, security: Security, now: () => string = () => new Date().toISOString(),
+    rules: readonly BusinessRule[] = [], flows: readonly ProcessFlow[] = []
+  ) {
     this.rules = rules
+    this.flows = flows
     this.storage = storage
     this.options = options
     this.catalog = catalog
@@ -54,7 +60,7 @@ export class Rooms {
       const entity = this.catalog.entities.get(parseDocName(name)?.entity ?? '')
       if (entity === undefined) throw new Error(`no entity for ${name}`)
       room = new Room(name, this.storage, this.options, {
-        entity, security: this.security, now: this.now, rules: this.rules, onCommit: n => { for (const l of this.commitListeners) l(n) }
+        entity, security: this.security, now: this.now, rules: this.rules, flows: this.flows, onCommit: n => { for (const l of this.commitListeners) l(n) }
       })
       this.rooms.set(name, room)
       // A record that nobody joins (a failed upgrade) must not stay loaded.

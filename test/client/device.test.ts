@@ -15,7 +15,7 @@ import { tableName } from '../../src/projection/rows.ts'
 import { SqliteFeed } from '../../src/server/storage/sqlite-feed.ts'
 import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
 import * as Y from 'yjs'
-import { setField } from '../../src/docs/record.ts'
+import { clearField, setField } from '../../src/docs/record.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame } from '../../src/server/device-protocol.ts'
 import { CloseCode } from '../../src/server/protocol.ts'
 
@@ -188,6 +188,32 @@ describe('the device over /device', () => {
     const r = await fetch(`${s.url}/api/records/opportunity/opp0004/associate`, { method: 'POST', headers: { authorization: `Bearer ${await s.token('alice')}` }, body: JSON.stringify({ relationship: 'opportunitycompetitors', record: 'competitor/com0001' }) })
     expect(r.status).toBe(409)
     expect(await r.json()).toMatchObject({ reason: 'relationship-read-only' })
+  })
+
+  it('moves business process flow stages offline, forward only with the required fields; the server checks moves too', async () => {
+    const s = await start()
+    const d = await device(s, 'alice')
+    await d.sync()
+    const lead = (await d.list('lead'))[0].record
+    const leadDef = catalog.entities.get('lead')!
+    expect(await d.stage(lead)).toMatchObject({ name: 'Qualify', index: 0 })
+    await d.nextStage(lead) // subject and company name are filled
+    expect((await d.stage(lead))?.name).toBe('Develop')
+    clearField(await d.open(lead), leadDef, 'estimatedclosedate', { by: 'u-alice', at: '2026-11-27T12:00:00.000Z' })
+    await expect(d.nextStage(lead)).rejects.toMatchObject({ reason: 'business-rule', message: expect.stringMatching(/Develop needs estimatedclosedate/) })
+    await expect(d.setActiveStage(lead, 'Nowhere')).rejects.toMatchObject({ reason: 'invalid-value' })
+    await d.previousStage(lead)
+    await d.setActiveStage(lead, 'Develop')
+    await d.sync()
+    expect(s.projection.row('lead', lead.split('/')[1])?.activestage).toBe('Develop')
+    // A plain y-websocket client jumping to Close without the close date: dropped by the server.
+    const doc = new Y.Doc()
+    const p = provider(s.wsUrl, lead, doc, await s.token('alice'))
+    cleanups.push(() => p.destroy())
+    await synced(p)
+    doc.getMap('meta').set('activestage', 'Close')
+    await until(() => doc.getMap('meta').get('activestage') === 'Develop', 'the move is reverted', [doc])
+    expect(s.storage.receipts('u-alice', 0, 1000).find(r => r.field === 'activestage')).toMatchObject({ reason: 'business-rule', attempted: 'Close' })
   })
 
   it('refuses up front what the last metadata forbids, with the server\'s reason codes', async () => {

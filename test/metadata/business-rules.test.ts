@@ -34,3 +34,23 @@ describe('business rules', () => {
     expect(() => bad({ entity: 'account', name: 'R', actions: [{ type: 'set-value', field: 'numberofemployees', value: 'many' }] })).toThrow(/expects a whole number/)
   })
 })
+
+describe('process flows', async () => {
+  const { stageMoveProblem } = await import('../../src/metadata/process-flows.ts')
+  const { processFlows } = parseMetadata('config/metadata.json', readFileSync('config/metadata.json', 'utf8'), catalog)
+  const flow = processFlows.find(f => f.entity === 'lead')!
+  it('move back freely and forward only with the required fields of the stages left', () => {
+    expect(stageMoveProblem(flow, 'Develop', 'Qualify', {})).toBeNull()
+    expect(stageMoveProblem(flow, 'Qualify', 'Propose', { subject: 's', companyname: 'c', budgetamount: 1 })).toBe('stage Develop needs estimatedclosedate before moving on')
+    expect(stageMoveProblem(flow, undefined, 'Develop', { subject: 's', companyname: 'c' })).toBeNull()
+    expect(stageMoveProblem(flow, 'Qualify', 'Nowhere', {})).toMatch(/not a stage/)
+  })
+  it('are validated: single-entity, unique stages, known fields', () => {
+    const bad = (f: unknown): void => { parseMetadata('m.json', JSON.stringify({ views: [], processFlows: f }), catalog) }
+    expect(() => bad([{ entity: 'lead', name: 'F', stages: [{ name: 'A', required: [] }] }])).toThrow(/at least two stages/)
+    expect(() => bad([{ entity: 'lead', name: 'F', stages: [{ name: 'A', required: ['nope'] }, { name: 'B', required: [] }] }])).toThrow(/stages\[0\] \(A\): lead has no field "nope"/)
+    expect(() => bad([{ entity: 'lead', name: 'F', stages: [{ name: 'A', required: [] }, { name: 'A', required: [] }] }])).toThrow(/unique name/)
+    const two = { entity: 'lead', stages: [{ name: 'A', required: [] }, { name: 'B', required: [] }] }
+    expect(() => bad([{ ...two, name: 'F' }, { ...two, name: 'G' }])).toThrow(/one flow per entity/)
+  })
+})
