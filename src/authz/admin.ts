@@ -2,18 +2,14 @@
 // version, or throws AdminError naming the bad field. Pure.
 
 import type { Catalog } from '../docs/catalog-types.ts'
-import { parseProfile, ProfileError } from '../profiles/profile.ts'
+import { parseProfile } from '../profiles/profile.ts'
+import { FieldError } from '../errors.ts'
 import { isValidId, newId } from '../ids.ts'
 import type { BusinessUnit, Team, User } from './org.ts'
 import { DEPTHS, PRIVILEGES, type Depth, type FieldPermission, type FieldProfile, type Privilege, type Role, type SecurityModel, type ShareAccess } from './model.ts'
 
-export class AdminError extends Error {
+export class AdminError extends FieldError {
   override name = 'AdminError'
-  readonly field: string
-  constructor (field: string, message: string) {
-    super(`${field}: ${message}`)
-    this.field = field
-  }
 }
 
 type Input = Record<string, unknown>
@@ -214,13 +210,7 @@ export const setShare = (m: SecurityModel, record: string, body: unknown): Secur
 
 /** Creates or replaces an offline profile (validated); a user moves to it from any other profile. */
 export const putProfile = (m: SecurityModel, catalog: Catalog, body: unknown): SecurityModel => {
-  let profile
-  try {
-    profile = parseProfile(catalog, body)
-  } catch (e) {
-    if (e instanceof ProfileError) throw new AdminError(e.field, e.message.slice(e.field.length + 2))
-    throw e
-  }
+  const profile = parseProfile(catalog, body)
   profile.users.forEach(u => requireUser(m, u, 'users'))
   const others = (m.profiles ?? []).filter(p => p.id !== profile.id).map(p => ({ ...p, users: p.users.filter(u => !profile.users.includes(u)) }))
   return bump(m, { profiles: [...others, profile] })

@@ -3,6 +3,7 @@
 
 import type { Catalog, RelationshipDef } from '../docs/catalog-types.ts'
 import { isValidId } from '../ids.ts'
+import { FieldError } from '../errors.ts'
 
 export type ConditionOp = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le' | 'contains' | 'null' | 'not-null'
 export const CONDITION_OPS: readonly ConditionOp[] = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'contains', 'null', 'not-null']
@@ -31,13 +32,8 @@ export interface OfflineProfile {
   readonly entities: Readonly<Record<string, ProfileEntity>>
 }
 
-export class ProfileError extends Error {
+export class ProfileError extends FieldError {
   override name = 'ProfileError'
-  readonly field: string
-  constructor (field: string, message: string) {
-    super(`${field}: ${message}`)
-    this.field = field
-  }
 }
 
 export const DEFAULT_MODIFIED_WITHIN_DAYS = 10

@@ -4,10 +4,9 @@ import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { createNodeWebSocket } from '@hono/node-ws'
 import { serve, type ServerType } from '@hono/node-server'
-import type { AddressInfo } from 'node:net'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { docName, isValidId, type RecordId } from '../ids.ts'
-import { AdminError } from '../authz/admin.ts'
+import { FieldError } from '../errors.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { adminRoutes } from './admin-routes.ts'
@@ -67,7 +66,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
 
   app.onError((err, c) => {
     if (err instanceof HTTPException) return c.json({ error: err.message }, err.status)
-    if (err instanceof AdminError) return c.json({ error: err.message, field: err.field }, 400)
+    if (err instanceof FieldError) return c.json({ error: err.message, field: err.field }, 400)
     console.error(err)
     return c.json({ error: 'internal error' }, 500)
   })
@@ -204,4 +203,3 @@ const deliver = (room: Room, peer: Peer, message: Uint8Array): void => {
   }
 }
 
-export type { AddressInfo }

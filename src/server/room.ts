@@ -323,7 +323,7 @@ export class Room {
       this.serverBound = true
     }
     if (accepted.length > 0 || receipts.length > 0 || newBindings.length > 0) {
-      const merged = accepted.length === 0 ? new Uint8Array([0, 0]) : accepted.length === 1 ? accepted[0].update : Y.mergeUpdates(accepted.map(a => a.update))
+      const merged = accepted.length === 0 ? null : accepted.length === 1 ? accepted[0].update : Y.mergeUpdates(accepted.map(a => a.update))
       const { id } = parseDocName(this.name)!
       const effects: CommitEffects = {
         receipts: receipts.map(r => r.receipt),
@@ -331,8 +331,7 @@ export class Room {
         row: accepted.length > 0 ? { entity: entity.name, id, values: rowOf(entity, readRecord(this.doc, entity)) } : undefined
       }
       const committed = await this.storage.append(this.name, merged, effects)
-      this.lastSeq = committed.seq
-      this.logRows++
+      if (merged !== null) { this.lastSeq = committed.seq; this.logRows++ }
       for (const a of accepted) {
         const message = encodeSyncUpdate(SyncStep.update, a.update)
         for (const p of this.peers) if (p !== a.peer || a.echo) p.send(message)

@@ -3,7 +3,7 @@
 // after everyone syncs: each device holds exactly its scope, each record equal to the server's, and
 // every change a device made is in the server's state or in that device's inbox.
 
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,10 +22,10 @@ import { tableName } from '../../src/projection/rows.ts'
 import { SqliteFeed } from '../../src/server/storage/sqlite-feed.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { chance, int, pick, withSeed } from '../helpers/seed.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
 
 const catalog = buildCatalog()
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+const cleanups = useCleanups()
 
 interface Edit { seq: number, device: string, record: string, field: string, value: string }
 

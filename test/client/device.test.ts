@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,10 +18,10 @@ import * as Y from 'yjs'
 import { clearField, setField } from '../../src/docs/record.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame } from '../../src/server/device-protocol.ts'
 import { CloseCode } from '../../src/server/protocol.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
 
 const catalog = buildCatalog()
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+const cleanups = useCleanups()
 
 const start = async (): Promise<TestServer> => {
   const s = await startTestServer()

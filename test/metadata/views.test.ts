@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { MetadataError, parseMetadata } from '../../src/metadata/metadata.ts'
-import { checkOffline, runView, ViewError, type ViewDef } from '../../src/metadata/views.ts'
+import { checkOffline, runView, type ViewDef } from '../../src/metadata/views.ts'
 import { search, SearchError, searchableFields } from '../../src/metadata/search.ts'
 
 const catalog = buildCatalog()

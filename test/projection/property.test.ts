@@ -3,7 +3,7 @@
 // persisted document, the projected row and the state built from only the allowed changes agree; no
 // byte ever persisted or broadcast carries a dropped value; every dropped change has one receipt.
 
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,12 +27,12 @@ import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
 import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
 import { asRecordId, type DocName } from '../../src/ids.ts'
 import { chance, int, pick, withSeed, type Gen } from '../helpers/seed.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
 
 const catalog = buildCatalog()
 const ENTITIES = ['account', 'task', 'email'] as const
 const PRIVS: Privilege[] = ['create', 'read', 'write', 'delete', 'appendTo', 'assign']
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+const cleanups = useCleanups()
 
 const randomModel = (gen: Gen): SecurityModel => {
   const users = ['u1', 'u2', 'u3', 'u4']

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,10 +8,10 @@ import { addNote } from '../../src/docs/record.ts'
 import { provider, synced, until } from '../helpers/server.ts'
 import { startServerProcess, type ServerProcess } from '../helpers/process.ts'
 import { int, withSeed } from '../helpers/seed.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
 
 const account = buildCatalog().entities.get('account')!
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+const cleanups = useCleanups()
 
 const login = async (port: number, user: string): Promise<string> => {
   const r = await fetch(`http://127.0.0.1:${port}/auth/dev-login`, { method: 'POST', body: JSON.stringify({ user }) })

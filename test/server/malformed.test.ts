@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import * as encoding from 'lib0/encoding'
@@ -9,10 +9,10 @@ import { CloseCode, MessageType, SyncStep } from '../../src/server/protocol.ts'
 import { encodeSyncUpdate } from '../../src/server/messages.ts'
 import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
 import { withSeed } from '../helpers/seed.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
 
 const account = buildCatalog().entities.get('account')!
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+const cleanups = useCleanups()
 
 interface Raw {
   ws: WebSocket

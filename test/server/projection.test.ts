@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import * as decoding from 'lib0/decoding'
@@ -10,13 +10,13 @@ import { CloseCode, MessageType, SyncStep } from '../../src/server/protocol.ts'
 import { encodeSyncUpdate } from '../../src/server/messages.ts'
 import type { Receipt } from '../../src/projection/receipts.ts'
 import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
 
 const catalog = buildCatalog()
 const account = catalog.entities.get('account')!
 const email = catalog.entities.get('email')!
 const task = catalog.entities.get('task')!
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+const cleanups = useCleanups()
 
 const start = async (): Promise<TestServer> => {
   const s = await startTestServer()

@@ -73,8 +73,13 @@ export const describeStorage = (adapter: string, open: () => Promise<StorageHarn
         const receipt = { principal: 'u1', record: 'account/a3', change: 'field-set', field: 'name', attempted: 'x', kept: 'y', reason: 'no-write-privilege', message: 'm', privilegeVersion: 3, at: '2026-11-27T10:00:00.000Z' } as const
         const r = await h.storage.append(name('account/a3'), Y.encodeStateAsUpdate(new Y.Doc()), { bindings: [{ client: 42, principal: 'u1' }], receipts: [receipt] })
         expect(r.receipts).toEqual([{ ...receipt, seq: expect.any(Number) }])
+        // Effects alone (receipts of a refused update): no row in the log.
+        const alone = await h.storage.append(name('account/a4'), null, { receipts: [receipt] })
+        expect(alone.seq).toBe(0)
+        expect(alone.receipts).toHaveLength(1)
         const reopened = await h.reopen()
         expect((await reopened.load(name('account/a3'))).bindings).toEqual([{ client: 42, principal: 'u1' }])
+        expect((await reopened.load(name('account/a4'))).updates).toEqual([])
       } finally {
         await h.dispose()
       }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import * as encoding from 'lib0/encoding'
@@ -7,11 +7,11 @@ import { buildCatalog } from '../../src/docs/catalog.ts'
 import { readRecord, setField, editText, addNote } from '../../src/docs/record.ts'
 import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
 import type { WebsocketProvider } from 'y-websocket'
+import { useCleanups } from '../helpers/cleanups.ts'
 
 const catalog = buildCatalog()
 const account = catalog.entities.get('account')!
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c() })
+const cleanups = useCleanups()
 
 const start = async (env: Record<string, string> = {}): Promise<TestServer> => {
   const s = await startTestServer(env)

@@ -29,6 +29,7 @@ export interface CommitEffects {
 }
 
 export interface CommitResult {
+  /** the update's seq (0 when the commit carried effects only) */
   readonly seq: number
   /** the receipts as stored, with their seq */
   readonly receipts: Receipt[]
@@ -38,11 +39,11 @@ export interface RecordStorage {
   /** Every stored update of a record, oldest first (after compaction the merged one comes first), and its bindings. */
   load (doc: DocName): Promise<StoredRecord>
   /**
-   * Appends one update (and its effects) to a record's log. Resolves only after the storage commit that
+   * Appends one update (and its effects; a null update commits the effects alone) to a record's log. Resolves only after the storage commit that
    * contains it has returned: an acknowledged update survives a crash. Appends that arrive close
    * together share one commit.
    */
-  append (doc: DocName, update: Uint8Array, effects?: CommitEffects): Promise<CommitResult>
+  append (doc: DocName, update: Uint8Array | null, effects?: CommitEffects): Promise<CommitResult>
   /** Replaces the record's updates with seq <= throughSeq by `merged`, atomically. */
   compact (doc: DocName, merged: Uint8Array, throughSeq: number): Promise<void>
   /** The names of all stored records, optionally only those of one entity. */

@@ -58,10 +58,15 @@ export class SqliteFeed {
     return this.st<[string], { cursor: number }>('SELECT cursor FROM devices WHERE device = ?').get(device)?.cursor ?? 0
   }
 
+  /** Runs `sql` (parameters: device, doc) for each doc, in one transaction. */
+  private each (sql: string, device: string, docs: Iterable<DocName>): void {
+    const st = this.st(sql)
+    this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
+  }
+
   /** Marks records as perhaps held (an evict frame was sent; the socket may drop before it arrives). */
   unsure (device: string, docs: Iterable<DocName>): void {
-    const st = this.st('UPDATE device_records SET confirmed = 0 WHERE device = ? AND doc = ?')
-    this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
+    this.each('UPDATE device_records SET confirmed = 0 WHERE device = ? AND doc = ?', device, docs)
   }
 
   /**
@@ -69,8 +74,7 @@ export class SqliteFeed {
    * if they leave its scope) but may not (so they are sent whole again until a cycle confirms them).
    */
   mayHold (device: string, docs: Iterable<DocName>): void {
-    const st = this.st('INSERT OR IGNORE INTO device_records (device, doc, confirmed) VALUES (?, ?, 0)')
-    this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
+    this.each('INSERT OR IGNORE INTO device_records (device, doc, confirmed) VALUES (?, ?, 0)', device, docs)
   }
 
   /** Records a finished cycle in one transaction: what the device now holds, and its cursor. */
@@ -86,8 +90,6 @@ export class SqliteFeed {
   needsScope (device: string): boolean {
     return this.st<[string], { n: number }>('SELECT needs_scope AS n FROM devices WHERE device = ?').get(device)?.n === 1
   }
-
-
 
   /** Records the device may hold but no finished cycle confirmed. */
   unconfirmed (device: string): Set<DocName> {
@@ -108,13 +110,11 @@ export class SqliteFeed {
   }
 
   hold (device: string, docs: Iterable<DocName>): void {
-    const st = this.st('INSERT INTO device_records (device, doc, confirmed) VALUES (?, ?, 1) ON CONFLICT (device, doc) DO UPDATE SET confirmed = 1')
-    this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
+    this.each('INSERT INTO device_records (device, doc, confirmed) VALUES (?, ?, 1) ON CONFLICT (device, doc) DO UPDATE SET confirmed = 1', device, docs)
   }
 
   release (device: string, docs: Iterable<DocName>): void {
-    const st = this.st('DELETE FROM device_records WHERE device = ? AND doc = ?')
-    this.db.transaction(() => { for (const d of docs) st.run(device, d) })()
+    this.each('DELETE FROM device_records WHERE device = ? AND doc = ?', device, docs)
   }
 
   /** Every projected row of an entity (for scope computation). */

@@ -19,7 +19,7 @@ export const openSqlite = (file: string): SqliteDb => {
   return db
 }
 
-interface Pending { doc: DocName, data: Uint8Array, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
+interface Pending { doc: DocName, data: Uint8Array | null, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
 
 export class SqliteRecordStorage implements RecordStorage {
   private readonly db: SqliteDb
@@ -80,7 +80,7 @@ export class SqliteRecordStorage implements RecordStorage {
     }
   }
 
-  append (doc: DocName, update: Uint8Array, effects: CommitEffects = {}): Promise<CommitResult> {
+  append (doc: DocName, update: Uint8Array | null, effects: CommitEffects = {}): Promise<CommitResult> {
     if (this.closed) return Promise.reject(new Error('storage is closed'))
     return new Promise((resolve, reject) => {
       this.pending.push({ doc, data: update, effects, resolve, reject })
@@ -108,7 +108,7 @@ export class SqliteRecordStorage implements RecordStorage {
   }
 
   private write (p: Pending): CommitResult {
-    const seq = Number(this.stmt.insert.run(p.doc, p.data).lastInsertRowid)
+    const seq = p.data === null ? 0 : Number(this.stmt.insert.run(p.doc, p.data).lastInsertRowid)
     const { row, receipts = [], bindings = [] } = p.effects
     for (const b of bindings) this.stmt.bind.run(p.doc, b.client, b.principal)
     if (row !== undefined) {
