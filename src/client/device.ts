@@ -13,6 +13,8 @@ import type { Receipt } from '../projection/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDigest, readDeviceFrame, type DeviceFrame } from '../server/device-protocol.ts'
 import { SyncStep } from '../server/protocol.ts'
 import { checkCommand, checkField, checkLookups, OfflineRefusal, refuseAssociation, type DeviceMetadata } from './offline-rules.ts'
+import { fillNew, prepareCommand } from './offline-commands.ts'
+import type { StateCommand } from '../docs/commands.ts'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore } from './store.ts'
 import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '../metadata/views.ts'
 import { search, SearchError, type SearchHit } from '../metadata/search.ts'
@@ -54,6 +56,11 @@ export interface DeviceOptions {
 }
 
 const REMOTE = Symbol('remote')
+
+/** The origin of a command's transactions: their updates are kept together as one pending command. */
+class CommandCapture {
+  readonly parts: { record: string, update: Uint8Array }[] = []
+}
 
 /** The values business rules see: fields, texts and state. */
 const formValues = (s: RecordState): Record<string, unknown> => ({ ...s.fields, ...s.texts, statecode: s.meta.statecode, ownerid: s.meta.ownerid })
@@ -132,7 +139,10 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     doc.transact(() => { for (const u of updates) Y.applyUpdate(doc, u) }, REMOTE)
     const raced = this.docs.get(record)
     if (raced !== undefined) return raced
-    doc.on('update', (u: Uint8Array, origin: unknown) => { if (origin !== REMOTE) void this.localEdit(record, doc, u) })
+    doc.on('update', (u: Uint8Array, origin: unknown) => {
+      if (origin instanceof CommandCapture) origin.parts.push({ record, update: u })
+      else if (origin !== REMOTE) void this.localEdit(record, doc, u)
+    })
     this.docs.set(record, doc)
     return doc
   }
@@ -162,11 +172,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const def = checkCommand(meta, entity, 'create')
     for (const f of Object.keys(values)) checkField(meta, entity, f, true)
     checkLookups(meta, def, values)
-    // Defaults and set-value actions fill the new record, then the rules must hold.
-    const filled = evaluateRules(meta.businessRules ?? [], entity, { statecode: 0, ...values }).values
-    for (const k of Object.keys(filled)) if (k === 'statecode' || !def.attributes.some(a => a.name === k)) delete filled[k]
-    values = filled as Record<string, FieldValue>
-    this.checkRules(meta, entity, { statecode: 0 }, values)
+    values = fillNew(meta, def, values)
     const id = newId()
     const record = `${entity}/${id}`
     const doc = await this.open(record)
@@ -208,6 +214,51 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     deleteRecord(await this.open(record), def, { by: meta.userId, at: new Date().toISOString() })
     await this.chain
   }
+
+  /**
+   * Runs a command over a record offline: lead `qualify` (creates the configured account, contact and
+   * opportunity, linked to the lead, and closes it as qualified) and `disqualify`, appointment
+   * `convert-to-case`, custom entity `mark-complete` and `convert-to-opportunity`. Its edits are sent
+   * at sync as one command, accepted or rejected as a whole. Returns the records it created.
+   */
+  async runCommand (command: StateCommand, record: string): Promise<string[]> {
+    const meta = this.requireMetadata()
+    const doc = await this.open(record)
+    const { def, plan } = prepareCommand(meta, command, record, readRecord(doc), newId)
+    // Open every document first: the edits below then happen without a gap.
+    const docs = await Promise.all(plan.creates.map(c => this.open(c.record)))
+    const actor = { by: meta.userId, at: new Date().toISOString() }
+    const capture = new CommandCapture()
+    plan.creates.forEach((c, i) => {
+      const cdef = meta.entities.find(e => e.name === c.entity)!
+      createRecord(docs[i], cdef, { id: parseDocName(c.record)!.id, ownerid: `systemuser/${meta.userId}`, owningbusinessunit: meta.businessUnitId, values: c.values }, actor, capture)
+    })
+    doc.transact(() => {
+      doc.getMap(META).set('statecode', plan.statecode)
+      for (const [k, v] of Object.entries(plan.targetValues)) setField(doc, def, k, v, actor)
+      doc.getMap(META).set('modifiedby', actor.by)
+      doc.getMap(META).set('modifiedon', actor.at)
+    }, capture)
+    await this.queue(async () => {
+      const group = newId()
+      const parts = []
+      for (const p of capture.parts) {
+        const id = await this.store.addPending(p.record, p.update, { group, name: command, target: record })
+        parts.push({ record: p.record, id, update: p.update })
+        const d = this.docs.get(p.record)
+        await this.store.setIndex(p.record, d === undefined ? null : indexEntry(p.record, readRecord(d)))
+      }
+      this.emitUnsynced()
+      this.send({ type: DeviceMessage.command, command, target: record, parts })
+    })
+    return plan.creates.map(c => c.record)
+  }
+
+  qualify (lead: string): Promise<string[]> { return this.runCommand('qualify', lead) }
+  disqualify (lead: string): Promise<string[]> { return this.runCommand('disqualify', lead) }
+  convertToCase (appointment: string): Promise<string[]> { return this.runCommand('convert-to-case', appointment) }
+  markComplete (record: string): Promise<string[]> { return this.runCommand('mark-complete', record) }
+  convertToOpportunity (record: string): Promise<string[]> { return this.runCommand('convert-to-opportunity', record) }
 
   /** The record's process flow and the stage it is at, or null when its entity has none. */
   async stage (record: string): Promise<{ flow: ProcessFlow, index: number, name: string } | null> {
@@ -354,7 +405,17 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
       this.send({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId: this.meta.deviceId, cursor: this.meta.cursor, privilegeVersion: this.meta.privilegeVersion, profileVersion: this.meta.privilegeVersion })
       // Local edits go first, in order; the server answers them before the cycle's 'done'.
       void this.queue(async () => {
-        for (const p of await this.store.pending()) this.send({ type: DeviceMessage.push, record: p.record, id: p.id, update: p.update })
+        const pending = await this.store.pending()
+        const sent = new Set<string>()
+        for (const p of pending) {
+          if (p.command === undefined) { this.send({ type: DeviceMessage.push, record: p.record, id: p.id, update: p.update }); continue }
+          // A command's parts go together, once.
+          const { group, name, target } = p.command
+          if (sent.has(group)) continue
+          sent.add(group)
+          const parts = pending.filter(q => q.command?.group === group).map(q => ({ record: q.record, id: q.id, update: q.update }))
+          this.send({ type: DeviceMessage.command, command: name, target, parts })
+        }
         await this.sendSyncNow(this.requests)
       })
     }

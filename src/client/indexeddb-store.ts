@@ -3,7 +3,7 @@
 // received together (an initial sync) keep their first states in one 'chunk' row, so each costs one
 // IndexedDB write (its index entry, which names the chunk) instead of two.
 
-import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingUpdate } from './store.ts'
+import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 
 const STORES = ['meta', 'updates', 'idx', 'inbox', 'chunks'] as const
 
@@ -177,13 +177,13 @@ export class IndexedDbLocalStore implements LocalStore {
     return this.chunkWritten!
   }
 
-  addPending (record: string, update: Uint8Array): Promise<number> {
-    return this.blind<number>(tx => tx.objectStore('updates').add({ record, data: update, pending: 1 }))
+  addPending (record: string, update: Uint8Array, command?: PendingCommand): Promise<number> {
+    return this.blind<number>(tx => tx.objectStore('updates').add({ record, data: update, pending: 1, ...(command === undefined ? {} : { command }) }))
   }
 
   async pending (): Promise<PendingUpdate[]> {
-    const rows = await this.read('updates', s => s.index('pending').getAll(1)) as { id: number, record: string, data: Uint8Array }[]
-    return rows.sort((a, b) => a.id - b.id).map(r => ({ id: r.id, record: r.record, update: r.data }))
+    const rows = await this.read('updates', s => s.index('pending').getAll(1)) as { id: number, record: string, data: Uint8Array, command?: PendingCommand }[]
+    return rows.sort((a, b) => a.id - b.id).map(r => ({ id: r.id, record: r.record, update: r.data, ...(r.command === undefined ? {} : { command: r.command }) }))
   }
 
   acknowledge (id: number): Promise<void> {

@@ -6,6 +6,7 @@ import { Reason, type ReasonCode } from '../projection/receipts.ts'
 import type { ViewDef } from '../metadata/views.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
+import type { LeadQualification } from '../docs/commands.ts'
 
 export interface DeviceMetadata {
   readonly version: number
@@ -21,6 +22,8 @@ export interface DeviceMetadata {
   /** business rules and process flows of the profile's entities */
   readonly businessRules?: readonly BusinessRule[]
   readonly processFlows?: readonly ProcessFlow[]
+  /** which records lead qualification creates (sent when lead is offline) */
+  readonly leadQualification?: LeadQualification
 }
 
 export class OfflineRefusal extends Error {

@@ -2,7 +2,7 @@
 // the same turn of the event loop share one transaction, in the order they were made; reads see them.
 
 import Database from 'better-sqlite3'
-import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingUpdate } from './store.ts'
+import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
@@ -47,6 +47,8 @@ export class SqliteLocalStore implements LocalStore {
       CREATE INDEX IF NOT EXISTS idx_entity ON idx (entity, record);
       CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
     `)
+    // Stores made before commands existed lack the column.
+    if (!this.db.prepare<[], { name: string }>('PRAGMA table_info(updates)').all().some(c => c.name === 'command')) this.db.exec('ALTER TABLE updates ADD COLUMN command TEXT')
   }
 
   async meta (): Promise<LocalMeta | undefined> {
@@ -80,14 +82,14 @@ export class SqliteLocalStore implements LocalStore {
     })
   }
 
-  addPending (record: string, update: Uint8Array): Promise<number> {
-    return this.write(() => Number(this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 1)').run(record, update).lastInsertRowid))
+  addPending (record: string, update: Uint8Array, command?: PendingCommand): Promise<number> {
+    return this.write(() => Number(this.st('INSERT INTO updates (record, data, pending, command) VALUES (?, ?, 1, ?)').run(record, update, command === undefined ? null : JSON.stringify(command)).lastInsertRowid))
   }
 
   async pending (): Promise<PendingUpdate[]> {
     this.flush()
-    return this.st<[], { id: number, record: string, data: Buffer }>('SELECT id, record, data FROM updates WHERE pending = 1 ORDER BY id').all()
-      .map(r => ({ id: r.id, record: r.record, update: bytes(r.data) }))
+    return this.st<[], { id: number, record: string, data: Buffer, command: string | null }>('SELECT id, record, data, command FROM updates WHERE pending = 1 ORDER BY id').all()
+      .map(r => ({ id: r.id, record: r.record, update: bytes(r.data), ...(r.command === null ? {} : { command: JSON.parse(r.command) as PendingCommand }) }))
   }
 
   acknowledge (id: number): Promise<void> {

@@ -16,7 +16,10 @@ export interface LocalMeta {
   readonly receiptSeq: number
 }
 
-export interface PendingUpdate { readonly id: number, readonly record: string, readonly update: Uint8Array }
+/** A local edit that is part of a command over several records: its parts are sent, and decided, together. */
+export interface PendingCommand { readonly group: string, readonly name: string, readonly target: string }
+
+export interface PendingUpdate { readonly id: number, readonly record: string, readonly update: Uint8Array, readonly command?: PendingCommand }
 
 export interface IndexedRecord { readonly record: string, readonly entity: string, readonly values: Readonly<Record<string, unknown>> }
 
@@ -40,8 +43,8 @@ export interface LocalStore {
   /** stores the first state of a record new to this device, with its index entry (one write where the
    * store can: an initial sync is thousands of these) */
   receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void>
-  /** stores a local edit, returning its id; it stays pending until acknowledged */
-  addPending (record: string, update: Uint8Array): Promise<number>
+  /** stores a local edit (a part of `command`, if given), returning its id; it stays pending until acknowledged */
+  addPending (record: string, update: Uint8Array, command?: PendingCommand): Promise<number>
   pending (): Promise<PendingUpdate[]>
   acknowledge (id: number): Promise<void>
   /** drops a record and its pending edits (eviction) */

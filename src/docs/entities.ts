@@ -51,7 +51,8 @@ export const BUILT_IN_ENTITIES: readonly EntityDef[] = [
     options('industrycode', 'Industry', ['Accounting', 'Agriculture', 'Construction', 'Consulting', 'Manufacturing', 'Retail', 'Services']),
     money('revenue', 'Annual revenue'), whole('numberofemployees', 'Number of employees', 0, 1_000_000_000),
     yesNo('donotemail', 'Do not allow emails'), lookup('parentaccountid', 'Parent account', 'account'),
-    lookup('primarycontactid', 'Primary contact', 'contact'), memo('description', 'Description'),
+    lookup('primarycontactid', 'Primary contact', 'contact'), lookup('originatingleadid', 'Originating lead', 'lead'),
+    memo('description', 'Description'),
     date('lastonholdtime', 'Last on hold', )
   ]),
   entity('contact', 'Contact', CRUD, [
@@ -60,7 +61,7 @@ export const BUILT_IN_ENTITIES: readonly EntityDef[] = [
     text('mobilephone', 'Mobile phone', 50), ...address(), lookup('parentcustomerid', 'Company name', 'account'),
     date('birthdate', 'Birthday'), yesNo('donotphone', 'Do not allow phone calls'),
     options('preferredcontactmethodcode', 'Preferred method of contact', ['Any', 'Email', 'Phone', 'Fax', 'Mail']),
-    memo('description', 'Description')
+    lookup('originatingleadid', 'Originating lead', 'lead'), memo('description', 'Description')
   ]),
   entity('lead', 'Lead', [...CRUD, 'qualify', 'disqualify'], [
     text('subject', 'Topic'), text('firstname', 'First name', 50), text('lastname', 'Last name', 50),

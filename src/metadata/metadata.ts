@@ -6,10 +6,30 @@ import type { Catalog } from '../docs/catalog-types.ts'
 import { validateViews, ViewError, type ViewDef } from './views.ts'
 import { RuleError, validateRules, type BusinessRule } from './business-rules.ts'
 import { FlowError, validateFlows, type ProcessFlow } from './process-flows.ts'
+import { DEFAULT_QUALIFICATION, type LeadQualification } from '../docs/commands.ts'
 
-export interface Metadata { readonly views: readonly ViewDef[], readonly businessRules: readonly BusinessRule[], readonly processFlows: readonly ProcessFlow[] }
+export interface Metadata {
+  readonly views: readonly ViewDef[]
+  readonly businessRules: readonly BusinessRule[]
+  readonly processFlows: readonly ProcessFlow[]
+  /** which records lead qualification creates */
+  readonly leadQualification: LeadQualification
+}
 
-export const NO_METADATA: Metadata = { views: [], businessRules: [], processFlows: [] }
+export const NO_METADATA: Metadata = { views: [], businessRules: [], processFlows: [], leadQualification: DEFAULT_QUALIFICATION }
+
+const QUALIFIES_TO = ['account', 'contact', 'opportunity']
+
+const parseQualification = (source: string, q: unknown): LeadQualification => {
+  if (q === undefined) return DEFAULT_QUALIFICATION
+  const create = (q as { create?: unknown } | null)?.create
+  if (!Array.isArray(create)) throw new MetadataError(`${source}: leadQualification.create must be an array of ${QUALIFIES_TO.join(', ')}`)
+  create.forEach((e, i) => {
+    if (!QUALIFIES_TO.includes(e as string)) throw new MetadataError(`${source}: leadQualification.create[${i}]: "${String(e)}" is not one of ${QUALIFIES_TO.join(', ')}`)
+    if (create.indexOf(e) !== i) throw new MetadataError(`${source}: leadQualification.create[${i}]: "${String(e)}" is listed twice`)
+  })
+  return { create: create as LeadQualification['create'] }
+}
 
 export class MetadataError extends Error {
   override name = 'MetadataError'
@@ -32,7 +52,7 @@ export const parseMetadata = (source: string, text: string, catalog: Catalog): M
     if (e instanceof ViewError || e instanceof RuleError || e instanceof FlowError) throw new MetadataError(`${source}: ${e.message}`)
     throw e
   }
-  return { views, businessRules, processFlows }
+  return { views, businessRules, processFlows, leadQualification: parseQualification(source, (root as { leadQualification?: unknown }).leadQualification) }
 }
 
 export const loadMetadata = (file: string | undefined, catalog: Catalog): Metadata => {

@@ -11,6 +11,7 @@ import type { Privilege } from '../authz/model.ts'
 import { Reason, type ReasonCode } from './receipts.ts'
 import { applyChanges } from '../docs/diff.ts'
 import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
+import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
 
 export interface DecideContext {
@@ -26,6 +27,8 @@ export interface DecideContext {
   readonly rules?: readonly BusinessRule[]
   /** business process flows (one per entity at most) */
   readonly flows?: readonly ProcessFlow[]
+  /** set while integrating a part of an accepted command: the target's statecode may move to `statecode` */
+  readonly command?: { readonly target: string, readonly statecode: number }
 }
 
 export type Verdict =
@@ -167,7 +170,9 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
           const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
           const problem = flow === undefined ? `${e.name} has no process flow` : stageMoveProblem(flow, c.old, c.new, { ...after.fields, ...after.texts })
           d = write('write') ?? (problem === null ? null : { reason: flow === undefined || /not a stage/.test(problem) ? Reason.invalidValue : Reason.businessRule, message: problem })
-        } else d = { reason: Reason.fieldReadOnly, message: `${c.key} is a system field` }
+        } else if (c.key === 'statecode' && ctx.command?.target === ctx.record && c.old === ACTIVE && c.new === ctx.command.statecode) {
+          d = write('write')
+        } else d = { reason: Reason.fieldReadOnly, message: c.key === 'statecode' ? 'statecode changes only through a command (qualify, disqualify, mark complete, convert)' : `${c.key} is a system field` }
         break
       case 'deleted':
         d = !allows(e, 'delete')

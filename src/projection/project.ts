@@ -5,14 +5,18 @@
 import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts'
-import { FIELDS, META, META_KEYS, MEMO_PREFIX, NOTES, NOTE_KEYS, readRecord } from '../docs/record.ts'
+import { FIELDS, META, META_KEYS, MEMO_PREFIX, NOTES, NOTE_KEYS, readRecord, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext } from './decide-changes.ts'
-import { Reason, type Receipt } from './receipts.ts'
+import { Reason, type Receipt, type ReasonCode } from './receipts.ts'
 
 export interface ProjectResult {
   readonly receipts: Receipt[]
   /** whether anything was reverted (the author must receive the result too) */
   readonly compensated: boolean
+  /** the record before the update, and with the whole update integrated (before any revert) */
+  readonly before: RecordState
+  readonly after: RecordState
+  readonly changes: readonly Change[]
 }
 
 const attempted = (c: Change): unknown => {
@@ -105,25 +109,42 @@ const restoreShadowedWrites = (doc: Y.Doc, update: Uint8Array, isServerClient: (
 export interface ProjectContext extends DecideContext {
   /** whether a Yjs client id is one of the server's own (compensations, server writes) */
   readonly isServerClient: (client: number) => boolean
+  /** set for a part of a rejected command: every change is reverted, with one receipt for the part */
+  readonly reject?: { readonly command: string, readonly reason: ReasonCode, readonly message: string }
 }
+
+/** What a rejected command part tried: its record's field values (so the user's intent is not lost). */
+const attemptedPart = (command: string, changes: readonly Change[]): unknown => ({
+  command,
+  changes: changes.flatMap(c => c.kind === 'field-set' ? [[c.field, c.new]] : c.kind === 'meta-set' && c.key === 'statecode' ? [['statecode', c.new]] : c.kind === 'text-edited' ? [[c.field, c.insert]] : [])
+    .reduce<Record<string, unknown>>((o, [k, v]) => { o[k as string] = v; return o }, {})
+})
 
 export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContext, origin: unknown, now: string): ProjectResult => {
   const receipts: Receipt[] = []
   let compensated = false
+  let before!: RecordState
+  let after!: RecordState
+  let changes!: Change[]
   const receipt = (r: Omit<Receipt, 'principal' | 'record' | 'privilegeVersion' | 'at'>): void => {
     receipts.push({ principal: ctx.userId, record: ctx.record, privilegeVersion: ctx.ix.version, at: now, ...r })
   }
   doc.transact(() => {
-    const before = readRecord(doc, ctx.entity)
+    before = readRecord(doc, ctx.entity)
     Y.applyUpdate(doc, update)
     restoreShadowedWrites(doc, update, ctx.isServerClient)
-    const after = readRecord(doc, ctx.entity)
-    const verdicts = decideChanges(ctx, before, after, diff(before, after))
+    after = readRecord(doc, ctx.entity)
+    changes = diff(before, after)
     const dropped: Change[] = []
-    for (const v of verdicts) {
-      if (v.allowed) continue
-      dropped.push(v.change)
-      receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message })
+    if (ctx.reject !== undefined) {
+      dropped.push(...changes)
+      receipt({ change: 'command', field: null, attempted: attemptedPart(ctx.reject.command, changes), kept: null, reason: ctx.reject.reason, message: ctx.reject.message })
+    } else {
+      for (const v of decideChanges(ctx, before, after, changes)) {
+        if (v.allowed) continue
+        dropped.push(v.change)
+        receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message })
+      }
     }
     if (dropped.length > 0) { applyChangesToDoc(doc, invertAll(dropped)); compensated = true }
     for (const path of scrub(doc, ctx.entity)) {
@@ -131,5 +152,5 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       receipt({ change: 'foreign-content', field: path, attempted: null, kept: null, reason: Reason.invalidValue, message: `${path} is not part of a ${ctx.entity.name} record` })
     }
   }, origin)
-  return { receipts, compensated }
+  return { receipts, compensated, before, after, changes }
 }

@@ -16,7 +16,9 @@ export const Reason = {
   invalidValue: 'invalid-value',
   foreignClientId: 'foreign-client-id',
   businessRule: 'business-rule',
-  relationshipReadOnly: 'relationship-read-only'
+  relationshipReadOnly: 'relationship-read-only',
+  /** a part of a command that was rejected as a whole because another part was not allowed */
+  commandRejected: 'command-rejected'
 } as const
 export type ReasonCode = typeof Reason[keyof typeof Reason]
 
@@ -28,7 +30,7 @@ export interface Receipt {
   /** `<entity>/<id>` */
   readonly record: string
   /** the kind of change (`field-set`, `text-edited`, `created`, …; `update` for a refused update) */
-  readonly change: Change['kind'] | 'update' | 'foreign-content'
+  readonly change: Change['kind'] | 'update' | 'foreign-content' | 'command'
   readonly field: string | null
   readonly attempted: unknown
   readonly kept: unknown

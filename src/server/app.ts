@@ -14,6 +14,7 @@ import { recordRoutes, type ProjectionQueries } from './record-routes.ts'
 import type { ServerConfig } from './config.ts'
 import { issueToken, requireToken } from './auth.ts'
 import { Rooms } from './rooms.ts'
+import { CommandRunner } from './commands.ts'
 import { CloseCode } from './protocol.ts'
 import type { Peer, Room } from './room.ts'
 import { indexPage } from './index-page.ts'
@@ -57,6 +58,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     rooms.revokeUnreadable(ix)
     for (const s of sessions) s.fullCycle() // evictions and metadata at once
   })
+  const commands = new CommandRunner(rooms, catalog, (deps.metadata ?? NO_METADATA).leadQualification)
   const unsubscribeCommits = rooms.onCommit(name => { for (const s of sessions) s.recordChanged(name) })
   const users = () => security.model.org.users
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app })
@@ -153,7 +155,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     let session: DeviceSession | null = null
     return {
       onOpen (_evt, ws) {
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, sessions: sessionsByDevice, metadata: deps.metadata ?? NO_METADATA }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, sessions: sessionsByDevice, metadata: deps.metadata ?? NO_METADATA, commands }, principal.userId,
           b => { if (ws.readyState === 1) ws.send(b as Uint8Array<ArrayBuffer>) },
           (code, reason) => { if (ws.readyState <= 1) ws.close(code, reason) })
         sessions.add(session)

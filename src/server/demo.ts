@@ -118,9 +118,13 @@ export const demoProfiles = (catalog: Catalog): unknown[] => {
     incident: { rules: [mine], modifiedWithinDays: null, relationships: ['incident_customerid_account'] },
     account: { rules: [{ kind: 'related-only' }], modifiedWithinDays: null },
     task: { rules: [mine], modifiedWithinDays: null },
+    appointment: { rules: [mine], modifiedWithinDays: null },
     product: { rules: [{ kind: 'all' }], modifiedWithinDays: null }
   }
-  if (catalog.entities.has('fs_inspection')) service.fs_inspection = { rules: [mine], modifiedWithinDays: null }
+  if (catalog.entities.has('fs_inspection')) {
+    service.fs_inspection = { rules: [mine], modifiedWithinDays: null }
+    sales.fs_inspection = { rules: [mine], modifiedWithinDays: null }
+  }
   return [
     { id: 'field-sales', name: 'Field sales', users: ['u-alice', 'u-nina', 'u-carol', 'u-bob'], entities: sales },
     { id: 'field-service', name: 'Field service', users: ['u-dan'], entities: service }

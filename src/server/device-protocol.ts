@@ -7,6 +7,9 @@ import * as decoding from 'lib0/decoding'
 
 export const DEVICE_PROTOCOL_VERSION = 1
 
+/** The most records one command may touch (qualify: the lead, an account, a contact, an opportunity). */
+export const MAX_COMMAND_PARTS = 8
+
 export const DeviceMessage = {
   /** device -> server: protocol version, device id, cursor, privilege version, profile version */
   hello: 0,
@@ -33,8 +36,13 @@ export const DeviceMessage = {
   push: 9,
   /** server -> device: JSON array of every record in scope; the device drops the others (sent only when
    * the server cannot know what the device holds, e.g. after a cycle whose 'done' it did not store) */
-  scope: 10
+  scope: 10,
+  /** device -> server: a command over several records (lead qualify, …), accepted or rejected as a
+   * whole: command name, target record, then each part's record, pending id and update */
+  command: 11
 } as const
+
+export interface CommandFramePart { readonly record: string, readonly id: number, readonly update: Uint8Array }
 
 export type DeviceFrame =
   | { type: typeof DeviceMessage.hello, version: number, deviceId: string, cursor: number, privilegeVersion: number, profileVersion: number }
@@ -48,6 +56,7 @@ export type DeviceFrame =
   | { type: typeof DeviceMessage.syncNow, request: number, count: number, digest: number, receiptSeq: number }
   | { type: typeof DeviceMessage.push, record: string, id: number, update: Uint8Array }
   | { type: typeof DeviceMessage.scope, json: string }
+  | { type: typeof DeviceMessage.command, command: string, target: string, parts: CommandFramePart[] }
 
 export const writeDeviceFrame = (e: encoding.Encoder, f: DeviceFrame): void => {
   encoding.writeVarUint(e, f.type)
@@ -64,6 +73,10 @@ export const writeDeviceFrame = (e: encoding.Encoder, f: DeviceFrame): void => {
     case DeviceMessage.syncNow:
       encoding.writeVarUint(e, f.request); encoding.writeVarUint(e, f.count); encoding.writeVarUint(e, f.digest); encoding.writeVarUint(e, f.receiptSeq); break
     case DeviceMessage.push: encoding.writeVarString(e, f.record); encoding.writeVarUint(e, f.id); encoding.writeVarUint8Array(e, f.update); break
+    case DeviceMessage.command:
+      encoding.writeVarString(e, f.command); encoding.writeVarString(e, f.target); encoding.writeVarUint(e, f.parts.length)
+      for (const p of f.parts) { encoding.writeVarString(e, p.record); encoding.writeVarUint(e, p.id); encoding.writeVarUint8Array(e, p.update) }
+      break
   }
 }
 
@@ -83,6 +96,15 @@ export const readDeviceFrame = (d: decoding.Decoder): DeviceFrame => {
     case DeviceMessage.done: return { type, cursor: decoding.readVarUint(d), request: decoding.readVarUint(d), receiptSeq: decoding.readVarUint(d) }
     case DeviceMessage.syncNow: return { type, request: decoding.readVarUint(d), count: decoding.readVarUint(d), digest: decoding.readVarUint(d), receiptSeq: decoding.readVarUint(d) }
     case DeviceMessage.push: return { type, record: decoding.readVarString(d), id: decoding.readVarUint(d), update: decoding.readVarUint8Array(d) }
+    case DeviceMessage.command: {
+      const command = decoding.readVarString(d)
+      const target = decoding.readVarString(d)
+      const n = decoding.readVarUint(d)
+      if (n > MAX_COMMAND_PARTS) throw new Error(`a command has at most ${MAX_COMMAND_PARTS} parts`)
+      const parts: CommandFramePart[] = []
+      for (let i = 0; i < n; i++) parts.push({ record: decoding.readVarString(d), id: decoding.readVarUint(d), update: decoding.readVarUint8Array(d) })
+      return { type, command, target, parts }
+    }
     default: throw new Error(`unknown device message type ${type}`)
   }
 }

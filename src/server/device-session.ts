@@ -20,6 +20,7 @@ import type { Peer } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import type { SqliteFeed } from './storage/sqlite-feed.ts'
+import type { CommandRunner } from './commands.ts'
 
 export interface DeviceDeps {
   /** views and other offline metadata; a device gets those of its profile's entities */
@@ -33,6 +34,8 @@ export interface DeviceDeps {
   readonly rooms: Rooms
   readonly feed: SqliteFeed
   readonly now: () => string
+  /** runs multi-record commands as a whole */
+  readonly commands: CommandRunner
 }
 
 export const profileOf = (m: SecurityModel, userId: string): OfflineProfile | undefined =>
@@ -50,7 +53,8 @@ export const deviceMetadata = (catalog: Catalog, security: Security, userId: str
   const mine = (x: { entity: string }): boolean => entities.some(e => e.name === x.entity)
   return JSON.stringify({
     version: ix.version, userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions,
-    views: metadata.views.filter(mine), businessRules: metadata.businessRules.filter(mine), processFlows: metadata.processFlows.filter(mine)
+    views: metadata.views.filter(mine), businessRules: metadata.businessRules.filter(mine), processFlows: metadata.processFlows.filter(mine),
+    leadQualification: entities.some(e => e.name === 'lead') ? metadata.leadQualification : undefined
   })
 }
 
@@ -166,6 +170,7 @@ export class DeviceSession {
         return
       }
       case DeviceMessage.push: this.then(() => this.push(f.record, f.id, f.update)); return
+      case DeviceMessage.command: this.then(() => this.command(f)); return
       case DeviceMessage.sync: this.then(() => this.sync(f.record, f.step, f.payload)); return
       default: this.fail(CloseCode.malformed, `a device does not send message type ${f.type}`)
     }
@@ -299,20 +304,10 @@ export class DeviceSession {
       if (id > 0) this.send({ type: DeviceMessage.ack, record: name, id })
       return
     }
-    let opening = true
-    let askedForState = false
-    const peer: Peer = {
-      id: nextPeer++,
-      principal: this.userId,
-      delivered: this.delivered,
-      wantsReceipts: true,
-      send: m => { if (this.forward(name, m, opening)) askedForState = true },
-      // Read access gone: the record leaves the device. Anything else (malformed, storage failed): the
-      // session ends and the device retries; its edit stays pending.
-      close: (code, reason) => { if (code === CloseCode.readRevoked) this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' }); else this.fail(code, reason) }
-    }
+    const state = { opening: true, askedForState: false }
+    const peer = this.peerFor(name, state)
     room.join(peer)
-    opening = false
+    state.opening = false
     try {
       room.receive(peer, encodeSyncUpdate(SyncStep.update, update))
       await room.settled()
@@ -322,9 +317,75 @@ export class DeviceSession {
     }
     // An update the server could not integrate (it asked for the device's state, or the record failed)
     // stays pending on the device: no ack, so it is sent again.
-    if (askedForState || room.isBroken || this.closed) return
+    if (state.askedForState || room.isBroken || this.closed) return
     feed.hold(this.deviceId!, [name])
     if (id > 0) this.send({ type: DeviceMessage.ack, record: name, id })
+  }
+
+  /** This session as a peer of one record's room, for one push or command part. */
+  private peerFor (name: DocName, state: { opening: boolean, askedForState: boolean }): Peer {
+    return {
+      id: nextPeer++,
+      principal: this.userId,
+      delivered: this.delivered,
+      wantsReceipts: true,
+      send: m => { if (this.forward(name, m, state.opening)) state.askedForState = true },
+      // Read access gone: the record leaves the device. Anything else (malformed, storage failed): the
+      // session ends and the device retries; its edit stays pending.
+      close: (code, reason) => { if (code === CloseCode.readRevoked) this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' }); else this.fail(code, reason) }
+    }
+  }
+
+  /** A command over several records: accepted or rejected as a whole, then every part acknowledged. */
+  private async command (f: Extract<DeviceFrame, { type: typeof DeviceMessage.command }>): Promise<void> {
+    const target = this.checkName(f.target)
+    if (target === null) return
+    const names: DocName[] = []
+    for (const p of f.parts) { const n = this.checkName(p.record); if (n === null) return; names.push(n) }
+    if (new Set(names).size !== names.length) { this.fail(CloseCode.malformed, 'a command names a record twice'); return }
+    const { rooms, security, feed, now } = this.deps
+    const ix = security.index
+    const joined: { name: DocName, room: ReturnType<Rooms['get']>, peer: Peer, update: Uint8Array }[] = []
+    const unreadable: Receipt[] = []
+    for (const [i, p] of f.parts.entries()) {
+      const name = names[i]
+      const room = rooms.get(name)
+      await room.ready
+      // A record to create is decided with the rest (a create privilege lost since the device's last
+      // metadata is then reported as privilege-revoked); an existing one the user may not read is refused.
+      if (room.ownership() === undefined || room.mayOpen(ix, this.userId)) {
+        const state = { opening: true, askedForState: false }
+        const peer = this.peerFor(name, state)
+        room.join(peer)
+        state.opening = false
+        joined.push({ name, room, peer, update: p.update })
+        continue
+      }
+      rooms.released(name)
+      unreadable.push({
+        principal: this.userId, record: name, change: 'command', field: null, attempted: { command: f.command }, kept: null,
+        reason: Reason.noWritePrivilege, message: `${f.command} of ${target} rejected: no read access to ${name}`, privilegeVersion: ix.version, at: now()
+      })
+    }
+    const refused = unreadable.length === 0 ? undefined : { accepted: false as const, record: unreadable[0].record, reason: unreadable[0].reason, message: unreadable[0].message }
+    let aborted = false
+    try {
+      if (joined.length > 0) {
+        const outcome = await this.deps.commands.run({ command: f.command, target, refused, parts: joined.map(j => ({ record: j.name, update: j.update, peer: j.peer })) })
+        if (outcome.kind === 'aborted') { aborted = true; console.error(`device ${this.deviceId}: ${f.command} of ${target} not decided (${outcome.why}); the device sends it again`) }
+      }
+    } finally {
+      for (const j of joined) { j.room.leave(j.peer); rooms.released(j.name) }
+    }
+    // Not decided: nothing was integrated, so nothing is acknowledged and the device sends it again.
+    if (aborted || this.closed || joined.some(j => j.room.isBroken)) return
+    if (unreadable.length > 0) {
+      this.send({ type: DeviceMessage.receipts, json: JSON.stringify(unreadable) })
+      for (const r of unreadable) this.send({ type: DeviceMessage.evict, record: r.record, reason: 'no-read-access' })
+      feed.unsure(this.deviceId!, unreadable.map(r => r.record as DocName))
+    }
+    feed.hold(this.deviceId!, joined.map(j => j.name))
+    for (const p of f.parts) if (p.id > 0) this.send({ type: DeviceMessage.ack, record: p.record, id: p.id })
   }
 
   /** Turns what a room sends a peer into device frames for that record; true when it asks for state. */

@@ -7,11 +7,12 @@ import * as awarenessProtocol from 'y-protocols/awareness'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import type { EntityDef } from '../docs/catalog-types.ts'
-import { readRecord } from '../docs/record.ts'
+import { readRecord, type RecordState } from '../docs/record.ts'
+import type { Change } from '../docs/diff.ts'
 import { mayAccess, type ModelIndex } from '../authz/decide.ts'
 import { parseDocName, type DocName } from '../ids.ts'
-import { projectUpdate } from '../projection/project.ts'
-import { Reason, type Receipt } from '../projection/receipts.ts'
+import { projectUpdate, type ProjectContext } from '../projection/project.ts'
+import { Reason, type Receipt, type ReasonCode } from '../projection/receipts.ts'
 import { rowOf } from '../projection/rows.ts'
 import type { ClientBinding, CommitEffects, RecordStorage } from './storage/port.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
@@ -44,10 +45,32 @@ export type Origin =
   | { source: 'storage' }
   | { source: 'projection' }
 
+/** What the command coordinator decided for one part of a multi-record command. */
+export type PartDecision =
+  | { readonly kind: 'accept', readonly command: { readonly target: string, readonly statecode: number } }
+  | { readonly kind: 'reject', readonly command: string, readonly reason: ReasonCode, readonly message: string }
+  /** not decided (another part's record failed): nothing is integrated; the device sends it again */
+  | { readonly kind: 'abort' }
+
+/** How a room takes part in a command (src/server/commands.ts). */
+export interface CommandGate {
+  /** Called when the room's pipeline reaches the part, with nothing else queued before it and the
+   * document equal to storage; the pipeline waits for the returned decision. */
+  arrive (): Promise<PartDecision>
+  /** The room failed before the part was decided. */
+  fail (e: Error): void
+}
+
+/** What integrating a command part would do, found on a copy of the document. */
+export type PartTrial =
+  | { readonly ok: true, readonly before: RecordState, readonly after: RecordState, readonly changes: readonly Change[], readonly denied: { reason: ReasonCode, message: string } | null }
+  | { readonly ok: false, readonly reason: ReasonCode, readonly message: string, readonly missing: boolean }
+
 type Job =
   | { kind: 'step1', peer: Peer, stateVector: Uint8Array }
   | { kind: 'update', peer: Peer, update: Uint8Array }
   | { kind: 'server', write: (doc: Y.Doc) => void, done: (e?: Error) => void }
+  | { kind: 'command', peer: Peer, update: Uint8Array, gate: CommandGate, decision?: PartDecision }
 
 export interface RoomOptions {
   /** merge the log into one update once it has this many rows */
@@ -231,6 +254,43 @@ export class Room {
     awarenessProtocol.applyAwarenessUpdate(this.awareness, encoding.toUint8Array(e), peer)
   }
 
+  private projectionContext (peer: Peer, decision?: PartDecision): ProjectContext {
+    const { entity, security } = this.ctx
+    return {
+      entity, record: this.name, userId: peer.principal, ix: security.index,
+      delivered: peer.delivered === undefined ? undefined : security.at(peer.delivered),
+      rules: this.ctx.rules, flows: this.ctx.flows, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL,
+      command: decision?.kind === 'accept' ? decision.command : undefined,
+      reject: decision?.kind === 'reject' ? decision : undefined
+    }
+  }
+
+  /** Queues a part of a command; `gate` decides it together with the other parts. */
+  command (peer: Peer, update: Uint8Array, gate: CommandGate): void {
+    if (this.broken) { gate.fail(new Error(`record ${this.name} is unavailable`)); return }
+    this.enqueue({ kind: 'command', peer, update, gate })
+  }
+
+  /**
+   * What integrating `update` from `peer` as a part of an accepted command would do, found on a copy of
+   * the document (nothing here changes). Call it from `CommandGate.arrive`, when the room is waiting.
+   */
+  trial (peer: Peer, update: Uint8Array, command: { target: string, statecode: number }): PartTrial {
+    const check = checkUpdate(this.doc, update)
+    if (!check.ok) return { ok: false, reason: Reason.invalidValue, message: check.message, missing: check.problem !== 'malformed' }
+    const foreign = check.clients.find(c => (this.bindings.get(c) ?? peer.principal) !== peer.principal)
+    if (foreign !== undefined) return { ok: false, reason: Reason.foreignClientId, message: `Yjs client id ${foreign} belongs to another writer of ${this.name}`, missing: false }
+    const copy = new Y.Doc({ guid: this.name })
+    try {
+      Y.applyUpdate(copy, Y.encodeStateAsUpdate(this.doc))
+      const r = projectUpdate(copy, update, this.projectionContext(peer, { kind: 'accept', command }), null, this.ctx.now())
+      const first = r.receipts[0]
+      return { ok: true, before: r.before, after: r.after, changes: r.changes, denied: first === undefined ? null : { reason: first.reason, message: first.message } }
+    } finally {
+      copy.destroy()
+    }
+  }
+
   private enqueue (job: Job): void {
     this.inbox.push(job)
     if (!this.running) this.idle = this.run()
@@ -251,12 +311,23 @@ export class Room {
     try {
       await this.ready
       while (this.inbox.length > 0 && !this.broken) {
-        jobs = this.inbox
-        this.inbox = []
+        // A command part is processed alone, once the coordinator has decided the whole command.
+        const at = this.inbox.findIndex(j => j.kind === 'command')
+        if (at === 0) {
+          const job = this.inbox.shift() as Extract<Job, { kind: 'command' }>
+          jobs = [job]
+          job.decision = await job.gate.arrive()
+        } else {
+          jobs = at < 0 ? this.inbox : this.inbox.slice(0, at)
+          this.inbox = at < 0 ? [] : this.inbox.slice(at)
+        }
         await this.process(jobs)
       }
     } catch (e) {
-      for (const j of [...jobs, ...this.inbox]) if (j.kind === 'server') j.done(e as Error)
+      for (const j of [...jobs, ...this.inbox]) {
+        if (j.kind === 'server') j.done(e as Error)
+        if (j.kind === 'command' && j.decision === undefined) j.gate.fail(e as Error)
+      }
       this.fail(e as Error)
     } finally {
       this.running = false
@@ -286,6 +357,8 @@ export class Room {
         }
         if (!this.peers.has(job.peer)) continue
         if (job.kind === 'step1') { replies.push(job); continue }
+        const decision = job.kind === 'command' ? job.decision : undefined
+        if (decision?.kind === 'abort') continue
         const check = checkUpdate(this.doc, job.update)
         if (!check.ok) {
           if (check.problem === 'malformed') job.peer.close(CloseCode.malformed, check.message.slice(0, 120))
@@ -307,10 +380,7 @@ export class Room {
           if (!this.bindings.has(c)) { this.bindings.set(c, principal); newBindings.push({ client: c, principal }) }
         }
         current = { peer: job.peer, echo: false }
-        const delivered = job.peer.delivered === undefined ? undefined : security.at(job.peer.delivered)
-        const result = projectUpdate(this.doc, job.update, {
-          entity, record: this.name, userId: principal, ix, delivered, rules: this.ctx.rules, flows: this.ctx.flows, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL
-        }, { source: 'device', peer: job.peer } satisfies Origin, now())
+        const result = projectUpdate(this.doc, job.update, this.projectionContext(job.peer, decision), { source: 'device', peer: job.peer } satisfies Origin, now())
         // The author needs the result too when part of its update was reverted.
         if (result.compensated && accepted.length > 0) accepted[accepted.length - 1].echo = true
         for (const r of result.receipts) receipts.push({ peer: job.peer, receipt: r })

@@ -17,6 +17,10 @@ const randomFrame = (gen: Gen): DeviceFrame => {
     case DeviceMessage.done: return { type: DeviceMessage.done, cursor: n(), request: n(), receiptSeq: n() }
     case DeviceMessage.syncNow: return { type: DeviceMessage.syncNow, request: n(), count: n(), digest: holdingsDigest([word(gen)]), receiptSeq: n() }
     case DeviceMessage.push: return { type: DeviceMessage.push, record: word(gen), id: n(), update: bytes() }
+    case DeviceMessage.command: return {
+      type: DeviceMessage.command, command: word(gen), target: word(gen),
+      parts: Array.from({ length: int(gen, 0, 4) }, () => ({ record: word(gen), id: n(), update: bytes() }))
+    }
     default: return { type: DeviceMessage.scope, json: word(gen) }
   }
 }
@@ -36,6 +40,8 @@ describe('device protocol frames', () => {
     expect(() => decodeDeviceFrame(bytes.slice(0, bytes.length - 1))).toThrow()
     expect(() => decodeDeviceFrame(new Uint8Array([...bytes, 0]))).toThrow(/trailing/)
     expect(() => decodeDeviceFrame(new Uint8Array([99]))).toThrow(/unknown device message type 99/)
+    const huge = encodeDeviceFrame({ type: DeviceMessage.command, command: 'qualify', target: 'lead/l1', parts: Array.from({ length: 9 }, (_, i) => ({ record: `account/a${i}`, id: i, update: new Uint8Array([0, 0]) })) })
+    expect(() => decodeDeviceFrame(huge)).toThrow(/at most 8 parts/)
   })
 
   it('summarize holdings independently of order, as a whole number below 2^48', () => {

@@ -1,0 +1,99 @@
+// Runs a command that touches several records (lead qualify creating account, contact and opportunity,
+// …) as a whole: every record's pipeline is brought to the command's part and held there, the parts are
+// tried together on copies, then every part is integrated (accepted) or integrated and reverted
+// (rejected, with a receipt per part saying why). All parts are appended in the same turn, so the
+// SQLite adapter commits them in one transaction.
+
+import type { Catalog } from '../docs/catalog-types.ts'
+import type { DocName } from '../ids.ts'
+import { parseDocName } from '../ids.ts'
+import { STATE_AFTER, isStateCommand, type LeadQualification } from '../docs/commands.ts'
+import { decideCommand, type CommandVerdict, type TrialPart } from '../projection/decide-command.ts'
+import { Reason } from '../projection/receipts.ts'
+import type { PartDecision, Peer } from './room.ts'
+import type { Rooms } from './rooms.ts'
+
+export interface CommandPart { readonly record: DocName, readonly update: Uint8Array, readonly peer: Peer }
+
+export interface CommandRequest {
+  readonly command: string
+  readonly target: DocName
+  readonly parts: readonly CommandPart[]
+  /** decided before the parts were tried (a part's record the user may not open): reject with this */
+  readonly refused?: Extract<CommandVerdict, { accepted: false }>
+}
+
+/** accepted / rejected: every part was integrated (rejected: and reverted); aborted: nothing was. */
+export type CommandOutcome = { readonly kind: 'accepted' } | { readonly kind: 'rejected', readonly verdict: CommandVerdict } | { readonly kind: 'aborted', readonly why: string }
+
+interface Deferred<T> { promise: Promise<T>, resolve: (v: T) => void, reject: (e: Error) => void }
+const deferred = <T>(): Deferred<T> => {
+  let resolve!: (v: T) => void
+  let reject!: (e: Error) => void
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  return { promise, resolve, reject }
+}
+
+export class CommandRunner {
+  private readonly rooms: Rooms
+  private readonly catalog: Catalog
+  private readonly qualification: LeadQualification
+  /** Commands run one at a time: two commands holding each other's records would wait forever. */
+  private chain: Promise<unknown> = Promise.resolve()
+
+  constructor (rooms: Rooms, catalog: Catalog, qualification: LeadQualification) {
+    this.rooms = rooms
+    this.catalog = catalog
+    this.qualification = qualification
+  }
+
+  run (req: CommandRequest): Promise<CommandOutcome> {
+    const p = this.chain.then(() => this.execute(req))
+    this.chain = p.catch(() => {})
+    return p
+  }
+
+  private async execute (req: CommandRequest): Promise<CommandOutcome> {
+    const rooms = req.parts.map(p => this.rooms.get(p.record))
+    const arrived = req.parts.map(() => deferred<void>())
+    const decisions = req.parts.map(() => deferred<PartDecision>())
+    req.parts.forEach((p, i) => rooms[i].command(p.peer, p.update, {
+      arrive: () => { arrived[i].resolve(); return decisions[i].promise },
+      fail: e => arrived[i].reject(e)
+    }))
+    try {
+      await Promise.all(arrived.map(a => a.promise))
+    } catch (e) {
+      for (const d of decisions) d.resolve({ kind: 'abort' })
+      await Promise.allSettled(rooms.map(r => r.settled()))
+      return { kind: 'aborted', why: (e as Error).message }
+    }
+    // Every pipeline now waits at its part: nothing changes the records until the decisions are out.
+    const outcome = this.decide(req, rooms.map((r, i) => ({ room: r, part: req.parts[i] })))
+    req.parts.forEach((p, i) => decisions[i].resolve(outcome.decisions[i]))
+    await Promise.all(rooms.map(r => r.settled()))
+    return outcome.result
+  }
+
+  private decide (req: CommandRequest, parts: { room: ReturnType<Rooms['get']>, part: CommandPart }[]): { decisions: PartDecision[], result: CommandOutcome } {
+    const targetEntity = this.catalog.entities.get(parseDocName(req.target)?.entity ?? '')
+    const statecode = isStateCommand(req.command) ? STATE_AFTER[req.command] : -1
+    const grant = { target: req.target, statecode }
+    const trials: TrialPart[] = []
+    for (const { room, part } of parts) {
+      const t = room.trial(part.peer, part.update, grant)
+      // A part whose dependencies the server lacks cannot be decided now: nothing is integrated and
+      // the device sends the command again at its next sync.
+      if (!t.ok && t.missing) return { decisions: parts.map(() => ({ kind: 'abort' })), result: { kind: 'aborted', why: `${part.record}: ${t.message}` } }
+      trials.push(t.ok
+        ? { record: part.record, entity: room.entity.name, before: t.before, after: t.after, changes: t.changes, denied: t.denied }
+        : { record: part.record, entity: room.entity.name, before: { meta: {}, fields: {}, texts: {}, notes: {} }, after: { meta: {}, fields: {}, texts: {}, notes: {} }, changes: [], denied: { reason: t.reason, message: t.message } })
+    }
+    const verdict = req.refused ?? decideCommand(req.command, targetEntity?.commands ?? [], req.target, trials, this.qualification)
+    if (verdict.accepted) return { decisions: parts.map(() => ({ kind: 'accept', command: grant })), result: { kind: 'accepted' } }
+    const decisions = parts.map(({ part }): PartDecision => part.record === verdict.record
+      ? { kind: 'reject', command: req.command, reason: verdict.reason, message: `${req.command} of ${req.target} rejected: ${verdict.message}` }
+      : { kind: 'reject', command: req.command, reason: Reason.commandRejected, message: `${req.command} of ${req.target} rejected as a whole: ${verdict.record}: ${verdict.reason}: ${verdict.message}` })
+    return { decisions, result: { kind: 'rejected', verdict } }
+  }
+}
