@@ -50,7 +50,7 @@ const ours = async (): Promise<number> => {
   const projection = new SqliteProjection(db, catalog)
   const storage = new SqliteRecordStorage(db, projection)
   const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
-  const rooms = new Rooms(storage, { idleUnloadMs: 600_000, compactAfter: 200 }, catalog, security)
+  const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 600_000, compactAfter: 200 })
   const peers: Peer[] = docs.map((_, r) => ({ id: r, principal: 'u-alice', delivered: undefined, wantsReceipts: false, send: () => {}, close: () => {} }))
   const roomList = await Promise.all(docs.map(async (_, r) => { const room = rooms.get(`account/b${r}` as DocName); await room.ready; room.join(peers[r]); return room }))
   roomList.forEach((room, r) => room.receive(peers[r], encodeSyncUpdate(SyncStep.update, initial[r])))

@@ -5,8 +5,8 @@
 import * as Y from 'yjs'
 import { Observable } from 'lib0/observable'
 import * as decoding from 'lib0/decoding'
-import type { OfflineCommand } from '../docs/catalog-types.ts'
-import { createRecord, deleteRecord, META, readRecord, setField, type RecordState } from '../docs/record.ts'
+import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
+import { addNote, createRecord, deleteRecord, editNote, META, readRecord, removeNote, setField, type AttachmentRef, type RecordState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../projection/receipts.ts'
@@ -14,6 +14,7 @@ import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDige
 import { SyncStep } from '../server/protocol.ts'
 import { checkCommand, checkField, checkLookups, OfflineRefusal, refuseAssociation, type DeviceMetadata } from './offline-rules.ts'
 import { fillNew, prepareCommand } from './offline-commands.ts'
+import { downloadAttachment, sha256Hex, uploadBlob, UploadRefused, type Http } from './attachments.ts'
 import type { StateCommand } from '../docs/commands.ts'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore } from './store.ts'
 import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '../metadata/views.ts'
@@ -31,6 +32,8 @@ export interface DeviceEvents {
   unsynced: (n: number) => void
   receipts: (r: Receipt[]) => void
   evicted: (record: string) => void
+  /** an attachment's content was uploaded, resuming at `from` bytes */
+  uploaded: (u: { hash: string, from: number, size: number }) => void
 }
 
 /** The smallest WebSocket a device needs (the browser's, or the `ws` package on Node). */
@@ -53,6 +56,18 @@ export interface DeviceOptions {
   readonly WebSocket: new (url: string) => SocketLike
   /** periodic sync interval (ms); 0 for on demand only */
   readonly syncIntervalMs?: number
+}
+
+/** A picture or file to attach to a note. */
+export interface NewAttachment { readonly filename: string, readonly mimetype: string, readonly data: Uint8Array }
+
+export interface NoteView {
+  readonly id: string
+  readonly subject: string
+  readonly text: string
+  readonly createdby: string
+  readonly createdon: string
+  readonly attachment: { readonly filename: string, readonly mimetype: string, readonly size: number, readonly hash: string } | null
 }
 
 const REMOTE = Symbol('remote')
@@ -91,6 +106,10 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   private timer: ReturnType<typeof setInterval> | null = null
   /** local work runs in order on this chain (store writes, then sends) */
   private chain: Promise<unknown> = Promise.resolve()
+  /** local edits wait for the next cycle instead of going out live (set while attachment content is
+   * not uploaded yet, and from connecting until the pending edits went out) */
+  private deferred = true
+  private uploading: Promise<void> | null = null
 
   private constructor (opts: DeviceOptions) {
     super()
@@ -153,7 +172,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
       const id = await this.store.addPending(record, update)
       await this.store.setIndex(record, entry)
       this.emitUnsynced()
-      if (this.socket?.readyState === 1) this.send({ type: DeviceMessage.push, record, id, update })
+      if (this.socket?.readyState === 1 && !this.deferred) this.send({ type: DeviceMessage.push, record, id, update })
     })
   }
 
@@ -249,7 +268,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
         await this.store.setIndex(p.record, d === undefined ? null : indexEntry(p.record, readRecord(d)))
       }
       this.emitUnsynced()
-      this.send({ type: DeviceMessage.command, command, target: record, parts })
+      if (!this.deferred) this.send({ type: DeviceMessage.command, command, target: record, parts })
     })
     return plan.creates.map(c => c.record)
   }
@@ -299,6 +318,84 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const at = await this.stage(record)
     if (at === null || at.index === 0) throw new OfflineRefusal(Reason.invalidValue, 'no previous stage')
     await this.setActiveStage(record, at.flow.stages[at.index - 1].name)
+  }
+
+  // --- notes and attachments ---------------------------------------------------------------------
+
+  /** The notes on a record's timeline, oldest first, with their attachments' names and sizes. */
+  async notes (record: string): Promise<NoteView[]> {
+    const s = readRecord(await this.open(record))
+    return Object.entries(s.notes).map(([id, n]) => ({
+      id, subject: n.subject ?? '', text: n.text ?? '', createdby: n.createdby ?? '', createdon: n.createdon ?? '',
+      attachment: n.contenthash === undefined ? null : { filename: n.filename ?? '', mimetype: n.mimetype ?? '', size: Number(n.filesize), hash: n.contenthash }
+    })).sort((a, b) => a.createdon < b.createdon ? -1 : a.createdon > b.createdon ? 1 : 0)
+  }
+
+  /** Keeps attachment content locally (named by its hash) until it is uploaded at sync. */
+  private async keep (file: NewAttachment): Promise<AttachmentRef> {
+    const max = this.requireMetadata().maxAttachmentBytes
+    if (max !== undefined && file.data.length > max) throw new OfflineRefusal(Reason.invalidValue, `${file.filename} has ${file.data.length} bytes; attachments may have at most ${max}`)
+    if (file.data.length === 0) throw new OfflineRefusal(Reason.invalidValue, `${file.filename} is empty`)
+    const hash = await sha256Hex(file.data)
+    this.deferred = true // the edit pointing at it goes out after the content
+    await this.store.putBlob(hash, file.data, true)
+    return { filename: file.filename, mimetype: file.mimetype, filesize: String(file.data.length), contenthash: hash }
+  }
+
+  private checkNotes (record: string, privilege: 'appendTo' | 'write'): EntityDef {
+    const meta = this.requireMetadata()
+    const entity = parseDocName(record)?.entity ?? ''
+    const def = checkCommand(meta, entity, 'update')
+    if (meta.privileges[entity]?.[privilege] !== true) throw new OfflineRefusal(Reason.noWritePrivilege, `no ${privilege} privilege on ${entity}`)
+    return def
+  }
+
+  private afterNoteEdit (): Promise<unknown> {
+    // Online: send it now (with its content) rather than at the next periodic sync.
+    if (this.connected && this.deferred) void this.sync().catch(() => {})
+    return this.chain
+  }
+
+  /** Adds a note (with a picture or file, if given) to a record's timeline; returns the note id. */
+  async addNote (record: string, note: { subject: string, text: string, attachment?: NewAttachment }): Promise<string> {
+    const def = this.checkNotes(record, 'appendTo')
+    const doc = await this.open(record)
+    const attachment = note.attachment === undefined ? undefined : await this.keep(note.attachment)
+    const id = newId()
+    addNote(doc, def, id, { subject: note.subject, text: note.text, attachment }, this.actor())
+    await this.afterNoteEdit()
+    return id
+  }
+
+  /** Edits a note's subject or text, replaces its attachment, or (`attachment: null`) removes it. */
+  async editNote (record: string, noteId: string, patch: { subject?: string, text?: string, attachment?: NewAttachment | null }): Promise<void> {
+    const def = this.checkNotes(record, 'write')
+    const doc = await this.open(record)
+    const attachment = patch.attachment === undefined || patch.attachment === null ? patch.attachment : await this.keep(patch.attachment)
+    editNote(doc, def, noteId, { subject: patch.subject, text: patch.text, attachment }, this.actor())
+    await this.afterNoteEdit()
+  }
+
+  async removeNote (record: string, noteId: string): Promise<void> {
+    const def = this.checkNotes(record, 'write')
+    removeNote(await this.open(record), def, noteId, this.actor())
+    await this.afterNoteEdit()
+  }
+
+  /** The content of a note's attachment: from the device, or (online) downloaded and kept. */
+  async attachment (record: string, noteId: string): Promise<Uint8Array> {
+    const note = (await this.notes(record)).find(n => n.id === noteId)
+    if (note?.attachment == null) throw new OfflineRefusal(Reason.invalidValue, `${record} has no note ${noteId} with an attachment`)
+    const local = await this.store.blob(note.attachment.hash)
+    if (local !== undefined) return local
+    if (!this.connected) throw new Error(`the attachment ${note.attachment.filename} is not on this device yet; connect to download it`)
+    const data = await downloadAttachment(this.http, record, noteId, note.attachment.hash)
+    await this.store.putBlob(note.attachment.hash, data, false)
+    return data
+  }
+
+  private actor (): { by: string, at: string } {
+    return { by: this.requireMetadata().userId, at: new Date().toISOString() }
   }
 
   /** Add Existing through an N:N relationship: refused offline (N:N relationships are read-only). */
@@ -380,7 +477,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
       this.waiters.push({ request, resolve, reject })
       // A socket still opening sends the newest request once it is open.
       if (this.socket === null) this.connect()
-      else if (this.socket.readyState === 1) void this.queue(() => this.sendSyncNow(request))
+      else if (this.socket.readyState === 1) void this.flushOutgoing(request)
     })
   }
 
@@ -402,22 +499,10 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     this.socket = ws
     this.setStatus('syncing')
     ws.onopen = () => {
-      this.send({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId: this.meta.deviceId, cursor: this.meta.cursor, privilegeVersion: this.meta.privilegeVersion, profileVersion: this.meta.privilegeVersion })
+      this.send({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId: this.meta.deviceId, cursor: this.meta.cursor, privilegeVersion: this.meta.privilegeVersion, metadataDigest: this.metadata?.digest ?? 0 })
       // Local edits go first, in order; the server answers them before the cycle's 'done'.
-      void this.queue(async () => {
-        const pending = await this.store.pending()
-        const sent = new Set<string>()
-        for (const p of pending) {
-          if (p.command === undefined) { this.send({ type: DeviceMessage.push, record: p.record, id: p.id, update: p.update }); continue }
-          // A command's parts go together, once.
-          const { group, name, target } = p.command
-          if (sent.has(group)) continue
-          sent.add(group)
-          const parts = pending.filter(q => q.command?.group === group).map(q => ({ record: q.record, id: q.id, update: q.update }))
-          this.send({ type: DeviceMessage.command, command: name, target, parts })
-        }
-        await this.sendSyncNow(this.requests)
-      })
+      this.deferred = true
+      void this.flushOutgoing(this.requests)
     }
     ws.onmessage = e => {
       if (this.socket !== ws) return // a socket we already let go of
@@ -452,6 +537,68 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   }
 
   get connected (): boolean { return this.socket?.readyState === 1 }
+
+  private get http (): Http {
+    return { base: this.opts.url.replace(/^ws/, 'http'), token: this.opts.token }
+  }
+
+  /** Uploads attachment content not on the server yet (one run at a time). */
+  private uploadBlobs (): Promise<void> {
+    this.uploading ??= (async () => {
+      try {
+        for (const hash of await this.store.pendingBlobs()) {
+          const data = await this.store.blob(hash)
+          if (data === undefined) continue
+          try {
+            const { from } = await uploadBlob(this.http, hash, data)
+            this.emit('uploaded', [{ hash, from, size: data.length }])
+          } catch (e) {
+            if (!(e instanceof UploadRefused)) throw e
+            // Refused for good: the notes that point at it are dropped at sync, with receipts.
+            console.warn(e.message)
+          }
+          await this.store.blobUploaded(hash)
+        }
+      } finally {
+        this.uploading = null
+      }
+    })()
+    return this.uploading
+  }
+
+  /** Uploads attachments, then sends the held local edits in order, then asks for a cycle. */
+  private async flushOutgoing (request: number): Promise<void> {
+    try {
+      await this.uploadBlobs()
+    } catch (e) {
+      // Edits pointing at content the server lacks would be dropped: they wait for the next sync.
+      this.setStatus('error')
+      for (const w of this.waiters.filter(x => x.request <= request)) w.reject(new Error(`attachment upload failed: ${(e as Error).message}`))
+      this.waiters = this.waiters.filter(x => x.request > request)
+      return
+    }
+    await this.queue(async () => {
+      if (this.deferred && (await this.store.pendingBlobs()).length === 0) {
+        await this.sendPending()
+        this.deferred = false
+      }
+      await this.sendSyncNow(request)
+    })
+  }
+
+  private async sendPending (): Promise<void> {
+    const pending = await this.store.pending()
+    const sent = new Set<string>()
+    for (const p of pending) {
+      if (p.command === undefined) { this.send({ type: DeviceMessage.push, record: p.record, id: p.id, update: p.update }); continue }
+      // A command's parts go together, once.
+      const { group, name, target } = p.command
+      if (sent.has(group)) continue
+      sent.add(group)
+      const parts = pending.filter(q => q.command?.group === group).map(q => ({ record: q.record, id: q.id, update: q.update }))
+      this.send({ type: DeviceMessage.command, command: name, target, parts })
+    }
+  }
 
   /** Asks for a cycle, with a summary of what this device holds (after every frame received so far). */
   private async sendSyncNow (request: number): Promise<void> {

@@ -5,7 +5,7 @@
 
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 
-const STORES = ['meta', 'updates', 'idx', 'inbox', 'chunks'] as const
+const STORES = ['meta', 'updates', 'idx', 'inbox', 'chunks', 'blobs'] as const
 
 /** An index row: the entry (null entity for a record without one, e.g. deleted) and its first state's chunk. */
 interface IdxRow { record: string, entity: string | null, values: Record<string, unknown> | null, chunk?: number }
@@ -46,18 +46,22 @@ export class IndexedDbLocalStore implements LocalStore {
 
   static async open (name = 'fieldsync'): Promise<IndexedDbLocalStore> {
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const req = indexedDB.open(name, 2)
-      req.onupgradeneeded = () => {
+      const req = indexedDB.open(name, 3)
+      req.onupgradeneeded = e => {
         const db = req.result
-        for (const n of Array.from(db.objectStoreNames)) db.deleteObjectStore(n)
-        db.createObjectStore('meta')
-        const updates = db.createObjectStore('updates', { keyPath: 'id', autoIncrement: true })
-        updates.createIndex('record', 'record')
-        updates.createIndex('pending', 'pending')
-        const idx = db.createObjectStore('idx', { keyPath: 'record' })
-        idx.createIndex('entity', 'entity')
-        db.createObjectStore('inbox', { keyPath: 'id', autoIncrement: true })
-        db.createObjectStore('chunks')
+        if (e.oldVersion < 2) {
+          for (const n of Array.from(db.objectStoreNames)) db.deleteObjectStore(n)
+          db.createObjectStore('meta')
+          const updates = db.createObjectStore('updates', { keyPath: 'id', autoIncrement: true })
+          updates.createIndex('record', 'record')
+          updates.createIndex('pending', 'pending')
+          const idx = db.createObjectStore('idx', { keyPath: 'record' })
+          idx.createIndex('entity', 'entity')
+          db.createObjectStore('inbox', { keyPath: 'id', autoIncrement: true })
+          db.createObjectStore('chunks')
+        }
+        // version 3: attachment content, by hash
+        db.createObjectStore('blobs', { keyPath: 'hash' }).createIndex('pending', 'pending')
       }
       req.onsuccess = () => resolve(req.result)
       req.onerror = () => reject(req.error)
@@ -230,6 +234,33 @@ export class IndexedDbLocalStore implements LocalStore {
 
   removeInbox (id: number): Promise<void> {
     return this.blind(tx => tx.objectStore('inbox').delete(id))
+  }
+
+  putBlob (hash: string, data: Uint8Array, pending: boolean): Promise<void> {
+    return this.enqueue(function (this: Op, tx, next) {
+      const s = tx.objectStore('blobs')
+      const r = s.get(hash)
+      // Once uploaded, a blob stays uploaded.
+      r.onsuccess = () => { const old = r.result as { pending: number } | undefined; s.put({ hash, data, pending: old?.pending === 0 || !pending ? 0 : 1, added: Date.now() }); next() }
+    })
+  }
+
+  async blob (hash: string): Promise<Uint8Array | undefined> {
+    const r = await this.read('blobs', s => s.get(hash)) as { data: Uint8Array } | undefined
+    return r?.data
+  }
+
+  async pendingBlobs (): Promise<string[]> {
+    const rows = await this.read('blobs', s => s.index('pending').getAll(1)) as { hash: string, added: number }[]
+    return rows.sort((a, b) => a.added - b.added).map(r => r.hash)
+  }
+
+  blobUploaded (hash: string): Promise<void> {
+    return this.enqueue(function (this: Op, tx, next) {
+      const s = tx.objectStore('blobs')
+      const r = s.get(hash)
+      r.onsuccess = () => { if (r.result !== undefined) s.put({ ...r.result, pending: 0 }); next() }
+    })
   }
 
   async close (): Promise<void> {

@@ -10,6 +10,8 @@ import type { LeadQualification } from '../docs/commands.ts'
 
 export interface DeviceMetadata {
   readonly version: number
+  /** digest of the server's metadata this copy was made from */
+  readonly digest?: number
   readonly userId: string
   readonly businessUnitId: string
   readonly entities: readonly EntityDef[]
@@ -24,6 +26,8 @@ export interface DeviceMetadata {
   readonly processFlows?: readonly ProcessFlow[]
   /** which records lead qualification creates (sent when lead is offline) */
   readonly leadQualification?: LeadQualification
+  /** the largest attachment the server takes */
+  readonly maxAttachmentBytes?: number
 }
 
 export class OfflineRefusal extends Error {

@@ -46,6 +46,7 @@ export class SqliteLocalStore implements LocalStore {
       CREATE TABLE IF NOT EXISTS idx (record TEXT PRIMARY KEY, entity TEXT NOT NULL, data TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS idx_entity ON idx (entity, record);
       CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, data BLOB NOT NULL, pending INTEGER NOT NULL, added INTEGER NOT NULL);
     `)
     // Stores made before commands existed lack the column.
     if (!this.db.prepare<[], { name: string }>('PRAGMA table_info(updates)').all().some(c => c.name === 'command')) this.db.exec('ALTER TABLE updates ADD COLUMN command TEXT')
@@ -129,6 +130,25 @@ export class SqliteLocalStore implements LocalStore {
 
   removeInbox (id: number): Promise<void> {
     return this.write(() => { this.st('DELETE FROM inbox WHERE id = ?').run(id) })
+  }
+
+  putBlob (hash: string, data: Uint8Array, pending: boolean): Promise<void> {
+    return this.write(() => { this.st('INSERT INTO blobs (hash, data, pending, added) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET pending = min(pending, excluded.pending)').run(hash, data, pending ? 1 : 0, Date.now()) })
+  }
+
+  async blob (hash: string): Promise<Uint8Array | undefined> {
+    this.flush()
+    const r = this.st<[string], { data: Buffer }>('SELECT data FROM blobs WHERE hash = ?').get(hash)
+    return r === undefined ? undefined : bytes(r.data)
+  }
+
+  async pendingBlobs (): Promise<string[]> {
+    this.flush()
+    return this.st<[], { hash: string }>('SELECT hash FROM blobs WHERE pending = 1 ORDER BY added, hash').all().map(r => r.hash)
+  }
+
+  blobUploaded (hash: string): Promise<void> {
+    return this.write(() => { this.st('UPDATE blobs SET pending = 0 WHERE hash = ?').run(hash) })
   }
 
   async close (): Promise<void> {

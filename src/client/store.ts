@@ -54,5 +54,11 @@ export interface LocalStore {
   addInbox (item: Omit<InboxItem, 'id'>): Promise<number>
   inbox (): Promise<InboxItem[]>
   removeInbox (id: number): Promise<void>
+  /** stores attachment content by its sha-256 hash; `pending` until uploaded */
+  putBlob (hash: string, data: Uint8Array, pending: boolean): Promise<void>
+  blob (hash: string): Promise<Uint8Array | undefined>
+  /** hashes of the blobs not uploaded yet, oldest first */
+  pendingBlobs (): Promise<string[]>
+  blobUploaded (hash: string): Promise<void>
   close (): Promise<void>
 }

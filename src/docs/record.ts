@@ -20,7 +20,11 @@ export const META_KEYS = [
 ] as const
 export type MetaKey = typeof META_KEYS[number]
 
-export const NOTE_KEYS = ['subject', 'text', 'createdby', 'createdon', 'modifiedby', 'modifiedon'] as const
+/** The attachment of a note: its content is a blob named by `contenthash` (sha-256, hex); `filesize` in bytes, as decimal digits. */
+export const ATTACHMENT_KEYS = ['filename', 'mimetype', 'filesize', 'contenthash'] as const
+export type AttachmentRef = Record<typeof ATTACHMENT_KEYS[number], string>
+
+export const NOTE_KEYS = ['subject', 'text', 'createdby', 'createdon', 'modifiedby', 'modifiedon', ...ATTACHMENT_KEYS] as const
 export type NoteKey = typeof NOTE_KEYS[number]
 export type NoteState = Partial<Record<NoteKey, string>>
 
@@ -153,7 +157,15 @@ export const editText = (
   }, origin)
 }
 
-export const addNote = (doc: Y.Doc, entity: EntityDef, noteId: string, note: { subject: string, text: string }, actor: Actor, origin: unknown = null): void => {
+const writeAttachment = (m: Y.Map<string>, a: AttachmentRef | null): void => {
+  for (const k of ATTACHMENT_KEYS) {
+    if (a === null) { if (m.has(k)) m.delete(k) } else m.set(k, a[k])
+  }
+}
+
+export const addNote = (
+  doc: Y.Doc, entity: EntityDef, noteId: string, note: { subject: string, text: string, attachment?: AttachmentRef }, actor: Actor, origin: unknown = null
+): void => {
   doc.transact(() => {
     requireLive(doc, entity)
     const notes = doc.getMap<Y.Map<string>>(NOTES)
@@ -162,19 +174,24 @@ export const addNote = (doc: Y.Doc, entity: EntityDef, noteId: string, note: { s
     notes.set(noteId, m)
     m.set('subject', note.subject)
     m.set('text', note.text)
+    if (note.attachment !== undefined) writeAttachment(m, note.attachment)
     m.set('createdby', actor.by)
     m.set('createdon', actor.at)
     touch(doc, actor)
   }, origin)
 }
 
-export const editNote = (doc: Y.Doc, entity: EntityDef, noteId: string, patch: { subject?: string, text?: string }, actor: Actor, origin: unknown = null): void => {
+/** Edits a note; `attachment: null` removes its attachment, an attachment replaces it. */
+export const editNote = (
+  doc: Y.Doc, entity: EntityDef, noteId: string, patch: { subject?: string, text?: string, attachment?: AttachmentRef | null }, actor: Actor, origin: unknown = null
+): void => {
   doc.transact(() => {
     requireLive(doc, entity)
     const m = doc.getMap<Y.Map<string>>(NOTES).get(noteId)
     if (!(m instanceof Y.Map)) throw new RecordError(`no note ${noteId}`)
     if (patch.subject !== undefined) m.set('subject', patch.subject)
     if (patch.text !== undefined) m.set('text', patch.text)
+    if (patch.attachment !== undefined) writeAttachment(m, patch.attachment)
     m.set('modifiedby', actor.by)
     m.set('modifiedon', actor.at)
     touch(doc, actor)

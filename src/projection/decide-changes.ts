@@ -4,7 +4,7 @@
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { allows, attributeOf } from '../docs/catalog-types.ts'
 import type { Change } from '../docs/diff.ts'
-import { exists, type RecordState } from '../docs/record.ts'
+import { ATTACHMENT_KEYS, exists, type NoteState, type RecordState } from '../docs/record.ts'
 import { checkValue } from '../docs/values.ts'
 import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
 import type { Privilege } from '../authz/model.ts'
@@ -27,6 +27,8 @@ export interface DecideContext {
   readonly rules?: readonly BusinessRule[]
   /** business process flows (one per entity at most) */
   readonly flows?: readonly ProcessFlow[]
+  /** the size of a completely uploaded attachment blob: a note may only point at one of those */
+  readonly blobSize?: (hash: string) => number | undefined
   /** set while integrating a part of an accepted command: the target's statecode may move to `statecode` */
   readonly command?: { readonly target: string, readonly statecode: number }
 }
@@ -96,10 +98,28 @@ const checkContent = (ctx: DecideContext, c: Change, after: RecordState, creatin
       const n = c.kind === 'note-added' ? c.note : c.new
       if ((n.subject ?? '').length > NOTE_LIMIT.subject || (n.text ?? '').length > NOTE_LIMIT.text) return { reason: Reason.invalidValue, message: 'note subject or text too long' }
       if (c.kind === 'note-added' && n.createdby !== ctx.userId) return { reason: Reason.invalidValue, message: 'a new note must be created by its author' }
-      return null
+      return c.kind === 'note-edited' && ATTACHMENT_KEYS.every(k => c.old[k] === n[k]) ? null : attachmentProblem(ctx, n)
     }
     default: return null
   }
+}
+
+const SHA256 = /^[0-9a-f]{64}$/
+
+/** A note's attachment: all of its keys or none, and content the server holds completely, of that size. */
+const attachmentProblem = (ctx: DecideContext, n: NoteState): Denial | null => {
+  const present = ATTACHMENT_KEYS.filter(k => n[k] !== undefined)
+  if (present.length === 0) return null
+  const bad = (message: string): Denial => ({ reason: Reason.invalidValue, message })
+  if (present.length < ATTACHMENT_KEYS.length) return bad(`an attachment needs ${ATTACHMENT_KEYS.join(', ')}`)
+  const { filename, mimetype, filesize, contenthash } = n as Required<NoteState>
+  if (filename === '' || filename.length > 255 || mimetype.length > 256) return bad('attachment filename (1-255 characters) or mimetype (at most 256) out of bounds')
+  if (!SHA256.test(contenthash)) return bad('contenthash must be a sha-256 hash (64 lowercase hex digits)')
+  if (!/^[1-9]\d{0,15}$/.test(filesize)) return bad('filesize must be a positive whole number of bytes')
+  const stored = ctx.blobSize?.(contenthash)
+  if (stored === undefined) return bad(`the content of attachment ${filename} (${contenthash}) has not been uploaded`)
+  if (stored !== Number(filesize)) return bad(`attachment ${filename} says ${filesize} bytes; its content has ${stored}`)
+  return null
 }
 
 const fieldOf = (c: Change): string | null => {

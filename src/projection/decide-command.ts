@@ -38,6 +38,8 @@ export const decideCommand = (
   const targetEntity = target.split('/', 1)[0]
   if (!commandsOfTarget.includes(command)) return reject(target, Reason.commandNotOffline, `${command} is not an offline command of ${targetEntity}`)
   const cmd = command as StateCommand
+  // Sent again (its acknowledgement was lost): already integrated, it changes nothing.
+  if (parts.length > 0 && parts.every(p => p.changes.length === 0 && p.denied === null)) return { accepted: true }
   const t = parts.find(p => p.record === target)
   if (t === undefined) return reject(target, Reason.invalidValue, `the command has no part for its target ${target}`)
   if (!exists(t.before) || isDeleted(t.before)) return reject(target, Reason.invalidValue, `${target} does not exist or is deleted`)

@@ -6,7 +6,7 @@ import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts'
 import { FIELDS, META, META_KEYS, MEMO_PREFIX, NOTES, NOTE_KEYS, readRecord, type RecordState } from '../docs/record.ts'
-import { decideChanges, fieldOf, type DecideContext } from './decide-changes.ts'
+import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from './receipts.ts'
 
 export interface ProjectResult {
@@ -106,6 +106,15 @@ const restoreShadowedWrites = (doc: Y.Doc, update: Uint8Array, isServerClient: (
   }
 }
 
+const isStamp = (c: Change): boolean => c.kind === 'meta-set' && (c.key === 'modifiedby' || c.key === 'modifiedon')
+
+/** The dropped changes that get a receipt: a stamp (modifiedby/on) dropped with what it stamped gets none of its own. */
+export const receiptWorthy = (verdicts: readonly Verdict[]): Extract<Verdict, { allowed: false }>[] => {
+  const drops = verdicts.filter((v): v is Extract<Verdict, { allowed: false }> => !v.allowed)
+  const substantive = drops.some(v => !isStamp(v.change))
+  return substantive ? drops.filter(v => !isStamp(v.change)) : drops
+}
+
 export interface ProjectContext extends DecideContext {
   /** whether a Yjs client id is one of the server's own (compensations, server writes) */
   readonly isServerClient: (client: number) => boolean
@@ -140,9 +149,9 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       dropped.push(...changes)
       receipt({ change: 'command', field: null, attempted: attemptedPart(ctx.reject.command, changes), kept: null, reason: ctx.reject.reason, message: ctx.reject.message })
     } else {
-      for (const v of decideChanges(ctx, before, after, changes)) {
-        if (v.allowed) continue
-        dropped.push(v.change)
+      const verdicts = decideChanges(ctx, before, after, changes)
+      for (const v of verdicts) if (!v.allowed) dropped.push(v.change)
+      for (const v of receiptWorthy(verdicts)) {
         receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message })
       }
     }

@@ -15,6 +15,8 @@ import type { ServerConfig } from './config.ts'
 import { issueToken, requireToken } from './auth.ts'
 import { Rooms } from './rooms.ts'
 import { CommandRunner } from './commands.ts'
+import { blobRoutes } from './blob-routes.ts'
+import type { SqliteBlobStore } from './storage/sqlite-blobs.ts'
 import { CloseCode } from './protocol.ts'
 import type { Peer, Room } from './room.ts'
 import { indexPage } from './index-page.ts'
@@ -30,6 +32,8 @@ export interface ServerDeps {
   readonly queries: ProjectionQueries
   readonly security: Security
   readonly secret: string
+  /** attachment content (content-addressed blobs) */
+  readonly blobs: SqliteBlobStore
   /** views and other offline metadata (none when absent) */
   readonly metadata?: Metadata
   readonly now?: () => string
@@ -50,7 +54,11 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const { config, catalog, storage, queries, security, secret } = deps
   const now = deps.now ?? (() => new Date().toISOString())
   const app = new Hono()
-  const rooms = new Rooms(storage, { idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter }, catalog, security, now, (deps.metadata ?? NO_METADATA).businessRules, (deps.metadata ?? NO_METADATA).processFlows)
+  const metadata = deps.metadata ?? NO_METADATA
+  const rooms = new Rooms({
+    storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter,
+    rules: metadata.businessRules, flows: metadata.processFlows, blobSize: hash => deps.blobs.completeSize(hash)
+  })
   // A privilege change takes read access away at once: close those sockets now.
   const sessions = new Set<DeviceSession>()
   const sessionsByDevice = new Map<string, DeviceSession>()
@@ -58,7 +66,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     rooms.revokeUnreadable(ix)
     for (const s of sessions) s.fullCycle() // evictions and metadata at once
   })
-  const commands = new CommandRunner(rooms, catalog, (deps.metadata ?? NO_METADATA).leadQualification)
+  const commands = new CommandRunner(rooms, catalog, metadata.leadQualification)
   const unsubscribeCommits = rooms.onCommit(name => { for (const s of sessions) s.recordChanged(name) })
   const users = () => security.model.org.users
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app })
@@ -78,6 +86,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   app.use('/api/*', auth)
   app.route('/api/admin', adminRoutes(security, catalog))
   app.route('/api', recordRoutes(catalog, security, queries, rooms, now))
+  app.route('/api', blobRoutes(deps.blobs, catalog, security, rooms))
 
   if (config.demo) {
     app.post('/auth/dev-login', async c => {
@@ -155,7 +164,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     let session: DeviceSession | null = null
     return {
       onOpen (_evt, ws) {
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, sessions: sessionsByDevice, metadata: deps.metadata ?? NO_METADATA, commands }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
           b => { if (ws.readyState === 1) ws.send(b as Uint8Array<ArrayBuffer>) },
           (code, reason) => { if (ws.readyState <= 1) ws.close(code, reason) })
         sessions.add(session)

@@ -11,7 +11,7 @@ export const DEVICE_PROTOCOL_VERSION = 1
 export const MAX_COMMAND_PARTS = 8
 
 export const DeviceMessage = {
-  /** device -> server: protocol version, device id, cursor, privilege version, profile version */
+  /** device -> server: protocol version, device id, cursor, privilege version, digest of the metadata it holds (0: none) */
   hello: 0,
   /** server -> device: JSON metadata for the entities the profile enables */
   metadata: 1,
@@ -45,7 +45,7 @@ export const DeviceMessage = {
 export interface CommandFramePart { readonly record: string, readonly id: number, readonly update: Uint8Array }
 
 export type DeviceFrame =
-  | { type: typeof DeviceMessage.hello, version: number, deviceId: string, cursor: number, privilegeVersion: number, profileVersion: number }
+  | { type: typeof DeviceMessage.hello, version: number, deviceId: string, cursor: number, privilegeVersion: number, metadataDigest: number }
   | { type: typeof DeviceMessage.metadata, json: string }
   | { type: typeof DeviceMessage.sync, record: string, step: number, payload: Uint8Array }
   | { type: typeof DeviceMessage.ack, record: string, id: number }
@@ -63,7 +63,7 @@ export const writeDeviceFrame = (e: encoding.Encoder, f: DeviceFrame): void => {
   switch (f.type) {
     case DeviceMessage.hello:
       encoding.writeVarUint(e, f.version); encoding.writeVarString(e, f.deviceId); encoding.writeVarUint(e, f.cursor)
-      encoding.writeVarUint(e, f.privilegeVersion); encoding.writeVarUint(e, f.profileVersion); break
+      encoding.writeVarUint(e, f.privilegeVersion); encoding.writeVarUint(e, f.metadataDigest); break
     case DeviceMessage.metadata: case DeviceMessage.receipts: case DeviceMessage.scope: encoding.writeVarString(e, f.json); break
     case DeviceMessage.sync: encoding.writeVarString(e, f.record); encoding.writeVarUint(e, f.step); encoding.writeVarUint8Array(e, f.payload); break
     case DeviceMessage.ack: encoding.writeVarString(e, f.record); encoding.writeVarUint(e, f.id); break
@@ -86,7 +86,7 @@ export const readDeviceFrame = (d: decoding.Decoder): DeviceFrame => {
   switch (type) {
     case DeviceMessage.hello: return {
       type, version: decoding.readVarUint(d), deviceId: decoding.readVarString(d), cursor: decoding.readVarUint(d),
-      privilegeVersion: decoding.readVarUint(d), profileVersion: decoding.readVarUint(d)
+      privilegeVersion: decoding.readVarUint(d), metadataDigest: decoding.readVarUint(d)
     }
     case DeviceMessage.metadata: case DeviceMessage.receipts: case DeviceMessage.scope: return { type, json: decoding.readVarString(d) }
     case DeviceMessage.sync: return { type, record: decoding.readVarString(d), step: decoding.readVarUint(d), payload: decoding.readVarUint8Array(d) }
@@ -122,7 +122,8 @@ export const decodeDeviceFrame = (bytes: Uint8Array): DeviceFrame => {
   return f
 }
 
-const fnv1a32 = (s: string, basis: number): number => {
+/** 32-bit FNV-1a of a string's UTF-16 code units, from `basis`. */
+export const fnv1a32 = (s: string, basis = 0x811c9dc5): number => {
   let h = basis
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
   return h >>> 0

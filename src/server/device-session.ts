@@ -13,7 +13,7 @@ import type { OfflineProfile } from '../profiles/profile.ts'
 import { tableName } from '../projection/rows.ts'
 import { NO_METADATA, type Metadata } from '../metadata/metadata.ts'
 import { Reason, type Receipt } from '../projection/receipts.ts'
-import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from './device-protocol.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, fnv1a32, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from './device-protocol.ts'
 import { encodeSyncUpdate } from './messages.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
 import type { Peer } from './room.ts'
@@ -36,13 +36,15 @@ export interface DeviceDeps {
   readonly now: () => string
   /** runs multi-record commands as a whole */
   readonly commands: CommandRunner
+  /** the largest attachment the server takes (sent to devices so they refuse larger ones up front) */
+  readonly maxAttachmentBytes: number
 }
 
 export const profileOf = (m: SecurityModel, userId: string): OfflineProfile | undefined =>
   (m.profiles ?? []).find(p => p.users.includes(userId))
 
 /** What a device needs to work offline: its profile's entities, commands and the user's privileges. */
-export const deviceMetadata = (catalog: Catalog, security: Security, userId: string, metadata: Metadata = NO_METADATA): string => {
+export const deviceMetadata = (catalog: Catalog, security: Security, userId: string, metadata: Metadata = NO_METADATA, maxAttachmentBytes?: number): string => {
   const ix = security.index
   const profile = profileOf(ix.model, userId)
   const entities = Object.keys(profile?.entities ?? {}).map(e => catalog.entities.get(e)!).filter(e => e !== undefined)
@@ -52,10 +54,23 @@ export const deviceMetadata = (catalog: Catalog, security: Security, userId: str
     .map(f => { const [e, a] = f.split('.', 2); return [f, fieldPermission(ix, userId, e, a)] }))
   const mine = (x: { entity: string }): boolean => entities.some(e => e.name === x.entity)
   return JSON.stringify({
-    version: ix.version, userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions,
+    version: ix.version, digest: metadataDigest(metadata), userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions,
     views: metadata.views.filter(mine), businessRules: metadata.businessRules.filter(mine), processFlows: metadata.processFlows.filter(mine),
-    leadQualification: entities.some(e => e.name === 'lead') ? metadata.leadQualification : undefined
+    leadQualification: entities.some(e => e.name === 'lead') ? metadata.leadQualification : undefined,
+    maxAttachmentBytes
   })
+}
+
+const digests = new WeakMap<Metadata, number>()
+
+/** A 32-bit FNV-1a digest of the deployed metadata (never 0, which means "none" in hello). */
+export const metadataDigest = (m: Metadata): number => {
+  let d = digests.get(m)
+  if (d === undefined) {
+    d = fnv1a32(JSON.stringify(m)) || 1
+    digests.set(m, d)
+  }
+  return d
 }
 
 let nextPeer = 1_000_000
@@ -68,6 +83,7 @@ export class DeviceSession {
   private deviceId: string | null = null
   private cursor = 0
   private metadataVersion = 0
+  private metadataDigest = 0
   private delivered: number | undefined
   /** everything the session does runs in order on this chain */
   private chain: Promise<void> = Promise.resolve()
@@ -153,6 +169,7 @@ export class DeviceSession {
         this.deviceId = f.deviceId
         this.cursor = f.cursor
         this.metadataVersion = f.privilegeVersion
+        this.metadataDigest = f.metadataDigest
         this.delivered = f.privilegeVersion > 0 ? f.privilegeVersion : undefined
         // A device that did not store the last cursor may hold anything: resend its scope whole.
         if (f.cursor !== this.deps.feed.deviceCursor(f.deviceId)) this.then(() => this.resetHeld())
@@ -202,9 +219,12 @@ export class DeviceSession {
     const device = this.deviceId!
     const ix = security.index
     const upTo = feed.maxSeq()
-    if (full && this.metadataVersion !== ix.version) {
-      this.send({ type: DeviceMessage.metadata, json: deviceMetadata(catalog, security, this.userId, this.deps.metadata) })
+    // Privileges or the deployed metadata (rules, flows, views) changed since the device's copy: resend.
+    const digest = metadataDigest(this.deps.metadata)
+    if (full && (this.metadataVersion !== ix.version || this.metadataDigest !== digest)) {
+      this.send({ type: DeviceMessage.metadata, json: deviceMetadata(catalog, security, this.userId, this.deps.metadata, this.deps.maxAttachmentBytes) })
       this.metadataVersion = ix.version
+      this.metadataDigest = digest
     }
     const held = feed.held(device)
     const maybe = feed.unconfirmed(device)

@@ -8,6 +8,7 @@ import { ConfigError, parseConfig } from './config.ts'
 import { createServer } from './app.ts'
 import { openSqlite, SqliteRecordStorage } from './storage/sqlite.ts'
 import { SqliteProjection } from './storage/sqlite-projection.ts'
+import { SqliteBlobStore } from './storage/sqlite-blobs.ts'
 import { SqliteFeed } from './storage/sqlite-feed.ts'
 import { loadMetadata } from '../metadata/metadata.ts'
 import { SqliteSecurityStore } from './storage/sqlite-security.ts'
@@ -40,7 +41,7 @@ const main = async (): Promise<void> => {
     console.log(`new organization with one administrator; admin token (valid ${config.tokenTtlSeconds} s):\n${await issueToken(secret, adminUser, config.tokenTtlSeconds)}`)
   }
   const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage) }
-  const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, metadata: loadMetadata(config.metadataFile, catalog), secret })
+  const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret })
   const port = await server.listen()
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
   console.log(`fieldsync listening on http://${shown}:${port}/  (data: ${file})`)

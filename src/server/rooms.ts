@@ -10,34 +10,29 @@ import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 
 export interface RoomsOptions extends RoomOptions {
+  readonly storage: RecordStorage
+  readonly catalog: Catalog
+  readonly security: Security
   /** unload a record this long after its last peer left (ms) */
   readonly idleUnloadMs: number
+  readonly now?: () => string
+  /** business rules and process flows the projection enforces */
+  readonly rules?: readonly BusinessRule[]
+  readonly flows?: readonly ProcessFlow[]
+  /** the size of a completely uploaded attachment blob (notes may only point at those) */
+  readonly blobSize?: (hash: string) => number | undefined
 }
 
 export class Rooms {
   private readonly rooms = new Map<DocName, Room>()
   private readonly timers = new Map<DocName, NodeJS.Timeout>()
-  private readonly storage: RecordStorage
   private readonly options: RoomsOptions
-  private readonly catalog: Catalog
-  private readonly security: Security
   private readonly now: () => string
   private readonly commitListeners = new Set<(name: DocName) => void>()
 
-  private readonly rules: readonly BusinessRule[]
-  private readonly flows: readonly ProcessFlow[]
-
-  constructor (
-    storage: RecordStorage, options: RoomsOptions, catalog: Catalog, security: Security, now: () => string = () => new Date().toISOString(),
-    rules: readonly BusinessRule[] = [], flows: readonly ProcessFlow[] = []
-  ) {
-    this.rules = rules
-    this.flows = flows
-    this.storage = storage
+  constructor (options: RoomsOptions) {
     this.options = options
-    this.catalog = catalog
-    this.security = security
-    this.now = now
+    this.now = options.now ?? (() => new Date().toISOString())
   }
 
   /** Calls `l` after every commit that changed a record; returns the unsubscribe. */
@@ -57,10 +52,11 @@ export class Rooms {
     let room = this.rooms.get(name)
     if (room === undefined || room.isBroken) {
       if (room !== undefined) this.drop(name, room)
-      const entity = this.catalog.entities.get(parseDocName(name)?.entity ?? '')
+      const { catalog, storage, security, rules, flows, blobSize } = this.options
+      const entity = catalog.entities.get(parseDocName(name)?.entity ?? '')
       if (entity === undefined) throw new Error(`no entity for ${name}`)
-      room = new Room(name, this.storage, this.options, {
-        entity, security: this.security, now: this.now, rules: this.rules, flows: this.flows, onCommit: n => { for (const l of this.commitListeners) l(n) }
+      room = new Room(name, storage, this.options, {
+        entity, security, now: this.now, rules, flows, blobSize, onCommit: n => { for (const l of this.commitListeners) l(n) }
       })
       this.rooms.set(name, room)
       // A record that nobody joins (a failed upgrade) must not stay loaded.

@@ -54,7 +54,7 @@ const closeCodeOf = async (s: TestServer, login: string, frames: Uint8Array[]): 
 describe('the device over /device', () => {
   it('closes a device socket that sends bad input with 4400, and keeps serving others', async () => {
     const s = await start()
-    const hello = (deviceId: string) => encodeDeviceFrame({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId, cursor: 0, privilegeVersion: 0, profileVersion: 0 })
+    const hello = (deviceId: string) => encodeDeviceFrame({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId, cursor: 0, privilegeVersion: 0, metadataDigest: 0 })
     expect(await closeCodeOf(s, 'alice', [new Uint8Array([250, 1, 2])])).toBe(CloseCode.malformed)
     expect(await closeCodeOf(s, 'alice', [encodeDeviceFrame({ type: DeviceMessage.syncNow, request: 1, count: 0, digest: 0, receiptSeq: 0 })])).toBe(CloseCode.malformed)
     expect(await closeCodeOf(s, 'alice', [hello('bad id!')])).toBe(CloseCode.malformed)

@@ -13,6 +13,7 @@ import { parseConfig } from '../../src/server/config.ts'
 import { demoModel, seedDemoRecords } from '../../src/server/demo.ts'
 import { openSqlite, SqliteRecordStorage, type SqliteDb } from '../../src/server/storage/sqlite.ts'
 import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
+import { SqliteBlobStore } from '../../src/server/storage/sqlite-blobs.ts'
 import { SqliteFeed } from '../../src/server/storage/sqlite-feed.ts'
 import { loadMetadata } from '../../src/metadata/metadata.ts'
 import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
@@ -50,7 +51,7 @@ export const startTestServer = async (env: Record<string, string> = {}, dir?: st
   const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
   if (fresh) await seedDemoRecords(storage, catalog)
   const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage) }
-  const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, metadata: loadMetadata(config.metadataFile, catalog), secret: SECRET })
+  const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret: SECRET })
   const port = await server.listen()
   let stopped = false
   const stop = async (): Promise<void> => {

@@ -29,6 +29,12 @@ describe('a command over several records is decided as a whole', () => {
     expect(decide([lead(2)], 'disqualify')).toEqual({ accepted: true })
   })
 
+  it('accepts a command sent again after its acknowledgement was lost: its parts change nothing any more', () => {
+    const done = record('lead', 'l1', 1)
+    const account = record('account', 'a1', 0, { originatingleadid: LEAD })
+    expect(decide([part(LEAD, done, done), part('account/a1', account, account)])).toEqual({ accepted: true })
+  })
+
   it('rejects, naming the part at fault and the reason', () => {
     expect(decide([lead()], 'qualify', ['read', 'update'])).toMatchObject({ accepted: false, record: LEAD, reason: 'command-not-offline' })
     expect(decide([created('account/a1')])).toMatchObject({ accepted: false, record: LEAD, message: /no part for its target/ })
@@ -41,7 +47,7 @@ describe('a command over several records is decided as a whole', () => {
     const existing = part('account/a9', record('account', 'a9', 0), record('account', 'a9', 0, { name: 'x' }))
     expect(decide([lead(), existing])).toMatchObject({ accepted: false, record: 'account/a9', message: /may only create records/ })
     const unchanged = part(LEAD, record('lead', 'l1', 0), record('lead', 'l1', 0))
-    expect(decide([unchanged])).toMatchObject({ accepted: false, message: /must set the statecode/ })
+    expect(decide([unchanged, created('account/a1')])).toMatchObject({ accepted: false, message: /must set the statecode/ })
     const denied = created('opportunity/o1', { originatingleadid: LEAD })
     expect(decide([lead(), { ...denied, denied: { reason: 'no-create-privilege', message: 'no create privilege on opportunity' } }]))
       .toMatchObject({ accepted: false, record: 'opportunity/o1', reason: 'no-create-privilege' })

@@ -7,7 +7,7 @@ const randomFrame = (gen: Gen): DeviceFrame => {
   const n = (): number => int(gen, 0, 2 ** 31)
   const bytes = (): Uint8Array => prng.uint8Array(gen, int(gen, 0, 64))
   switch (pick(gen, Object.values(DeviceMessage))) {
-    case DeviceMessage.hello: return { type: DeviceMessage.hello, version: n(), deviceId: word(gen), cursor: n(), privilegeVersion: n(), profileVersion: n() }
+    case DeviceMessage.hello: return { type: DeviceMessage.hello, version: n(), deviceId: word(gen), cursor: n(), privilegeVersion: n(), metadataDigest: n() }
     case DeviceMessage.metadata: return { type: DeviceMessage.metadata, json: word(gen) }
     case DeviceMessage.sync: return { type: DeviceMessage.sync, record: word(gen), step: int(gen, 0, 2), payload: bytes() }
     case DeviceMessage.ack: return { type: DeviceMessage.ack, record: word(gen), id: n() }

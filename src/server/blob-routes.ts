@@ -1,0 +1,79 @@
+// Attachments over HTTP: resumable, hash-checked uploads of content-addressed blobs, and the download
+// of a note's attachment for users who may read the record.
+
+import { Hono } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import * as Y from 'yjs'
+import type { Catalog } from '../docs/catalog-types.ts'
+import { mayAccess } from '../authz/decide.ts'
+import { docName, isValidId, type RecordId } from '../ids.ts'
+import { NOTES } from '../docs/record.ts'
+import type { Rooms } from './rooms.ts'
+import type { Security } from './security.ts'
+import { BlobError, HASH, type SqliteBlobStore } from './storage/sqlite-blobs.ts'
+
+/** The largest chunk one PUT may carry. */
+export const MAX_CHUNK_BYTES = 1024 * 1024
+
+const whole = (v: string | undefined, name: string): number => {
+  const n = Number(v)
+  if (v === undefined || v === '' || !Number.isSafeInteger(n) || n < 0) throw new HTTPException(400, { message: `${name}: expected a whole number of bytes` })
+  return n
+}
+
+export const blobRoutes = (blobs: SqliteBlobStore, catalog: Catalog, security: Security, rooms: Rooms): Hono => {
+  const app = new Hono()
+
+  app.get('/blobs/:hash', c => {
+    const hash = c.req.param('hash')
+    if (!HASH.test(hash)) throw new HTTPException(400, { message: 'a blob is named by its sha-256 hash: 64 lowercase hex digits' })
+    const s = blobs.status(hash)
+    if (s === undefined) return c.json({ size: null, received: 0, complete: false }, 404)
+    return c.json(s)
+  })
+
+  /** PUT /blobs/<sha-256>?size=<whole size>&offset=<where this chunk starts>, the chunk as the body. */
+  app.put('/blobs/:hash', async c => {
+    const size = whole(c.req.query('size'), 'size')
+    const offset = whole(c.req.query('offset'), 'offset')
+    if (Number(c.req.header('content-length') ?? 0) > MAX_CHUNK_BYTES) throw new HTTPException(413, { message: `a chunk may have at most ${MAX_CHUNK_BYTES} bytes` })
+    const chunk = new Uint8Array(await c.req.arrayBuffer())
+    if (chunk.length > MAX_CHUNK_BYTES) throw new HTTPException(413, { message: `a chunk may have at most ${MAX_CHUNK_BYTES} bytes` })
+    try {
+      return c.json(blobs.write(c.req.param('hash'), size, offset, chunk))
+    } catch (e) {
+      if (e instanceof BlobError) return c.json({ error: e.message, received: e.received ?? null }, e.status)
+      throw e
+    }
+  })
+
+  app.get('/records/:entity/:id/notes/:noteId/attachment', async c => {
+    const entity = catalog.entities.get(c.req.param('entity'))
+    const id = c.req.param('id')
+    if (entity === undefined) throw new HTTPException(404, { message: `unknown entity ${JSON.stringify(c.req.param('entity'))}` })
+    if (!isValidId(id)) throw new HTTPException(400, { message: 'invalid record id' })
+    const name = docName(entity.name, id as RecordId)
+    const room = rooms.get(name)
+    try {
+      await room.ready
+      const owner = room.ownership()
+      const userId = c.get('principal').userId
+      if (owner === undefined || !mayAccess(security.index, userId, 'read', entity.name, owner).allowed) throw new HTTPException(404, { message: `no readable record ${name}` })
+      const found = room.doc.getMap<Y.Map<string>>(NOTES).get(c.req.param('noteId'))
+      const note: Y.Map<string> = found instanceof Y.Map ? found : new Y.Map()
+      const hash = note.get('contenthash')
+      if (hash === undefined) throw new HTTPException(404, { message: 'this note has no attachment' })
+      const data = blobs.read(hash)
+      if (data === undefined) throw new HTTPException(404, { message: 'the attachment content has not been uploaded' })
+      const type = /^[\w.+-]+\/[\w.+-]+$/.test(note.get('mimetype') ?? '') ? note.get('mimetype')! : 'application/octet-stream'
+      return c.body(data as Uint8Array<ArrayBuffer>, 200, {
+        'content-type': type, 'x-content-hash': hash,
+        'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(note.get('filename') ?? 'attachment')}`
+      })
+    } finally {
+      rooms.released(name)
+    }
+  })
+
+  return app
+}
