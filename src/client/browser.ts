@@ -3,3 +3,4 @@
 export { FieldsyncDevice } from './device.ts'
 export { IndexedDbLocalStore } from './indexeddb-store.ts'
 export { OfflineRefusal } from './offline-rules.ts'
+export { sha256Hex } from './attachments.ts'

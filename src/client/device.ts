@@ -110,6 +110,8 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
    * not uploaded yet, and from connecting until the pending edits went out) */
   private deferred = true
   private uploading: Promise<void> | null = null
+  /** refresh() calls waiting for a record's server state */
+  private refreshes = new Map<string, { resolve: () => void, reject: (e: Error) => void }[]>()
 
   private constructor (opts: DeviceOptions) {
     super()
@@ -398,6 +400,23 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     return { by: this.requireMetadata().userId, at: new Date().toISOString() }
   }
 
+  /** Refresh (a command of custom entities; any held record works): fetches the record's server state now. */
+  async refresh (record: string): Promise<void> {
+    if (!this.connected) throw new Error(`refreshing ${record} needs a connection`)
+    const doc = await this.open(record)
+    await new Promise<void>((resolve, reject) => {
+      const waiting = this.refreshes.get(record) ?? []
+      waiting.push({ resolve, reject })
+      this.refreshes.set(record, waiting)
+      this.send({ type: DeviceMessage.sync, record, step: SyncStep.step1, payload: Y.encodeStateVector(doc) })
+    })
+  }
+
+  private refreshed (record: string): void {
+    for (const w of this.refreshes.get(record) ?? []) w.resolve()
+    this.refreshes.delete(record)
+  }
+
   /** Add Existing through an N:N relationship: refused offline (N:N relationships are read-only). */
   async associate (_record: string, relationship: string, _other: string): Promise<never> {
     return refuseAssociation(relationship)
@@ -534,6 +553,8 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   private dropConnection (): void {
     this.setStatus('offline')
     for (const w of this.waiters.splice(0)) w.reject(new Error('connection closed before the sync finished'))
+    for (const ws of this.refreshes.values()) for (const w of ws) w.reject(new Error('connection closed before the refresh finished'))
+    this.refreshes.clear()
   }
 
   get connected (): boolean { return this.socket?.readyState === 1 }
@@ -653,6 +674,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
           tmp.destroy()
         }
         this.writes.push(this.store.setIndex(f.record, indexEntry(f.record, state)))
+        this.refreshed(f.record)
         return
       }
       case DeviceMessage.ack: await this.store.acknowledge(f.id); this.emitUnsynced(); return
@@ -701,6 +723,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     this.known.delete(record)
     await this.store.remove(record)
     this.emit('evicted', [record])
+    this.refreshed(record)
   }
 
   async close (): Promise<void> {

@@ -2,6 +2,7 @@
 
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import { cors } from 'hono/cors'
 import { createNodeWebSocket } from '@hono/node-ws'
 import { serve, type ServerType } from '@hono/node-server'
 import type { Catalog } from '../docs/catalog-types.ts'
@@ -83,6 +84,9 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
 
   app.get('/healthz', c => c.json({ ok: true, loadedRecords: rooms.loaded }))
   app.get('/', async c => c.html(indexPage(config, security.model.org, await storage.list())))
+  // Device apps may be served from another origin; access is by bearer token (no cookies), so any
+  // origin may call the API and preflight requests are answered before authentication.
+  app.use('/api/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS'], exposeHeaders: ['x-content-hash'] }))
   app.use('/api/*', auth)
   app.route('/api/admin', adminRoutes(security, catalog))
   app.route('/api', recordRoutes(catalog, security, queries, rooms, now))

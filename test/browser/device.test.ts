@@ -74,6 +74,48 @@ describe('the device in headless Chromium', () => {
     }
   })
 
+  it('qualifies a lead and attaches a picture offline; both survive a reload and reach the server', async () => {
+    const s = await startTestServer()
+    try {
+      const p = await browser.newPage()
+      await p.goto(page.url)
+      const wsUrl = `ws://127.0.0.1:${s.port}`
+      const token = await s.token('alice')
+      await openDevice(p, wsUrl, token, 'commands-test')
+      const made = await p.evaluate(async () => {
+        const w = globalThis as unknown as Win
+        await w.dev.sync()
+        w.dev.disconnect()
+        const account = (await w.dev.list('account'))[0].record
+        const lead = await w.dev.create('lead', { subject: 'Browser lead', companyname: 'Coho Winery', firstname: 'Eva', lastname: 'Meyer' })
+        const created = await w.dev.qualify(lead)
+        const photo = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 13) & 0xff)
+        const noteId = await w.dev.addNote(account, { subject: 'Cellar', text: 'photo', attachment: { filename: 'cellar.png', mimetype: 'image/png', data: photo } })
+        return { account, lead, created, noteId, unsynced: await w.dev.unsyncedCount() }
+      })
+      expect(made.unsynced).toBe(6) // lead create, four command parts, the note
+      await p.reload()
+      await openDevice(p, wsUrl, token, 'commands-test')
+      const after = await p.evaluate(async ({ account, noteId }) => {
+        const w = globalThis as unknown as Win
+        const unsynced = await w.dev.unsyncedCount()
+        const local = (await w.dev.attachment(account, noteId)).length
+        await w.dev.sync()
+        return { unsynced, local, left: await w.dev.unsyncedCount(), inbox: (await w.dev.inbox()).length }
+      }, made)
+      expect(after).toEqual({ unsynced: 6, local: 300_000, left: 0, inbox: 0 })
+      expect(s.projection.row('lead', made.lead.split('/')[1])?.statecode).toBe(1)
+      for (const r of made.created) expect(s.projection.row(r.split('/')[0], r.split('/')[1])?.originatingleadid).toBe(made.lead)
+      const res = await fetch(`${s.url}/api/records/${made.account}/notes/${made.noteId}/attachment`, { headers: { authorization: `Bearer ${token}` } })
+      const got = new Uint8Array(await res.arrayBuffer())
+      expect(got.length).toBe(300_000)
+      expect(got.every((b, i) => b === ((i * 13) & 0xff))).toBe(true)
+      await p.close()
+    } finally {
+      await s.dispose()
+    }
+  })
+
   it('syncs 10,000 records into IndexedDB and lists them after a cold start (timings printed)', async () => {
     const s = await startTestServer()
     try {

@@ -169,6 +169,15 @@ describe('commands over several records', () => {
     expect(s.projection.row('appointment', idOf(appointment))).toMatchObject({ statecode: 1, regardingobjectid: incident })
     expect(s.projection.row('incident', idOf(incident))).toMatchObject({ title: 'Boiler inspection', ownerid: 'systemuser/u-dan' })
     expect(s.projection.row('fs_inspection', idOf(inspection))?.statecode).toBe(1)
+    // Refresh fetches one record's server state now (another device of dan's edited it); offline it cannot.
+    const other2 = await device(s, 'dan')
+    await other2.sync()
+    await other2.update(inspection, { fs_score: 88 })
+    await other2.sync()
+    await dan.refresh(inspection)
+    expect((await state(dan, inspection)).fields.fs_score).toBe(88)
+    dan.disconnect()
+    await expect(dan.refresh(inspection)).rejects.toThrow(/needs a connection/)
 
     const alice = await device(s, 'alice')
     await alice.sync()
