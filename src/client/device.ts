@@ -21,6 +21,7 @@ import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '.
 import { search, SearchError, type SearchHit } from '../metadata/search.ts'
 import { evaluateRules, saveViolation, type FormState } from '../metadata/business-rules.ts'
 import { currentStage, stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
+import { FORM_KINDS, type FormDef } from '../metadata/forms.ts'
 import { Reason } from '../projection/receipts.ts'
 
 export type DeviceStatus = 'offline' | 'syncing' | 'synced' | 'error'
@@ -429,6 +430,13 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   /** Whether the last metadata allows `command` (no exception). */
   may (entity: string, command: OfflineCommand): boolean {
     try { checkCommand(this.requireMetadata(), entity, command); return true } catch { return false }
+  }
+
+  /** The forms of an offline entity (field lists in display order), main form first. */
+  forms (entity: string): FormDef[] {
+    const meta = this.requireMetadata()
+    if (!meta.entities.some(e => e.name === entity)) throw new OfflineRefusal(Reason.commandNotOffline, `${entity} is not in this device's offline profile`)
+    return (meta.forms ?? []).filter(f => f.entity === entity).sort((a, b) => FORM_KINDS.indexOf(a.kind) - FORM_KINDS.indexOf(b.kind))
   }
 
   /** The views of an entity this device may run (from the last metadata). */

@@ -6,6 +6,7 @@ import { Reason, type ReasonCode } from '../projection/receipts.ts'
 import type { ViewDef } from '../metadata/views.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
+import type { FormDef } from '../metadata/forms.ts'
 import type { LeadQualification } from '../docs/commands.ts'
 
 export interface DeviceMetadata {
@@ -24,6 +25,7 @@ export interface DeviceMetadata {
   /** business rules and process flows of the profile's entities */
   readonly businessRules?: readonly BusinessRule[]
   readonly processFlows?: readonly ProcessFlow[]
+  readonly forms?: readonly FormDef[]
   /** which records lead qualification creates (sent when lead is offline) */
   readonly leadQualification?: LeadQualification
   /** the largest attachment the server takes */

@@ -6,17 +6,20 @@ import type { Catalog } from '../docs/catalog-types.ts'
 import { validateViews, ViewError, type ViewDef } from './views.ts'
 import { RuleError, validateRules, type BusinessRule } from './business-rules.ts'
 import { FlowError, validateFlows, type ProcessFlow } from './process-flows.ts'
+import { FormError, validateForms, type FormDef } from './forms.ts'
 import { DEFAULT_QUALIFICATION, type LeadQualification } from '../docs/commands.ts'
 
 export interface Metadata {
   readonly views: readonly ViewDef[]
   readonly businessRules: readonly BusinessRule[]
   readonly processFlows: readonly ProcessFlow[]
+  /** forms' field lists */
+  readonly forms: readonly FormDef[]
   /** which records lead qualification creates */
   readonly leadQualification: LeadQualification
 }
 
-export const NO_METADATA: Metadata = { views: [], businessRules: [], processFlows: [], leadQualification: DEFAULT_QUALIFICATION }
+export const NO_METADATA: Metadata = { views: [], businessRules: [], processFlows: [], forms: [], leadQualification: DEFAULT_QUALIFICATION }
 
 const QUALIFIES_TO = ['account', 'contact', 'opportunity']
 
@@ -42,17 +45,20 @@ export const parseMetadata = (source: string, text: string, catalog: Catalog): M
   const views = (root as { views: ViewDef[] }).views
   const businessRules = (root as { businessRules?: BusinessRule[] }).businessRules ?? []
   const processFlows = (root as { processFlows?: ProcessFlow[] }).processFlows ?? []
+  const forms = (root as { forms?: FormDef[] }).forms ?? []
+  if (!Array.isArray(forms)) throw new MetadataError(`${source}: forms must be an array`)
   if (!Array.isArray(businessRules)) throw new MetadataError(`${source}: businessRules must be an array`)
   if (!Array.isArray(processFlows)) throw new MetadataError(`${source}: processFlows must be an array`)
   try {
     validateViews(catalog, views)
     validateRules(catalog, businessRules)
     validateFlows(catalog, processFlows)
+    validateForms(catalog, forms)
   } catch (e) {
-    if (e instanceof ViewError || e instanceof RuleError || e instanceof FlowError) throw new MetadataError(`${source}: ${e.message}`)
+    if (e instanceof ViewError || e instanceof RuleError || e instanceof FlowError || e instanceof FormError) throw new MetadataError(`${source}: ${e.message}`)
     throw e
   }
-  return { views, businessRules, processFlows, leadQualification: parseQualification(source, (root as { leadQualification?: unknown }).leadQualification) }
+  return { views, businessRules, processFlows, forms, leadQualification: parseQualification(source, (root as { leadQualification?: unknown }).leadQualification) }
 }
 
 export const loadMetadata = (file: string | undefined, catalog: Catalog): Metadata => {

@@ -56,6 +56,7 @@ export const deviceMetadata = (catalog: Catalog, security: Security, userId: str
   return JSON.stringify({
     version: ix.version, digest: metadataDigest(metadata), userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions,
     views: metadata.views.filter(mine), businessRules: metadata.businessRules.filter(mine), processFlows: metadata.processFlows.filter(mine),
+    forms: metadata.forms.filter(mine),
     leadQualification: entities.some(e => e.name === 'lead') ? metadata.leadQualification : undefined,
     maxAttachmentBytes
   })

@@ -53,6 +53,8 @@ describe('commands over several records', () => {
     const s = await start()
     const d = await device(s, 'alice')
     await d.sync()
+    expect(d.forms('lead')[0]).toMatchObject({ kind: 'main', fields: expect.arrayContaining(['subject', 'companyname']) })
+    expect(() => d.forms('incident')).toThrow(/not in this device's offline profile/)
     d.disconnect()
     const lead = await d.create('lead', { subject: 'Solar roof', companyname: 'Litware Ltd', firstname: 'Mara', lastname: 'Lopez', emailaddress1: 'mara@litware.example', budgetamount: 50000, estimatedclosedate: '2027-01-15' })
     const created = await d.qualify(lead)
