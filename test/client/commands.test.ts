@@ -1,30 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import WebSocket from 'ws'
-import { FieldsyncDevice, type SocketLike } from '../../src/client/device.ts'
-import { SqliteLocalStore } from '../../src/client/sqlite-store.ts'
+import type { FieldsyncDevice } from '../../src/client/device.ts'
 import { OfflineRefusal } from '../../src/client/offline-rules.ts'
 import { readRecord } from '../../src/docs/record.ts'
-import type { Receipt } from '../../src/projection/receipts.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import type { TestServer } from '../helpers/server.ts'
+import { deviceFor, inboxReceipts, serverFor } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 
 const cleanups = useCleanups()
 
-const start = async (env: Record<string, string> = {}): Promise<TestServer> => {
-  const s = await startTestServer(env)
-  cleanups.push(() => s.dispose())
-  return s
-}
-
-const device = async (s: TestServer, login: string): Promise<FieldsyncDevice> => {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldsync-device-'))
-  const d = await FieldsyncDevice.open({ url: `ws://127.0.0.1:${s.port}`, token: await s.token(login), store: new SqliteLocalStore(join(dir, 'device.db')), WebSocket: WebSocket as unknown as new (url: string) => SocketLike })
-  cleanups.push(async () => { await d.close(); rmSync(dir, { recursive: true, force: true }) })
-  return d
-}
+const start = (env: Record<string, string> = {}, dir?: string): Promise<TestServer> => serverFor(cleanups, env, dir)
+const device = (s: TestServer, login: string): Promise<FieldsyncDevice> => deviceFor(cleanups, s, login)
 
 const idOf = (record: string): string => record.split('/')[1]
 const state = async (d: FieldsyncDevice, record: string) => readRecord(await d.open(record))
@@ -33,7 +18,7 @@ const refusal = async (p: Promise<unknown>): Promise<OfflineRefusal> => {
   expect(e).toBeInstanceOf(OfflineRefusal)
   return e as OfflineRefusal
 }
-const receipts = async (d: FieldsyncDevice): Promise<Receipt[]> => (await d.inbox()).map(i => i.receipt as Receipt)
+const receipts = inboxReceipts
 
 /** A lead owned by the North reps team (alice, nina and bob may all write it), held by both devices. */
 const sharedLead = async (s: TestServer, a: FieldsyncDevice, b: FieldsyncDevice): Promise<string> => {

@@ -7,32 +7,20 @@ import { describe, expect, it } from 'vitest'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import WebSocket from 'ws'
-import { FieldsyncDevice, type SocketLike } from '../../src/client/device.ts'
-import { SqliteLocalStore } from '../../src/client/sqlite-store.ts'
+import type { FieldsyncDevice } from '../../src/client/device.ts'
 import { OfflineRefusal } from '../../src/client/offline-rules.ts'
 import { UPLOAD_CHUNK_BYTES } from '../../src/client/attachments.ts'
 import { readRecord } from '../../src/docs/record.ts'
-import type { Receipt } from '../../src/projection/receipts.ts'
-import { startTestServer, type TestServer } from '../helpers/server.ts'
+import type { TestServer } from '../helpers/server.ts'
+import { deviceFor, inboxReceipts, serverFor } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 
 const cleanups = useCleanups()
 
-const start = async (env: Record<string, string> = {}, dir?: string): Promise<TestServer> => {
-  const s = await startTestServer(env, dir)
-  cleanups.push(() => s.dispose())
-  return s
-}
+const start = (env: Record<string, string> = {}, dir?: string): Promise<TestServer> => serverFor(cleanups, env, dir)
+const device = (s: TestServer, login: string): Promise<FieldsyncDevice> => deviceFor(cleanups, s, login)
 
-const device = async (s: TestServer, login: string): Promise<FieldsyncDevice> => {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldsync-device-'))
-  const d = await FieldsyncDevice.open({ url: `ws://127.0.0.1:${s.port}`, token: await s.token(login), store: new SqliteLocalStore(join(dir, 'device.db')), WebSocket: WebSocket as unknown as new (url: string) => SocketLike })
-  cleanups.push(async () => { await d.close(); rmSync(dir, { recursive: true, force: true }) })
-  return d
-}
-
-const receipts = async (d: FieldsyncDevice): Promise<Receipt[]> => (await d.inbox()).map(i => i.receipt as Receipt)
+const receipts = inboxReceipts
 /** Byte equality (toEqual walks a large array element by element, slowly). */
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0
 const picture = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 7 + (i >> 9)) & 0xff)

@@ -1,0 +1,27 @@
+// A test server and devices on it (the real SDK over `ws`, a SQLite local store in a temporary folder),
+// removed after the test.
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import WebSocket from 'ws'
+import { FieldsyncDevice, type SocketLike } from '../../src/client/device.ts'
+import { SqliteLocalStore } from '../../src/client/sqlite-store.ts'
+import type { Receipt } from '../../src/projection/receipts.ts'
+import { startTestServer, type TestServer } from './server.ts'
+import type { Cleanup } from './cleanups.ts'
+
+export const serverFor = async (cleanups: Cleanup[], env: Record<string, string> = {}, dir?: string): Promise<TestServer> => {
+  const s = await startTestServer(env, dir)
+  cleanups.push(() => s.dispose())
+  return s
+}
+
+export const deviceFor = async (cleanups: Cleanup[], s: TestServer, login: string, dir = mkdtempSync(join(tmpdir(), 'fieldsync-device-'))): Promise<FieldsyncDevice> => {
+  const d = await FieldsyncDevice.open({ url: `ws://127.0.0.1:${s.port}`, token: await s.token(login), store: new SqliteLocalStore(join(dir, 'device.db')), WebSocket: WebSocket as unknown as new (url: string) => SocketLike })
+  cleanups.push(async () => { await d.close(); rmSync(dir, { recursive: true, force: true }) })
+  return d
+}
+
+/** The receipts in a device's inbox. */
+export const inboxReceipts = async (d: FieldsyncDevice): Promise<Receipt[]> => (await d.inbox()).map(i => i.receipt as Receipt)
