@@ -111,6 +111,10 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
    * not uploaded yet, and from connecting until the pending edits went out) */
   private deferred = true
   private uploading: Promise<void> | null = null
+  /** the local index per entity, read once and dropped when a write touches the entity: views and
+   * search then do not parse the whole index on every query */
+  private readonly indexCache = new Map<string, IndexedRecord[]>()
+  private readonly indexGeneration = new Map<string, number>()
   /** refresh() calls waiting for a record's server state */
   private refreshes = new Map<string, { resolve: () => void, reject: (e: Error) => void }[]>()
 
@@ -173,7 +177,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const entry = indexEntry(record, readRecord(doc))
     return this.queue(async () => {
       const id = await this.store.addPending(record, update)
-      await this.store.setIndex(record, entry)
+      await this.indexWrite(record, this.store.setIndex(record, entry))
       this.emitUnsynced()
       if (this.socket?.readyState === 1 && !this.deferred) this.send({ type: DeviceMessage.push, record, id, update })
     })
@@ -268,7 +272,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
         const id = await this.store.addPending(p.record, p.update, { group, name: command, target: record })
         parts.push({ record: p.record, id, update: p.update })
         const d = this.docs.get(p.record)
-        await this.store.setIndex(p.record, d === undefined ? null : indexEntry(p.record, readRecord(d)))
+        await this.indexWrite(p.record, this.store.setIndex(p.record, d === undefined ? null : indexEntry(p.record, readRecord(d))))
       }
       this.emitUnsynced()
       if (!this.deferred) this.send({ type: DeviceMessage.command, command, target: record, parts })
@@ -450,7 +454,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const v = this.views(entity).find(x => x.name === name)
     if (v === undefined) throw new ViewError('unknown-view', `${entity} has no view "${name}" on this device`)
     checkOffline(v, new Set(meta.entities.map(e => e.name)))
-    return runView(v, await this.store.index(entity), page, pageSize)
+    return runView(v, await this.indexOf(entity), page, pageSize)
   }
 
   /** Categorized search: one offline entity, its text fields, case-insensitive, ranked by field order. */
@@ -459,12 +463,31 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const offline = new Set(meta.entities.map(e => e.name))
     const def = meta.entities.find(e => e.name === entity)
     if (def === undefined) throw new SearchError(`${entity} is not offline on this device: search one offline entity at a time`)
-    return search(def, offline, await this.store.index(entity), text, limit)
+    return search(def, offline, await this.indexOf(entity), text, limit)
+  }
+
+  /** The entity's index entries, from the cache or read once from the store. */
+  private async indexOf (entity: string): Promise<IndexedRecord[]> {
+    const cached = this.indexCache.get(entity)
+    if (cached !== undefined) return cached
+    const generation = this.indexGeneration.get(entity) ?? 0
+    const rows = await this.store.index(entity)
+    // A write that touched the entity while it was read may or may not be in `rows`: do not keep them.
+    if ((this.indexGeneration.get(entity) ?? 0) === generation) this.indexCache.set(entity, rows)
+    return rows
+  }
+
+  /** A store write that changes the index of `record`'s entity: the cached index goes. */
+  private indexWrite<T> (record: string, write: Promise<T>): Promise<T> {
+    const entity = record.split('/', 1)[0]
+    this.indexCache.delete(entity)
+    this.indexGeneration.set(entity, (this.indexGeneration.get(entity) ?? 0) + 1)
+    return write
   }
 
   /** The indexed records of an entity, without opening their documents. */
   list (entity: string): Promise<IndexedRecord[]> {
-    return this.store.index(entity)
+    return this.indexOf(entity).then(rows => rows.slice())
   }
 
   async unsyncedCount (): Promise<number> {
@@ -663,7 +686,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
           // A record new to this device: its payload is its whole state; one write stores both.
           const tmp = new Y.Doc({ guid: f.record }) // a given guid spares a random uuid per record
           Y.applyUpdate(tmp, f.payload)
-          this.writes.push(this.store.receive(f.record, f.payload, indexEntry(f.record, readRecord(tmp))))
+          this.writes.push(this.indexWrite(f.record, this.store.receive(f.record, f.payload, indexEntry(f.record, readRecord(tmp)))))
           tmp.destroy()
           return
         }
@@ -681,7 +704,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
           state = readRecord(tmp)
           tmp.destroy()
         }
-        this.writes.push(this.store.setIndex(f.record, indexEntry(f.record, state)))
+        this.writes.push(this.indexWrite(f.record, this.store.setIndex(f.record, indexEntry(f.record, state))))
         this.refreshed(f.record)
         return
       }
@@ -729,7 +752,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     this.docs.get(record)?.destroy()
     this.docs.delete(record)
     this.known.delete(record)
-    await this.store.remove(record)
+    await this.indexWrite(record, this.store.remove(record))
     this.emit('evicted', [record])
     this.refreshed(record)
   }
