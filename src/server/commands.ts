@@ -70,7 +70,7 @@ export class CommandRunner {
     }
     // Every pipeline now waits at its part: nothing changes the records until the decisions are out.
     const outcome = this.decide(req, rooms.map((r, i) => ({ room: r, part: req.parts[i] })))
-    req.parts.forEach((p, i) => decisions[i].resolve(outcome.decisions[i]))
+    decisions.forEach((d, i) => d.resolve(outcome.decisions[i]))
     await Promise.all(rooms.map(r => r.settled()))
     return outcome.result
   }

@@ -1,0 +1,250 @@
+// The device's local replica: record documents over the local store, local edits kept as pending
+// updates (in one order, on one chain), the field index (cached per entity), the last metadata, the
+// inbox, and what the server sends for records. The sync engine moves it; the device API edits it.
+
+import * as Y from 'yjs'
+import { readRecord, type RecordState } from '../docs/record.ts'
+import { newId } from '../ids.ts'
+import type { Receipt } from '../projection/receipts.ts'
+import type { CommandFramePart, DeviceFrame } from '../server/device-protocol.ts'
+import { DeviceMessage } from '../server/device-protocol.ts'
+import { OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
+import type { IndexedRecord, LocalMeta, LocalStore } from './store.ts'
+import type { Emit } from './events.ts'
+
+/** The origin of what the server sent: not a local edit. */
+export const REMOTE = Symbol('remote')
+
+/** The origin of a command's transactions: their updates are kept together as one pending command. */
+export class CommandCapture {
+  readonly parts: { record: string, update: Uint8Array }[] = []
+}
+
+/** The values a listing shows: metadata and scalar fields. */
+export const indexEntry = (record: string, s: RecordState): IndexedRecord | null => {
+  if (s.meta.entity === undefined || s.meta.deletedon !== undefined) return null
+  return {
+    record, entity: String(s.meta.entity),
+    values: { ...s.fields, ...s.texts, ownerid: s.meta.ownerid, owningbusinessunit: s.meta.owningbusinessunit, statecode: s.meta.statecode, createdon: s.meta.createdon, modifiedon: s.meta.modifiedon }
+  }
+}
+
+export class Replica {
+  readonly store: LocalStore
+  private readonly emit: Emit
+  private metaValue!: LocalMeta
+  private metadataValue: DeviceMetadata | null = null
+  private readonly docs = new Map<string, Y.Doc>()
+  /** records in the store (loaded at open), so a record's first state can be indexed from its payload alone */
+  private known = new Set<string>()
+  /** store writes of this cycle, awaited before the cursor is stored */
+  private writes: Promise<unknown>[] = []
+  /** local work runs in order on this chain (store writes, then sends) */
+  private chain: Promise<unknown> = Promise.resolve()
+  /** the local index per entity, read once and dropped when a write touches the entity: views and
+   * search then do not parse the whole index on every query */
+  private readonly indexCache = new Map<string, IndexedRecord[]>()
+  private readonly indexGeneration = new Map<string, number>()
+  /** sends a frame now when the device is connected and live (the sync engine sets it) */
+  sendLive: (f: DeviceFrame) => void = () => {}
+
+  private constructor (store: LocalStore, emit: Emit) {
+    this.store = store
+    this.emit = emit
+  }
+
+  static async load (store: LocalStore, emit: Emit): Promise<Replica> {
+    const r = new Replica(store, emit)
+    const stored = await store.meta()
+    r.metaValue = stored === undefined
+      ? { deviceId: newId(), cursor: 0, privilegeVersion: 0, metadata: null, receiptSeq: 0 }
+      : { ...stored, receiptSeq: stored.receiptSeq ?? 0 }
+    await store.setMeta(r.metaValue)
+    r.metadataValue = r.metaValue.metadata === null ? null : JSON.parse(r.metaValue.metadata) as DeviceMetadata
+    r.known = new Set(await store.records())
+    return r
+  }
+
+  get meta (): LocalMeta { return this.metaValue }
+  get metadata (): DeviceMetadata | null { return this.metadataValue }
+
+  requireMetadata (): DeviceMetadata {
+    if (this.metadataValue === null) throw new OfflineRefusal('command-not-offline', 'this device has not synced yet: no metadata')
+    return this.metadataValue
+  }
+
+  queue<T> (f: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(f)
+    this.chain = p.catch(() => {})
+    return p
+  }
+
+  /** Resolves once every local write queued so far is stored. */
+  settled (): Promise<unknown> {
+    return this.chain
+  }
+
+  /** The record's document, loaded from the local store; local edits are kept and sent at sync. */
+  async open (record: string): Promise<Y.Doc> {
+    const open = this.docs.get(record)
+    if (open !== undefined) return open
+    const doc = new Y.Doc({ guid: record })
+    const updates = await this.store.load(record)
+    this.known.add(record)
+    doc.transact(() => { for (const u of updates) Y.applyUpdate(doc, u) }, REMOTE)
+    const raced = this.docs.get(record)
+    if (raced !== undefined) return raced
+    doc.on('update', (u: Uint8Array, origin: unknown) => {
+      if (origin instanceof CommandCapture) origin.parts.push({ record, update: u })
+      else if (origin !== REMOTE) void this.localEdit(record, doc, u)
+    })
+    this.docs.set(record, doc)
+    return doc
+  }
+
+  private localEdit (record: string, doc: Y.Doc, update: Uint8Array): Promise<void> {
+    const entry = indexEntry(record, readRecord(doc))
+    return this.queue(async () => {
+      const id = await this.store.addPending(record, update)
+      await this.indexWrite(record, this.store.setIndex(record, entry))
+      this.emitUnsynced()
+      this.sendLive({ type: DeviceMessage.push, record, id, update })
+    })
+  }
+
+  /** Stores the parts of a command (captured from its transactions) as one pending command. */
+  storeCommand (command: string, target: string, capture: CommandCapture): Promise<void> {
+    return this.queue(async () => {
+      const group = newId()
+      const parts: CommandFramePart[] = []
+      for (const p of capture.parts) {
+        const id = await this.store.addPending(p.record, p.update, { group, name: command, target })
+        parts.push({ record: p.record, id, update: p.update })
+        const d = this.docs.get(p.record)
+        await this.indexWrite(p.record, this.store.setIndex(p.record, d === undefined ? null : indexEntry(p.record, readRecord(d))))
+      }
+      this.emitUnsynced()
+      this.sendLive({ type: DeviceMessage.command, command, target, parts })
+    })
+  }
+
+  emitUnsynced (): void {
+    void this.store.pending().then(p => this.emit('unsynced', [p.length]))
+  }
+
+  /** The entity's index entries, from the cache or read once from the store. */
+  async indexOf (entity: string): Promise<IndexedRecord[]> {
+    const cached = this.indexCache.get(entity)
+    if (cached !== undefined) return cached
+    const generation = this.indexGeneration.get(entity) ?? 0
+    const rows = await this.store.index(entity)
+    // A write that touched the entity while it was read may or may not be in `rows`: do not keep them.
+    if ((this.indexGeneration.get(entity) ?? 0) === generation) this.indexCache.set(entity, rows)
+    return rows
+  }
+
+  /** A store write that changes the index of `record`'s entity: the cached index goes. */
+  private indexWrite<T> (record: string, write: Promise<T>): Promise<T> {
+    const entity = record.split('/', 1)[0]
+    this.indexCache.delete(entity)
+    this.indexGeneration.set(entity, (this.indexGeneration.get(entity) ?? 0) + 1)
+    return write
+  }
+
+  // --- what the server sends -------------------------------------------------------------------
+
+  async setMetadata (json: string): Promise<void> {
+    const m = JSON.parse(json) as DeviceMetadata
+    this.metadataValue = m
+    this.metaValue = { ...this.metaValue, metadata: json, privilegeVersion: m.version }
+    await this.store.setMeta(this.metaValue)
+  }
+
+  /** Our state of a record the server asked for (a sync step 1). */
+  async stateFor (record: string, stateVector: Uint8Array): Promise<Uint8Array> {
+    return Y.encodeStateAsUpdate(await this.open(record), stateVector)
+  }
+
+  /**
+   * A record's state or update from the server. Writes are not awaited one by one: the store commits
+   * those made close together at once, and the cycle's end waits for all of them before the cursor moves.
+   */
+  async receive (record: string, payload: Uint8Array): Promise<void> {
+    const known = this.known.has(record)
+    this.known.add(record)
+    const open = this.docs.get(record)
+    if (!known && open === undefined) {
+      // A record new to this device: its payload is its whole state; one write stores both.
+      const tmp = new Y.Doc({ guid: record }) // a given guid spares a random uuid per record
+      Y.applyUpdate(tmp, payload)
+      this.writes.push(this.indexWrite(record, this.store.receive(record, payload, indexEntry(record, readRecord(tmp)))))
+      tmp.destroy()
+      return
+    }
+    const stored = this.store.put(record, payload)
+    this.writes.push(stored)
+    let state: RecordState
+    if (open !== undefined) {
+      Y.applyUpdate(open, payload, REMOTE)
+      state = readRecord(open)
+    } else {
+      const tmp = new Y.Doc({ guid: record })
+      await stored
+      const updates = await this.store.load(record)
+      tmp.transact(() => { for (const u of updates) Y.applyUpdate(tmp, u) })
+      state = readRecord(tmp)
+      tmp.destroy()
+    }
+    this.writes.push(this.indexWrite(record, this.store.setIndex(record, indexEntry(record, state))))
+  }
+
+  async acknowledge (id: number): Promise<void> {
+    await this.store.acknowledge(id)
+    this.emitUnsynced()
+  }
+
+  /** Receipts into the inbox, each once (a cycle resends those a cut socket may have lost). */
+  async addReceipts (receipts: readonly Receipt[]): Promise<void> {
+    const seen = new Set((await this.store.inbox()).map(i => (i.receipt as Receipt).seq).filter(x => x !== undefined))
+    const fresh = receipts.filter(r => r.seq === undefined || !seen.has(r.seq))
+    for (const r of fresh) await this.store.addInbox({ receipt: r, serverValue: r.kept, at: new Date().toISOString() })
+    if (fresh.length > 0) this.emit('receipts', [fresh])
+  }
+
+  /** A cycle is complete: once its writes are stored, store its cursor and receipt mark. */
+  async finishCycle (cursor: number, receiptSeq: number): Promise<void> {
+    await Promise.all(this.writes.splice(0))
+    this.metaValue = { ...this.metaValue, cursor, receiptSeq: Math.max(this.metaValue.receiptSeq, receiptSeq) }
+    await this.store.setMeta(this.metaValue)
+  }
+
+  /** Drops every record outside `keep`; returns those dropped. */
+  async keepOnly (keep: ReadonlySet<string>): Promise<string[]> {
+    const gone = (await this.store.records()).filter(r => !keep.has(r))
+    for (const r of gone) await this.evict(r)
+    return gone
+  }
+
+  /** A record left the scope: unsynced edits go to the inbox, never silently away. */
+  async evict (record: string): Promise<void> {
+    const pending = (await this.store.pending()).filter(p => p.record === record)
+    if (pending.length > 0) {
+      const doc = await this.open(record)
+      await this.store.addInbox({
+        receipt: { record, reason: 'evicted', message: `${record} left this device's scope with ${pending.length} unsynced edit(s)`, field: null, attempted: readRecord(doc), kept: null },
+        serverValue: null, at: new Date().toISOString()
+      })
+    }
+    this.docs.get(record)?.destroy()
+    this.docs.delete(record)
+    this.known.delete(record)
+    await this.indexWrite(record, this.store.remove(record))
+    this.emit('evicted', [record])
+  }
+
+  async close (): Promise<void> {
+    await this.chain
+    for (const d of this.docs.values()) d.destroy()
+    await this.store.close()
+  }
+}
