@@ -14,6 +14,7 @@ import { SqliteLocalStore } from '../../src/client/sqlite-store.ts'
 import { OfflineRefusal } from '../../src/client/offline-rules.ts'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { readRecord } from '../../src/docs/record.ts'
+import { STATE_AFTER } from '../../src/docs/commands.ts'
 import * as admin from '../../src/authz/admin.ts'
 import { computeScope } from '../../src/profiles/scope.ts'
 import { profileOf } from '../../src/server/device-session.ts'
@@ -28,6 +29,7 @@ const catalog = buildCatalog()
 const cleanups = useCleanups()
 
 interface Edit { seq: number, device: string, record: string, field: string, value: string }
+interface Command { device: string, command: 'qualify' | 'disqualify', target: string, created: string[] }
 
 const EDIT_FIELDS: Record<string, string> = { account: 'telephone1', contact: 'jobtitle', task: 'subject', lead: 'subject', opportunity: 'name', phonecall: 'subject', appointment: 'location', incident: 'title' }
 
@@ -48,6 +50,7 @@ describe('device convergence (seeded fuzz)', () => {
         await d.sync()
       }
       const edits: Edit[] = []
+      const commands: Command[] = []
       let seq = 0
       let up = true
       const STEPS = Number(process.env.CONVERGENCE_STEPS ?? 60)
@@ -75,6 +78,14 @@ describe('device convergence (seeded fuzz)', () => {
               const value = `v-${seed}-${++seq}`
               await d.update(rec, { [field]: value })
               edits.push({ seq, device: userId, record: rec, field, value })
+            }
+          } else if (action < 45) {
+            // A command over several records: qualify (creating account, contact, opportunity) or disqualify.
+            const leads = (await d.list('lead')).filter(r => r.values.statecode === 0)
+            if (leads.length > 0) {
+              const target = pick(gen, leads).record
+              const command = chance(gen, 0.7) ? 'qualify' : 'disqualify'
+              commands.push({ device: userId, command, target, created: await d.runCommand(command, target) })
             }
           } else if (action < 60) {
             if (up) await d.sync()
@@ -110,7 +121,7 @@ describe('device convergence (seeded fuzz)', () => {
             up = true
           }
         } catch (e) {
-          if (!(e instanceof OfflineRefusal) && !/connection closed|not a created|is deleted/.test((e as Error).message)) throw e
+          if (!(e instanceof OfflineRefusal) && !/connection closed|not a created|is deleted|not active/.test((e as Error).message)) throw e
         }
       }
       // Everyone syncs until nothing is pending (three rounds: pushes, then what others pushed). A sync
@@ -151,6 +162,27 @@ describe('device convergence (seeded fuzz)', () => {
           expect(kept || superseded || gone || inInbox, `edit ${JSON.stringify(e)} lost (server has ${JSON.stringify(server.fields[e.field])})`).toBe(true)
         }
       }
+      // Commands: all or nothing, and a command that did not land is in its device's inbox.
+      const landed = async (c: Command): Promise<boolean> => {
+        const made = await Promise.all(c.created.map(serverState))
+        const there = made.filter(m => m.meta.entity !== undefined)
+        expect([0, c.created.length], `${c.command} of ${c.target} applied in part`).toContain(there.length)
+        for (const m of there) expect(m.fields.originatingleadid).toBe(c.target)
+        const target = await serverState(c.target)
+        return c.created.length > 0 ? there.length > 0 : target.meta.statecode === STATE_AFTER[c.command]
+      }
+      for (const c of commands) {
+        if (await landed(c)) {
+          expect((await serverState(c.target)).meta.statecode, `${c.command} of ${c.target} landed`).toBe(STATE_AFTER[c.command])
+          continue
+        }
+        const inbox = await devices.get(c.device)!.inbox()
+        const parts = [c.target, ...c.created]
+        const told = inbox.some(i => parts.includes(i.receipt.record) && (i.receipt.reason === 'evicted' || (i.receipt as { change?: string }).change === 'command'))
+        // A disqualify whose lead another device closed the same way has nothing to report only if it did land.
+        expect(told, `${c.command} of ${c.target} by ${c.device} neither landed nor is in the inbox`).toBe(true)
+      }
+      if (process.env.PROPERTY_STATS === '1') console.log({ seed, commands: commands.length, landed: (await Promise.all(commands.map(landed))).filter(Boolean).length })
     })
   })
 })
