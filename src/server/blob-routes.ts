@@ -3,6 +3,7 @@
 
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
+import { bodyLimit } from 'hono/body-limit'
 import * as Y from 'yjs'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { mayAccess } from '../authz/decide.ts'
@@ -33,12 +34,13 @@ export const blobRoutes = (blobs: SqliteBlobStore, catalog: Catalog, security: S
   })
 
   /** PUT /blobs/<sha-256>?size=<whole size>&offset=<where this chunk starts>, the chunk as the body. */
-  app.put('/blobs/:hash', async c => {
+  app.put('/blobs/:hash', bodyLimit({
+    // Enforced while the body streams in (a chunked body has no length to check first).
+    maxSize: MAX_CHUNK_BYTES, onError: c => c.json({ error: `a chunk may have at most ${MAX_CHUNK_BYTES} bytes`, received: null }, 413)
+  }), async c => {
     const size = whole(c.req.query('size'), 'size')
     const offset = whole(c.req.query('offset'), 'offset')
-    if (Number(c.req.header('content-length') ?? 0) > MAX_CHUNK_BYTES) throw new HTTPException(413, { message: `a chunk may have at most ${MAX_CHUNK_BYTES} bytes` })
     const chunk = new Uint8Array(await c.req.arrayBuffer())
-    if (chunk.length > MAX_CHUNK_BYTES) throw new HTTPException(413, { message: `a chunk may have at most ${MAX_CHUNK_BYTES} bytes` })
     try {
       return c.json(blobs.write(c.req.param('hash'), size, offset, chunk))
     } catch (e) {

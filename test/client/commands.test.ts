@@ -5,6 +5,9 @@ import { readRecord } from '../../src/docs/record.ts'
 import type { TestServer } from '../helpers/server.ts'
 import { deviceFor, inboxReceipts, serverFor } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
+import WebSocket from 'ws'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame } from '../../src/server/device-protocol.ts'
+import { CloseCode } from '../../src/server/protocol.ts'
 
 const cleanups = useCleanups()
 
@@ -33,7 +36,28 @@ const sharedLead = async (s: TestServer, a: FieldsyncDevice, b: FieldsyncDevice)
   return lead
 }
 
+const closeCodeOf = async (s: TestServer, frames: Uint8Array[]): Promise<number> => {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token('alice')}`)
+  ws.on('error', () => {})
+  await new Promise(resolve => ws.on('open', resolve))
+  const closed = new Promise<number>(resolve => ws.on('close', code => resolve(code)))
+  for (const f of frames) ws.send(f)
+  return closed
+}
+
 describe('commands over several records', () => {
+  it('closes a device that sends a malformed command with 4400 and keeps serving others', async () => {
+    const s = await start()
+    const hello = encodeDeviceFrame({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId: 'device-of-alice-cmd', cursor: 0, privilegeVersion: 0, metadataDigest: 0 })
+    const command = (records: string[]) => encodeDeviceFrame({ type: DeviceMessage.command, command: 'qualify', target: 'lead/l1', parts: records.map((record, i) => ({ record, id: i + 1, update: new Uint8Array([0, 0]) })) })
+    expect(await closeCodeOf(s, [hello, command(['lead/l1', 'spaceship/x1'])])).toBe(CloseCode.malformed)
+    expect(await closeCodeOf(s, [hello, command(['lead/l1', 'account/a1', 'account/a1'])])).toBe(CloseCode.malformed)
+    expect(await closeCodeOf(s, [hello, command(Array.from({ length: 9 }, (_, i) => `account/a${i}`))])).toBe(CloseCode.malformed)
+    const d = await device(s, 'alice')
+    await d.sync()
+    expect((await d.list('lead')).length).toBeGreaterThan(0)
+  })
+
   it('qualifies a lead created offline: account, contact and opportunity linked to it, the lead closed, its flow kept at Qualify', async () => {
     const s = await start()
     const d = await device(s, 'alice')

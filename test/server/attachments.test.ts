@@ -49,6 +49,13 @@ describe('attachment content upload', () => {
     // Limits and malformed requests: clear errors, nothing stored.
     expect((await put(s, sha(bytes(10)), 3_000_001, 0, bytes(10))).status).toBe(413)
     expect((await put(s, sha(bytes(10)), 2_000_000, 0, bytes(1024 * 1024 + 1))).status).toBe(413)
+    // a chunked body (no content-length) over the limit is cut off while it streams in
+    const stream = new ReadableStream<Uint8Array>({ start (ctl) { for (let i = 0; i < 5; i++) ctl.enqueue(bytes(300_000)); ctl.close() } })
+    const chunked = await fetch(`${s.url}/api/blobs/${sha(bytes(10))}?size=2000000&offset=0`, { method: 'PUT', headers: { authorization: `Bearer ${await s.token('alice')}` }, body: stream, duplex: 'half' } as RequestInit)
+      .then(r => r.status, (e: Error) => e.cause instanceof Error ? e.cause.message : e.message)
+    // 413, or the connection closed by the server before the client finished sending
+    expect(String(chunked)).toMatch(/^413$|other side closed|reset/)
+    expect((await status(s, sha(bytes(10)))).status).toBe(404)
     expect((await put(s, 'NOT-A-HASH', 10, 0, bytes(10))).status).toBe(400)
     expect((await put(s, sha(bytes(10)), 10, 0, bytes(11))).status).toBe(400)
     expect((await fetch(`${s.url}/api/blobs/${hash}?size=1&offset=0`, { method: 'PUT', body: 'x' })).status).toBe(401)
