@@ -5,15 +5,13 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import type { Catalog } from '../docs/catalog-types.ts'
-import { fieldPermission, mayAccess } from '../authz/decide.ts'
-import type { SecurityModel } from '../authz/model.ts'
 import { parseDocName, type DocName } from '../ids.ts'
 import { computeScope } from '../profiles/scope.ts'
-import type { OfflineProfile } from '../profiles/profile.ts'
 import { tableName } from '../projection/rows.ts'
-import { NO_METADATA, type Metadata } from '../metadata/metadata.ts'
+import type { Metadata } from '../metadata/metadata.ts'
+import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
 import { Reason, type Receipt } from '../projection/receipts.ts'
-import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, fnv1a32, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from './device-protocol.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from './device-protocol.ts'
 import { encodeSyncUpdate } from './messages.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
 import type { Peer } from './room.ts'
@@ -38,40 +36,6 @@ export interface DeviceDeps {
   readonly commands: CommandRunner
   /** the largest attachment the server takes (sent to devices so they refuse larger ones up front) */
   readonly maxAttachmentBytes: number
-}
-
-export const profileOf = (m: SecurityModel, userId: string): OfflineProfile | undefined =>
-  (m.profiles ?? []).find(p => p.users.includes(userId))
-
-/** What a device needs to work offline: its profile's entities, commands and the user's privileges. */
-export const deviceMetadata = (catalog: Catalog, security: Security, userId: string, metadata: Metadata = NO_METADATA, maxAttachmentBytes?: number): string => {
-  const ix = security.index
-  const profile = profileOf(ix.model, userId)
-  const entities = Object.keys(profile?.entities ?? {}).map(e => catalog.entities.get(e)!).filter(e => e !== undefined)
-  const privileges = Object.fromEntries(entities.map(e => [e.name, Object.fromEntries(
-    (['create', 'read', 'write', 'delete', 'append', 'appendTo', 'assign', 'share'] as const).map(p => [p, mayAccess(ix, userId, p, e.name).allowed]))]))
-  const fieldPermissions = Object.fromEntries(ix.model.securedFields.filter(f => entities.some(e => f.startsWith(`${e.name}.`)))
-    .map(f => { const [e, a] = f.split('.', 2); return [f, fieldPermission(ix, userId, e, a)] }))
-  const mine = (x: { entity: string }): boolean => entities.some(e => e.name === x.entity)
-  return JSON.stringify({
-    version: ix.version, digest: metadataDigest(metadata), userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions,
-    views: metadata.views.filter(mine), businessRules: metadata.businessRules.filter(mine), processFlows: metadata.processFlows.filter(mine),
-    forms: metadata.forms.filter(mine),
-    leadQualification: entities.some(e => e.name === 'lead') ? metadata.leadQualification : undefined,
-    maxAttachmentBytes
-  })
-}
-
-const digests = new WeakMap<Metadata, number>()
-
-/** A 32-bit FNV-1a digest of the deployed metadata (never 0, which means "none" in hello). */
-export const metadataDigest = (m: Metadata): number => {
-  let d = digests.get(m)
-  if (d === undefined) {
-    d = fnv1a32(JSON.stringify(m)) || 1
-    digests.set(m, d)
-  }
-  return d
 }
 
 let nextPeer = 1_000_000
@@ -368,29 +332,29 @@ export class DeviceSession {
     const ix = security.index
     const joined: { name: DocName, room: ReturnType<Rooms['get']>, peer: Peer, update: Uint8Array }[] = []
     const unreadable: Receipt[] = []
-    for (const [i, p] of f.parts.entries()) {
-      const name = names[i]
-      const room = rooms.get(name)
-      await room.ready
-      // A record to create is decided with the rest (a create privilege lost since the device's last
-      // metadata is then reported as privilege-revoked); an existing one the user may not read is refused.
-      if (room.ownership() === undefined || room.mayOpen(ix, this.userId)) {
-        const state = { opening: true, askedForState: false }
-        const peer = this.peerFor(name, state)
-        room.join(peer)
-        state.opening = false
-        joined.push({ name, room, peer, update: p.update })
-        continue
-      }
-      rooms.released(name)
-      unreadable.push({
-        principal: this.userId, record: name, change: 'command', field: null, attempted: { command: f.command }, kept: null,
-        reason: Reason.noWritePrivilege, message: `${f.command} of ${target} rejected: no read access to ${name}`, privilegeVersion: ix.version, at: now()
-      })
-    }
-    const refused = unreadable.length === 0 ? undefined : { accepted: false as const, record: unreadable[0].record, reason: unreadable[0].reason, message: unreadable[0].message }
     let aborted = false
     try {
+      for (const [i, p] of f.parts.entries()) {
+        const name = names[i]
+        const room = rooms.get(name)
+        await room.ready
+        // A record to create is decided with the rest (a create privilege lost since the device's last
+        // metadata is then reported as privilege-revoked); an existing one the user may not read is refused.
+        if (room.ownership() === undefined || room.mayOpen(ix, this.userId)) {
+          const state = { opening: true, askedForState: false }
+          const peer = this.peerFor(name, state)
+          room.join(peer)
+          state.opening = false
+          joined.push({ name, room, peer, update: p.update })
+          continue
+        }
+        rooms.released(name)
+        unreadable.push({
+          principal: this.userId, record: name, change: 'command', field: null, attempted: { command: f.command }, kept: null,
+          reason: Reason.noWritePrivilege, message: `${f.command} of ${target} rejected: no read access to ${name}`, privilegeVersion: ix.version, at: now()
+        })
+      }
+      const refused = unreadable.length === 0 ? undefined : { accepted: false as const, record: unreadable[0].record, reason: unreadable[0].reason, message: unreadable[0].message }
       if (joined.length > 0) {
         const outcome = await this.deps.commands.run({ command: f.command, target, refused, parts: joined.map(j => ({ record: j.name, update: j.update, peer: j.peer })) })
         if (outcome.kind === 'aborted') { aborted = true; console.error(`device ${this.deviceId}: ${f.command} of ${target} not decided (${outcome.why}); the device sends it again`) }

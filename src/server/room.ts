@@ -3,8 +3,6 @@
 // reply, before the storage commit that contains it has returned.
 
 import * as Y from 'yjs'
-import * as awarenessProtocol from 'y-protocols/awareness'
-import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { readRecord, type RecordState } from '../docs/record.ts'
@@ -16,7 +14,8 @@ import { Reason, type Receipt, type ReasonCode } from '../projection/receipts.ts
 import { rowOf } from '../projection/rows.ts'
 import type { ClientBinding, CommitEffects, RecordStorage } from './storage/port.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
-import { encodeAwareness, encodeReceipts, encodeSyncStep1, encodeSyncUpdate } from './messages.ts'
+import { encodeReceipts, encodeSyncStep1, encodeSyncUpdate } from './messages.ts'
+import { Presence } from './presence.ts'
 import { checkUpdate } from './update-check.ts'
 import { META as META_MAP } from '../docs/record.ts'
 import type { Security } from './security.ts'
@@ -97,8 +96,8 @@ const SERVER_CLIENT_RANGE = 1 << 20
 export class Room {
   readonly name: DocName
   readonly doc: Y.Doc
-  readonly awareness: awarenessProtocol.Awareness
   readonly peers = new Set<Peer>()
+  readonly presence: Presence<Peer>
   /** resolves once the stored state is in `doc`; nothing is answered before */
   readonly ready: Promise<void>
   private readonly storage: RecordStorage
@@ -113,8 +112,6 @@ export class Room {
   private logRows = 0
   private lastSeq = 0
   private broken = false
-  /** awareness client ids each peer set, so a peer touches only its own presence */
-  private readonly presence = new Map<Peer, Set<number>>()
 
   constructor (name: DocName, storage: RecordStorage, options: RoomOptions, ctx: RoomContext) {
     this.name = name
@@ -122,13 +119,7 @@ export class Room {
     this.options = options
     this.ctx = ctx
     this.doc = new Y.Doc({ guid: name, gc: true })
-    this.awareness = new awarenessProtocol.Awareness(this.doc)
-    this.awareness.setLocalState(null)
-    this.awareness.on('update', ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }) => {
-      const changed = [...added, ...updated, ...removed]
-      const message = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed))
-      for (const p of this.peers) p.send(message)
-    })
+    this.presence = new Presence(this.doc, () => this.peers)
     this.ready = this.load()
   }
 
@@ -183,15 +174,12 @@ export class Room {
   join (peer: Peer): void {
     this.peers.add(peer)
     peer.send(encodeSyncStep1(this.doc))
-    const states = this.awareness.getStates()
-    if (states.size > 0) peer.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...states.keys()])))
+    this.presence.sendAll(peer)
   }
 
   leave (peer: Peer): void {
     this.peers.delete(peer)
-    const owned = this.presence.get(peer)
-    this.presence.delete(peer)
-    if (owned !== undefined && owned.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...owned], 'leave')
+    this.presence.leave(peer)
   }
 
   /** Handles one decoded-enough message from `peer`. Throws on malformed content (the caller closes the peer). */
@@ -213,47 +201,14 @@ export class Room {
         break
       }
       case MessageType.awareness:
-        this.receiveAwareness(peer, decoding.readVarUint8Array(d))
+        this.presence.receive(peer, decoding.readVarUint8Array(d))
         break
-      case MessageType.queryAwareness: {
-        const states = this.awareness.getStates()
-        peer.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...states.keys()])))
+      case MessageType.queryAwareness:
+        this.presence.sendAll(peer, true)
         break
-      }
       default:
         throw new MalformedMessage(`unknown message type ${type}`)
     }
-  }
-
-  private receiveAwareness (peer: Peer, update: Uint8Array): void {
-    // Decode everything first; keep only entries for client ids this peer owns or that nobody owns.
-    const d = decoding.createDecoder(update)
-    const n = decoding.readVarUint(d)
-    const entries: { client: number, clock: number, state: string }[] = []
-    for (let i = 0; i < n; i++) {
-      const client = decoding.readVarUint(d)
-      const clock = decoding.readVarUint(d)
-      const state = decoding.readVarString(d)
-      JSON.parse(state) // throws on malformed presence
-      entries.push({ client, clock, state })
-    }
-    let owned = this.presence.get(peer)
-    if (owned === undefined) { owned = new Set(); this.presence.set(peer, owned) }
-    const allowed = entries.filter(e => {
-      if (owned.has(e.client)) return true
-      for (const [other, set] of this.presence) if (other !== peer && set.has(e.client)) return false
-      owned.add(e.client)
-      return true
-    })
-    if (allowed.length === 0) return
-    const e = encoding.createEncoder()
-    encoding.writeVarUint(e, allowed.length)
-    for (const a of allowed) {
-      encoding.writeVarUint(e, a.client)
-      encoding.writeVarUint(e, a.clock)
-      encoding.writeVarString(e, a.state)
-    }
-    awarenessProtocol.applyAwarenessUpdate(this.awareness, encoding.toUint8Array(e), peer)
   }
 
   private projectionContext (peer: Peer, decision?: PartDecision): ProjectContext {
@@ -442,7 +397,7 @@ export class Room {
   }
 
   destroy (): void {
-    this.awareness.destroy()
+    this.presence.destroy()
     this.doc.destroy()
   }
 }
