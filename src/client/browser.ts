@@ -3,4 +3,3 @@
 export { FieldsyncDevice } from './device.ts'
 export { IndexedDbLocalStore } from './indexeddb-store.ts'
 export { OfflineRefusal } from './offline-rules.ts'
-export { sha256Hex } from './attachments.ts'

@@ -3,7 +3,7 @@
 // of their changes, and the command's definition -> accept, or reject with the reason of the first part
 // at fault. The room then integrates every part, or integrates and reverts every part.
 
-import { ACTIVE, STATE_AFTER, linkOf, mayCreate, type LeadQualification, type StateCommand } from '../docs/commands.ts'
+import { ACTIVE, STATE_AFTER, isStateCommand, linkOf, mayCreate, type LeadQualification, type StateCommand } from '../docs/commands.ts'
 import type { Change } from '../docs/diff.ts'
 import { exists, isDeleted, type RecordState } from '../docs/record.ts'
 import { Reason, type ReasonCode } from './receipts.ts'
@@ -36,8 +36,8 @@ export const decideCommand = (
 ): CommandVerdict => {
   const reject = (record: string, reason: ReasonCode, message: string): CommandVerdict => ({ accepted: false, record, reason, message })
   const targetEntity = target.split('/', 1)[0]
-  if (!commandsOfTarget.includes(command)) return reject(target, Reason.commandNotOffline, `${command} is not an offline command of ${targetEntity}`)
-  const cmd = command as StateCommand
+  if (!isStateCommand(command) || !commandsOfTarget.includes(command)) return reject(target, Reason.commandNotOffline, `${command} is not an offline command of ${targetEntity}`)
+  const cmd = command
   // Sent again (its acknowledgement was lost): already integrated, it changes nothing.
   if (parts.length > 0 && parts.every(p => p.changes.length === 0 && p.denied === null)) return { accepted: true }
   const t = parts.find(p => p.record === target)

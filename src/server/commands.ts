@@ -10,6 +10,7 @@ import { parseDocName } from '../ids.ts'
 import { STATE_AFTER, isStateCommand, type LeadQualification } from '../docs/commands.ts'
 import { decideCommand, type CommandVerdict, type TrialPart } from '../projection/decide-command.ts'
 import { Reason } from '../projection/receipts.ts'
+import { emptyState } from '../docs/record.ts'
 import type { PartDecision, Peer } from './room.ts'
 import type { Rooms } from './rooms.ts'
 
@@ -77,6 +78,7 @@ export class CommandRunner {
 
   private decide (req: CommandRequest, parts: { room: ReturnType<Rooms['get']>, part: CommandPart }[]): { decisions: PartDecision[], result: CommandOutcome } {
     const targetEntity = this.catalog.entities.get(parseDocName(req.target)?.entity ?? '')
+    // Not a state command: decideCommand refuses it; the grant then matches no statecode.
     const statecode = isStateCommand(req.command) ? STATE_AFTER[req.command] : -1
     const grant = { target: req.target, statecode }
     const trials: TrialPart[] = []
@@ -87,7 +89,7 @@ export class CommandRunner {
       if (!t.ok && t.missing) return { decisions: parts.map(() => ({ kind: 'abort' })), result: { kind: 'aborted', why: `${part.record}: ${t.message}` } }
       trials.push(t.ok
         ? { record: part.record, entity: room.entity.name, before: t.before, after: t.after, changes: t.changes, denied: t.denied }
-        : { record: part.record, entity: room.entity.name, before: { meta: {}, fields: {}, texts: {}, notes: {} }, after: { meta: {}, fields: {}, texts: {}, notes: {} }, changes: [], denied: { reason: t.reason, message: t.message } })
+        : { record: part.record, entity: room.entity.name, before: emptyState(), after: emptyState(), changes: [], denied: { reason: t.reason, message: t.message } })
     }
     const verdict = req.refused ?? decideCommand(req.command, targetEntity?.commands ?? [], req.target, trials, this.qualification)
     if (verdict.accepted) return { decisions: parts.map(() => ({ kind: 'accept', command: grant })), result: { kind: 'accepted' } }

@@ -222,6 +222,11 @@ export class Room {
     }
   }
 
+  /** A Yjs client id among `clients` that another principal first wrote with, if any. */
+  private foreignClient (clients: readonly number[], principal: string): number | undefined {
+    return clients.find(c => (this.bindings.get(c) ?? principal) !== principal)
+  }
+
   /** Queues a part of a command; `gate` decides it together with the other parts. */
   command (peer: Peer, update: Uint8Array, gate: CommandGate): void {
     if (this.broken) { gate.fail(new Error(`record ${this.name} is unavailable`)); return }
@@ -235,7 +240,7 @@ export class Room {
   trial (peer: Peer, update: Uint8Array, command: { target: string, statecode: number }): PartTrial {
     const check = checkUpdate(this.doc, update)
     if (!check.ok) return { ok: false, reason: Reason.invalidValue, message: check.message, missing: check.problem !== 'malformed' }
-    const foreign = check.clients.find(c => (this.bindings.get(c) ?? peer.principal) !== peer.principal)
+    const foreign = this.foreignClient(check.clients, peer.principal)
     if (foreign !== undefined) return { ok: false, reason: Reason.foreignClientId, message: `Yjs client id ${foreign} belongs to another writer of ${this.name}`, missing: false }
     const copy = new Y.Doc({ guid: this.name })
     try {
@@ -323,7 +328,7 @@ export class Room {
           continue
         }
         const principal = job.peer.principal
-        const foreign = check.clients.find(c => (this.bindings.get(c) ?? principal) !== principal)
+        const foreign = this.foreignClient(check.clients, principal)
         const ix = security.index
         if (foreign !== undefined) {
           receipts.push({ peer: job.peer, receipt: {

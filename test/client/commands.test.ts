@@ -3,9 +3,8 @@ import type { FieldsyncDevice } from '../../src/client/device.ts'
 import { OfflineRefusal } from '../../src/client/offline-rules.ts'
 import { readRecord } from '../../src/docs/record.ts'
 import type { TestServer } from '../helpers/server.ts'
-import { deviceFor, inboxReceipts, serverFor } from '../helpers/device.ts'
+import { deviceCloseCode, deviceFor, inboxReceipts, serverFor } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import WebSocket from 'ws'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame } from '../../src/server/device-protocol.ts'
 import { CloseCode } from '../../src/server/protocol.ts'
 
@@ -36,14 +35,7 @@ const sharedLead = async (s: TestServer, a: FieldsyncDevice, b: FieldsyncDevice)
   return lead
 }
 
-const closeCodeOf = async (s: TestServer, frames: Uint8Array[]): Promise<number> => {
-  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token('alice')}`)
-  ws.on('error', () => {})
-  await new Promise(resolve => ws.on('open', resolve))
-  const closed = new Promise<number>(resolve => ws.on('close', code => resolve(code)))
-  for (const f of frames) ws.send(f)
-  return closed
-}
+const closeCodeOf = (s: TestServer, frames: Uint8Array[]): Promise<number> => deviceCloseCode(s, 'alice', frames)
 
 describe('commands over several records', () => {
   it('closes a device that sends a malformed command with 4400 and keeps serving others', async () => {

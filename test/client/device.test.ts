@@ -19,6 +19,7 @@ import { clearField, setField } from '../../src/docs/record.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame } from '../../src/server/device-protocol.ts'
 import { CloseCode } from '../../src/server/protocol.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
+import { deviceCloseCode } from '../helpers/device.ts'
 
 const catalog = buildCatalog()
 const cleanups = useCleanups()
@@ -42,14 +43,7 @@ const scopeOf = (s: TestServer, userId: string): string[] => {
   return [...computeScope(catalog, profileOf(ix.model, userId)!, ix, userId, e => feed.allRows(tableName(e)), new Date())].sort()
 }
 
-const closeCodeOf = async (s: TestServer, login: string, frames: Uint8Array[]): Promise<number> => {
-  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token(login)}`)
-  ws.on('error', () => {})
-  await new Promise(resolve => ws.on('open', resolve))
-  const closed = new Promise<number>(resolve => ws.on('close', code => resolve(code)))
-  for (const f of frames) ws.send(f)
-  return closed
-}
+const closeCodeOf = deviceCloseCode
 
 describe('the device over /device', () => {
   it('closes a device socket that sends bad input with 4400, and keeps serving others', async () => {

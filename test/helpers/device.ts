@@ -25,3 +25,13 @@ export const deviceFor = async (cleanups: Cleanup[], s: TestServer, login: strin
 
 /** The receipts in a device's inbox. */
 export const inboxReceipts = async (d: FieldsyncDevice): Promise<Receipt[]> => (await d.inbox()).map(i => i.receipt as Receipt)
+
+/** Sends raw frames on a /device socket as `login`; resolves with the code the server closes it with. */
+export const deviceCloseCode = async (s: TestServer, login: string, frames: Uint8Array[]): Promise<number> => {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token(login)}`)
+  ws.on('error', () => {})
+  await new Promise(resolve => ws.on('open', resolve))
+  const closed = new Promise<number>(resolve => ws.on('close', code => resolve(code)))
+  for (const f of frames) ws.send(f)
+  return closed
+}
