@@ -18,7 +18,9 @@ export const Reason = {
   businessRule: 'business-rule',
   relationshipReadOnly: 'relationship-read-only',
   /** a part of a command that was rejected as a whole because another part was not allowed */
-  commandRejected: 'command-rejected'
+  commandRejected: 'command-rejected',
+  /** the user reached a limit on what the server keeps for them in this record (README, "Security") */
+  quotaExceeded: 'quota-exceeded'
 } as const
 export type ReasonCode = typeof Reason[keyof typeof Reason]
 

@@ -27,8 +27,16 @@ export const CloseCode = {
   internalError: 1011,
   /** a frame that does not decode: truncated, random bytes, impossible lengths, unknown message type */
   malformed: 4400,
+  /** the token the socket was opened with expired: reconnect with a fresh one */
+  tokenExpired: 4401,
   /** the user may no longer read the record (privileges or ownership changed) */
-  readRevoked: 4403
+  readRevoked: 4403,
+  /** the socket's send buffer is full: the client stopped reading what the server sends */
+  slowConsumer: 4408,
+  /** the user reached a limit on what the server keeps for them in this record (README, "Security") */
+  quotaExceeded: 4413,
+  /** too many requests of one kind (presence queries, refused updates) in a short time */
+  rateLimited: 4429
 } as const
 
 export type CloseCodeValue = typeof CloseCode[keyof typeof CloseCode]
