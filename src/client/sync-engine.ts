@@ -49,6 +49,9 @@ export class SyncEngine {
   private uploading: Promise<void> | null = null
   /** refresh() calls waiting for a record's server state */
   private readonly refreshes = new Map<string, Waiter[]>()
+  /** the server asked for a record's state during this cycle: its answer goes after the cycle's
+   * syncNow, so one more round makes sure it was taken before sync() resolves */
+  private answeredState = false
 
   constructor (opts: ConnectionOptions, replica: Replica, emit: Emit) {
     this.opts = opts
@@ -242,6 +245,7 @@ export class SyncEngine {
       case DeviceMessage.sync:
         if (f.step === SyncStep.step1) {
           this.send({ type: DeviceMessage.sync, record: f.record, step: SyncStep.step2, payload: await r.stateFor(f.record, f.payload) })
+          this.answeredState = true
           return
         }
         await r.receive(f.record, f.payload)
@@ -254,6 +258,13 @@ export class SyncEngine {
       case DeviceMessage.progress: this.emit('progress', [{ done: f.done, total: f.total, bytes: f.bytes }]); return
       case DeviceMessage.done: {
         await r.finishCycle(f.cursor, f.receiptSeq)
+        if (this.answeredState && f.request > 0) {
+          // An edit the server could only take with our state (an earlier one was refused whole): the
+          // state went out after this cycle's request, so ask again; this cycle answers after it.
+          this.answeredState = false
+          await this.sendSyncNow(f.request)
+          return
+        }
         this.setStatus('synced')
         const answered = this.waiters.filter(w => w.request <= f.request)
         this.waiters = this.waiters.filter(w => w.request > f.request)

@@ -1,16 +1,18 @@
 // The authorization projection of one device update: integrate it and revert every disallowed change
 // inside ONE transaction, so the transaction's update (what is persisted and broadcast) never carries a
-// dropped value. Also scrubs content outside the record layout.
+// dropped value. Content outside the record layout never gets here (src/docs/layout.ts refuses it).
 
 import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts'
-import { FIELDS, META, META_KEYS, MEMO_PREFIX, NOTES, NOTE_KEYS, readRecord, type RecordState } from '../docs/record.ts'
+import { FIELDS, readRecord, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from './receipts.ts'
 
 export interface ProjectResult {
   readonly receipts: Receipt[]
+  /** every change was dropped (and there was at least one): the update should not be kept at all */
+  readonly refusedWhole: boolean
   /** whether anything was reverted (the author must receive the result too) */
   readonly compensated: boolean
   /** the record before the update, and with the whole update integrated (before any revert) */
@@ -46,44 +48,6 @@ const kept = (c: Change): unknown => {
   }
 }
 
-/** The top-level names a record of `entity` may have. */
-const layoutNames = (entity: EntityDef): Set<string> =>
-  new Set([META, FIELDS, NOTES, ...entity.attributes.filter(a => a.type === 'memo').map(a => MEMO_PREFIX + a.name)])
-
-/**
- * Removes what lies outside the record layout: unknown top-level types, unknown meta keys, notes that
- * are not maps and unknown note keys. Returns the paths removed.
- */
-const scrub = (doc: Y.Doc, entity: EntityDef): string[] => {
-  const removed: string[] = []
-  const allowed = layoutNames(entity)
-  for (const [name, type] of doc.share) {
-    if (allowed.has(name)) continue
-    // An unknown root is left as an empty placeholder (Yjs has no way to drop a root type).
-    const len = type._length + (type._map.size)
-    if (len === 0) continue
-    removed.push(name)
-    if (type._map.size > 0) for (const k of [...type._map.keys()]) doc.getMap(name).delete(k)
-    if (type._length > 0) {
-      if (type instanceof Y.Text || type.constructor === Y.AbstractType) doc.getText(name).delete(0, type._length)
-      else if (type instanceof Y.Array) type.delete(0, type.length)
-      else if (type instanceof Y.XmlFragment) type.delete(0, type.length)
-    }
-  }
-  const meta = doc.getMap(META)
-  for (const k of [...meta.keys()]) if (!(META_KEYS as readonly string[]).includes(k)) { meta.delete(k); removed.push(`meta.${k}`) }
-  const notes = doc.getMap(NOTES)
-  for (const [id, n] of [...notes.entries()]) {
-    if (!(n instanceof Y.Map)) { notes.delete(id); removed.push(`notes.${id}`); continue }
-    for (const [k, v] of [...n.entries()]) if (!(NOTE_KEYS as readonly string[]).includes(k) || typeof v !== 'string') { n.delete(k); removed.push(`notes.${id}.${k}`) }
-  }
-  return removed
-}
-
-/**
- * Integrates `update` into `doc` as `ctx.userId`, reverting whatever the user may not do, in one
- * transaction with `origin`. Call only after the update passed the dependency check.
- */
 /**
  * A user's field write that lands behind a change the server dropped (the dropped item, or the
  * compensation that reverted it) would be hidden by Yjs's tie-break although it is allowed and later:
@@ -129,18 +93,27 @@ const attemptedPart = (command: string, changes: readonly Change[]): unknown => 
     .reduce<Record<string, unknown>>((o, [k, v]) => { o[k as string] = v; return o }, {})
 })
 
+/**
+ * Integrates `update` into `doc` as `ctx.userId`, reverting whatever the user may not do, in one
+ * transaction with `origin`. Call only after the update passed the dependency and layout checks.
+ */
 export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContext, origin: unknown, now: string): ProjectResult => {
   const receipts: Receipt[] = []
   let compensated = false
+  let refusedWhole = false
   let before!: RecordState
   let after!: RecordState
   let changes!: Change[]
   const receipt = (r: Omit<Receipt, 'principal' | 'record' | 'privilegeVersion' | 'at'>): void => {
     receipts.push({ principal: ctx.userId, record: ctx.record, privilegeVersion: ctx.ix.version, at: now, ...r })
   }
-  doc.transact(() => {
+  doc.transact(tr => {
     before = readRecord(doc, ctx.entity)
     Y.applyUpdate(doc, update)
+    // Yjs marks a transaction that applied a remote update as remote, and after a remote transaction
+    // that advanced the document's own client id it picks a new random one: the compensation below is
+    // the server's own write, so the transaction stays local and the server keeps its bound id.
+    tr.local = true
     restoreShadowedWrites(doc, update, ctx.isServerClient)
     after = readRecord(doc, ctx.entity)
     changes = diff(before, after)
@@ -155,11 +128,42 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
         receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message })
       }
     }
-    if (dropped.length > 0) { applyChangesToDoc(doc, invertAll(dropped)); compensated = true }
-    for (const path of scrub(doc, ctx.entity)) {
-      compensated = true
-      receipt({ change: 'foreign-content', field: path, attempted: null, kept: null, reason: Reason.invalidValue, message: `${path} is not part of a ${ctx.entity.name} record` })
-    }
+    refusedWhole = changes.length > 0 && dropped.length === changes.length
+    // Refused whole: the caller drops the document (nothing of it is kept), so no compensation here.
+    if (dropped.length > 0 && !refusedWhole) { applyChangesToDoc(doc, invertAll(dropped)); compensated = true }
   }, origin)
-  return { receipts, compensated, before, after, changes }
+  return { receipts, refusedWhole, compensated, before, after, changes }
+}
+
+/**
+ * The update that brings the sender of a refused update back to `before`, for the sender alone: on a
+ * document that holds the refused update it deletes every item the update added and restores what
+ * the update removed or shadowed. New items are written under `client`, a fresh client id; nothing of
+ * this is kept by the server.
+ * Leaves `doc` changed: call it on a document that is dropped afterwards.
+ */
+export const revertForSender = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], before: RecordState, entity: EntityDef, client: number): Uint8Array | null => {
+  let out: Uint8Array | null = null
+  const capture = (u: Uint8Array): void => { out = u }
+  doc.clientID = client
+  doc.on('update', capture)
+  try {
+    Y.transact(doc, tr => {
+      for (const s of structs) {
+        if (!(s instanceof Y.Item)) continue
+        const end = s.id.clock + s.length
+        let clock = s.id.clock
+        while (clock < end) {
+          const at = Y.getItemCleanStart(tr, Y.createID(s.id.client, clock))
+          if (at.id.clock + at.length > end) Y.getItemCleanEnd(tr, doc.store, Y.createID(s.id.client, end - 1))
+          if (at instanceof Y.Item && !at.deleted) at.delete(tr)
+          clock = at.id.clock + at.length
+        }
+      }
+      applyChangesToDoc(doc, diff(readRecord(doc, entity), before))
+    }, null, true)
+  } finally {
+    doc.off('update', capture)
+  }
+  return out
 }

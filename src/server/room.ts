@@ -9,14 +9,16 @@ import { readRecord, type RecordState } from '../docs/record.ts'
 import type { Change } from '../docs/diff.ts'
 import { mayAccess, type ModelIndex } from '../authz/decide.ts'
 import { parseDocName, type DocName } from '../ids.ts'
-import { projectUpdate, type ProjectContext } from '../projection/project.ts'
+import { projectUpdate, revertForSender, type ProjectContext } from '../projection/project.ts'
 import { Reason, type Receipt, type ReasonCode } from '../projection/receipts.ts'
 import { rowOf } from '../projection/rows.ts'
-import type { ClientBinding, CommitEffects, RecordStorage } from './storage/port.ts'
+import type { ClientBinding, CommitEffects, PrincipalUsage, RecordStorage } from './storage/port.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
 import { encodeReceipts, encodeSyncStep1, encodeSyncUpdate } from './messages.ts'
 import { Presence } from './presence.ts'
-import { checkUpdate } from './update-check.ts'
+import { checkUpdate, type DecodedUpdate } from './update-check.ts'
+import { checkLayout } from '../docs/layout.ts'
+import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
 import { META as META_MAP } from '../docs/record.ts'
 import type { Security } from './security.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
@@ -74,6 +76,8 @@ type Job =
 export interface RoomOptions {
   /** merge the log into one update once it has this many rows */
   readonly compactAfter: number
+  /** what one principal may make the server keep in a record (defaults: DEFAULT_LIMITS) */
+  readonly limits?: Partial<QuotaLimits>
 }
 
 export interface RoomContext {
@@ -91,11 +95,27 @@ export interface RoomContext {
 
 /** Server client ids come from a low range: Yjs breaks ties between concurrent map writes in favour of
  * the higher client id, so a device's later edit wins over a compensation it had not seen yet. */
-const SERVER_CLIENT_RANGE = 1 << 20
+export const SERVER_CLIENT_RANGE = 1 << 20
+
+/** A fresh client id outside the server's range, for what the server writes for a sender alone (it
+ * comes back, if ever, as part of that sender's state, and is then bound to it). */
+const senderScratchClient = (): number => SERVER_CLIENT_RANGE + Math.floor(Math.random() * (0xffffffff - SERVER_CLIENT_RANGE))
+
+/** What one batch of jobs produces, committed together and then published in job order. */
+interface Batch {
+  /** updates to keep, in order; `peer` is the author (null: the server), `echo` sends it to the author too */
+  readonly accepted: { peer: Peer | null, update: Uint8Array, echo: boolean }[]
+  readonly receipts: { peer: Peer, receipt: Receipt }[]
+  readonly bindings: ClientBinding[]
+  readonly usage: Map<string, { receipts: number, refusedBytes: number }>
+  /** messages for one peer alone (what a refused update's sender needs to converge), after `accepted[at - 1]` */
+  readonly direct: { peer: Peer, message: Uint8Array, at: number }[]
+  /** peers to close once the batch is committed */
+  readonly closes: { peer: Peer, code: CloseCodeValue, reason: string }[]
+}
 
 export class Room {
   readonly name: DocName
-  readonly doc: Y.Doc
   readonly peers = new Set<Peer>()
   readonly presence: Presence<Peer>
   /** resolves once the stored state is in `doc`; nothing is answered before */
@@ -103,9 +123,14 @@ export class Room {
   private readonly storage: RecordStorage
   private readonly options: RoomOptions
   private readonly ctx: RoomContext
+  /** the record's document; replaced (rebuilt from what is committed) when an update must leave no trace */
+  private current: Y.Doc
   /** Yjs client id -> the principal that first wrote with it */
   private readonly bindings = new Map<number, string>()
   private serverBound = false
+  /** the client id the server writes under in this record (bound to SERVER_PRINCIPAL) */
+  private serverClient = 0
+  private quotas!: RecordQuotas
   private inbox: Job[] = []
   private running = false
   private idle: Promise<void> = Promise.resolve()
@@ -118,25 +143,48 @@ export class Room {
     this.storage = storage
     this.options = options
     this.ctx = ctx
-    this.doc = new Y.Doc({ guid: name, gc: true })
-    this.presence = new Presence(this.doc, () => this.peers)
+    this.current = new Y.Doc({ guid: name, gc: true })
+    // Presence does not depend on the record's content: it keeps its own document.
+    this.presence = new Presence(new Y.Doc(), () => this.peers)
     this.ready = this.load()
   }
 
+  /** The record's document as committed (plus what the batch being processed has integrated). */
+  get doc (): Y.Doc { return this.current }
+
   private async load (): Promise<void> {
-    const { updates, bindings } = await this.storage.load(this.name)
-    this.doc.transact(() => {
-      for (const r of updates) Y.applyUpdate(this.doc, r.data)
+    const { updates, bindings, usage } = await this.storage.load(this.name)
+    this.current.transact(() => {
+      for (const r of updates) Y.applyUpdate(this.current, r.data)
     }, { source: 'storage' } satisfies Origin)
     this.logRows = updates.length
     this.lastSeq = updates.length > 0 ? updates[updates.length - 1].seq : 0
     for (const b of bindings) this.bindings.set(b.client, b.principal)
+    this.quotas = new RecordQuotas({ ...DEFAULT_LIMITS, ...this.options.limits }, usage, bindings.map(b => b.principal))
     // A fresh client id for this server's writes, never one that has written to this record before.
     let client: number
     do client = 1 + Math.floor(Math.random() * (SERVER_CLIENT_RANGE - 1))
-    while (this.bindings.has(client) || Y.getState(this.doc.store, client) > 0)
-    this.doc.clientID = client
+    while (this.bindings.has(client) || Y.getState(this.current.store, client) > 0)
+    this.serverClient = client
+    this.current.clientID = client
     this.bindings.set(client, SERVER_PRINCIPAL)
+  }
+
+  /**
+   * Drops the document and builds it again from what storage holds plus `pending` (updates integrated
+   * in this batch and not committed yet): whatever else the document took in leaves no trace.
+   */
+  private async rebuild (pending: readonly Uint8Array[]): Promise<void> {
+    const { updates } = await this.storage.load(this.name)
+    const doc = new Y.Doc({ guid: this.name, gc: true })
+    doc.transact(() => {
+      for (const r of updates) Y.applyUpdate(doc, r.data)
+      for (const u of pending) Y.applyUpdate(doc, u)
+    }, { source: 'storage' } satisfies Origin)
+    doc.clientID = this.serverClient
+    const old = this.current
+    this.current = doc
+    old.destroy()
   }
 
   get entity (): EntityDef { return this.ctx.entity }
@@ -240,6 +288,8 @@ export class Room {
   trial (peer: Peer, update: Uint8Array, command: { target: string, statecode: number }): PartTrial {
     const check = checkUpdate(this.doc, update)
     if (!check.ok) return { ok: false, reason: Reason.invalidValue, message: check.message, missing: check.problem !== 'malformed' }
+    const violation = checkLayout(this.current, check.decoded, this.ctx.entity)
+    if (violation !== null) return { ok: false, reason: Reason.invalidValue, message: `not part of a ${this.ctx.entity.name} record: ${violation.path}: ${violation.message}`, missing: false }
     const foreign = this.foreignClient(check.clients, peer.principal)
     if (foreign !== undefined) return { ok: false, reason: Reason.foreignClientId, message: `Yjs client id ${foreign} belongs to another writer of ${this.name}`, missing: false }
     const copy = new Y.Doc({ guid: this.name })
@@ -296,96 +346,232 @@ export class Room {
     }
   }
 
+  /**
+   * One batch: every job is checked, decided and integrated (or refused without a trace) in order, one
+   * job's failure costing only its sender; then everything kept is committed in one storage append, and
+   * only then published.
+   */
   private async process (jobs: Job[]): Promise<void> {
     const replies: { peer: Peer, stateVector: Uint8Array }[] = []
-    const accepted: { peer: Peer | null, update: Uint8Array, echo: boolean }[] = []
-    const receipts: { peer: Peer, receipt: Receipt }[] = []
-    const newBindings: ClientBinding[] = []
+    const batch: Batch = { accepted: [], receipts: [], bindings: [], usage: new Map(), direct: [], closes: [] }
     const serverJobs: ((e?: Error) => void)[] = []
-    const { entity, security, now } = this.ctx
     const ownerBefore = this.ownership()
-    let current: { peer: Peer | null, echo: boolean } | null = null
-    const capture = (update: Uint8Array): void => {
-      if (current !== null) accepted.push({ ...current, update })
-    }
-    this.doc.on('update', capture)
-    try {
-      for (const job of jobs) {
-        if (job.kind === 'server') {
-          current = { peer: null, echo: true }
-          this.doc.transact(() => job.write(this.doc), { source: 'projection' } satisfies Origin)
-          serverJobs.push(job.done)
-          continue
-        }
-        if (!this.peers.has(job.peer)) continue
-        if (job.kind === 'step1') { replies.push(job); continue }
-        const decision = job.kind === 'command' ? job.decision : undefined
-        if (decision?.kind === 'abort') continue
-        const check = checkUpdate(this.doc, job.update)
-        if (!check.ok) {
-          if (check.problem === 'malformed') job.peer.close(CloseCode.malformed, check.message.slice(0, 120))
-          else job.peer.send(encodeSyncStep1(this.doc)) // ask the peer for what we lack
-          continue
-        }
-        const principal = job.peer.principal
-        const foreign = this.foreignClient(check.clients, principal)
-        const ix = security.index
-        if (foreign !== undefined) {
-          receipts.push({ peer: job.peer, receipt: {
-            principal, record: this.name, change: 'update', field: null, attempted: null, kept: null,
-            reason: Reason.foreignClientId, message: `Yjs client id ${foreign} belongs to another writer of this record; use a new Y.Doc client id`,
-            privilegeVersion: ix.version, at: now()
-          } })
-          continue
-        }
-        for (const c of check.clients) {
-          if (!this.bindings.has(c)) { this.bindings.set(c, principal); newBindings.push({ client: c, principal }) }
-        }
-        current = { peer: job.peer, echo: false }
-        const result = projectUpdate(this.doc, job.update, this.projectionContext(job.peer, decision), { source: 'device', peer: job.peer } satisfies Origin, now())
-        // The author needs the result too when part of its update was reverted.
-        if (result.compensated && accepted.length > 0) accepted[accepted.length - 1].echo = true
-        for (const r of result.receipts) receipts.push({ peer: job.peer, receipt: r })
+    for (const job of jobs) {
+      if (job.kind === 'server') {
+        const update = this.capture(() => this.current.transact(() => job.write(this.current), { source: 'projection' } satisfies Origin))
+        if (update !== null) batch.accepted.push({ peer: null, update, echo: true })
+        serverJobs.push(job.done)
+        continue
       }
-    } finally {
-      this.doc.off('update', capture)
+      if (!this.peers.has(job.peer)) continue
+      if (job.kind === 'step1') { replies.push(job); continue }
+      const decision = job.kind === 'command' ? job.decision : undefined
+      if (decision?.kind === 'abort') continue
+      const kept = batch.accepted.length
+      try {
+        await this.handleUpdate(job.peer, job.update, decision, batch)
+      } catch (e) {
+        // An update nothing foresaw broke its own processing: it leaves no trace and costs only its sender.
+        console.error(`record ${this.name}: an update of ${job.peer.principal} failed: ${(e as Error).stack ?? (e as Error).message}`)
+        batch.accepted.splice(kept)
+        await this.rebuild(batch.accepted.map(a => a.update))
+        batch.closes.push({ peer: job.peer, code: CloseCode.malformed, reason: 'this update could not be processed' })
+      }
     }
+    const { accepted, receipts, bindings } = batch
     if (accepted.some(a => a.peer === null || a.echo) && !this.serverBound) {
-      newBindings.push({ client: this.doc.clientID, principal: SERVER_PRINCIPAL })
+      bindings.push({ client: this.serverClient, principal: SERVER_PRINCIPAL })
       this.serverBound = true
     }
-    if (accepted.length > 0 || receipts.length > 0 || newBindings.length > 0) {
+    let committedReceipts: Receipt[] = []
+    if (accepted.length > 0 || receipts.length > 0 || bindings.length > 0) {
       const merged = accepted.length === 0 ? null : accepted.length === 1 ? accepted[0].update : Y.mergeUpdates(accepted.map(a => a.update))
       const { id } = parseDocName(this.name)!
+      const usage: PrincipalUsage[] = [...batch.usage].map(([principal, u]) => ({ principal, ...u }))
       const effects: CommitEffects = {
         receipts: receipts.map(r => r.receipt),
-        bindings: newBindings,
-        row: accepted.length > 0 ? { entity: entity.name, id, values: rowOf(entity, readRecord(this.doc, entity)) } : undefined
+        bindings,
+        usage,
+        row: accepted.length > 0 ? { entity: this.ctx.entity.name, id, values: rowOf(this.ctx.entity, readRecord(this.current, this.ctx.entity)) } : undefined
       }
       const committed = await this.storage.append(this.name, merged, effects)
+      committedReceipts = committed.receipts
       if (merged !== null) { this.lastSeq = committed.seq; this.logRows++ }
-      for (const a of accepted) {
-        const message = encodeSyncUpdate(SyncStep.update, a.update)
-        for (const p of this.peers) if (p !== a.peer || a.echo) p.send(message)
-      }
-      if (accepted.length > 0) this.ctx.onCommit?.(this.name)
-      committed.receipts.forEach((r, i) => {
-        const peer = receipts[i].peer
-        if (peer.wantsReceipts && this.peers.has(peer)) peer.send(encodeReceipts([r]))
-      })
     }
+    this.publish(batch, committedReceipts, ownerBefore)
     for (const done of serverJobs) done()
     // The document now equals what storage holds, so a reply cannot leak anything uncommitted.
     for (const r of replies) {
-      if (this.peers.has(r.peer)) r.peer.send(encodeSyncUpdate(SyncStep.step2, Y.encodeStateAsUpdate(this.doc, r.stateVector)))
-    }
-    const ownerAfter = this.ownership()
-    if (ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit) {
-      this.revokeUnreadable(security.index)
+      if (this.peers.has(r.peer)) r.peer.send(encodeSyncUpdate(SyncStep.step2, Y.encodeStateAsUpdate(this.current, r.stateVector)))
     }
     if (this.logRows > this.options.compactAfter) {
-      await this.storage.compact(this.name, Y.encodeStateAsUpdate(this.doc), this.lastSeq)
+      await this.storage.compact(this.name, Y.encodeStateAsUpdate(this.current), this.lastSeq)
       this.logRows = 1
+    }
+  }
+
+  /** After the commit: who may no longer read goes first, then updates, sender-only messages and receipts in order. */
+  private publish (batch: Batch, receipts: readonly Receipt[], ownerBefore: ReturnType<Room['ownership']>): void {
+    const ownerAfter = this.ownership()
+    // A reassignment is the last byte of the record a user who loses read access by it could get: close first.
+    if (ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit) {
+      this.revokeUnreadable(this.ctx.security.index)
+    }
+    for (const c of batch.closes) c.peer.close(c.code, c.reason)
+    let direct = 0
+    const sendDirect = (upTo: number): void => {
+      while (direct < batch.direct.length && batch.direct[direct].at <= upTo) {
+        const d = batch.direct[direct++]
+        if (this.peers.has(d.peer)) d.peer.send(d.message)
+      }
+    }
+    batch.accepted.forEach((a, i) => {
+      sendDirect(i)
+      const message = encodeSyncUpdate(SyncStep.update, a.update)
+      for (const p of this.peers) if (p !== a.peer || a.echo) p.send(message)
+    })
+    sendDirect(Number.POSITIVE_INFINITY)
+    if (batch.accepted.length > 0) this.ctx.onCommit?.(this.name)
+    receipts.forEach((r, i) => {
+      const peer = batch.receipts[i].peer
+      if (peer.wantsReceipts && this.peers.has(peer)) peer.send(encodeReceipts([r]))
+    })
+  }
+
+  /** Runs `f` and returns the update of the transaction it made (null when it changed nothing). */
+  private capture (f: () => void): Uint8Array | null {
+    let update: Uint8Array | null = null
+    const doc = this.current
+    const on = (u: Uint8Array): void => { update = update === null ? u : Y.mergeUpdates([update, u]) }
+    doc.on('update', on)
+    try { f() } finally { doc.off('update', on) }
+    return update
+  }
+
+  /** A receipt for the whole of a refused update (not for a change in it). */
+  private wholeReceipt (principal: string, reason: ReasonCode, message: string, field: string | null = null): Receipt {
+    return { principal, record: this.name, change: 'update', field, attempted: null, kept: null, reason, message, privilegeVersion: this.ctx.security.index.version, at: this.ctx.now() }
+  }
+
+  /** Queues receipts for `peer`, within the principal's receipt quota (past it, one quota receipt and the socket closes). */
+  private addReceipts (batch: Batch, peer: Peer, receipts: readonly Receipt[]): boolean {
+    if (receipts.length === 0) return true
+    const principal = peer.principal
+    const over = this.quotas.exceeded(principal, { receipts: receipts.length })
+    if (over !== null) {
+      this.overQuota(batch, peer, over)
+      return false
+    }
+    for (const r of receipts) batch.receipts.push({ peer, receipt: r })
+    this.count(batch, principal, { receipts: receipts.length })
+    return true
+  }
+
+  private count (batch: Batch, principal: string, kept: { receipts?: number, refusedBytes?: number }): void {
+    this.quotas.add(principal, kept)
+    const u = batch.usage.get(principal) ?? { receipts: 0, refusedBytes: 0 }
+    u.receipts += kept.receipts ?? 0
+    u.refusedBytes += kept.refusedBytes ?? 0
+    batch.usage.set(principal, u)
+  }
+
+  /** The sender passed a bound: it is told once (if its receipts allow) and its socket closes. */
+  private overQuota (batch: Batch, peer: Peer, why: string): void {
+    if (this.quotas.exceeded(peer.principal, { receipts: 1 }) === null) {
+      batch.receipts.push({ peer, receipt: this.wholeReceipt(peer.principal, Reason.quotaExceeded, `${why}; this update was not kept`) })
+      this.count(batch, peer.principal, { receipts: 1 })
+    }
+    batch.closes.push({ peer, code: CloseCode.quotaExceeded, reason: why.slice(0, 120) })
+  }
+
+  /**
+   * One update (or command part) from `peer`: check (decodes, dependencies known, within the layout,
+   * client ids its own, within quota), decide and integrate with compensation, or refuse it whole so
+   * that it leaves no trace, giving the sender what it needs to converge.
+   */
+  private async handleUpdate (peer: Peer, update: Uint8Array, decision: PartDecision | undefined, batch: Batch): Promise<void> {
+    const doc = this.current
+    const check = checkUpdate(doc, update)
+    if (!check.ok) {
+      if (check.problem === 'malformed') batch.closes.push({ peer, code: CloseCode.malformed, reason: check.message.slice(0, 120) })
+      else peer.send(encodeSyncStep1(doc)) // ask the peer for what we lack
+      return
+    }
+    const principal = peer.principal
+    const foreign = this.foreignClient(check.clients, principal)
+    if (foreign !== undefined) {
+      if (!this.quotas.takeRefusal(principal)) { batch.closes.push({ peer, code: CloseCode.rateLimited, reason: 'too many refused updates' }); return }
+      this.addReceipts(batch, peer, [this.wholeReceipt(principal, Reason.foreignClientId, `Yjs client id ${foreign} belongs to another writer of this record; use a new Y.Doc client id`)])
+      return
+    }
+    const fresh = check.clients.filter(c => !this.bindings.has(c))
+    const tooMany = this.quotas.exceeded(principal, { clientIds: fresh.length })
+    if (tooMany !== null) { this.overQuota(batch, peer, tooMany); return }
+    const violation = checkLayout(doc, check.decoded, this.ctx.entity)
+    if (violation !== null) {
+      const receipt = this.wholeReceipt(principal, Reason.invalidValue, `not part of a ${this.ctx.entity.name} record: ${violation.message}`, violation.path)
+      await this.refuseWhole(peer, update, check.decoded, [receipt], batch)
+      return
+    }
+    const before = batch.accepted.length
+    let result: ReturnType<typeof projectUpdate> | undefined
+    const integrated = this.capture(() => {
+      result = projectUpdate(doc, update, this.projectionContext(peer, decision), { source: 'device', peer } satisfies Origin, this.ctx.now())
+    })
+    const r = result!
+    if (r.changes.length === 0 && decision?.kind !== 'reject') {
+      // It changes nothing anyone can see (sent again, or a value set to what it was): keep no trace of it.
+      if (integrated !== null) await this.rebuild(batch.accepted.map(a => a.update))
+      return
+    }
+    if (r.refusedWhole || decision?.kind === 'reject') {
+      await this.refuseWhole(peer, update, check.decoded, r.receipts, batch, r.before)
+      return
+    }
+    if (r.receipts.length > 0) {
+      const over = this.quotas.exceeded(principal, { receipts: r.receipts.length, refusedBytes: update.length })
+      if (over !== null) {
+        batch.accepted.splice(before)
+        await this.rebuild(batch.accepted.map(a => a.update))
+        this.overQuota(batch, peer, over)
+        return
+      }
+      this.count(batch, principal, { refusedBytes: update.length })
+      this.addReceipts(batch, peer, r.receipts)
+    }
+    for (const c of fresh) {
+      this.bindings.set(c, principal)
+      batch.bindings.push({ client: c, principal })
+      this.quotas.add(principal, { clientIds: 1 })
+    }
+    // The author needs the result too when part of its update was reverted.
+    if (integrated !== null) batch.accepted.push({ peer, update: integrated, echo: r.compensated })
+  }
+
+  /**
+   * Refuses an update so that it leaves no trace: the document is built again without it, and the
+   * sender alone gets its receipts and the update that reverts its own copy (computed on the document
+   * holding the refused update, before it is dropped).
+   */
+  private async refuseWhole (peer: Peer, update: Uint8Array, decoded: DecodedUpdate, receipts: readonly Receipt[], batch: Batch, before?: RecordState): Promise<void> {
+    const pending = batch.accepted.map(a => a.update)
+    if (!this.quotas.takeRefusal(peer.principal)) {
+      batch.closes.push({ peer, code: CloseCode.rateLimited, reason: 'too many refused updates' })
+      if (before !== undefined) await this.rebuild(pending)
+      return
+    }
+    const doc = this.current
+    const state = before ?? readRecord(doc, this.ctx.entity)
+    if (before === undefined) {
+      // Not integrated yet (refused by its layout): integrate it on this document, which is dropped below.
+      Y.applyUpdate(doc, update)
+    }
+    // A fresh client id: writing under the sender's own would make its Yjs pick a new one (and
+    // y-websocket's presence then fails), and could collide with what it wrote meanwhile.
+    const revert = revertForSender(doc, decoded.structs, state, this.ctx.entity, senderScratchClient())
+    await this.rebuild(pending)
+    if (this.addReceipts(batch, peer, receipts) && revert !== null) {
+      batch.direct.push({ peer, message: encodeSyncUpdate(SyncStep.update, revert), at: batch.accepted.length })
     }
   }
 

@@ -4,8 +4,10 @@
 
 import * as Y from 'yjs'
 
+export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>
+
 export type UpdateCheck =
-  | { ok: true, clients: number[] }
+  | { ok: true, clients: number[], decoded: DecodedUpdate }
   | { ok: false, problem: 'malformed', message: string }
   | { ok: false, problem: 'missing-dependencies', message: string }
 
@@ -17,7 +19,7 @@ const missing = (message: string): UpdateCheck => ({ ok: false, problem: 'missin
 const isId = (x: unknown): x is Y.ID => x instanceof Y.ID
 
 export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
-  let decoded: ReturnType<typeof Y.decodeUpdate>
+  let decoded: DecodedUpdate
   try {
     decoded = Y.decodeUpdate(update)
   } catch (e) {
@@ -66,7 +68,7 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
       if (d.clock + d.len > knownEnd(client)) return missing(`deletes unknown range of client ${client}`)
     }
   }
-  return { ok: true, clients: [...ranges.keys()] }
+  return { ok: true, clients: [...ranges.keys()], decoded }
 }
 
 /**

@@ -15,7 +15,7 @@ import { applyChanges, diff } from '../../src/docs/diff.ts'
 import { ModelIndex } from '../../src/authz/decide.ts'
 import { DEPTHS, emptyModel, type Depth, type Privilege, type Role, type SecurityModel } from '../../src/authz/model.ts'
 import type { Org } from '../../src/authz/org.ts'
-import { decideChanges } from '../../src/projection/decide-changes.ts'
+import { decideChanges, type Verdict } from '../../src/projection/decide-changes.ts'
 import { rowOf } from '../../src/projection/rows.ts'
 import { receiptWorthy } from '../../src/projection/project.ts'
 import { Rooms } from '../../src/server/rooms.ts'
@@ -196,12 +196,16 @@ describe('authorization projection (property)', () => {
         randomEdits(gen, device, entity, userId, security.model, name)
         const update = Y.encodeStateAsUpdate(device, sv)
         const after = readRecord(device, entity)
-        const verdicts = decideChanges({ entity, record: name, userId, ix: new ModelIndex(security.model) }, before, after, diff(before, after))
+        // A key outside the layout makes the whole update refused before it is decided: one receipt.
+        const outside = Object.keys(after.fields).some(k => k.startsWith('bogus_'))
+        const verdicts: Verdict[] = outside
+          ? diff(before, after).map(c => ({ change: c, allowed: false, reason: 'invalid-value', message: 'outside the layout' }))
+          : decideChanges({ entity, record: name, userId, ix: new ModelIndex(security.model) }, before, after, diff(before, after))
         const allowed = verdicts.filter(v => v.allowed).map(v => v.change)
         applied++
         allowedTotal += allowed.length
         for (const v of verdicts) if (!v.allowed) for (const s of stringsOf(v.change.kind === 'text-edited' ? v.change.insert : v.change.kind === 'field-set' || v.change.kind === 'meta-set' ? v.change.new : v.change.kind === 'note-added' ? v.change.note : null)) if (/Q\d+Z/.test(s)) dropped.add(/Q\d+Z/.exec(s)![0])
-        dropsExpected += receiptWorthy(verdicts).length
+        dropsExpected += outside ? 1 : receiptWorthy(verdicts).length
         expected.set(name, applyChanges(before, allowed))
 
         const peer = peerOf(userId)

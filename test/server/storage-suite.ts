@@ -34,7 +34,7 @@ export const describeStorage = (adapter: string, open: () => Promise<StorageHarn
         expect(b.getMap('fields').toJSON()).toEqual(a.getMap('fields').toJSON())
         expect(await reopened.list()).toEqual(['account/a1', 'contact/c1'])
         expect(await reopened.list('contact')).toEqual(['contact/c1'])
-        expect(await reopened.load(name('account/none'))).toEqual({ updates: [], bindings: [] })
+        expect(await reopened.load(name('account/none'))).toEqual({ updates: [], bindings: [], usage: [] })
       } finally {
         await h.dispose()
       }
@@ -80,6 +80,21 @@ export const describeStorage = (adapter: string, open: () => Promise<StorageHarn
         const reopened = await h.reopen()
         expect((await reopened.load(name('account/a3'))).bindings).toEqual([{ client: 42, principal: 'u1' }])
         expect((await reopened.load(name('account/a4'))).updates).toEqual([])
+      } finally {
+        await h.dispose()
+      }
+    })
+
+    it('adds usage per principal with the commit', async () => {
+      const h = await open()
+      try {
+        await h.storage.append(name('account/a5'), null, { usage: [{ principal: 'u1', receipts: 2, refusedBytes: 10 }] })
+        await h.storage.append(name('account/a5'), null, { usage: [{ principal: 'u1', receipts: 1, refusedBytes: 5 }, { principal: 'u2', receipts: 1, refusedBytes: 0 }] })
+        const reopened = await h.reopen()
+        const usage = (await reopened.load(name('account/a5'))).usage
+        expect([...usage].sort((a, b) => a.principal.localeCompare(b.principal))).toEqual([
+          { principal: 'u1', receipts: 3, refusedBytes: 15 }, { principal: 'u2', receipts: 1, refusedBytes: 0 }
+        ])
       } finally {
         await h.dispose()
       }

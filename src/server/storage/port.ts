@@ -15,9 +15,20 @@ export interface StoredUpdate {
 /** A Yjs client id bound to the principal that first wrote with it in a record. */
 export interface ClientBinding { readonly client: number, readonly principal: string }
 
+/** What one principal made the server keep in a record (bounded: README, "Security"). */
+export interface PrincipalUsage {
+  readonly principal: string
+  /** receipts stored for this principal about this record */
+  readonly receipts: number
+  /** bytes of integrated updates of this principal that had a part refused */
+  readonly refusedBytes: number
+}
+
 export interface StoredRecord {
   readonly updates: StoredUpdate[]
   readonly bindings: ClientBinding[]
+  /** per principal; absent principals have used nothing */
+  readonly usage: PrincipalUsage[]
 }
 
 /** What commits atomically with an update. */
@@ -26,6 +37,8 @@ export interface CommitEffects {
   readonly row?: { readonly entity: string, readonly id: string, readonly values: Row | null }
   readonly receipts?: readonly Receipt[]
   readonly bindings?: readonly ClientBinding[]
+  /** usage to add (deltas) */
+  readonly usage?: readonly PrincipalUsage[]
 }
 
 export interface CommitResult {

@@ -36,6 +36,8 @@ export class SqliteRecordStorage implements RecordStorage {
     listEntity: Database.Statement<[string, string], { doc: string }>
     bindings: Database.Statement<[string], { client: number, principal: string }>
     bind: Database.Statement<[string, number, string]>
+    usage: Database.Statement<[string], { principal: string, receipts: number, refusedBytes: number }>
+    addUsage: Database.Statement<[string, string, number, number]>
     receipt: Database.Statement<[string, string]>
     receiptsSince: Database.Statement<[string, number, number], { seq: number, data: string }>
   }
@@ -58,6 +60,9 @@ export class SqliteRecordStorage implements RecordStorage {
         seq INTEGER PRIMARY KEY AUTOINCREMENT, principal TEXT NOT NULL, data TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS receipts_principal ON receipts (principal, seq);
+      CREATE TABLE IF NOT EXISTS principal_usage (
+        doc TEXT NOT NULL, principal TEXT NOT NULL, receipts INTEGER NOT NULL, refused_bytes INTEGER NOT NULL, PRIMARY KEY (doc, principal)
+      );
     `)
     this.stmt = {
       load: db.prepare('SELECT seq, data FROM record_updates WHERE doc = ? ORDER BY seq'),
@@ -68,6 +73,9 @@ export class SqliteRecordStorage implements RecordStorage {
       listEntity: db.prepare('SELECT DISTINCT doc FROM record_updates WHERE doc >= ? AND doc < ? ORDER BY doc'),
       bindings: db.prepare('SELECT client, principal FROM client_bindings WHERE doc = ?'),
       bind: db.prepare('INSERT OR IGNORE INTO client_bindings (doc, client, principal) VALUES (?, ?, ?)'),
+      usage: db.prepare('SELECT principal, receipts, refused_bytes AS refusedBytes FROM principal_usage WHERE doc = ?'),
+      addUsage: db.prepare(`INSERT INTO principal_usage (doc, principal, receipts, refused_bytes) VALUES (?, ?, ?, ?)
+        ON CONFLICT (doc, principal) DO UPDATE SET receipts = receipts + excluded.receipts, refused_bytes = refused_bytes + excluded.refused_bytes`),
       receipt: db.prepare('INSERT INTO receipts (principal, data) VALUES (?, ?)'),
       receiptsSince: db.prepare('SELECT seq, data FROM receipts WHERE principal = ? AND seq > ? ORDER BY seq LIMIT ?')
     }
@@ -76,7 +84,8 @@ export class SqliteRecordStorage implements RecordStorage {
   async load (doc: DocName): Promise<StoredRecord> {
     return {
       updates: this.stmt.load.all(doc).map(r => ({ seq: r.seq, data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) })),
-      bindings: this.stmt.bindings.all(doc)
+      bindings: this.stmt.bindings.all(doc),
+      usage: this.stmt.usage.all(doc)
     }
   }
 
@@ -109,8 +118,9 @@ export class SqliteRecordStorage implements RecordStorage {
 
   private write (p: Pending): CommitResult {
     const seq = p.data === null ? 0 : Number(this.stmt.insert.run(p.doc, p.data).lastInsertRowid)
-    const { row, receipts = [], bindings = [] } = p.effects
+    const { row, receipts = [], bindings = [], usage = [] } = p.effects
     for (const b of bindings) this.stmt.bind.run(p.doc, b.client, b.principal)
+    for (const u of usage) this.stmt.addUsage.run(p.doc, u.principal, u.receipts, u.refusedBytes)
     if (row !== undefined) {
       if (this.projection === undefined) throw new Error('this storage has no projection')
       this.projection.write(row.entity, row.id, row.values)

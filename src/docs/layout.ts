@@ -1,0 +1,144 @@
+// The record layout as a check on an update's structs, before anything is integrated: every item an
+// update adds must sit where the layout (README, "Record document layout") allows, and hold a kind of
+// content that place allows. Pure: (document, decoded update, entity) -> the first violation or null.
+
+import * as Y from 'yjs'
+import type { EntityDef } from './catalog-types.ts'
+import { FIELDS, META, META_KEYS, MEMO_PREFIX, NOTES, NOTE_KEYS } from './record.ts'
+import { isValidId } from '../ids.ts'
+
+export interface LayoutViolation {
+  /** where: a root name, `fields.<key>`, `notes.<id>.<key>`, … */
+  readonly path: string
+  readonly message: string
+}
+
+type Decoded = ReturnType<typeof Y.decodeUpdate>
+type Struct = Decoded['structs'][number]
+
+/** Where an item lands: in a root type (by name), in a nested type (the item that holds it), or nowhere (Yjs collects it). */
+type Placement =
+  | { readonly kind: 'root', readonly name: string, readonly sub: string | null }
+  | { readonly kind: 'nested', readonly holder: Y.Item, readonly sub: string | null }
+  | { readonly kind: 'collected' }
+
+const META_SET: ReadonlySet<string> = new Set(META_KEYS)
+const NOTE_SET: ReadonlySet<string> = new Set(NOTE_KEYS)
+
+const isScalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))
+
+/** A map entry holds one scalar (or nothing, once deleted and collected). */
+const scalarEntry = (item: Y.Item, path: string, strings = false): LayoutViolation | null => {
+  const c = item.content
+  if (c instanceof Y.ContentDeleted) return null
+  if (!(c instanceof Y.ContentAny) || c.arr.length !== 1 || !isScalar(c.arr[0]) || (strings && typeof c.arr[0] !== 'string')) {
+    return { path, message: `${path} must hold one ${strings ? 'string' : 'string, number or boolean'}, not ${describe(c)}` }
+  }
+  return null
+}
+
+const describe = (c: Y.AbstractStruct | unknown): string => {
+  if (c instanceof Y.ContentType) return `a nested ${c.type.constructor.name}`
+  if (c instanceof Y.ContentAny) return c.arr.length === 1 ? `a ${c.arr[0] === null ? 'null' : typeof c.arr[0]} value` : `${c.arr.length} values`
+  if (c instanceof Y.ContentEmbed) return 'an embed'
+  if (c instanceof Y.ContentFormat) return 'a formatting mark'
+  if (c instanceof Y.ContentBinary) return 'binary content'
+  if (c instanceof Y.ContentDoc) return 'a subdocument'
+  if (c instanceof Y.ContentString) return 'text'
+  return 'foreign content'
+}
+
+/**
+ * The first item of `update` that lies outside the layout of an `entity` record, or null. Call after
+ * checkUpdate (every id the update refers to is known to `doc` or inside the update).
+ */
+export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef): LayoutViolation | null => {
+  const memos = new Set(entity.attributes.filter(a => a.type === 'memo').map(a => MEMO_PREFIX + a.name))
+  const scalars = new Set(entity.attributes.filter(a => a.type !== 'memo').map(a => a.name))
+  const inUpdate = new Map<number, Struct[]>()
+  for (const s of update.structs) {
+    let list = inUpdate.get(s.id.client)
+    if (list === undefined) { list = []; inUpdate.set(s.id.client, list) }
+    list.push(s)
+  }
+  const findInUpdate = (id: Y.ID): Struct | undefined =>
+    inUpdate.get(id.client)?.find(s => s.id.clock <= id.clock && id.clock < s.id.clock + s.length)
+  const memo = new Map<Struct, Placement>()
+
+  /** Follows origins to the item that carries the placement (an encoded item with a neighbour carries none). */
+  const placementOf = (s: Struct, depth = 0): Placement => {
+    const known = memo.get(s)
+    if (known !== undefined) return known
+    if (depth > 10_000 || !(s instanceof Y.Item)) return { kind: 'collected' }
+    let p: Placement
+    const parent: unknown = s.parent
+    if (typeof parent === 'string') p = { kind: 'root', name: parent, sub: s.parentSub }
+    else if (parent instanceof Y.ID) {
+      const holder = findInUpdate(parent) ?? Y.getItem(doc.store, parent)
+      p = holder instanceof Y.Item && holder.content instanceof Y.ContentType ? { kind: 'nested', holder, sub: s.parentSub } : { kind: 'collected' }
+    } else {
+      const neighbour = s.origin ?? s.rightOrigin
+      p = neighbour === null ? { kind: 'collected' } : placementOfId(neighbour, depth + 1)
+    }
+    memo.set(s, p)
+    return p
+  }
+  const placementOfId = (id: Y.ID, depth: number): Placement => {
+    const own = findInUpdate(id)
+    if (own !== undefined) return placementOf(own, depth)
+    if (id.clock >= Y.getState(doc.store, id.client)) return { kind: 'collected' }
+    const item = Y.getItem(doc.store, id)
+    if (!(item instanceof Y.Item)) return { kind: 'collected' }
+    const type = item.parent
+    if (!(type instanceof Y.AbstractType)) return { kind: 'collected' }
+    if (type._item === null) return { kind: 'root', name: Y.findRootTypeKey(type), sub: item.parentSub }
+    return { kind: 'nested', holder: type._item, sub: item.parentSub }
+  }
+
+  for (const s of update.structs) {
+    if (!(s instanceof Y.Item)) continue
+    const p = placementOf(s)
+    const v = violation(s, p)
+    if (v !== null) return v
+  }
+  return null
+
+  function violation (s: Y.Item, p: Placement): LayoutViolation | null {
+    if (p.kind === 'collected') return null
+    if (p.kind === 'root') {
+      if (p.name === META || p.name === FIELDS || p.name === NOTES) {
+        if (p.sub === null) return { path: p.name, message: `${p.name} is a map: it holds keyed entries, not list items` }
+        const path = `${p.name}.${p.sub}`
+        if (p.name === META) return META_SET.has(p.sub) ? scalarEntry(s, path) : { path, message: `${p.sub} is not a key of meta` }
+        if (p.name === FIELDS) return scalars.has(p.sub) ? scalarEntry(s, path) : { path, message: `${entity.name} has no scalar attribute ${p.sub}` }
+        if (!isValidId(p.sub)) return { path, message: 'a note id is 1-64 of [A-Za-z0-9_-], starting alphanumeric' }
+        const c = s.content
+        if (c instanceof Y.ContentDeleted || (c instanceof Y.ContentType && c.type instanceof Y.Map)) return null
+        return { path, message: `a note is a map, not ${describe(c)}` }
+      }
+      if (memos.has(p.name)) {
+        if (p.sub !== null) return { path: `${p.name}.${p.sub}`, message: `${p.name} is a text: it has no keys` }
+        const c = s.content
+        return c instanceof Y.ContentString || c instanceof Y.ContentDeleted ? null : { path: p.name, message: `${p.name} holds plain text only, not ${describe(c)}` }
+      }
+      return { path: p.name, message: `${p.name} is not part of a ${entity.name} record` }
+    }
+    // Nested: only a note (a map in `notes`) may hold entries.
+    const hp = placementOfHolder(p.holder)
+    if (hp.kind === 'collected') return null
+    if (hp.kind !== 'root' || hp.name !== NOTES || hp.sub === null || !(p.holder.content instanceof Y.ContentType) || !(p.holder.content.type instanceof Y.Map)) {
+      return { path: 'nested', message: 'only notes hold nested content' }
+    }
+    if (p.sub === null) return { path: `notes.${hp.sub}`, message: 'a note holds keyed entries, not list items' }
+    const path = `notes.${hp.sub}.${p.sub}`
+    return NOTE_SET.has(p.sub) ? scalarEntry(s, path, true) : { path, message: `${p.sub} is not a key of a note` }
+  }
+
+  function placementOfHolder (holder: Y.Item): Placement {
+    if (findInUpdate(holder.id) === holder) return placementOf(holder)
+    const type = holder.parent
+    if (!(type instanceof Y.AbstractType)) return { kind: 'collected' }
+    if (type._item === null) return { kind: 'root', name: Y.findRootTypeKey(type), sub: holder.parentSub }
+    return { kind: 'nested', holder: type._item, sub: holder.parentSub }
+  }
+}

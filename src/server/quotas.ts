@@ -1,0 +1,76 @@
+// What one principal may make the server keep in one record (receipts, bytes of refused content,
+// Yjs client ids), and how fast its updates may be refused. Counted per record and principal, kept
+// with the record's commits, so the bounds hold across restarts (README, "Security").
+
+import type { PrincipalUsage } from './storage/port.ts'
+
+export interface QuotaLimits {
+  /** receipts stored for one principal about one record */
+  readonly receiptsPerRecord: number
+  /** bytes of integrated updates of one principal that had a refused part, per record */
+  readonly refusedBytesPerRecord: number
+  /** Yjs client ids one principal may introduce in one record */
+  readonly clientIdsPerRecord: number
+  /** refused updates one principal may send to one record in a burst, and per second after it */
+  readonly refusedBurst: number
+  readonly refusedPerSecond: number
+}
+
+export const DEFAULT_LIMITS: QuotaLimits = {
+  receiptsPerRecord: 1000,
+  refusedBytesPerRecord: 1024 * 1024,
+  clientIdsPerRecord: 1000,
+  refusedBurst: 60,
+  refusedPerSecond: 20
+}
+
+interface Account { receipts: number, refusedBytes: number, clientIds: number, tokens: number, refilled: number }
+
+/** The usage of one record, per principal; `exceeded` names the first bound an addition would pass. */
+export class RecordQuotas {
+  private readonly limits: QuotaLimits
+  private readonly accounts = new Map<string, Account>()
+  private readonly clock: () => number
+
+  constructor (limits: QuotaLimits, usage: readonly PrincipalUsage[], clientIds: Iterable<string>, clock: () => number = Date.now) {
+    this.limits = limits
+    this.clock = clock
+    for (const u of usage) Object.assign(this.account(u.principal), { receipts: u.receipts, refusedBytes: u.refusedBytes })
+    for (const p of clientIds) this.account(p).clientIds++
+  }
+
+  private account (principal: string): Account {
+    let a = this.accounts.get(principal)
+    if (a === undefined) { a = { receipts: 0, refusedBytes: 0, clientIds: 0, tokens: this.limits.refusedBurst, refilled: this.clock() }; this.accounts.set(principal, a) }
+    return a
+  }
+
+  /** Why keeping this much more for `principal` would pass a bound, or null. */
+  exceeded (principal: string, more: { receipts?: number, refusedBytes?: number, clientIds?: number }): string | null {
+    const a = this.account(principal)
+    const l = this.limits
+    if (a.receipts + (more.receipts ?? 0) > l.receiptsPerRecord) return `at most ${l.receiptsPerRecord} receipts per user and record are kept`
+    if (a.refusedBytes + (more.refusedBytes ?? 0) > l.refusedBytesPerRecord) return `at most ${l.refusedBytesPerRecord} bytes of partly refused updates per user and record are kept`
+    if (a.clientIds + (more.clientIds ?? 0) > l.clientIdsPerRecord) return `at most ${l.clientIdsPerRecord} Yjs client ids per user and record are accepted`
+    return null
+  }
+
+  /** Counts what was kept (after the commit that keeps it is queued). */
+  add (principal: string, kept: { receipts?: number, refusedBytes?: number, clientIds?: number }): void {
+    const a = this.account(principal)
+    a.receipts += kept.receipts ?? 0
+    a.refusedBytes += kept.refusedBytes ?? 0
+    a.clientIds += kept.clientIds ?? 0
+  }
+
+  /** Takes one refusal from the principal's bucket; false when it is empty (too many, too fast). */
+  takeRefusal (principal: string): boolean {
+    const a = this.account(principal)
+    const now = this.clock()
+    a.tokens = Math.min(this.limits.refusedBurst, a.tokens + (now - a.refilled) / 1000 * this.limits.refusedPerSecond)
+    a.refilled = now
+    if (a.tokens < 1) return false
+    a.tokens--
+    return true
+  }
+}
