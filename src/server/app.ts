@@ -57,7 +57,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const app = new Hono()
   const metadata = deps.metadata ?? NO_METADATA
   const rooms = new Rooms({
-    storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter,
+    storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter, limits: config.limits,
     rules: metadata.businessRules, flows: metadata.processFlows, blobSize: hash => deps.blobs.completeSize(hash)
   })
   // A privilege change takes read access away at once: close those sockets now.

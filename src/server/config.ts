@@ -1,6 +1,7 @@
 // Server configuration, parsed once from the environment with clear errors, then passed down.
 
 import { resolve } from 'node:path'
+import { DEFAULT_LIMITS, type QuotaLimits } from './quotas.ts'
 
 export interface ServerConfig {
   readonly port: number
@@ -21,6 +22,8 @@ export interface ServerConfig {
   readonly customEntitiesFile: string | undefined
   /** JSON file declaring views (offline metadata), or undefined for none */
   readonly metadataFile: string | undefined
+  /** what one principal may make the server keep in one record, and how fast it may be refused */
+  readonly limits: QuotaLimits
 }
 
 export class ConfigError extends Error {
@@ -60,6 +63,13 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     jwtSecret: secret,
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 12 * 3600, 60, 365 * 86400),
     customEntitiesFile: custom === '' ? undefined : resolve(cwd, custom ?? 'config/custom-entities.json'),
-    metadataFile: metadata === '' ? undefined : resolve(cwd, metadata ?? 'config/metadata.json')
+    metadataFile: metadata === '' ? undefined : resolve(cwd, metadata ?? 'config/metadata.json'),
+    limits: {
+      receiptsPerRecord: int(env, 'MAX_RECEIPTS_PER_RECORD', DEFAULT_LIMITS.receiptsPerRecord, 1, 1_000_000),
+      refusedBytesPerRecord: int(env, 'MAX_REFUSED_BYTES_PER_RECORD', DEFAULT_LIMITS.refusedBytesPerRecord, 1024, 1024 * 1024 * 1024),
+      clientIdsPerRecord: int(env, 'MAX_CLIENT_IDS_PER_RECORD', DEFAULT_LIMITS.clientIdsPerRecord, 1, 1_000_000),
+      refusedBurst: int(env, 'REFUSED_UPDATES_BURST', DEFAULT_LIMITS.refusedBurst, 1, 1_000_000),
+      refusedPerSecond: int(env, 'REFUSED_UPDATES_PER_SECOND', DEFAULT_LIMITS.refusedPerSecond, 1, 1_000_000)
+    }
   }
 }

@@ -55,6 +55,11 @@ export class RecordQuotas {
     return null
   }
 
+  /** Whether one more receipt, telling the principal it reached a bound, may still be kept (one past the bound). */
+  mayNotify (principal: string): boolean {
+    return this.account(principal).receipts <= this.limits.receiptsPerRecord
+  }
+
   /** Counts what was kept (after the commit that keeps it is queued). */
   add (principal: string, kept: { receipts?: number, refusedBytes?: number, clientIds?: number }): void {
     const a = this.account(principal)

@@ -477,7 +477,7 @@ export class Room {
 
   /** The sender passed a bound: it is told once (if its receipts allow) and its socket closes. */
   private overQuota (batch: Batch, peer: Peer, why: string): void {
-    if (this.quotas.exceeded(peer.principal, { receipts: 1 }) === null) {
+    if (this.quotas.mayNotify(peer.principal)) {
       batch.receipts.push({ peer, receipt: this.wholeReceipt(peer.principal, Reason.quotaExceeded, `${why}; this update was not kept`) })
       this.count(batch, peer.principal, { receipts: 1 })
     }

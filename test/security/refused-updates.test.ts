@@ -1,0 +1,161 @@
+// Refused updates cost only their sender: one that breaks its own processing never takes the record or
+// another user's edit with it; one whose every change is refused leaves no trace (nothing stored,
+// broadcast or bound) while its sender gets receipts and converges; what a user may make the server
+// keep is bounded; the server writes only under its own bound client id.
+
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { buildCatalog } from '../../src/docs/catalog.ts'
+import { readRecord, setField } from '../../src/docs/record.ts'
+import { CloseCode, SyncStep } from '../../src/server/protocol.ts'
+import { encodeSyncUpdate } from '../../src/server/messages.ts'
+import { SERVER_CLIENT_RANGE, SERVER_PRINCIPAL, type Peer } from '../../src/server/room.ts'
+import type { Receipt } from '../../src/projection/receipts.ts'
+import type { DocName } from '../../src/ids.ts'
+import { until } from '../helpers/server.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
+import { applyReceived, copyOf, edit, open, ownedBy, raw, startServer, TIME } from './support.ts'
+
+const account = buildCatalog().entities.get('account')!
+const cleanups = useCleanups()
+const as = (userId: string) => ({ by: userId, at: TIME })
+
+describe('one bad update costs only its sender', () => {
+  it('a read-only user setting a field to a Y.Map from an old copy under a low client id: refused, the room and a colleague\'s edit in the same batch unharmed', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const watcher = await open(cleanups, s, name, 'avery')
+    const erin = await raw(cleanups, s, name, 'erin')
+    // Erin's write is compensated first (the shadowed-write path then has something to restore).
+    const old = copyOf(s, name, 7)
+    erin.update(edit(copyOf(s, name, 9), d => setField(d, account, 'name', 'erin was here', as('u-erin'))))
+    await until(() => erin.receipts().length === 1, 'erin\'s first write refused')
+    const attack = edit(old, d => d.getMap('fields').set('name', new Y.Map()))
+    const room = s.server.rooms.get(name)
+    const stateBefore = Y.encodeStateAsUpdate(room.doc).length
+    // Erin's attack and alice's edit in ONE batch of the record's pipeline.
+    const sent: Uint8Array[] = []
+    const peer = (principal: string): Peer => ({ id: 1e9 + sent.length, principal, delivered: undefined, wantsReceipts: false, send: m => sent.push(m), close: () => {} })
+    const pe = peer('u-erin')
+    const pa = peer('u-alice')
+    room.join(pe)
+    room.join(pa)
+    const alice = copyOf(s, name)
+    room.receive(pe, encodeSyncUpdate(SyncStep.update, attack))
+    room.receive(pa, encodeSyncUpdate(SyncStep.update, edit(alice, d => setField(d, account, 'telephone1', '+47 alice', as('u-alice')))))
+    await room.settled()
+    room.leave(pe)
+    room.leave(pa)
+    expect(room.isBroken).toBe(false)
+    expect(readRecord(room.doc, account).fields.telephone1).toBe('+47 alice')
+    expect(s.projection.row('account', name.split('/')[1])?.telephone1).toBe('+47 alice')
+    await until(() => readRecord(watcher.doc, account).fields.telephone1 === '+47 alice', 'the watcher gets alice\'s edit', [watcher.doc])
+    expect(watcher.p.wsconnected).toBe(true)
+    expect(room.doc.getMap('fields').get('name')).toBe(readRecord(watcher.doc, account).fields.name)
+    expect(Y.encodeStateAsUpdate(room.doc).length).toBeLessThan(stateBefore + 200)
+    // Over the socket too: refused with a receipt, nobody else closed.
+    erin.update(attack)
+    await until(() => erin.receipts().some(r => r.field === 'fields.name'), 'a receipt naming the nested type')
+    expect(erin.receipts().find(r => r.field === 'fields.name')).toMatchObject({ reason: 'invalid-value', change: 'update' })
+    expect(watcher.p.wsconnected).toBe(true)
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200)
+  })
+})
+
+describe('an update whose every change is refused leaves no trace', () => {
+  it('is not stored, broadcast or bound; its sender gets receipts and converges, and an allowed edit after it lands', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const watcher = await open(cleanups, s, name, 'avery')
+    const erin = await open(cleanups, s, name, 'erin', new Y.Doc(), { receipts: '1' })
+    const rows = (await s.storage.load(name)).updates.length
+    const bindings = (await s.storage.load(name)).bindings.length
+    const before = readRecord(erin.doc, account)
+    let watcherUpdates = 0
+    watcher.doc.on('update', () => { watcherUpdates++ })
+    setField(erin.doc, account, 'name', 'erin renamed it', as('u-erin'))
+    await until(() => readRecord(erin.doc, account).fields.name === before.fields.name, 'erin\'s copy reverted', [erin.doc])
+    expect(readRecord(erin.doc, account)).toEqual(before)
+    const got = await (await fetch(`${s.url}/api/receipts`, { headers: { authorization: `Bearer ${await s.token('erin')}` } })).json() as { receipts: Receipt[] }
+    expect(got.receipts.map(r => [r.record, r.field, r.reason])).toEqual([[name, 'name', 'no-write-privilege']])
+    const stored = await s.storage.load(name)
+    expect(stored.updates.length).toBe(rows)
+    expect(stored.bindings.length).toBe(bindings)
+    expect(watcherUpdates).toBe(0)
+    // Alice writes a secured field (refused whole), then, on the same document, a field she may: it lands.
+    const alice = await open(cleanups, s, name, 'alice')
+    setField(alice.doc, account, 'revenue', 123, as('u-alice'))
+    await until(() => alice.doc.getMap('fields').get('revenue') === watcher.doc.getMap('fields').get('revenue'), 'alice\'s copy reverted', [alice.doc])
+    setField(alice.doc, account, 'telephone1', '+47 later', as('u-alice'))
+    await until(() => readRecord(erin.doc, account).fields.telephone1 === '+47 later', 'erin receives alice\'s later edit', [erin.doc])
+    expect(s.projection.row('account', name.split('/')[1])?.telephone1).toBe('+47 later')
+    expect(readRecord(alice.doc, account)).toEqual(readRecord(watcher.doc, account))
+  })
+
+  it('unknown keys in refused updates do not grow the record, and receipts, bindings and refusals are bounded', async () => {
+    const s = await startServer(cleanups, { MAX_RECEIPTS_PER_RECORD: '20', MAX_CLIENT_IDS_PER_RECORD: '3', REFUSED_UPDATES_BURST: '1000' })
+    const name = ownedBy(s, 'account', 'u-alice')
+    const room = s.server.rooms.get(name)
+    const erin = await raw(cleanups, s, name, 'erin')
+    const size = Y.encodeStateAsUpdate(room.doc).length
+    for (let i = 0; i < 5; i++) {
+      erin.update(edit(copyOf(s, name), d => d.transact(() => { for (let k = 0; k < 5000; k++) d.getMap('fields').set(`junk${i}_${k}`, 'x'.repeat(20)) })))
+    }
+    await until(() => erin.receipts().length === 5, 'one receipt per refused update')
+    expect(Y.encodeStateAsUpdate(room.doc).length).toBe(size)
+    expect((await s.storage.load(name)).bindings.filter(b => b.principal === 'u-erin')).toEqual([])
+    // Refused writes pile up receipts only to the bound, then the socket closes with 4413.
+    for (let i = 0; i < 30; i++) erin.update(edit(copyOf(s, name), d => setField(d, account, 'name', `n${i}`, as('u-erin'))))
+    expect((await erin.closed).code).toBe(CloseCode.quotaExceeded)
+    const kept = s.storage.receipts('u-erin', 0, 1000).filter(r => r.record === name)
+    expect(kept.length).toBeLessThanOrEqual(21)
+    expect(kept.at(-1)?.reason).toBe('quota-exceeded')
+    expect(Y.encodeStateAsUpdate(room.doc).length).toBe(size)
+    // Client ids: alice may bring at most 3 new ones into the record.
+    const alice = await raw(cleanups, s, name, 'alice')
+    for (let i = 0; i < 4; i++) alice.update(edit(copyOf(s, name, 5000 + i), d => setField(d, account, 'telephone1', `+47 ${i}`, as('u-alice'))))
+    expect((await alice.closed).code).toBe(CloseCode.quotaExceeded)
+    expect((await s.storage.load(name)).bindings.filter(b => b.principal === 'u-alice').length).toBe(3)
+  })
+
+  it('refusals in quick succession past the burst close the socket with 4429', async () => {
+    const s = await startServer(cleanups, { REFUSED_UPDATES_BURST: '5', REFUSED_UPDATES_PER_SECOND: '1' })
+    const name = ownedBy(s, 'account', 'u-alice')
+    const erin = await raw(cleanups, s, name, 'erin')
+    for (let i = 0; i < 20; i++) erin.update(edit(copyOf(s, name), d => setField(d, account, 'name', `n${i}`, as('u-erin'))))
+    expect((await erin.closed).code).toBe(CloseCode.rateLimited)
+  })
+})
+
+describe('the server\'s own client id', () => {
+  it('stays one id of its range, bound to the server, across compensations; an update under it is refused before Yjs sees it', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const alice = await open(cleanups, s, name, 'alice')
+    const room = s.server.rooms.get(name as DocName)
+    for (let i = 0; i < 4; i++) {
+      // A secured field and an allowed one together: the secured part is compensated by the server.
+      alice.doc.transact(() => {
+        setField(alice.doc, account, 'revenue', 1000 + i, as('u-alice'))
+        setField(alice.doc, account, 'telephone1', `+47 ${i}`, as('u-alice'))
+      })
+      await until(() => s.projection.row('account', name.split('/')[1])?.telephone1 === `+47 ${i}` && !alice.doc.getMap('fields').has('revenue') === !room.doc.getMap('fields').has('revenue') && alice.doc.getMap('fields').get('revenue') === room.doc.getMap('fields').get('revenue'), `compensation ${i}`, [alice.doc])
+    }
+    const server = room.doc.clientID
+    expect(server).toBeGreaterThan(0)
+    expect(server).toBeLessThan(SERVER_CLIENT_RANGE)
+    const writers = [...room.doc.store.clients.keys()].filter(c => c < SERVER_CLIENT_RANGE)
+    expect(writers).toEqual([server])
+    expect((await s.storage.load(name)).bindings).toContainEqual({ client: server, principal: SERVER_PRINCIPAL })
+    // Someone writing under the server's id: refused, the server keeps its id.
+    const forger = await raw(cleanups, s, name, 'avery')
+    const forged = copyOf(s, name, server)
+    forger.update(edit(forged, d => setField(d, account, 'name', 'forged', as('u-avery'))))
+    await until(() => forger.receipts().length === 1, 'refused')
+    expect(forger.receipts()[0].reason).toBe('foreign-client-id')
+    expect(room.doc.clientID).toBe(server)
+    expect(readRecord(room.doc, account).fields.name).not.toBe('forged')
+    expect(room.doc.store.pendingStructs).toBeNull()
+    applyReceived(new Y.Doc(), forger.messages)
+  })
+})

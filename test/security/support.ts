@@ -1,0 +1,120 @@
+// What the attack tests share: a server, raw /sync sockets that speak the protocol by hand (an attacker
+// writes whatever bytes it likes), and the records each demo user owns.
+
+import * as Y from 'yjs'
+import WebSocket from 'ws'
+import * as decoding from 'lib0/decoding'
+import type { WebsocketProvider } from 'y-websocket'
+import { MessageType, SyncStep } from '../../src/server/protocol.ts'
+import { encodeSyncUpdate } from '../../src/server/messages.ts'
+import type { Receipt } from '../../src/projection/receipts.ts'
+import type { DocName } from '../../src/ids.ts'
+import { provider, startTestServer, synced, type TestServer } from '../helpers/server.ts'
+import type { Cleanup } from '../helpers/cleanups.ts'
+
+export const startServer = async (cleanups: Cleanup[], env: Record<string, string> = {}): Promise<TestServer> => {
+  const s = await startTestServer(env)
+  cleanups.push(() => s.dispose())
+  return s
+}
+
+/** An id of a demo record of `entity` owned by `userId`. */
+export const ownedBy = (s: TestServer, entity: string, userId: string): DocName => {
+  const row = s.projection.rows(entity, { all: true, businessUnits: new Set(), owners: new Set(), records: new Set() }, 1000, 0).find(r => r.ownerid === `systemuser/${userId}`)
+  if (row === undefined) throw new Error(`no ${entity} owned by ${userId}`)
+  return `${entity}/${String(row.id)}` as DocName
+}
+
+/** A y-websocket provider, destroyed after the test. */
+export const open = async (cleanups: Cleanup[], s: TestServer, name: string, login: string, doc = new Y.Doc(), params: Record<string, string> = {}): Promise<{ doc: Y.Doc, p: WebsocketProvider }> => {
+  const p = provider(s.wsUrl, name, doc, await s.token(login), params)
+  cleanups.push(() => p.destroy())
+  await synced(p)
+  return { doc, p }
+}
+
+export interface Raw {
+  readonly ws: WebSocket
+  readonly messages: Uint8Array[]
+  readonly closed: Promise<{ code: number, reason: string }>
+  /** the first message (received so far or later) that matches */
+  received (match: (m: Uint8Array) => boolean): Promise<Uint8Array>
+  /** receipts pushed so far (with ?receipts=1) */
+  receipts (): Receipt[]
+  /** sends an update as a y-websocket sync update message */
+  update (u: Uint8Array): void
+}
+
+/** A raw /sync socket (the server's opening step 1 and presence arrive first). */
+export const raw = async (cleanups: Cleanup[], s: TestServer, name: string, login: string, query = 'receipts=1'): Promise<Raw> => {
+  const ws = new WebSocket(`${s.wsUrl}/${name}?token=${await s.token(login)}&${query}`)
+  const closed = new Promise<{ code: number, reason: string }>(resolve => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
+  ws.on('error', () => {})
+  const messages: Uint8Array[] = []
+  const waiters: { match: (m: Uint8Array) => boolean, resolve: (m: Uint8Array) => void }[] = []
+  ws.on('message', (data: Buffer) => {
+    const m = new Uint8Array(data)
+    messages.push(m)
+    for (const w of waiters.splice(0)) { if (w.match(m)) w.resolve(m); else waiters.push(w) }
+  })
+  await new Promise<void>((resolve, reject) => { ws.on('open', () => resolve()); ws.on('unexpected-response', () => reject(new Error('upgrade refused'))) })
+  cleanups.push(() => ws.terminate())
+  const self: Raw = {
+    ws, messages, closed,
+    received: match => {
+      const seen = messages.find(match)
+      return seen !== undefined ? Promise.resolve(seen) : new Promise(resolve => waiters.push({ match, resolve }))
+    },
+    receipts: () => messages.filter(m => m[0] === MessageType.receipts).flatMap(m => {
+      const d = decoding.createDecoder(m)
+      decoding.readVarUint(d)
+      return JSON.parse(decoding.readVarString(d)) as Receipt[]
+    }),
+    update: u => ws.send(encodeSyncUpdate(SyncStep.update, u))
+  }
+  await self.received(m => m[0] === MessageType.sync && m[1] === SyncStep.step1)
+  return self
+}
+
+/** The sync updates a raw socket received, applied to `doc`. */
+export const applyReceived = (doc: Y.Doc, messages: readonly Uint8Array[]): void => {
+  for (const m of messages) {
+    const d = decoding.createDecoder(m)
+    if (decoding.readVarUint(d) !== MessageType.sync) continue
+    const step = decoding.readVarUint(d)
+    if (step === SyncStep.step1) continue
+    Y.applyUpdate(doc, decoding.readVarUint8Array(d))
+  }
+}
+
+/** A copy of what the server holds of a record now, as a device would have it after syncing. */
+export const copyOf = (s: TestServer, name: DocName, clientID?: number): Y.Doc => {
+  const doc = new Y.Doc()
+  Y.applyUpdate(doc, Y.encodeStateAsUpdate(s.server.rooms.get(name).doc))
+  // Set after applying: Yjs gives a document a new client id when a remote update advanced its own.
+  if (clientID !== undefined) doc.clientID = clientID
+  return doc
+}
+
+/** The update `f` makes on `doc`. */
+export const edit = (doc: Y.Doc, f: (doc: Y.Doc) => void): Uint8Array => {
+  const sv = Y.encodeStateVector(doc)
+  f(doc)
+  return Y.encodeStateAsUpdate(doc, sv)
+}
+
+/** The whole content of a record document, formatting and embeds included, for exact comparisons. */
+export const exactly = (doc: Y.Doc): unknown => {
+  const out: Record<string, unknown> = {}
+  for (const [name, t] of [...doc.share].sort(([a], [b]) => a.localeCompare(b))) {
+    if (name === 'meta' || name === 'fields' || name === 'notes') out[name] = doc.getMap(name).toJSON()
+    else if (name.startsWith('memo:')) out[name] = doc.getText(name).toDelta()
+    else {
+      const keys = [...t._map.keys()].filter(k => !t._map.get(k)!.deleted)
+      if (t._length > 0 || keys.length > 0) out[name] = { length: t._length, keys }
+    }
+  }
+  return out
+}
+
+export const TIME = '2026-11-27T12:00:00.000Z'
