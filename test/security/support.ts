@@ -103,16 +103,32 @@ export const edit = (doc: Y.Doc, f: (doc: Y.Doc) => void): Uint8Array => {
   return Y.encodeStateAsUpdate(doc, sv)
 }
 
-/** The whole content of a record document, formatting and embeds included, for exact comparisons. */
-export const exactly = (doc: Y.Doc): unknown => {
+/** A shared type's content read from its items, whatever class the document gave it: live map entries
+ * (nested types read the same way), live list content, and formatting marks. */
+const contentOf = (t: Y.AbstractType<unknown>): unknown => {
+  const value = (v: unknown): unknown => v instanceof Y.AbstractType ? contentOf(v) : v
+  const map: Record<string, unknown> = {}
+  for (const [k, item] of t._map) if (!item.deleted) map[k] = value(item.content.getContent()[item.length - 1])
+  const list: unknown[] = []
+  for (let item = t._start; item !== null; item = item.right) {
+    if (item.deleted || !item.countable && !(item.content instanceof Y.ContentFormat)) continue
+    if (item.content instanceof Y.ContentFormat) list.push({ format: item.content.key, value: item.content.value })
+    else if (item.content instanceof Y.ContentString) list.push(item.content.str)
+    else list.push(...item.content.getContent().map(value))
+  }
+  const out: Record<string, unknown> = {}
+  if (Object.keys(map).length > 0) out.map = map
+  if (list.length > 0) out.list = list.every(x => typeof x === 'string') ? list.join('') : list
+  return out
+}
+
+/** The whole content of a record document, formatting and embeds included, for exact comparisons
+ * (an empty root type is no content: a document gets one by merely naming it). */
+export const exactly = (doc: Y.Doc): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   for (const [name, t] of [...doc.share].sort(([a], [b]) => a.localeCompare(b))) {
-    if (name === 'meta' || name === 'fields' || name === 'notes') out[name] = doc.getMap(name).toJSON()
-    else if (name.startsWith('memo:')) out[name] = doc.getText(name).toDelta()
-    else {
-      const keys = [...t._map.keys()].filter(k => !t._map.get(k)!.deleted)
-      if (t._length > 0 || keys.length > 0) out[name] = { length: t._length, keys }
-    }
+    const c = contentOf(t as Y.AbstractType<unknown>) as Record<string, unknown>
+    if (Object.keys(c).length > 0) out[name] = c
   }
   return out
 }
