@@ -5,11 +5,12 @@
 import type * as Y from 'yjs'
 import { Observable } from 'lib0/observable'
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
-import { addNote, createRecord, deleteRecord, editNote, META, readRecord, removeNote, setField, type AttachmentRef, type RecordState } from '../docs/record.ts'
+import { addNote, createRecord, deleteRecord, editNote, META, readRecord, removeNote, setField, type AttachmentRef, type NoteState, type RecordState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../projection/receipts.ts'
-import { checkCommand, checkField, checkLookups, OfflineRefusal, refuseAssociation, type DeviceMetadata } from './offline-rules.ts'
+import { checkCommand, checkField, checkLookups, checkNoteChange, OfflineRefusal, refuseAssociation, type DeviceMetadata } from './offline-rules.ts'
+import { noteStampTime } from '../projection/decide-notes.ts'
 import { fillNew, prepareCommand } from './offline-commands.ts'
 import { downloadAttachment, sha256Hex } from './attachments.ts'
 import type { StateCommand } from '../docs/commands.ts'
@@ -224,12 +225,24 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     return { filename: file.filename, mimetype: file.mimetype, filesize: String(file.data.length), contenthash: hash }
   }
 
-  private checkNotes (record: string, privilege: 'appendTo' | 'write'): EntityDef {
+  /**
+   * The record's entity and (for an edit or removal) the note, refusing up front what the server would
+   * drop: the privilege (README, "Security and the authorization projection": notes), a missing note.
+   */
+  private async checkNotes (record: string, action: 'add' | 'edit' | 'remove', noteId?: string): Promise<{ def: EntityDef, doc: Y.Doc, note?: NoteState }> {
     const meta = this.requireMetadata()
     const entity = parseDocName(record)?.entity ?? ''
-    const def = checkCommand(meta, entity, 'update')
-    if (meta.privileges[entity]?.[privilege] !== true) throw new OfflineRefusal(Reason.noWritePrivilege, `no ${privilege} privilege on ${entity}`)
-    return def
+    checkNoteChange(meta, entity, action) // before opening the record: the entity and the privilege for any note
+    const doc = await this.open(record)
+    const note = noteId === undefined ? undefined : readRecord(doc).notes[noteId]
+    if (noteId !== undefined && note === undefined) throw new OfflineRefusal(Reason.invalidValue, `${record} has no note ${noteId}`)
+    return { def: checkNoteChange(meta, entity, action, note), doc, note }
+  }
+
+  /** The stamp of an edit of `note` by this user: now, never before the note's creation or its last stamp by this user. */
+  private noteActor (note: NoteState): { by: string, at: string } {
+    const by = this.requireMetadata().userId
+    return { by, at: noteStampTime(by, note, Date.now()) }
   }
 
   private afterNoteEdit (): Promise<unknown> {
@@ -240,8 +253,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
 
   /** Adds a note (with a picture or file, if given) to a record's timeline; returns the note id. */
   async addNote (record: string, note: { subject: string, text: string, attachment?: NewAttachment }): Promise<string> {
-    const def = this.checkNotes(record, 'appendTo')
-    const doc = await this.open(record)
+    const { def, doc } = await this.checkNotes(record, 'add')
     const attachment = note.attachment === undefined ? undefined : await this.keep(note.attachment)
     const id = newId()
     addNote(doc, def, id, { subject: note.subject, text: note.text, attachment }, this.actor())
@@ -251,16 +263,15 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
 
   /** Edits a note's subject or text, replaces its attachment, or (`attachment: null`) removes it. */
   async editNote (record: string, noteId: string, patch: { subject?: string, text?: string, attachment?: NewAttachment | null }): Promise<void> {
-    const def = this.checkNotes(record, 'write')
-    const doc = await this.open(record)
+    const { def, doc, note } = await this.checkNotes(record, 'edit', noteId)
     const attachment = patch.attachment === undefined || patch.attachment === null ? patch.attachment : await this.keep(patch.attachment)
-    editNote(doc, def, noteId, { subject: patch.subject, text: patch.text, attachment }, this.actor())
+    editNote(doc, def, noteId, { subject: patch.subject, text: patch.text, attachment }, this.noteActor(note!))
     await this.afterNoteEdit()
   }
 
   async removeNote (record: string, noteId: string): Promise<void> {
-    const def = this.checkNotes(record, 'write')
-    removeNote(await this.open(record), def, noteId, this.actor())
+    const { def, doc } = await this.checkNotes(record, 'remove', noteId)
+    removeNote(doc, def, noteId, this.actor())
     await this.afterNoteEdit()
   }
 

@@ -8,6 +8,8 @@ import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 import type { FormDef } from '../metadata/forms.ts'
 import type { LeadQualification } from '../docs/commands.ts'
+import type { NoteState } from '../docs/record.ts'
+import { notePrivilegeNeeded, type NoteAction } from '../projection/decide-notes.ts'
 
 export interface DeviceMetadata {
   readonly version: number
@@ -46,14 +48,33 @@ const MISSING: Partial<Record<OfflineCommand, ReasonCode>> = { create: Reason.no
 
 /** Throws OfflineRefusal when the catalog or the last-known privileges forbid `command` on `entity`. */
 export const checkCommand = (meta: DeviceMetadata, entity: string, command: OfflineCommand): EntityDef => {
+  const e = offlineEntity(meta, entity, command)
+  const p = PRIVILEGE_OF[command]
+  if (p !== undefined && meta.privileges[entity]?.[p] !== true) throw new OfflineRefusal(MISSING[command]!, `no ${p} privilege on ${entity}`)
+  return e
+}
+
+/** The entity, when the device's profile and the catalog allow `command` on it offline (privileges aside). */
+const offlineEntity = (meta: DeviceMetadata, entity: string, command: OfflineCommand): EntityDef => {
   const e = meta.entities.find(x => x.name === entity)
   if (e === undefined) throw new OfflineRefusal(Reason.commandNotOffline, `${entity} is not in this device's offline profile`)
   if (!e.commands.some(c => c === 'create' || c === 'update' || c === 'delete') && command !== 'read') {
     throw new OfflineRefusal(Reason.entityReadOnly, `${entity} is read-only offline`)
   }
   if (!e.commands.includes(command)) throw new OfflineRefusal(Reason.commandNotOffline, `${command} is not an offline command of ${entity}`)
-  const p = PRIVILEGE_OF[command]
-  if (p !== undefined && meta.privileges[entity]?.[p] !== true) throw new OfflineRefusal(MISSING[command]!, `no ${p} privilege on ${entity}`)
+  return e
+}
+
+/**
+ * Throws when the last-known privileges forbid adding, editing or removing a note on a record of
+ * `entity` (`note` is the note as the device holds it). A note is its creator's: adding one and editing
+ * or removing your own needs appendTo; another user's needs write (edit) or delete (remove). The depth
+ * (whether it reaches the record and the note's creator) is decided by the server at sync.
+ */
+export const checkNoteChange = (meta: DeviceMetadata, entity: string, action: NoteAction, note?: NoteState): EntityDef => {
+  const e = offlineEntity(meta, entity, 'update')
+  const need = notePrivilegeNeeded(meta.userId, action, note)
+  if (meta.privileges[entity]?.[need.privilege] !== true) throw new OfflineRefusal(need.reason, `no ${need.privilege} privilege on ${entity}`)
   return e
 }
 

@@ -13,6 +13,7 @@ import { applyChanges } from '../docs/diff.ts'
 import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
+import { newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
 
 export interface DecideContext {
   readonly entity: EntityDef
@@ -31,6 +32,8 @@ export interface DecideContext {
   readonly blobSize?: (hash: string) => number | undefined
   /** set while integrating a part of an accepted command: the target's statecode may move to `statecode` */
   readonly command?: { readonly target: string, readonly statecode: number }
+  /** the server's clock (UTC date-time) when deciding; note times are checked against it (default: the system clock) */
+  readonly now?: string
 }
 
 export type Verdict =
@@ -42,6 +45,12 @@ type Denial = { reason: ReasonCode, message: string }
 const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
 const NOTE_LIMIT = { subject: 500, text: 100_000 }
 const STAMPS = new Set(['modifiedby', 'modifiedon'])
+
+/** The server's clock in ms: `ctx.now` when it is a date-time, else the system clock. */
+const nowOf = (ctx: DecideContext): number => {
+  const t = ctx.now === undefined ? NaN : Date.parse(ctx.now)
+  return Number.isNaN(t) ? Date.now() : t
+}
 
 const ownershipOf = (s: RecordState, record: string): RecordOwnership | null => {
   const { ownerid, owningbusinessunit } = s.meta
@@ -95,10 +104,13 @@ const checkContent = (ctx: DecideContext, c: Change, after: RecordState, creatin
       return secured(c.field)
     }
     case 'note-added': case 'note-edited': {
+      // README, "Security and the authorization projection": notes (rules in decide-notes.ts).
       const n = c.kind === 'note-added' ? c.note : c.new
+      const immutable = c.kind === 'note-edited' ? noteEditProblem(c.old, n) : null
+      if (immutable !== null) return immutable
       if ((n.subject ?? '').length > NOTE_LIMIT.subject || (n.text ?? '').length > NOTE_LIMIT.text) return { reason: Reason.invalidValue, message: 'note subject or text too long' }
-      if (c.kind === 'note-added' && n.createdby !== ctx.userId) return { reason: Reason.invalidValue, message: 'a new note must be created by its author' }
-      return c.kind === 'note-edited' && ATTACHMENT_KEYS.every(k => c.old[k] === n[k]) ? null : attachmentProblem(ctx, n)
+      if (c.kind === 'note-added') return newNoteProblem(ctx.userId, n, nowOf(ctx)) ?? attachmentProblem(ctx, n)
+      return (ATTACHMENT_KEYS.every(k => c.old[k] === n[k]) ? null : attachmentProblem(ctx, n)) ?? noteStampProblem(ctx.userId, c.old, n, nowOf(ctx))
     }
     default: return null
   }
@@ -168,11 +180,22 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
   if (!exists(before) || owner === null) {
     return changes.map(deny({ reason: Reason.invalidValue, message: `${ctx.record} does not exist` }))
   }
-  let writeDenial: Denial | null | undefined
-  const write = (p: Privilege): Denial | null => {
+  const writeDenials = new Map<Privilege, Denial | null>()
+  const write = (p: Privilege, missing: ReasonCode = Reason.noWritePrivilege): Denial | null => {
     if (!allows(e, 'update')) return { reason: Reason.commandNotOffline, message: `update is not an offline command of ${e.name}` }
-    if (writeDenial === undefined) writeDenial = privilege(ctx, p, owner, Reason.noWritePrivilege)
-    return writeDenial
+    if (!writeDenials.has(p)) writeDenials.set(p, privilege(ctx, p, owner, missing))
+    return writeDenials.get(p)!
+  }
+  /** Editing or removing a note: your own needs appendTo; another user's, write or delete reaching the record and the note's creator. */
+  const noteAccess = (c: Extract<Change, { kind: 'note-edited' | 'note-removed' }>): Denial | null => {
+    const need = notePrivilegeNeeded(ctx.userId, c.kind === 'note-edited' ? 'edit' : 'remove', c.old)
+    const onRecord = write(need.privilege, need.reason)
+    if (onRecord !== null || need.own) return onRecord
+    const onNote = privilege(ctx, need.privilege, noteOwnership(ctx.ix, ctx.record, c.noteId, c.old), need.reason)
+    return onNote === null ? null : {
+      reason: onNote.reason,
+      message: `${c.kind === 'note-edited' ? 'editing' : 'removing'} another user's note needs ${need.privilege} privilege on ${e.name} that reaches its creator ${c.old.createdby ?? '(unknown)'}: ${onNote.message}`
+    }
   }
   let assignDenial: Denial | null | undefined
   const verdicts = changes.map((c): Verdict => {
@@ -204,6 +227,9 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
         break
       case 'note-added':
         d = write('appendTo') ?? checkContent(ctx, c, after, false)
+        break
+      case 'note-edited': case 'note-removed':
+        d = noteAccess(c) ?? checkContent(ctx, c, after, false)
         break
       default:
         d = write('write') ?? checkContent(ctx, c, after, false)

@@ -100,7 +100,7 @@ const EDITABLE: Record<string, string[]> = {
 
 /** Random edits on a device document already holding the server's state. */
 const randomEdits = (gen: Gen, doc: Y.Doc, e: EntityDef, userId: string, model: SecurityModel, name: string): void => {
-  const at = { by: userId, at: '2026-11-27T10:00:00.000Z' }
+  const at = { by: userId, at: new Date().toISOString() } // note times must be near the server's clock
   const s = readRecord(doc, e)
   if (s.meta.entity === undefined) {
     const owner = chance(gen, 0.8) ? userId : pick(gen, ['u1', 'u2', 'u3', 'u4'])

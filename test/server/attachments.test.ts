@@ -74,7 +74,7 @@ describe('attachment content upload', () => {
     await synced(p)
     const data = bytes(5000)
     const ref = (over: Partial<AttachmentRef> = {}): AttachmentRef => ({ filename: 'site.png', mimetype: 'image/png', filesize: String(data.length), contenthash: sha(data), ...over })
-    const actor = { by: 'u-alice', at: '2026-11-27T12:00:00.000Z' }
+    const actor = { by: 'u-alice', at: new Date().toISOString() } // note times must be near the server's clock
     // Not uploaded yet: dropped.
     addNote(doc, account, 'n1', { subject: 'Photo', text: 'roof', attachment: ref() }, actor)
     const api = async (path: string, login = 'alice'): Promise<Response> => fetch(`${s.url}${path}`, { headers: { authorization: `Bearer ${await s.token(login)}` } })

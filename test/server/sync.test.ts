@@ -163,7 +163,7 @@ describe('sync with the real y-websocket client', () => {
     const a = new Y.Doc()
     const pa = open(s, 'lead/lea0001', a, token)
     await synced(pa)
-    addNote(a, catalog.entities.get('lead')!, 'n1', { subject: 'visit', text: 'went well' }, { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' })
+    addNote(a, catalog.entities.get('lead')!, 'n1', { subject: 'visit', text: 'went well' }, { by: 'u-avery', at: new Date().toISOString() })
     await until(() => s.server.rooms.has('lead/lea0001' as never), 'room loaded')
     pa.destroy()
     await until(() => !s.server.rooms.has('lead/lea0001' as never), 'room unloaded')
