@@ -109,7 +109,7 @@ interface Batch {
   readonly bindings: ClientBinding[]
   readonly usage: Map<string, { receipts: number, refusedBytes: number }>
   /** messages for one peer alone (what a refused update's sender needs to converge), after `accepted[at - 1]` */
-  readonly direct: { peer: Peer, message: Uint8Array, at: number }[]
+  readonly direct: { peer: Peer, message: Uint8Array | (() => Uint8Array), at: number }[]
   /** peers to close once the batch is committed */
   readonly closes: { peer: Peer, code: CloseCodeValue, reason: string }[]
 }
@@ -262,7 +262,7 @@ export class Room {
   private projectionContext (peer: Peer, decision?: PartDecision): ProjectContext {
     const { entity, security } = this.ctx
     return {
-      entity, record: this.name, userId: peer.principal, ix: security.index,
+      entity, record: this.name, userId: peer.principal, ix: security.index, now: this.ctx.now(),
       delivered: peer.delivered === undefined ? undefined : security.at(peer.delivered),
       rules: this.ctx.rules, flows: this.ctx.flows, blobSize: this.ctx.blobSize, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL,
       command: decision?.kind === 'accept' ? decision.command : undefined,
@@ -422,7 +422,7 @@ export class Room {
     const sendDirect = (upTo: number): void => {
       while (direct < batch.direct.length && batch.direct[direct].at <= upTo) {
         const d = batch.direct[direct++]
-        if (this.peers.has(d.peer)) d.peer.send(d.message)
+        if (this.peers.has(d.peer)) d.peer.send(typeof d.message === 'function' ? d.message() : d.message)
       }
     }
     batch.accepted.forEach((a, i) => {
@@ -494,7 +494,9 @@ export class Room {
     const check = checkUpdate(doc, update)
     if (!check.ok) {
       if (check.problem === 'malformed') batch.closes.push({ peer, code: CloseCode.malformed, reason: check.message.slice(0, 120) })
-      else peer.send(encodeSyncStep1(doc)) // ask the peer for what we lack
+      // Ask the peer for what we lack, after what this batch sends it (a revert of its earlier refused
+      // update must reach it first, so that its answer carries the revert too).
+      else batch.direct.push({ peer, message: () => encodeSyncStep1(this.current), at: batch.accepted.length })
       return
     }
     const principal = peer.principal
