@@ -65,7 +65,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const sessionsByDevice = new Map<string, DeviceSession>()
   const unsubscribe = security.onChange(ix => {
     rooms.revokeUnreadable(ix)
-    for (const s of sessions) s.fullCycle() // evictions and metadata at once
+    for (const s of sessions) { s.revokeUnreadable(ix); s.fullCycle() } // evictions now, then metadata and scope
   })
   const commands = new CommandRunner(rooms, catalog, metadata.leadQualification)
   const unsubscribeCommits = rooms.onCommit(name => { for (const s of sessions) s.recordChanged(name) })
@@ -168,7 +168,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     let session: DeviceSession | null = null
     return {
       onOpen (_evt, ws) {
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, row: queries.row, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
           b => { if (ws.readyState === 1) ws.send(b as Uint8Array<ArrayBuffer>) },
           (code, reason) => { if (ws.readyState <= 1) ws.close(code, reason) })
         sessions.add(session)

@@ -7,7 +7,8 @@ import * as encoding from 'lib0/encoding'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { parseDocName, type DocName } from '../ids.ts'
 import { computeScope } from '../profiles/scope.ts'
-import { tableName } from '../projection/rows.ts'
+import { tableName, type Row } from '../projection/rows.ts'
+import { mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
 import type { Metadata } from '../metadata/metadata.ts'
 import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
 import { Reason, type Receipt } from '../projection/receipts.ts'
@@ -27,6 +28,8 @@ export interface DeviceDeps {
   readonly sessions: Map<string, DeviceSession>
   /** a principal's stored receipts after a seq (a cycle resends what a cut socket may have lost) */
   readonly receipts: (principal: string, since: number, limit: number) => Receipt[]
+  /** a record's projected row (its ownership, when the record is not loaded) */
+  readonly row: (entity: string, id: string) => Row | undefined
   readonly catalog: Catalog
   readonly security: Security
   readonly rooms: Rooms
@@ -55,6 +58,10 @@ export class DeviceSession {
   private fullCycleQueued = false
   private liveQueued = false
   private closed = false
+  /** records evicted for lost read access since the last full cycle: not one more byte of them goes out */
+  private readonly revoked = new Set<DocName>()
+  /** bumped when privileges change: a cycle under way stops (a full cycle follows) */
+  private generation = 0
 
   constructor (deps: DeviceDeps, userId: string, send: (b: Uint8Array) => void, close: (code: CloseCodeValue, reason: string) => void) {
     this.deps = deps
@@ -170,10 +177,42 @@ export class DeviceSession {
     this.then(async () => { this.fullCycleQueued = false; await this.cycle(true, 0, null) })
   }
 
-  /** A held record changed: send what changed (without recomputing the scope). */
+  /** The owner of a record as a decision needs it: from its room when loaded, else from its row. */
+  private ownershipOf (name: DocName): RecordOwnership | undefined {
+    const { rooms } = this.deps
+    if (rooms.has(name)) return rooms.get(name).ownership()
+    const parsed = parseDocName(name)
+    const row = parsed === null ? undefined : this.deps.row(parsed.entity, parsed.id)
+    return row === undefined ? undefined : { name, ownerid: String(row.ownerid), owningbusinessunit: String(row.owningbusinessunit) }
+  }
+
+  /** Evicts, now and not at the next cycle, what the device may hold and its user may no longer read. */
+  revokeUnreadable (ix: ModelIndex, names?: Iterable<DocName>): void {
+    if (this.deviceId === null || this.closed) return
+    this.generation++
+    const { feed } = this.deps
+    const gone: DocName[] = []
+    for (const name of names ?? [...feed.held(this.deviceId), ...feed.unconfirmed(this.deviceId)]) {
+      if (this.revoked.has(name)) continue
+      const entity = parseDocName(name)?.entity ?? ''
+      const o = this.ownershipOf(name)
+      if (o !== undefined && mayAccess(ix, this.userId, 'read', entity, o).allowed) continue
+      if (o === undefined && !this.deps.rooms.has(name)) continue // not created yet: nothing of it is readable anyway
+      this.revoked.add(name)
+      gone.push(name)
+      this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
+    }
+    if (gone.length > 0) feed.unsure(this.deviceId, gone)
+  }
+
+  /** A held record changed: evict it at once if its user lost read access, else send what changed. */
   recordChanged (name: DocName): void {
-    if (this.liveQueued || this.deviceId === null || this.fullCycleQueued) return
-    if (!this.deps.feed.held(this.deviceId).has(name)) return
+    if (this.deviceId === null) return
+    const feed = this.deps.feed
+    if (!feed.held(this.deviceId).has(name) && !feed.unconfirmed(this.deviceId).has(name)) return
+    this.revokeUnreadable(this.deps.security.index, [name])
+    if (this.revoked.has(name) || this.liveQueued || this.fullCycleQueued) return
+    if (!feed.held(this.deviceId).has(name)) return
     this.liveQueued = true
     this.then(async () => { this.liveQueued = false; await this.cycle(false, 0, null) })
   }
@@ -208,13 +247,18 @@ export class DeviceSession {
       for (const h of [...held, ...maybe]) if (!scope.has(h)) { removed.push(h); this.send({ type: DeviceMessage.evict, record: h, reason: 'out-of-scope' }) }
       feed.unsure(device, removed)
     }
-    const toSend = [...scope].filter(n => !held.has(n as DocName) || changed.has(n as DocName)) as DocName[]
+    // A full cycle decides the scope anew: what it finds readable may go out again.
+    if (full) this.revoked.clear()
+    const generation = this.generation
+    const toSend = ([...scope].filter(n => !held.has(n as DocName) || changed.has(n as DocName)) as DocName[]).filter(n => !this.revoked.has(n))
     // Should the socket drop mid-cycle, what was sent may be on the device: note it before sending.
     feed.mayHold(device, toSend.filter(n => !held.has(n)))
     let bytes = 0
     let done = 0
     for (const name of toSend) {
-      if (this.closed) return
+      // Privileges changed meanwhile: stop; the full cycle queued after this one sends what is still readable.
+      if (this.closed || this.generation !== generation) return
+      if (this.revoked.has(name)) continue
       const payload = feed.stateSince(name, held.has(name) ? this.cursor : 0, upTo)
       bytes += this.sendBatched({ type: DeviceMessage.sync, record: name, step: SyncStep.update, payload })
       done++
