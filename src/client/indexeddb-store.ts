@@ -240,8 +240,8 @@ export class IndexedDbLocalStore implements LocalStore {
     return this.enqueue(function (this: Op, tx, next) {
       const s = tx.objectStore('blobs')
       const r = s.get(hash)
-      // Once uploaded, a blob stays uploaded.
-      r.onsuccess = () => { const old = r.result as { pending: number } | undefined; s.put({ hash, data, pending: old?.pending === 0 || !pending ? 0 : 1, added: Date.now() }); next() }
+      // Pending stays pending (a download does not upload it); see LocalStore.putBlob.
+      r.onsuccess = () => { const old = r.result as { pending: number } | undefined; s.put({ hash, data, pending: old?.pending === 1 || pending ? 1 : 0, added: Date.now() }); next() }
     })
   }
 

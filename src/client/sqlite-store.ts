@@ -133,7 +133,7 @@ export class SqliteLocalStore implements LocalStore {
   }
 
   putBlob (hash: string, data: Uint8Array, pending: boolean): Promise<void> {
-    return this.write(() => { this.st('INSERT INTO blobs (hash, data, pending, added) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET pending = min(pending, excluded.pending)').run(hash, data, pending ? 1 : 0, Date.now()) })
+    return this.write(() => { this.st('INSERT INTO blobs (hash, data, pending, added) VALUES (?, ?, ?, ?) ON CONFLICT (hash) DO UPDATE SET pending = max(pending, excluded.pending)').run(hash, data, pending ? 1 : 0, Date.now()) })
   }
 
   async blob (hash: string): Promise<Uint8Array | undefined> {

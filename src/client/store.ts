@@ -54,7 +54,10 @@ export interface LocalStore {
   addInbox (item: Omit<InboxItem, 'id'>): Promise<number>
   inbox (): Promise<InboxItem[]>
   removeInbox (id: number): Promise<void>
-  /** stores attachment content by its sha-256 hash; `pending` until uploaded */
+  /** stores attachment content by its sha-256 hash; `pending` until uploaded. A note may point only at
+   * content its author uploaded, so attaching marks content pending again even when it was downloaded
+   * (or uploaded before: the server then answers at once that this user's copy is complete); a
+   * download never clears `pending`. */
   putBlob (hash: string, data: Uint8Array, pending: boolean): Promise<void>
   blob (hash: string): Promise<Uint8Array | undefined>
   /** hashes of the blobs not uploaded yet, oldest first */

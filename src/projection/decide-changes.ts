@@ -28,8 +28,9 @@ export interface DecideContext {
   readonly rules?: readonly BusinessRule[]
   /** business process flows (one per entity at most) */
   readonly flows?: readonly ProcessFlow[]
-  /** the size of a completely uploaded attachment blob: a note may only point at one of those */
-  readonly blobSize?: (hash: string) => number | undefined
+  /** the size of attachment content if `userId` uploaded it completely: a note may only point at
+   * content its author uploaded (undefined otherwise, whoever else did) */
+  readonly blobSize?: (userId: string, hash: string) => number | undefined
   /** set while integrating a part of an accepted command: the target's statecode may move to `statecode` */
   readonly command?: { readonly target: string, readonly statecode: number }
   /** the server's clock (UTC date-time) when deciding; note times are checked against it (default: the system clock) */
@@ -118,7 +119,7 @@ const checkContent = (ctx: DecideContext, c: Change, after: RecordState, creatin
 
 const SHA256 = /^[0-9a-f]{64}$/
 
-/** A note's attachment: all of its keys or none, and content the server holds completely, of that size. */
+/** A note's attachment: all of its keys or none, and content its author uploaded completely, of that size. */
 const attachmentProblem = (ctx: DecideContext, n: NoteState): Denial | null => {
   const present = ATTACHMENT_KEYS.filter(k => n[k] !== undefined)
   if (present.length === 0) return null
@@ -128,8 +129,9 @@ const attachmentProblem = (ctx: DecideContext, n: NoteState): Denial | null => {
   if (filename === '' || filename.length > 255 || mimetype.length > 256) return bad('attachment filename (1-255 characters) or mimetype (at most 256) out of bounds')
   if (!SHA256.test(contenthash)) return bad('contenthash must be a sha-256 hash (64 lowercase hex digits)')
   if (!/^[1-9]\d{0,15}$/.test(filesize)) return bad('filesize must be a positive whole number of bytes')
-  const stored = ctx.blobSize?.(contenthash)
-  if (stored === undefined) return bad(`the content of attachment ${filename} (${contenthash}) has not been uploaded`)
+  // Only the author's own complete upload counts, so a hash cannot fetch someone else's content.
+  const stored = ctx.blobSize?.(ctx.userId, contenthash)
+  if (stored === undefined) return bad(`the content of attachment ${filename} (${contenthash}) has not been uploaded (by you, completely)`)
   if (stored !== Number(filesize)) return bad(`attachment ${filename} says ${filesize} bytes; its content has ${stored}`)
   return null
 }

@@ -58,7 +58,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const metadata = deps.metadata ?? NO_METADATA
   const rooms = new Rooms({
     storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter, limits: config.limits,
-    rules: metadata.businessRules, flows: metadata.processFlows, blobSize: hash => deps.blobs.completeSize(hash)
+    rules: metadata.businessRules, flows: metadata.processFlows, blobSize: (userId, hash) => deps.blobs.uploadedSize(userId, hash)
   })
   // A privilege change takes read access away at once: close those sockets now.
   const sessions = new Set<DeviceSession>()
@@ -68,6 +68,12 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     for (const s of sessions) { s.revokeUnreadable(ix); s.fullCycle() } // evictions now, then metadata and scope
   })
   const commands = new CommandRunner(rooms, catalog, metadata.leadQualification)
+  // Abandoned partial uploads go after BLOB_UPLOAD_TTL_SECONDS: swept now (they may have been left
+  // before a restart) and then every min(TTL, 1 h).
+  const uploadTtlMs = config.blobUploadTtlSeconds * 1000
+  deps.blobs.removeAbandoned(uploadTtlMs)
+  const uploadSweep = setInterval(() => deps.blobs.removeAbandoned(uploadTtlMs), Math.min(uploadTtlMs, 3_600_000))
+  uploadSweep.unref()
   const unsubscribeCommits = rooms.onCommit(name => { for (const s of sessions) s.recordChanged(name) })
   const users = () => security.model.org.users
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app })
@@ -194,6 +200,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       injectWebSocket(server)
     }),
     close: async () => {
+      clearInterval(uploadSweep)
       unsubscribe()
       unsubscribeCommits()
       // Close every socket and wait for the close handshakes (bounded), so their handlers run now.

@@ -1,5 +1,6 @@
-// Attachments over HTTP: resumable, hash-checked uploads of content-addressed blobs, and the download
-// of a note's attachment for users who may read the record.
+// Attachments over HTTP: resumable, hash-checked uploads of content-addressed blobs (each user sees
+// and continues only their own uploads), and the download of a note's attachment for users who may
+// read the record.
 
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -28,7 +29,8 @@ export const blobRoutes = (blobs: SqliteBlobStore, catalog: Catalog, security: S
   app.get('/blobs/:hash', c => {
     const hash = c.req.param('hash')
     if (!HASH.test(hash)) throw new HTTPException(400, { message: 'a blob is named by its sha-256 hash: 64 lowercase hex digits' })
-    const s = blobs.status(hash)
+    // Only the caller's own upload: whether anyone else holds this content is not revealed.
+    const s = blobs.status(c.get('principal').userId, hash)
     if (s === undefined) return c.json({ size: null, received: 0, complete: false }, 404)
     return c.json(s)
   })
@@ -42,7 +44,7 @@ export const blobRoutes = (blobs: SqliteBlobStore, catalog: Catalog, security: S
     const offset = whole(c.req.query('offset'), 'offset')
     const chunk = new Uint8Array(await c.req.arrayBuffer())
     try {
-      return c.json(blobs.write(c.req.param('hash'), size, offset, chunk))
+      return c.json(blobs.write(c.get('principal').userId, c.req.param('hash'), size, offset, chunk))
     } catch (e) {
       if (e instanceof BlobError) return c.json({ error: e.message, received: e.received ?? null }, e.status)
       throw e

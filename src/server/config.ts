@@ -13,6 +13,8 @@ export interface ServerConfig {
   readonly maxFrameBytes: number
   /** the largest attachment (note picture or file) the server takes */
   readonly maxAttachmentBytes: number
+  /** a partial attachment upload untouched for this long is removed (seconds) */
+  readonly blobUploadTtlSeconds: number
   readonly idleUnloadMs: number
   readonly compactAfter: number
   /** HS256 secret for tokens; when absent one is generated and kept in the database */
@@ -58,6 +60,7 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     demo: bool(env, 'DEMO', true),
     maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 1024 * 1024, 1024, 256 * 1024 * 1024),
     maxAttachmentBytes: int(env, 'MAX_ATTACHMENT_BYTES', 10 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    blobUploadTtlSeconds: int(env, 'BLOB_UPLOAD_TTL_SECONDS', 86_400, 1, 365 * 86_400),
     idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),
     compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),
     jwtSecret: secret,

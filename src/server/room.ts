@@ -89,8 +89,8 @@ export interface RoomContext {
   /** business rules and process flows the projection enforces */
   readonly rules?: readonly BusinessRule[]
   readonly flows?: readonly ProcessFlow[]
-  /** the size of a completely uploaded attachment blob */
-  readonly blobSize?: (hash: string) => number | undefined
+  /** the size of attachment content the user uploaded completely */
+  readonly blobSize?: (userId: string, hash: string) => number | undefined
 }
 
 /** Server client ids come from a low range: Yjs breaks ties between concurrent map writes in favour of

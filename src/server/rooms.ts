@@ -19,8 +19,8 @@ export interface RoomsOptions extends RoomOptions {
   /** business rules and process flows the projection enforces */
   readonly rules?: readonly BusinessRule[]
   readonly flows?: readonly ProcessFlow[]
-  /** the size of a completely uploaded attachment blob (notes may only point at those) */
-  readonly blobSize?: (hash: string) => number | undefined
+  /** the size of attachment content the user uploaded completely (a note may only point at that) */
+  readonly blobSize?: (userId: string, hash: string) => number | undefined
 }
 
 export class Rooms {
