@@ -37,6 +37,27 @@ export const parseDocName = (name: string): { entity: string, id: RecordId } | n
   return { entity, id: id as RecordId }
 }
 
+/** What owns a record, is shared with, or is in a share: a user or a team. */
+export type PrincipalKind = 'systemuser' | 'team'
+export interface PrincipalRef { readonly kind: PrincipalKind, readonly id: PrincipalId }
+
+/**
+ * The one parser of principal references (`systemuser/<id>`, `team/<id>`): owners, share principals.
+ * Strict: exactly one slash, a known kind, an id of the ID pattern; anything else (`systemuser/u-1/x`,
+ * `team/`, ` systemuser/u-1`) is null.
+ */
+export const parsePrincipalRef = (s: unknown): PrincipalRef | null => {
+  if (typeof s !== 'string') return null
+  const slash = s.indexOf('/')
+  if (slash <= 0) return null
+  const kind = s.slice(0, slash)
+  const id = s.slice(slash + 1)
+  if ((kind !== 'systemuser' && kind !== 'team') || !isValidId(id)) return null
+  return { kind, id: id as PrincipalId }
+}
+
+export const principalRef = (kind: PrincipalKind, id: string): string => `${kind}/${id}`
+
 /** Random id: 32 hex characters (128 bits). */
 export const newId = (): RecordId => {
   const bytes = new Uint8Array(16)

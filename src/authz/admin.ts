@@ -4,7 +4,7 @@
 import type { Catalog } from '../docs/catalog-types.ts'
 import { parseProfile } from '../profiles/profile.ts'
 import { FieldError } from '../errors.ts'
-import { isValidId, newId } from '../ids.ts'
+import { isValidId, newId, parsePrincipalRef } from '../ids.ts'
 import type { BusinessUnit, Team, User } from './org.ts'
 import { DEPTHS, PRIVILEGES, type Depth, type FieldPermission, type FieldProfile, type Privilege, type Role, type SecurityModel, type ShareAccess } from './model.ts'
 
@@ -159,13 +159,15 @@ export const setHierarchy = (m: SecurityModel, body: unknown): SecurityModel => 
   return bump(m, { hierarchy: { enabled: o.enabled, depth } })
 }
 
+/** `<entity>.<attribute>` of an attribute in the catalog: exactly one dot, both names known. */
 const fieldKey = (catalog: Catalog, v: unknown, field: string): string => {
-  if (typeof v !== 'string' || !v.includes('.')) throw new AdminError(field, 'expected "<entity>.<attribute>"')
-  const [entity, attr] = v.split('.', 2)
+  const parts = typeof v === 'string' ? v.split('.') : []
+  if (parts.length !== 2) throw new AdminError(field, 'expected "<entity>.<attribute>"')
+  const [entity, attr] = parts
   const e = catalog.entities.get(entity)
   if (e === undefined) throw new AdminError(field, `unknown entity ${JSON.stringify(entity)}`)
   if (!e.attributes.some(a => a.name === attr)) throw new AdminError(field, `${entity} has no attribute ${JSON.stringify(attr)}`)
-  return v
+  return `${entity}.${attr}`
 }
 
 export const setSecuredField = (m: SecurityModel, catalog: Catalog, body: unknown): SecurityModel => {
@@ -199,10 +201,9 @@ export const putFieldProfile = (m: SecurityModel, catalog: Catalog, body: unknow
 export const setShare = (m: SecurityModel, record: string, body: unknown): SecurityModel => {
   const o = obj(body)
   const principal = str(o, 'principal')!
-  const [kind, pid] = principal.split('/', 2)
-  if (kind === 'systemuser') requireUser(m, pid, 'principal')
-  else if (kind === 'team') requireTeam(m, pid, 'principal')
-  else throw new AdminError('principal', 'expected "systemuser/<id>" or "team/<id>"')
+  const ref = parsePrincipalRef(principal)
+  if (ref === null) throw new AdminError('principal', 'expected "systemuser/<id>" or "team/<id>"')
+  if (ref.kind === 'systemuser') requireUser(m, ref.id, 'principal'); else requireTeam(m, ref.id, 'principal')
   if (o.access !== null && o.access !== 'read' && o.access !== 'readwrite') throw new AdminError('access', 'expected "read", "readwrite" or null')
   const rest = m.shares.filter(s => !(s.record === record && s.principal === principal))
   return bump(m, { shares: o.access === null ? rest : [...rest, { record, principal, access: o.access as ShareAccess }] })

@@ -1,6 +1,7 @@
 // The one decision: may principal P do action A on record R (field F)? Pure, over an index of the model.
 
 import type { Team, User } from './org.ts'
+import { parsePrincipalRef, principalRef, type PrincipalRef } from '../ids.ts'
 import { depthRank, type Depth, type FieldPermission, type Privilege, type SecurityModel, type Share } from './model.ts'
 
 /** Who owns a record, which is all a decision needs to know about it. */
@@ -22,6 +23,7 @@ interface Grant { readonly depth: Depth, readonly businessUnitId: string }
 export class ModelIndex {
   readonly model: SecurityModel
   private readonly users = new Map<string, User>()
+  private readonly teams = new Map<string, Team>()
   private readonly teamsByUser = new Map<string, Team[]>()
   private readonly children = new Map<string, string[]>()
   private readonly subtrees = new Map<string, Set<string>>()
@@ -31,6 +33,7 @@ export class ModelIndex {
   constructor (model: SecurityModel) {
     this.model = model
     for (const u of model.org.users) this.users.set(u.id, u)
+    for (const t of model.org.teams) this.teams.set(t.id, t)
     for (const t of model.org.teams) for (const m of t.members) this.teamsByUser.set(m, [...(this.teamsByUser.get(m) ?? []), t])
     for (const b of model.org.businessUnits) if (b.parentId !== null) this.children.set(b.parentId, [...(this.children.get(b.parentId) ?? []), b.id])
     for (const s of model.shares) this.sharesByRecord.set(s.record, [...(this.sharesByRecord.get(s.record) ?? []), s])
@@ -39,6 +42,10 @@ export class ModelIndex {
   get version (): number { return this.model.version }
   user (id: string): User | undefined { return this.users.get(id) }
   teamsOf (userId: string): readonly Team[] { return this.teamsByUser.get(userId) ?? [] }
+  /** The business unit of a user or team (an owner's unit), or undefined when there is no such principal. */
+  unitOf (p: PrincipalRef): string | undefined {
+    return p.kind === 'systemuser' ? this.users.get(p.id)?.businessUnitId : this.teams.get(p.id)?.businessUnitId
+  }
 
   /** A business unit and every unit below it. */
   subtree (buId: string): Set<string> {
@@ -96,7 +103,7 @@ export class ModelIndex {
 
   /** The principals a user acts as: the user and the user's teams. */
   principalsOf (userId: string): Set<string> {
-    return new Set([`systemuser/${userId}`, ...this.teamsOf(userId).map(t => `team/${t.id}`)])
+    return new Set([principalRef('systemuser', userId), ...this.teamsOf(userId).map(t => principalRef('team', t.id))])
   }
 }
 
@@ -109,7 +116,11 @@ const reaches = (ix: ModelIndex, userId: string, g: Grant, r: RecordOwnership): 
   }
 }
 
-/** Privileges a share grants: read for any share, the rest of record editing for read-write. */
+/**
+ * Privileges a share offers: read for any share, the rest of record editing for read-write. As in
+ * Dynamics, a share grants one of them only to a sharee whose roles (own or teams') hold that privilege
+ * on the entity at some depth (user depth at least): it widens the reach of a privilege, never adds one.
+ */
 const SHARE_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
   read: ['read'],
   readwrite: ['read', 'write', 'append', 'appendTo']
@@ -123,13 +134,16 @@ export const mayAccess = (ix: ModelIndex, userId: string, privilege: Privilege, 
   const grants = ix.grants(userId, entity, privilege)
   if (record === undefined) return grants.length > 0 ? ALLOWED : { allowed: false, why: `no ${privilege} privilege on ${entity}` }
   if (grants.some(g => reaches(ix, userId, g, record))) return ALLOWED
-  const mine = ix.principalsOf(userId)
-  for (const s of ix.sharesOf(record.name)) {
-    if (mine.has(s.principal) && SHARE_GRANTS[s.access].includes(privilege)) return ALLOWED
+  if (grants.length > 0) {
+    const mine = ix.principalsOf(userId)
+    for (const s of ix.sharesOf(record.name)) {
+      if (mine.has(s.principal) && SHARE_GRANTS[s.access].includes(privilege)) return ALLOWED
+    }
   }
   const h = ix.model.hierarchy
-  if (h.enabled && grants.length > 0 && record.ownerid.startsWith('systemuser/')) {
-    const level = ix.reportLevel(userId, record.ownerid.slice('systemuser/'.length))
+  const owner = parsePrincipalRef(record.ownerid)
+  if (h.enabled && grants.length > 0 && owner?.kind === 'systemuser') {
+    const level = ix.reportLevel(userId, owner.id)
     // Direct reports' records: the manager's own privileges; further down: read only.
     if (level === 1 || (level > 1 && level <= h.depth && privilege === 'read')) return ALLOWED
   }
@@ -181,9 +195,10 @@ export const readScope = (ix: ModelIndex, userId: string, entity: string): ReadS
   }
   const h = ix.model.hierarchy
   if (h.enabled && grants.length > 0) {
-    for (const u of ix.model.org.users) if (ix.reportLevel(userId, u.id) > 0 && ix.reportLevel(userId, u.id) <= Math.max(1, h.depth)) owners.add(`systemuser/${u.id}`)
+    for (const u of ix.model.org.users) if (ix.reportLevel(userId, u.id) > 0 && ix.reportLevel(userId, u.id) <= Math.max(1, h.depth)) owners.add(principalRef('systemuser', u.id))
   }
+  // A share makes a record readable only to a user who holds read on the entity (see mayAccess).
   const mine = ix.principalsOf(userId)
-  const records = new Set(ix.model.shares.filter(s => mine.has(s.principal) && s.record.startsWith(`${entity}/`)).map(s => s.record))
+  const records = new Set(grants.length === 0 ? [] : ix.model.shares.filter(s => mine.has(s.principal) && s.record.startsWith(`${entity}/`)).map(s => s.record))
   return { all, businessUnits, owners, records }
 }

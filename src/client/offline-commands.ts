@@ -9,6 +9,7 @@ import type { FieldValue } from '../docs/values.ts'
 import { evaluateRules, saveViolation } from '../metadata/business-rules.ts'
 import { Reason } from '../projection/receipts.ts'
 import { checkCommand, OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
+import { parseDocName } from '../ids.ts'
 
 /** Defaults and set-value actions fill a new record's values; then its rules must hold. */
 export const fillNew = (meta: DeviceMetadata, def: EntityDef, values: Record<string, FieldValue>): Record<string, FieldValue> => {
@@ -22,7 +23,7 @@ export const fillNew = (meta: DeviceMetadata, def: EntityDef, values: Record<str
 export const prepareCommand = (
   meta: DeviceMetadata, command: StateCommand, record: string, state: RecordState, newId: () => string
 ): { def: EntityDef, plan: CommandPlan } => {
-  const entity = record.split('/', 1)[0]
+  const entity = parseDocName(record)?.entity ?? ''
   const def = checkCommand(meta, entity, command)
   if (meta.privileges[entity]?.write !== true) throw new OfflineRefusal(Reason.noWritePrivilege, `no write privilege on ${entity}`)
   if (!exists(state) || isDeleted(state)) throw new OfflineRefusal(Reason.invalidValue, `${record} does not exist or is deleted`)

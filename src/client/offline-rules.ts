@@ -10,6 +10,7 @@ import type { FormDef } from '../metadata/forms.ts'
 import type { LeadQualification } from '../docs/commands.ts'
 import type { NoteState } from '../docs/record.ts'
 import { notePrivilegeNeeded, type NoteAction } from '../projection/decide-notes.ts'
+import { parseDocName } from '../ids.ts'
 
 export interface DeviceMetadata {
   readonly version: number
@@ -94,7 +95,8 @@ export const checkLookups = (meta: DeviceMetadata, entity: EntityDef, values: Re
   for (const [field, value] of Object.entries(values)) {
     const attr = entity.attributes.find(a => a.name === field)
     if (attr?.type !== 'lookup' || typeof value !== 'string') continue
-    const target = value.split('/')[0]
+    const target = parseDocName(value)?.entity
+    if (target === undefined) throw new OfflineRefusal(Reason.invalidValue, `${entity.name}.${field} expects a reference "<entity>/<id>"`)
     if (!(attr.targets ?? []).includes(target)) throw new OfflineRefusal(Reason.invalidValue, `${entity.name}.${field} may point at ${(attr.targets ?? []).join(', ')}, not ${target}`)
     if (!meta.entities.some(e => e.name === target)) throw new OfflineRefusal(Reason.invalidValue, `${entity.name}.${field} points at ${target}, which is not offline on this device`)
   }

@@ -4,7 +4,7 @@
 
 import * as Y from 'yjs'
 import { readRecord, type RecordState } from '../docs/record.ts'
-import { newId } from '../ids.ts'
+import { newId, parseDocName } from '../ids.ts'
 import type { Receipt } from '../projection/receipts.ts'
 import type { CommandFramePart, DeviceFrame } from '../server/device-protocol.ts'
 import { DeviceMessage } from '../server/device-protocol.ts'
@@ -145,7 +145,7 @@ export class Replica {
 
   /** A store write that changes the index of `record`'s entity: the cached index goes. */
   private indexWrite<T> (record: string, write: Promise<T>): Promise<T> {
-    const entity = record.split('/', 1)[0]
+    const entity = parseDocName(record)?.entity ?? ''
     this.indexCache.delete(entity)
     this.indexGeneration.set(entity, (this.indexGeneration.get(entity) ?? 0) + 1)
     return write

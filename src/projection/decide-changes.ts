@@ -1,7 +1,7 @@
 // Decides every change of an update against the catalog and the user's current privileges. Pure:
 // (changes, before, after, principal, model) -> a verdict per change, with a reason for each drop.
 
-import type { EntityDef } from '../docs/catalog-types.ts'
+import type { AttributeDef, EntityDef } from '../docs/catalog-types.ts'
 import { allows, attributeOf } from '../docs/catalog-types.ts'
 import type { Change } from '../docs/diff.ts'
 import { ATTACHMENT_KEYS, exists, type NoteState, type RecordState } from '../docs/record.ts'
@@ -14,6 +14,7 @@ import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
 import { newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
+import { parseDocName, parsePrincipalRef } from '../ids.ts'
 
 export interface DecideContext {
   readonly entity: EntityDef
@@ -35,6 +36,12 @@ export interface DecideContext {
   readonly command?: { readonly target: string, readonly statecode: number }
   /** the server's clock (UTC date-time) when deciding; note times are checked against it (default: the system clock) */
   readonly now?: string
+  /**
+   * The owner of another record (`<entity>/<id>`), undefined when it does not exist: a lookup needs
+   * read and appendTo on its target. Without this callback no lookup to a record can be checked, and
+   * every lookup value is dropped.
+   */
+  readonly ownershipOf?: (record: string) => RecordOwnership | undefined
 }
 
 export type Verdict =
@@ -60,10 +67,10 @@ const ownershipOf = (s: RecordState, record: string): RecordOwnership | null => 
 }
 
 /** The privilege check, with `privilege-revoked` when the device's last privileges allowed it. */
-const privilege = (ctx: DecideContext, p: Privilege, r: RecordOwnership | undefined, missing: ReasonCode): Denial | null => {
-  const d = mayAccess(ctx.ix, ctx.userId, p, ctx.entity.name, r)
+const privilege = (ctx: DecideContext, p: Privilege, r: RecordOwnership | undefined, missing: ReasonCode, entity = ctx.entity.name): Denial | null => {
+  const d = mayAccess(ctx.ix, ctx.userId, p, entity, r)
   if (d.allowed) return null
-  if (ctx.delivered !== undefined && ctx.delivered.version !== ctx.ix.version && mayAccess(ctx.delivered, ctx.userId, p, ctx.entity.name, r).allowed) {
+  if (ctx.delivered !== undefined && ctx.delivered.version !== ctx.ix.version && mayAccess(ctx.delivered, ctx.userId, p, entity, r).allowed) {
     return { reason: Reason.privilegeRevoked, message: `${d.why} (changed since the device last synced, privilege version ${ctx.delivered.version} -> ${ctx.ix.version})` }
   }
   return { reason: missing, message: d.why }
@@ -72,8 +79,9 @@ const privilege = (ctx: DecideContext, p: Privilege, r: RecordOwnership | undefi
 /** The owner of a new or reassigned record must exist, and its business unit must be the owner's. */
 const checkOwner = (ctx: DecideContext, o: RecordOwnership | null): Denial | null => {
   if (o === null) return { reason: Reason.invalidValue, message: 'ownerid and owningbusinessunit are required' }
-  const [kind, id] = o.ownerid.split('/', 2)
-  const bu = kind === 'systemuser' ? ctx.ix.user(id)?.businessUnitId : kind === 'team' ? ctx.ix.model.org.teams.find(t => t.id === id)?.businessUnitId : undefined
+  const ref = parsePrincipalRef(o.ownerid)
+  if (ref === null) return { reason: Reason.invalidValue, message: `ownerid must be "systemuser/<id>" or "team/<id>", not ${JSON.stringify(o.ownerid).slice(0, 80)}` }
+  const bu = ctx.ix.unitOf(ref)
   if (bu === undefined) return { reason: Reason.invalidValue, message: `owner ${o.ownerid} does not exist` }
   if (bu !== o.owningbusinessunit) return { reason: Reason.invalidValue, message: `owningbusinessunit must be the owner's business unit ${bu}` }
   return null
@@ -92,7 +100,7 @@ const checkContent = (ctx: DecideContext, c: Change, after: RecordState, creatin
       if (attr.type === 'memo') return { reason: Reason.invalidValue, message: `${c.field} is multi-line text: write it in memo:${c.field}` }
       const problem = checkValue(attr, c.new)
       if (problem !== null) return { reason: Reason.invalidValue, message: problem }
-      return secured(c.field)
+      return secured(c.field) ?? lookupProblem(ctx, attr, c.new)
     }
     case 'field-cleared': {
       const attr = attributeOf(ctx.entity, c.field)
@@ -115,6 +123,25 @@ const checkContent = (ctx: DecideContext, c: Change, after: RecordState, creatin
     }
     default: return null
   }
+}
+
+/**
+ * A lookup points only at a record the user may read and append to (appendTo on the target, as in
+ * Dynamics). A target that does not exist or cannot be read gets the same answer (`invalid-value`, no
+ * existence oracle); a readable target without appendTo is a missing privilege (`no-write-privilege`,
+ * or `privilege-revoked`). Inside an accepted command a target that does not exist yet is one the
+ * command creates (parts are decided together, before any is stored).
+ */
+const lookupProblem = (ctx: DecideContext, attr: AttributeDef, value: unknown): Denial | null => {
+  if (attr.type !== 'lookup' || typeof value !== 'string') return null
+  const target = parseDocName(value)
+  if (target === null) return { reason: Reason.invalidValue, message: `${attr.name} expects a reference "<entity>/<id>"` }
+  const owner = ctx.ownershipOf?.(value)
+  const unreadable: Denial = { reason: Reason.invalidValue, message: `${attr.name}: ${value} does not exist or you may not read it` }
+  if (owner === undefined) return ctx.command !== undefined && ctx.ownershipOf !== undefined ? null : unreadable
+  if (!mayAccess(ctx.ix, ctx.userId, 'read', target.entity, owner).allowed) return unreadable
+  const d = privilege(ctx, 'appendTo', owner, Reason.noWritePrivilege, target.entity)
+  return d === null ? null : { reason: d.reason, message: `${attr.name}: no appendTo on ${value}: ${d.message}` }
 }
 
 const SHA256 = /^[0-9a-f]{64}$/
@@ -265,8 +292,8 @@ const decideCreate = (ctx: DecideContext, after: RecordState, changes: readonly 
   const e = ctx.entity
   const whole = (d: Denial): Verdict[] => changes.map(c => ({ change: c, allowed: false, ...d }))
   if (!allows(e, 'create')) return whole({ reason: Reason.commandNotOffline, message: `create is not an offline command of ${e.name}` })
-  const [, id] = ctx.record.split('/', 2)
-  if (after.meta.entity !== e.name || after.meta.id !== id) return whole({ reason: Reason.invalidValue, message: `a ${ctx.record} document must say entity ${e.name} and id ${id}` })
+  const id = parseDocName(ctx.record)?.id
+  if (id === undefined || after.meta.entity !== e.name || after.meta.id !== id) return whole({ reason: Reason.invalidValue, message: `a ${ctx.record} document must say entity ${e.name} and id ${id}` })
   if (after.meta.createdby !== ctx.userId) return whole({ reason: Reason.invalidValue, message: 'createdby must be the author' })
   if (after.meta.statecode !== undefined && after.meta.statecode !== 0) return whole({ reason: Reason.invalidValue, message: 'a new record starts active (statecode 0)' })
   if (after.meta.deletedon !== undefined) return whole({ reason: Reason.invalidValue, message: 'a new record cannot be deleted in the same update' })

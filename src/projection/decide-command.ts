@@ -7,6 +7,7 @@ import { ACTIVE, STATE_AFTER, isStateCommand, linkOf, mayCreate, type LeadQualif
 import type { Change } from '../docs/diff.ts'
 import { exists, isDeleted, type RecordState } from '../docs/record.ts'
 import { Reason, type ReasonCode } from './receipts.ts'
+import { parseDocName } from '../ids.ts'
 
 export interface TrialPart {
   readonly record: string
@@ -35,7 +36,7 @@ export const decideCommand = (
   command: string, commandsOfTarget: readonly string[], target: string, parts: readonly TrialPart[], q: LeadQualification
 ): CommandVerdict => {
   const reject = (record: string, reason: ReasonCode, message: string): CommandVerdict => ({ accepted: false, record, reason, message })
-  const targetEntity = target.split('/', 1)[0]
+  const targetEntity = parseDocName(target)?.entity ?? ''
   if (!isStateCommand(command) || !commandsOfTarget.includes(command)) return reject(target, Reason.commandNotOffline, `${command} is not an offline command of ${targetEntity}`)
   const cmd = command
   // Sent again (its acknowledgement was lost): already integrated, it changes nothing.

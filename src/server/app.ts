@@ -11,7 +11,7 @@ import { FieldError } from '../errors.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { adminRoutes } from './admin-routes.ts'
-import { recordRoutes, type ProjectionQueries } from './record-routes.ts'
+import { recordRoutes, storedOwnership, type ProjectionQueries } from './record-routes.ts'
 import type { ServerConfig } from './config.ts'
 import { issueToken, requireToken } from './auth.ts'
 import { Rooms } from './rooms.ts'
@@ -58,7 +58,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const metadata = deps.metadata ?? NO_METADATA
   const rooms = new Rooms({
     storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter, limits: config.limits,
-    rules: metadata.businessRules, flows: metadata.processFlows, blobSize: (userId, hash) => deps.blobs.uploadedSize(userId, hash)
+    rules: metadata.businessRules, flows: metadata.processFlows, blobSize: (userId, hash) => deps.blobs.uploadedSize(userId, hash),
+    ownershipOf: name => storedOwnership(queries, name)
   })
   // A privilege change takes read access away at once: close those sockets now.
   const sessions = new Set<DeviceSession>()

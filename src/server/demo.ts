@@ -43,6 +43,8 @@ const all = (depth: Depth): Partial<Record<Privilege, Depth>> => Object.fromEntr
 const SALES = ['account', 'contact', 'lead', 'opportunity', 'opportunityproduct', 'competitor', 'competitoraddress', 'phonecall', 'task', 'appointment', 'activitypointer', 'fs_inspection']
 const SERVICE = ['incident', 'task', 'phonecall', 'appointment', 'activitypointer', 'fs_inspection']
 const READ_ONLY = ['product', 'email', 'attachment', 'connection', 'connectionrole', 'team', 'systemuser', 'position']
+/** Read-only reference data: everyone reads it, and may point a lookup at it (a lookup needs appendTo on its target). */
+const REFERENCE_DATA: Partial<Record<Privilege, Depth>> = { read: 'organization', appendTo: 'organization' }
 
 /**
  * The demo's security: an administrator (avery); reps who write their own records and read their unit's
@@ -58,26 +60,26 @@ export const demoModel = (catalog: Catalog): SecurityModel => {
     {
       id: 'role-sales', name: 'Salesperson', admin: false, privileges: {
         ...grant(known(SALES), { create: 'user', read: 'businessUnit', write: 'user', delete: 'user', append: 'user', appendTo: 'user', assign: 'user', share: 'user' }),
-        ...grant(known(READ_ONLY), { read: 'organization' })
+        ...grant(known(READ_ONLY), REFERENCE_DATA)
       }
     },
     {
       id: 'role-sales-bu', name: 'Sales Lead (business unit)', admin: false, privileges: {
         ...grant(known(SALES), { create: 'businessUnit', read: 'businessUnit', write: 'businessUnit', delete: 'user', append: 'businessUnit', appendTo: 'businessUnit', assign: 'businessUnit', share: 'businessUnit' }),
-        ...grant(known(READ_ONLY), { read: 'organization' })
+        ...grant(known(READ_ONLY), REFERENCE_DATA)
       }
     },
     {
       id: 'role-sales-manager', name: 'Sales Manager', admin: false, privileges: {
         ...grant(known(SALES), { create: 'user', read: 'parentChild', write: 'user', delete: 'user', append: 'user', appendTo: 'user', assign: 'parentChild', share: 'user' }),
-        ...grant(known(READ_ONLY), { read: 'organization' })
+        ...grant(known(READ_ONLY), REFERENCE_DATA)
       }
     },
     {
       id: 'role-technician', name: 'Field Technician', admin: false, privileges: {
         ...grant(known(SERVICE), { create: 'user', read: 'businessUnit', write: 'user', delete: 'user', append: 'user', appendTo: 'user' }),
         ...grant(['account', 'contact'], { read: 'organization', appendTo: 'organization' }),
-        ...grant(known(READ_ONLY), { read: 'organization' })
+        ...grant(known(READ_ONLY), REFERENCE_DATA)
       }
     },
     { id: 'role-auditor', name: 'Auditor (read only)', admin: false, privileges: grant(entities, { read: 'organization' }) }

@@ -2,12 +2,20 @@
 
 import type { Org } from '../authz/org.ts'
 import type { ServerConfig } from './config.ts'
+import { parseDocName } from '../ids.ts'
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, ch => `&#${ch.charCodeAt(0)};`)
 
+// Who can sign in and the organization's units are for demo mode only: outside it the page is public.
+const usersTable = (org: Org): string => `<h2>Users</h2>
+<table><tr><th>login</th><th>name</th><th>business unit</th></tr>
+${org.users.map(u => `<tr><td><code>${esc(u.login)}</code></td><td>${esc(u.fullName)}</td><td>${esc(org.businessUnits.find(b => b.id === u.businessUnitId)?.name ?? u.businessUnitId)}</td></tr>`).join('\n')}
+</table>
+`
+
 export const indexPage = (config: ServerConfig, org: Org, records: readonly string[]): string => {
   const byEntity = new Map<string, number>()
-  for (const r of records) { const e = r.split('/')[0]; byEntity.set(e, (byEntity.get(e) ?? 0) + 1) }
+  for (const r of records) { const e = parseDocName(r)?.entity; if (e !== undefined) byEntity.set(e, (byEntity.get(e) ?? 0) + 1) }
   const example = records[0] ?? 'account/<id>'
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fieldsync</title>
@@ -19,11 +27,7 @@ export const indexPage = (config: ServerConfig, org: Org, records: readonly stri
 <table><tr><th>entity</th><th>records</th></tr>
 ${[...byEntity].map(([e, n]) => `<tr><td>${esc(e)}</td><td>${n}</td></tr>`).join('\n')}
 </table>
-<h2>Users</h2>
-<table><tr><th>login</th><th>name</th><th>business unit</th></tr>
-${org.users.map(u => `<tr><td><code>${esc(u.login)}</code></td><td>${esc(u.fullName)}</td><td>${esc(org.businessUnits.find(b => b.id === u.businessUnitId)?.name ?? u.businessUnitId)}</td></tr>`).join('\n')}
-</table>
-<h2>Connect</h2>
+${config.demo ? usersTable(org) : ''}<h2>Connect</h2>
 <pre>${config.demo ? `curl -s -X POST localhost:${config.port}/auth/dev-login -H 'content-type: application/json' -d '{"user":"${esc(org.users[0]?.login ?? 'alice')}"}'\n` : ''}new WebsocketProvider('ws://HOST:${config.port}/sync', '${esc(example)}', doc, { params: { token } })</pre>
 </body></html>`
 }

@@ -4,9 +4,10 @@
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { Catalog, EntityDef } from '../docs/catalog-types.ts'
-import { fieldPermission, mayAccess, readScope, type ModelIndex, type ReadScope } from '../authz/decide.ts'
+import { fieldPermission, mayAccess, readScope, type ModelIndex, type ReadScope, type RecordOwnership } from '../authz/decide.ts'
 import * as admin from '../authz/admin.ts'
-import { docName, isValidId, type RecordId } from '../ids.ts'
+import { docName, isValidId, parseDocName, parsePrincipalRef, type RecordId } from '../ids.ts'
+import { FieldError } from '../errors.ts'
 import { Reason, type Receipt } from '../projection/receipts.ts'
 import type { Row } from '../projection/rows.ts'
 import { META } from '../docs/record.ts'
@@ -18,6 +19,13 @@ export interface ProjectionQueries {
   row (entity: string, id: string): Row | undefined
   rows (entity: string, scope: ReadScope, limit: number, offset: number): Row[]
   receipts (principal: string, since: number, limit: number): Receipt[]
+}
+
+/** The owner of a stored record (`<entity>/<id>`) from its projected row; undefined when there is none. */
+export const storedOwnership = (queries: Pick<ProjectionQueries, 'row'>, name: string): RecordOwnership | undefined => {
+  const ref = parseDocName(name)
+  const row = ref === null ? undefined : queries.row(ref.entity, ref.id)
+  return row === undefined ? undefined : { name, ownerid: String(row.ownerid), owningbusinessunit: String(row.owningbusinessunit) }
 }
 
 const redact = (ix: ModelIndex, userId: string, entity: EntityDef, row: Row): Row => {
@@ -81,15 +89,15 @@ export const recordRoutes = (catalog: Catalog, security: Security, queries: Proj
     const entity = entityOf(c.req.param('entity'))
     const row = rowOrThrow(entity, c.req.param('id'))
     const body = await c.req.json().catch(() => null) as { ownerid?: unknown } | null
-    if (typeof body?.ownerid !== 'string') throw new HTTPException(400, { message: 'ownerid: expected "systemuser/<id>" or "team/<id>"' })
-    const ownerid = body.ownerid
+    const owner = parsePrincipalRef(body?.ownerid)
+    if (owner === null) throw new FieldError('ownerid', 'expected "systemuser/<id>" or "team/<id>"')
+    const ownerid = body!.ownerid as string
     const ix = security.index
     const userId = c.get('principal').userId
     const d = mayAccess(ix, userId, 'assign', entity.name, ownership(entity, row))
     if (!d.allowed) throw new HTTPException(403, { message: d.why })
-    const [kind, pid] = ownerid.split('/', 2)
-    const bu = kind === 'systemuser' ? ix.user(pid)?.businessUnitId : kind === 'team' ? ix.model.org.teams.find(t => t.id === pid)?.businessUnitId : undefined
-    if (bu === undefined) throw new HTTPException(400, { message: `ownerid: no owner ${ownerid}` })
+    const bu = ix.unitOf(owner)
+    if (bu === undefined) throw new FieldError('ownerid', `no owner ${ownerid}`)
     const room = rooms.get(docName(entity.name, String(row.id) as RecordId))
     await room.ready
     await room.write(doc => {

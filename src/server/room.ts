@@ -91,6 +91,7 @@ export interface RoomContext {
   readonly flows?: readonly ProcessFlow[]
   /** the size of attachment content the user uploaded completely */
   readonly blobSize?: (userId: string, hash: string) => number | undefined
+  readonly ownershipOf?: ProjectContext['ownershipOf']
 }
 
 /** Server client ids come from a low range: Yjs breaks ties between concurrent map writes in favour of
@@ -264,7 +265,7 @@ export class Room {
     return {
       entity, record: this.name, userId: peer.principal, ix: security.index, now: this.ctx.now(),
       delivered: peer.delivered === undefined ? undefined : security.at(peer.delivered),
-      rules: this.ctx.rules, flows: this.ctx.flows, blobSize: this.ctx.blobSize, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL,
+      rules: this.ctx.rules, flows: this.ctx.flows, blobSize: this.ctx.blobSize, ownershipOf: this.ctx.ownershipOf, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL,
       command: decision?.kind === 'accept' ? decision.command : undefined,
       reject: decision?.kind === 'reject' ? decision : undefined
     }

@@ -2,7 +2,7 @@
 
 import { parseDocName, type DocName } from '../ids.ts'
 import type { Catalog } from '../docs/catalog-types.ts'
-import type { ModelIndex } from '../authz/decide.ts'
+import type { ModelIndex, RecordOwnership } from '../authz/decide.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { Room, type RoomOptions } from './room.ts'
@@ -21,6 +21,8 @@ export interface RoomsOptions extends RoomOptions {
   readonly flows?: readonly ProcessFlow[]
   /** the size of attachment content the user uploaded completely (a note may only point at that) */
   readonly blobSize?: (userId: string, hash: string) => number | undefined
+  /** the owner of a stored record (`<entity>/<id>`), undefined when there is none: lookups are checked against it */
+  readonly ownershipOf?: (record: string) => RecordOwnership | undefined
 }
 
 export class Rooms {
@@ -52,11 +54,11 @@ export class Rooms {
     let room = this.rooms.get(name)
     if (room === undefined || room.isBroken) {
       if (room !== undefined) this.drop(name, room)
-      const { catalog, storage, security, rules, flows, blobSize } = this.options
+      const { catalog, storage, security, rules, flows, blobSize, ownershipOf } = this.options
       const entity = catalog.entities.get(parseDocName(name)?.entity ?? '')
       if (entity === undefined) throw new Error(`no entity for ${name}`)
       room = new Room(name, storage, this.options, {
-        entity, security, now: this.now, rules, flows, blobSize, onCommit: n => { for (const l of this.commitListeners) l(n) }
+        entity, security, now: this.now, rules, flows, blobSize, ownershipOf, onCommit: n => { for (const l of this.commitListeners) l(n) }
       })
       this.rooms.set(name, room)
       // A record that nobody joins (a failed upgrade) must not stay loaded.

@@ -74,6 +74,33 @@ describe('mayAccess', () => {
     expect(mayAccess(ix, 'tech', 'write', 'account', rec('systemuser/boss', 'root', 'account/s2')).allowed).toBe(false)
     expect(mayAccess(ix, 'tech', 'delete', 'account', rec('systemuser/boss', 'root', 'account/s1')).allowed).toBe(false)
   })
+
+  it('grants through a share only a privilege the sharee\'s roles hold on the entity (own or team roles, any depth)', () => {
+    const ix = model({
+      roles: [role('reader', { account: { read: 'organization' } }), role('writer', { account: { read: 'user', write: 'user' } })],
+      userRoles: { boss: ['reader'], rep2: ['writer'] },
+      teamRoles: { 'north-team': ['reader'] },
+      shares: [
+        { record: 'account/s1', principal: 'systemuser/boss', access: 'readwrite' },
+        { record: 'account/s1', principal: 'team/north-team', access: 'readwrite' },
+        { record: 'account/s1', principal: 'systemuser/rep2', access: 'readwrite' },
+        { record: 'account/s1', principal: 'systemuser/tech', access: 'read' }
+      ]
+    })
+    const s1 = rec('systemuser/other', 'svc', 'account/s1')
+    // read everywhere, but no write privilege: a read-write share does not make a writer
+    expect(mayAccess(ix, 'boss', 'read', 'account', s1).allowed).toBe(true)
+    expect(mayAccess(ix, 'boss', 'write', 'account', s1)).toEqual({ allowed: false, why: 'no write privilege on account' })
+    // a team whose role has no write
+    expect(mayAccess(ix, 'rep', 'write', 'account', s1).allowed).toBe(false)
+    // write at user depth: the share widens its reach to this record
+    expect(mayAccess(ix, 'rep2', 'write', 'account', s1).allowed).toBe(true)
+    expect(mayAccess(ix, 'rep2', 'write', 'account', rec('systemuser/other', 'svc', 'account/s2')).allowed).toBe(false)
+    // no privilege on the entity at all: a read share gives nothing, and readScope agrees
+    expect(mayAccess(ix, 'tech', 'read', 'account', s1).allowed).toBe(false)
+    expect(readScope(ix, 'tech', 'account').records.size).toBe(0)
+    expect([...readScope(ix, 'rep2', 'account').records]).toEqual(['account/s1'])
+  })
 })
 
 describe('field security', () => {
