@@ -1,0 +1,89 @@
+// Loss of read access stops every byte of a record to a device at once, not at its next cycle:
+// a reassignment, a share removed or a role taken away sends `evict` within the same turn that closes
+// /sync sockets, and nothing of the record follows.
+
+import { describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import * as decoding from 'lib0/decoding'
+import { buildCatalog } from '../../src/docs/catalog.ts'
+import { setField } from '../../src/docs/record.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDigest, readDeviceFrame, type DeviceFrame } from '../../src/server/device-protocol.ts'
+import type { TestServer } from '../helpers/server.ts'
+import { until } from '../helpers/server.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
+import { open, ownedBy, startServer, TIME } from './support.ts'
+
+/** Every demo record of `entity` owned by `userId`. */
+const ownedAll = (s: TestServer, entity: string, userId: string): string[] =>
+  s.projection.rows(entity, { all: true, businessUnits: new Set(), owners: new Set(), records: new Set() }, 1000, 0)
+    .filter(r => r.ownerid === `systemuser/${userId}`).map(r => `${entity}/${String(r.id)}`)
+
+const account = buildCatalog().entities.get('account')!
+const cleanups = useCleanups()
+
+interface RawDevice { frames: DeviceFrame[], ws: WebSocket }
+
+/** A raw /device socket of `login` that has finished its first cycle. */
+const rawDevice = async (s: TestServer, login: string, id: string): Promise<RawDevice> => {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token(login)}`)
+  ws.on('error', () => {})
+  cleanups.push(() => ws.terminate())
+  const frames: DeviceFrame[] = []
+  ws.on('message', (data: Buffer) => { const d = decoding.createDecoder(new Uint8Array(data)); while (decoding.hasContent(d)) frames.push(readDeviceFrame(d)) })
+  await new Promise(resolve => ws.on('open', resolve))
+  ws.send(encodeDeviceFrame({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId: id, cursor: 0, privilegeVersion: 0, metadataDigest: 0 }))
+  ws.send(encodeDeviceFrame({ type: DeviceMessage.syncNow, request: 1, count: 0, digest: holdingsDigest([]), receiptSeq: 0 }))
+  await until(() => frames.some(f => f.type === DeviceMessage.done), `${login}'s first cycle`)
+  return { frames, ws }
+}
+
+const recordFrames = (d: RawDevice, name: string, from = 0): DeviceFrame[] =>
+  d.frames.slice(from).filter(f => (f.type === DeviceMessage.sync && f.record === name))
+
+const api = async (s: TestServer, login: string, path: string, method: string, body: unknown): Promise<Response> =>
+  fetch(`${s.url}${path}`, { method, headers: { authorization: `Bearer ${await s.token(login)}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+
+/** Edits `name` as avery and waits until a device that still holds `other` receives a later edit of it: the first edit went out before. */
+const editThenFence = async (s: TestServer, d: RawDevice, name: string, other: string): Promise<void> => {
+  const a = await open(cleanups, s, name, 'avery')
+  setField(a.doc, account, 'telephone1', '+47 after', { by: 'u-avery', at: TIME })
+  await until(() => s.projection.row('account', name.split('/')[1])?.telephone1 === '+47 after', 'the edit committed')
+  const o = await open(cleanups, s, other, 'avery')
+  const seen = d.frames.length
+  setField(o.doc, account, 'telephone1', `+47 fence ${seen}`, { by: 'u-avery', at: TIME })
+  await until(() => recordFrames(d, other, seen).length > 0, 'the fence edit reached the device')
+}
+
+describe('a device loses a record the moment its user loses read access', () => {
+  it('on a reassignment: evict at once, and no byte of the record after it', async () => {
+    const s = await startServer(cleanups)
+    const [name, other] = ownedAll(s, 'account', 'u-alice')
+    const d = await rawDevice(s, 'alice', 'device-evict-a1')
+    expect(recordFrames(d, name).length).toBeGreaterThan(0)
+    const res = await api(s, 'avery', `/api/records/${name}/assign`, 'POST', { ownerid: 'systemuser/u-carol' })
+    expect(res.status).toBe(200)
+    // The assign answered after its commit; the eviction went out in the same turn.
+    await until(() => d.frames.some(f => f.type === DeviceMessage.evict && f.record === name), 'evicted')
+    const at = d.frames.findIndex(f => f.type === DeviceMessage.evict && f.record === name)
+    await editThenFence(s, d, name, other)
+    expect(recordFrames(d, name, at)).toEqual([])
+  })
+
+  it('on a role taken away: evict at once, nothing after, not even in the next cycle', async () => {
+    const s = await startServer(cleanups)
+    const d = await rawDevice(s, 'alice', 'device-evict-a2')
+    // A role taken away: alice's own record goes too.
+    const mine = ownedBy(s, 'account', 'u-alice')
+    const from = d.frames.length
+    expect((await api(s, 'avery', '/api/admin/users/u-alice/roles', 'PUT', { roles: [] })).status).toBe(200)
+    await until(() => d.frames.slice(from).some(f => f.type === DeviceMessage.evict && f.record === mine), 'evicted on the role removed')
+    const at = d.frames.findIndex((f, i) => i >= from && f.type === DeviceMessage.evict && f.record === mine)
+    const a = await open(cleanups, s, mine, 'avery')
+    setField(a.doc, account, 'telephone1', '+47 after role', { by: 'u-avery', at: TIME })
+    await until(() => s.projection.row('account', mine.split('/')[1])?.telephone1 === '+47 after role', 'committed')
+    // A later cycle the device asks for still sends nothing of it.
+    d.ws.send(encodeDeviceFrame({ type: DeviceMessage.syncNow, request: 2, count: 0, digest: holdingsDigest([]), receiptSeq: 0 }))
+    await until(() => d.frames.some(f => f.type === DeviceMessage.done && f.request === 2), 'the next cycle')
+    expect(recordFrames(d, mine, at)).toEqual([])
+  })
+})
