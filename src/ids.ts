@@ -58,6 +58,17 @@ export const parsePrincipalRef = (s: unknown): PrincipalRef | null => {
 
 export const principalRef = (kind: PrincipalKind, id: string): string => `${kind}/${id}`
 
+/** The document that holds one secured field of a record: `<entity>/<id>/<attribute>` (README, "Record document layout"). */
+export const fieldDocName = (record: string, attribute: string): DocName => `${record}/${attribute}` as DocName
+
+/** A field document's record and attribute, or null when `name` is not one (strictly three valid parts). */
+export const parseFieldDocName = (name: string): { entity: string, id: RecordId, attribute: string, record: DocName } | null => {
+  const parts = name.split('/')
+  if (parts.length !== 3 || !parts.every(isValidId)) return null
+  const [entity, id, attribute] = parts
+  return { entity, id: id as RecordId, attribute, record: `${entity}/${id}` as DocName }
+}
+
 /** Random id: 32 hex characters (128 bits). */
 export const newId = (): RecordId => {
   const bytes = new Uint8Array(16)

@@ -30,10 +30,13 @@ export const columnsOf = (entity: EntityDef): { name: string, kind: ColumnKind }
 const SYSTEM_NAMES = new Set(SYSTEM_COLUMNS.map(c => c.name))
 const projected = new WeakMap<EntityDef, { name: string, memo: boolean }[]>()
 
-const sqlValue = (v: string | number | boolean | undefined): SqlValue => v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v
+export const sqlValue = (v: string | number | boolean | undefined): SqlValue => v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v
 
-/** The row of a record state, or null when the record does not exist or is deleted. */
-export const rowOf = (entity: EntityDef, s: RecordState): Row | null => {
+/**
+ * The row of a record state, or null when the record does not exist or is deleted. Attributes in `omit`
+ * (secured fields, kept in their own documents) are left out, so the row keeps what they hold.
+ */
+export const rowOf = (entity: EntityDef, s: RecordState, omit?: ReadonlySet<string>): Row | null => {
   if (!exists(s) || isDeleted(s)) return null
   let attrs = projected.get(entity)
   if (attrs === undefined) {
@@ -42,6 +45,6 @@ export const rowOf = (entity: EntityDef, s: RecordState): Row | null => {
   }
   const row: Row = {}
   for (const c of SYSTEM_COLUMNS) row[c.name] = sqlValue(s.meta[c.name as keyof RecordState['meta']])
-  for (const a of attrs) row[a.name] = sqlValue(a.memo ? s.texts[a.name] : s.fields[a.name])
+  for (const a of attrs) if (omit === undefined || !omit.has(a.name)) row[a.name] = sqlValue(a.memo ? s.texts[a.name] : s.fields[a.name])
   return row
 }

@@ -33,8 +33,10 @@ export interface StoredRecord {
 
 /** What commits atomically with an update. */
 export interface CommitEffects {
-  /** the record's projected row after the update; null removes it; absent leaves it */
-  readonly row?: { readonly entity: string, readonly id: string, readonly values: Row | null }
+  /** the record's projected row after the update; null removes it; absent leaves it. Columns absent
+   * from `values` keep what they hold (secured fields are written by their own documents); with
+   * `partial` only an existing row's given columns are set (a secured field's document). */
+  readonly row?: { readonly entity: string, readonly id: string, readonly values: Row | null, readonly partial?: boolean }
   readonly receipts?: readonly Receipt[]
   readonly bindings?: readonly ClientBinding[]
   /** usage to add (deltas) */

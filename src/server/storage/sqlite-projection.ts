@@ -13,6 +13,8 @@ export class SqliteProjection {
   private readonly db: SqliteDb
   private readonly catalog: Catalog
   private readonly statements = new Map<string, { upsert: Statement, remove: Statement, get: Statement, columns: string[] }>()
+  /** upserts and updates of a given column set, prepared once */
+  private readonly partial = new Map<string, Statement>()
 
   constructor (db: SqliteDb, catalog: Catalog) {
     this.db = db
@@ -47,11 +49,37 @@ export class SqliteProjection {
     return s
   }
 
-  /** Writes (or with null removes) a record's row; call inside the commit's transaction. */
+  /**
+   * Writes (or with null removes) a record's row; call inside the commit's transaction. Columns the row
+   * leaves out keep their value (a secured field is written by its own document, `update`).
+   */
   write (entity: string, id: string, row: Row | null): void {
     const s = this.statementsOf(entity)
-    if (row === null) s.remove.run(id)
-    else s.upsert.run(...s.columns.map(c => row[c] ?? null))
+    if (row === null) { s.remove.run(id); return }
+    const given = s.columns.filter(c => c in row)
+    if (given.length === s.columns.length) { s.upsert.run(...s.columns.map(c => row[c] ?? null)); return }
+    const key = `${entity}\u0000upsert\u0000${given.join(',')}`
+    let st = this.partial.get(key)
+    if (st === undefined) {
+      const t = quote(tableName(entity))
+      st = this.db.prepare(`INSERT INTO ${t} (${given.map(quote).join(', ')}) VALUES (${given.map(() => '?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${given.filter(c => c !== 'id').map(c => `${quote(c)} = excluded.${quote(c)}`).join(', ')}`)
+      this.partial.set(key, st)
+    }
+    st.run(...given.map(c => row[c] ?? null))
+  }
+
+  /** Sets some columns of an existing row (nothing when there is none). */
+  update (entity: string, id: string, values: Row): void {
+    const cols = Object.keys(values).filter(c => c !== 'id')
+    if (cols.length === 0) return
+    const key = `${entity}\u0000update\u0000${cols.join(',')}`
+    let st = this.partial.get(key)
+    if (st === undefined) {
+      this.statementsOf(entity) // the entity exists
+      st = this.db.prepare(`UPDATE ${quote(tableName(entity))} SET ${cols.map(c => `${quote(c)} = ?`).join(', ')} WHERE id = ?`)
+      this.partial.set(key, st)
+    }
+    st.run(...cols.map(c => values[c] ?? null), id)
   }
 
   row (entity: string, id: string): Row | undefined {

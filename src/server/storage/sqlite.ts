@@ -123,7 +123,7 @@ export class SqliteRecordStorage implements RecordStorage {
     for (const u of usage) this.stmt.addUsage.run(p.doc, u.principal, u.receipts, u.refusedBytes)
     if (row !== undefined) {
       if (this.projection === undefined) throw new Error('this storage has no projection')
-      this.projection.write(row.entity, row.id, row.values)
+      if (row.partial === true) { if (row.values !== null) this.projection.update(row.entity, row.id, row.values) } else this.projection.write(row.entity, row.id, row.values)
     }
     const stored = receipts.map(r => {
       const { seq: _, ...rest } = r
