@@ -119,7 +119,7 @@ export class Room {
     this.options = options
     this.ctx = ctx
     this.doc = new Y.Doc({ guid: name, gc: true })
-    this.presence = new Presence(this.doc, () => this.peers)
+    this.presence = new Presence(this.doc, () => this.peers, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c) })
     this.ready = this.load()
   }
 
@@ -204,7 +204,7 @@ export class Room {
         this.presence.receive(peer, decoding.readVarUint8Array(d))
         break
       case MessageType.queryAwareness:
-        this.presence.sendAll(peer, true)
+        this.presence.query(peer)
         break
       default:
         throw new MalformedMessage(`unknown message type ${type}`)
