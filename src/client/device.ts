@@ -27,6 +27,7 @@ import type { DeviceEvents, DeviceStatus } from './events.ts'
 
 export type { DeviceEvents, DeviceStatus } from './events.ts'
 export type { SocketLike } from './sync-engine.ts'
+export type { TokenSource } from './token.ts'
 
 export interface DeviceOptions extends ConnectionOptions {
   readonly store: LocalStore

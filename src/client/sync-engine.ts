@@ -6,8 +6,9 @@ import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import type { Receipt } from '../projection/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDigest, readDeviceFrame, type DeviceFrame } from '../server/device-protocol.ts'
-import { SyncStep } from '../server/protocol.ts'
+import { CloseCode, SyncStep } from '../server/protocol.ts'
 import { uploadBlob, UploadRefused, type Http } from './attachments.ts'
+import { currentToken, type TokenSource } from './token.ts'
 import type { Replica } from './replica.ts'
 import type { DeviceStatus, Emit } from './events.ts'
 
@@ -26,7 +27,9 @@ export interface SocketLike {
 export interface ConnectionOptions {
   /** `ws://host:port` of the server */
   readonly url: string
-  readonly token: string
+  /** the token, or a function the SDK calls at every connect and HTTP request for a current one (the
+   * server closes a socket whose token expired with 4401; a sync then waiting connects again) */
+  readonly token: TokenSource
   readonly WebSocket: new (url: string) => SocketLike
   /** periodic sync interval (ms); 0 for on demand only */
   readonly syncIntervalMs?: number
@@ -39,6 +42,12 @@ export class SyncEngine {
   private readonly replica: Replica
   private readonly emit: Emit
   private socket: SocketLike | null = null
+  /** asking the app for a token before opening a socket */
+  private connecting = false
+  /** bumped by every connect and disconnect: a connect that waited for its token checks it is still wanted */
+  private generation = 0
+  /** reconnections after 4401 since the last cycle was done (one per waiting sync) */
+  private expiredRetries = 0
   private statusValue: DeviceStatus = 'offline'
   private waiters: Waiter[] = []
   private requests = 0
@@ -79,8 +88,7 @@ export class SyncEngine {
       const request = ++this.requests
       this.waiters.push({ request, resolve, reject })
       // A socket still opening sends the newest request once it is open.
-      if (this.socket === null) this.connect()
-      else if (this.socket.readyState === 1) void this.flushOutgoing(request)
+      if (this.socket === null) { if (!this.connecting) void this.connect() } else if (this.socket.readyState === 1) void this.flushOutgoing(request)
     })
   }
 
@@ -123,11 +131,25 @@ export class SyncEngine {
     this.refreshes.delete(record)
   }
 
-  private connect (): void {
-    const ws = new this.opts.WebSocket(`${this.opts.url}/device?token=${encodeURIComponent(this.opts.token)}`)
+  private async connect (): Promise<void> {
+    const generation = ++this.generation
+    this.connecting = true
+    this.setStatus('syncing')
+    let token: string
+    try {
+      token = await currentToken(this.opts.token)
+    } catch (e) {
+      if (generation !== this.generation) return
+      this.connecting = false
+      this.setStatus('error')
+      for (const w of this.waiters.splice(0)) w.reject(new Error(`no token to connect with: ${(e as Error).message}`))
+      return
+    }
+    if (generation !== this.generation) return // disconnected meanwhile
+    this.connecting = false
+    const ws = new this.opts.WebSocket(`${this.opts.url}/device?token=${encodeURIComponent(token)}`)
     ws.binaryType = 'arraybuffer'
     this.socket = ws
-    this.setStatus('syncing')
     ws.onopen = () => {
       const { meta, metadata } = this.replica
       this.send({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId: meta.deviceId, cursor: meta.cursor, privilegeVersion: meta.privilegeVersion, metadataDigest: metadata?.digest ?? 0 })
@@ -146,9 +168,16 @@ export class SyncEngine {
       } catch { ws.close(4400, 'malformed server message'); return }
       void this.replica.queue(async () => { for (const f of frames) await this.handle(f) })
     }
-    ws.onclose = () => {
+    ws.onclose = e => {
       if (this.socket !== ws) return // disconnect() already settled it
       this.socket = null
+      // The token expired: a sync still waiting goes on over a new socket with a fresh token.
+      if (e.code === CloseCode.tokenExpired && this.waiters.length > 0 && this.expiredRetries < 1) {
+        this.expiredRetries++
+        this.dropRefreshes()
+        void this.connect()
+        return
+      }
       this.dropConnection()
     }
     ws.onerror = () => { this.setStatus('error') }
@@ -158,6 +187,8 @@ export class SyncEngine {
   disconnect (): void {
     const ws = this.socket
     this.socket = null
+    this.generation++
+    this.connecting = false
     ws?.close(1000, 'device disconnects')
     this.dropConnection()
   }
@@ -165,6 +196,10 @@ export class SyncEngine {
   private dropConnection (): void {
     this.setStatus('offline')
     for (const w of this.waiters.splice(0)) w.reject(new Error('connection closed before the sync finished'))
+    this.dropRefreshes()
+  }
+
+  private dropRefreshes (): void {
     for (const ws of this.refreshes.values()) for (const w of ws) w.reject(new Error('connection closed before the refresh finished'))
     this.refreshes.clear()
   }
@@ -258,6 +293,7 @@ export class SyncEngine {
       case DeviceMessage.progress: this.emit('progress', [{ done: f.done, total: f.total, bytes: f.bytes }]); return
       case DeviceMessage.done: {
         await r.finishCycle(f.cursor, f.receiptSeq)
+        this.expiredRetries = 0
         if (this.answeredState && f.request > 0) {
           // An edit the server could only take with our state (an earlier one was refused whole): the
           // state went out after this cycle's request, so ask again; this cycle answers after it.

@@ -22,6 +22,7 @@ import { CloseCode } from './protocol.ts'
 import type { Peer, Room } from './room.ts'
 import { indexPage } from './index-page.ts'
 import { DeviceSession } from './device-session.ts'
+import { guardSocket, type SocketGuard } from './socket-guard.ts'
 import type { SqliteFeed } from './storage/sqlite-feed.ts'
 import { NO_METADATA, type Metadata } from '../metadata/metadata.ts'
 
@@ -133,16 +134,19 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     const wantsReceipts = c.req.query('receipts') === '1'
     let room: Room | null = null
     let peer: Peer | null = null
+    let guard: SocketGuard | null = null
     const early: Uint8Array[] = []
     return {
       onOpen (_evt, ws) {
+        // A slow consumer or an expired token: the peer leaves the record now, not after the handshake.
+        const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: config.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => { if (room !== null && peer !== null) room.leave(peer) } })
         peer = {
           id: nextPeerId++,
           principal: principal.userId,
           delivered,
           wantsReceipts,
-          send: m => { if (ws.readyState === 1) ws.send(m as Uint8Array<ArrayBuffer>) },
-          close: (code, reason) => { if (ws.readyState <= 1) ws.close(code, reason) }
+          send: m => socket.send(m),
+          close: (code, reason) => socket.close(code, reason)
         }
         const r = rooms.get(name)
         // The room may have been unloaded and reloaded since the upgrade check: join once it is ready.
@@ -162,6 +166,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
         else deliver(room, peer, m)
       },
       onClose () {
+        guard?.dispose()
         if (room !== null && peer !== null) room.leave(peer)
         rooms.released(name)
         // Whatever this device synced, it synced under the privileges of now.
@@ -173,11 +178,12 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   app.get('/device', auth, upgradeWebSocket(c => {
     const principal = c.get('principal')
     let session: DeviceSession | null = null
+    let guard: SocketGuard | null = null
     return {
       onOpen (_evt, ws) {
+        const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: config.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => session?.close() })
         session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, row: queries.row, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
-          b => { if (ws.readyState === 1) ws.send(b as Uint8Array<ArrayBuffer>) },
-          (code, reason) => { if (ws.readyState <= 1) ws.close(code, reason) })
+          b => socket.send(b), (code, reason) => socket.close(code, reason), () => socket.drained())
         sessions.add(session)
       },
       onMessage (evt, ws) {
@@ -186,6 +192,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
         session.receive(new Uint8Array(evt.data))
       },
       onClose () {
+        guard?.dispose()
         if (session !== null) { session.close(); sessions.delete(session) }
         security.setDelivered(principal.userId, security.index.version)
       }

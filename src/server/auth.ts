@@ -9,6 +9,8 @@ import type {} from 'hono'
 export interface Principal {
   readonly userId: string
   readonly login: string
+  /** when the token expires (ms since the epoch); sockets opened with it close then */
+  readonly expiresAt: number | undefined
 }
 
 declare module 'hono' {
@@ -26,7 +28,7 @@ export const verifyToken = async (secret: string, token: string): Promise<Princi
   try {
     const p = await verify(token, secret, 'HS256')
     if (typeof p.sub !== 'string' || typeof p.login !== 'string') return null
-    return { userId: p.sub, login: p.login }
+    return { userId: p.sub, login: p.login, expiresAt: typeof p.exp === 'number' ? p.exp * 1000 : undefined }
   } catch {
     return null
   }

@@ -11,6 +11,8 @@ export interface ServerConfig {
   readonly demo: boolean
   /** frames above this close the socket with 1009 */
   readonly maxFrameBytes: number
+  /** a socket whose unsent backlog exceeds this when there is more to send is closed with 4408 */
+  readonly maxSendBufferBytes: number
   /** the largest attachment (note picture or file) the server takes */
   readonly maxAttachmentBytes: number
   /** a partial attachment upload untouched for this long is removed (seconds) */
@@ -59,6 +61,7 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     dataDir: resolve(cwd, env.DATA_DIR !== undefined && env.DATA_DIR !== '' ? env.DATA_DIR : 'data'),
     demo: bool(env, 'DEMO', true),
     maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 1024 * 1024, 1024, 256 * 1024 * 1024),
+    maxSendBufferBytes: int(env, 'MAX_SEND_BUFFER_BYTES', 8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     maxAttachmentBytes: int(env, 'MAX_ATTACHMENT_BYTES', 10 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     blobUploadTtlSeconds: int(env, 'BLOB_UPLOAD_TTL_SECONDS', 86_400, 1, 365 * 86_400),
     idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),

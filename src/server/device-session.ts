@@ -48,6 +48,8 @@ export class DeviceSession {
   private readonly userId: string
   private readonly sendBytes: (b: Uint8Array) => void
   private readonly closeSocket: (code: CloseCodeValue, reason: string) => void
+  /** while the socket's send buffer is filling up: resolves once it has drained */
+  private readonly drained: () => Promise<void> | undefined
   private deviceId: string | null = null
   private cursor = 0
   private metadataVersion = 0
@@ -63,11 +65,12 @@ export class DeviceSession {
   /** bumped when privileges change: a cycle under way stops (a full cycle follows) */
   private generation = 0
 
-  constructor (deps: DeviceDeps, userId: string, send: (b: Uint8Array) => void, close: (code: CloseCodeValue, reason: string) => void) {
+  constructor (deps: DeviceDeps, userId: string, send: (b: Uint8Array) => void, close: (code: CloseCodeValue, reason: string) => void, drained: () => Promise<void> | undefined = () => undefined) {
     this.deps = deps
     this.userId = userId
     this.sendBytes = send
     this.closeSocket = close
+    this.drained = drained
   }
 
   private send (f: DeviceFrame): number {
@@ -261,6 +264,9 @@ export class DeviceSession {
       if (this.revoked.has(name)) continue
       const payload = feed.stateSince(name, held.has(name) ? this.cursor : 0, upTo)
       bytes += this.sendBatched({ type: DeviceMessage.sync, record: name, step: SyncStep.update, payload })
+      // A cycle goes out no faster than the device takes it (its send buffer is bounded).
+      const draining = this.drained()
+      if (draining !== undefined) await draining
       done++
       if (done % 250 === 0) {
         this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })

@@ -1,20 +1,58 @@
-// Presence of one record (y-protocols awareness): relayed to every peer, and each peer may set or
-// remove only the awareness client ids it introduced (or that nobody holds).
+// Presence of one record (y-protocols awareness): relayed to every peer. The server sets who each state
+// belongs to (`user`, from the token); a peer may write only awareness client ids it introduced, that no
+// other connection uses and that are not bound to another principal's writes; states, client ids per
+// connection and presence queries are bounded (README, "Protocol").
 
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import type * as Y from 'yjs'
+import type { User } from '../authz/org.ts'
 import { encodeAwareness } from './messages.ts'
+import { CloseCode, type CloseCodeValue } from './protocol.ts'
 
-interface PresencePeer { send (message: Uint8Array): void }
+export const PresenceLimit = {
+  /** the largest presence state a client may send, in bytes of JSON */
+  stateBytes: 8 * 1024,
+  /** awareness client ids one connection may introduce */
+  clientIds: 4,
+  /** the longest `user.color` kept from a client */
+  colorLength: 32,
+  /** presence queries (message type 3): a burst of this many, then one per second */
+  queryBurst: 10,
+  queriesPerSecond: 1
+} as const
+
+interface PresencePeer {
+  /** the user id the peer authenticated as */
+  readonly principal: string
+  send (message: Uint8Array): void
+  close (code: CloseCodeValue, reason: string): void
+}
+
+export interface PresenceContext {
+  /** the user behind a principal (identity in presence comes from here, never from the client) */
+  identity (principal: string): User | undefined
+  /** the principal a Yjs client id is bound to in the record (by its writes), if any */
+  boundTo (client: number): string | undefined
+}
+
+/** What the server keeps about one peer's presence. */
+interface PeerPresence {
+  /** awareness client ids the peer introduced */
+  readonly owned: Set<number>
+  /** presence queries it may still make now (token bucket) */
+  queries: number
+  refilledAt: number
+}
 
 export class Presence<P extends PresencePeer> {
   readonly awareness: awarenessProtocol.Awareness
-  /** awareness client ids each peer set */
-  private readonly owners = new Map<P, Set<number>>()
+  private readonly peers = new Map<P, PeerPresence>()
+  private readonly ctx: PresenceContext
 
-  constructor (doc: Y.Doc, peers: () => Iterable<P>) {
+  constructor (doc: Y.Doc, peers: () => Iterable<P>, ctx: PresenceContext) {
+    this.ctx = ctx
     this.awareness = new awarenessProtocol.Awareness(doc)
     this.awareness.setLocalState(null)
     this.awareness.on('update', ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }) => {
@@ -23,22 +61,46 @@ export class Presence<P extends PresencePeer> {
     })
   }
 
+  private of (peer: P): PeerPresence {
+    let x = this.peers.get(peer)
+    if (x === undefined) {
+      x = { owned: new Set(), queries: PresenceLimit.queryBurst, refilledAt: Date.now() }
+      this.peers.set(peer, x)
+    }
+    return x
+  }
+
   /** Sends a peer every current presence state (nothing when there is none). */
   sendAll (peer: P, evenIfEmpty = false): void {
     const states = this.awareness.getStates()
     if (states.size > 0 || evenIfEmpty) peer.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...states.keys()])))
   }
 
-  /** A peer left: its presence goes. */
+  /** A peer asks for every presence state (message type 3); past the rate limit it is closed with 4429. */
+  query (peer: P): void {
+    const x = this.of(peer)
+    const now = Date.now()
+    x.queries = Math.min(PresenceLimit.queryBurst, x.queries + (now - x.refilledAt) / 1000 * PresenceLimit.queriesPerSecond)
+    x.refilledAt = now
+    if (x.queries < 1) { peer.close(CloseCode.rateLimited, 'too many presence queries'); return }
+    x.queries--
+    this.sendAll(peer, true)
+  }
+
+  /** A peer left: its presence goes. (The awareness keeps each id's clock, so that a stale copy of a
+   * state that another client echoes back later is not taken as new.) */
   leave (peer: P): void {
-    const owned = this.owners.get(peer)
-    this.owners.delete(peer)
+    const owned = this.peers.get(peer)?.owned
+    this.peers.delete(peer)
     if (owned !== undefined && owned.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...owned], 'leave')
   }
 
-  /** Applies the entries of an awareness update that `peer` may write. Throws on malformed bytes. */
+  /**
+   * Applies the entries of an awareness update that `peer` may write, each state's `user` set from its
+   * principal. Throws on malformed bytes; a state over the size limit or a client id over the
+   * per-connection limit closes the peer with 4413 and nothing of the update is applied.
+   */
   receive (peer: P, update: Uint8Array): void {
-    // Decode everything first; keep only entries for client ids this peer owns or that nobody owns.
     const d = decoding.createDecoder(update)
     const n = decoding.readVarUint(d)
     const entries: { client: number, clock: number, state: string }[] = []
@@ -46,17 +108,32 @@ export class Presence<P extends PresencePeer> {
       const client = decoding.readVarUint(d)
       const clock = decoding.readVarUint(d)
       const state = decoding.readVarString(d)
-      JSON.parse(state) // throws on malformed presence
       entries.push({ client, clock, state })
     }
-    let owned = this.owners.get(peer)
-    if (owned === undefined) { owned = new Set(); this.owners.set(peer, owned) }
-    const allowed = entries.filter(e => {
-      if (owned.has(e.client)) return true
-      for (const [other, set] of this.owners) if (other !== peer && set.has(e.client)) return false
-      owned.add(e.client)
-      return true
-    })
+    const { owned } = this.of(peer)
+    const introduced = new Set<number>()
+    const allowed: { client: number, clock: number, state: string }[] = []
+    for (const e of entries) {
+      if (Buffer.byteLength(e.state) > PresenceLimit.stateBytes) {
+        peer.close(CloseCode.quotaExceeded, `a presence state is larger than ${PresenceLimit.stateBytes} bytes`)
+        return
+      }
+      const state: unknown = JSON.parse(e.state) // throws on malformed presence
+      if (state !== null && (typeof state !== 'object' || Array.isArray(state))) throw new Error('a presence state must be a JSON object or null')
+      if (!this.mayWrite(peer, owned, e.client)) continue
+      if (!owned.has(e.client)) {
+        // y-websocket clients send every awareness change back, other clients' too: a removal, or a
+        // state no newer than the one the server had, introduces nothing.
+        if (state === null || e.clock <= (this.awareness.meta.get(e.client)?.clock ?? 0)) continue
+        introduced.add(e.client)
+        if (owned.size + introduced.size > PresenceLimit.clientIds) {
+          peer.close(CloseCode.quotaExceeded, `a connection may use at most ${PresenceLimit.clientIds} awareness client ids`)
+          return
+        }
+      }
+      allowed.push({ ...e, state: state === null ? 'null' : JSON.stringify(this.withIdentity(peer.principal, state as Record<string, unknown>)) })
+    }
+    for (const c of introduced) owned.add(c)
     if (allowed.length === 0) return
     const e = encoding.createEncoder()
     encoding.writeVarUint(e, allowed.length)
@@ -66,6 +143,31 @@ export class Presence<P extends PresencePeer> {
       encoding.writeVarString(e, a.state)
     }
     awarenessProtocol.applyAwarenessUpdate(this.awareness, encoding.toUint8Array(e), peer)
+  }
+
+  /** A client id no other connection uses and no other principal's writes are bound to. */
+  private mayWrite (peer: P, owned: ReadonlySet<number>, client: number): boolean {
+    const bound = this.ctx.boundTo(client)
+    if (bound !== undefined && bound !== peer.principal) return false
+    if (owned.has(client)) return true
+    for (const [other, x] of this.peers) if (other !== peer && x.owned.has(client)) return false
+    return true
+  }
+
+  /** The state with `user` set from the principal (a short client `user.color` is kept). */
+  private withIdentity (principal: string, state: Record<string, unknown>): Record<string, unknown> {
+    const u = this.ctx.identity(principal)
+    const given = state.user
+    const color = typeof given === 'object' && given !== null ? (given as { color?: unknown }).color : undefined
+    return {
+      ...state,
+      user: {
+        id: principal,
+        login: u?.login ?? '',
+        name: u?.fullName ?? '',
+        ...(typeof color === 'string' && color.length <= PresenceLimit.colorLength ? { color } : {})
+      }
+    }
   }
 
   destroy (): void {

@@ -146,7 +146,7 @@ export class Room {
     this.ctx = ctx
     this.current = new Y.Doc({ guid: name, gc: true })
     // Presence does not depend on the record's content: it keeps its own document.
-    this.presence = new Presence(new Y.Doc(), () => this.peers)
+    this.presence = new Presence(new Y.Doc(), () => this.peers, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c) })
     this.ready = this.load()
   }
 
@@ -253,7 +253,7 @@ export class Room {
         this.presence.receive(peer, decoding.readVarUint8Array(d))
         break
       case MessageType.queryAwareness:
-        this.presence.sendAll(peer, true)
+        this.presence.query(peer)
         break
       default:
         throw new MalformedMessage(`unknown message type ${type}`)

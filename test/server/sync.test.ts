@@ -120,7 +120,8 @@ describe('sync with the real y-websocket client', () => {
     const pb = open(s, 'contact/con0001', b, token)
     await Promise.all([synced(pa), synced(pb)])
     pa.awareness.setLocalStateField('user', { name: 'Alice' })
-    await until(() => pb.awareness.getStates().get(a.clientID)?.user?.name === 'Alice', 'b sees a\'s presence')
+    // the server sets who a state belongs to from the token
+    await until(() => pb.awareness.getStates().get(a.clientID)?.user?.name === 'Avery Admin', 'b sees a\'s presence')
     pa.destroy()
     await until(() => !pb.awareness.getStates().has(a.clientID), 'a\'s presence removed')
   })
@@ -134,7 +135,7 @@ describe('sync with the real y-websocket client', () => {
     const pc = open(s, 'contact/con0002', c, token)
     await Promise.all([synced(pa), synced(pc)])
     pa.awareness.setLocalStateField('user', { name: 'Alice' })
-    await until(() => pc.awareness.getStates().get(a.clientID)?.user?.name === 'Alice', 'c sees a')
+    await until(() => pc.awareness.getStates().get(a.clientID)?.user?.name === 'Avery Admin', 'c sees a')
     // Another connection forges a's entry (newer clock) and removes it (null state), then sets its own.
     const forger = new WebSocket(`${s.wsUrl}/contact/con0002?token=${await s.token('erin')}`)
     cleanups.push(() => forger.terminate())
@@ -153,8 +154,8 @@ describe('sync with the real y-websocket client', () => {
     forger.send(entry(a.clientID, 1000, { user: { name: 'Mallory' } }))
     forger.send(entry(a.clientID, 1001, null))
     forger.send(entry(424242, 1, { user: { name: 'Bob' } }))
-    await until(() => pc.awareness.getStates().get(424242)?.user?.name === 'Bob', 'c sees the forger\'s own entry')
-    expect(pc.awareness.getStates().get(a.clientID)?.user?.name).toBe('Alice')
+    await until(() => pc.awareness.getStates().get(424242)?.user?.id === 'u-erin', 'c sees the forger\'s own entry, as the forger')
+    expect(pc.awareness.getStates().get(a.clientID)?.user?.name).toBe('Avery Admin')
   })
 
   it('unloads an idle record and loads it again on the next connection', async () => {
