@@ -5,9 +5,9 @@
 import type * as Y from 'yjs'
 import { Observable } from 'lib0/observable'
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
-import { addNote, createRecord, deleteRecord, editNote, META, readRecord, removeNote, setField, type AttachmentRef, type NoteState, type RecordState } from '../docs/record.ts'
+import { addNote, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, type AttachmentRef, type NoteState, type RecordState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
-import { newId, parseDocName, type RecordId } from '../ids.ts'
+import { fieldDocName, newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../projection/receipts.ts'
 import { checkCommand, checkField, checkLookups, checkNoteChange, OfflineRefusal, refuseAssociation, type DeviceMetadata } from './offline-rules.ts'
 import { noteStampTime } from '../projection/decide-notes.ts'
@@ -91,15 +91,33 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const record = `${entity}/${id}`
     const doc = await this.open(record)
     const user = meta.userId
-    createRecord(doc, def, { id: id as RecordId, ownerid: `systemuser/${user}`, owningbusinessunit: meta.businessUnitId, values }, { by: user, at: new Date().toISOString() })
+    const { own, secured } = this.splitSecured(meta, entity, values)
+    createRecord(doc, def, { id: id as RecordId, ownerid: `systemuser/${user}`, owningbusinessunit: meta.businessUnitId, values: own }, { by: user, at: new Date().toISOString() })
+    await this.writeSecured(record, def, secured)
     await this.replica.settled() // stored before we answer
     return record
+  }
+
+  /** Values of secured fields go to their own documents (README, "Record document layout"). */
+  private splitSecured (meta: DeviceMetadata, entity: string, values: Record<string, FieldValue>): { own: Record<string, FieldValue>, secured: Record<string, FieldValue> } {
+    const own: Record<string, FieldValue> = {}
+    const secured: Record<string, FieldValue> = {}
+    for (const [k, v] of Object.entries(values)) (meta.fieldPermissions[`${entity}.${k}`] !== undefined ? secured : own)[k] = v
+    return { own, secured }
+  }
+
+  private async writeSecured (record: string, def: EntityDef, values: Record<string, FieldValue>): Promise<void> {
+    for (const [k, v] of Object.entries(values)) {
+      const doc = await this.open(fieldDocName(record, k))
+      if (def.attributes.find(a => a.name === k)?.type === 'memo') replaceText(doc.getText(`memo:${k}`), String(v))
+      else doc.getMap('fields').set(k, v)
+    }
   }
 
   /** The form state of a record with `pending` values typed in: values after rules, required, locked, errors. */
   async formState (record: string, pending: Record<string, FieldValue> = {}): Promise<FormState> {
     const meta = this.requireMetadata()
-    const s = readRecord(await this.open(record))
+    const s = await this.replica.stateWithSecured(record, readRecord(await this.open(record)))
     return evaluateRules(meta.businessRules ?? [], parseDocName(record)?.entity ?? '', { ...formValues(s), ...pending })
   }
 
@@ -117,8 +135,10 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     for (const f of Object.keys(values)) checkField(meta, entity, f, false)
     checkLookups(meta, def, values)
     const doc = await this.open(record)
-    this.checkRules(meta, entity, formValues(readRecord(doc)), values)
-    doc.transact(() => { for (const [k, v] of Object.entries(values)) setField(doc, def, k, v, { by: meta.userId, at: new Date().toISOString() }) })
+    this.checkRules(meta, entity, formValues(await this.replica.stateWithSecured(record, readRecord(doc))), values)
+    const { own, secured } = this.splitSecured(meta, entity, values)
+    if (Object.keys(own).length > 0) doc.transact(() => { for (const [k, v] of Object.entries(own)) setField(doc, def, k, v, { by: meta.userId, at: new Date().toISOString() }) })
+    await this.writeSecured(record, def, secured)
     await this.replica.settled()
   }
 

@@ -4,7 +4,7 @@
 
 import * as Y from 'yjs'
 import { readRecord, type RecordState } from '../docs/record.ts'
-import { newId, parseDocName } from '../ids.ts'
+import { fieldDocName, newId, parseDocName, parseFieldDocName } from '../ids.ts'
 import type { Receipt } from '../projection/receipts.ts'
 import type { CommandFramePart, DeviceFrame } from '../server/device-protocol.ts'
 import { DeviceMessage } from '../server/device-protocol.ts'
@@ -102,11 +102,63 @@ export class Replica {
     return doc
   }
 
+  /** The secured attributes of `entity` this user may read (their values live in their own documents). */
+  securedAttributes (entity: string): string[] {
+    const perms = this.metadataValue?.fieldPermissions ?? {}
+    return Object.keys(perms).filter(k => k.startsWith(`${entity}.`) && perms[k].read).map(k => k.slice(entity.length + 1))
+  }
+
+  /** A record's state with the values of its secured fields' documents the device holds. */
+  async stateWithSecured (record: string, s: RecordState): Promise<RecordState> {
+    const entity = parseDocName(record)?.entity
+    if (entity === undefined) return s
+    const attrs = this.securedAttributes(entity)
+    if (attrs.length === 0) return s
+    const out: RecordState = { ...s, fields: { ...s.fields }, texts: { ...s.texts } }
+    for (const a of attrs) {
+      const name = fieldDocName(record, a)
+      let doc = this.docs.get(name)
+      const temporary = doc === undefined
+      if (doc === undefined) {
+        if (!this.known.has(name)) continue
+        doc = new Y.Doc({ guid: name })
+        for (const u of await this.store.load(name)) Y.applyUpdate(doc, u)
+      }
+      const f = readRecord(doc)
+      if (f.fields[a] !== undefined) out.fields[a] = f.fields[a]
+      if (f.texts[a] !== undefined) out.texts[a] = f.texts[a]
+      if (temporary) doc.destroy()
+    }
+    return out
+  }
+
+  /** The index entry of a record, secured values it may read included. */
+  private async entryOf (record: string, s: RecordState): Promise<IndexedRecord | null> {
+    return indexEntry(record, await this.stateWithSecured(record, s))
+  }
+
+  /** Indexes a record again (one of its secured fields' documents changed). */
+  private async reindex (record: string): Promise<void> {
+    if (!this.known.has(record)) return
+    const open = this.docs.get(record)
+    let state: RecordState
+    if (open !== undefined) state = readRecord(open)
+    else {
+      const tmp = new Y.Doc({ guid: record })
+      for (const u of await this.store.load(record)) Y.applyUpdate(tmp, u)
+      state = readRecord(tmp)
+      tmp.destroy()
+    }
+    await this.indexWrite(record, this.store.setIndex(record, await this.entryOf(record, state)))
+  }
+
   private localEdit (record: string, doc: Y.Doc, update: Uint8Array): Promise<void> {
-    const entry = indexEntry(record, readRecord(doc))
+    const state = readRecord(doc)
+    const field = parseFieldDocName(record)
     return this.queue(async () => {
       const id = await this.store.addPending(record, update)
-      await this.indexWrite(record, this.store.setIndex(record, entry))
+      if (field !== null) await this.reindex(field.record)
+      else await this.indexWrite(record, this.store.setIndex(record, await this.entryOf(record, state)))
       this.emitUnsynced()
       this.sendLive({ type: DeviceMessage.push, record, id, update })
     })
@@ -121,7 +173,7 @@ export class Replica {
         const id = await this.store.addPending(p.record, p.update, { group, name: command, target })
         parts.push({ record: p.record, id, update: p.update })
         const d = this.docs.get(p.record)
-        await this.indexWrite(p.record, this.store.setIndex(p.record, d === undefined ? null : indexEntry(p.record, readRecord(d))))
+        await this.indexWrite(p.record, this.store.setIndex(p.record, d === undefined ? null : await this.entryOf(p.record, readRecord(d))))
       }
       this.emitUnsynced()
       this.sendLive({ type: DeviceMessage.command, command, target, parts })
@@ -173,12 +225,22 @@ export class Replica {
     const known = this.known.has(record)
     this.known.add(record)
     const open = this.docs.get(record)
+    const field = parseFieldDocName(record)
+    if (field !== null) {
+      // A secured field's document: stored as it is; its record's index entry shows the value.
+      const stored = known || open !== undefined ? this.store.put(record, payload) : this.store.receive(record, payload, null)
+      if (open !== undefined) Y.applyUpdate(open, payload, REMOTE)
+      this.writes.push(stored.then(() => this.reindex(field.record)))
+      return
+    }
     if (!known && open === undefined) {
       // A record new to this device: its payload is its whole state; one write stores both.
       const tmp = new Y.Doc({ guid: record }) // a given guid spares a random uuid per record
       Y.applyUpdate(tmp, payload)
-      this.writes.push(this.indexWrite(record, this.store.receive(record, payload, indexEntry(record, readRecord(tmp)))))
+      const state = readRecord(tmp)
       tmp.destroy()
+      const entry = this.securedAttributes(parseDocName(record)?.entity ?? '').length === 0 ? indexEntry(record, state) : await this.entryOf(record, state)
+      this.writes.push(this.indexWrite(record, this.store.receive(record, payload, entry)))
       return
     }
     const stored = this.store.put(record, payload)
@@ -195,7 +257,7 @@ export class Replica {
       state = readRecord(tmp)
       tmp.destroy()
     }
-    this.writes.push(this.indexWrite(record, this.store.setIndex(record, indexEntry(record, state))))
+    this.writes.push(this.indexWrite(record, this.store.setIndex(record, await this.entryOf(record, state))))
   }
 
   async acknowledge (id: number): Promise<void> {
@@ -239,6 +301,8 @@ export class Replica {
     this.docs.delete(record)
     this.known.delete(record)
     await this.indexWrite(record, this.store.remove(record))
+    const field = parseFieldDocName(record)
+    if (field !== null) await this.reindex(field.record) // its value leaves the record's listing
     this.emit('evicted', [record])
   }
 

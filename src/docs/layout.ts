@@ -13,6 +13,13 @@ export interface LayoutViolation {
   readonly message: string
 }
 
+/** Which layout: a record's document, or the document of one secured field. (A secured field written in
+ * the record's document fits the layout; the decision drops it: its value lives in its own document.) */
+export interface LayoutOptions {
+  /** this is the document of this secured attribute alone */
+  readonly field?: string
+}
+
 type Decoded = ReturnType<typeof Y.decodeUpdate>
 type Struct = Decoded['structs'][number]
 
@@ -52,9 +59,12 @@ const describe = (c: Y.AbstractStruct | unknown): string => {
  * The first item of `update` that lies outside the layout of an `entity` record, or null. Call after
  * checkUpdate (every id the update refers to is known to `doc` or inside the update).
  */
-export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef): LayoutViolation | null => {
-  const memos = new Set(entity.attributes.filter(a => a.type === 'memo').map(a => MEMO_PREFIX + a.name))
-  const scalars = new Set(entity.attributes.filter(a => a.type !== 'memo').map(a => a.name))
+export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, options: LayoutOptions = {}): LayoutViolation | null => {
+  const own = options.field !== undefined
+    ? entity.attributes.filter(a => a.name === options.field)
+    : entity.attributes
+  const memos = new Set(own.filter(a => a.type === 'memo').map(a => MEMO_PREFIX + a.name))
+  const scalars = new Set(own.filter(a => a.type !== 'memo').map(a => a.name))
   const inUpdate = new Map<number, Struct[]>()
   for (const s of update.structs) {
     let list = inUpdate.get(s.id.client)
@@ -106,11 +116,14 @@ export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef): Lay
   function violation (s: Y.Item, p: Placement): LayoutViolation | null {
     if (p.kind === 'collected') return null
     if (p.kind === 'root') {
+      if (options.field !== undefined && p.name !== FIELDS && !memos.has(p.name)) {
+        return { path: p.name, message: `the document of ${entity.name}.${options.field} holds that field only` }
+      }
       if (p.name === META || p.name === FIELDS || p.name === NOTES) {
         if (p.sub === null) return { path: p.name, message: `${p.name} is a map: it holds keyed entries, not list items` }
         const path = `${p.name}.${p.sub}`
         if (p.name === META) return META_SET.has(p.sub) ? scalarEntry(s, path) : { path, message: `${p.sub} is not a key of meta` }
-        if (p.name === FIELDS) return scalars.has(p.sub) ? scalarEntry(s, path) : { path, message: `${entity.name} has no scalar attribute ${p.sub}` }
+        if (p.name === FIELDS) return scalars.has(p.sub) ? scalarEntry(s, path) : { path, message: `${entity.name} has no scalar attribute ${p.sub}${options.field !== undefined ? ' in this document' : ''}` }
         if (!isValidId(p.sub)) return { path, message: 'a note id is 1-64 of [A-Za-z0-9_-], starting alphanumeric' }
         const c = s.content
         if (c instanceof Y.ContentDeleted || (c instanceof Y.ContentType && c.type instanceof Y.Map)) return null

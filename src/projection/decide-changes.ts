@@ -42,6 +42,13 @@ export interface DecideContext {
    * every lookup value is dropped.
    */
   readonly ownershipOf?: (record: string) => RecordOwnership | undefined
+  /**
+   * Set when deciding an update of a secured field's own document: the owner of its record (null when
+   * the record does not exist). Its changes need write on the record and the field's update permission.
+   */
+  readonly parent?: RecordOwnership | null
+  /** for a record's document: its entity's secured attributes, whose values live in their own documents */
+  readonly secured?: ReadonlySet<string>
 }
 
 export type Verdict =
@@ -89,6 +96,9 @@ const checkOwner = (ctx: DecideContext, o: RecordOwnership | null): Denial | nul
 
 /** Checks that depend only on the change and the catalog: attribute known, value fits, field security. */
 const checkContent = (ctx: DecideContext, c: Change, after: RecordState, creating: boolean): Denial | null => {
+  if ((c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited') && ctx.secured?.has(c.field) === true) {
+    return { reason: Reason.fieldSecured, message: `${ctx.entity.name}.${c.field} is secured: its value is kept in its own document ${ctx.record}/${c.field}` }
+  }
   const secured = (attr: string): Denial | null => {
     const p = fieldPermission(ctx.ix, ctx.userId, ctx.entity.name, attr)
     return (creating ? p.create : p.update) ? null : { reason: Reason.fieldSecured, message: `${ctx.entity.name}.${attr} is secured and you may not ${creating ? 'set it on create' : 'update it'}` }
@@ -195,8 +205,24 @@ const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]
   return verdicts.map(v => v.allowed && saved(v.change) ? { change: v.change, allowed: false, reason: Reason.businessRule, message: violation } : v)
 }
 
+/** The changes of a secured field's own document: write on its record, and the field's permission. */
+const decideFieldDocument = (ctx: DecideContext, parent: RecordOwnership | null, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] => {
+  const deny = (d: Denial) => (c: Change): Verdict => ({ change: c, allowed: false, ...d })
+  if (parent === null) return changes.map(deny({ reason: Reason.invalidValue, message: `${ctx.record} is the field of a record that does not exist` }))
+  if (!allows(ctx.entity, 'update')) return changes.map(deny({ reason: Reason.commandNotOffline, message: `update is not an offline command of ${ctx.entity.name}` }))
+  const w = privilege(ctx, 'write', parent, Reason.noWritePrivilege)
+  // A field that has never had a value may be set with the create permission too.
+  const empty = Object.keys(before.fields).length === 0 && Object.keys(before.texts).length === 0
+  return changes.map((c): Verdict => {
+    let d = w ?? checkContent(ctx, c, after, false)
+    if (d?.reason === Reason.fieldSecured && empty && c.kind !== 'field-cleared') d = checkContent(ctx, c, after, true)
+    return d === null ? { change: c, allowed: true } : deny(d)(c)
+  })
+}
+
 const decidePrivileges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] => {
   if (changes.length === 0) return []
+  if (ctx.parent !== undefined) return decideFieldDocument(ctx, ctx.parent, before, after, changes)
   const e = ctx.entity
   const deny = (d: Denial) => (c: Change): Verdict => ({ change: c, allowed: false, ...d })
   const allowAll = (c: Change): Verdict => ({ change: c, allowed: true })

@@ -6,7 +6,9 @@ import { cors } from 'hono/cors'
 import { createNodeWebSocket } from '@hono/node-ws'
 import { serve, type ServerType } from '@hono/node-server'
 import type { Catalog } from '../docs/catalog-types.ts'
-import { docName, isValidId, type RecordId } from '../ids.ts'
+import { docName, fieldDocName, isValidId, type RecordId } from '../ids.ts'
+import { isSecured } from '../authz/decide.ts'
+import { placeSecuredValues } from './secured-fields.ts'
 import { FieldError } from '../errors.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
@@ -65,9 +67,18 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   // A privilege change takes read access away at once: close those sockets now.
   const sessions = new Set<DeviceSession>()
   const sessionsByDevice = new Map<string, DeviceSession>()
+  // Secured fields' values live in their own documents: placed at start and whenever the list changes.
+  let placing: Promise<unknown> = Promise.resolve()
+  const place = (): Promise<unknown> => {
+    placing = placing.then(() => placeSecuredValues(rooms, storage, catalog, security)).catch(e => console.error(`placing secured fields: ${(e as Error).message}`))
+    return placing
+  }
+  let securedBefore = JSON.stringify(security.model.securedFields)
   const unsubscribe = security.onChange(ix => {
     rooms.revokeUnreadable(ix)
     for (const s of sessions) { s.revokeUnreadable(ix); s.fullCycle() } // evictions now, then metadata and scope
+    const secured = JSON.stringify(ix.model.securedFields)
+    if (secured !== securedBefore) { securedBefore = secured; void place() }
   })
   const commands = new CommandRunner(rooms, catalog, metadata.leadQualification)
   // Abandoned partial uploads go after BLOB_UPLOAD_TTL_SECONDS: swept now (they may have been left
@@ -110,12 +121,17 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     })
   }
 
-  app.get('/sync/:entity/:id', auth, upgradeWebSocket(async c => {
+  // A record's document, or (with an attribute) the document of one of its secured fields.
+  const syncSocket = upgradeWebSocket(async c => {
     const entity = c.req.param('entity') ?? ''
     const id = c.req.param('id') ?? ''
-    if (!catalog.entities.has(entity)) throw new HTTPException(404, { message: `unknown entity ${JSON.stringify(entity)}` })
+    const attribute = c.req.param('attribute')
+    const def = catalog.entities.get(entity)
+    if (def === undefined) throw new HTTPException(404, { message: `unknown entity ${JSON.stringify(entity)}` })
     if (!isValidId(id)) throw new HTTPException(400, { message: 'invalid record id' })
-    const name = docName(entity, id as RecordId)
+    if (attribute !== undefined && !def.attributes.some(a => a.name === attribute)) throw new HTTPException(404, { message: `${entity} has no attribute ${JSON.stringify(attribute)}` })
+    if (attribute !== undefined && !isSecured(security.model, entity, attribute)) throw new HTTPException(404, { message: `${entity}.${attribute} is not a secured field: it is part of the record's document` })
+    const name = attribute === undefined ? docName(entity, id as RecordId) : fieldDocName(docName(entity, id as RecordId), attribute)
     const principal = c.get('principal')
     const firstRoom = rooms.get(name)
     try {
@@ -173,7 +189,9 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
         security.setDelivered(principal.userId, security.index.version)
       }
     }
-  }))
+  })
+  app.get('/sync/:entity/:id', auth, syncSocket)
+  app.get('/sync/:entity/:id/:attribute', auth, syncSocket)
 
   app.get('/device', auth, upgradeWebSocket(c => {
     const principal = c.get('principal')
@@ -203,11 +221,15 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   return {
     app,
     rooms,
-    listen: () => new Promise(resolve => {
-      server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, info => resolve(info.port))
-      injectWebSocket(server)
-    }),
+    listen: async () => {
+      await place()
+      return new Promise(resolve => {
+        server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, info => resolve(info.port))
+        injectWebSocket(server)
+      })
+    },
     close: async () => {
+      await placing
       clearInterval(uploadSweep)
       unsubscribe()
       unsubscribeCommits()

@@ -5,10 +5,10 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import type { Catalog } from '../docs/catalog-types.ts'
-import { parseDocName, type DocName } from '../ids.ts'
+import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { computeScope } from '../profiles/scope.ts'
 import { tableName, type Row } from '../projection/rows.ts'
-import { mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
+import { fieldPermission, isSecured, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
 import type { Metadata } from '../metadata/metadata.ts'
 import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
 import { Reason, type Receipt } from '../projection/receipts.ts'
@@ -182,6 +182,8 @@ export class DeviceSession {
 
   /** The owner of a record as a decision needs it: from its room when loaded, else from its row. */
   private ownershipOf (name: DocName): RecordOwnership | undefined {
+    const field = parseFieldDocName(name)
+    if (field !== null) return this.ownershipOf(field.record)
     const { rooms } = this.deps
     if (rooms.has(name)) return rooms.get(name).ownership()
     const parsed = parseDocName(name)
@@ -197,9 +199,10 @@ export class DeviceSession {
     const gone: DocName[] = []
     for (const name of names ?? [...feed.held(this.deviceId), ...feed.unconfirmed(this.deviceId)]) {
       if (this.revoked.has(name)) continue
-      const entity = parseDocName(name)?.entity ?? ''
+      const field = parseFieldDocName(name)
+      const entity = field?.entity ?? parseDocName(name)?.entity ?? ''
       const o = this.ownershipOf(name)
-      if (o !== undefined && mayAccess(ix, this.userId, 'read', entity, o).allowed) continue
+      if (o !== undefined && mayAccess(ix, this.userId, 'read', entity, o).allowed && (field === null || fieldPermission(ix, this.userId, entity, field.attribute).read)) continue
       if (o === undefined && !this.deps.rooms.has(name)) continue // not created yet: nothing of it is readable anyway
       this.revoked.add(name)
       gone.push(name)
@@ -240,6 +243,15 @@ export class DeviceSession {
     if (full) {
       const profile = profileOf(ix.model, this.userId)
       scope = profile === undefined ? new Set() : computeScope(catalog, profile, ix, this.userId, e => feed.allRows(tableName(e)), new Date(now()))
+      // The documents of the secured fields the user may read, of records in scope that have one.
+      for (const f of ix.model.securedFields) {
+        const [entity, attribute] = f.split('.')
+        if (!fieldPermission(ix, this.userId, entity, attribute).read) continue
+        for (const d of feed.fieldDocuments(entity, attribute)) {
+          const parsed = parseFieldDocName(d)
+          if (parsed !== null && scope.has(parsed.record)) scope.add(d)
+        }
+      }
     } else {
       scope = new Set([...held].filter(n => changed.has(n)))
     }
@@ -306,8 +318,10 @@ export class DeviceSession {
   }
 
   private checkName (record: string): DocName | null {
-    const parsed = parseDocName(record)
-    if (parsed === null || !this.deps.catalog.entities.has(parsed.entity)) {
+    const field = parseFieldDocName(record)
+    const parsed = field ?? parseDocName(record)
+    const entity = parsed === null ? undefined : this.deps.catalog.entities.get(parsed.entity)
+    if (entity === undefined || (field !== null && !isSecured(this.deps.security.model, field.entity, field.attribute))) {
       this.fail(CloseCode.malformed, `unknown record ${JSON.stringify(record).slice(0, 80)}`)
       return null
     }

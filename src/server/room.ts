@@ -7,17 +7,17 @@ import * as decoding from 'lib0/decoding'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { readRecord, type RecordState } from '../docs/record.ts'
 import type { Change } from '../docs/diff.ts'
-import { mayAccess, type ModelIndex } from '../authz/decide.ts'
-import { parseDocName, type DocName } from '../ids.ts'
+import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
+import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { projectUpdate, revertForSender, type ProjectContext } from '../projection/project.ts'
 import { Reason, type Receipt, type ReasonCode } from '../projection/receipts.ts'
-import { rowOf } from '../projection/rows.ts'
+import { rowOf, sqlValue } from '../projection/rows.ts'
 import type { ClientBinding, CommitEffects, PrincipalUsage, RecordStorage } from './storage/port.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
 import { encodeReceipts, encodeSyncStep1, encodeSyncUpdate } from './messages.ts'
 import { Presence } from './presence.ts'
 import { checkUpdate, type DecodedUpdate } from './update-check.ts'
-import { checkLayout } from '../docs/layout.ts'
+import { checkLayout, type LayoutOptions } from '../docs/layout.ts'
 import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
 import { META as META_MAP } from '../docs/record.ts'
 import type { Security } from './security.ts'
@@ -91,6 +91,12 @@ export interface RoomContext {
   readonly flows?: readonly ProcessFlow[]
   /** the size of attachment content the user uploaded completely */
   readonly blobSize?: (userId: string, hash: string) => number | undefined
+  /** told when a commit changed the record's owner (its fields' documents check their readers too) */
+  readonly onOwnerChange?: (name: DocName) => void
+  /** set for the document of one secured field of a record (`<entity>/<id>/<attribute>`): the attribute */
+  readonly field?: string
+  /** for a field's document: the owner of its record now (undefined while the record does not exist) */
+  readonly parentOwnership?: () => RecordOwnership | undefined
   readonly ownershipOf?: ProjectContext['ownershipOf']
 }
 
@@ -192,19 +198,29 @@ export class Room {
 
   /** The record's owner as a decision needs it, or undefined while it does not exist. */
   ownership (): { name: string, ownerid: string, owningbusinessunit: string } | undefined {
-    const meta = this.doc.getMap(META_MAP)
+    if (this.ctx.field !== undefined) return this.ctx.parentOwnership?.()
+    const meta = this.current.getMap(META_MAP)
     const ownerid = meta.get('ownerid')
     const bu = meta.get('owningbusinessunit')
     if (!meta.has('entity') || typeof ownerid !== 'string' || typeof bu !== 'string') return undefined
     return { name: this.name, ownerid, owningbusinessunit: bu }
   }
 
-  /** Whether a user may open this record: read access, or (while it does not exist) create access. */
+  /** Whether a user may open this record: read access, or (while it does not exist) create access; a
+   * secured field's document: read access to its record and read permission on the field. */
   mayOpen (ix: ModelIndex, userId: string): boolean {
     const o = this.ownership()
+    const { entity, field } = this.ctx
+    if (field !== undefined) return o !== undefined && mayAccess(ix, userId, 'read', entity.name, o).allowed && fieldPermission(ix, userId, entity.name, field).read
     return o === undefined
-      ? mayAccess(ix, userId, 'create', this.ctx.entity.name).allowed
-      : mayAccess(ix, userId, 'read', this.ctx.entity.name, o).allowed
+      ? mayAccess(ix, userId, 'create', entity.name).allowed
+      : mayAccess(ix, userId, 'read', entity.name, o).allowed
+  }
+
+  /** The entity's attributes that are secured now (kept in their own documents, not in this one). */
+  private secured (): ReadonlySet<string> {
+    const e = this.ctx.entity.name
+    return new Set(this.ctx.security.model.securedFields.filter(f => f.startsWith(`${e}.`)).map(f => f.slice(e.length + 1)))
   }
 
   /** Closes the sockets of peers that may no longer read the record. */
@@ -265,7 +281,10 @@ export class Room {
     return {
       entity, record: this.name, userId: peer.principal, ix: security.index, now: this.ctx.now(),
       delivered: peer.delivered === undefined ? undefined : security.at(peer.delivered),
-      rules: this.ctx.rules, flows: this.ctx.flows, blobSize: this.ctx.blobSize, ownershipOf: this.ctx.ownershipOf, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL,
+      rules: this.ctx.field === undefined ? this.ctx.rules : undefined, flows: this.ctx.field === undefined ? this.ctx.flows : undefined,
+      parent: this.ctx.field === undefined ? undefined : this.ownership() ?? null,
+      secured: this.ctx.field === undefined ? this.secured() : undefined,
+      blobSize: this.ctx.blobSize, ownershipOf: this.ctx.ownershipOf, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL,
       command: decision?.kind === 'accept' ? decision.command : undefined,
       reject: decision?.kind === 'reject' ? decision : undefined
     }
@@ -289,7 +308,7 @@ export class Room {
   trial (peer: Peer, update: Uint8Array, command: { target: string, statecode: number }): PartTrial {
     const check = checkUpdate(this.doc, update)
     if (!check.ok) return { ok: false, reason: Reason.invalidValue, message: check.message, missing: check.problem !== 'malformed' }
-    const violation = checkLayout(this.current, check.decoded, this.ctx.entity)
+    const violation = checkLayout(this.current, check.decoded, this.ctx.entity, this.layout())
     if (violation !== null) return { ok: false, reason: Reason.invalidValue, message: `not part of a ${this.ctx.entity.name} record: ${violation.path}: ${violation.message}`, missing: false }
     const foreign = this.foreignClient(check.clients, peer.principal)
     if (foreign !== undefined) return { ok: false, reason: Reason.foreignClientId, message: `Yjs client id ${foreign} belongs to another writer of ${this.name}`, missing: false }
@@ -387,28 +406,51 @@ export class Room {
     let committedReceipts: Receipt[] = []
     if (accepted.length > 0 || receipts.length > 0 || bindings.length > 0) {
       const merged = accepted.length === 0 ? null : accepted.length === 1 ? accepted[0].update : Y.mergeUpdates(accepted.map(a => a.update))
-      const { id } = parseDocName(this.name)!
       const usage: PrincipalUsage[] = [...batch.usage].map(([principal, u]) => ({ principal, ...u }))
       const effects: CommitEffects = {
         receipts: receipts.map(r => r.receipt),
         bindings,
         usage,
-        row: accepted.length > 0 ? { entity: this.ctx.entity.name, id, values: rowOf(this.ctx.entity, readRecord(this.current, this.ctx.entity)) } : undefined
+        row: accepted.length > 0 ? this.row() : undefined
       }
       const committed = await this.storage.append(this.name, merged, effects)
       committedReceipts = committed.receipts
       if (merged !== null) { this.lastSeq = committed.seq; this.logRows++ }
     }
     this.publish(batch, committedReceipts, ownerBefore)
-    for (const done of serverJobs) done()
     // The document now equals what storage holds, so a reply cannot leak anything uncommitted.
     for (const r of replies) {
       if (this.peers.has(r.peer)) r.peer.send(encodeSyncUpdate(SyncStep.step2, Y.encodeStateAsUpdate(this.current, r.stateVector)))
     }
-    if (this.logRows > this.options.compactAfter) {
+    if (this.logRows > this.options.compactAfter || (this.compactRequested && this.lastSeq > 0)) {
+      // One merged row from the collected document: no earlier row keeps content deleted since.
+      this.compactRequested = false
       await this.storage.compact(this.name, Y.encodeStateAsUpdate(this.current), this.lastSeq)
       this.logRows = 1
     }
+    for (const done of serverJobs) done()
+  }
+
+  private compactRequested = false
+
+  /** Merges the record's log into one row now (after a value was moved out of it, say). */
+  compactNow (): Promise<void> {
+    this.compactRequested = true
+    return this.write(() => {})
+  }
+
+  private layout (): LayoutOptions {
+    return this.ctx.field !== undefined ? { field: this.ctx.field } : {}
+  }
+
+  /** The projected row this document writes: a record's own columns, or a secured field's one column. */
+  private row (): NonNullable<CommitEffects['row']> {
+    const { entity, field } = this.ctx
+    const state = readRecord(this.current, entity)
+    if (field === undefined) return { entity: entity.name, id: parseDocName(this.name)!.id, values: rowOf(entity, state, this.secured()) }
+    const f = parseFieldDocName(this.name)!
+    const memo = entity.attributes.find(a => a.name === field)?.type === 'memo'
+    return { entity: entity.name, id: f.id, values: { [field]: sqlValue(memo ? state.texts[field] : state.fields[field]) }, partial: true }
   }
 
   /** After the commit: who may no longer read goes first, then updates, sender-only messages and receipts in order. */
@@ -417,6 +459,7 @@ export class Room {
     // A reassignment is the last byte of the record a user who loses read access by it could get: close first.
     if (ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit) {
       this.revokeUnreadable(this.ctx.security.index)
+      this.ctx.onOwnerChange?.(this.name)
     }
     for (const c of batch.closes) c.peer.close(c.code, c.reason)
     let direct = 0
@@ -510,7 +553,7 @@ export class Room {
     const fresh = check.clients.filter(c => !this.bindings.has(c))
     const tooMany = this.quotas.exceeded(principal, { clientIds: fresh.length })
     if (tooMany !== null) { this.overQuota(batch, peer, tooMany); return }
-    const violation = checkLayout(doc, check.decoded, this.ctx.entity)
+    const violation = checkLayout(doc, check.decoded, this.ctx.entity, this.layout())
     if (violation !== null) {
       const receipt = this.wholeReceipt(principal, Reason.invalidValue, `not part of a ${this.ctx.entity.name} record: ${violation.message}`, violation.path)
       await this.refuseWhole(peer, update, check.decoded, [receipt], batch)

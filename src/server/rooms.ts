@@ -1,6 +1,6 @@
 // The loaded records of one server: loads a record on first use, unloads it once idle.
 
-import { parseDocName, type DocName } from '../ids.ts'
+import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import type { Catalog } from '../docs/catalog-types.ts'
 import type { ModelIndex, RecordOwnership } from '../authz/decide.ts'
 import type { RecordStorage } from './storage/port.ts'
@@ -55,10 +55,17 @@ export class Rooms {
     if (room === undefined || room.isBroken) {
       if (room !== undefined) this.drop(name, room)
       const { catalog, storage, security, rules, flows, blobSize, ownershipOf } = this.options
-      const entity = catalog.entities.get(parseDocName(name)?.entity ?? '')
+      // A record's document, or the document of one of its secured fields.
+      const field = parseFieldDocName(name)
+      const entity = catalog.entities.get(field?.entity ?? parseDocName(name)?.entity ?? '')
       if (entity === undefined) throw new Error(`no entity for ${name}`)
+      const parentOwnership = field === null
+        ? undefined
+        : () => this.rooms.get(field.record)?.ownership() ?? ownershipOf?.(field.record)
       room = new Room(name, storage, this.options, {
-        entity, security, now: this.now, rules, flows, blobSize, ownershipOf, onCommit: n => { for (const l of this.commitListeners) l(n) }
+        entity, security, now: this.now, rules, flows, blobSize, ownershipOf, field: field?.attribute, parentOwnership,
+        onOwnerChange: record => { for (const [n, r] of this.rooms) if (n.startsWith(`${record}/`)) r.revokeUnreadable(security.index) },
+        onCommit: n => { for (const l of this.commitListeners) l(n) }
       })
       this.rooms.set(name, room)
       // A record that nobody joins (a failed upgrade) must not stay loaded.

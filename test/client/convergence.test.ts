@@ -17,6 +17,7 @@ import { readRecord } from '../../src/docs/record.ts'
 import { STATE_AFTER } from '../../src/docs/commands.ts'
 import * as admin from '../../src/authz/admin.ts'
 import { computeScope } from '../../src/profiles/scope.ts'
+import { fieldPermission } from '../../src/authz/decide.ts'
 import { profileOf } from '../../src/server/device-metadata.ts'
 import { demoProfiles } from '../../src/server/demo.ts'
 import { tableName } from '../../src/projection/rows.ts'
@@ -143,7 +144,11 @@ describe('device convergence (seeded fuzz)', () => {
         expect(await d.unsyncedCount(), `${userId} unsynced`).toBe(0)
         const ix = s.security.index
         const profile = profileOf(ix.model, userId)
-        const scope = profile === undefined ? [] : [...computeScope(catalog, profile, ix, userId, e => feed.allRows(tableName(e)), new Date())].sort()
+        const records = profile === undefined ? new Set<string>() : computeScope(catalog, profile, ix, userId, e => feed.allRows(tableName(e)), new Date())
+        // With the documents of the secured fields this user may read, of records in scope.
+        const fields = ix.model.securedFields.filter(f => fieldPermission(ix, userId, f.split('.')[0], f.split('.')[1]).read)
+          .flatMap(f => feed.fieldDocuments(f.split('.')[0], f.split('.')[1]) as string[]).filter(n => records.has(n.split('/').slice(0, 2).join('/')))
+        const scope = [...records, ...fields].sort()
         const held = (await d.store.records()).sort()
         expect(held, `${userId} holds its scope`).toEqual(scope)
         for (const name of scope) {

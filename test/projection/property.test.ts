@@ -200,7 +200,7 @@ describe('authorization projection (property)', () => {
         const outside = Object.keys(after.fields).some(k => k.startsWith('bogus_'))
         const verdicts: Verdict[] = outside
           ? diff(before, after).map(c => ({ change: c, allowed: false, reason: 'invalid-value', message: 'outside the layout' }))
-          : decideChanges({ entity, record: name, userId, ix: new ModelIndex(security.model) }, before, after, diff(before, after))
+          : decideChanges({ entity, record: name, userId, ix: new ModelIndex(security.model), secured: new Set(security.model.securedFields.filter(f => f.startsWith(`${entity.name}.`)).map(f => f.slice(entity.name.length + 1))) }, before, after, diff(before, after))
         const allowed = verdicts.filter(v => v.allowed).map(v => v.change)
         applied++
         allowedTotal += allowed.length

@@ -53,6 +53,12 @@ export class SqliteFeed {
     return this.st<[string], { principal: string }>('SELECT principal FROM devices WHERE device = ?').get(device)?.principal === principal
   }
 
+  /** The stored documents of one secured field (`<entity>/<id>/<attribute>`), of every record. */
+  fieldDocuments (entity: string, attribute: string): DocName[] {
+    return this.st<[string], { doc: string }>('SELECT DISTINCT doc FROM record_updates WHERE doc GLOB ?')
+      .all(`${entity.replace(/[[*?]/g, '')}/*/${attribute.replace(/[[*?]/g, '')}`).map(r => r.doc as DocName)
+  }
+
   /** The cursor the server last told the device to store (with its 'done'). */
   deviceCursor (device: string): number {
     return this.st<[string], { cursor: number }>('SELECT cursor FROM devices WHERE device = ?').get(device)?.cursor ?? 0
