@@ -24,7 +24,23 @@ export const issueToken = async (secret: string, user: User, ttlSeconds: number,
   return sign({ sub: user.id, login: user.login, iat, exp: iat + ttlSeconds }, secret, 'HS256')
 }
 
+/** Tokens already verified, until they expire: a reconnecting client is not verified again (HMAC via
+ * WebCrypto on every upgrade was the largest cost of a socket that is opened and closed). */
+const verified = new Map<string, { secret: string, principal: Principal }>()
+const VERIFIED_MAX = 10_000
+
 export const verifyToken = async (secret: string, token: string): Promise<Principal | null> => {
+  const hit = verified.get(token)
+  if (hit !== undefined && hit.secret === secret && (hit.principal.expiresAt === undefined || hit.principal.expiresAt > Date.now())) return hit.principal
+  const principal = await verifyUncached(secret, token)
+  if (principal !== null) {
+    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!)
+    verified.set(token, { secret, principal })
+  }
+  return principal
+}
+
+const verifyUncached = async (secret: string, token: string): Promise<Principal | null> => {
   try {
     const p = await verify(token, secret, 'HS256')
     if (typeof p.sub !== 'string' || typeof p.login !== 'string') return null

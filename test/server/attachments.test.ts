@@ -55,7 +55,8 @@ describe('attachment content upload', () => {
       .then(r => r.status, (e: Error) => e.cause instanceof Error ? e.cause.message : e.message)
     // 413, or the connection closed by the server before the client finished sending
     expect(String(chunked)).toMatch(/^413$|other side closed|reset/)
-    expect((await status(s, sha(bytes(10)))).status).toBe(404)
+    // The client may reuse the connection the server closed mid-body: one more try on a fresh one.
+    expect((await status(s, sha(bytes(10))).catch(() => status(s, sha(bytes(10))))).status).toBe(404)
     expect((await put(s, 'NOT-A-HASH', 10, 0, bytes(10))).status).toBe(400)
     expect((await put(s, sha(bytes(10)), 10, 0, bytes(11))).status).toBe(400)
     expect((await fetch(`${s.url}/api/blobs/${hash}?size=1&offset=0`, { method: 'PUT', body: 'x' })).status).toBe(401)

@@ -6,6 +6,8 @@ import type { SqliteDb } from './sqlite.ts'
 
 export class SqliteSecurityStore {
   private readonly db: SqliteDb
+  /** what a principal's device last received, read once, written only when it changes */
+  private readonly deliveredCache = new Map<string, number | undefined>()
 
   constructor (db: SqliteDb) {
     this.db = db
@@ -32,11 +34,16 @@ export class SqliteSecurityStore {
 
   /** The privilege version a principal's device last received, if any. */
   delivered (principal: string): number | undefined {
-    return this.db.prepare<[string], { version: number }>('SELECT version FROM delivered_versions WHERE principal = ?').get(principal)?.version
+    if (this.deliveredCache.has(principal)) return this.deliveredCache.get(principal)
+    const v = this.db.prepare<[string], { version: number }>('SELECT version FROM delivered_versions WHERE principal = ?').get(principal)?.version
+    this.deliveredCache.set(principal, v)
+    return v
   }
 
   setDelivered (principal: string, version: number): void {
+    if (this.delivered(principal) === version) return
     this.db.prepare('INSERT INTO delivered_versions (principal, version) VALUES (?, ?) ON CONFLICT (principal) DO UPDATE SET version = excluded.version').run(principal, version)
+    this.deliveredCache.set(principal, version)
   }
 
   getSetting (key: string): string | undefined {
