@@ -566,8 +566,11 @@ export class Room {
     })
     const r = result!
     if (r.changes.length === 0 && decision?.kind !== 'reject') {
-      // It changes nothing anyone can see (sent again, or a value set to what it was): keep no trace of it.
-      if (integrated !== null) await this.rebuild(batch.accepted.map(a => a.update))
+      // It changes nothing anyone can see (sent again, a value set to what it was, or concurrent with an
+      // equal one): kept from a user who may write the record (every replica then has every writer's
+      // structs), left without a trace from anyone else.
+      if (integrated !== null && !this.mayWrite(principal)) { await this.rebuild(batch.accepted.map(a => a.update)); return }
+      if (integrated !== null) { this.bind(batch, fresh, principal); batch.accepted.push({ peer, update: integrated, echo: false }) }
       return
     }
     if (r.refusedWhole || decision?.kind === 'reject') {
@@ -585,13 +588,25 @@ export class Room {
       this.count(batch, principal, { refusedBytes: update.length })
       this.addReceipts(batch, peer, r.receipts)
     }
-    for (const c of fresh) {
+    this.bind(batch, fresh, principal)
+    // The author needs the result too when part of its update was reverted.
+    if (integrated !== null) batch.accepted.push({ peer, update: integrated, echo: r.compensated })
+  }
+
+  private bind (batch: Batch, clients: readonly number[], principal: string): void {
+    for (const c of clients) {
       this.bindings.set(c, principal)
       batch.bindings.push({ client: c, principal })
       this.quotas.add(principal, { clientIds: 1 })
     }
-    // The author needs the result too when part of its update was reverted.
-    if (integrated !== null) batch.accepted.push({ peer, update: integrated, echo: r.compensated })
+  }
+
+  /** Whether the user may write this record (its field, for a secured field's document) now. */
+  private mayWrite (userId: string): boolean {
+    const o = this.ownership()
+    const { entity, field, security } = this.ctx
+    if (o === undefined) return false
+    return mayAccess(security.index, userId, 'write', entity.name, o).allowed && (field === undefined || fieldPermission(security.index, userId, entity.name, field).update)
   }
 
   /**

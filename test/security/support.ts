@@ -108,7 +108,7 @@ export const edit = (doc: Y.Doc, f: (doc: Y.Doc) => void): Uint8Array => {
 const contentOf = (t: Y.AbstractType<unknown>): unknown => {
   const value = (v: unknown): unknown => v instanceof Y.AbstractType ? contentOf(v) : v
   const map: Record<string, unknown> = {}
-  for (const [k, item] of t._map) if (!item.deleted) map[k] = value(item.content.getContent()[item.length - 1])
+  for (const [k, item] of [...t._map].sort(([a], [b]) => a.localeCompare(b))) if (!item.deleted) map[k] = value(item.content.getContent()[item.length - 1])
   const list: unknown[] = []
   for (let item = t._start; item !== null; item = item.right) {
     if (item.deleted || !item.countable && !(item.content instanceof Y.ContentFormat)) continue
