@@ -32,7 +32,7 @@ export interface Receipt {
   /** `<entity>/<id>` */
   readonly record: string
   /** the kind of change (`field-set`, `text-edited`, `created`, …; `update` for a refused update) */
-  readonly change: Change['kind'] | 'update' | 'foreign-content' | 'command'
+  readonly change: Change['kind'] | 'update' | 'command'
   readonly field: string | null
   readonly attempted: unknown
   readonly kept: unknown
