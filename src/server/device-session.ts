@@ -365,11 +365,21 @@ export class DeviceSession {
       rooms.released(name)
     }
     // An update the server could not integrate (it asked for the device's state, or the record failed)
-    // stays pending on the device: no ack, so it is sent again.
-    if (state.askedForState || room.isBroken || this.closed) return
+    // stays pending on the device: no ack, so it is sent again — until the state the device sends back
+    // (which holds it) has been decided: then it is acknowledged with that.
+    if (room.isBroken || this.closed) return
+    if (state.askedForState) {
+      if (id > 0) this.awaitingState.set(name, [...(this.awaitingState.get(name) ?? []), id])
+      return
+    }
     feed.hold(this.deviceId!, [name])
-    if (id > 0) this.send({ type: DeviceMessage.ack, record: name, id })
+    const answered = id === 0 ? this.awaitingState.get(name) ?? [] : [id]
+    if (id === 0) this.awaitingState.delete(name)
+    for (const a of answered) this.send({ type: DeviceMessage.ack, record: name, id: a })
   }
+
+  /** Pushes that waited for the device's state of their record (their dependencies were not integrated). */
+  private readonly awaitingState = new Map<DocName, number[]>()
 
   /** This session as a peer of one record's room, for one push or command part. */
   private peerFor (name: DocName, state: { opening: boolean, askedForState: boolean }): Peer {
