@@ -574,7 +574,11 @@ export class Room {
       return
     }
     if (r.refusedWhole || decision?.kind === 'reject') {
-      await this.refuseWhole(peer, update, check.decoded, r.receipts, batch, r.before)
+      // The projection may have written under the server's id (restoring a shadowed write): a revert computed on
+      // this document could build on those server items, which are dropped with it, and the sender could never
+      // integrate it (or would, later, against another server write with the same id). Start from the record.
+      await this.rebuild(batch.accepted.map(a => a.update))
+      await this.refuseWhole(peer, update, check.decoded, r.receipts, batch)
       return
     }
     if (r.receipts.length > 0) {
@@ -610,27 +614,22 @@ export class Room {
   }
 
   /**
-   * Refuses an update so that it leaves no trace: the document is built again without it, and the
-   * sender alone gets its receipts and the update that reverts its own copy (computed on the document
-   * holding the refused update, before it is dropped).
+   * Refuses an update so that it leaves no trace: the sender alone gets its receipts and the update that
+   * reverts its own copy, computed on the record's document (holding nothing but what is committed or kept
+   * in this batch) with the refused update integrated; the document is then built again without it.
    */
-  private async refuseWhole (peer: Peer, update: Uint8Array, decoded: DecodedUpdate, receipts: readonly Receipt[], batch: Batch, before?: RecordState): Promise<void> {
-    const pending = batch.accepted.map(a => a.update)
+  private async refuseWhole (peer: Peer, update: Uint8Array, decoded: DecodedUpdate, receipts: readonly Receipt[], batch: Batch): Promise<void> {
     if (!this.quotas.takeRefusal(peer.principal)) {
       batch.closes.push({ peer, code: CloseCode.rateLimited, reason: 'too many refused updates' })
-      if (before !== undefined) await this.rebuild(pending)
       return
     }
     const doc = this.current
-    const state = before ?? readRecord(doc, this.ctx.entity)
-    if (before === undefined) {
-      // Not integrated yet (refused by its layout): integrate it on this document, which is dropped below.
-      Y.applyUpdate(doc, update)
-    }
+    const state = readRecord(doc, this.ctx.entity)
+    Y.applyUpdate(doc, update)
     // A fresh client id: writing under the sender's own would make its Yjs pick a new one (and
     // y-websocket's presence then fails), and could collide with what it wrote meanwhile.
     const revert = revertForSender(doc, decoded.structs, state, this.ctx.entity, senderScratchClient())
-    await this.rebuild(pending)
+    await this.rebuild(batch.accepted.map(a => a.update))
     if (this.addReceipts(batch, peer, receipts) && revert !== null) {
       batch.direct.push({ peer, message: encodeSyncUpdate(SyncStep.update, revert), at: batch.accepted.length })
     }

@@ -127,6 +127,35 @@ describe('an update whose every change is refused leaves no trace', () => {
   })
 })
 
+describe('the revert a refused update\'s sender gets', () => {
+  it('builds only on what the record holds, also when the projection restored a shadowed write first (fuzz SEED=10)', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-carol')
+    const room = s.server.rooms.get(name)
+    const carol = await raw(cleanups, s, name, 'carol')
+    const stale = copyOf(s, name)
+    // A secured write with an allowed one: the server compensates revenue under its own client id.
+    carol.update(edit(copyOf(s, name), d => d.transact(() => {
+      setField(d, account, 'revenue', 1, as('u-carol'))
+      setField(d, account, 'telephone1', '+47 carol', as('u-carol'))
+    })))
+    await until(() => readRecord(room.doc, account).fields.telephone1 === '+47 carol' && carol.receipts().length === 1, 'the compensation')
+    await room.settled()
+    // From the older copy, revenue alone: it lands behind the compensation, the projection writes it again under
+    // the server's id to decide it, and the update is refused whole.
+    const mine = new Y.Doc()
+    Y.applyUpdate(mine, Y.encodeStateAsUpdate(stale))
+    const from = carol.messages.length
+    carol.update(edit(mine, d => setField(d, account, 'revenue', 2, as('u-carol'))))
+    carol.ws.send(encodeSyncUpdate(SyncStep.step1, Y.encodeStateVector(mine)))
+    await until(() => carol.messages.slice(from).some(m => m[0] === 0 && m[1] === SyncStep.step2) && carol.receipts().length === 2, 'refused, and the sync reply')
+    expect(carol.receipts()[1]).toMatchObject({ field: 'revenue', reason: 'field-secured' })
+    applyReceived(mine, carol.messages.slice(from))
+    expect(mine.store.pendingStructs).toBeNull()
+    expect(readRecord(mine, account)).toEqual(readRecord(room.doc, account))
+  })
+})
+
 describe('the server\'s own client id', () => {
   it('stays one id of its range, bound to the server, across compensations; an update under it is refused before Yjs sees it', async () => {
     const s = await startServer(cleanups)
