@@ -5,7 +5,7 @@
 import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts'
-import { FIELDS, readRecord, type RecordState } from '../docs/record.ts'
+import { FIELDS, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from './receipts.ts'
 
@@ -129,10 +129,40 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       }
     }
     refusedWhole = changes.length > 0 && dropped.length === changes.length
-    // Refused whole: the caller drops the document (nothing of it is kept), so no compensation here.
-    if (dropped.length > 0 && !refusedWhole) { applyChangesToDoc(doc, invertAll(dropped)); compensated = true }
+    if (dropped.length > 0) { compensate(doc, tr, update, dropped, before); compensated = true }
   }, origin)
   return { receipts, refusedWhole, compensated, before, after, changes }
+}
+
+/**
+ * Reverts dropped changes inside the transaction that integrated `update`. A refused text edit is
+ * undone by deleting the very items the update inserted into that text (not by position: the string
+ * diff cannot tell which of equal neighbours is new) and re-inserting what it removed; the rest by the
+ * inverse changes.
+ */
+const compensate = (doc: Y.Doc, tr: Y.Transaction, update: Uint8Array, dropped: readonly Change[], before: RecordState): void => {
+  const texts = new Set(dropped.flatMap(c => c.kind === 'text-edited' ? [c.field] : []))
+  if (texts.size > 0) {
+    const types = new Set([...texts].map(f => memoText(doc, f) as Y.AbstractType<unknown>))
+    deleteItemsOf(doc, tr, Y.decodeUpdate(update).structs, item => types.has(item.parent as Y.AbstractType<unknown>))
+    for (const f of texts) replaceText(memoText(doc, f), before.texts[f] ?? '')
+  }
+  applyChangesToDoc(doc, invertAll(dropped.filter(c => c.kind !== 'text-edited')))
+}
+
+/** Deletes the live parts of the document's items that `structs` added (those `which` selects). */
+const deleteItemsOf = (doc: Y.Doc, tr: Y.Transaction, structs: readonly (Y.Item | Y.GC | Y.Skip)[], which: (item: Y.Item) => boolean = () => true): void => {
+  for (const s of structs) {
+    if (!(s instanceof Y.Item)) continue
+    const end = s.id.clock + s.length
+    let clock = s.id.clock
+    while (clock < end) {
+      const at = Y.getItemCleanStart(tr, Y.createID(s.id.client, clock))
+      if (at.id.clock + at.length > end) Y.getItemCleanEnd(tr, doc.store, Y.createID(s.id.client, end - 1))
+      if (at instanceof Y.Item && !at.deleted && which(at)) at.delete(tr)
+      clock = at.id.clock + at.length
+    }
+  }
 }
 
 /**
@@ -149,17 +179,7 @@ export const revertForSender = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y
   doc.on('update', capture)
   try {
     Y.transact(doc, tr => {
-      for (const s of structs) {
-        if (!(s instanceof Y.Item)) continue
-        const end = s.id.clock + s.length
-        let clock = s.id.clock
-        while (clock < end) {
-          const at = Y.getItemCleanStart(tr, Y.createID(s.id.client, clock))
-          if (at.id.clock + at.length > end) Y.getItemCleanEnd(tr, doc.store, Y.createID(s.id.client, end - 1))
-          if (at instanceof Y.Item && !at.deleted) at.delete(tr)
-          clock = at.id.clock + at.length
-        }
-      }
+      deleteItemsOf(doc, tr, structs)
       applyChangesToDoc(doc, diff(readRecord(doc, entity), before))
     }, null, true)
   } finally {

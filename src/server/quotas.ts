@@ -18,7 +18,7 @@ export interface QuotaLimits {
 
 export const DEFAULT_LIMITS: QuotaLimits = {
   receiptsPerRecord: 1000,
-  refusedBytesPerRecord: 1024 * 1024,
+  refusedBytesPerRecord: 64 * 1024,
   clientIdsPerRecord: 1000,
   refusedBurst: 60,
   refusedPerSecond: 20

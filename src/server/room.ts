@@ -565,36 +565,26 @@ export class Room {
       result = projectUpdate(doc, update, this.projectionContext(peer, decision), { source: 'device', peer } satisfies Origin, this.ctx.now())
     })
     const r = result!
-    if (r.changes.length === 0 && decision?.kind !== 'reject') {
-      // It changes nothing anyone can see (sent again, a value set to what it was, or concurrent with an
-      // equal one): kept from a user who may write the record (every replica then has every writer's
-      // structs), left without a trace from anyone else.
-      if (integrated !== null && !this.mayWrite(principal)) { await this.rebuild(batch.accepted.map(a => a.update)); return }
-      if (integrated !== null) { this.bind(batch, fresh, principal); batch.accepted.push({ peer, update: integrated, echo: false }) }
-      return
-    }
-    if (r.refusedWhole || decision?.kind === 'reject') {
-      // The projection may have written under the server's id (restoring a shadowed write): a revert computed on
-      // this document could build on those server items, which are dropped with it, and the sender could never
-      // integrate it (or would, later, against another server write with the same id). Start from the record.
-      await this.rebuild(batch.accepted.map(a => a.update))
-      await this.refuseWhole(peer, update, check.decoded, r.receipts, batch)
-      return
-    }
-    if (r.receipts.length > 0) {
-      const over = this.quotas.exceeded(principal, { receipts: r.receipts.length, refusedBytes: update.length })
-      if (over !== null) {
-        batch.accepted.splice(before)
-        await this.rebuild(batch.accepted.map(a => a.update))
-        this.overQuota(batch, peer, over)
+    if (integrated === null) return // nothing new (sent again)
+    // What a user may not do, or could not show (a change of nothing by a user who may not write), is kept
+    // as content-free placeholders only (the compensation in the same transaction collected the values),
+    // so that every replica orders later writes alike; it counts against the user's quota and rate.
+    const refused = r.receipts.length > 0 || (r.changes.length === 0 && !this.mayWrite(principal))
+    if (refused) {
+      const drop = async (): Promise<void> => { batch.accepted.splice(before); await this.rebuild(batch.accepted.map(a => a.update)) }
+      if (!this.quotas.takeRefusal(principal)) {
+        await drop()
+        batch.closes.push({ peer, code: CloseCode.rateLimited, reason: 'too many refused updates' })
         return
       }
-      this.count(batch, principal, { refusedBytes: update.length })
+      const over = this.quotas.exceeded(principal, { receipts: r.receipts.length, refusedBytes: integrated.length, clientIds: fresh.length })
+      if (over !== null) { await drop(); this.overQuota(batch, peer, over); return }
+      this.count(batch, principal, { refusedBytes: integrated.length })
       this.addReceipts(batch, peer, r.receipts)
     }
     this.bind(batch, fresh, principal)
     // The author needs the result too when part of its update was reverted.
-    if (integrated !== null) batch.accepted.push({ peer, update: integrated, echo: r.compensated })
+    batch.accepted.push({ peer, update: integrated, echo: r.compensated })
   }
 
   private bind (batch: Batch, clients: readonly number[], principal: string): void {
@@ -614,9 +604,11 @@ export class Room {
   }
 
   /**
-   * Refuses an update so that it leaves no trace: the sender alone gets its receipts and the update that
-   * reverts its own copy, computed on the record's document (holding nothing but what is committed or kept
-   * in this batch) with the refused update integrated; the document is then built again without it.
+   * Refuses an update outside the layout so that it leaves no trace: the sender alone gets its receipts
+   * and the update that reverts its own copy, computed on the record's document (holding nothing but what
+   * is committed or kept in this batch) with the refused update integrated; the document is then built
+   * again without it. (The sender's copy then holds structs the record does not: a later write of the same
+   * key by another user may be ordered differently there until it sends its state again.)
    */
   private async refuseWhole (peer: Peer, update: Uint8Array, decoded: DecodedUpdate, receipts: readonly Receipt[], batch: Batch): Promise<void> {
     if (!this.quotas.takeRefusal(peer.principal)) {

@@ -1,5 +1,5 @@
-// A compensation restores exactly what it removed: after a refused change (refused whole, reverted on the
-// sender's copy alone; or refused in part, compensated by the server), the sender's copy equals the
+// A compensation restores exactly what it removed: after a refused change (refused whole or in part, the
+// server compensates it in the transaction that integrates it), the sender's copy equals the
 // record, content for content (memo texts as deltas, notes key by key), over every content kind the
 // layout allows. Seeded: SEED=<n> replays.
 
@@ -35,8 +35,14 @@ const change = (gen: Gen, d: Y.Doc, by: string): void => {
   switch (int(gen, 0, 7)) {
     case 0: { const [k, v] = scalar(gen); setField(d, account, k, v, actor); break }
     case 1: { const k = pick(gen, Object.keys(s.fields).filter(f => f !== 'revenue').concat('name')); if (s.fields[k] !== undefined) clearField(d, account, k, actor); else setField(d, account, 'name', 'x', actor); break }
-    case 2: editText(d, account, 'description', int(gen, 0, text.length), 0, word(gen, 1, 10), actor); break
-    case 3: if (text.length > 0) { const i = int(gen, 0, text.length - 1); editText(d, account, 'description', i, int(gen, 1, text.length - i), word(gen, 0, 4), actor) } else editText(d, account, 'description', 0, 0, 'seed text', actor); break
+    case 2: { let i = int(gen, 0, text.length); if (i > 0 && i < text.length && /[\udc00-\udfff]/.test(text[i])) i--; editText(d, account, 'description', i, 0, word(gen, 1, 10), actor); break }
+    case 3: if (text.length > 0) {
+      // Whole characters: Yjs keeps a string split inside a surrogate pair as U+FFFD on one side only.
+      const cut = (k: number): number => k > 0 && k < text.length && /[\udc00-\udfff]/.test(text[k]) ? k - 1 : k
+      const i = cut(int(gen, 0, text.length - 1))
+      const end = cut(int(gen, i + 1, text.length))
+      editText(d, account, 'description', i, Math.max(0, end - i), word(gen, 0, 4), actor)
+    } else editText(d, account, 'description', 0, 0, 'seed text', actor); break
     case 4: addNote(d, account, `n${int(gen, 0, 1e6)}`, { subject: word(gen, 1, 8), text: word(gen, 0, 20) }, actor); break
     case 5: if (notes.length > 0) editNote(d, account, pick(gen, notes), { subject: word(gen, 1, 6), text: word(gen, 0, 10) }, actor); else addNote(d, account, 'first', { subject: 's', text: 't' }, actor); break
     case 6: if (notes.length > 0) removeNote(d, account, pick(gen, notes), actor); else addNote(d, account, 'first', { subject: 's', text: 't' }, actor); break
