@@ -152,6 +152,8 @@ export const applyChangesToDoc = (doc: Y.Doc, changes: readonly Change[], origin
         case 'field-cleared': fields.delete(c.field); break
         case 'text-edited': {
           const t = memoText(doc, c.field)
+          // Yjs's index cache can be stale after a remote update in the same transaction (see project.ts).
+          if (t._searchMarker !== null) t._searchMarker.length = 0
           if (c.deleteCount > 0) t.delete(c.index, c.deleteCount)
           if (c.insert !== '') t.insert(c.index, c.insert)
           break

@@ -145,7 +145,13 @@ const compensate = (doc: Y.Doc, tr: Y.Transaction, update: Uint8Array, dropped: 
   if (texts.size > 0) {
     const types = new Set([...texts].map(f => memoText(doc, f) as Y.AbstractType<unknown>))
     deleteItemsOf(doc, tr, Y.decodeUpdate(update).structs, item => types.has(item.parent as Y.AbstractType<unknown>))
-    for (const f of texts) replaceText(memoText(doc, f), before.texts[f] ?? '')
+    for (const f of texts) {
+      const t = memoText(doc, f)
+      // Yjs's index cache for a text can be stale after a remote update applied in this same transaction:
+      // an insert by index then lands elsewhere. Drop it; the insert below finds its place by walking.
+      if (t._searchMarker !== null) t._searchMarker.length = 0
+      replaceText(t, before.texts[f] ?? '')
+    }
   }
   applyChangesToDoc(doc, invertAll(dropped.filter(c => c.kind !== 'text-edited')))
 }
