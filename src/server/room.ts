@@ -529,9 +529,9 @@ export class Room {
   }
 
   /**
-   * One update (or command part) from `peer`: check (decodes, dependencies known, within the layout,
-   * client ids its own, within quota), decide and integrate with compensation, or refuse it whole so
-   * that it leaves no trace, giving the sender what it needs to converge.
+   * One update (or command part) from `peer`: check (decodes, dependencies known, client ids its own,
+   * within quota, within the layout — else it leaves no trace and its sender alone gets what it needs to
+   * converge), then decide and integrate it with its refused part compensated in the same transaction.
    */
   private async handleUpdate (peer: Peer, update: Uint8Array, decision: PartDecision | undefined, batch: Batch): Promise<void> {
     const doc = this.current
