@@ -7,7 +7,8 @@ import { buildCatalog } from '../../src/docs/catalog.ts'
 import { createRecord, readRecord, setField } from '../../src/docs/record.ts'
 import { asRecordId } from '../../src/ids.ts'
 import type { Receipt } from '../../src/projection/receipts.ts'
-import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
+import { until, type TestServer } from '../helpers/server.ts'
+import { api, docOf, idsOwnedBy, receiptsOn, startServer } from './support.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 
 const catalog = buildCatalog()
@@ -16,26 +17,9 @@ const contact = catalog.entities.get('contact')!
 const cleanups = useCleanups()
 const AT = '2026-11-27T12:00:00.000Z'
 
-const start = async (env: Record<string, string> = {}): Promise<TestServer> => {
-  const s = await startTestServer(env)
-  cleanups.push(() => s.dispose())
-  return s
-}
-const open = async (s: TestServer, name: string, login: string): Promise<Y.Doc> => {
-  const doc = new Y.Doc()
-  const p = provider(s.wsUrl, name, doc, await s.token(login))
-  cleanups.push(() => p.destroy())
-  await synced(p)
-  return doc
-}
-const api = async (s: TestServer, login: string, path: string, init: RequestInit = {}): Promise<Response> =>
-  fetch(`${s.url}${path}`, { ...init, headers: { authorization: `Bearer ${await s.token(login)}`, 'content-type': 'application/json', ...init.headers } })
-const ownedBy = (s: TestServer, entity: string, userId: string): string[] => {
-  const rows = s.projection.rows(entity, { all: true, businessUnits: new Set(), owners: new Set(), records: new Set() }, 1000, 0).filter(r => r.ownerid === `systemuser/${userId}`)
-  if (rows.length === 0) throw new Error(`no ${entity} owned by ${userId}`)
-  return rows.map(r => String(r.id))
-}
-const receiptsOn = (s: TestServer, userId: string, record: string): Receipt[] => s.storage.receipts(userId, 0, 10_000).filter(r => r.record === record)
+const start = async (env: Record<string, string> = {}): Promise<TestServer> => startServer(cleanups, env)
+const open = (s: TestServer, name: string, login: string): Promise<Y.Doc> => docOf(cleanups, s, name, login)
+const ownedBy = (s: TestServer, entity: string, userId: string): string[] => idsOwnedBy(s, entity, userId)
 
 describe('lookups need appendTo on the target and read access to it (issue 9, class 15)', () => {
   it('drops a lookup to a record the user may read but not append to, one they may not read, and one that does not exist', async () => {

@@ -134,3 +134,21 @@ export const exactly = (doc: Y.Doc): Record<string, unknown> => {
 }
 
 export const TIME = '2026-11-27T12:00:00.000Z'
+
+/** The ids of the demo records of `entity` owned by `userId`. */
+export const idsOwnedBy = (s: TestServer, entity: string, userId: string): string[] => {
+  const ids = s.projection.rows(entity, { all: true, businessUnits: new Set(), owners: new Set(), records: new Set() }, 1000, 0)
+    .filter(r => r.ownerid === `systemuser/${userId}`).map(r => String(r.id))
+  if (ids.length === 0) throw new Error(`no ${entity} owned by ${userId}`)
+  return ids
+}
+
+/** A JSON request to the HTTP API as `login`. */
+export const api = async (s: TestServer, login: string, path: string, init: RequestInit = {}): Promise<Response> =>
+  fetch(`${s.url}${path}`, { ...init, headers: { authorization: `Bearer ${await s.token(login)}`, 'content-type': 'application/json', ...init.headers } })
+
+/** A synced y-websocket document of `name` as `login`, closed after the test. */
+export const docOf = async (cleanups: Cleanup[], s: TestServer, name: string, login: string): Promise<Y.Doc> => (await open(cleanups, s, name, login)).doc
+
+/** A principal's receipts about one record. */
+export const receiptsOn = (s: TestServer, userId: string, record: string): Receipt[] => s.storage.receipts(userId, 0, 10_000).filter(r => r.record === record)
