@@ -59,12 +59,24 @@ const describe = (c: Y.AbstractStruct | unknown): string => {
  * The first item of `update` that lies outside the layout of an `entity` record, or null. Call after
  * checkUpdate (every id the update refers to is known to `doc` or inside the update).
  */
+/** The roots and keys of a layout, built once per entity (and field). */
+const keysOf = (() => {
+  const cache = new WeakMap<EntityDef, Map<string, { memos: Set<string>, scalars: Set<string> }>>()
+  return (entity: EntityDef, field: string | undefined): { memos: Set<string>, scalars: Set<string> } => {
+    let perEntity = cache.get(entity)
+    if (perEntity === undefined) { perEntity = new Map(); cache.set(entity, perEntity) }
+    let keys = perEntity.get(field ?? '')
+    if (keys === undefined) {
+      const own = field !== undefined ? entity.attributes.filter(a => a.name === field) : entity.attributes
+      keys = { memos: new Set(own.filter(a => a.type === 'memo').map(a => MEMO_PREFIX + a.name)), scalars: new Set(own.filter(a => a.type !== 'memo').map(a => a.name)) }
+      perEntity.set(field ?? '', keys)
+    }
+    return keys
+  }
+})()
+
 export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, options: LayoutOptions = {}): LayoutViolation | null => {
-  const own = options.field !== undefined
-    ? entity.attributes.filter(a => a.name === options.field)
-    : entity.attributes
-  const memos = new Set(own.filter(a => a.type === 'memo').map(a => MEMO_PREFIX + a.name))
-  const scalars = new Set(own.filter(a => a.type !== 'memo').map(a => a.name))
+  const { memos, scalars } = keysOf(entity, options.field)
   const inUpdate = new Map<number, Struct[]>()
   for (const s of update.structs) {
     let list = inUpdate.get(s.id.client)

@@ -219,9 +219,15 @@ export class Room {
 
   /** The entity's attributes that are secured now (kept in their own documents, not in this one). */
   private secured (): ReadonlySet<string> {
-    const e = this.ctx.entity.name
-    return new Set(this.ctx.security.model.securedFields.filter(f => f.startsWith(`${e}.`)).map(f => f.slice(e.length + 1)))
+    const version = this.ctx.security.index.version
+    if (this.securedCache?.version !== version) {
+      const e = this.ctx.entity.name
+      this.securedCache = { version, set: new Set(this.ctx.security.model.securedFields.filter(f => f.startsWith(`${e}.`)).map(f => f.slice(e.length + 1))) }
+    }
+    return this.securedCache.set
   }
+
+  private securedCache: { version: number, set: ReadonlySet<string> } | undefined
 
   /** Closes the sockets of peers that may no longer read the record. */
   revokeUnreadable (ix: ModelIndex): void {
