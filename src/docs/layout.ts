@@ -93,10 +93,18 @@ export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, opti
     if (known !== undefined) return known
     if (depth > 10_000 || !(s instanceof Y.Item)) return { kind: 'collected' }
     let p: Placement
+    // Yjs skips the part of an item whose clocks the document already has, and places the rest right
+    // after the document's item with the clock before it: judge where that rest lands, not the origin.
+    const have = Y.getState(doc.store, s.id.client)
+    if (s.id.clock < have) {
+      p = s.id.clock + s.length <= have ? { kind: 'collected' } : placementOfId(Y.createID(s.id.client, have - 1), depth + 1)
+      memo.set(s, p)
+      return p
+    }
     const parent: unknown = s.parent
     if (typeof parent === 'string') p = { kind: 'root', name: parent, sub: s.parentSub }
     else if (parent instanceof Y.ID) {
-      const holder = findInUpdate(parent) ?? Y.getItem(doc.store, parent)
+      const holder = parent.clock < Y.getState(doc.store, parent.client) ? Y.getItem(doc.store, parent) : findInUpdate(parent)
       p = holder instanceof Y.Item && holder.content instanceof Y.ContentType ? { kind: 'nested', holder, sub: s.parentSub } : { kind: 'collected' }
     } else {
       const neighbour = s.origin ?? s.rightOrigin
@@ -106,9 +114,11 @@ export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, opti
     return p
   }
   const placementOfId = (id: Y.ID, depth: number): Placement => {
-    const own = findInUpdate(id)
-    if (own !== undefined) return placementOf(own, depth)
-    if (id.clock >= Y.getState(doc.store, id.client)) return { kind: 'collected' }
+    // An id the document has is the document's item (the update's copy of it is skipped by Yjs).
+    if (id.clock >= Y.getState(doc.store, id.client)) {
+      const own = findInUpdate(id)
+      return own !== undefined ? placementOf(own, depth) : { kind: 'collected' }
+    }
     const item = Y.getItem(doc.store, id)
     if (!(item instanceof Y.Item)) return { kind: 'collected' }
     const type = item.parent
@@ -160,7 +170,7 @@ export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, opti
   }
 
   function placementOfHolder (holder: Y.Item): Placement {
-    if (findInUpdate(holder.id) === holder) return placementOf(holder)
+    if (holder.id.clock >= Y.getState(doc.store, holder.id.client)) return placementOf(holder)
     const type = holder.parent
     if (!(type instanceof Y.AbstractType)) return { kind: 'collected' }
     if (type._item === null) return { kind: 'root', name: Y.findRootTypeKey(type), sub: holder.parentSub }
