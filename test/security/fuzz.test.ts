@@ -12,7 +12,7 @@
 // FUZZ_STEPS=<n> sets the length (default 300, about 10 s here); SEED=<n> replays the choices (the server's own
 // client ids and socket timing vary, so not always the same interleaving); FUZZ_STRICT=1 also sends updates
 // from a stale copy under a client id the record holds at higher clocks (the structs collide with the record's:
-// a known bug, seen with SEED=1, 5, 11: the watcher stops converging, fields.<k> holds an undefined value, or the
+// a known bug, colliding-clocks.test.ts, seen with SEED=1, 5, 11: the watcher stops converging, fields.<k> holds an undefined value, or the
 // user's refused-bytes quota is charged with content the record never keeps) and requires a receipt for every
 // refused update of a y-websocket client (otherwise waited for 3 s and warned about).
 
