@@ -534,8 +534,9 @@ const rawStep = async (ctx: StepContext, r: Raw, login: Login, plan: Plan, note:
   const foreign = structClients.some(c => (bindings.get(c) ?? userOf(login)) !== userOf(login))
   let expect_: Expect = foreign ? { kind: 'refused', noTrace: true } : plan.expect
   // Content outside the layout in a note a stale copy still has and the record removed since is no content
-  // (it lands deleted, collected at once): integrated as a placeholder like any refused update (SEED=23).
-  if (stale && !foreign && plan.outside === true) expect_ = { kind: 'refused' }
+  // (it lands deleted, collected at once): the update is then within the layout and decided as any other,
+  // a riding allowed change landing (SEED=23, 32).
+  if (stale && !foreign && plan.outside === true) expect_ = { kind: 'loose' }
   // A stale base: concurrent with what happened since, so only the loose model holds for what may land.
   if (stale && expect_.kind !== 'refused') expect_ = { kind: 'loose', kept: expect_.kind === 'loose' ? expect_.kept : undefined }
   // A client id the record already holds, from a stale copy: the copy's clocks collide with the record's, Yjs skips
