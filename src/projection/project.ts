@@ -114,6 +114,8 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     // that advanced the document's own client id it picks a new random one: the compensation below is
     // the server's own write, so the transaction stays local and the server keeps its bound id.
     tr.local = true
+    // (A local transaction keeps the texts' position caches, which the integrated items did not update.)
+    forgetPositions(doc)
     restoreShadowedWrites(doc, update, ctx.isServerClient)
     after = readRecord(doc, ctx.entity)
     changes = diff(before, after)
@@ -145,15 +147,20 @@ const compensate = (doc: Y.Doc, tr: Y.Transaction, update: Uint8Array, dropped: 
   if (texts.size > 0) {
     const types = new Set([...texts].map(f => memoText(doc, f) as Y.AbstractType<unknown>))
     deleteItemsOf(doc, tr, Y.decodeUpdate(update).structs, item => types.has(item.parent as Y.AbstractType<unknown>))
-    for (const f of texts) {
-      const t = memoText(doc, f)
-      // Yjs's index cache for a text can be stale after a remote update applied in this same transaction:
-      // an insert by index then lands elsewhere. Drop it; the insert below finds its place by walking.
-      if (t._searchMarker !== null) t._searchMarker.length = 0
-      replaceText(t, before.texts[f] ?? '')
-    }
+    forgetPositions(doc)
+    for (const f of texts) replaceText(memoText(doc, f), before.texts[f] ?? '')
   }
   applyChangesToDoc(doc, invertAll(dropped.filter(c => c.kind !== 'text-edited')))
+}
+
+/**
+ * Drops the position caches (search markers) of the document's root lists and texts. Yjs keeps them up
+ * to date only for index-based edits, and drops them at the end of a remote transaction; items integrated
+ * in a transaction kept local, or deleted directly, leave them stale, and an index-based edit after that
+ * lands at the wrong position.
+ */
+const forgetPositions = (doc: Y.Doc): void => {
+  for (const t of doc.share.values()) if (t._searchMarker !== null) t._searchMarker.length = 0
 }
 
 /** Deletes the live parts of the document's items that `structs` added (those `which` selects). */
@@ -186,6 +193,7 @@ export const revertForSender = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y
   try {
     Y.transact(doc, tr => {
       deleteItemsOf(doc, tr, structs)
+      forgetPositions(doc)
       applyChangesToDoc(doc, diff(readRecord(doc, entity), before))
     }, null, true)
   } finally {

@@ -313,7 +313,7 @@ export class Room {
    */
   trial (peer: Peer, update: Uint8Array, command: { target: string, statecode: number }): PartTrial {
     const check = checkUpdate(this.doc, update)
-    if (!check.ok) return { ok: false, reason: Reason.invalidValue, message: check.message, missing: check.problem !== 'malformed' }
+    if (!check.ok) return { ok: false, reason: check.problem === 'stale-clocks' ? Reason.foreignClientId : Reason.invalidValue, message: check.message, missing: check.problem === 'missing-dependencies' }
     const violation = checkLayout(this.current, check.decoded, this.ctx.entity, this.layout())
     if (violation !== null) return { ok: false, reason: Reason.invalidValue, message: `not part of a ${this.ctx.entity.name} record: ${violation.path}: ${violation.message}`, missing: false }
     const foreign = this.foreignClient(check.clients, peer.principal)
@@ -542,6 +542,11 @@ export class Room {
   private async handleUpdate (peer: Peer, update: Uint8Array, decision: PartDecision | undefined, batch: Batch): Promise<void> {
     const doc = this.current
     const check = checkUpdate(doc, update)
+    if (!check.ok && check.problem === 'stale-clocks') {
+      if (!this.quotas.takeRefusal(peer.principal)) { batch.closes.push({ peer, code: CloseCode.rateLimited, reason: 'too many refused updates' }); return }
+      this.addReceipts(batch, peer, [this.wholeReceipt(peer.principal, Reason.foreignClientId, check.message)])
+      return
+    }
     if (!check.ok) {
       if (check.problem === 'malformed') batch.closes.push({ peer, code: CloseCode.malformed, reason: check.message.slice(0, 120) })
       // Ask the peer for what we lack, after what this batch sends it (a revert of its earlier refused

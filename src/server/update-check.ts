@@ -10,6 +10,8 @@ export type UpdateCheck =
   | { ok: true, clients: number[], decoded: DecodedUpdate }
   | { ok: false, problem: 'malformed', message: string }
   | { ok: false, problem: 'missing-dependencies', message: string }
+  /** it reuses clocks the document already has for other structs (a copy forked under the same client id) */
+  | { ok: false, problem: 'stale-clocks', message: string }
 
 interface Range { start: number, end: number }
 
@@ -46,6 +48,10 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
   for (const [client, r] of ranges) {
     const known = Y.getState(doc.store, client)
     if (r.start > known) return missing(`client ${client} starts at clock ${r.start}, document has ${known}`)
+    // Honest clients send what the document lacks, sliced at its state, or what it has whole (sent again);
+    // a range across the document's state comes from a copy that went on under a client id the document
+    // already continued: Yjs would put its rest after the document's structs, not where the copy had it.
+    if (r.start < known && r.end > known) return { ok: false, problem: 'stale-clocks', message: `clocks ${r.start}-${r.end - 1} of client ${client} overlap the record's (it has up to ${known - 1}): this copy is stale; use a new Y.Doc client id` }
   }
   const knownEnd = (client: number): number => Math.max(Y.getState(doc.store, client), ranges.get(client)?.end ?? 0)
   const isKnown = (id: Y.ID): boolean => id.clock < knownEnd(id.client)
