@@ -53,9 +53,9 @@ const kept = (c: Change): unknown => {
  * compensation that reverted it) would be hidden by Yjs's tie-break although it is allowed and later:
  * write its value again so that it is visible, and decided like any other change of this user.
  */
-const restoreShadowedWrites = (doc: Y.Doc, update: Uint8Array, isServerClient: (client: number) => boolean): void => {
+const restoreShadowedWrites = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], isServerClient: (client: number) => boolean): void => {
   const fields = doc.getMap(FIELDS)
-  for (const s of Y.decodeUpdate(update).structs) {
+  for (const s of structs) {
     if (!(s instanceof Y.Item)) continue
     // The integrated item knows its parent and key (an encoded item that has a left neighbour does not).
     const item = Y.getItem(doc.store, s.id)
@@ -65,7 +65,8 @@ const restoreShadowedWrites = (doc: Y.Doc, update: Uint8Array, isServerClient: (
     while (last.right !== null) { last = last.right; ownLater ||= last.id.client === s.id.client }
     // Overwritten by the same writer, or by another writer's visible value: ordinary last-writer-wins.
     if (ownLater || (!last.deleted && !isServerClient(last.id.client))) continue
-    const value = item.content.getContent()[0] as unknown
+    if (!(item.content instanceof Y.ContentAny) || item.content.arr.length !== 1) continue
+    const value = item.content.arr[0] as unknown
     if (fields.get(item.parentSub) !== value) fields.set(item.parentSub, value as never)
   }
 }
@@ -107,6 +108,9 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   const receipt = (r: Omit<Receipt, 'principal' | 'record' | 'privilegeVersion' | 'at'>): void => {
     receipts.push({ principal: ctx.userId, record: ctx.record, privilegeVersion: ctx.ix.version, at: now, ...r })
   }
+  // The update's own structs: those the document did not have (what it has already, Yjs skips; its items
+  // with those ids are other, older ones, never to be touched on this update's behalf).
+  const structs = Y.decodeUpdate(update).structs.filter(s => s.id.clock >= Y.getState(doc.store, s.id.client))
   doc.transact(tr => {
     before = readRecord(doc, ctx.entity)
     Y.applyUpdate(doc, update)
@@ -116,7 +120,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     tr.local = true
     // (A local transaction keeps the texts' position caches, which the integrated items did not update.)
     forgetPositions(doc)
-    restoreShadowedWrites(doc, update, ctx.isServerClient)
+    restoreShadowedWrites(doc, structs, ctx.isServerClient)
     after = readRecord(doc, ctx.entity)
     changes = diff(before, after)
     const dropped: Change[] = []
@@ -131,7 +135,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       }
     }
     refusedWhole = changes.length > 0 && dropped.length === changes.length
-    if (dropped.length > 0) { compensate(doc, tr, update, dropped, before); compensated = true }
+    if (dropped.length > 0) { compensate(doc, tr, structs, dropped, before); compensated = true }
   }, origin)
   return { receipts, refusedWhole, compensated, before, after, changes }
 }
@@ -142,11 +146,11 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
  * diff cannot tell which of equal neighbours is new) and re-inserting what it removed; the rest by the
  * inverse changes.
  */
-const compensate = (doc: Y.Doc, tr: Y.Transaction, update: Uint8Array, dropped: readonly Change[], before: RecordState): void => {
+const compensate = (doc: Y.Doc, tr: Y.Transaction, structs: readonly (Y.Item | Y.GC | Y.Skip)[], dropped: readonly Change[], before: RecordState): void => {
   const texts = new Set(dropped.flatMap(c => c.kind === 'text-edited' ? [c.field] : []))
   if (texts.size > 0) {
     const types = new Set([...texts].map(f => memoText(doc, f) as Y.AbstractType<unknown>))
-    deleteItemsOf(doc, tr, Y.decodeUpdate(update).structs, item => types.has(item.parent as Y.AbstractType<unknown>))
+    deleteItemsOf(doc, tr, structs, item => types.has(item.parent as Y.AbstractType<unknown>))
     forgetPositions(doc)
     for (const f of texts) replaceText(memoText(doc, f), before.texts[f] ?? '')
   }

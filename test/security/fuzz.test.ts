@@ -10,9 +10,9 @@
 // one outside the layout or under a foreign client id leaves no trace at all, every client converges, the
 // projected row equals the record (its secured column the field's document), and the record's size stays bounded.
 // FUZZ_STEPS=<n> sets the length (default 300, about 10 s here); SEED=<n> replays the choices (the server's own
-// client ids and socket timing vary, so not always the same interleaving); FUZZ_STRICT=1 also sends updates
-// from a stale copy under a client id the record holds at higher clocks (their structs collide with the record's:
-// colliding-clocks.test.ts; one case still open, see rawStep) and requires a receipt for every
+// client ids and socket timing vary, so not always the same interleaving); updates from a stale copy under a
+// client id the record holds at higher clocks are sent too (their structs collide with the record's:
+// colliding-clocks.test.ts); FUZZ_STRICT=1 requires a receipt for every
 // refused update of a y-websocket client (otherwise waited for 3 s and warned about).
 
 import { describe, expect, it } from 'vitest'
@@ -541,11 +541,9 @@ const rawStep = async (ctx: StepContext, r: Raw, login: Login, plan: Plan, note:
   // A client id the record already holds, from a stale copy: the copy's clocks collide with the record's, Yjs skips
   // the structs it holds already and only the rest (a delete set, say) takes effect: decided as what it is.
   const collides = stale && structClients.some(c => Y.getState(room.doc.store, c) > 0)
-  // Such updates once put content outside the layout (colliding-clocks.test.ts, fixed: the layout check judges
-  // where Yjs puts the rest, and a range across the record's clock is refused). One case is still open:
-  // SEED=11 with FUZZ_STRICT=1 (step 258: a stale copy whose structs the record holds whole, so only its delete
-  // set applies) leaves fields.fullname holding an item that reads as undefined. Only FUZZ_STRICT=1 sends these.
-  if (collides && !foreign && !STRICT) { mine.destroy(); return rawStep(ctx, r, login, plan, () => { note(' (colliding clocks: the current copy instead)') }, false) }
+  // Such updates once put content outside the layout (colliding-clocks.test.ts: the layout check now judges
+  // where Yjs puts the rest, a range across the record's clock is refused, and structs the record holds
+  // already are never taken for the update's own: SEED=11, step 258, once left fields.fullname undefined).
   if (collides && !foreign) expect_ = { kind: 'loose' }
   const pre = await snapshot(ctx)
   const expected = merged(pre.doc, update, rec.entity)
