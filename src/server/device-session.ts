@@ -43,6 +43,9 @@ export interface DeviceDeps {
 
 let nextPeer = 1_000_000
 
+/** Frames one device may have waiting for its session (README, "Security"). */
+export const MAX_WAITING_FRAMES = 4096
+
 export class DeviceSession {
   private readonly deps: DeviceDeps
   private readonly userId: string
@@ -100,11 +103,16 @@ export class DeviceSession {
   }
 
   private then (f: () => Promise<void> | void): void {
+    // What a device may have waiting is bounded: one that sends faster than its session works is closed.
+    if (++this.waiting > MAX_WAITING_FRAMES) { this.fail(CloseCode.rateLimited, 'too many frames waiting'); return }
     this.chain = this.chain.then(() => this.closed ? undefined : f()).catch(e => {
       console.error(`device ${this.deviceId ?? '?'}: ${(e as Error).message}`)
       this.fail(CloseCode.internalError, 'device session failed, reconnect')
-    })
+    }).finally(() => { this.waiting-- })
   }
+
+  /** frames scheduled on the chain and not done yet */
+  private waiting = 0
 
   private fail (code: CloseCodeValue, reason: string): void {
     this.closeSocket(code, reason.slice(0, 120))
