@@ -104,8 +104,8 @@ export interface RoomContext {
  * the higher client id, so a device's later edit wins over a compensation it had not seen yet. */
 export const SERVER_CLIENT_RANGE = 1 << 20
 
-/** Messages one connection may have waiting in a record's pipeline (README, "Security"). */
-export const MAX_WAITING_PER_PEER = 256
+/** What one connection may have waiting in a record's pipeline (README, "Security"). */
+export const MAX_WAITING_PER_PEER = { messages: 16_384, bytes: 16 * 1024 * 1024 }
 
 /** A fresh client id outside the server's range, for what the server writes for a sender alone (it
  * comes back, if ever, as part of that sender's state, and is then bound to it). */
@@ -336,16 +336,18 @@ export class Room {
     if (job.kind === 'update' || job.kind === 'step1') {
       // What one connection may have waiting in the record's pipeline is bounded: a peer that sends faster
       // than the record takes it is closed (the rest of its messages go nowhere).
-      const waiting = (this.waiting.get(job.peer) ?? 0) + 1
-      if (waiting > MAX_WAITING_PER_PEER) { job.peer.close(CloseCode.rateLimited, 'too many messages waiting for this record'); return }
-      this.waiting.set(job.peer, waiting)
+      const w = this.waiting.get(job.peer) ?? { count: 0, bytes: 0 }
+      w.count++
+      w.bytes += job.kind === 'update' ? job.update.length : job.stateVector.length
+      if (w.count > MAX_WAITING_PER_PEER.messages || w.bytes > MAX_WAITING_PER_PEER.bytes) { job.peer.close(CloseCode.rateLimited, 'too many messages waiting for this record'); return }
+      this.waiting.set(job.peer, w)
     }
     this.inbox.push(job)
     if (!this.running) this.idle = this.run()
   }
 
   /** messages of each connection queued and not processed yet */
-  private readonly waiting = new Map<Peer, number>()
+  private readonly waiting = new Map<Peer, { count: number, bytes: number }>()
 
   /** Resolves when every queued message has been processed and committed. */
   settled (): Promise<void> {
@@ -402,8 +404,12 @@ export class Room {
         serverJobs.push(job.done)
         continue
       }
-      const left = (this.waiting.get(job.peer) ?? 1) - 1
-      if (left > 0) this.waiting.set(job.peer, left); else this.waiting.delete(job.peer)
+      const w = job.kind === 'command' ? undefined : this.waiting.get(job.peer)
+      if (w !== undefined && job.kind !== 'command') {
+        w.count--
+        w.bytes -= job.kind === 'update' ? job.update.length : job.stateVector.length
+        if (w.count <= 0) this.waiting.delete(job.peer)
+      }
       if (!this.peers.has(job.peer)) continue
       if (job.kind === 'step1') { replies.push(job); continue }
       const decision = job.kind === 'command' ? job.decision : undefined

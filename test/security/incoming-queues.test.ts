@@ -27,7 +27,7 @@ describe('incoming queues', () => {
     room.join(flooder)
     const m = encodeSyncUpdate(SyncStep.step1, Y.encodeStateVector(new Y.Doc()))
     // All at once, before the pipeline takes any.
-    for (let i = 0; i < MAX_WAITING_PER_PEER + 10; i++) room.receive(flooder, m)
+    for (let i = 0; i < MAX_WAITING_PER_PEER.messages + 10; i++) room.receive(flooder, m)
     expect(closed).toBe(CloseCode.rateLimited)
     room.leave(flooder)
     await room.settled()
