@@ -11,8 +11,6 @@ import { Reason, type Receipt, type ReasonCode } from './receipts.ts'
 
 export interface ProjectResult {
   readonly receipts: Receipt[]
-  /** every change was dropped (and there was at least one): the update should not be kept at all */
-  readonly refusedWhole: boolean
   /** whether anything was reverted (the author must receive the result too) */
   readonly compensated: boolean
   /** the record before the update, and with the whole update integrated (before any revert) */
@@ -101,7 +99,6 @@ const attemptedPart = (command: string, changes: readonly Change[]): unknown => 
 export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContext, origin: unknown, now: string): ProjectResult => {
   const receipts: Receipt[] = []
   let compensated = false
-  let refusedWhole = false
   let before!: RecordState
   let after!: RecordState
   let changes!: Change[]
@@ -134,10 +131,9 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
         receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message })
       }
     }
-    refusedWhole = changes.length > 0 && dropped.length === changes.length
     if (dropped.length > 0) { compensate(doc, tr, structs, dropped, before); compensated = true }
   }, origin)
-  return { receipts, refusedWhole, compensated, before, after, changes }
+  return { receipts, compensated, before, after, changes }
 }
 
 /**

@@ -564,8 +564,7 @@ export class Room {
     const doc = this.current
     const check = checkUpdate(doc, update)
     if (!check.ok && check.problem === 'stale-clocks') {
-      if (!this.quotas.takeRefusal(peer.principal)) { batch.closes.push({ peer, code: CloseCode.rateLimited, reason: 'too many refused updates' }); return }
-      this.addReceipts(batch, peer, [this.wholeReceipt(peer.principal, Reason.foreignClientId, check.message)])
+      if (this.takeRefusal(batch, peer)) this.addReceipts(batch, peer, [this.wholeReceipt(peer.principal, Reason.foreignClientId, check.message)])
       return
     }
     if (!check.ok) {
@@ -578,8 +577,7 @@ export class Room {
     const principal = peer.principal
     const foreign = this.foreignClient(check.clients, principal)
     if (foreign !== undefined) {
-      if (!this.quotas.takeRefusal(principal)) { batch.closes.push({ peer, code: CloseCode.rateLimited, reason: 'too many refused updates' }); return }
-      this.addReceipts(batch, peer, [this.wholeReceipt(principal, Reason.foreignClientId, `Yjs client id ${foreign} belongs to another writer of this record; use a new Y.Doc client id`)])
+      if (this.takeRefusal(batch, peer)) this.addReceipts(batch, peer, [this.wholeReceipt(principal, Reason.foreignClientId, `Yjs client id ${foreign} belongs to another writer of this record; use a new Y.Doc client id`)])
       return
     }
     const fresh = check.clients.filter(c => !this.bindings.has(c))
@@ -604,11 +602,7 @@ export class Room {
     const refused = r.receipts.length > 0 || (r.changes.length === 0 && !this.mayWrite(principal))
     if (refused) {
       const drop = async (): Promise<void> => { batch.accepted.splice(before); await this.rebuild(batch.accepted.map(a => a.update)) }
-      if (!this.quotas.takeRefusal(principal)) {
-        await drop()
-        batch.closes.push({ peer, code: CloseCode.rateLimited, reason: 'too many refused updates' })
-        return
-      }
+      if (!this.takeRefusal(batch, peer)) { await drop(); return }
       const over = this.quotas.exceeded(principal, { receipts: r.receipts.length, refusedBytes: integrated.length, clientIds: fresh.length })
       if (over !== null) { await drop(); this.overQuota(batch, peer, over); return }
       this.count(batch, principal, { refusedBytes: integrated.length })
@@ -617,6 +611,13 @@ export class Room {
     this.bind(batch, fresh, principal)
     // The author needs the result too when part of its update was reverted.
     batch.accepted.push({ peer, update: integrated, echo: r.compensated })
+  }
+
+  /** One refusal from the sender's rate; past it the socket closes (4429) and false. */
+  private takeRefusal (batch: Batch, peer: Peer): boolean {
+    if (this.quotas.takeRefusal(peer.principal)) return true
+    batch.closes.push({ peer, code: CloseCode.rateLimited, reason: 'too many refused updates' })
+    return false
   }
 
   private bind (batch: Batch, clients: readonly number[], principal: string): void {
@@ -643,10 +644,7 @@ export class Room {
    * key by another user may be ordered differently there until it sends its state again.)
    */
   private async refuseWhole (peer: Peer, update: Uint8Array, decoded: DecodedUpdate, receipts: readonly Receipt[], batch: Batch): Promise<void> {
-    if (!this.quotas.takeRefusal(peer.principal)) {
-      batch.closes.push({ peer, code: CloseCode.rateLimited, reason: 'too many refused updates' })
-      return
-    }
+    if (!this.takeRefusal(batch, peer)) return
     const doc = this.current
     const state = readRecord(doc, this.ctx.entity)
     Y.applyUpdate(doc, update)
@@ -673,6 +671,7 @@ export class Room {
 
   destroy (): void {
     this.presence.destroy()
+    this.presence.awareness.doc.destroy()
     this.doc.destroy()
   }
 }

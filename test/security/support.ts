@@ -45,9 +45,16 @@ export interface Raw {
   update (u: Uint8Array): void
 }
 
-/** A raw /sync socket (the server's opening step 1 and presence arrive first). */
+/** A raw /sync socket of `name` as `login`, once the server's opening step 1 arrived. */
 export const raw = async (cleanups: Cleanup[], s: TestServer, name: string, login: string, query = 'receipts=1'): Promise<Raw> => {
-  const ws = new WebSocket(`${s.wsUrl}/${name}?token=${await s.token(login)}&${query}`)
+  const self = await rawAt(cleanups, `${s.wsUrl}/${name}?token=${await s.token(login)}&${query}`)
+  await self.received(m => m[0] === MessageType.sync && m[1] === SyncStep.step1)
+  return self
+}
+
+/** A raw websocket on `url` that keeps every message it receives; rejects when the upgrade is refused. */
+export const rawAt = async (cleanups: Cleanup[], url: string): Promise<Raw> => {
+  const ws = new WebSocket(url)
   const closed = new Promise<{ code: number, reason: string }>(resolve => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
   ws.on('error', () => {})
   const messages: Uint8Array[] = []
@@ -72,7 +79,6 @@ export const raw = async (cleanups: Cleanup[], s: TestServer, name: string, logi
     }),
     update: u => ws.send(encodeSyncUpdate(SyncStep.update, u))
   }
-  await self.received(m => m[0] === MessageType.sync && m[1] === SyncStep.step1)
   return self
 }
 

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import WebSocket from 'ws'
 import * as encoding from 'lib0/encoding'
 import * as prng from 'lib0/prng'
 import { buildCatalog } from '../../src/docs/catalog.ts'
@@ -10,38 +9,14 @@ import { encodeSyncUpdate } from '../../src/server/messages.ts'
 import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
 import { withSeed } from '../helpers/seed.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
+import { rawAt, type Raw } from '../security/support.ts'
 
 const account = buildCatalog().entities.get('account')!
 const cleanups = useCleanups()
 
-interface Raw {
-  ws: WebSocket
-  closed: Promise<{ code: number, reason: string }>
-  /** resolves with the first message (received so far or later) that matches */
-  received (match: (m: Uint8Array) => boolean): Promise<Uint8Array>
-}
-
 const isSync = (step: number) => (m: Uint8Array): boolean => m[0] === MessageType.sync && m[1] === step
 
-const rawSocket = async (url: string): Promise<Raw> => {
-  const ws = new WebSocket(url)
-  const closed = new Promise<{ code: number, reason: string }>(resolve => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
-  ws.on('error', () => {})
-  const messages: Uint8Array[] = []
-  const waiters: { match: (m: Uint8Array) => boolean, resolve: (m: Uint8Array) => void }[] = []
-  ws.on('message', (data: Buffer) => {
-    const m = new Uint8Array(data)
-    messages.push(m)
-    for (const w of waiters.splice(0)) { if (w.match(m)) w.resolve(m); else waiters.push(w) }
-  })
-  const received = (match: (m: Uint8Array) => boolean): Promise<Uint8Array> => {
-    const seen = messages.find(match)
-    return seen !== undefined ? Promise.resolve(seen) : new Promise(resolve => waiters.push({ match, resolve }))
-  }
-  await new Promise<void>((resolve, reject) => { ws.on('open', () => resolve()); ws.on('unexpected-response', () => reject(new Error('upgrade refused'))) })
-  cleanups.push(() => ws.terminate())
-  return { ws, closed, received }
-}
+const rawSocket = (url: string): Promise<Raw> => rawAt(cleanups, url)
 
 const syncMessage = encodeSyncUpdate
 
