@@ -117,6 +117,21 @@ describe('an update whose every change is refused leaves no trace', () => {
     expect((await s.storage.load(name)).bindings.filter(b => b.principal === 'u-alice').length).toBe(3)
   })
 
+  it('a read-only user setting values to what they are (no change to refuse) is bounded by the same quota', async () => {
+    const s = await startServer(cleanups, { MAX_REFUSED_BYTES_PER_RECORD: '4096', REFUSED_UPDATES_BURST: '100000' })
+    const name = ownedBy(s, 'account', 'u-alice')
+    const room = s.server.rooms.get(name)
+    const erin = await raw(cleanups, s, name, 'erin')
+    const size = Y.encodeStateAsUpdate(room.doc).length
+    const value = readRecord(room.doc, account).fields.name
+    // Same-value writes without stamps: nothing visible changes, so no receipt; each still costs bytes.
+    const copy = copyOf(s, name)
+    for (let i = 0; i < 400; i++) erin.update(edit(copy, d => d.getMap('fields').set('name', value)))
+    expect((await erin.closed).code).toBe(CloseCode.quotaExceeded)
+    expect(Y.encodeStateAsUpdate(room.doc).length).toBeLessThan(size + 4096 + 200)
+    expect(readRecord(room.doc, account).fields.name).toBe(value)
+  })
+
   it('refusals in quick succession past the burst close the socket with 4429', async () => {
     const s = await startServer(cleanups, { REFUSED_UPDATES_BURST: '5', REFUSED_UPDATES_PER_SECOND: '1' })
     const name = ownedBy(s, 'account', 'u-alice')

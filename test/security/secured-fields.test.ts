@@ -14,6 +14,9 @@ import { until } from '../helpers/server.ts'
 import { deviceFor, inboxReceipts } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { applyReceived, ownedBy, raw, startServer, TIME } from './support.ts'
+import WebSocket from 'ws'
+import { SyncStep } from '../../src/server/protocol.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, readDeviceFrame, type DeviceFrame } from '../../src/server/device-protocol.ts'
 
 const account = buildCatalog().entities.get('account')!
 const cleanups = useCleanups()
@@ -122,5 +125,48 @@ describe('secured field values', () => {
     expect(everyValue(stored)).not.toContain(revenue)
     expect(s.server.rooms.get(`${name}/revenue` as DocName).doc.getMap('fields').get('revenue')).toBe(revenue)
     expect(revenueOf(s, name)).toBe(revenue)
+  })
+
+  it('cannot be read or written by a device that may not read them, and their document holds the field alone', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const field = `${name}/revenue` as DocName
+    const revenue = revenueOf(s, name)
+    // alice's device asks for the field's state and pushes a value into it: evicted, no byte of it, nothing kept.
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token('alice')}`)
+    ws.on('error', () => {})
+    cleanups.push(() => ws.terminate())
+    const frames: DeviceFrame[] = []
+    ws.on('message', (data: Buffer) => { const d = decoding.createDecoder(new Uint8Array(data)); while (decoding.hasContent(d)) frames.push(readDeviceFrame(d)) })
+    await new Promise(resolve => ws.on('open', resolve))
+    ws.send(encodeDeviceFrame({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId: 'device-secured-1', cursor: 0, privilegeVersion: 0, metadataDigest: 0 }))
+    ws.send(encodeDeviceFrame({ type: DeviceMessage.sync, record: field, step: SyncStep.step1, payload: Y.encodeStateVector(new Y.Doc()) }))
+    const forged = new Y.Doc()
+    forged.getMap('fields').set('revenue', 1)
+    ws.send(encodeDeviceFrame({ type: DeviceMessage.push, record: field, id: 7, update: Y.encodeStateAsUpdate(forged) }))
+    await until(() => frames.some(f => f.type === DeviceMessage.ack && f.id === 7), 'the push answered')
+    expect(frames.filter(f => f.type === DeviceMessage.sync && f.record === field)).toEqual([])
+    expect(frames.filter(f => f.type === DeviceMessage.evict && f.record === field).length).toBeGreaterThan(0)
+    expect(revenueOf(s, name)).toBe(revenue)
+    expect(everyValue((await s.storage.load(field)).updates.map(u => u.data))).not.toContain(1)
+    // bob may write the field, but only the field: anything else in its document is refused whole.
+    const bob = await raw(cleanups, s, field, 'bob')
+    const rows = (await s.storage.load(field)).updates.length
+    for (const make of [
+      (d: Y.Doc) => d.getMap('meta').set('ownerid', 'systemuser/u-bob'),
+      (d: Y.Doc) => d.getMap('fields').set('name', 'not this document'),
+      (d: Y.Doc) => d.getText('memo:description').insert(0, 'nor this')
+    ]) {
+      const copy = new Y.Doc()
+      Y.applyUpdate(copy, Y.encodeStateAsUpdate(s.server.rooms.get(field).doc))
+      const sv = Y.encodeStateVector(copy)
+      make(copy)
+      const seen = bob.receipts().length
+      bob.update(Y.encodeStateAsUpdate(copy, sv))
+      await until(() => bob.receipts().length > seen, 'refused')
+      expect(bob.receipts()[seen].reason).toBe('invalid-value')
+    }
+    expect((await s.storage.load(field)).updates.length).toBe(rows)
+    expect(s.server.rooms.get(field).doc.getMap('fields').toJSON()).toEqual({ revenue })
   })
 })
