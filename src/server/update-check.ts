@@ -57,11 +57,16 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
   const isKnown = (id: Y.ID): boolean => id.clock < knownEnd(id.client)
   for (const s of decoded.structs) {
     if (!(s instanceof Y.Item)) continue
+    // Yjs trusts a reference to the item's own client to point at an earlier clock (its integration order);
+    // one at or after the item itself can never come from an honest writer and makes Yjs throw.
+    const later = (ref: Y.ID): boolean => ref.client === s.id.client && ref.clock >= s.id.clock
     for (const ref of [s.origin, s.rightOrigin]) {
+      if (ref !== null && later(ref)) return malformed(`item ${s.id.client}:${s.id.clock} refers to its own or a later clock`)
       if (ref !== null && !isKnown(ref)) return missing(`refers to unknown id ${ref.client}:${ref.clock}`)
     }
     const parent: unknown = s.parent
     if (isId(parent)) {
+      if (later(parent)) return malformed(`item ${s.id.client}:${s.id.clock} has its own or a later clock as parent`)
       if (!isKnown(parent)) return missing(`parent ${parent.client}:${parent.clock} unknown`)
       if (!parentIsType(doc, parent, structsOf)) return malformed(`parent ${parent.client}:${parent.clock} is not a shared type`)
     } else if (parent !== null && typeof parent !== 'string') {

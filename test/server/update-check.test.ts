@@ -75,7 +75,8 @@ describe('update check', () => {
     })
   })
 
-  it('never throws on corrupted or truncated bytes, and what it lets through integrates with nothing pending', async () => {
+  // 2009563259: a corrupted origin naming the item's own later clock made Yjs throw in getItemCleanEnd.
+  it.each([undefined, 2009563259])('never throws on corrupted or truncated bytes, and what it lets through integrates with nothing pending (seed %s)', async (fixed) => {
     await withSeed(gen => {
       let accepted = 0
       let refused = 0
@@ -99,6 +100,6 @@ describe('update check', () => {
       }
       expect(refused).toBeGreaterThan(0)
       expect(accepted).toBeGreaterThan(0)
-    })
+    }, fixed)
   })
 })
