@@ -4,7 +4,7 @@
 
 import * as Y from 'yjs'
 import type { EntityDef } from './catalog-types.ts'
-import { FIELDS, META, META_KEYS, MEMO_PREFIX, NOTES, NOTE_KEYS } from './record.ts'
+import { CLOCKS, FIELDS, META, META_KEYS, MEMO_PREFIX, NOTES, NOTE_KEYS } from './record.ts'
 import { isValidId } from '../ids.ts'
 
 export interface LayoutViolation {
@@ -138,8 +138,13 @@ export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, opti
   function violation (s: Y.Item, p: Placement): LayoutViolation | null {
     if (p.kind === 'collected') return null
     if (p.kind === 'root') {
-      if (options.field !== undefined && p.name !== FIELDS && !memos.has(p.name)) {
+      if (options.field !== undefined && p.name !== FIELDS && p.name !== CLOCKS && !memos.has(p.name)) {
         return { path: p.name, message: `the document of ${entity.name}.${options.field} holds that field only` }
+      }
+      if (p.name === CLOCKS) {
+        if (p.sub === null) return { path: p.name, message: `${p.name} is a map: it holds keyed entries, not list items` }
+        // A stamp that does not parse is ignored by the decision (the server stamps the write itself).
+        return scalars.has(p.sub) ? scalarEntry(s, `${p.name}.${p.sub}`, true) : { path: `${p.name}.${p.sub}`, message: `${entity.name} has no scalar attribute ${p.sub}${options.field !== undefined ? ' in this document' : ''}` }
       }
       if (p.name === META || p.name === FIELDS || p.name === NOTES) {
         if (p.sub === null) return { path: p.name, message: `${p.name} is a map: it holds keyed entries, not list items` }

@@ -6,12 +6,15 @@ import * as Y from 'yjs'
 import type { EntityDef } from './catalog-types.ts'
 import { attributeOf } from './catalog-types.ts'
 import { checkValue, type FieldValue } from './values.ts'
+import { decodeStamp, encodeStamp, maxHlc, tick, ZERO, type Hlc } from './hlc.ts'
 import type { RecordId } from '../ids.ts'
 
 export const META = 'meta'
 export const FIELDS = 'fields'
 export const NOTES = 'notes'
 export const MEMO_PREFIX = 'memo:'
+/** Map of scalar field name -> the stamp (hybrid logical clock) of the write its value came from. */
+export const CLOCKS = 'clocks'
 
 /** Keys of the `meta` map. Only these are record metadata; anything else there is foreign. */
 export const META_KEYS = [
@@ -103,7 +106,7 @@ export const createRecord = (doc: Y.Doc, entity: EntityDef, input: CreateInput, 
     meta.set('createdon', actor.at)
     meta.set('statecode', 0)
     touch(doc, actor)
-    for (const [k, v] of Object.entries(input.values ?? {})) writeField(doc, entity, k, v)
+    for (const [k, v] of Object.entries(input.values ?? {})) writeField(doc, entity, k, v, actor)
   }, origin)
 }
 
@@ -114,9 +117,28 @@ const checkField = (entity: EntityDef, name: string, value: FieldValue): void =>
   if (problem !== null) throw new RecordError(problem)
 }
 
-const writeField = (doc: Y.Doc, entity: EntityDef, name: string, value: FieldValue): void => {
-  if (attributeOf(entity, name)?.type === 'memo') replaceText(memoText(doc, name), value as string)
-  else doc.getMap<FieldValue>(FIELDS).set(name, value)
+const writeField = (doc: Y.Doc, entity: EntityDef, name: string, value: FieldValue, actor: Actor): void => {
+  if (attributeOf(entity, name)?.type === 'memo') { replaceText(memoText(doc, name), value as string); return }
+  doc.getMap<FieldValue>(FIELDS).set(name, value)
+  stampField(doc, name, actor)
+}
+
+/** The newest clock each document has issued (a device's clock never runs backwards, whatever Date says). */
+const issued = new WeakMap<Y.Doc, Hlc>()
+
+/**
+ * Stamps a write of `name` with the writer's next clock (after the value's current one and its own last)
+ * and the clock it was made on top of: the current value's, or, over its own write not yet confirmed by
+ * someone else's, what that write was made on top of.
+ */
+export const stampField = (doc: Y.Doc, name: string, actor: Actor): void => {
+  const clocks = doc.getMap<string>(CLOCKS)
+  const current = decodeStamp(clocks.get(name))
+  const wall = Date.parse(actor.at)
+  const clock = tick(maxHlc(issued.get(doc) ?? ZERO, current?.clock ?? ZERO), Number.isFinite(wall) ? wall : Date.now(), doc.clientID)
+  issued.set(doc, clock)
+  const seen = current === null ? null : current.clock.writer === doc.clientID ? current.seen : current.clock
+  clocks.set(name, encodeStamp({ clock, seen }))
 }
 
 /** Sets a field (a memo field is replaced through its Y.Text with a minimal splice). */
@@ -124,7 +146,7 @@ export const setField = (doc: Y.Doc, entity: EntityDef, name: string, value: Fie
   checkField(entity, name, value)
   doc.transact(() => {
     requireLive(doc, entity)
-    writeField(doc, entity, name, value)
+    writeField(doc, entity, name, value, actor)
     touch(doc, actor)
   }, origin)
 }
@@ -135,7 +157,7 @@ export const clearField = (doc: Y.Doc, entity: EntityDef, name: string, actor: A
   doc.transact(() => {
     requireLive(doc, entity)
     if (attr.type === 'memo') replaceText(memoText(doc, name), '')
-    else doc.getMap(FIELDS).delete(name)
+    else { doc.getMap(FIELDS).delete(name); stampField(doc, name, actor) }
     touch(doc, actor)
   }, origin)
 }

@@ -8,6 +8,7 @@ import { RuleError, validateRules, type BusinessRule } from './business-rules.ts
 import { FlowError, validateFlows, type ProcessFlow } from './process-flows.ts'
 import { FormError, validateForms, type FormDef } from './forms.ts'
 import { DEFAULT_QUALIFICATION, type LeadQualification } from '../docs/commands.ts'
+import { ConflictPolicyError, DEFAULT_POLICIES, parseConflictPolicies, type ConflictPolicies } from './conflict-policies.ts'
 
 export interface Metadata {
   readonly views: readonly ViewDef[]
@@ -17,9 +18,11 @@ export interface Metadata {
   readonly forms: readonly FormDef[]
   /** which records lead qualification creates */
   readonly leadQualification: LeadQualification
+  /** which conflict strategy each field's concurrent writes follow */
+  readonly conflicts: ConflictPolicies
 }
 
-export const NO_METADATA: Metadata = { views: [], businessRules: [], processFlows: [], forms: [], leadQualification: DEFAULT_QUALIFICATION }
+export const NO_METADATA: Metadata = { views: [], businessRules: [], processFlows: [], forms: [], leadQualification: DEFAULT_QUALIFICATION, conflicts: DEFAULT_POLICIES }
 
 const QUALIFIES_TO = ['account', 'contact', 'opportunity']
 
@@ -58,7 +61,12 @@ export const parseMetadata = (source: string, text: string, catalog: Catalog): M
     if (e instanceof ViewError || e instanceof RuleError || e instanceof FlowError || e instanceof FormError) throw new MetadataError(`${source}: ${e.message}`)
     throw e
   }
-  return { views, businessRules, processFlows, forms, leadQualification: parseQualification(source, (root as { leadQualification?: unknown }).leadQualification) }
+  let conflicts: ConflictPolicies
+  try { conflicts = parseConflictPolicies((root as { conflicts?: unknown }).conflicts, catalog) } catch (e) {
+    if (e instanceof ConflictPolicyError) throw new MetadataError(`${source}: ${e.message}`)
+    throw e
+  }
+  return { views, businessRules, processFlows, forms, leadQualification: parseQualification(source, (root as { leadQualification?: unknown }).leadQualification), conflicts }
 }
 
 export const loadMetadata = (file: string | undefined, catalog: Catalog): Metadata => {

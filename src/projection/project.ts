@@ -5,9 +5,11 @@
 import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts'
-import { FIELDS, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
+import { exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from './receipts.ts'
+import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, type Arbitration } from './arbitrate.ts'
+import { laterEditWins, type ConflictStrategy } from './conflict-strategies.ts'
 
 export interface ProjectResult {
   readonly receipts: Receipt[]
@@ -17,6 +19,8 @@ export interface ProjectResult {
   readonly before: RecordState
   readonly after: RecordState
   readonly changes: readonly Change[]
+  /** conflict entries (`superseded`): for the sender, or for the author of a value the sender's write replaced */
+  readonly conflicts: Receipt[]
 }
 
 const attempted = (c: Change): unknown => {
@@ -51,13 +55,13 @@ const kept = (c: Change): unknown => {
  * compensation that reverted it) would be hidden by Yjs's tie-break although it is allowed and later:
  * write its value again so that it is visible, and decided like any other change of this user.
  */
-const restoreShadowedWrites = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], isServerClient: (client: number) => boolean): void => {
+const restoreShadowedWrites = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], isServerClient: (client: number) => boolean, merged: (field: string) => boolean): void => {
   const fields = doc.getMap(FIELDS)
   for (const s of structs) {
     if (!(s instanceof Y.Item)) continue
     // The integrated item knows its parent and key (an encoded item that has a left neighbour does not).
     const item = Y.getItem(doc.store, s.id)
-    if (!(item instanceof Y.Item) || item.parent !== fields || item.parentSub === null || item.right === null) continue
+    if (!(item instanceof Y.Item) || item.parent !== fields || item.parentSub === null || item.right === null || !merged(item.parentSub)) continue
     let last: Y.Item = item.right
     let ownLater = last.id.client === s.id.client
     while (last.right !== null) { last = last.right; ownLater ||= last.id.client === s.id.client }
@@ -83,7 +87,18 @@ export interface ProjectContext extends DecideContext {
   readonly isServerClient: (client: number) => boolean
   /** set for a part of a rejected command: every change is reverted, with one receipt for the part */
   readonly reject?: { readonly command: string, readonly reason: ReasonCode, readonly message: string }
+  /** same-field conflicts: the strategy of each field (default later-edit-wins), who a client id is, the clock skew allowed */
+  readonly conflicts?: {
+    readonly strategyOf: (field: string) => ConflictStrategy
+    readonly principalOf: (client: number) => string | undefined
+    readonly maxSkewMs: number
+  }
 }
+
+const DEFAULT_SKEW_MS = 120_000
+
+const supersededMessage = (field: string, kept: unknown, by: string | null, at: string, editedAt: string): string =>
+  `${by ?? 'another writer'} set ${field} to ${kept === null ? 'nothing' : JSON.stringify(kept)} at ${at}, concurrently with your edit at ${editedAt}; that value stands`
 
 /** What a rejected command part tried: its record's field values (so the user's intent is not lost). */
 const attemptedPart = (command: string, changes: readonly Change[]): unknown => ({
@@ -107,9 +122,14 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   }
   // The update's own structs: those the document did not have (what it has already, Yjs skips; its items
   // with those ids are other, older ones, never to be touched on this update's behalf).
-  const structs = Y.decodeUpdate(update).structs.filter(s => s.id.clock >= Y.getState(doc.store, s.id.client))
+  const decoded = Y.decodeUpdate(update)
+  const structs = decoded.structs.filter(s => s.id.clock >= Y.getState(doc.store, s.id.client))
+  const strategyOf = ctx.conflicts?.strategyOf ?? (() => laterEditWins)
+  let arbitration: Arbitration = NO_ARBITRATION
+  const conflicts: Receipt[] = []
   doc.transact(tr => {
     before = readRecord(doc, ctx.entity)
+    const fields = fieldsBefore(doc)
     Y.applyUpdate(doc, update)
     // Yjs marks a transaction that applied a remote update as remote, and after a remote transaction
     // that advanced the document's own client id it picks a new random one: the compensation below is
@@ -117,7 +137,18 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     tr.local = true
     // (A local transaction keeps the texts' position caches, which the integrated items did not update.)
     forgetPositions(doc)
-    restoreShadowedWrites(doc, structs, ctx.isServerClient)
+    // Fields left to Yjs's merge: an allowed write hidden behind a dropped one is written again.
+    restoreShadowedWrites(doc, structs, ctx.isServerClient, f => !strategyOf(f).arbitrates)
+    if (ctx.reject === undefined && exists(before) && !isDeleted(before)) {
+      arbitration = arbitrate(doc, decoded.ds, fields, {
+        strategyOf,
+        principalOf: ctx.conflicts?.principalOf ?? (() => undefined),
+        sender: ctx.userId,
+        nowMs: Date.parse(now),
+        maxSkewMs: ctx.conflicts?.maxSkewMs ?? DEFAULT_SKEW_MS
+      })
+      if (arbitration.wrote) compensated = true
+    }
     after = readRecord(doc, ctx.entity)
     changes = diff(before, after)
     const dropped: Change[] = []
@@ -132,8 +163,19 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       }
     }
     if (dropped.length > 0) { compensate(doc, tr, structs, dropped, before); compensated = true }
+    const keptFields = new Set(changes.filter(c => !dropped.includes(c)).flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' ? [c.field] : []))
+    if (settleStamps(doc, arbitration, f => keptFields.has(f))) compensated = true
+    for (const s of arbitration.superseded) {
+      // The record's value lost only if the sender's write stands.
+      if (!s.incomingLost && !keptFields.has(s.field)) continue
+      conflicts.push({
+        principal: s.principal, record: ctx.record, change: s.attempted === null ? 'field-cleared' : 'field-set', field: s.field,
+        attempted: s.attempted, kept: s.kept, reason: Reason.superseded, message: supersededMessage(s.field, s.kept, s.by, s.at, s.editedAt),
+        privilegeVersion: ctx.ix.version, at: now, conflict: { by: s.by, at: s.at, editedAt: s.editedAt }
+      })
+    }
   }, origin)
-  return { receipts, compensated, before, after, changes }
+  return { receipts, compensated, before, after, changes, conflicts }
 }
 
 /**

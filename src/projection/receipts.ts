@@ -20,7 +20,9 @@ export const Reason = {
   /** a part of a command that was rejected as a whole because another part was not allowed */
   commandRejected: 'command-rejected',
   /** the user reached a limit on what the server keeps for them in this record (README, "Security") */
-  quotaExceeded: 'quota-exceeded'
+  quotaExceeded: 'quota-exceeded',
+  /** a conflict entry: the user's value of a field lost to a concurrent write (README, "Conflicts") */
+  superseded: 'superseded'
 } as const
 export type ReasonCode = typeof Reason[keyof typeof Reason]
 
@@ -40,4 +42,6 @@ export interface Receipt {
   readonly message: string
   readonly privilegeVersion: number
   readonly at: string
+  /** for `superseded`: who wrote the value that stands and when, and when the user's own value was written */
+  readonly conflict?: { readonly by: string | null, readonly at: string, readonly editedAt: string }
 }

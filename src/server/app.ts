@@ -62,7 +62,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const rooms = new Rooms({
     storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter, limits: config.limits,
     rules: metadata.businessRules, flows: metadata.processFlows, blobSize: (userId, hash) => deps.blobs.uploadedSize(userId, hash),
-    ownershipOf: name => storedOwnership(queries, name)
+    ownershipOf: name => storedOwnership(queries, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs
   })
   // A privilege change takes read access away at once: close those sockets now.
   const sessions = new Set<DeviceSession>()

@@ -28,6 +28,8 @@ export interface ServerConfig {
   readonly metadataFile: string | undefined
   /** what one principal may make the server keep in one record, and how fast it may be refused */
   readonly limits: QuotaLimits
+  /** how far ahead of the server's clock a field write's time may be (later ones count as written on arrival) */
+  readonly maxClockSkewMs: number
 }
 
 export class ConfigError extends Error {
@@ -70,6 +72,7 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 12 * 3600, 60, 365 * 86400),
     customEntitiesFile: custom === '' ? undefined : resolve(cwd, custom ?? 'config/custom-entities.json'),
     metadataFile: metadata === '' ? undefined : resolve(cwd, metadata ?? 'config/metadata.json'),
+    maxClockSkewMs: 1000 * int(env, 'MAX_CLOCK_SKEW_SECONDS', 120, 0, 86_400),
     limits: {
       receiptsPerRecord: int(env, 'MAX_RECEIPTS_PER_RECORD', DEFAULT_LIMITS.receiptsPerRecord, 1, 1_000_000),
       refusedBytesPerRecord: int(env, 'MAX_REFUSED_BYTES_PER_RECORD', DEFAULT_LIMITS.refusedBytesPerRecord, 1024, 1024 * 1024 * 1024),

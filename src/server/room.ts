@@ -10,6 +10,7 @@ import type { Change } from '../docs/diff.ts'
 import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { projectUpdate, revertForSender, type ProjectContext } from '../projection/project.ts'
+import type { ConflictStrategy } from '../projection/conflict-strategies.ts'
 import { Reason, type Receipt, type ReasonCode } from '../projection/receipts.ts'
 import { rowOf, sqlValue } from '../projection/rows.ts'
 import type { ClientBinding, CommitEffects, PrincipalUsage, RecordStorage } from './storage/port.ts'
@@ -98,6 +99,8 @@ export interface RoomContext {
   /** for a field's document: the owner of its record now (undefined while the record does not exist) */
   readonly parentOwnership?: () => RecordOwnership | undefined
   readonly ownershipOf?: ProjectContext['ownershipOf']
+  /** same-field conflicts: each field's strategy and the clock skew allowed */
+  readonly conflicts?: { readonly strategyOf: (field: string) => ConflictStrategy, readonly maxSkewMs: number }
 }
 
 /** Server client ids come from a low range: Yjs breaks ties between concurrent map writes in favour of
@@ -115,7 +118,8 @@ const senderScratchClient = (): number => SERVER_CLIENT_RANGE + Math.floor(Math.
 interface Batch {
   /** updates to keep, in order; `peer` is the author (null: the server), `echo` sends it to the author too */
   readonly accepted: { peer: Peer | null, update: Uint8Array, echo: boolean }[]
-  readonly receipts: { peer: Peer, receipt: Receipt }[]
+  /** `peer` null: a receipt for a user other than the sender, pushed to every connection of theirs here */
+  readonly receipts: { peer: Peer | null, receipt: Receipt }[]
   readonly bindings: ClientBinding[]
   readonly usage: Map<string, { receipts: number, refusedBytes: number }>
   /** messages for one peer alone (what a refused update's sender needs to converge), after `accepted[at - 1]` */
@@ -295,7 +299,8 @@ export class Room {
       secured: this.ctx.field === undefined ? this.secured() : undefined,
       blobSize: this.ctx.blobSize, ownershipOf: this.ctx.ownershipOf, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL,
       command: decision?.kind === 'accept' ? decision.command : undefined,
-      reject: decision?.kind === 'reject' ? decision : undefined
+      reject: decision?.kind === 'reject' ? decision : undefined,
+      conflicts: this.ctx.conflicts === undefined ? undefined : { ...this.ctx.conflicts, principalOf: c => this.bindings.get(c) }
     }
   }
 
@@ -505,7 +510,9 @@ export class Room {
     if (batch.accepted.length > 0) this.ctx.onCommit?.(this.name)
     receipts.forEach((r, i) => {
       const peer = batch.receipts[i].peer
-      if (peer.wantsReceipts && this.peers.has(peer)) peer.send(encodeReceipts([r]))
+      if (peer === null) {
+        for (const p of this.peers) if (p.principal === r.principal && p.wantsReceipts) p.send(encodeReceipts([r]))
+      } else if (peer.wantsReceipts && this.peers.has(peer)) peer.send(encodeReceipts([r]))
     })
   }
 
@@ -607,6 +614,12 @@ export class Room {
       if (over !== null) { await drop(); this.overQuota(batch, peer, over); return }
       this.count(batch, principal, { refusedBytes: integrated.length })
       this.addReceipts(batch, peer, r.receipts)
+    }
+    // Conflict entries: the sender's own go to its connection, another user's to all of theirs. They are
+    // not refusals (no rate, no quota check), but they count as receipts the record keeps for that user.
+    for (const c of r.conflicts) {
+      batch.receipts.push({ peer: c.principal === principal ? peer : null, receipt: c })
+      this.count(batch, c.principal, { receipts: 1 })
     }
     this.bind(batch, fresh, principal)
     // The author needs the result too when part of its update was reverted.

@@ -8,6 +8,7 @@ import type { Security } from './security.ts'
 import { Room, type RoomOptions } from './room.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
+import { DEFAULT_POLICIES, strategyFor, type ConflictPolicies } from '../metadata/conflict-policies.ts'
 
 export interface RoomsOptions extends RoomOptions {
   readonly storage: RecordStorage
@@ -23,6 +24,10 @@ export interface RoomsOptions extends RoomOptions {
   readonly blobSize?: (userId: string, hash: string) => number | undefined
   /** the owner of a stored record (`<entity>/<id>`), undefined when there is none: lookups are checked against it */
   readonly ownershipOf?: (record: string) => RecordOwnership | undefined
+  /** the conflict strategy of each field (default: later-edit-wins everywhere) */
+  readonly conflicts?: ConflictPolicies
+  /** how far ahead of the server's clock a write's time may be (ms) */
+  readonly maxClockSkewMs?: number
 }
 
 export class Rooms {
@@ -54,7 +59,7 @@ export class Rooms {
     let room = this.rooms.get(name)
     if (room === undefined || room.isBroken) {
       if (room !== undefined) this.drop(name, room)
-      const { catalog, storage, security, rules, flows, blobSize, ownershipOf } = this.options
+      const { catalog, storage, security, rules, flows, blobSize, ownershipOf, conflicts = DEFAULT_POLICIES, maxClockSkewMs = 120_000 } = this.options
       // A record's document, or the document of one of its secured fields.
       const field = parseFieldDocName(name)
       const entity = catalog.entities.get(field?.entity ?? parseDocName(name)?.entity ?? '')
@@ -64,6 +69,7 @@ export class Rooms {
         : () => this.rooms.get(field.record)?.ownership() ?? ownershipOf?.(field.record)
       room = new Room(name, storage, this.options, {
         entity, security, now: this.now, rules, flows, blobSize, ownershipOf, field: field?.attribute, parentOwnership,
+        conflicts: { strategyOf: attribute => strategyFor(conflicts, entity.name, attribute), maxSkewMs: maxClockSkewMs },
         onOwnerChange: record => { for (const [n, r] of this.rooms) if (n.startsWith(`${record}/`)) r.revokeUnreadable(security.index) },
         onCommit: n => { for (const l of this.commitListeners) l(n) }
       })

@@ -153,6 +153,11 @@ const outsideLayout = (content: Record<string, unknown>, entity: EntityDef): str
       if (c.map !== undefined || typeof c.list !== 'string') return `${root} holds more than plain text: ${JSON.stringify(c).slice(0, 200)}`
       continue
     }
+    if (root === 'clocks') {
+      if (c.list !== undefined) return 'list items in clocks'
+      for (const [k, v] of Object.entries(c.map ?? {})) if (!scalars.has(k) || typeof v !== 'string') return `clocks.${k} = ${JSON.stringify(v)}`
+      continue
+    }
     if (root !== 'meta' && root !== 'fields' && root !== 'notes') return `foreign root ${root}`
     if (c.list !== undefined) return `list items in ${root}`
     for (const [k, v] of Object.entries(c.map ?? {})) {

@@ -1,0 +1,169 @@
+// Same-field conflicts, decided by the server inside the transaction that integrates an update: for every
+// scalar field the update writes, was its writer looking at the record's current value (sequential: it
+// stands) or not (concurrent: the field's strategy picks, whatever Yjs's client-id order chose)? The
+// winner's value and stamp are written back as the server's own write; the loser's author is told.
+
+import * as Y from 'yjs'
+import { CLOCKS, FIELDS } from '../docs/record.ts'
+import type { FieldValue } from '../docs/values.ts'
+import { compareHlc, decodeStamp, encodeStamp, hlcTime, tick, type FieldStamp, type Hlc } from '../docs/hlc.ts'
+import type { ConflictStrategy, FieldWrite } from './conflict-strategies.ts'
+
+/** A field as the record held it before the update. */
+interface Before {
+  readonly item: Y.Item | undefined
+  readonly value: FieldValue | null
+  /** the `clocks` entry as it was (restored verbatim when the current write stands) */
+  readonly raw: string | undefined
+  readonly stamp: FieldStamp | null
+}
+
+export interface FieldsBefore {
+  readonly fields: ReadonlyMap<string, Before>
+  readonly state: ReadonlyMap<number, number>
+}
+
+export const fieldsBefore = (doc: Y.Doc): FieldsBefore => {
+  const fields = new Map<string, Before>()
+  const map = doc.getMap<FieldValue>(FIELDS)
+  const clocks = doc.getMap<string>(CLOCKS)
+  const keys = new Set([...map._map.keys(), ...clocks._map.keys()])
+  for (const k of keys) {
+    const raw = clocks.get(k)
+    fields.set(k, { item: map._map.get(k), value: map.has(k) ? map.get(k) ?? null : null, raw: typeof raw === 'string' ? raw : undefined, stamp: decodeStamp(raw) })
+  }
+  return { fields, state: Y.decodeStateVector(Y.encodeStateVector(doc)) }
+}
+
+export interface ArbitrationContext {
+  readonly strategyOf: (field: string) => ConflictStrategy
+  /** the principal a Yjs client id is bound to in this record */
+  readonly principalOf: (client: number) => string | undefined
+  readonly sender: string
+  readonly nowMs: number
+  /** how far ahead of the server's clock a write's time may be; later ones count as written now */
+  readonly maxSkewMs: number
+}
+
+/** A value that lost to a concurrent write: whose, which field, and what won. */
+export interface Superseded {
+  readonly principal: string
+  readonly field: string
+  readonly attempted: FieldValue | null
+  readonly kept: FieldValue | null
+  /** who wrote the value that stands (null: unknown), and when each was written */
+  readonly by: string | null
+  readonly at: string
+  readonly editedAt: string
+  /** the sender's own write lost (else the record's value did, once the sender's write is allowed) */
+  readonly incomingLost: boolean
+}
+
+export interface Arbitration {
+  /** fields whose stamp the update touched, with what the record held before */
+  readonly touched: ReadonlyMap<string, Before>
+  readonly superseded: readonly Superseded[]
+  /** whether the server wrote anything (a value or a stamp): the sender must receive the result */
+  readonly wrote: boolean
+}
+
+/** The first item of `type`'s entry `key`, from the right, that this update added. */
+const newestOwn = <T>(type: Y.Map<T>, key: string, isNew: (id: Y.ID) => boolean): Y.Item | null => {
+  let item: Y.Item | null = type._map.get(key) ?? null
+  while (item !== null && !isNew(item.id)) item = item.left
+  return item
+}
+
+const contentOf = (item: Y.Item): unknown => item.content instanceof Y.ContentAny ? item.content.arr[0] : undefined
+
+const sameId = (a: Y.ID | null, b: Y.ID | null): boolean => a === null ? b === null : b !== null && a.client === b.client && a.clock === b.clock
+const lastId = (item: Y.Item): Y.ID => Y.createID(item.id.client, item.id.clock + item.length - 1)
+
+/**
+ * Call inside the transaction, after the update is integrated: settles every field the update wrote.
+ * `ds` is the update's delete set.
+ */
+export type DeleteSet = ReturnType<typeof Y.decodeUpdate>['ds']
+
+export const arbitrate = (doc: Y.Doc, ds: DeleteSet, before: FieldsBefore, ctx: ArbitrationContext): Arbitration => {
+  const fields = doc.getMap<FieldValue>(FIELDS)
+  const clocks = doc.getMap<string>(CLOCKS)
+  const isNew = (id: Y.ID): boolean => id.clock >= (before.state.get(id.client) ?? 0)
+  const touched = new Map<string, Before>()
+  const superseded: Superseded[] = []
+  let wrote = false
+  const keys = new Set([...fields._map.keys(), ...clocks._map.keys()])
+  for (const key of keys) {
+    const pre: Before = before.fields.get(key) ?? { item: undefined, value: null, raw: undefined, stamp: null }
+    const own = newestOwn(fields, key, isNew)
+    const ownClock = newestOwn(clocks, key, isNew)
+    // What the writer did to the field: set it (its newest item), or clear it (a deletion of the value the
+    // record showed, or, from a writer that stamps, a stamp with no item).
+    let base: Y.ID | null = null
+    let value: FieldValue | null = null
+    let writer: number
+    if (own !== null) {
+      let first = own
+      while (first.left !== null && isNew(first.left.id)) first = first.left
+      base = first.origin
+      // (Read the content whatever Yjs decided: a concurrent item it placed first is deleted already.)
+      value = Y.isDeleted(ds, own.id) || !(own.content instanceof Y.ContentAny) ? null : own.content.arr[0] as FieldValue
+      writer = own.id.client
+    } else if (pre.item !== undefined && pre.value !== null && pre.item.deleted) {
+      base = lastId(pre.item)
+      writer = ownClock?.id.client ?? 0
+    } else if (ownClock !== null && decodeStamp(contentOf(ownClock)) !== null && pre.value !== null) {
+      writer = ownClock.id.client
+    } else {
+      if (ownClock !== null) touched.set(key, pre) // a stamp alone changes nothing: it goes back
+      continue
+    }
+    const strategy = ctx.strategyOf(key)
+    if (!strategy.arbitrates) continue
+    touched.set(key, pre)
+    let stamp = ownClock !== null && !Y.isDeleted(ds, ownClock.id) ? decodeStamp(contentOf(ownClock)) : null
+    if (stamp !== null && stamp.clock.writer !== writer) stamp = null
+    // A write with a stamp says what it saw; one without (any Yjs client) saw the current value if it was
+    // made right on top of its item.
+    const sequential = pre.stamp === null || (stamp !== null
+      ? stamp.clock.writer === pre.stamp.clock.writer || (stamp.seen !== null && compareHlc(stamp.seen, pre.stamp.clock) >= 0)
+      : pre.item === undefined ? base === null : sameId(base, lastId(pre.item)))
+    let clock: Hlc = stamp?.clock ?? { wall: ctx.nowMs, counter: 0, writer }
+    if (clock.wall > ctx.nowMs + ctx.maxSkewMs) clock = { wall: ctx.nowMs, counter: 0, writer }
+    if (sequential && pre.stamp !== null && compareHlc(clock, pre.stamp.clock) <= 0) clock = tick(pre.stamp.clock, ctx.nowMs, writer)
+    const incoming: FieldStamp = { clock, seen: stamp?.seen ?? (sequential ? pre.stamp?.clock ?? null : null) }
+    const verdict = sequential ? 'incoming' : strategy.winner({ value: pre.value, stamp: pre.stamp }, { value, stamp: incoming } satisfies FieldWrite)
+    // (A field nobody ever stamped, written by a client that does not stamp, stays unstamped: no extra write.)
+    const win = verdict === 'incoming'
+      ? { value, raw: stamp === null && pre.stamp === null ? pre.raw : encodeStamp(incoming) }
+      : { value: pre.value, raw: pre.raw }
+    if (win.value === null) { if (fields.has(key)) { fields.delete(key); wrote = true } } else if (fields.get(key) !== win.value || !fields.has(key)) { fields.set(key, win.value); wrote = true }
+    if (win.raw === undefined) { if (clocks.has(key)) { clocks.delete(key); wrote = true } } else if (clocks.get(key) !== win.raw) { clocks.set(key, win.raw); wrote = true }
+    if (sequential || !strategy.reports || value === pre.value) continue
+    const senderAt = hlcTime(incoming.clock)
+    const currentAt = pre.stamp === null ? null : hlcTime(pre.stamp.clock)
+    const currentBy = pre.stamp === null ? null : ctx.principalOf(pre.stamp.clock.writer) ?? null
+    if (verdict === 'current') {
+      superseded.push({ principal: ctx.sender, field: key, attempted: value, kept: pre.value, by: currentBy, at: currentAt ?? senderAt, editedAt: senderAt, incomingLost: true })
+    } else if (currentBy !== null) {
+      superseded.push({ principal: currentBy, field: key, attempted: pre.value, kept: value, by: ctx.sender, at: senderAt, editedAt: currentAt ?? senderAt, incomingLost: false })
+    }
+  }
+  return { touched, superseded, wrote }
+}
+
+/**
+ * After the decision: a field whose write was dropped, or whose stamp came without a write, keeps the
+ * stamp it had, so the `clocks` entry always belongs to the value the record shows.
+ */
+export const settleStamps = (doc: Y.Doc, arbitration: Arbitration, kept: (field: string) => boolean): boolean => {
+  const clocks = doc.getMap<string>(CLOCKS)
+  let wrote = false
+  for (const [key, pre] of arbitration.touched) {
+    if (kept(key)) continue
+    if (pre.raw === undefined) { if (clocks.has(key)) { clocks.delete(key); wrote = true } } else if (clocks.get(key) !== pre.raw) { clocks.set(key, pre.raw); wrote = true }
+  }
+  return wrote
+}
+
+export const NO_ARBITRATION: Arbitration = { touched: new Map(), superseded: [], wrote: false }
