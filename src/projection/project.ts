@@ -8,10 +8,11 @@ import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts
 import { FIELDS, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from './receipts.ts'
+import { ruleWrites } from './rule-writes.ts'
 
 export interface ProjectResult {
   readonly receipts: Receipt[]
-  /** whether anything was reverted (the author must receive the result too) */
+  /** whether the server wrote anything of its own (a revert, a business rule's value): the author must receive the result too */
   readonly compensated: boolean
   /** the record before the update, and with the whole update integrated (before any revert) */
   readonly before: RecordState
@@ -121,17 +122,21 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     after = readRecord(doc, ctx.entity)
     changes = diff(before, after)
     const dropped: Change[] = []
+    let verdicts: Verdict[] = []
     if (ctx.reject !== undefined) {
       dropped.push(...changes)
       receipt({ change: 'command', field: null, attempted: attemptedPart(ctx.reject.command, changes), kept: null, reason: ctx.reject.reason, message: ctx.reject.message })
     } else {
-      const verdicts = decideChanges(ctx, before, after, changes)
+      verdicts = decideChanges(ctx, before, after, changes)
       for (const v of verdicts) if (!v.allowed) dropped.push(v.change)
       for (const v of receiptWorthy(verdicts)) {
         receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message })
       }
     }
     if (dropped.length > 0) { compensate(doc, tr, structs, dropped, before); compensated = true }
+    // After the revert: the values business rules set are the server's own writes, never refused.
+    const ruled = ruleWrites(ctx, before, verdicts)
+    if (ruled.length > 0) { applyChangesToDoc(doc, ruled); compensated = true }
   }, origin)
   return { receipts, compensated, before, after, changes }
 }
