@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import type { FieldsyncDevice } from '../../src/client/device.ts'
 import { buildCatalog } from '../../src/docs/catalog.ts'
-import { FIELDS, clearField, readRecord, setField } from '../../src/docs/record.ts'
+import { FIELDS, clearField, createRecord, readRecord, setField } from '../../src/docs/record.ts'
+import type { RecordId } from '../../src/ids.ts'
 import { deviceFor, inboxReceipts, serverFor } from '../helpers/device.ts'
 import { provider, synced, until, type TestServer } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
@@ -37,7 +38,7 @@ const writerOf = (doc: Y.Doc, field: string): number | undefined => doc.getMap(F
 
 const serverReceipts = (s: TestServer, userId: string): ReturnType<TestServer['storage']['receipts']> => s.storage.receipts(userId, 0, 1000)
 
-describe('business rule set-value', () => {
+describe('business rule set-value and set-default', () => {
   it('is applied by the device while editing offline, and the server keeps it; the locked field is refused up front', async () => {
     const s = await start()
     const phone = await device(s, 'alice')
@@ -83,6 +84,19 @@ describe('business rule set-value', () => {
     await until(() => s.projection.row('opportunity', idOf(other))?.salesstagecode === 4, 'the save is projected')
     expect(readRecord(s.server.rooms.get(other as never).doc).fields.closeprobability).toBe(100)
     expect(writerOf(s.server.rooms.get(other as never).doc, 'closeprobability')).toBe(careful.clientID)
+    expect(serverReceipts(s, 'u-alice')).toEqual([])
+  })
+
+  it('with set-default: the server fills the default into a record a raw client creates without it', async () => {
+    const s = await start()
+    const record = 'contact/con-raw-1'
+    const doc = await rawClient(s, 'alice', record)
+    createRecord(doc, catalog.entities.get('contact')!, { id: 'con-raw-1' as RecordId, ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { fullname: 'Raw Person' } }, stamp('u-alice'))
+    await until(() => doc.getMap(FIELDS).get('preferredcontactmethodcode') === 1, 'the default reaches the client', [doc])
+    expect(s.projection.row('contact', 'con-raw-1')).toMatchObject({ fullname: 'Raw Person', preferredcontactmethodcode: 1 })
+    // Only on create: cleared later, it stays cleared.
+    clearField(doc, catalog.entities.get('contact')!, 'preferredcontactmethodcode', stamp('u-alice'))
+    await until(() => s.projection.row('contact', 'con-raw-1')?.preferredcontactmethodcode === null, 'the clear is projected')
     expect(serverReceipts(s, 'u-alice')).toEqual([])
   })
 
