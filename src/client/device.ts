@@ -5,7 +5,7 @@
 import type * as Y from 'yjs'
 import { Observable } from 'lib0/observable'
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
-import { addNote, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, type AttachmentRef, type NoteState, type RecordState } from '../docs/record.ts'
+import { addNote, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, type AttachmentRef, type NoteState, type RecordState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { fieldDocName, newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../projection/receipts.ts'
@@ -17,7 +17,7 @@ import type { StateCommand } from '../docs/commands.ts'
 import type { IndexedRecord, InboxItem, LocalStore } from './store.ts'
 import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '../metadata/views.ts'
 import { search, SearchError, type SearchHit } from '../metadata/search.ts'
-import { evaluateRules, saveViolation, type FormState } from '../metadata/business-rules.ts'
+import { evaluateRules, ruleValues, saveViolation, type FormState } from '../metadata/business-rules.ts'
 import { currentStage, stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
 import { FORM_KINDS, type FormDef } from '../metadata/forms.ts'
 import { Reason } from '../projection/receipts.ts'
@@ -99,47 +99,73 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   }
 
   /** Values of secured fields go to their own documents (README, "Record document layout"). */
-  private splitSecured (meta: DeviceMetadata, entity: string, values: Record<string, FieldValue>): { own: Record<string, FieldValue>, secured: Record<string, FieldValue> } {
-    const own: Record<string, FieldValue> = {}
-    const secured: Record<string, FieldValue> = {}
+  private splitSecured<V extends FieldValue | null> (meta: DeviceMetadata, entity: string, values: Record<string, V>): { own: Record<string, V>, secured: Record<string, V> } {
+    const own: Record<string, V> = {}
+    const secured: Record<string, V> = {}
     for (const [k, v] of Object.entries(values)) (meta.fieldPermissions[`${entity}.${k}`] !== undefined ? secured : own)[k] = v
     return { own, secured }
   }
 
-  private async writeSecured (record: string, def: EntityDef, values: Record<string, FieldValue>): Promise<void> {
+  private async writeSecured (record: string, def: EntityDef, values: Record<string, FieldValue | null>): Promise<void> {
     for (const [k, v] of Object.entries(values)) {
       const doc = await this.open(fieldDocName(record, k))
-      if (def.attributes.find(a => a.name === k)?.type === 'memo') replaceText(doc.getText(`memo:${k}`), String(v))
+      if (def.attributes.find(a => a.name === k)?.type === 'memo') replaceText(doc.getText(`memo:${k}`), v === null ? '' : String(v))
+      else if (v === null) doc.getMap('fields').delete(k)
       else doc.getMap('fields').set(k, v)
     }
   }
 
   /** The form state of a record with `pending` values typed in: values after rules, required, locked, errors. */
-  async formState (record: string, pending: Record<string, FieldValue> = {}): Promise<FormState> {
+  async formState (record: string, pending: Record<string, FieldValue | null> = {}): Promise<FormState> {
     const meta = this.requireMetadata()
     const s = await this.replica.stateWithSecured(record, readRecord(await this.open(record)))
     return evaluateRules(meta.businessRules ?? [], parseDocName(record)?.entity ?? '', { ...formValues(s), ...pending })
   }
 
   /** Refuses a save that breaks a business rule (the server would drop it with the same message). */
-  private checkRules (meta: DeviceMetadata, entity: string, before: Record<string, unknown>, values: Record<string, FieldValue>): void {
+  private checkRules (meta: DeviceMetadata, entity: string, before: Record<string, unknown>, values: Record<string, FieldValue | null>): void {
     const violation = saveViolation(meta.businessRules ?? [], entity, before, { ...before, ...values }, Object.keys(values))
     if (violation !== null) throw new OfflineRefusal(Reason.businessRule, violation)
   }
 
-  /** Sets fields of a record, refusing up front what the last metadata forbids. */
-  async update (record: string, values: Record<string, FieldValue>): Promise<void> {
+  /**
+   * Sets fields of a record (`null` clears one), refusing up front what the last metadata forbids. The
+   * values business rules set (set-value) are written with them, so the record shows them at once, offline.
+   */
+  async update (record: string, values: Record<string, FieldValue | null>): Promise<void> {
     const meta = this.requireMetadata()
     const entity = parseDocName(record)?.entity ?? ''
     const def = checkCommand(meta, entity, 'update')
     for (const f of Object.keys(values)) checkField(meta, entity, f, false)
     checkLookups(meta, def, values)
     const doc = await this.open(record)
-    this.checkRules(meta, entity, formValues(await this.replica.stateWithSecured(record, readRecord(doc))), values)
-    const { own, secured } = this.splitSecured(meta, entity, values)
-    if (Object.keys(own).length > 0) doc.transact(() => { for (const [k, v] of Object.entries(own)) setField(doc, def, k, v, { by: meta.userId, at: new Date().toISOString() }) })
+    const before = formValues(await this.replica.stateWithSecured(record, readRecord(doc)))
+    // The user's values first (a locked field keeps its lock), then with what the rules write.
+    this.checkRules(meta, entity, before, values)
+    const saved = { ...values, ...this.ruleWrites(meta, entity, { ...before, ...values }) }
+    this.checkRules(meta, entity, before, saved)
+    const { own, secured } = this.splitSecured(meta, entity, saved)
+    const actor = { by: meta.userId, at: new Date().toISOString() }
+    if (Object.keys(own).length > 0) {
+      doc.transact(() => {
+        for (const [k, v] of Object.entries(own)) {
+          if (v === null) clearField(doc, def, k, actor)
+          else setField(doc, def, k, v, actor)
+        }
+      })
+    }
     await this.writeSecured(record, def, secured)
     await this.replica.settled()
+  }
+
+  /**
+   * The values the record's rules write on a save of `values`. Secured fields are left out: the server,
+   * which writes the same values for clients that ignore rules, holds them in documents of their own.
+   */
+  private ruleWrites (meta: DeviceMetadata, entity: string, values: Record<string, unknown>): Record<string, FieldValue> {
+    const out = ruleValues(meta.businessRules ?? [], entity, values, false)
+    for (const f of Object.keys(out)) if (meta.fieldPermissions[`${entity}.${f}`] !== undefined) delete out[f]
+    return out
   }
 
   async remove (record: string): Promise<void> {
@@ -201,6 +227,8 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     if (at === null) throw new OfflineRefusal(Reason.invalidValue, `${entity} has no process flow`)
     const doc = await this.open(record)
     const s = readRecord(doc)
+    // The stage it is on already: nothing to save (a save of the stamps alone would be no change at all).
+    if (stage === at.name && (s.meta.activestage === stage || s.meta.activestage === undefined)) return
     const problem = stageMoveProblem(at.flow, at.name, stage, { ...s.fields, ...s.texts })
     if (problem !== null) throw new OfflineRefusal(/not a stage/.test(problem) ? Reason.invalidValue : Reason.businessRule, problem)
     doc.transact(() => {
@@ -378,7 +406,9 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const item = (await this.store.inbox()).find(i => i.id === id)
     if (item === undefined) return
     const r = item.receipt
-    if (r.field !== null && (r as Receipt).change === 'field-set') await this.update(r.record, { [r.field]: r.attempted as FieldValue })
+    const change = (r as Receipt).change
+    if (r.field !== null && change === 'field-set') await this.update(r.record, { [r.field]: r.attempted as FieldValue })
+    if (r.field !== null && change === 'field-cleared') await this.update(r.record, { [r.field]: null })
     await this.store.removeInbox(id)
   }
 

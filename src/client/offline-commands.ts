@@ -11,10 +11,14 @@ import { Reason } from '../projection/receipts.ts'
 import { checkCommand, OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
 import { parseDocName } from '../ids.ts'
 
-/** Defaults and set-value actions fill a new record's values; then its rules must hold. */
+/**
+ * Defaults and set-value actions fill a new record's values; then its rules must hold. A secured field
+ * the user did not set is left alone (the server's rule writes leave secured fields out too).
+ */
 export const fillNew = (meta: DeviceMetadata, def: EntityDef, values: Record<string, FieldValue>): Record<string, FieldValue> => {
   const filled = evaluateRules(meta.businessRules ?? [], def.name, { statecode: 0, ...values }).values
-  for (const k of Object.keys(filled)) if (k === 'statecode' || !def.attributes.some(a => a.name === k)) delete filled[k]
+  const ruleOnSecured = (k: string): boolean => !(k in values) && meta.fieldPermissions[`${def.name}.${k}`] !== undefined
+  for (const k of Object.keys(filled)) if (k === 'statecode' || !def.attributes.some(a => a.name === k) || ruleOnSecured(k)) delete filled[k]
   const violation = saveViolation(meta.businessRules ?? [], def.name, { statecode: 0 }, { statecode: 0, ...filled }, Object.keys(filled))
   if (violation !== null) throw new OfflineRefusal(Reason.businessRule, violation)
   return filled as Record<string, FieldValue>

@@ -27,6 +27,8 @@ export interface BusinessRule {
 export interface FormState {
   /** the values with set-value and set-default applied */
   readonly values: Record<string, unknown>
+  /** the fields a set-value or set-default action wrote into `values` */
+  readonly set: ReadonlySet<string>
   readonly required: ReadonlySet<string>
   readonly locked: ReadonlySet<string>
   readonly errors: readonly { readonly rule: string, readonly field: string | null, readonly message: string }[]
@@ -56,9 +58,14 @@ export const validateRules = (catalog: Catalog, rules: readonly BusinessRule[]):
 
 const empty = (v: unknown): boolean => v === undefined || v === null || v === ''
 
-/** The form state of a record's values under the entity's rules (rules apply in order). */
-export const evaluateRules = (rules: readonly BusinessRule[], entity: string, input: Readonly<Record<string, unknown>>): FormState => {
+/**
+ * The form state of a record's values under the entity's rules (rules apply in order, each seeing what
+ * the earlier ones set). `defaults: false` leaves set-default out (a save of an existing record: a
+ * default is written when a record is created, README "Business rules").
+ */
+export const evaluateRules = (rules: readonly BusinessRule[], entity: string, input: Readonly<Record<string, unknown>>, { defaults = true } = {}): FormState => {
   const values: Record<string, unknown> = { ...input }
+  const set = new Set<string>()
   const required = new Set<string>()
   const locked = new Set<string>()
   const errors: { rule: string, field: string | null, message: string }[] = []
@@ -67,8 +74,8 @@ export const evaluateRules = (rules: readonly BusinessRule[], entity: string, in
     if (r.condition !== undefined && !matches(values, r.condition)) continue
     for (const a of r.actions) {
       switch (a.type) {
-        case 'set-value': values[a.field] = a.value; break
-        case 'set-default': if (empty(values[a.field])) values[a.field] = a.value; break
+        case 'set-value': values[a.field] = a.value; set.add(a.field); break
+        case 'set-default': if (defaults && empty(values[a.field])) { values[a.field] = a.value; set.add(a.field) } break
         case 'set-required': if (a.required) required.add(a.field); else required.delete(a.field); break
         case 'lock': locked.add(a.field); break
         case 'unlock': locked.delete(a.field); break
@@ -76,18 +83,37 @@ export const evaluateRules = (rules: readonly BusinessRule[], entity: string, in
       }
     }
   }
-  return { values, required, locked, errors }
+  return { values, set, required, locked, errors }
+}
+
+/**
+ * The values the rules write when a record is saved with `values` (`creating`: a new record, so
+ * set-default applies too): each field a set-value (or set-default) action sets to something other than
+ * what `values` holds. The device writes them with the user's change; the server writes those a saved
+ * update left otherwise (src/projection/rule-writes.ts).
+ */
+export const ruleValues = (rules: readonly BusinessRule[], entity: string, values: Readonly<Record<string, unknown>>, creating: boolean): Record<string, string | number | boolean> => {
+  const state = evaluateRules(rules, entity, values, { defaults: creating })
+  const out: Record<string, string | number | boolean> = {}
+  for (const f of state.set) {
+    const v = state.values[f]
+    if (v !== values[f] && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) out[f] = v
+  }
+  return out
 }
 
 /**
  * Why saving `after` (changed from `before` in `changedFields`) breaks a rule, or null: an error a rule
- * shows, a required field left empty, or a locked field changed.
+ * shows, a required field left empty, or a locked field changed. A locked field changed to the value a
+ * rule sets it to is no violation: that is the rule's own write (so a field locked at a stale value can
+ * take the rule's value, and a device that wrote it is not refused for it).
  */
 export const saveViolation = (rules: readonly BusinessRule[], entity: string, before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, unknown>>, changedFields: readonly string[]): string | null => {
   const state = evaluateRules(rules, entity, after)
   if (state.errors.length > 0) return state.errors[0].message
   for (const f of state.required) if (empty(after[f])) return `${f} is required`
   const lockedBefore = evaluateRules(rules, entity, before).locked
-  for (const f of changedFields) if (lockedBefore.has(f) && state.locked.has(f)) return `${f} is locked`
+  const rulesOwn = (f: string): boolean => state.set.has(f) && state.values[f] === after[f]
+  for (const f of changedFields) if (lockedBefore.has(f) && state.locked.has(f) && !rulesOwn(f)) return `${f} is locked`
   return null
 }

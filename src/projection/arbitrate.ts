@@ -6,7 +6,7 @@
 import * as Y from 'yjs'
 import { CLOCKS, FIELDS } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
-import { compareHlc, decodeStamp, encodeStamp, hlcTime, tick, type FieldStamp, type Hlc } from '../docs/hlc.ts'
+import { compareHlc, decodeStamp, encodeStamp, hlcTime, tick, ZERO, type FieldStamp, type Hlc } from '../docs/hlc.ts'
 import type { ConflictStrategy, FieldWrite } from './conflict-strategies.ts'
 
 /** A field as the record held it before the update. */
@@ -167,3 +167,12 @@ export const settleStamps = (doc: Y.Doc, arbitration: Arbitration, kept: (field:
 }
 
 export const NO_ARBITRATION: Arbitration = { touched: new Map(), superseded: [], wrote: false }
+
+/** Stamps fields the server itself wrote in this transaction (a business rule's value) with its own clock. */
+export const stampServerWrites = (doc: Y.Doc, fields: readonly string[], nowMs: number): void => {
+  const clocks = doc.getMap<string>(CLOCKS)
+  for (const f of fields) {
+    const pre = decodeStamp(clocks.get(f))
+    clocks.set(f, encodeStamp({ clock: tick(pre?.clock ?? ZERO, nowMs, doc.clientID), seen: pre?.clock ?? null }))
+  }
+}

@@ -186,7 +186,8 @@ export { fieldOf }
 export const decideChanges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] =>
   applyRules(ctx, before, decidePrivileges(ctx, before, after, changes))
 
-const valuesOf = (s: RecordState): Record<string, unknown> => ({ ...s.fields, ...s.texts, statecode: s.meta.statecode, ownerid: s.meta.ownerid })
+/** The values business rules see in a record: fields, texts, statecode and owner. */
+export const valuesOf = (s: RecordState): Record<string, unknown> => ({ ...s.fields, ...s.texts, statecode: s.meta.statecode, ownerid: s.meta.ownerid })
 
 /** A save that would break a business rule is dropped (its field changes) with the rule's message. */
 const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]): Verdict[] => {
@@ -291,22 +292,24 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
     }
     return d === null ? allowAll(c) : deny(d)(c)
   })
-  return settleStamps(ctx, verdicts)
+  return settleStamps(ctx, verdicts, () => write('write'))
 }
 
-/** modifiedby / modifiedon stand only with an allowed change, and modifiedby must be the author. */
-const settleStamps = (ctx: DecideContext, verdicts: Verdict[]): Verdict[] => {
+/**
+ * modifiedby / modifiedon stand only with an allowed change, and modifiedby must be the author. A save
+ * that changed nothing else (a value written again, the flow's current stage set again) is a touch:
+ * allowed to whoever may write the record, so that saving the same value is never a rejection.
+ */
+const settleStamps = (ctx: DecideContext, verdicts: Verdict[], touch: () => Denial | null): Verdict[] => {
   const isStamp = (v: Verdict): boolean => v.change.kind === 'meta-set' && STAMPS.has(v.change.key)
-  const firstDenied = verdicts.find(v => !isStamp(v) && !v.allowed)
+  const firstDenied = verdicts.find((v): v is Extract<Verdict, { allowed: false }> => !isStamp(v) && !v.allowed)
   const anyAllowed = verdicts.some(v => !isStamp(v) && v.allowed)
+  // Dropped with what they stamp; with nothing else, dropped only if the user may not write the record.
+  const denied: Denial | null = anyAllowed ? null : firstDenied ?? touch()
   return verdicts.map((v): Verdict => {
     if (!isStamp(v) || v.change.kind !== 'meta-set') return v
     const c = v.change
-    if (!anyAllowed) {
-      return firstDenied !== undefined && !firstDenied.allowed
-        ? { change: c, allowed: false, reason: firstDenied.reason, message: firstDenied.message }
-        : { change: c, allowed: false, reason: Reason.fieldReadOnly, message: `${c.key} changes only with the record` }
-    }
+    if (denied !== null) return { change: c, allowed: false, reason: denied.reason, message: denied.message }
     if (c.key === 'modifiedby' && c.new !== ctx.userId) return { change: c, allowed: false, reason: Reason.fieldReadOnly, message: 'modifiedby must be the author' }
     if (c.key === 'modifiedon' && (typeof c.new !== 'string' || !DATETIME.test(c.new))) return { change: c, allowed: false, reason: Reason.invalidValue, message: 'modifiedon must be a UTC date-time' }
     return v

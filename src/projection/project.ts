@@ -8,12 +8,13 @@ import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts
 import { exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from './receipts.ts'
-import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, type Arbitration } from './arbitrate.ts'
+import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, type Arbitration } from './arbitrate.ts'
 import { laterEditWins, type ConflictStrategy } from './conflict-strategies.ts'
+import { ruleWrites } from './rule-writes.ts'
 
 export interface ProjectResult {
   readonly receipts: Receipt[]
-  /** whether anything was reverted (the author must receive the result too) */
+  /** whether the server wrote anything of its own (a revert, a business rule's value): the author must receive the result too */
   readonly compensated: boolean
   /** the record before the update, and with the whole update integrated (before any revert) */
   readonly before: RecordState
@@ -152,17 +153,21 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     after = readRecord(doc, ctx.entity)
     changes = diff(before, after)
     const dropped: Change[] = []
+    let verdicts: Verdict[] = []
     if (ctx.reject !== undefined) {
       dropped.push(...changes)
       receipt({ change: 'command', field: null, attempted: attemptedPart(ctx.reject.command, changes), kept: null, reason: ctx.reject.reason, message: ctx.reject.message })
     } else {
-      const verdicts = decideChanges(ctx, before, after, changes)
+      verdicts = decideChanges(ctx, before, after, changes)
       for (const v of verdicts) if (!v.allowed) dropped.push(v.change)
       for (const v of receiptWorthy(verdicts)) {
         receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message })
       }
     }
     if (dropped.length > 0) { compensate(doc, tr, structs, dropped, before); compensated = true }
+    // After the revert: the values business rules set are the server's own writes, never refused.
+    const ruled = ruleWrites(ctx, before, verdicts)
+    if (ruled.length > 0) { applyChangesToDoc(doc, ruled); compensated = true }
     const keptFields = new Set(changes.filter(c => !dropped.includes(c)).flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' ? [c.field] : []))
     if (settleStamps(doc, arbitration, f => keptFields.has(f))) compensated = true
     for (const s of arbitration.superseded) {
@@ -174,6 +179,8 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
         privilegeVersion: ctx.ix.version, at: now, conflict: { by: s.by, at: s.at, editedAt: s.editedAt }
       })
     }
+    // A rule's value is the server's write, stamped with the server's clock.
+    if (ruled.length > 0) stampServerWrites(doc, ruled.flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' ? [c.field] : []), Date.parse(now))
   }, origin)
   return { receipts, compensated, before, after, changes, conflicts }
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { parseMetadata } from '../../src/metadata/metadata.ts'
-import { evaluateRules, saveViolation } from '../../src/metadata/business-rules.ts'
+import { evaluateRules, ruleValues, saveViolation } from '../../src/metadata/business-rules.ts'
 
 const catalog = buildCatalog()
 const { businessRules: rules } = parseMetadata('config/metadata.json', readFileSync('config/metadata.json', 'utf8'), catalog)
@@ -27,6 +27,31 @@ describe('business rules', () => {
     expect(saveViolation(rules, 'opportunity', closed, { ...closed, salesstagecode: 3, closeprobability: 50 }, ['salesstagecode', 'closeprobability'])).toBeNull()
   })
 
+  it('give the values a save writes: set-value where its condition holds, set-default only on create', () => {
+    expect(ruleValues(rules, 'opportunity', { salesstagecode: 4, closeprobability: 47 }, false)).toEqual({ closeprobability: 100 })
+    expect(ruleValues(rules, 'opportunity', { salesstagecode: 4, closeprobability: 100 }, false)).toEqual({})
+    expect(ruleValues(rules, 'opportunity', { salesstagecode: 3, closeprobability: 47 }, false)).toEqual({})
+    expect(ruleValues(rules, 'contact', {}, true)).toEqual({ preferredcontactmethodcode: 1 })
+    expect(ruleValues(rules, 'contact', { preferredcontactmethodcode: null }, true)).toEqual({ preferredcontactmethodcode: 1 })
+    expect(ruleValues(rules, 'contact', { preferredcontactmethodcode: 3 }, true)).toEqual({})
+    expect(ruleValues(rules, 'contact', {}, false)).toEqual({})
+    // Rules apply in order: a later rule sees the value an earlier one set.
+    const chained = [
+      { entity: 'lead', name: 'A', actions: [{ type: 'set-value' as const, field: 'leadqualitycode', value: 1 }] },
+      { entity: 'lead', name: 'B', condition: { field: 'leadqualitycode', op: 'eq' as const, value: 1 }, actions: [{ type: 'set-value' as const, field: 'subject', value: 'Hot' }] }
+    ]
+    expect(ruleValues(chained, 'lead', { leadqualitycode: 3, subject: 'x' }, false)).toEqual({ leadqualitycode: 1, subject: 'Hot' })
+  })
+
+  it('let a locked field take the value a rule sets, and nothing else', () => {
+    const stuck = { salesstagecode: 4, closeprobability: 47 }
+    expect(saveViolation(rules, 'opportunity', stuck, { ...stuck, closeprobability: 100 }, ['closeprobability'])).toBeNull()
+    expect(saveViolation(rules, 'opportunity', stuck, { ...stuck, closeprobability: 60 }, ['closeprobability'])).toBe('closeprobability is locked')
+    expect(saveViolation(rules, 'opportunity', stuck, { ...stuck, closeprobability: null }, ['closeprobability'])).toBe('closeprobability is locked')
+    // A cleared required field (null, as the device's update({ x: null }) sends it) breaks the rule.
+    expect(saveViolation(rules, 'lead', { leadqualitycode: 1, budgetamount: 5 }, { leadqualitycode: 1, budgetamount: null }, ['budgetamount'])).toBe('budgetamount is required')
+  })
+
   it('are validated at start, naming the rule and the field', () => {
     const bad = (r: unknown): void => { parseMetadata('m.json', JSON.stringify({ views: [], businessRules: [r] }), catalog) }
     expect(() => bad({ entity: 'account', name: 'R', actions: [{ type: 'explode', field: 'name' }] })).toThrow(/m\.json: businessRules\.account\.R\.actions\[0\]: unknown action/)
@@ -44,6 +69,8 @@ describe('process flows', async () => {
     expect(stageMoveProblem(flow, 'Qualify', 'Propose', { subject: 's', companyname: 'c', budgetamount: 1 })).toBe('stage Develop needs estimatedclosedate before moving on')
     expect(stageMoveProblem(flow, undefined, 'Develop', { subject: 's', companyname: 'c' })).toBeNull()
     expect(stageMoveProblem(flow, 'Qualify', 'Nowhere', {})).toMatch(/not a stage/)
+    // The stage it is on: no move, nothing required.
+    expect(stageMoveProblem(flow, 'Develop', 'Develop', {})).toBeNull()
   })
   it('are validated: single-entity, unique stages, known fields', () => {
     const bad = (f: unknown): void => { parseMetadata('m.json', JSON.stringify({ views: [], processFlows: f }), catalog) }

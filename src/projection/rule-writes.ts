@@ -1,0 +1,45 @@
+// The business-rule values the server writes itself (README, "Business rules"): a saved update that
+// leaves a field other than a rule sets it (from a client that ignores rules, or a field stuck at a
+// value from before the rule) gets the rule's value written by the server, in the same transaction.
+// Pure: (context, state before, verdicts) -> the changes to write.
+
+import type { Change } from '../docs/diff.ts'
+import { applyChanges } from '../docs/diff.ts'
+import { exists, isDeleted, spliceBetween, type RecordState } from '../docs/record.ts'
+import { attributeOf } from '../docs/catalog-types.ts'
+import { ruleValues } from '../metadata/business-rules.ts'
+import { valuesOf, type DecideContext, type Verdict } from './decide-changes.ts'
+
+/** Whether an allowed change saves the record (a note, or the stamps alone, do not). */
+const saves = (c: Change): boolean =>
+  c.kind === 'created' || c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ||
+  (c.kind === 'meta-set' && c.key !== 'modifiedby' && c.key !== 'modifiedon')
+
+/**
+ * The changes that give the record saved by an update's allowed changes the values its rules set
+ * (set-value; set-default too when the update created it). Decided after the user's changes, so a rule's
+ * value is the server's own write and never a write to a locked field; a value the update already
+ * carried is not written again. Secured fields are left out (their values live in their own documents).
+ */
+export const ruleWrites = (ctx: DecideContext, before: RecordState, verdicts: readonly Verdict[]): Change[] => {
+  const rules = (ctx.rules ?? []).filter(r => r.entity === ctx.entity.name)
+  if (rules.length === 0) return []
+  const allowed = verdicts.filter(v => v.allowed).map(v => v.change)
+  if (!allowed.some(saves)) return []
+  const saved = applyChanges(before, allowed)
+  if (!exists(saved) || isDeleted(saved)) return []
+  const creating = allowed.some(c => c.kind === 'created')
+  const out: Change[] = []
+  for (const [field, value] of Object.entries(ruleValues(rules, ctx.entity.name, valuesOf(saved), creating))) {
+    const attr = attributeOf(ctx.entity, field)
+    if (attr === undefined || ctx.secured?.has(field) === true) continue
+    if (attr.type === 'memo') {
+      const old = saved.texts[field] ?? ''
+      const s = spliceBetween(old, String(value))
+      out.push({ kind: 'text-edited', field, ...s, removed: old.slice(s.index, s.index + s.deleteCount) })
+    } else {
+      out.push({ kind: 'field-set', field, old: saved.fields[field] ?? null, new: value })
+    }
+  }
+  return out
+}

@@ -1,0 +1,90 @@
+// The server's side of business rules, pure: what it writes after an update's verdicts (set-value and
+// set-default), and a save that changes nothing but its stamps (the flow's stage set again) as a touch.
+
+import { describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { buildCatalog } from '../../src/docs/catalog.ts'
+import { diff } from '../../src/docs/diff.ts'
+import { emptyState, type RecordState } from '../../src/docs/record.ts'
+import { ModelIndex } from '../../src/authz/decide.ts'
+import { demoModel } from '../../src/server/demo.ts'
+import { parseMetadata } from '../../src/metadata/metadata.ts'
+import { decideChanges, type DecideContext } from '../../src/projection/decide-changes.ts'
+import { ruleWrites } from '../../src/projection/rule-writes.ts'
+
+const catalog = buildCatalog()
+const ix = new ModelIndex(demoModel(catalog))
+const { businessRules: rules, processFlows: flows } = parseMetadata('config/metadata.json', readFileSync('config/metadata.json', 'utf8'), catalog)
+const NOW = '2026-11-27T12:00:00.000Z'
+
+const recordOf = (entity: string, fields: RecordState['fields'], meta: RecordState['meta'] = {}): RecordState => ({
+  ...emptyState(),
+  meta: { entity, id: 'r1', ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', createdby: 'u-alice', createdon: NOW, statecode: 0, ...meta },
+  fields
+})
+const ctxFor = (entity: string, userId = 'u-alice', over: Partial<DecideContext> = {}): DecideContext =>
+  ({ entity: catalog.entities.get(entity)!, record: `${entity}/r1`, userId, ix, now: NOW, rules, flows, ...over })
+const stamped = (s: RecordState, by: string): RecordState => ({ ...s, meta: { ...s.meta, modifiedby: by, modifiedon: NOW } })
+
+/** The verdicts of (before -> after) and the writes the rules add after them. */
+const save = (ctx: DecideContext, before: RecordState, after: RecordState) => {
+  const verdicts = decideChanges(ctx, before, after, diff(before, after))
+  return { verdicts, writes: ruleWrites(ctx, before, verdicts) }
+}
+
+describe('rule writes', () => {
+  it('give a saved record the value of a set-value whose condition holds, unless the update carried it', () => {
+    const before = recordOf('opportunity', { name: 'Deal', salesstagecode: 2, closeprobability: 47 })
+    const moved = save(ctxFor('opportunity'), before, stamped(recordOf('opportunity', { name: 'Deal', salesstagecode: 4, closeprobability: 47 }), 'u-alice'))
+    expect(moved.verdicts.every(v => v.allowed)).toBe(true)
+    expect(moved.writes).toEqual([{ kind: 'field-set', field: 'closeprobability', old: 47, new: 100 }])
+    const carried = save(ctxFor('opportunity'), before, stamped(recordOf('opportunity', { name: 'Deal', salesstagecode: 4, closeprobability: 100 }), 'u-alice'))
+    expect(carried.verdicts.every(v => v.allowed)).toBe(true)
+    expect(carried.writes).toEqual([])
+  })
+
+  it('follow the allowed changes only: nothing for a refused save, a note alone or a deleted record', () => {
+    const before = recordOf('opportunity', { name: 'Deal', salesstagecode: 2, closeprobability: 47 })
+    const after = stamped(recordOf('opportunity', { name: 'Deal', salesstagecode: 4, closeprobability: 47 }), 'u-erin')
+    const refused = save(ctxFor('opportunity', 'u-erin'), before, after)
+    expect(refused.verdicts.some(v => v.allowed)).toBe(false)
+    expect(refused.writes).toEqual([])
+    const stuck = recordOf('opportunity', { name: 'Deal', salesstagecode: 4, closeprobability: 47 })
+    const withNote: RecordState = { ...stuck, notes: { n1: { subject: 's', text: 't', createdby: 'u-alice', createdon: NOW } } }
+    expect(save(ctxFor('opportunity'), stuck, withNote).writes).toEqual([])
+    const deleted = recordOf('opportunity', stuck.fields, { deletedby: 'u-alice', deletedon: NOW })
+    expect(save(ctxFor('opportunity'), stuck, deleted).writes).toEqual([])
+  })
+
+  it('free a locked field stuck at another value on the next save, and let the update carry the value itself', () => {
+    const stuck = recordOf('opportunity', { name: 'Deal', salesstagecode: 4, closeprobability: 47 })
+    const renamed = save(ctxFor('opportunity'), stuck, stamped(recordOf('opportunity', { ...stuck.fields, name: 'Deal 2' }), 'u-alice'))
+    expect(renamed.writes).toEqual([{ kind: 'field-set', field: 'closeprobability', old: 47, new: 100 }])
+    const carried = save(ctxFor('opportunity'), stuck, stamped(recordOf('opportunity', { ...stuck.fields, name: 'Deal 2', closeprobability: 100 }), 'u-alice'))
+    expect(carried.verdicts.every(v => v.allowed)).toBe(true)
+    expect(carried.writes).toEqual([])
+    const other = save(ctxFor('opportunity'), stuck, stamped(recordOf('opportunity', { ...stuck.fields, closeprobability: 60 }), 'u-alice'))
+    expect(other.verdicts.find(v => v.change.kind === 'field-set')).toMatchObject({ allowed: false, reason: 'business-rule', message: 'closeprobability is locked' })
+    expect(other.writes).toEqual([]) // nothing of the save stands: nothing to follow
+  })
+
+  it('add set-default values on create only, and never to a secured field', () => {
+    const created = stamped(recordOf('contact', { fullname: 'New Person' }), 'u-alice')
+    expect(save(ctxFor('contact'), emptyState(), created).writes).toEqual([{ kind: 'field-set', field: 'preferredcontactmethodcode', old: null, new: 1 }])
+    const existing = recordOf('contact', { fullname: 'Old Person' })
+    expect(save(ctxFor('contact'), existing, stamped(recordOf('contact', { fullname: 'Old Person, renamed' }), 'u-alice')).writes).toEqual([])
+    expect(save(ctxFor('contact', 'u-alice', { secured: new Set(['preferredcontactmethodcode']) }), emptyState(), created).writes).toEqual([])
+  })
+})
+
+describe('a save of the stamps alone', () => {
+  const at = recordOf('lead', { subject: 's', companyname: 'c' }, { activestage: 'Develop' })
+  const again = (by: string): RecordState => stamped(at, by)
+  it('is a touch for whoever may write the record', () => {
+    expect(save(ctxFor('lead'), at, again('u-alice')).verdicts.map(v => v.allowed)).toEqual([true, true])
+  })
+  it('is refused to a user who may not write it, and stamped by another user it is refused as before', () => {
+    expect(save(ctxFor('lead', 'u-erin'), at, again('u-erin')).verdicts.map(v => v.allowed ? 'ok' : v.reason)).toEqual(['no-write-privilege', 'no-write-privilege'])
+    expect(save(ctxFor('lead'), at, again('u-nina')).verdicts.map(v => v.allowed ? 'ok' : v.reason)).toEqual(['field-read-only', 'ok'])
+  })
+})
