@@ -24,6 +24,13 @@ export const text = (what: string) => v.pipe(v.string(expected(what)), v.minLeng
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
 
 /**
+ * A file's top level. Valibot's object schemas take arrays too (`[]` has no unknown keys), which at the
+ * top of a file whose sections are all optional would read `[]` as an empty file.
+ */
+export const fileRoot = <TSchema extends v.GenericSchema>(schema: TSchema, what: string) =>
+  v.pipe(v.custom<v.InferInput<TSchema>>(isObject, expected(what)), schema)
+
+/**
  * `path` as `a[0].b`, followed by the names met on the way (`(lead.Flow.Stage)`), so an author finds the
  * item whether they count or search: an object with `entity` and `name` reads as `entity.name`.
  */

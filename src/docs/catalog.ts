@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import * as v from 'valibot'
 import { attributeEntries, ManyToManySchema, NameSchema, type AttributeDef, type AttributeType, type Catalog, type EntityDef, type ManyToManyDef, type RelationshipDef } from './catalog-types.ts'
 import { BUILT_IN_ENTITIES, BUILT_IN_MANY_TO_MANY, CUSTOM_ENTITY_COMMANDS } from './entities.ts'
-import { describeProblems, expected, list, parseJson, parseWith, type Problem } from '../schema.ts'
+import { describeProblems, expected, fileRoot, list, parseJson, parseWith, type Problem } from '../schema.ts'
 
 export class CatalogError extends Error {
   override name = 'CatalogError'
@@ -36,10 +36,10 @@ const CustomEntitySchema = v.pipe(
   }))
 )
 
-const CustomEntitiesFileSchema = v.strictObject({
+const CustomEntitiesFileSchema = fileRoot(v.strictObject({
   entities: v.optional(list(CustomEntitySchema, 'an array of entities'), []),
   manyToMany: v.optional(list(ManyToManySchema, 'an array of { "name", "from", "to" }'), [])
-}, expected('an object with "entities"'))
+}, expected('an object with "entities"')), 'an object with "entities"')
 
 export type CustomEntities = v.InferOutput<typeof CustomEntitiesFileSchema>
 

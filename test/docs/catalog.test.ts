@@ -45,6 +45,7 @@ describe('entity catalog', () => {
     [{ entities: [{ name: 'x_a', attributes: attrs }], manyToMany: [{ name: 'r', from: 'x_a', to: 'nothing' }] }, /^custom\.json: manyToMany\[0\]\.to \(r\): unknown entity "nothing"$/],
     // wrong types, missing keys, misspelt keys, per-type requirements
     [5, /^custom\.json: top level: expected an object with "entities", got 5$/],
+    [[], /^custom\.json: top level: expected an object with "entities", got Array$/],
     [{ entities: {} }, /^custom\.json: entities: expected an array of entities, got Object$/],
     [{ entities: [{ attributes: attrs }] }, /^custom\.json: entities\[0\]\.name: missing$/],
     [{ entities: [{ name: 'x_a', attributes: [] }] }, /entities\[0\]\.attributes \(x_a\): expected a non-empty array of attributes/],
