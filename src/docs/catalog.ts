@@ -1,112 +1,96 @@
-// Builds the entity catalog: the built-in entities plus custom entities declared in JSON, validated.
+// Builds the entity catalog: the built-in entities plus custom entities declared in JSON, parsed with the
+// catalog's schemas and then cross-checked (unique names, lookups and N:N ends that name known entities).
 
 import { readFileSync } from 'node:fs'
-import { ATTRIBUTE_TYPES, type AttributeDef, type AttributeType, type Catalog, type EntityDef, type RelationshipDef } from './catalog-types.ts'
+import * as v from 'valibot'
+import { attributeEntries, ManyToManySchema, NameSchema, type AttributeDef, type AttributeType, type Catalog, type EntityDef, type ManyToManyDef, type RelationshipDef } from './catalog-types.ts'
 import { BUILT_IN_ENTITIES, BUILT_IN_MANY_TO_MANY, CUSTOM_ENTITY_COMMANDS } from './entities.ts'
+import { describeProblems, expected, fileRoot, list, parseJson, parseWith, type Problem } from '../schema.ts'
 
 export class CatalogError extends Error {
   override name = 'CatalogError'
 }
 
-const NAME = /^[a-z][a-z0-9_]{0,63}$/
+const DEFAULT_MAX_LENGTH: Partial<Record<AttributeType, number>> = { text: 200, memo: 100_000 }
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
-const isObject = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v)
+/** An attribute as a file declares it: the label defaults to the name, text lengths to their defaults. */
+const CustomAttributeSchema = v.pipe(
+  v.strictObject({ ...attributeEntries, label: v.optional(v.string(expected('a label'))) }, expected('an attribute object')),
+  v.forward(v.check(a => a.type !== 'optionset' || a.options !== undefined, 'an optionset needs a non-empty "options" array'), ['options']),
+  v.forward(v.check(a => a.type !== 'lookup' || a.targets !== undefined, 'a lookup needs a non-empty "targets" array of entity names'), ['targets']),
+  v.transform(({ label, maxLength, ...a }): AttributeDef => {
+    const length = maxLength ?? DEFAULT_MAX_LENGTH[a.type]
+    return { ...a, label: label ?? a.name, ...(length === undefined ? {} : { maxLength: length }) }
+  })
+)
 
-/** Parses and validates the custom entities JSON (`{ "entities": [...], "manyToMany": [...] }`). */
-export const parseCustomEntities = (source: string, text: string, known: ReadonlySet<string>): {
-  entities: EntityDef[], manyToMany: { name: string, from: string, to: string }[]
-} => {
-  let root: unknown
-  try {
-    root = JSON.parse(text)
-  } catch (e) {
-    throw new CatalogError(`${source}: not valid JSON (${(e as Error).message})`)
-  }
-  const fail = (where: string, what: string): never => { throw new CatalogError(`${source}: ${where}: ${what}`) }
-  if (!isObject(root)) fail('top level', 'expected an object with "entities"')
-  const doc = root as Record<string, Json>
-  const list = doc.entities ?? []
-  if (!Array.isArray(list)) fail('entities', 'expected an array')
+/** A custom entity as a file declares it; its first attribute is its primary name. */
+const CustomEntitySchema = v.pipe(
+  v.strictObject({
+    name: NameSchema,
+    label: v.optional(v.string(expected('a label'))),
+    attributes: v.pipe(list(CustomAttributeSchema, 'an array of attributes'), v.minLength(1, 'expected a non-empty array of attributes'))
+  }, expected('an entity object')),
+  v.transform((e): EntityDef => ({
+    name: e.name, label: e.label ?? e.name, primaryName: e.attributes[0].name, attributes: e.attributes, commands: CUSTOM_ENTITY_COMMANDS, custom: true
+  }))
+)
+
+const CustomEntitiesFileSchema = fileRoot(v.strictObject({
+  entities: v.optional(list(CustomEntitySchema, 'an array of entities'), []),
+  manyToMany: v.optional(list(ManyToManySchema, 'an array of { "name", "from", "to" }'), [])
+}, expected('an object with "entities"')), 'an object with "entities"')
+
+export type CustomEntities = v.InferOutput<typeof CustomEntitiesFileSchema>
+
+/** What the schema cannot see: names unique across the catalog, and references to entities that exist. */
+const crossCheck = (file: CustomEntities, known: ReadonlySet<string>): Problem[] => {
+  const problems: Problem[] = []
   const names = new Set(known)
-  const entities: EntityDef[] = []
-  const pendingLookups: { where: string, target: string }[] = []
-  ;(list as Json[]).forEach((raw, i) => {
-    const at = `entities[${i}]`
-    if (!isObject(raw)) fail(at, 'expected an object')
-    const e = raw as Record<string, Json>
-    const name = e.name
-    if (typeof name !== 'string' || !NAME.test(name)) fail(`${at}.name`, `expected a lowercase name matching ${NAME}, got ${JSON.stringify(name)}`)
-    const ename = name as string
-    if (names.has(ename)) fail(`${at}.name`, `duplicate entity name "${ename}"`)
-    names.add(ename)
-    const label = typeof e.label === 'string' ? e.label : ename
-    if (!Array.isArray(e.attributes) || e.attributes.length === 0) fail(`${at}.attributes`, 'expected a non-empty array')
-    const attrNames = new Set<string>()
-    const attributes = (e.attributes as Json[]).map((rawA, j): AttributeDef => {
-      const aat = `${at}.attributes[${j}]`
-      if (!isObject(rawA)) fail(aat, 'expected an object')
-      const a = rawA as Record<string, Json>
-      if (typeof a.name !== 'string' || !NAME.test(a.name)) fail(`${aat}.name`, `expected a lowercase name, got ${JSON.stringify(a.name)}`)
-      const aname = a.name as string
-      const here = `${aat} (${ename}.${aname})`
-      if (attrNames.has(aname)) fail(here, `duplicate attribute name "${aname}"`)
-      attrNames.add(aname)
-      if (typeof a.type !== 'string' || !ATTRIBUTE_TYPES.includes(a.type as AttributeType)) {
-        fail(here, `unknown type ${JSON.stringify(a.type)} (known: ${ATTRIBUTE_TYPES.join(', ')})`)
-      }
-      const type = a.type as AttributeType
-      const def: { -readonly [K in keyof AttributeDef]: AttributeDef[K] } = { name: aname, type, label: typeof a.label === 'string' ? a.label : aname }
-      for (const k of ['maxLength', 'min', 'max', 'precision'] as const) {
-        if (a[k] === undefined) continue
-        if (typeof a[k] !== 'number' || !Number.isFinite(a[k])) fail(here, `${k} must be a number`)
-        def[k] = a[k] as number
-      }
-      if (def.maxLength !== undefined && (!Number.isInteger(def.maxLength) || def.maxLength < 1)) fail(here, 'maxLength must be a positive integer')
-      if (type === 'text' && def.maxLength === undefined) def.maxLength = 200
-      if (type === 'memo' && def.maxLength === undefined) def.maxLength = 100_000
-      if (type === 'optionset') {
-        if (!Array.isArray(a.options) || a.options.length === 0) fail(here, 'an optionset needs a non-empty "options" array')
-        const seen = new Set<number>()
-        def.options = (a.options as Json[]).map((o, k) => {
-          if (!isObject(o) || !Number.isInteger(o.value) || typeof o.label !== 'string') fail(`${here}.options[${k}]`, 'expected { "value": integer, "label": string }')
-          const v = (o as { value: number }).value
-          if (seen.has(v)) fail(`${here}.options[${k}]`, `duplicate option value ${v}`)
-          seen.add(v)
-          return { value: v, label: (o as { label: string }).label }
-        })
-      }
-      if (type === 'lookup') {
-        if (!Array.isArray(a.targets) || a.targets.length === 0 || !a.targets.every(t => typeof t === 'string')) {
-          fail(here, 'a lookup needs a non-empty "targets" array of entity names')
-        }
-        def.targets = a.targets as string[]
-        for (const t of def.targets) pendingLookups.push({ where: here, target: t })
-      }
-      return def
+  file.entities.forEach((e, i) => {
+    if (names.has(e.name)) problems.push({ path: ['entities', i, 'name'], message: `duplicate entity name "${e.name}"` })
+    names.add(e.name)
+  })
+  file.entities.forEach((e, i) => {
+    if (e.attributes[0].type !== 'text') problems.push({ path: ['entities', i, 'attributes', 0], message: 'the first attribute is the primary name and must be of type "text"' })
+    const attributes = new Set<string>()
+    e.attributes.forEach((a, j) => {
+      const at = ['entities', i, 'attributes', j]
+      if (attributes.has(a.name)) problems.push({ path: [...at, 'name'], message: `duplicate attribute name "${a.name}"` })
+      attributes.add(a.name)
+      const values = new Set<number>()
+      a.options?.forEach((o, k) => {
+        if (values.has(o.value)) problems.push({ path: [...at, 'options', k, 'value'], message: `duplicate option value ${o.value}` })
+        values.add(o.value)
+      })
+      a.targets?.forEach((t, k) => {
+        if (!names.has(t)) problems.push({ path: [...at, 'targets', k], message: `lookup to unknown entity "${t}"` })
+      })
     })
-    if (attributes[0].type !== 'text') fail(`${at}.attributes[0]`, 'the first attribute is the primary name and must be of type "text"')
-    entities.push({ name: ename, label, primaryName: attributes[0].name, attributes, commands: CUSTOM_ENTITY_COMMANDS, custom: true })
   })
-  for (const { where, target } of pendingLookups) {
-    if (!names.has(target)) fail(where, `lookup to unknown entity "${target}"`)
-  }
-  const nn = doc.manyToMany ?? []
-  if (!Array.isArray(nn)) fail('manyToMany', 'expected an array')
-  const manyToMany = (nn as Json[]).map((r, i) => {
-    const at = `manyToMany[${i}]`
-    if (!isObject(r) || typeof r.name !== 'string' || typeof r.from !== 'string' || typeof r.to !== 'string') {
-      fail(at, 'expected { "name", "from", "to" } strings')
+  file.manyToMany.forEach((r, i) => {
+    for (const end of ['from', 'to'] as const) {
+      if (!names.has(r[end])) problems.push({ path: ['manyToMany', i, end], message: `unknown entity "${r[end]}"` })
     }
-    const rel = r as { name: string, from: string, to: string }
-    for (const end of [rel.from, rel.to]) if (!names.has(end)) fail(at, `unknown entity "${end}"`)
-    return rel
   })
-  return { entities, manyToMany }
+  return problems
+}
+
+/**
+ * Parses and checks the custom entities JSON (`{ "entities": [...], "manyToMany": [...] }`); `known` are
+ * the entity names already taken. Throws CatalogError listing every problem with the file and the path.
+ */
+export const parseCustomEntities = (source: string, text: string, known: ReadonlySet<string>): CustomEntities => {
+  const fail = (message: string): CatalogError => new CatalogError(message)
+  const root = parseJson(source, text, fail)
+  const file = parseWith(CustomEntitiesFileSchema, source, root, fail)
+  const problems = crossCheck(file, known)
+  if (problems.length > 0) throw fail(describeProblems(source, root, problems))
+  return file
 }
 
 /** Relationships derived from lookups (N:1 and its inverse 1:N) plus the declared N:N ones. */
-const relationshipsOf = (entities: readonly EntityDef[], manyToMany: readonly { name: string, from: string, to: string }[]): RelationshipDef[] => {
+const relationshipsOf = (entities: readonly EntityDef[], manyToMany: readonly ManyToManyDef[]): RelationshipDef[] => {
   const out: RelationshipDef[] = []
   for (const e of entities) {
     for (const a of e.attributes) {
@@ -125,7 +109,7 @@ const relationshipsOf = (entities: readonly EntityDef[], manyToMany: readonly { 
   return out
 }
 
-export const buildCatalog = (custom: { entities: EntityDef[], manyToMany: { name: string, from: string, to: string }[] } = { entities: [], manyToMany: [] }): Catalog => {
+export const buildCatalog = (custom: CustomEntities = { entities: [], manyToMany: [] }): Catalog => {
   const all = [...BUILT_IN_ENTITIES, ...custom.entities]
   return {
     entities: new Map(all.map(e => [e.name, e])),

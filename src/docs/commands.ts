@@ -3,7 +3,9 @@
 // what each does, as data, and the plan the device executes. The server checks a command's parts
 // against the same definitions (src/projection/decide-command.ts).
 
+import * as v from 'valibot'
 import type { EntityDef, OfflineCommand } from './catalog-types.ts'
+import { expected, list, oneOf } from '../schema.ts'
 import type { RecordState } from './record.ts'
 import type { FieldValue } from './values.ts'
 
@@ -20,7 +22,14 @@ export const STATE_AFTER: Readonly<Record<StateCommand, number>> = {
 }
 
 /** Which records lead qualification creates (configuration: metadata `leadQualification`). */
-export interface LeadQualification { readonly create: readonly ('account' | 'contact' | 'opportunity')[] }
+export const QUALIFICATION_CREATES = ['account', 'contact', 'opportunity'] as const
+export const LeadQualificationSchema = v.pipe(v.strictObject({
+  create: v.pipe(
+    list(v.picklist(QUALIFICATION_CREATES, oneOf(QUALIFICATION_CREATES)), `an array of ${QUALIFICATION_CREATES.join(', ')}`),
+    v.check(l => new Set(l).size === l.length, issue => `"${issue.input.find((e, i) => issue.input.indexOf(e) !== i)}" is listed twice`)
+  )
+}, expected('{ "create": [...] }')), v.readonly())
+export type LeadQualification = v.InferOutput<typeof LeadQualificationSchema>
 export const DEFAULT_QUALIFICATION: LeadQualification = { create: ['account', 'contact', 'opportunity'] }
 
 export const isStateCommand = (name: string): name is StateCommand => (STATE_COMMANDS as readonly string[]).includes(name)

@@ -1,6 +1,6 @@
 // The built-in offline entities, their attributes and commands (DESIGN.md's offline table).
 
-import type { AttributeDef, EntityDef, OfflineCommand, OptionDef } from './catalog-types.ts'
+import type { AttributeDef, EntityDef, ManyToManyDef, OfflineCommand, OptionDef } from './catalog-types.ts'
 
 const CRUD: readonly OfflineCommand[] = ['create', 'read', 'update', 'delete']
 const READ_ONLY: readonly OfflineCommand[] = ['read']
@@ -127,7 +127,7 @@ export const BUILT_IN_ENTITIES: readonly EntityDef[] = [
 ]
 
 /** N:N relationships are not expressed by lookups, so they are declared. */
-export const BUILT_IN_MANY_TO_MANY: readonly { name: string, from: string, to: string }[] = [
+export const BUILT_IN_MANY_TO_MANY: readonly ManyToManyDef[] = [
   { name: 'opportunitycompetitors', from: 'opportunity', to: 'competitor' },
   { name: 'leadcompetitors', from: 'lead', to: 'competitor' },
   { name: 'competitorproduct', from: 'competitor', to: 'product' },

@@ -2,27 +2,37 @@
 // set required, lock or unlock a field, show an error). The device runs them while editing (form state)
 // and before saving; the server projection runs the same code and drops a save that breaks one.
 
+import * as v from 'valibot'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { checkValue } from '../docs/values.ts'
-import { matches, type Filter } from './views.ts'
+import { expected, list, text, type Problem } from '../schema.ts'
+import { filterProblems, FilterSchema, matches, ScalarSchema } from './views.ts'
 
-export type RuleAction =
-  | { readonly type: 'set-value', readonly field: string, readonly value: string | number | boolean }
-  | { readonly type: 'set-default', readonly field: string, readonly value: string | number | boolean }
-  | { readonly type: 'set-required', readonly field: string, readonly required: boolean }
-  | { readonly type: 'lock', readonly field: string }
-  | { readonly type: 'unlock', readonly field: string }
-  | { readonly type: 'show-error', readonly field?: string, readonly message: string }
+const field = text('a field name')
+const action = <const TEntries extends v.ObjectEntries>(entries: TEntries) => v.pipe(v.strictObject(entries), v.readonly())
 
-export interface BusinessRule {
-  readonly entity: string
-  readonly name: string
+export const RULE_ACTION_TYPES = ['set-value', 'set-default', 'set-required', 'lock', 'unlock', 'show-error'] as const
+
+export const RuleActionSchema = v.variant('type', [
+  action({ type: v.literal('set-value'), field, value: ScalarSchema }),
+  action({ type: v.literal('set-default'), field, value: ScalarSchema }),
+  action({ type: v.literal('set-required'), field, required: v.boolean(expected('true or false')) }),
+  action({ type: v.literal('lock'), field }),
+  action({ type: v.literal('unlock'), field }),
+  action({ type: v.literal('show-error'), field: v.optional(field), message: text('a message') })
+], expected(`an action whose "type" is one of ${RULE_ACTION_TYPES.join(', ')}`))
+export type RuleAction = v.InferOutput<typeof RuleActionSchema>
+
+export const BusinessRuleSchema = v.pipe(v.strictObject({
+  entity: text('an entity name'),
+  name: text('a rule name'),
   /** when absent the rule always applies */
-  readonly condition?: Filter
-  readonly actions: readonly RuleAction[]
+  condition: v.optional(FilterSchema),
+  actions: v.pipe(list(RuleActionSchema, 'an array of actions'), v.minLength(1, 'a rule needs actions')),
   /** the message a broken rule reports (defaults to the rule's name) */
-  readonly message?: string
-}
+  message: v.optional(text('a message'))
+}, expected('a business rule object')), v.readonly())
+export type BusinessRule = v.InferOutput<typeof BusinessRuleSchema>
 
 export interface FormState {
   /** the values with set-value and set-default applied */
@@ -34,26 +44,22 @@ export interface FormState {
   readonly errors: readonly { readonly rule: string, readonly field: string | null, readonly message: string }[]
 }
 
-export class RuleError extends Error {
-  override name = 'RuleError'
-}
-
-/** Validates rule declarations; errors name the rule and the field. */
-export const validateRules = (catalog: Catalog, rules: readonly BusinessRule[]): void => {
-  for (const r of rules) {
-    const at = `businessRules.${r.entity}.${r.name}`
+/** What the rule schema cannot see: the entity and fields exist, set values fit their fields. Paths start at the list. */
+export const ruleProblems = (catalog: Catalog, rules: readonly BusinessRule[]): Problem[] => {
+  const problems: Problem[] = []
+  rules.forEach((r, i) => {
     const e = catalog.entities.get(r.entity)
-    if (e === undefined) throw new RuleError(`${at}: unknown entity`)
-    if (!Array.isArray(r.actions) || r.actions.length === 0) throw new RuleError(`${at}: needs actions`)
-    r.actions.forEach((a, i) => {
-      const aat = `${at}.actions[${i}]`
-      if (!['set-value', 'set-default', 'set-required', 'lock', 'unlock', 'show-error'].includes(a.type)) throw new RuleError(`${aat}: unknown action ${JSON.stringify(a.type)}`)
-      if (a.type === 'show-error') { if (typeof a.message !== 'string' || a.message === '') throw new RuleError(`${aat}: show-error needs a message`); return }
+    if (e === undefined) { problems.push({ path: [i, 'entity'], message: `unknown entity "${r.entity}"` }); return }
+    if (r.condition !== undefined) problems.push(...filterProblems(e, r.condition, [i, 'condition']))
+    r.actions.forEach((a, j) => {
+      if (a.field === undefined) return
       const attr = e.attributes.find(x => x.name === a.field)
-      if (attr === undefined) throw new RuleError(`${aat}: ${r.entity} has no field "${a.field}"`)
-      if ((a.type === 'set-value' || a.type === 'set-default') && checkValue(attr, a.value) !== null) throw new RuleError(`${aat}: ${checkValue(attr, a.value)}`)
+      if (attr === undefined) { problems.push({ path: [i, 'actions', j, 'field'], message: `${r.entity} has no field "${a.field}"` }); return }
+      const wrong = a.type === 'set-value' || a.type === 'set-default' ? checkValue(attr, a.value) : null
+      if (wrong !== null) problems.push({ path: [i, 'actions', j, 'value'], message: wrong })
     })
-  }
+  })
+  return problems
 }
 
 const empty = (v: unknown): boolean => v === undefined || v === null || v === ''

@@ -5,46 +5,38 @@
 import * as v from 'valibot'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { laterEditWins, STRATEGIES, type ConflictStrategy } from '../projection/conflict-strategies.ts'
+import { expected, oneOf, type Problem } from '../schema.ts'
 
-const Strategy = v.picklist(Object.keys(STRATEGIES), `a conflict strategy is one of ${Object.keys(STRATEGIES).join(', ')}`)
+const NAMES = Object.keys(STRATEGIES)
+const Strategy = v.picklist(NAMES, oneOf(NAMES))
 
-const PoliciesSchema = v.strictObject({
+export const ConflictPoliciesSchema = v.strictObject({
   default: v.optional(Strategy, laterEditWins.name),
-  entities: v.optional(v.record(v.string(), Strategy), {}),
-  attributes: v.optional(v.record(v.string(), Strategy), {})
-})
+  entities: v.optional(v.record(v.string(), Strategy, expected('an object of entity name -> strategy')), {}),
+  attributes: v.optional(v.record(v.string(), Strategy, expected('an object of "<entity>.<attribute>" -> strategy')), {})
+}, expected('an object with "default", "entities" or "attributes"'))
 
-export type ConflictPolicies = v.InferOutput<typeof PoliciesSchema>
+export type ConflictPolicies = v.InferOutput<typeof ConflictPoliciesSchema>
 
 export const DEFAULT_POLICIES: ConflictPolicies = { default: laterEditWins.name, entities: {}, attributes: {} }
 
-export class ConflictPolicyError extends Error {
-  override name = 'ConflictPolicyError'
-}
-
-/** Parses the `conflicts` section of the metadata; every entity and attribute it names must be in the catalog. */
-export const parseConflictPolicies = (raw: unknown, catalog: Catalog): ConflictPolicies => {
-  if (raw === undefined) return DEFAULT_POLICIES
-  const parsed = v.safeParse(PoliciesSchema, raw)
-  if (!parsed.success) {
-    const issue = parsed.issues[0]
-    const path = v.getDotPath(issue)
-    throw new ConflictPolicyError(`conflicts${path === null ? '' : `.${path}`}: ${issue.message}`)
-  }
-  const policies = parsed.output
+/** Every entity and attribute the policies name must be in the catalog, and an attribute must be a scalar. */
+export const conflictProblems = (catalog: Catalog, policies: ConflictPolicies): Problem[] => {
+  const problems: Problem[] = []
   for (const name of Object.keys(policies.entities)) {
-    if (catalog.entities.get(name) === undefined) throw new ConflictPolicyError(`conflicts.entities.${name}: no entity ${name} in the catalog`)
+    if (catalog.entities.get(name) === undefined) problems.push({ path: ['entities', name], message: `no entity ${name} in the catalog` })
   }
   for (const key of Object.keys(policies.attributes)) {
+    const path = ['attributes', key]
     const [entity, attribute, ...rest] = key.split('.')
     const def = catalog.entities.get(entity)
-    if (rest.length > 0 || attribute === undefined) throw new ConflictPolicyError(`conflicts.attributes.${key}: name an attribute as <entity>.<attribute>`)
-    if (def === undefined) throw new ConflictPolicyError(`conflicts.attributes.${key}: no entity ${entity} in the catalog`)
-    const attr = def.attributes.find(a => a.name === attribute)
-    if (attr === undefined) throw new ConflictPolicyError(`conflicts.attributes.${key}: ${entity} has no attribute ${attribute}`)
-    if (attr.type === 'memo') throw new ConflictPolicyError(`conflicts.attributes.${key}: a multi-line text merges by character, it has no conflict strategy`)
+    const attr = def?.attributes.find(a => a.name === attribute)
+    if (rest.length > 0 || attribute === undefined) problems.push({ path, message: 'name an attribute as <entity>.<attribute>' })
+    else if (def === undefined) problems.push({ path, message: `no entity ${entity} in the catalog` })
+    else if (attr === undefined) problems.push({ path, message: `${entity} has no attribute ${attribute}` })
+    else if (attr.type === 'memo') problems.push({ path, message: 'a multi-line text merges by character: it has no conflict strategy' })
   }
-  return policies
+  return problems
 }
 
 /** The strategy of `entity`.`attribute`. */

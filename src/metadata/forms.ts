@@ -1,39 +1,37 @@
 // Forms: per entity, the ordered field lists a device shows when editing a record (the main form, and
 // quick create / quick view forms), declared in configuration and validated at start.
 
+import * as v from 'valibot'
 import type { Catalog } from '../docs/catalog-types.ts'
+import { expected, list, oneOf, text, type Problem } from '../schema.ts'
 
-export type FormKind = 'main' | 'quick-create' | 'quick-view'
-export const FORM_KINDS: readonly FormKind[] = ['main', 'quick-create', 'quick-view']
+export const FORM_KINDS = ['main', 'quick-create', 'quick-view'] as const
+export type FormKind = typeof FORM_KINDS[number]
 
-export interface FormDef {
-  readonly entity: string
-  readonly name: string
-  readonly kind: FormKind
+export const FormSchema = v.pipe(v.strictObject({
+  entity: text('an entity name'),
+  name: text('a form name'),
+  kind: v.picklist(FORM_KINDS, oneOf(FORM_KINDS)),
   /** the fields in display order */
-  readonly fields: readonly string[]
-}
+  fields: v.pipe(list(text('a field name'), 'an array of field names'), v.minLength(1, 'a form needs fields'))
+}, expected('a form object')), v.readonly())
+export type FormDef = v.InferOutput<typeof FormSchema>
 
-export class FormError extends Error {
-  override name = 'FormError'
-}
-
-export const validateForms = (catalog: Catalog, forms: readonly FormDef[]): void => {
+/** What the form schema cannot see: known entity and fields, each listed once, one form per name. Paths start at the list. */
+export const formProblems = (catalog: Catalog, forms: readonly FormDef[]): Problem[] => {
+  const problems: Problem[] = []
   const names = new Set<string>()
-  for (const [i, f] of forms.entries()) {
-    const at = `forms[${i}] (${String(f?.entity)}.${String(f?.name)})`
-    const e = catalog.entities.get(f?.entity)
-    if (e === undefined) throw new FormError(`${at}: unknown entity`)
-    if (typeof f.name !== 'string' || f.name === '') throw new FormError(`${at}: needs a name`)
-    if (names.has(`${f.entity}.${f.name}`)) throw new FormError(`${at}: ${f.entity} has two forms named ${f.name}`)
+  forms.forEach((f, i) => {
+    const e = catalog.entities.get(f.entity)
+    if (e === undefined) { problems.push({ path: [i, 'entity'], message: `unknown entity "${f.entity}"` }); return }
+    if (names.has(`${f.entity}.${f.name}`)) problems.push({ path: [i, 'name'], message: `${f.entity} has two forms named ${f.name}` })
     names.add(`${f.entity}.${f.name}`)
-    if (!FORM_KINDS.includes(f.kind)) throw new FormError(`${at}: kind must be one of ${FORM_KINDS.join(', ')}`)
-    if (!Array.isArray(f.fields) || f.fields.length === 0) throw new FormError(`${at}: needs fields`)
     const seen = new Set<string>()
-    for (const field of f.fields) {
-      if (!e.attributes.some(a => a.name === field)) throw new FormError(`${at}: ${f.entity} has no field "${String(field)}"`)
-      if (seen.has(field)) throw new FormError(`${at}: "${field}" is listed twice`)
+    f.fields.forEach((field, j) => {
+      if (!e.attributes.some(a => a.name === field)) problems.push({ path: [i, 'fields', j], message: `${f.entity} has no field "${field}"` })
+      else if (seen.has(field)) problems.push({ path: [i, 'fields', j], message: `"${field}" is listed twice` })
       seen.add(field)
-    }
-  }
+    })
+  })
+  return problems
 }

@@ -1,72 +1,55 @@
-// Offline metadata declared alongside the catalog (views today), loaded from JSON and validated at
-// start; a device receives only what its profile's entities need.
+// Offline metadata declared alongside the catalog (views, business rules, process flows, forms, lead
+// qualification), parsed from JSON with valibot schemas whose inferred types are the types the code uses,
+// then checked against the catalog; a device receives only what its profile's entities need.
 
 import { readFileSync } from 'node:fs'
+import * as v from 'valibot'
 import type { Catalog } from '../docs/catalog-types.ts'
-import { validateViews, ViewError, type ViewDef } from './views.ts'
-import { RuleError, validateRules, type BusinessRule } from './business-rules.ts'
-import { FlowError, validateFlows, type ProcessFlow } from './process-flows.ts'
-import { FormError, validateForms, type FormDef } from './forms.ts'
-import { DEFAULT_QUALIFICATION, type LeadQualification } from '../docs/commands.ts'
-import { ConflictPolicyError, DEFAULT_POLICIES, parseConflictPolicies, type ConflictPolicies } from './conflict-policies.ts'
+import { viewProblems, ViewSchema } from './views.ts'
+import { BusinessRuleSchema, ruleProblems } from './business-rules.ts'
+import { flowProblems, ProcessFlowSchema } from './process-flows.ts'
+import { formProblems, FormSchema } from './forms.ts'
+import { DEFAULT_QUALIFICATION, LeadQualificationSchema } from '../docs/commands.ts'
+import { ConflictPoliciesSchema, conflictProblems, DEFAULT_POLICIES } from './conflict-policies.ts'
+import { describeProblems, expected, fileRoot, list, parseJson, parseWith, type PathKey, type Problem } from '../schema.ts'
 
-export interface Metadata {
-  readonly views: readonly ViewDef[]
-  readonly businessRules: readonly BusinessRule[]
-  readonly processFlows: readonly ProcessFlow[]
+const WHAT = 'an object with "views", "businessRules", "processFlows", "forms", "leadQualification" or "conflicts"'
+
+export const MetadataSchema = fileRoot(v.pipe(v.strictObject({
+  views: v.optional(list(ViewSchema, 'an array of views'), []),
+  businessRules: v.optional(list(BusinessRuleSchema, 'an array of business rules'), []),
+  processFlows: v.optional(list(ProcessFlowSchema, 'an array of process flows'), []),
   /** forms' field lists */
-  readonly forms: readonly FormDef[]
+  forms: v.optional(list(FormSchema, 'an array of forms'), []),
   /** which records lead qualification creates */
-  readonly leadQualification: LeadQualification
+  leadQualification: v.optional(LeadQualificationSchema, DEFAULT_QUALIFICATION),
   /** which conflict strategy each field's concurrent writes follow */
-  readonly conflicts: ConflictPolicies
-}
+  conflicts: v.optional(ConflictPoliciesSchema, DEFAULT_POLICIES)
+}, expected(WHAT)), v.readonly()), WHAT)
+export type Metadata = v.InferOutput<typeof MetadataSchema>
 
 export const NO_METADATA: Metadata = { views: [], businessRules: [], processFlows: [], forms: [], leadQualification: DEFAULT_QUALIFICATION, conflicts: DEFAULT_POLICIES }
-
-const QUALIFIES_TO = ['account', 'contact', 'opportunity']
-
-const parseQualification = (source: string, q: unknown): LeadQualification => {
-  if (q === undefined) return DEFAULT_QUALIFICATION
-  const create = (q as { create?: unknown } | null)?.create
-  if (!Array.isArray(create)) throw new MetadataError(`${source}: leadQualification.create must be an array of ${QUALIFIES_TO.join(', ')}`)
-  create.forEach((e, i) => {
-    if (!QUALIFIES_TO.includes(e as string)) throw new MetadataError(`${source}: leadQualification.create[${i}]: "${String(e)}" is not one of ${QUALIFIES_TO.join(', ')}`)
-    if (create.indexOf(e) !== i) throw new MetadataError(`${source}: leadQualification.create[${i}]: "${String(e)}" is listed twice`)
-  })
-  return { create: create as LeadQualification['create'] }
-}
 
 export class MetadataError extends Error {
   override name = 'MetadataError'
 }
 
+const under = (key: PathKey, problems: readonly Problem[]): Problem[] => problems.map(p => ({ path: [key, ...p.path], message: p.message }))
+
+/** Parses and checks metadata JSON against `catalog`. Throws MetadataError listing every problem with the file and the path. */
 export const parseMetadata = (source: string, text: string, catalog: Catalog): Metadata => {
-  let root: unknown
-  try { root = JSON.parse(text) } catch (e) { throw new MetadataError(`${source}: not valid JSON (${(e as Error).message})`) }
-  if (typeof root !== 'object' || root === null || !Array.isArray((root as { views?: unknown }).views)) throw new MetadataError(`${source}: expected { "views": [...] }`)
-  const views = (root as { views: ViewDef[] }).views
-  const businessRules = (root as { businessRules?: BusinessRule[] }).businessRules ?? []
-  const processFlows = (root as { processFlows?: ProcessFlow[] }).processFlows ?? []
-  const forms = (root as { forms?: FormDef[] }).forms ?? []
-  if (!Array.isArray(forms)) throw new MetadataError(`${source}: forms must be an array`)
-  if (!Array.isArray(businessRules)) throw new MetadataError(`${source}: businessRules must be an array`)
-  if (!Array.isArray(processFlows)) throw new MetadataError(`${source}: processFlows must be an array`)
-  try {
-    validateViews(catalog, views)
-    validateRules(catalog, businessRules)
-    validateFlows(catalog, processFlows)
-    validateForms(catalog, forms)
-  } catch (e) {
-    if (e instanceof ViewError || e instanceof RuleError || e instanceof FlowError || e instanceof FormError) throw new MetadataError(`${source}: ${e.message}`)
-    throw e
-  }
-  let conflicts: ConflictPolicies
-  try { conflicts = parseConflictPolicies((root as { conflicts?: unknown }).conflicts, catalog) } catch (e) {
-    if (e instanceof ConflictPolicyError) throw new MetadataError(`${source}: ${e.message}`)
-    throw e
-  }
-  return { views, businessRules, processFlows, forms, leadQualification: parseQualification(source, (root as { leadQualification?: unknown }).leadQualification), conflicts }
+  const fail = (message: string): MetadataError => new MetadataError(message)
+  const root = parseJson(source, text, fail)
+  const metadata = parseWith(MetadataSchema, source, root, fail)
+  const problems = [
+    ...under('views', viewProblems(catalog, metadata.views)),
+    ...under('businessRules', ruleProblems(catalog, metadata.businessRules)),
+    ...under('processFlows', flowProblems(catalog, metadata.processFlows)),
+    ...under('forms', formProblems(catalog, metadata.forms)),
+    ...under('conflicts', conflictProblems(catalog, metadata.conflicts))
+  ]
+  if (problems.length > 0) throw fail(describeProblems(source, root, problems))
+  return metadata
 }
 
 export const loadMetadata = (file: string | undefined, catalog: Catalog): Metadata => {

@@ -2,31 +2,46 @@
 // previous stage and set active stage work offline; moving forward needs the required fields of every
 // stage it leaves. The device and the server projection run the same check.
 
+import * as v from 'valibot'
 import type { Catalog } from '../docs/catalog-types.ts'
+import { expected, list, text, type Problem } from '../schema.ts'
 
-export interface Stage { readonly name: string, readonly required: readonly string[] }
-export interface ProcessFlow { readonly entity: string, readonly name: string, readonly stages: readonly Stage[] }
+/**
+ * A stage that declares no `required` list requires nothing, as an author who leaves a key out means: the
+ * default is applied here, at the parse, so every stage the code sees has its list.
+ */
+export const StageSchema = v.pipe(v.strictObject({
+  name: text('a stage name'),
+  required: v.optional(list(text('a field name'), 'an array of field names'), [])
+}, expected('a stage object')), v.readonly())
+export type Stage = v.InferOutput<typeof StageSchema>
 
-export class FlowError extends Error {
-  override name = 'FlowError'
-}
+export const ProcessFlowSchema = v.pipe(v.strictObject({
+  entity: text('an entity name'),
+  name: text('a flow name'),
+  stages: v.pipe(list(StageSchema, 'an array of stages'), v.minLength(2, 'a flow needs at least two stages'))
+}, expected('a process flow object')), v.readonly())
+export type ProcessFlow = v.InferOutput<typeof ProcessFlowSchema>
 
-export const validateFlows = (catalog: Catalog, flows: readonly ProcessFlow[]): void => {
+/** What the flow schema cannot see: one flow per known entity, unique stage names, known fields. Paths start at the list. */
+export const flowProblems = (catalog: Catalog, flows: readonly ProcessFlow[]): Problem[] => {
+  const problems: Problem[] = []
   const seen = new Set<string>()
-  for (const f of flows) {
-    const at = `processFlows.${f.entity}.${f.name}`
+  flows.forEach((f, i) => {
     const e = catalog.entities.get(f.entity)
-    if (e === undefined) throw new FlowError(`${at}: unknown entity`)
-    if (seen.has(f.entity)) throw new FlowError(`${at}: one flow per entity (flows are single-entity)`)
+    if (e === undefined) { problems.push({ path: [i, 'entity'], message: `unknown entity "${f.entity}"` }); return }
+    if (seen.has(f.entity)) problems.push({ path: [i, 'entity'], message: `${f.entity} already has a flow: one flow per entity (flows are single-entity)` })
     seen.add(f.entity)
-    if (!Array.isArray(f.stages) || f.stages.length < 2) throw new FlowError(`${at}: needs at least two stages`)
     const names = new Set<string>()
-    f.stages.forEach((s, i) => {
-      if (typeof s.name !== 'string' || s.name === '' || names.has(s.name)) throw new FlowError(`${at}.stages[${i}]: needs a unique name`)
+    f.stages.forEach((s, j) => {
+      if (names.has(s.name)) problems.push({ path: [i, 'stages', j, 'name'], message: `stage names must be unique ("${s.name}" is used twice)` })
       names.add(s.name)
-      for (const r of s.required ?? []) if (!e.attributes.some(a => a.name === r)) throw new FlowError(`${at}.stages[${i}] (${s.name}): ${f.entity} has no field "${r}"`)
+      s.required.forEach((r, k) => {
+        if (!e.attributes.some(a => a.name === r)) problems.push({ path: [i, 'stages', j, 'required', k], message: `${f.entity} has no field "${r}"` })
+      })
     })
-  }
+  })
+  return problems
 }
 
 const empty = (v: unknown): boolean => v === undefined || v === null || v === ''

@@ -1,36 +1,72 @@
 // System views and quick views: declared per entity, validated, and run on a device against its local
 // index (filters with and/or, sort, paging). What cannot run offline is refused with its reason.
 
-import type { Catalog } from '../docs/catalog-types.ts'
+import * as v from 'valibot'
+import type { Catalog, EntityDef } from '../docs/catalog-types.ts'
+import { expected, list, oneOf, text, type PathKey, type Problem } from '../schema.ts'
 
-export type FilterOp = 'eq' | 'ne' | 'gt' | 'ge' | 'lt' | 'le' | 'contains' | 'begins-with' | 'null' | 'not-null'
-export const FILTER_OPS: readonly FilterOp[] = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'contains', 'begins-with', 'null', 'not-null']
+export const FILTER_OPS = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'contains', 'begins-with', 'null', 'not-null'] as const
+export type FilterOp = typeof FILTER_OPS[number]
+/** Operators that test presence and take no value. */
+const PRESENCE_OPS: readonly FilterOp[] = ['null', 'not-null']
+const TEXT_OPS: readonly FilterOp[] = ['contains', 'begins-with']
 
+/** A value a filter compares with or a rule sets. */
+export const ScalarSchema = v.union([v.string(), v.number(), v.boolean()], expected('a string, number or boolean'))
+
+// Written out because valibot cannot infer a recursive type; FilterSchema below is checked against it.
 export type Filter =
   | { readonly and: readonly Filter[] }
   | { readonly or: readonly Filter[] }
   | { readonly field: string, readonly op: FilterOp, readonly value?: string | number | boolean }
 
-export interface ViewDef {
-  readonly name: string
-  readonly entity: string
+const ConditionSchema = v.pipe(
+  v.strictObject({ field: text('a field name'), op: v.picklist(FILTER_OPS, oneOf(FILTER_OPS)), value: v.optional(ScalarSchema) }),
+  v.forward(v.check(c => PRESENCE_OPS.includes(c.op) === (c.value === undefined),
+    issue => PRESENCE_OPS.includes(issue.input.op) ? `"${issue.input.op}" takes no value` : `"${issue.input.op}" needs a value to compare with`), ['value']),
+  v.forward(v.check(c => !TEXT_OPS.includes(c.op) || typeof c.value === 'string', issue => `"${issue.input.op}" compares text: expected a string, got ${JSON.stringify(issue.input.value)}`), ['value']),
+  v.readonly()
+)
+
+const isObject = (x: unknown): x is object => typeof x === 'object' && x !== null && !Array.isArray(x)
+
+const NOT_A_FILTER = v.custom<never>(() => false, issue => `expected a filter: { "field", "op", "value" }, { "and": [filters] } or { "or": [filters] }, got ${issue.received}`)
+
+/** A filter, told apart by its keys so that an error names the branch the author meant, not every branch. */
+export const FilterSchema: v.GenericSchema<Filter> = v.lazy(input =>
+  !isObject(input) ? NOT_A_FILTER : 'and' in input ? AndSchema : 'or' in input ? OrSchema : ConditionSchema)
+
+const filters = v.pipe(list(FilterSchema, 'an array of filters'), v.minLength(1, 'and/or needs a non-empty list'))
+const AndSchema = v.pipe(v.strictObject({ and: filters }), v.readonly())
+const OrSchema = v.pipe(v.strictObject({ or: filters }), v.readonly())
+
+export const VIEW_KINDS = ['system', 'quick', 'personal'] as const
+
+export const ViewSchema = v.pipe(v.strictObject({
+  name: text('a view name'),
+  entity: text('an entity name'),
   /** system views and quick views run offline; personal views never do */
-  readonly kind: 'system' | 'quick' | 'personal'
-  readonly columns: readonly string[]
-  readonly filter?: Filter
-  readonly sort?: readonly { readonly field: string, readonly descending?: boolean }[]
+  kind: v.picklist(VIEW_KINDS, oneOf(VIEW_KINDS)),
+  columns: v.pipe(list(text('a field name'), 'an array of field names'), v.minLength(1, 'a view needs columns')),
+  filter: v.optional(FilterSchema),
+  sort: v.optional(list(v.pipe(v.strictObject({
+    field: text('a field name'),
+    descending: v.optional(v.boolean(expected('true or false')))
+  }, expected('{ "field", "descending" }')), v.readonly()), 'an array of { "field", "descending" }')),
   /** entities the view joins (all must be offline-enabled for it to run offline) */
-  readonly linkedEntities?: readonly string[]
-}
+  linkedEntities: v.optional(list(v.pipe(v.string(expected('an entity name')), v.regex(/^[a-z][a-z0-9_]*$/, issue => `bad entity name ${issue.received}`)), 'an array of entity names'))
+}, expected('a view object')), v.readonly())
+export type ViewDef = v.InferOutput<typeof ViewSchema>
 
 /** Entities whose views are unavailable offline (DESIGN.md). */
 export const NO_OFFLINE_VIEWS: readonly string[] = [
   'email', 'task', 'fax', 'letter', 'serviceappointment', 'campaignresponse', 'campaignactivity', 'recurringappointmentmaster', 'socialactivity'
 ]
 
+/** Why a view cannot run on a device (declarations are checked at start, by the metadata parse). */
 export class ViewError extends Error {
   override name = 'ViewError'
-  readonly reason: 'personal-view' | 'entity-views-offline-unavailable' | 'linked-entity-not-offline' | 'unknown-view' | 'invalid-view'
+  readonly reason: 'personal-view' | 'entity-views-offline-unavailable' | 'linked-entity-not-offline' | 'unknown-view'
   constructor (reason: ViewError['reason'], message: string) {
     super(`${reason}: ${message}`)
     this.reason = reason
@@ -39,34 +75,29 @@ export class ViewError extends Error {
 
 const SYSTEM_FIELDS = ['ownerid', 'owningbusinessunit', 'statecode', 'createdon', 'modifiedon', 'createdby', 'modifiedby']
 
-const checkFilter = (catalog: Catalog, entity: string, f: Filter, at: string): void => {
-  if ('and' in f || 'or' in f) {
-    const list = 'and' in f ? f.and : f.or
-    if (!Array.isArray(list) || list.length === 0) throw new ViewError('invalid-view', `${at}: and/or needs a non-empty list`)
-    list.forEach((x, i) => checkFilter(catalog, entity, x, `${at}.${'and' in f ? 'and' : 'or'}[${i}]`))
-    return
-  }
-  const e = catalog.entities.get(entity)!
-  if (!e.attributes.some(a => a.name === f.field) && !SYSTEM_FIELDS.includes(f.field)) throw new ViewError('invalid-view', `${at}: ${entity} has no field "${f.field}"`)
-  if (!FILTER_OPS.includes(f.op)) throw new ViewError('invalid-view', `${at}: unknown op ${JSON.stringify(f.op)}`)
+const hasField = (e: EntityDef, field: string): boolean => e.attributes.some(a => a.name === field) || SYSTEM_FIELDS.includes(field)
+
+/** Problems with the fields a (parsed) filter names on `entity`; paths start at `at`. */
+export const filterProblems = (e: EntityDef, f: Filter, at: readonly PathKey[]): Problem[] => {
+  if ('and' in f) return f.and.flatMap((x, i) => filterProblems(e, x, [...at, 'and', i]))
+  if ('or' in f) return f.or.flatMap((x, i) => filterProblems(e, x, [...at, 'or', i]))
+  return hasField(e, f.field) ? [] : [{ path: [...at, 'field'], message: `${e.name} has no field "${f.field}"` }]
 }
 
-/** Validates view declarations against the catalog; errors name the view and the field. */
-export const validateViews = (catalog: Catalog, views: readonly ViewDef[]): void => {
+/** What the view schema cannot see: entities and fields that exist, one view per name and entity. Paths start at the list. */
+export const viewProblems = (catalog: Catalog, views: readonly ViewDef[]): Problem[] => {
+  const problems: Problem[] = []
   const names = new Set<string>()
-  for (const v of views) {
-    const at = `views.${v.entity}.${v.name}`
-    if (!catalog.entities.has(v.entity)) throw new ViewError('invalid-view', `${at}: unknown entity`)
-    if (names.has(`${v.entity}/${v.name}`)) throw new ViewError('invalid-view', `${at}: duplicate view name`)
-    names.add(`${v.entity}/${v.name}`)
-    if (!['system', 'quick', 'personal'].includes(v.kind)) throw new ViewError('invalid-view', `${at}: kind must be system, quick or personal`)
-    if (!Array.isArray(v.columns) || v.columns.length === 0) throw new ViewError('invalid-view', `${at}: needs columns`)
-    const e = catalog.entities.get(v.entity)!
-    for (const c of v.columns) if (!e.attributes.some(a => a.name === c) && !SYSTEM_FIELDS.includes(c)) throw new ViewError('invalid-view', `${at}.columns: no field "${c}"`)
-    for (const s of v.sort ?? []) if (!e.attributes.some(a => a.name === s.field) && !SYSTEM_FIELDS.includes(s.field)) throw new ViewError('invalid-view', `${at}.sort: no field "${s.field}"`)
-    for (const l of v.linkedEntities ?? []) if (!catalog.entities.has(l) && !/^[a-z][a-z0-9_]*$/.test(l)) throw new ViewError('invalid-view', `${at}.linkedEntities: bad name "${l}"`)
-    if (v.filter !== undefined) checkFilter(catalog, v.entity, v.filter, `${at}.filter`)
-  }
+  views.forEach((view, i) => {
+    if (names.has(`${view.entity}/${view.name}`)) problems.push({ path: [i, 'name'], message: `duplicate view name (${view.entity} has another view "${view.name}")` })
+    names.add(`${view.entity}/${view.name}`)
+    const e = catalog.entities.get(view.entity)
+    if (e === undefined) { problems.push({ path: [i, 'entity'], message: `unknown entity "${view.entity}"` }); return }
+    view.columns.forEach((c, j) => { if (!hasField(e, c)) problems.push({ path: [i, 'columns', j], message: `${e.name} has no field "${c}"` }) })
+    view.sort?.forEach((s, j) => { if (!hasField(e, s.field)) problems.push({ path: [i, 'sort', j, 'field'], message: `${e.name} has no field "${s.field}"` }) })
+    if (view.filter !== undefined) problems.push(...filterProblems(e, view.filter, [i, 'filter']))
+  })
+  return problems
 }
 
 /** Throws ViewError when `view` cannot run offline on a device whose profile enables `offline` entities. */

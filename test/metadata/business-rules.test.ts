@@ -54,9 +54,9 @@ describe('business rules', () => {
 
   it('are validated at start, naming the rule and the field', () => {
     const bad = (r: unknown): void => { parseMetadata('m.json', JSON.stringify({ views: [], businessRules: [r] }), catalog) }
-    expect(() => bad({ entity: 'account', name: 'R', actions: [{ type: 'explode', field: 'name' }] })).toThrow(/m\.json: businessRules\.account\.R\.actions\[0\]: unknown action/)
-    expect(() => bad({ entity: 'account', name: 'R', actions: [{ type: 'lock', field: 'nope' }] })).toThrow(/no field "nope"/)
-    expect(() => bad({ entity: 'account', name: 'R', actions: [{ type: 'set-value', field: 'numberofemployees', value: 'many' }] })).toThrow(/expects a whole number/)
+    expect(() => bad({ entity: 'account', name: 'R', actions: [{ type: 'explode', field: 'name' }] })).toThrow(/m\.json: businessRules\[0\]\.actions\[0\]\.type \(account\.R\): expected an action whose "type" is one of set-value, .*, got "explode"/)
+    expect(() => bad({ entity: 'account', name: 'R', actions: [{ type: 'lock', field: 'nope' }] })).toThrow(/businessRules\[0\]\.actions\[0\]\.field \(account\.R\): account has no field "nope"/)
+    expect(() => bad({ entity: 'account', name: 'R', actions: [{ type: 'set-value', field: 'numberofemployees', value: 'many' }] })).toThrow(/businessRules\[0\]\.actions\[0\]\.value \(account\.R\): .*expects a whole number/)
   })
 })
 
@@ -74,10 +74,10 @@ describe('process flows', async () => {
   })
   it('are validated: single-entity, unique stages, known fields', () => {
     const bad = (f: unknown): void => { parseMetadata('m.json', JSON.stringify({ views: [], processFlows: f }), catalog) }
-    expect(() => bad([{ entity: 'lead', name: 'F', stages: [{ name: 'A', required: [] }] }])).toThrow(/at least two stages/)
-    expect(() => bad([{ entity: 'lead', name: 'F', stages: [{ name: 'A', required: ['nope'] }, { name: 'B', required: [] }] }])).toThrow(/stages\[0\] \(A\): lead has no field "nope"/)
-    expect(() => bad([{ entity: 'lead', name: 'F', stages: [{ name: 'A', required: [] }, { name: 'A', required: [] }] }])).toThrow(/unique name/)
+    expect(() => bad([{ entity: 'lead', name: 'F', stages: [{ name: 'A', required: [] }] }])).toThrow(/processFlows\[0\]\.stages \(lead\.F\): a flow needs at least two stages/)
+    expect(() => bad([{ entity: 'lead', name: 'F', stages: [{ name: 'A', required: ['nope'] }, { name: 'B', required: [] }] }])).toThrow(/processFlows\[0\]\.stages\[0\]\.required\[0\] \(lead\.F\.A\): lead has no field "nope"/)
+    expect(() => bad([{ entity: 'lead', name: 'F', stages: [{ name: 'A', required: [] }, { name: 'A', required: [] }] }])).toThrow(/processFlows\[0\]\.stages\[1\]\.name \(lead\.F\.A\): stage names must be unique/)
     const two = { entity: 'lead', stages: [{ name: 'A', required: [] }, { name: 'B', required: [] }] }
-    expect(() => bad([{ ...two, name: 'F' }, { ...two, name: 'G' }])).toThrow(/one flow per entity/)
+    expect(() => bad([{ ...two, name: 'F' }, { ...two, name: 'G' }])).toThrow(/processFlows\[1\]\.entity \(lead\.G\): lead already has a flow: one flow per entity/)
   })
 })

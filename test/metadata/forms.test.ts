@@ -15,21 +15,21 @@ const metadata = parseMetadata('config/metadata.json', readFileSync('config/meta
 describe('forms', () => {
   it('are validated at start, naming the form and the field', () => {
     const bad = (f: unknown): void => { parseMetadata('m.json', JSON.stringify({ views: [], forms: [f] }), catalog) }
-    expect(() => bad({ entity: 'spaceship', name: 'F', kind: 'main', fields: ['name'] })).toThrow(/m\.json: forms\[0\] \(spaceship\.F\): unknown entity/)
-    expect(() => bad({ entity: 'account', name: 'F', kind: 'main', fields: ['name', 'nope'] })).toThrow(/account has no field "nope"/)
-    expect(() => bad({ entity: 'account', name: 'F', kind: 'main', fields: ['name', 'name'] })).toThrow(/listed twice/)
-    expect(() => bad({ entity: 'account', name: 'F', kind: 'sideways', fields: ['name'] })).toThrow(/kind must be one of main, quick-create, quick-view/)
-    expect(() => bad({ entity: 'account', name: 'F', kind: 'main', fields: [] })).toThrow(/needs fields/)
-    expect(() => parseMetadata('m.json', JSON.stringify({ views: [], forms: {} }), catalog)).toThrow(/forms must be an array/)
+    expect(() => bad({ entity: 'spaceship', name: 'F', kind: 'main', fields: ['name'] })).toThrow(/m\.json: forms\[0\]\.entity \(spaceship\.F\): unknown entity/)
+    expect(() => bad({ entity: 'account', name: 'F', kind: 'main', fields: ['name', 'nope'] })).toThrow(/forms\[0\]\.fields\[1\] \(account\.F\): account has no field "nope"/)
+    expect(() => bad({ entity: 'account', name: 'F', kind: 'main', fields: ['name', 'name'] })).toThrow(/forms\[0\]\.fields\[1\] \(account\.F\): "name" is listed twice/)
+    expect(() => bad({ entity: 'account', name: 'F', kind: 'sideways', fields: ['name'] })).toThrow(/forms\[0\]\.kind \(account\.F\): expected one of main, quick-create, quick-view, got "sideways"/)
+    expect(() => bad({ entity: 'account', name: 'F', kind: 'main', fields: [] })).toThrow(/forms\[0\]\.fields \(account\.F\): a form needs fields/)
+    expect(() => parseMetadata('m.json', JSON.stringify({ views: [], forms: {} }), catalog)).toThrow(/^m\.json: forms: expected an array of forms, got Object$/)
   })
 
   it('lead qualification is configured with the records it creates, validated', () => {
     const q = (v: unknown) => parseMetadata('m.json', JSON.stringify({ views: [], leadQualification: v }), catalog).leadQualification
     expect(q({ create: ['account', 'opportunity'] })).toEqual({ create: ['account', 'opportunity'] })
     expect(q(undefined)).toEqual({ create: ['account', 'contact', 'opportunity'] })
-    expect(() => q({ create: ['account', 'incident'] })).toThrow(/leadQualification\.create\[1\]: "incident" is not one of account, contact, opportunity/)
-    expect(() => q({ create: ['account', 'account'] })).toThrow(/listed twice/)
-    expect(() => q({})).toThrow(/must be an array/)
+    expect(() => q({ create: ['account', 'incident'] })).toThrow(/m\.json: leadQualification\.create\[1\]: expected one of account, contact, opportunity, got "incident"/)
+    expect(() => q({ create: ['account', 'account'] })).toThrow(/leadQualification\.create: "account" is listed twice/)
+    expect(() => q({})).toThrow(/leadQualification\.create: missing/)
   })
 
   it('reach a device only for the entities its profile enables', () => {

@@ -35,11 +35,12 @@ describe('views', () => {
 
   it('are validated at start with errors naming the file, the view and the field', () => {
     const bad = (views: unknown[]): void => { parseMetadata('m.json', JSON.stringify({ views }), catalog) }
-    expect(() => bad([{ entity: 'spaceship', name: 'V', kind: 'system', columns: ['x'] }])).toThrow(/m\.json: invalid-view: views\.spaceship\.V: unknown entity/)
-    expect(() => bad([{ entity: 'account', name: 'V', kind: 'system', columns: ['nope'] }])).toThrow(/views\.account\.V\.columns: no field "nope"/)
-    expect(() => bad([{ entity: 'account', name: 'V', kind: 'system', columns: ['name'], filter: { or: [{ field: 'name', op: 'like', value: 1 }] } }])).toThrow(/views\.account\.V\.filter\.or\[0\]: unknown op/)
+    expect(() => bad([{ entity: 'spaceship', name: 'V', kind: 'system', columns: ['x'] }])).toThrow(/^m\.json: views\[0\]\.entity \(spaceship\.V\): unknown entity "spaceship"$/)
+    expect(() => bad([{ entity: 'account', name: 'V', kind: 'system', columns: ['nope'] }])).toThrow(/views\[0\]\.columns\[0\] \(account\.V\): account has no field "nope"/)
+    expect(() => bad([{ entity: 'account', name: 'V', kind: 'system', columns: ['name'], filter: { or: [{ field: 'name', op: 'like', value: 1 }] } }])).toThrow(/views\[0\]\.filter\.or\[0\]\.op \(account\.V\): expected one of eq, ne, .*, got "like"/)
     expect(() => bad([{ entity: 'account', name: 'V', kind: 'shared', columns: ['name'] }])).toThrow(MetadataError)
-    expect(() => bad([{ entity: 'account', name: 'V', kind: 'system', columns: ['name'] }, { entity: 'account', name: 'V', kind: 'quick', columns: ['name'] }])).toThrow(/duplicate view name/)
+    expect(() => bad([{ entity: 'account', name: 'V', kind: 'shared', columns: ['name'] }])).toThrow(/views\[0\]\.kind \(account\.V\): expected one of system, quick, personal, got "shared"/)
+    expect(() => bad([{ entity: 'account', name: 'V', kind: 'system', columns: ['name'] }, { entity: 'account', name: 'V', kind: 'quick', columns: ['name'] }])).toThrow(/views\[1\]\.name \(account\.V\): duplicate view name/)
   })
 })
 
