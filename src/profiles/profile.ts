@@ -17,6 +17,7 @@ const MAX_CONDITIONS = 3
 
 export const CONDITION_OPS = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'contains', 'null', 'not-null'] as const
 export type ConditionOp = typeof CONDITION_OPS[number]
+/** The rule kinds, as errors list them (checked against the schema's below). */
 export const RULE_KINDS = ['all', 'related-only', 'ownership', 'shared', 'hierarchy', 'custom'] as const
 
 const BOOLEAN = 'expected true or false'
@@ -29,7 +30,7 @@ const ConditionSchema = v.pipe(
     op: v.picklist(CONDITION_OPS, issue => `unknown op ${JSON.stringify(issue.input)} (known: ${CONDITION_OPS.join(', ')})`),
     value: v.optional(v.union([v.string(), v.number(), v.boolean()], 'expected a string, a number, true or false'))
   }, noOtherKeys('a condition')),
-  v.check(c => c.op === 'null' || c.op === 'not-null' || c.value !== undefined, issue => `op ${(issue.input as { op: string }).op} needs a value`),
+  v.check(c => c.op === 'null' || c.op === 'not-null' || c.value !== undefined, issue => `op ${issue.input.op} needs a value`),
   v.readonly()
 )
 export type Condition = v.InferOutput<typeof ConditionSchema>
@@ -71,6 +72,9 @@ const RuleSchema = v.variant('kind', [
   ? `expected an object with "kind" (${RULE_KINDS.join(', ')})`
   : `unknown rule kind ${JSON.stringify(issue.input)} (${RULE_KINDS.join(', ')})`)
 export type ProfileRule = v.InferOutput<typeof RuleSchema>
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+// A compile error when RULE_KINDS and the schema's kinds differ.
+void (true satisfies Same<ProfileRule['kind'], typeof RULE_KINDS[number]>)
 
 /** `all` and `related-only` say on their own which records an entity sends. */
 const alone = (kind: 'all' | 'related-only') => v.check<ProfileRule[], string>(rules => !rules.some(r => r.kind === kind) || rules.length === 1, `"${kind}" must be the only rule`)
