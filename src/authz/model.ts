@@ -1,8 +1,11 @@
 // The security model: organization, roles with privileges per entity at a depth, team and user role
-// assignments, hierarchy security, field security and record shares. Plain data, versioned.
+// assignments, hierarchy security, field security and record shares. Plain data, versioned; the
+// schemas parse what the admin API receives, and their outputs are the types.
 
+import * as v from 'valibot'
 import type { Org } from './org.ts'
 import type { OfflineProfile } from '../profiles/profile.ts'
+import { BOOLEAN, idSet, newOrId, OBJECT, text } from './input.ts'
 
 export const PRIVILEGES = ['create', 'read', 'write', 'delete', 'append', 'appendTo', 'assign', 'share'] as const
 export type Privilege = typeof PRIVILEGES[number]
@@ -11,27 +14,43 @@ export type Privilege = typeof PRIVILEGES[number]
 export const DEPTHS = ['user', 'businessUnit', 'parentChild', 'organization'] as const
 export type Depth = typeof DEPTHS[number]
 
-export interface Role {
-  readonly id: string
-  readonly name: string
+export const RoleSchema = v.pipe(v.object({
+  id: newOrId,
+  name: text(),
   /** may use the admin API */
-  readonly admin: boolean
-  /** entity -> privilege -> depth; a missing privilege is not granted */
-  readonly privileges: Readonly<Record<string, Partial<Record<Privilege, Depth>>>>
-}
+  admin: v.optional(v.boolean(BOOLEAN), false),
+  /** entity -> privilege -> depth; a missing privilege is not granted (entities are checked against the catalog) */
+  privileges: v.nullish(v.pipe(v.record(
+    v.string(),
+    v.record(
+      v.picklist(PRIVILEGES, `unknown privilege (known: ${PRIVILEGES.join(', ')})`),
+      v.picklist(DEPTHS, `unknown depth (known: ${DEPTHS.join(', ')})`),
+      OBJECT
+    ),
+    OBJECT
+  ), v.readonly()), {})
+}, OBJECT), v.readonly())
+export type Role = v.InferOutput<typeof RoleSchema>
 
-export interface FieldPermission { readonly read: boolean, readonly update: boolean, readonly create: boolean }
+export const FieldPermissionSchema = v.pipe(v.object({
+  read: v.optional(v.boolean(BOOLEAN), false),
+  update: v.optional(v.boolean(BOOLEAN), false),
+  create: v.optional(v.boolean(BOOLEAN), false)
+}, OBJECT), v.readonly())
+export type FieldPermission = v.InferOutput<typeof FieldPermissionSchema>
 
-export interface FieldProfile {
-  readonly id: string
-  readonly name: string
-  readonly users: readonly string[]
-  readonly teams: readonly string[]
-  /** `entity.attribute` -> permission */
-  readonly permissions: Readonly<Record<string, FieldPermission>>
-}
+export const FieldProfileSchema = v.pipe(v.object({
+  id: newOrId,
+  name: text(),
+  users: idSet,
+  teams: idSet,
+  /** `entity.attribute` -> permission (keys are checked against the catalog) */
+  permissions: v.nullish(v.pipe(v.record(v.string(), FieldPermissionSchema, OBJECT), v.readonly()), {})
+}, OBJECT), v.readonly())
+export type FieldProfile = v.InferOutput<typeof FieldProfileSchema>
 
-export type ShareAccess = 'read' | 'readwrite'
+export const SHARE_ACCESS = ['read', 'readwrite'] as const
+export type ShareAccess = typeof SHARE_ACCESS[number]
 
 export interface Share {
   /** `<entity>/<id>` */

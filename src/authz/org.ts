@@ -1,26 +1,34 @@
-// The organization: business units (a tree), teams and users (each in one unit, with a manager).
+// The organization: business units (a tree), teams and users (each in one unit, with a manager). The
+// schemas parse what the admin API receives; their outputs are the types.
 
-export interface BusinessUnit {
-  readonly id: string
-  readonly name: string
-  readonly parentId: string | null
-}
+import * as v from 'valibot'
+import { idSet, newOrId, OBJECT, text } from './input.ts'
 
-export interface Team {
-  readonly id: string
-  readonly name: string
-  readonly businessUnitId: string
-  readonly members: readonly string[]
-}
+export const BusinessUnitSchema = v.pipe(v.object({
+  id: newOrId,
+  name: text(),
+  /** null for the organization's root unit */
+  parentId: v.nullish(text(), null)
+}, OBJECT), v.readonly())
+export type BusinessUnit = v.InferOutput<typeof BusinessUnitSchema>
 
-export interface User {
-  readonly id: string
+export const TeamSchema = v.pipe(v.object({
+  id: newOrId,
+  name: text(),
+  businessUnitId: text(),
+  members: idSet
+}, OBJECT), v.readonly())
+export type Team = v.InferOutput<typeof TeamSchema>
+
+export const UserSchema = v.pipe(v.object({
+  id: newOrId,
   /** what a person types to sign in (demo) */
-  readonly login: string
-  readonly fullName: string
-  readonly businessUnitId: string
-  readonly managerId: string | null
-}
+  login: v.pipe(text(64), v.regex(/^[a-z0-9._-]+$/, 'expected lowercase letters, digits, . _ -')),
+  fullName: text(),
+  businessUnitId: text(),
+  managerId: v.nullish(text(), null)
+}, OBJECT), v.readonly())
+export type User = v.InferOutput<typeof UserSchema>
 
 export interface Org {
   readonly businessUnits: readonly BusinessUnit[]

@@ -1,9 +1,11 @@
 // Which records a user's device holds: the profile's rules, the organization data filter and the
-// profile's relationships, intersected with read privilege. Pure.
+// profile's relationships, intersected with read privilege (a share or hierarchy rule reaches only what
+// the user may read, as every rule). Pure.
 
 import type { Catalog } from '../docs/catalog-types.ts'
 import { readScope, type ModelIndex } from '../authz/decide.ts'
 import type { Row } from '../projection/rows.ts'
+import { principalRef } from '../ids.ts'
 import type { Condition, OfflineProfile, ProfileRule } from './profile.ts'
 
 const matches = (row: Row, c: Condition): boolean => {
@@ -28,16 +30,40 @@ const matches = (row: Row, c: Condition): boolean => {
   return false
 }
 
-const ruleMatches = (rule: ProfileRule, row: Row, mine: Set<string>, userId: string, myUnit: string): boolean => {
+/** Who the user is, for the rules: the user, the principals they act as, their unit, the owners below them. */
+interface Me {
+  readonly userId: string
+  /** `systemuser/<me>` and `team/<each of my teams>` */
+  readonly principals: ReadonlySet<string>
+  readonly businessUnitId: string
+  /** `systemuser/<id>` of every user below me within the hierarchy security depth (empty when it is off) */
+  readonly reports: ReadonlySet<string>
+}
+
+const ruleMatches = (ix: ModelIndex, rule: ProfileRule, name: string, row: Row, me: Me): boolean => {
   switch (rule.kind) {
     case 'all': return true
     case 'related-only': return false
     case 'ownership':
-      return (rule.mine && row.ownerid === `systemuser/${userId}`) ||
-        (rule.myTeams && typeof row.ownerid === 'string' && row.ownerid.startsWith('team/') && mine.has(row.ownerid)) ||
-        (rule.myBusinessUnit && row.owningbusinessunit === myUnit)
+      return (rule.mine && row.ownerid === `systemuser/${me.userId}`) ||
+        (rule.myTeams && typeof row.ownerid === 'string' && row.ownerid.startsWith('team/') && me.principals.has(row.ownerid)) ||
+        (rule.myBusinessUnit && row.owningbusinessunit === me.businessUnitId)
+    case 'shared': return ix.sharesOf(name).some(s => me.principals.has(s.principal))
+    case 'hierarchy': return typeof row.ownerid === 'string' && me.reports.has(row.ownerid)
     case 'custom': return rule.conditions.every(c => matches(row, c))
   }
+}
+
+/** The users below `userId`, as deep as the model's hierarchy security reaches (the depth mayAccess reads at). */
+const reportsOf = (ix: ModelIndex, userId: string): Set<string> => {
+  const h = ix.model.hierarchy
+  const out = new Set<string>()
+  if (!h.enabled) return out
+  for (const u of ix.model.org.users) {
+    const level = ix.reportLevel(userId, u.id)
+    if (level > 0 && level <= h.depth) out.add(principalRef('systemuser', u.id))
+  }
+  return out
 }
 
 /**
@@ -48,7 +74,7 @@ export const computeScope = (catalog: Catalog, profile: OfflineProfile, ix: Mode
   const user = ix.user(userId)
   const scope = new Set<string>()
   if (user === undefined) return scope
-  const mine = ix.principalsOf(userId)
+  const me: Me = { userId, principals: ix.principalsOf(userId), businessUnitId: user.businessUnitId, reports: reportsOf(ix, userId) }
   const readable = new Map<string, Map<string, Row>>()
   for (const entity of Object.keys(profile.entities)) {
     const rs = readScope(ix, userId, entity)
@@ -63,7 +89,7 @@ export const computeScope = (catalog: Catalog, profile: OfflineProfile, ix: Mode
     const since = pe.modifiedWithinDays === null ? null : new Date(now.getTime() - pe.modifiedWithinDays * 86_400_000).toISOString()
     for (const [name, row] of readable.get(entity)!) {
       if (since !== null && (typeof row.modifiedon !== 'string' || row.modifiedon < since)) continue
-      if (pe.rules.some(r => ruleMatches(r, row, mine, userId, user.businessUnitId))) scope.add(name)
+      if (pe.rules.some(r => ruleMatches(ix, r, name, row, me))) scope.add(name)
     }
   }
   // Relationships bring related readable records along; relationships are acyclic, so this settles.

@@ -1,4 +1,5 @@
 // The admin API: the security model over JSON, validated (400 names the bad field). Admins only.
+// Changes answer with the model's new version (and a profile with its warnings).
 
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -6,6 +7,7 @@ import { createMiddleware } from 'hono/factory'
 import type { Catalog } from '../docs/catalog-types.ts'
 import * as admin from '../authz/admin.ts'
 import type { SecurityModel } from '../authz/model.ts'
+import { parseProfile } from '../profiles/profile.ts'
 import type { Security } from './security.ts'
 
 export const adminRoutes = (security: Security, catalog: Catalog): Hono => {
@@ -32,7 +34,12 @@ export const adminRoutes = (security: Security, catalog: Catalog): Hono => {
   app.put('/hierarchy', async c => { const b = await body(c); return c.json(change(m => admin.setHierarchy(m, b))) })
   app.put('/secured-fields', async c => { const b = await body(c); return c.json(change(m => admin.setSecuredField(m, catalog, b))) })
   app.get('/profiles', c => c.json({ profiles: security.model.profiles ?? [] }))
-  app.put('/profiles', async c => { const b = await body(c); return c.json(change(m => admin.putProfile(m, catalog, b))) })
+  // The answer carries what the profile is allowed but discouraged to do (business-unit scope, ...).
+  app.put('/profiles', async c => {
+    const profile = parseProfile(catalog, await body(c))
+    const { version } = change(m => admin.putProfile(m, catalog, profile))
+    return c.json({ version, warnings: admin.profileWarnings(security.model, profile) })
+  })
   app.put('/field-profiles', async c => { const b = await body(c); return c.json(change(m => admin.putFieldProfile(m, catalog, b))) })
   return app
 }

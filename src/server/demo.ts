@@ -49,8 +49,9 @@ const REFERENCE_DATA: Partial<Record<Privilege, Depth>> = { read: 'organization'
 /**
  * The demo's security: an administrator (avery); reps who write their own records and read their unit's
  * (alice, nina); a rep with business-unit depth (carol); a manager who reaches his reports' records
- * through hierarchy security (bob); a technician whose role comes from his team (dan); an auditor who
- * may read but not write (erin). account.revenue is a secured field only the Finance profile may set.
+ * through hierarchy security, and whose device holds them (bob); a technician whose role comes from his
+ * team (dan); an auditor who may read but not write (erin). account.revenue is a secured field only the
+ * Finance profile may set.
  */
 export const demoModel = (catalog: Catalog): SecurityModel => {
   const entities = [...catalog.entities.keys()]
@@ -102,33 +103,38 @@ export const demoModel = (catalog: Catalog): SecurityModel => {
   return m
 }
 
-/** Offline profiles of the demo: field sales (reps and their manager) and field service (the technician). */
+/**
+ * Offline profiles of the demo: field sales (reps and their manager) and field service (the technician).
+ * Every device also gets what is shared with its user or the user's teams; a sales manager's device gets
+ * the records of the people below him (hierarchy security), which his reps' devices do not have.
+ */
 export const demoProfiles = (catalog: Catalog): unknown[] => {
-  const mine = { kind: 'ownership', mine: true, myTeams: true }
-  const sales: Record<string, unknown> = {
-    account: { rules: [mine], modifiedWithinDays: null, relationships: ['contact_parentcustomerid_account'] },
+  const ownOrShared = [{ kind: 'ownership', mine: true, myTeams: true }, { kind: 'shared' }]
+  const ownSharedOrBelow = [...ownOrShared, { kind: 'hierarchy' }]
+  const salesEntities: Record<string, unknown> = {
+    account: { rules: ownSharedOrBelow, modifiedWithinDays: null, relationships: ['contact_parentcustomerid_account'] },
     contact: { rules: [{ kind: 'related-only' }], modifiedWithinDays: null },
-    lead: { rules: [mine], modifiedWithinDays: null },
-    opportunity: { rules: [mine], modifiedWithinDays: null, relationships: ['opportunity_parentaccountid_account'] },
-    task: { rules: [mine], modifiedWithinDays: null },
-    phonecall: { rules: [mine], modifiedWithinDays: null },
-    appointment: { rules: [mine], modifiedWithinDays: null },
+    lead: { rules: ownSharedOrBelow, modifiedWithinDays: null },
+    opportunity: { rules: ownSharedOrBelow, modifiedWithinDays: null, relationships: ['opportunity_parentaccountid_account'] },
+    task: { rules: ownSharedOrBelow, modifiedWithinDays: null },
+    phonecall: { rules: ownSharedOrBelow, modifiedWithinDays: null },
+    appointment: { rules: ownSharedOrBelow, modifiedWithinDays: null },
     product: { rules: [{ kind: 'all' }], modifiedWithinDays: null },
     competitor: { rules: [{ kind: 'all' }], modifiedWithinDays: null }
   }
   const service: Record<string, unknown> = {
-    incident: { rules: [mine], modifiedWithinDays: null, relationships: ['incident_customerid_account'] },
+    incident: { rules: ownOrShared, modifiedWithinDays: null, relationships: ['incident_customerid_account'] },
     account: { rules: [{ kind: 'related-only' }], modifiedWithinDays: null },
-    task: { rules: [mine], modifiedWithinDays: null },
-    appointment: { rules: [mine], modifiedWithinDays: null },
+    task: { rules: ownOrShared, modifiedWithinDays: null },
+    appointment: { rules: ownOrShared, modifiedWithinDays: null },
     product: { rules: [{ kind: 'all' }], modifiedWithinDays: null }
   }
   if (catalog.entities.has('fs_inspection')) {
-    service.fs_inspection = { rules: [mine], modifiedWithinDays: null }
-    sales.fs_inspection = { rules: [mine], modifiedWithinDays: null }
+    service.fs_inspection = { rules: ownOrShared, modifiedWithinDays: null }
+    salesEntities.fs_inspection = { rules: ownSharedOrBelow, modifiedWithinDays: null }
   }
   return [
-    { id: 'field-sales', name: 'Field sales', users: ['u-alice', 'u-nina', 'u-carol', 'u-bob'], entities: sales },
+    { id: 'field-sales', name: 'Field sales', users: ['u-alice', 'u-nina', 'u-carol', 'u-bob'], entities: salesEntities },
     { id: 'field-service', name: 'Field service', users: ['u-dan'], entities: service }
   ]
 }

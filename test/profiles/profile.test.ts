@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { buildCatalog } from '../../src/docs/catalog.ts'
-import { parseProfile, ProfileError } from '../../src/profiles/profile.ts'
+import { parseProfile, ProfileError, profileWarnings } from '../../src/profiles/profile.ts'
 import { computeScope } from '../../src/profiles/scope.ts'
 import { ModelIndex } from '../../src/authz/decide.ts'
+import * as admin from '../../src/authz/admin.ts'
+import type { SecurityModel } from '../../src/authz/model.ts'
 import { demoModel, demoProfiles } from '../../src/server/demo.ts'
 import type { Row } from '../../src/projection/rows.ts'
 
@@ -16,9 +18,21 @@ describe('offline profile validation', () => {
     expect(parseProfile(catalog, profile({ account: { rules: [mine] } })).entities.account.modifiedWithinDays).toBe(10)
   })
 
+  it('accepts shared and hierarchy rules next to ownership and custom rules', () => {
+    const p = parseProfile(catalog, profile({ account: { rules: [{ kind: 'shared' }, { kind: 'hierarchy' }, mine] } }))
+    expect(p.entities.account.rules).toEqual([{ kind: 'shared' }, { kind: 'hierarchy' }, { kind: 'ownership', mine: true, myTeams: false, myBusinessUnit: false }])
+    // What the parser returns parses to itself (the admin API stores it and GET /profiles returns it).
+    expect(parseProfile(catalog, p)).toEqual(p)
+  })
+
+  it('warns about a hierarchy rule while hierarchy security is off', () => {
+    const p = parseProfile(catalog, profile({ account: { rules: [mine, { kind: 'hierarchy' }] } }))
+    expect(profileWarnings(p, true)).toEqual([])
+    expect(profileWarnings(p, false)).toEqual([expect.stringMatching(/^entities\.account\.rules\[1\]: hierarchy security is off/)])
+  })
+
   it('warns about business-unit ownership', () => {
-    const warnings: string[] = []
-    parseProfile(catalog, profile({ product: { rules: [{ kind: 'ownership', myBusinessUnit: true }] } }), warnings)
+    const warnings = profileWarnings(parseProfile(catalog, profile({ product: { rules: [{ kind: 'ownership', myBusinessUnit: true }] } })), true)
     expect(warnings[0]).toMatch(/entities\.product\.rules\[0\].*small master data/)
   })
 
@@ -31,8 +45,22 @@ describe('offline profile validation', () => {
     [profile({ account: { rules: [{ kind: 'ownership' }] } }), 'entities.account.rules[0]', /at least one of mine, myTeams, myBusinessUnit/],
     [profile({ account: { rules: [{ kind: 'custom', conditions: [1, 2, 3, 4].map(() => ({ field: 'name', op: 'eq', value: 'x' })) }] } }), 'entities.account.rules[0].conditions', /at most 3 conditions/],
     [profile({ account: { rules: [{ kind: 'custom', conditions: [{ field: 'nothing', op: 'eq', value: 1 }] }] } }), 'entities.account.rules[0].conditions[0]', /no attribute "nothing"/],
-    [profile({ account: { rules: [{ kind: 'custom', conditions: [{ field: 'name', op: 'like', value: 1 }] }] } }), 'entities.account.rules[0].conditions[0]', /unknown op/],
-    [profile({ account: { rules: [{ kind: 'teleport' }] } }), 'entities.account.rules[0]', /unknown rule kind/],
+    [profile({ account: { rules: [{ kind: 'custom', conditions: [{ field: 'name', op: 'like', value: 1 }] }] } }), 'entities.account.rules[0].conditions[0].op', /unknown op/],
+    [profile({ account: { rules: [{ kind: 'teleport' }] } }), 'entities.account.rules[0].kind', /unknown rule kind "teleport" \(all, related-only, ownership, shared, hierarchy, custom\)/],
+    [profile({ account: { rules: ['shared'] } }), 'entities.account.rules[0]', /expected an object with "kind"/],
+    [profile({ account: { rules: [{ kind: 'shared', mine: true }] } }), 'entities.account.rules[0].mine', /unknown key "mine" in a "shared" rule/],
+    [profile({ account: { rules: [{ kind: 'hierarchy', depth: 2 }] } }), 'entities.account.rules[0].depth', /unknown key "depth" in a "hierarchy" rule/],
+    [profile({ account: { rules: [{ kind: 'all' }, { kind: 'hierarchy' }] } }), 'entities.account.rules', /"all" must be the only rule/],
+    [profile({ account: { rules: [mine] }, contact: { rules: [{ kind: 'related-only' }, { kind: 'shared' }] } }), 'entities.contact.rules', /"related-only" must be the only rule/],
+    [profile({ account: { rules: [{ kind: 'ownership', myTeam: true }] } }), 'entities.account.rules[0].myTeam', /unknown key "myTeam" in an ownership rule/],
+    [profile({ account: { rules: [{ kind: 'ownership', mine: 'yes' }] } }), 'entities.account.rules[0].mine', /true or false/],
+    [profile({ account: { rules: [{ kind: 'custom', conditions: [{ field: 'name', op: 'eq' }] }] } }), 'entities.account.rules[0].conditions[0]', /op eq needs a value/],
+    [profile({ account: { rules: [mine], relationship: [] } }), 'entities.account.relationship', /unknown key "relationship"/],
+    [profile({ account: { rules: [mine], modifiedWithinDays: '5' } }), 'entities.account.modifiedWithinDays', /whole number of days or null/],
+    [profile({ account: { rules: [mine], relationships: 'contact_parentcustomerid_account' } }), 'entities.account.relationships', /array of relationship names/],
+    [{ id: 'p', name: 'P', entities: {} }, 'entities', /at least one entity/],
+    [{ id: 'p p', name: 'P', entities: { account: { rules: [mine] } } }, 'id', /1-64/],
+    ['a profile', 'profile', /JSON object/],
     [profile({ account: { rules: [mine], relationships: ['account_parentaccountid_account'] } }), 'entities.account.relationships', /self-references/],
     [profile({ account: { rules: [mine], relationships: ['contact_parentcustomerid_account'] } }), 'entities.account.relationships', /contact, which the profile does not include/],
     [profile({ account: { rules: [mine], relationships: ['nope'] } }), 'entities.account.relationships', /no relationship "nope"/],
@@ -76,5 +104,38 @@ describe('offline scope', () => {
     // erin reads everything: a business-unit rule at her unit finds nothing, "all" finds every fresh account.
     const all = parseProfile(catalog, profile({ account: { rules: [{ kind: 'all' }] } }))
     expect([...computeScope(catalog, all, ix, 'u-erin', rowsOf, now)].sort()).toEqual(['account/a1', 'account/a2', 'account/a3'])
+  })
+
+  const scopeOf = (model: SecurityModel, userId: string, rules: unknown[], more: Record<string, Row[]> = {}): string[] =>
+    [...computeScope(catalog, parseProfile(catalog, profile({ account: { rules } })), new ModelIndex(model), userId, e => [...rowsOf(e), ...(more[e] ?? [])], now)].sort()
+
+  it('shared: records shared with the user or one of the user\'s teams, if the user may read them', () => {
+    const m0 = demoModel(catalog)
+    // a3 is carol's (bu-south): alice reads it only through the share. a2 is nina's: alice reads it (her
+    // unit) but no ownership rule of hers reaches it; the share with her team does.
+    let m = admin.setShare(m0, 'account/a3', { principal: 'systemuser/u-alice', access: 'read' })
+    m = admin.setShare(m, 'account/a2', { principal: 'team/t-north', access: 'read' })
+    m = admin.setShare(m, 'account/a1', { principal: 'systemuser/u-nina', access: 'read' })
+    expect(scopeOf(m0, 'u-alice', [{ kind: 'shared' }])).toEqual([])
+    expect(scopeOf(m, 'u-alice', [{ kind: 'shared' }])).toEqual(['account/a2', 'account/a3'])
+    expect(scopeOf(m, 'u-alice', [{ kind: 'shared' }, mine])).toEqual(['account/a1', 'account/a2', 'account/a3'])
+    // A share with someone who may not read the entity sends nothing: dan has no privilege on opportunity.
+    const opp = [row('o1', 'systemuser/u-alice', 'bu-north')]
+    const shared = admin.setShare(m0, 'opportunity/o1', { principal: 'systemuser/u-dan', access: 'read' })
+    const p = parseProfile(catalog, profile({ opportunity: { rules: [{ kind: 'shared' }] } }))
+    expect([...computeScope(catalog, p, new ModelIndex(shared), 'u-dan', e => e === 'opportunity' ? opp : [], now)]).toEqual([])
+    expect([...computeScope(catalog, p, new ModelIndex(admin.setShare(shared, 'opportunity/o1', { principal: 'systemuser/u-carol', access: 'read' })), 'u-carol', e => e === 'opportunity' ? opp : [], now)]).toEqual(['opportunity/o1'])
+  })
+
+  it('hierarchy: records owned by the users below, as deep as hierarchy security reaches', () => {
+    const m = demoModel(catalog) // depth 2: avery -> bob -> alice, nina, carol
+    const bobs = { account: [row('a5', 'systemuser/u-bob', 'bu-sales'), row('a6', 'team/t-north', 'bu-north')] }
+    const hierarchy = [{ kind: 'hierarchy' }]
+    expect(scopeOf(m, 'u-bob', hierarchy, bobs)).toEqual(['account/a1', 'account/a2', 'account/a3'])
+    expect(scopeOf(m, 'u-bob', [mine], bobs)).toEqual(['account/a5'])
+    expect(scopeOf(m, 'u-alice', hierarchy, bobs)).toEqual([])
+    expect(scopeOf(m, 'u-avery', hierarchy, bobs)).toEqual(['account/a1', 'account/a2', 'account/a3', 'account/a5'])
+    expect(scopeOf(admin.setHierarchy(m, { enabled: true, depth: 1 }), 'u-avery', hierarchy, bobs)).toEqual(['account/a5'])
+    expect(scopeOf(admin.setHierarchy(m, { enabled: false }), 'u-bob', hierarchy, bobs)).toEqual([])
   })
 })
