@@ -176,3 +176,4 @@ export const stampServerWrites = (doc: Y.Doc, fields: readonly string[], nowMs: 
     clocks.set(f, encodeStamp({ clock: tick(pre?.clock ?? ZERO, nowMs, doc.clientID), seen: pre?.clock ?? null }))
   }
 }
+

@@ -236,6 +236,13 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
   if (!exists(before) || owner === null) {
     return changes.map(deny({ reason: Reason.invalidValue, message: `${ctx.record} does not exist` }))
   }
+  // A delete wins over edits: one made without seeing it is superseded by it (a conflict entry, not a refusal of rights).
+  if (before.meta.deletedon !== undefined) {
+    const restore = changes.some(c => c.kind === 'undeleted')
+    return changes.map(c => c.kind === 'undeleted' || restore
+      ? deny({ reason: Reason.fieldReadOnly, message: 'a deleted record cannot be restored from a device' })(c)
+      : deny({ reason: Reason.superseded, message: `${String(before.meta.deletedby ?? 'another user')} deleted this record at ${String(before.meta.deletedon)}; this change was made without seeing that and is not kept` })(c))
+  }
   const writeDenials = new Map<Privilege, Denial | null>()
   const write = (p: Privilege, missing: ReasonCode = Reason.noWritePrivilege): Denial | null => {
     if (!allows(e, 'update')) return { reason: Reason.commandNotOffline, message: `update is not an offline command of ${e.name}` }

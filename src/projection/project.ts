@@ -161,7 +161,9 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       verdicts = decideChanges(ctx, before, after, changes)
       for (const v of verdicts) if (!v.allowed) dropped.push(v.change)
       for (const v of receiptWorthy(verdicts)) {
-        receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message })
+        // An edit of a record deleted meanwhile: the entry says who deleted it and when.
+        const conflict = v.reason === Reason.superseded ? { by: String(before.meta.deletedby ?? '') || null, at: String(before.meta.deletedon), editedAt: now } : undefined
+        receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message, ...(conflict === undefined ? {} : { conflict }) })
       }
     }
     if (dropped.length > 0) { compensate(doc, tr, structs, dropped, before); compensated = true }
