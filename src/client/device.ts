@@ -25,7 +25,7 @@ import { CommandCapture, Replica } from './replica.ts'
 import { SyncEngine, type ConnectionOptions } from './sync-engine.ts'
 import type { DeviceEvents, DeviceStatus } from './events.ts'
 
-export type { DeviceEvents, DeviceStatus } from './events.ts'
+export type { DeviceEvents, DeviceStatus, UploadFailure } from './events.ts'
 export type { SocketLike } from './sync-engine.ts'
 export type { TokenSource } from './token.ts'
 
@@ -241,7 +241,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     if (max !== undefined && file.data.length > max) throw new OfflineRefusal(Reason.invalidValue, `${file.filename} has ${file.data.length} bytes; attachments may have at most ${max}`)
     if (file.data.length === 0) throw new OfflineRefusal(Reason.invalidValue, `${file.filename} is empty`)
     const hash = await sha256Hex(file.data)
-    this.engine.hold() // the edit pointing at it goes out after the content
+    this.engine.hold(hash) // the edit pointing at it goes out after the content
     await this.store.putBlob(hash, file.data, true)
     return { filename: file.filename, mimetype: file.mimetype, filesize: String(file.data.length), contenthash: hash }
   }
