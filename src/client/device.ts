@@ -371,7 +371,13 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   // --- inbox ---------------------------------------------------------------------------------
 
   inbox (): Promise<InboxItem[]> { return this.store.inbox() }
-  discard (id: number): Promise<void> { return this.store.removeInbox(id) }
+
+  /** Removes an item from the inbox, on this device, and dismisses it for the user: the user's new
+   * devices are not offered it (the server is told now, or at the next sync). */
+  async discard (id: number): Promise<void> {
+    await this.replica.dismiss(id)
+    this.engine.sendDismissals()
+  }
 
   /** Applies a rejected value again as a new edit (it is checked again at the next sync). */
   async retry (id: number): Promise<void> {
@@ -379,7 +385,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     if (item === undefined) return
     const r = item.receipt
     if (r.field !== null && (r as Receipt).change === 'field-set') await this.update(r.record, { [r.field]: r.attempted as FieldValue })
-    await this.store.removeInbox(id)
+    await this.discard(id)
   }
 
   /** Copies a rejected value into a new record of the same entity. */
@@ -388,7 +394,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     if (item === undefined || item.receipt.field === null) return null
     const entity = parseDocName(item.receipt.record)?.entity ?? ''
     const created = await this.create(entity, { [item.receipt.field]: item.receipt.attempted as FieldValue })
-    await this.store.removeInbox(id)
+    await this.discard(id)
     return created
   }
 

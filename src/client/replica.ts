@@ -291,6 +291,27 @@ export class Replica {
     }
   }
 
+  /**
+   * Removes an inbox item the user dealt with; a server receipt is marked to be told to the server as
+   * dismissed, so that it is not offered to the user's new devices.
+   */
+  async dismiss (id: number): Promise<void> {
+    const item = (await this.store.inbox()).find(i => i.id === id)
+    if (item === undefined) return
+    await this.store.removeInbox(id)
+    const seq = (item.receipt as Receipt).seq
+    if (seq === undefined) return
+    this.metaValue = { ...this.metaValue, dismissals: [...this.metaValue.dismissals ?? [], seq] }
+    await this.store.setMeta(this.metaValue)
+  }
+
+  /** The server took these dismissals. */
+  async dismissalsSent (seqs: readonly number[]): Promise<void> {
+    const sent = new Set(seqs)
+    this.metaValue = { ...this.metaValue, dismissals: (this.metaValue.dismissals ?? []).filter(s => !sent.has(s)) }
+    await this.store.setMeta(this.metaValue)
+  }
+
   /** A cycle is complete: once its writes are stored, store its cursor and receipt mark. */
   async finishCycle (cursor: number, receiptSeq: number): Promise<void> {
     await Promise.all(this.writes.splice(0))

@@ -14,6 +14,8 @@ export interface LocalMeta {
   readonly metadata: string | null
   /** the device has every receipt through this seq (set by full cycles; discarding an item does not lower it) */
   readonly receiptSeq: number
+  /** receipts (seqs) dismissed in the inbox that the server has not been told of yet */
+  readonly dismissals?: readonly number[]
 }
 
 /** A local edit that is part of a command over several records: its parts are sent, and decided, together. */

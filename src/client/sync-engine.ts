@@ -61,6 +61,8 @@ export class SyncEngine {
    * edits went out) */
   private deferred = true
   private uploading: Promise<Error | null> | null = null
+  /** telling the server of dismissed inbox items (one run at a time) */
+  private dismissals: Promise<void> | null = null
   /** attachment content not uploaded yet (hashes): edits pointing at it wait */
   private readonly waitingContent = new Set<string>()
   /** records whose pending edits wait for content (README, "Attachments") */
@@ -280,6 +282,30 @@ export class SyncEngine {
     return this.uploading
   }
 
+  /** Tells the server of inbox items dismissed on this device now (online), else at the next sync. */
+  sendDismissals (): void {
+    if (this.connected) void this.dismissing()
+  }
+
+  private dismissing (): Promise<void> {
+    // (.finally runs after the assignment, even when there is nothing to send)
+    this.dismissals ??= this.postDismissals().finally(() => { this.dismissals = null })
+    return this.dismissals
+  }
+
+  private async postDismissals (): Promise<void> {
+    const seqs = this.replica.meta.dismissals ?? []
+    for (let i = 0; i < seqs.length; i += 1000) {
+      const part = seqs.slice(i, i + 1000)
+      // Not taken now (no connection, a 5xx): they stay and go at the next sync.
+      const res = await fetch(`${this.http.base}/api/receipts/dismiss`, {
+        method: 'POST', headers: { authorization: `Bearer ${await currentToken(this.opts.token)}`, 'content-type': 'application/json' }, body: JSON.stringify({ seqs: part })
+      }).catch(() => null)
+      if (res?.ok !== true) return
+      await this.replica.dismissalsSent(part)
+    }
+  }
+
   /**
    * Uploads attachments, then sends the local edits in order (those of records waiting for content
    * stay), then asks for a cycle. An upload that did not get through makes this request's sync reject
@@ -296,6 +322,7 @@ export class SyncEngine {
       return
     }
     if (failed !== null) this.uploadFailure = { request: Math.max(request, this.uploadFailure?.request ?? 0), error: failed }
+    await this.dismissing()
     await this.replica.queue(async () => {
       const pending = await this.replica.store.pending()
       const held = heldRecords(pending, this.waitingContent)

@@ -29,6 +29,9 @@ export interface Receipt {
   readonly seq?: number
   /** the user whose change was dropped */
   readonly principal: string
+  /** the device whose change it was (set by the server for changes from a /device session; absent for a
+   * plain /sync socket or HTTP): its inbox gets the receipt */
+  readonly device?: string
   /** `<entity>/<id>` */
   readonly record: string
   /** the kind of change (`field-set`, `text-edited`, `created`, …; `update` for a refused update) */

@@ -2,6 +2,7 @@
 // and the caller's receipts.
 
 import { Hono } from 'hono'
+import * as v from 'valibot'
 import { HTTPException } from 'hono/http-exception'
 import type { Catalog, EntityDef } from '../docs/catalog-types.ts'
 import { fieldPermission, mayAccess, readScope, type ModelIndex, type ReadScope, type RecordOwnership } from '../authz/decide.ts'
@@ -19,7 +20,14 @@ export interface ProjectionQueries {
   row (entity: string, id: string): Row | undefined
   rows (entity: string, scope: ReadScope, limit: number, offset: number): Row[]
   receipts (principal: string, since: number, limit: number): Receipt[]
+  /** the principal's receipts not dismissed on any device */
+  openReceipts (principal: string, limit: number): Receipt[]
+  /** marks the principal's receipts `seqs` dismissed; returns how many were not already */
+  dismissReceipts (principal: string, seqs: readonly number[]): number
 }
+
+/** `POST /api/receipts/dismiss`: the receipts the user dealt with on a device (at most 1,000 at a time). */
+const DismissBody = v.object({ seqs: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(1))), v.maxLength(1000)) })
 
 /** The owner of a stored record (`<entity>/<id>`) from its projected row; undefined when there is none. */
 export const storedOwnership = (queries: Pick<ProjectionQueries, 'row'>, name: string): RecordOwnership | undefined => {
@@ -63,6 +71,12 @@ export const recordRoutes = (catalog: Catalog, security: Security, queries: Proj
     const since = intParam(c.req.query('since'), 'since', 0, Number.MAX_SAFE_INTEGER)
     const limit = intParam(c.req.query('limit'), 'limit', 100, 1000)
     return c.json({ receipts: queries.receipts(c.get('principal').userId, since, limit) })
+  })
+
+  app.post('/receipts/dismiss', async c => {
+    const parsed = v.safeParse(DismissBody, await c.req.json().catch(() => undefined))
+    if (!parsed.success) throw new HTTPException(400, { message: `expected {"seqs": [receipt seq, …]} (at most 1000): ${parsed.issues[0].message}` })
+    return c.json({ dismissed: queries.dismissReceipts(c.get('principal').userId, parsed.output.seqs) })
   })
 
   app.get('/records/:entity', c => {

@@ -33,6 +33,8 @@ export interface Peer {
   readonly delivered: number | undefined
   /** whether the peer asked for receipts pushed on its socket */
   readonly wantsReceipts: boolean
+  /** the device (its id from /device hello) the peer's changes come from; absent for a plain /sync socket */
+  readonly device?: string
   send (message: Uint8Array): void
   close (code: CloseCodeValue, reason: string): void
 }
@@ -435,7 +437,8 @@ export class Room {
       const merged = accepted.length === 0 ? null : accepted.length === 1 ? accepted[0].update : Y.mergeUpdates(accepted.map(a => a.update))
       const usage: PrincipalUsage[] = [...batch.usage].map(([principal, u]) => ({ principal, ...u }))
       const effects: CommitEffects = {
-        receipts: receipts.map(r => r.receipt),
+        // A receipt names the device whose change it was: that device's inbox gets it (README, "Receipts").
+        receipts: receipts.map(r => r.peer.device === undefined ? r.receipt : { ...r.receipt, device: r.peer.device }),
         bindings,
         usage,
         row: accepted.length > 0 ? this.row() : undefined
