@@ -22,6 +22,8 @@ import { currentStage, stageMoveProblem, type ProcessFlow } from '../metadata/pr
 import { FORM_KINDS, type FormDef } from '../metadata/forms.ts'
 import { Reason } from '../projection/receipts.ts'
 import { CommandCapture, Replica } from './replica.ts'
+import { isPointer } from '../docs/activity-pointer.ts'
+import { activityToDelete, pointerIndex } from './pointer-records.ts'
 import { SyncEngine, type ConnectionOptions } from './sync-engine.ts'
 import type { DeviceEvents, DeviceStatus } from './events.ts'
 
@@ -142,9 +144,11 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     await this.replica.settled()
   }
 
+  /** Deletes a record; through the activity pointer (`activitypointer/<id>`), the activity it shows. */
   async remove (record: string): Promise<void> {
     const meta = this.requireMetadata()
-    const def = checkCommand(meta, parseDocName(record)?.entity ?? '', 'delete')
+    let def = checkCommand(meta, parseDocName(record)?.entity ?? '', 'delete')
+    if (isPointer(def)) ({ record, def } = await activityToDelete(meta, record, e => this.replica.indexOf(e)))
     deleteRecord(await this.open(record), def, { by: meta.userId, at: new Date().toISOString() })
     await this.replica.settled()
   }
@@ -347,7 +351,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const v = this.views(entity).find(x => x.name === name)
     if (v === undefined) throw new ViewError('unknown-view', `${entity} has no view "${name}" on this device`)
     checkOffline(v, new Set(meta.entities.map(e => e.name)))
-    return runView(v, await this.replica.indexOf(entity), page, pageSize)
+    return runView(v, await this.indexOf(entity), page, pageSize)
   }
 
   /** Categorized search: one offline entity, its text fields, case-insensitive, ranked by field order. */
@@ -356,12 +360,20 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const offline = new Set(meta.entities.map(e => e.name))
     const def = meta.entities.find(e => e.name === entity)
     if (def === undefined) throw new SearchError(`${entity} is not offline on this device: search one offline entity at a time`)
-    return search(def, offline, await this.replica.indexOf(entity), text, limit)
+    return search(def, offline, await this.indexOf(entity), text, limit)
   }
 
-  /** The indexed records of an entity, without opening their documents. */
+  /** The indexed records of an entity, without opening their documents; the activity pointer lists the
+   * activities (`activitypointer/<id>`, with `activitytypecode` and `activityid`). */
   list (entity: string): Promise<IndexedRecord[]> {
-    return this.replica.indexOf(entity).then(rows => rows.slice())
+    return this.indexOf(entity).then(rows => rows.slice())
+  }
+
+  private indexOf (entity: string): Promise<readonly IndexedRecord[]> {
+    const meta = this.replica.metadata
+    const pointer = meta?.entities.find(e => e.name === entity && isPointer(e))
+    if (meta === null || pointer === undefined) return this.replica.indexOf(entity)
+    return pointerIndex(meta, pointer, e => this.replica.indexOf(e))
   }
 
   async unsyncedCount (): Promise<number> {

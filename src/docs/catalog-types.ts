@@ -51,6 +51,9 @@ export interface EntityDef {
   readonly custom: boolean
   /** activities share the activity pointer */
   readonly activity?: boolean
+  /** the activity pointer: a read/delete view over the activity entities, with no records of its own
+   * (src/docs/activity-pointer.ts) */
+  readonly pointer?: boolean
 }
 
 export type RelationshipKind = 'N:1' | '1:N' | 'N:N'
