@@ -88,6 +88,7 @@ export class SyncEngine {
 
   /** A live edit goes out unless its record waits for content, or it points at content not uploaded. */
   private mayGoLive (f: DeviceFrame): boolean {
+    if (this.held.size === 0 && this.waitingContent.size === 0) return true // (no decoding per keystroke)
     const parts = f.type === DeviceMessage.push ? [f] : f.type === DeviceMessage.command ? f.parts : []
     if (!parts.some(p => this.held.has(p.record) || contentHashesOf(p.update).some(h => this.waitingContent.has(h)))) return true
     for (const p of parts) this.held.add(p.record)
