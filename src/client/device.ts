@@ -22,10 +22,12 @@ import { currentStage, stageMoveProblem, type ProcessFlow } from '../metadata/pr
 import { FORM_KINDS, type FormDef } from '../metadata/forms.ts'
 import { Reason } from '../projection/receipts.ts'
 import { CommandCapture, Replica } from './replica.ts'
+import { isPointer } from '../docs/activity-pointer.ts'
+import { activityToDelete, pointerIndex } from './pointer-records.ts'
 import { SyncEngine, type ConnectionOptions } from './sync-engine.ts'
 import type { DeviceEvents, DeviceStatus } from './events.ts'
 
-export type { DeviceEvents, DeviceStatus } from './events.ts'
+export type { DeviceEvents, DeviceStatus, UploadFailure } from './events.ts'
 export type { SocketLike } from './sync-engine.ts'
 export type { TokenSource } from './token.ts'
 
@@ -168,9 +170,11 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     return out
   }
 
+  /** Deletes a record; through the activity pointer (`activitypointer/<id>`), the activity it shows. */
   async remove (record: string): Promise<void> {
     const meta = this.requireMetadata()
-    const def = checkCommand(meta, parseDocName(record)?.entity ?? '', 'delete')
+    let def = checkCommand(meta, parseDocName(record)?.entity ?? '', 'delete')
+    if (isPointer(def)) ({ record, def } = await activityToDelete(meta, record, e => this.replica.indexOf(e)))
     deleteRecord(await this.open(record), def, { by: meta.userId, at: new Date().toISOString() })
     await this.replica.settled()
   }
@@ -269,7 +273,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     if (max !== undefined && file.data.length > max) throw new OfflineRefusal(Reason.invalidValue, `${file.filename} has ${file.data.length} bytes; attachments may have at most ${max}`)
     if (file.data.length === 0) throw new OfflineRefusal(Reason.invalidValue, `${file.filename} is empty`)
     const hash = await sha256Hex(file.data)
-    this.engine.hold() // the edit pointing at it goes out after the content
+    this.engine.hold(hash) // the edit pointing at it goes out after the content
     await this.store.putBlob(hash, file.data, true)
     return { filename: file.filename, mimetype: file.mimetype, filesize: String(file.data.length), contenthash: hash }
   }
@@ -375,7 +379,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const v = this.views(entity).find(x => x.name === name)
     if (v === undefined) throw new ViewError('unknown-view', `${entity} has no view "${name}" on this device`)
     checkOffline(v, new Set(meta.entities.map(e => e.name)))
-    return runView(v, await this.replica.indexOf(entity), page, pageSize)
+    return runView(v, await this.indexOf(entity), page, pageSize)
   }
 
   /** Categorized search: one offline entity, its text fields, case-insensitive, ranked by field order. */
@@ -384,12 +388,20 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const offline = new Set(meta.entities.map(e => e.name))
     const def = meta.entities.find(e => e.name === entity)
     if (def === undefined) throw new SearchError(`${entity} is not offline on this device: search one offline entity at a time`)
-    return search(def, offline, await this.replica.indexOf(entity), text, limit)
+    return search(def, offline, await this.indexOf(entity), text, limit)
   }
 
-  /** The indexed records of an entity, without opening their documents. */
+  /** The indexed records of an entity, without opening their documents; the activity pointer lists the
+   * activities (`activitypointer/<id>`, with `activitytypecode` and `activityid`). */
   list (entity: string): Promise<IndexedRecord[]> {
-    return this.replica.indexOf(entity).then(rows => rows.slice())
+    return this.indexOf(entity).then(rows => rows.slice())
+  }
+
+  private indexOf (entity: string): Promise<readonly IndexedRecord[]> {
+    const meta = this.replica.metadata
+    const pointer = meta?.entities.find(e => e.name === entity && isPointer(e))
+    if (meta === null || pointer === undefined) return this.replica.indexOf(entity)
+    return pointerIndex(meta, pointer, e => this.replica.indexOf(e))
   }
 
   async unsyncedCount (): Promise<number> {
@@ -399,7 +411,13 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   // --- inbox ---------------------------------------------------------------------------------
 
   inbox (): Promise<InboxItem[]> { return this.store.inbox() }
-  discard (id: number): Promise<void> { return this.store.removeInbox(id) }
+
+  /** Removes an item from the inbox, on this device, and dismisses it for the user: the user's new
+   * devices are not offered it (the server is told now, or at the next sync). */
+  async discard (id: number): Promise<void> {
+    await this.replica.dismiss(id)
+    this.engine.sendDismissals()
+  }
 
   /** Applies a rejected value again as a new edit (it is checked again at the next sync). */
   async retry (id: number): Promise<void> {
@@ -409,7 +427,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const change = (r as Receipt).change
     if (r.field !== null && change === 'field-set') await this.update(r.record, { [r.field]: r.attempted as FieldValue })
     if (r.field !== null && change === 'field-cleared') await this.update(r.record, { [r.field]: null })
-    await this.store.removeInbox(id)
+    await this.discard(id)
   }
 
   /** Copies a rejected value into a new record of the same entity. */
@@ -418,7 +436,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     if (item === undefined || item.receipt.field === null) return null
     const entity = parseDocName(item.receipt.record)?.entity ?? ''
     const created = await this.create(entity, { [item.receipt.field]: item.receipt.attempted as FieldValue })
-    await this.store.removeInbox(id)
+    await this.discard(id)
     return created
   }
 

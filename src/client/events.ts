@@ -13,6 +13,17 @@ export interface DeviceEvents {
   evicted: (record: string) => void
   /** an attachment's content was uploaded, resuming at `from` bytes */
   uploaded: (u: { hash: string, from: number, size: number }) => void
+  /** an upload did not get through: `final` (400, 413, 422; in the inbox too) or retried in `retryInMs` */
+  uploadFailed: (u: UploadFailure) => void
+}
+
+export interface UploadFailure {
+  readonly hash: string
+  /** the HTTP status, or null when there was no answer */
+  readonly status: number | null
+  readonly message: string
+  readonly final: boolean
+  readonly retryInMs: number | null
 }
 
 export type Emit = (name: keyof DeviceEvents, args: unknown[]) => void

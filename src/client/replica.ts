@@ -11,6 +11,7 @@ import { DeviceMessage } from '../server/device-protocol.ts'
 import { OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
 import type { IndexedRecord, LocalMeta, LocalStore } from './store.ts'
 import type { Emit } from './events.ts'
+import { contentHashesOf } from './content-gate.ts'
 
 /** The origin of what the server sent: not a local edit. */
 export const REMOTE = Symbol('remote')
@@ -271,6 +272,44 @@ export class Replica {
     const fresh = receipts.filter(r => r.seq === undefined || !seen.has(r.seq))
     for (const r of fresh) await this.store.addInbox({ receipt: r, serverValue: r.kept, at: new Date().toISOString() })
     if (fresh.length > 0) this.emit('receipts', [fresh])
+  }
+
+  /**
+   * The server refused attachment content for good: each note of a pending edit that points at it gets
+   * an inbox entry (the edit still goes out, and the server drops the note with its own receipt).
+   */
+  async uploadRefused (hash: string, size: number, status: number, why: string): Promise<void> {
+    const records = new Set((await this.store.pending()).filter(p => contentHashesOf(p.update).includes(hash)).map(p => p.record))
+    for (const record of records) {
+      for (const [noteId, note] of Object.entries(readRecord(await this.open(record)).notes)) {
+        if (note.contenthash !== hash) continue
+        await this.store.addInbox({
+          receipt: { record, reason: 'upload-refused', message: `the server refused the attachment ${note.filename ?? hash} (${status}): ${why}; the note will not be kept`, field: null, attempted: { noteId, filename: note.filename, hash, size, status }, kept: null },
+          serverValue: null, at: new Date().toISOString()
+        })
+      }
+    }
+  }
+
+  /**
+   * Removes an inbox item the user dealt with; a server receipt is marked to be told to the server as
+   * dismissed, so that it is not offered to the user's new devices.
+   */
+  async dismiss (id: number): Promise<void> {
+    const item = (await this.store.inbox()).find(i => i.id === id)
+    if (item === undefined) return
+    await this.store.removeInbox(id)
+    const seq = (item.receipt as Receipt).seq
+    if (seq === undefined) return
+    this.metaValue = { ...this.metaValue, dismissals: [...this.metaValue.dismissals ?? [], seq] }
+    await this.store.setMeta(this.metaValue)
+  }
+
+  /** The server took these dismissals. */
+  async dismissalsSent (seqs: readonly number[]): Promise<void> {
+    const sent = new Set(seqs)
+    this.metaValue = { ...this.metaValue, dismissals: (this.metaValue.dismissals ?? []).filter(s => !sent.has(s)) }
+    await this.store.setMeta(this.metaValue)
   }
 
   /** A cycle is complete: once its writes are stored, store its cursor and receipt mark. */

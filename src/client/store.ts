@@ -14,6 +14,8 @@ export interface LocalMeta {
   readonly metadata: string | null
   /** the device has every receipt through this seq (set by full cycles; discarding an item does not lower it) */
   readonly receiptSeq: number
+  /** receipts (seqs) dismissed in the inbox that the server has not been told of yet */
+  readonly dismissals?: readonly number[]
 }
 
 /** A local edit that is part of a command over several records: its parts are sent, and decided, together. */
@@ -23,10 +25,21 @@ export interface PendingUpdate { readonly id: number, readonly record: string, r
 
 export interface IndexedRecord { readonly record: string, readonly entity: string, readonly values: Readonly<Record<string, unknown>> }
 
+/** An inbox entry the device made itself: a record left its scope with unsynced edits (`evicted`), or the
+ * server refused a note's attachment content for good (`upload-refused`). */
+export interface LocalReceipt {
+  readonly record: string
+  readonly reason: 'evicted' | 'upload-refused'
+  readonly message: string
+  readonly field: null
+  readonly attempted: unknown
+  readonly kept: null
+}
+
 export interface InboxItem {
   readonly id: number
-  /** the receipt from the server, or a local one (`evicted` with unsynced edits) */
-  readonly receipt: Receipt | { readonly record: string, readonly reason: 'evicted', readonly message: string, readonly field: null, readonly attempted: unknown, readonly kept: null }
+  /** the receipt from the server, or a local one */
+  readonly receipt: Receipt | LocalReceipt
   /** the server's value when it arrived */
   readonly serverValue: unknown
   readonly at: string

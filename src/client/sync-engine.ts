@@ -1,15 +1,17 @@
 // The device's sync engine: one /device socket, sync cycles on demand and periodically, attachment
-// uploads before the edits that point at them, local edits sent in order (commands as one frame),
-// and the server's frames applied to the replica.
+// uploads before the edits that point at them (retried with backoff; a record's edits wait for its
+// content), local edits sent in order (commands as one frame), and the server's frames applied to the replica.
 
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import type { Receipt } from '../projection/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDigest, readDeviceFrame, type DeviceFrame } from '../server/device-protocol.ts'
 import { CloseCode, SyncStep } from '../server/protocol.ts'
-import { uploadBlob, UploadRefused, type Http } from './attachments.ts'
+import { DEFAULT_UPLOAD_BACKOFF, uploadBlob, UploadFailed, UploadRefused, uploadRetryDelay, type Http, type UploadBackoff } from './attachments.ts'
+import { contentHashesOf, heldRecords } from './content-gate.ts'
 import { currentToken, type TokenSource } from './token.ts'
 import type { Replica } from './replica.ts'
+import type { PendingUpdate } from './store.ts'
 import type { DeviceStatus, Emit } from './events.ts'
 
 /** The smallest WebSocket a device needs (the browser's, or the `ws` package on Node). */
@@ -33,6 +35,9 @@ export interface ConnectionOptions {
   readonly WebSocket: new (url: string) => SocketLike
   /** periodic sync interval (ms); 0 for on demand only */
   readonly syncIntervalMs?: number
+  /** how long an upload that did not get through waits before periodic syncs try it again (a sync the
+   * app asks for tries at once): doubling from `baseMs` up to `maxMs` */
+  readonly uploadBackoff?: UploadBackoff
 }
 
 interface Waiter { request: number, resolve: () => void, reject: (e: Error) => void }
@@ -52,10 +57,22 @@ export class SyncEngine {
   private waiters: Waiter[] = []
   private requests = 0
   private timer: ReturnType<typeof setInterval> | null = null
-  /** local edits wait for the next cycle instead of going out live (set while attachment content is
-   * not uploaded yet, and from connecting until the pending edits went out) */
+  /** local edits wait for the next cycle instead of going out live (from connecting until the pending
+   * edits went out) */
   private deferred = true
-  private uploading: Promise<void> | null = null
+  private uploading: Promise<Error | null> | null = null
+  /** telling the server of dismissed inbox items (one run at a time) */
+  private dismissals: Promise<void> | null = null
+  /** attachment content not uploaded yet (hashes): edits pointing at it wait */
+  private readonly waitingContent = new Set<string>()
+  /** records whose pending edits wait for content (README, "Attachments") */
+  private held = new Set<string>()
+  /** uploads that did not get through: how often in a row, and when periodic syncs try again */
+  private readonly retries = new Map<string, { failures: number, at: number }>()
+  /** the app asked for a sync: the next upload run tries everything now, backoff or not */
+  private uploadNow = false
+  /** an upload of this request's cycle (or an earlier one) did not get through: its sync rejects */
+  private uploadFailure: { request: number, error: Error } | null = null
   /** refresh() calls waiting for a record's server state */
   private readonly refreshes = new Map<string, Waiter[]>()
   /** the server asked for a record's state during this cycle: its answer goes after the cycle's
@@ -66,7 +83,16 @@ export class SyncEngine {
     this.opts = opts
     this.replica = replica
     this.emit = emit
-    replica.sendLive = f => { if (!this.deferred) this.send(f) }
+    replica.sendLive = f => { if (!this.deferred && this.mayGoLive(f)) this.send(f) }
+  }
+
+  /** A live edit goes out unless its record waits for content, or it points at content not uploaded. */
+  private mayGoLive (f: DeviceFrame): boolean {
+    if (this.held.size === 0 && this.waitingContent.size === 0) return true // (no decoding per keystroke)
+    const parts = f.type === DeviceMessage.push ? [f] : f.type === DeviceMessage.command ? f.parts : []
+    if (!parts.some(p => this.held.has(p.record) || contentHashesOf(p.update).some(h => this.waitingContent.has(h)))) return true
+    for (const p of parts) this.held.add(p.record)
+    return false
   }
 
   get status (): DeviceStatus { return this.statusValue }
@@ -82,8 +108,14 @@ export class SyncEngine {
     return { base: this.opts.url.replace(/^ws/, 'http'), token: this.opts.token }
   }
 
-  /** Runs a sync cycle now: pushes local edits, receives what changed; resolves when it is done. */
+  /** Runs a sync cycle now: pushes local edits, receives what changed; resolves when it is done. It
+   * rejects when attachment content did not get through (its notes wait; other edits went out). */
   sync (): Promise<void> {
+    this.uploadNow = true
+    return this.cycle()
+  }
+
+  private cycle (): Promise<void> {
     return new Promise((resolve, reject) => {
       const request = ++this.requests
       this.waiters.push({ request, resolve, reject })
@@ -92,21 +124,21 @@ export class SyncEngine {
     })
   }
 
-  /** Local edits wait for the next cycle (attachment content they point at is not uploaded yet). */
-  hold (): void {
-    this.deferred = true
+  /** Edits pointing at this attachment content wait until it is uploaded (call before making them). */
+  hold (hash: string): void {
+    this.waitingContent.add(hash)
   }
 
   /** Online with held edits: sync now rather than at the next periodic sync. */
   nudge (): void {
-    if (this.connected && this.deferred) void this.sync().catch(() => {})
+    if (this.connected && (this.deferred || this.held.size > 0)) void this.cycle().catch(() => {})
   }
 
   /** Syncs every `ms` milliseconds (and now). */
   startPeriodic (ms = this.opts.syncIntervalMs ?? 60_000): void {
     this.stopPeriodic()
-    this.timer = setInterval(() => { this.sync().catch(() => {}) }, ms)
-    this.sync().catch(() => {})
+    this.timer = setInterval(() => { this.cycle().catch(() => {}) }, ms)
+    this.cycle().catch(() => {})
   }
 
   stopPeriodic (): void {
@@ -131,13 +163,14 @@ export class SyncEngine {
     this.refreshes.delete(record)
   }
 
-  private async connect (): Promise<void> {
+  /** `refused`: the server closed the last socket because its token expired. */
+  private async connect (refused = false): Promise<void> {
     const generation = ++this.generation
     this.connecting = true
     this.setStatus('syncing')
     let token: string
     try {
-      token = await currentToken(this.opts.token)
+      token = await currentToken(this.opts.token, { refused })
     } catch (e) {
       if (generation !== this.generation) return
       this.connecting = false
@@ -175,7 +208,7 @@ export class SyncEngine {
       if (e.code === CloseCode.tokenExpired && this.waiters.length > 0 && this.expiredRetries < 1) {
         this.expiredRetries++
         this.dropRefreshes()
-        void this.connect()
+        void this.connect(true)
         return
       }
       this.dropConnection()
@@ -204,53 +237,108 @@ export class SyncEngine {
     this.refreshes.clear()
   }
 
-  /** Uploads attachment content not on the server yet (one run at a time). */
-  private uploadBlobs (): Promise<void> {
+  /**
+   * Uploads attachment content not on the server yet (one run at a time). Resolves with the first
+   * upload that did not get through (it waits with backoff), or null. A final refusal (400, 413, 422)
+   * is reported in the inbox and its content no longer waited for: the server drops the note, with a receipt.
+   */
+  private uploadBlobs (): Promise<Error | null> {
     const { store } = this.replica
+    const now = this.uploadNow
     this.uploading ??= (async () => {
+      this.uploadNow = false
+      let failed: Error | null = null
       try {
         for (const hash of await store.pendingBlobs()) {
+          this.waitingContent.add(hash)
+          const retry = this.retries.get(hash)
+          if (!now && retry !== undefined && retry.at > Date.now()) continue
           const data = await store.blob(hash)
           if (data === undefined) continue
           try {
             const { from } = await uploadBlob(this.http, hash, data)
             this.emit('uploaded', [{ hash, from, size: data.length }])
           } catch (e) {
-            if (!(e instanceof UploadRefused)) throw e
-            // Refused for good: the notes that point at it are dropped at sync, with receipts.
-            console.warn(e.message)
+            if (e instanceof UploadRefused) {
+              await this.replica.uploadRefused(hash, data.length, e.status, e.message)
+              this.emit('uploadFailed', [{ hash, status: e.status, message: e.message, final: true, retryInMs: null }])
+            } else if (e instanceof UploadFailed) {
+              const failures = (retry?.failures ?? 0) + 1
+              const delay = uploadRetryDelay(failures, this.opts.uploadBackoff ?? DEFAULT_UPLOAD_BACKOFF, e.retryAfterMs)
+              this.retries.set(hash, { failures, at: Date.now() + delay })
+              this.emit('uploadFailed', [{ hash, status: e.status, message: e.message, final: false, retryInMs: delay }])
+              failed ??= e
+              continue
+            } else throw e
           }
           await store.blobUploaded(hash)
+          this.waitingContent.delete(hash)
+          this.retries.delete(hash)
         }
       } finally {
         this.uploading = null
       }
+      return failed
     })()
     return this.uploading
   }
 
-  /** Uploads attachments, then sends the held local edits in order, then asks for a cycle. */
+  /** Tells the server of inbox items dismissed on this device now (online), else at the next sync. */
+  sendDismissals (): void {
+    if (this.connected) void this.dismissing()
+  }
+
+  private dismissing (): Promise<void> {
+    // (.finally runs after the assignment, even when there is nothing to send)
+    this.dismissals ??= this.postDismissals().finally(() => { this.dismissals = null })
+    return this.dismissals
+  }
+
+  private async postDismissals (): Promise<void> {
+    const seqs = this.replica.meta.dismissals ?? []
+    for (let i = 0; i < seqs.length; i += 1000) {
+      const part = seqs.slice(i, i + 1000)
+      // Not taken now (no connection, a 5xx): they stay and go at the next sync.
+      const res = await fetch(`${this.http.base}/api/receipts/dismiss`, {
+        method: 'POST', headers: { authorization: `Bearer ${await currentToken(this.opts.token)}`, 'content-type': 'application/json' }, body: JSON.stringify({ seqs: part })
+      }).catch(() => null)
+      if (res?.ok !== true) return
+      await this.replica.dismissalsSent(part)
+    }
+  }
+
+  /**
+   * Uploads attachments, then sends the local edits in order (those of records waiting for content
+   * stay), then asks for a cycle. An upload that did not get through makes this request's sync reject
+   * once its cycle is done.
+   */
   private async flushOutgoing (request: number): Promise<void> {
+    let failed: Error | null
     try {
-      await this.uploadBlobs()
+      failed = await this.uploadBlobs()
     } catch (e) {
-      // Edits pointing at content the server lacks would be dropped: they wait for the next sync.
       this.setStatus('error')
       for (const w of this.waiters.filter(x => x.request <= request)) w.reject(new Error(`attachment upload failed: ${(e as Error).message}`))
       this.waiters = this.waiters.filter(x => x.request > request)
       return
     }
+    if (failed !== null) this.uploadFailure = { request: Math.max(request, this.uploadFailure?.request ?? 0), error: failed }
+    await this.dismissing()
     await this.replica.queue(async () => {
-      if (this.deferred && (await this.replica.store.pendingBlobs()).length === 0) {
-        await this.sendPending()
-        this.deferred = false
-      }
+      const pending = await this.replica.store.pending()
+      const held = heldRecords(pending, this.waitingContent)
+      const before = this.held
+      // After connecting every pending edit goes (the server has none of them live); later only the
+      // records that waited and no longer do.
+      const release = this.deferred ? (r: string) => !held.has(r) : (r: string) => before.has(r) && !held.has(r)
+      this.held = held
+      this.deferred = false
+      this.sendPending(pending.filter(p => release(p.record)))
       await this.sendSyncNow(request)
     })
   }
 
-  private async sendPending (): Promise<void> {
-    const pending = await this.replica.store.pending()
+  private sendPending (pending: readonly PendingUpdate[]): void {
     const sent = new Set<string>()
     for (const p of pending) {
       if (p.command === undefined) { this.send({ type: DeviceMessage.push, record: p.record, id: p.id, update: p.update }); continue }
@@ -301,10 +389,15 @@ export class SyncEngine {
           await this.sendSyncNow(f.request)
           return
         }
-        this.setStatus('synced')
+        const failure = this.uploadFailure !== null && this.uploadFailure.request <= f.request ? this.uploadFailure : null
+        if (failure !== null) this.uploadFailure = null
+        this.setStatus(failure === null ? 'synced' : 'error')
         const answered = this.waiters.filter(w => w.request <= f.request)
         this.waiters = this.waiters.filter(w => w.request > f.request)
-        for (const w of answered) w.resolve()
+        for (const w of answered) {
+          if (failure === null) w.resolve()
+          else w.reject(new Error(`attachment upload failed: ${failure.error.message}; the notes pointing at it wait, the rest went out`))
+        }
         return
       }
       default:

@@ -73,7 +73,10 @@ export const EntityDefSchema = v.pipe(v.strictObject({
   commands: list(v.picklist(OFFLINE_COMMANDS, oneOf(OFFLINE_COMMANDS)), 'an array of offline commands'),
   custom: v.boolean(expected('true or false')),
   /** activities share the activity pointer */
-  activity: v.optional(v.boolean(expected('true or false')))
+  activity: v.optional(v.boolean(expected('true or false'))),
+  /** the activity pointer: a read/delete view over the activity entities, with no records of its own
+   * (src/docs/activity-pointer.ts) */
+  pointer: v.optional(v.boolean(expected('true or false')))
 }, expected('an entity object')), v.readonly())
 export type EntityDef = v.InferOutput<typeof EntityDefSchema>
 

@@ -24,7 +24,7 @@ const lookup = (name: string, label: string, ...targets: string[]): AttributeDef
 
 const entity = (
   name: string, label: string, commands: readonly OfflineCommand[], attributes: AttributeDef[],
-  extra: { activity?: boolean } = {}
+  extra: { activity?: boolean, pointer?: boolean } = {}
 ): EntityDef => ({ name, label, primaryName: attributes[0].name, attributes, commands, custom: false, ...extra })
 
 const address = (): AttributeDef[] => [
@@ -32,7 +32,7 @@ const address = (): AttributeDef[] => [
   text('address1_country', 'Country/Region', 80)
 ]
 
-const activity = (name: string, label: string, commands: readonly OfflineCommand[], more: AttributeDef[]): EntityDef =>
+const activity = (name: string, label: string, commands: readonly OfflineCommand[], more: AttributeDef[], extra: { pointer?: boolean } = {}): EntityDef =>
   entity(name, label, commands, [
     text('subject', 'Subject'),
     memo('description', 'Description'),
@@ -42,7 +42,7 @@ const activity = (name: string, label: string, commands: readonly OfflineCommand
     whole('actualdurationminutes', 'Duration (minutes)', 0, 525_600),
     options('prioritycode', 'Priority', ['Low', 'Normal', 'High']),
     ...more
-  ], { activity: true })
+  ], extra.pointer === true ? { pointer: true } : { activity: true })
 
 export const BUILT_IN_ENTITIES: readonly EntityDef[] = [
   entity('account', 'Account', CRUD, [
@@ -103,7 +103,8 @@ export const BUILT_IN_ENTITIES: readonly EntityDef[] = [
   activity('phonecall', 'Phone call', CRUD, [text('phonenumber', 'Phone number', 200), yesNo('directioncode', 'Outgoing')]),
   activity('task', 'Task', CRUD, [whole('percentcomplete', 'Percent complete', 0, 100)]),
   activity('appointment', 'Appointment', [...CRUD, 'convert-to-case'], [text('location', 'Location'), yesNo('isalldayevent', 'All day event')]),
-  activity('activitypointer', 'Activity', ['read', 'delete'], [text('activitytypecode', 'Activity type', 64)]),
+  // The activities above and email, seen together: read and delete only (DESIGN.md's offline table).
+  activity('activitypointer', 'Activity', ['read', 'delete'], [text('activitytypecode', 'Activity type', 64)], { pointer: true }),
   activity('email', 'Email', READ_ONLY, [text('sender', 'From', 250), text('torecipients', 'To', 500), yesNo('directioncode', 'Outgoing')]),
   entity('product', 'Product', READ_ONLY, [
     text('name', 'Name', 100), text('productnumber', 'Product ID', 100), money('price', 'List price'),

@@ -3,6 +3,7 @@
 // the user may read, as every rule). Pure.
 
 import type { Catalog } from '../docs/catalog-types.ts'
+import { isPointer } from '../docs/activity-pointer.ts'
 import { readScope, type ModelIndex } from '../authz/decide.ts'
 import type { Row } from '../projection/rows.ts'
 import { principalRef } from '../ids.ts'
@@ -77,6 +78,8 @@ export const computeScope = (catalog: Catalog, profile: OfflineProfile, ix: Mode
   const me: Me = { userId, principals: ix.principalsOf(userId), businessUnitId: user.businessUnitId, reports: reportsOf(ix, userId) }
   const readable = new Map<string, Map<string, Row>>()
   for (const entity of Object.keys(profile.entities)) {
+    // The activity pointer has no records of its own: its activities come through their own entities.
+    if (isPointer(catalog.entities.get(entity))) { readable.set(entity, new Map()); continue }
     const rs = readScope(ix, userId, entity)
     const m = new Map<string, Row>()
     for (const row of rowsOf(entity)) {

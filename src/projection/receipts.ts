@@ -26,11 +26,17 @@ export const Reason = {
 } as const
 export type ReasonCode = typeof Reason[keyof typeof Reason]
 
+/** `device` of a receipt for the user rather than one device (a conflict entry about a value of theirs): every device of theirs gets it. */
+export const EVERY_DEVICE = '*'
+
 export interface Receipt {
   /** position in the server's receipt log (assigned when stored) */
   readonly seq?: number
   /** the user whose change was dropped */
   readonly principal: string
+  /** the device whose change it was (set by the server for changes from a /device session; absent for a
+   * plain /sync socket or HTTP): its inbox gets the receipt */
+  readonly device?: string
   /** `<entity>/<id>` */
   readonly record: string
   /** the kind of change (`field-set`, `text-edited`, `created`, …; `update` for a refused update) */

@@ -200,7 +200,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     return {
       onOpen (_evt, ws) {
         const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: config.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => session?.close() })
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, row: queries.row, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, openReceipts: queries.openReceipts, row: queries.row, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
           b => socket.send(b), (code, reason) => socket.close(code, reason), () => socket.drained())
         sessions.add(session)
       },

@@ -2,6 +2,7 @@
 // secured-field permissions, and the offline metadata (views, rules, flows, forms) of those entities.
 
 import type { Catalog } from '../docs/catalog-types.ts'
+import { pointersFor } from '../docs/activity-pointer.ts'
 import { fieldPermission, mayAccess } from '../authz/decide.ts'
 import type { SecurityModel } from '../authz/model.ts'
 import type { OfflineProfile } from '../profiles/profile.ts'
@@ -16,7 +17,9 @@ export const profileOf = (m: SecurityModel, userId: string): OfflineProfile | un
 export const deviceMetadata = (catalog: Catalog, security: Security, userId: string, metadata: Metadata = NO_METADATA, maxAttachmentBytes?: number): string => {
   const ix = security.index
   const profile = profileOf(ix.model, userId)
-  const entities = Object.keys(profile?.entities ?? {}).map(e => catalog.entities.get(e)!).filter(e => e !== undefined)
+  const listed = Object.keys(profile?.entities ?? {}).map(e => catalog.entities.get(e)!).filter(e => e !== undefined)
+  // The activity pointer comes with the profile's activities (it has no records of its own to profile).
+  const entities = [...listed, ...pointersFor(catalog, listed)]
   const privileges = Object.fromEntries(entities.map(e => [e.name, Object.fromEntries(
     (['create', 'read', 'write', 'delete', 'append', 'appendTo', 'assign', 'share'] as const).map(p => [p, mayAccess(ix, userId, p, e.name).allowed]))]))
   const fieldPermissions = Object.fromEntries(ix.model.securedFields.filter(f => entities.some(e => f.startsWith(`${e.name}.`)))

@@ -11,7 +11,7 @@ import { tableName, type Row } from '../projection/rows.ts'
 import { fieldPermission, isSecured, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
 import type { Metadata } from '../metadata/metadata.ts'
 import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
-import { Reason, type Receipt } from '../projection/receipts.ts'
+import { EVERY_DEVICE, Reason, type Receipt } from '../projection/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from './device-protocol.ts'
 import { encodeSyncUpdate } from './messages.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
@@ -28,6 +28,8 @@ export interface DeviceDeps {
   readonly sessions: Map<string, DeviceSession>
   /** a principal's stored receipts after a seq (a cycle resends what a cut socket may have lost) */
   readonly receipts: (principal: string, since: number, limit: number) => Receipt[]
+  /** a principal's receipts not dismissed on any device (offered once to a new device) */
+  readonly openReceipts: (principal: string, limit: number) => Receipt[]
   /** a record's projected row (its ownership, when the record is not loaded) */
   readonly row: (entity: string, id: string) => Row | undefined
   readonly catalog: Catalog
@@ -42,6 +44,9 @@ export interface DeviceDeps {
 }
 
 let nextPeer = 1_000_000
+
+/** The most receipts one cycle delivers (the rest follow in later cycles). */
+const MAX_RECEIPTS_PER_CYCLE = 10_000
 
 /** Frames one device may have waiting for its session (README, "Security"). */
 export const MAX_WAITING_FRAMES = 4096
@@ -301,13 +306,35 @@ export class DeviceSession {
     // receipts pushed live do not move it (one from a replaced session may still be missing).
     let receiptMark = 0
     if (receiptSeq !== null) {
-      const missed = this.deps.receipts(this.userId, receiptSeq, 10_000)
-      if (missed.length > 0) this.send({ type: DeviceMessage.receipts, json: JSON.stringify(missed) })
-      receiptMark = missed.length > 0 ? missed[missed.length - 1].seq ?? receiptSeq : receiptSeq
+      const { receipts, mark } = this.receiptsFor(receiptSeq)
+      if (receipts.length > 0) this.send({ type: DeviceMessage.receipts, json: JSON.stringify(receipts) })
+      receiptMark = mark
     }
     feed.finishCycle(device, toSend.filter(n => !held.has(n)), removed, upTo, sentScope)
     this.cursor = upTo
     this.send({ type: DeviceMessage.done, cursor: upTo, request, receiptSeq: receiptMark })
+  }
+
+  /**
+   * The receipts a cycle delivers after the device's mark `since`, and its new mark. The inbox is per
+   * device: its own receipts (of changes it sent). A device new to the server is offered, once, its
+   * user's open items (not dismissed on any device) instead of the whole history; should it not have
+   * stored that offer (its mark stays below the offer's), the offer is made again.
+   */
+  private receiptsFor (since: number): { receipts: Receipt[], mark: number } {
+    const { feed } = this.deps
+    const device = this.deviceId!
+    const all = this.deps.receipts(this.userId, since, MAX_RECEIPTS_PER_CYCLE)
+    const mark = all.length > 0 ? all[all.length - 1].seq ?? since : since
+    const own = all.filter(r => r.device === device || r.device === EVERY_DEVICE)
+    const offered = feed.offerMark(device)
+    if (offered !== null && since >= offered) return { receipts: own, mark }
+    const open = this.deps.openReceipts(this.userId, MAX_RECEIPTS_PER_CYCLE)
+    const bySeq = new Map<number, Receipt>()
+    for (const r of [...open, ...own]) bySeq.set(r.seq ?? 0, r)
+    const offer = Math.max(mark, open.at(-1)?.seq ?? 0)
+    feed.setOfferMark(device, offer)
+    return { receipts: [...bySeq.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)), mark: offer }
   }
 
   /** The device asks for a record's state (step 1) or sends state the server asked for (step 2). */
@@ -396,6 +423,7 @@ export class DeviceSession {
       principal: this.userId,
       delivered: this.delivered,
       wantsReceipts: true,
+      device: this.deviceId ?? undefined,
       send: m => { if (this.forward(name, m, state.opening)) state.askedForState = true },
       // Read access gone: the record leaves the device. Anything else (malformed, storage failed): the
       // session ends and the device retries; its edit stays pending.

@@ -40,7 +40,7 @@ const main = async (): Promise<void> => {
     const adminUser = security.model.org.users[0]
     console.log(`new organization with one administrator; admin token (valid ${config.tokenTtlSeconds} s):\n${await issueToken(secret, adminUser, config.tokenTtlSeconds)}`)
   }
-  const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage) }
+  const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage), openReceipts: storage.openReceipts.bind(storage), dismissReceipts: storage.dismissReceipts.bind(storage) }
   const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret })
   const port = await server.listen()
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host

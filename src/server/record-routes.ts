@@ -2,6 +2,7 @@
 // and the caller's receipts.
 
 import { Hono } from 'hono'
+import * as v from 'valibot'
 import { HTTPException } from 'hono/http-exception'
 import type { Catalog, EntityDef } from '../docs/catalog-types.ts'
 import { fieldPermission, mayAccess, readScope, type ModelIndex, type ReadScope, type RecordOwnership } from '../authz/decide.ts'
@@ -9,7 +10,8 @@ import * as admin from '../authz/admin.ts'
 import { docName, isValidId, parseDocName, parsePrincipalRef, type RecordId } from '../ids.ts'
 import { FieldError } from '../errors.ts'
 import { Reason, type Receipt } from '../projection/receipts.ts'
-import type { Row } from '../projection/rows.ts'
+import { columnsOf, type Row } from '../projection/rows.ts'
+import { activityEntities, isPointer } from '../docs/activity-pointer.ts'
 import { META } from '../docs/record.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
@@ -19,7 +21,14 @@ export interface ProjectionQueries {
   row (entity: string, id: string): Row | undefined
   rows (entity: string, scope: ReadScope, limit: number, offset: number): Row[]
   receipts (principal: string, since: number, limit: number): Receipt[]
+  /** the principal's receipts not dismissed on any device */
+  openReceipts (principal: string, limit: number): Receipt[]
+  /** marks the principal's receipts `seqs` dismissed; returns how many were not already */
+  dismissReceipts (principal: string, seqs: readonly number[]): number
 }
+
+/** `POST /api/receipts/dismiss`: the receipts the user dealt with on a device (at most 1,000 at a time). */
+const DismissBody = v.object({ seqs: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(1))), v.maxLength(1000)) })
 
 /** The owner of a stored record (`<entity>/<id>`) from its projected row; undefined when there is none. */
 export const storedOwnership = (queries: Pick<ProjectionQueries, 'row'>, name: string): RecordOwnership | undefined => {
@@ -34,6 +43,14 @@ const redact = (ix: ModelIndex, userId: string, entity: EntityDef, row: Row): Ro
     const [e, attr] = f.split('.', 2)
     if (e === entity.name && !fieldPermission(ix, userId, e, attr).read) delete out[attr]
   }
+  return out
+}
+
+/** An activity's row as the pointer shows it. */
+const pointerRow = (pointer: EntityDef, activity: EntityDef, row: Row): Row => {
+  const out: Row = {}
+  for (const c of columnsOf(pointer)) out[c.name] = row[c.name] ?? null
+  out.activitytypecode = activity.name
   return out
 }
 
@@ -65,24 +82,41 @@ export const recordRoutes = (catalog: Catalog, security: Security, queries: Proj
     return c.json({ receipts: queries.receipts(c.get('principal').userId, since, limit) })
   })
 
+  app.post('/receipts/dismiss', async c => {
+    const parsed = v.safeParse(DismissBody, await c.req.json().catch(() => undefined))
+    if (!parsed.success) throw new HTTPException(400, { message: `expected {"seqs": [receipt seq, …]} (at most 1000): ${parsed.issues[0].message}` })
+    return c.json({ dismissed: queries.dismissReceipts(c.get('principal').userId, parsed.output.seqs) })
+  })
+
   app.get('/records/:entity', c => {
     const entity = entityOf(c.req.param('entity'))
     const limit = intParam(c.req.query('limit'), 'limit', 50, 1000)
     const offset = intParam(c.req.query('offset'), 'offset', 0, Number.MAX_SAFE_INTEGER)
     const ix = security.index
     const userId = c.get('principal').userId
+    if (isPointer(entity)) {
+      // Each activity entity's rows the caller may read, by id across them.
+      const all = activityEntities(catalog.entities.values()).flatMap(a =>
+        queries.rows(a.name, readScope(ix, userId, a.name), limit + offset, 0).map(r => pointerRow(entity, a, redact(ix, userId, a, r))))
+      all.sort((x, y) => String(x.id) < String(y.id) ? -1 : String(x.id) > String(y.id) ? 1 : 0)
+      return c.json({ entity: entity.name, limit, offset, rows: all.slice(offset, offset + limit) })
+    }
     const rows = queries.rows(entity.name, readScope(ix, userId, entity.name), limit, offset)
     return c.json({ entity: entity.name, limit, offset, rows: rows.map(r => redact(ix, userId, entity, r)) })
   })
 
   app.get('/records/:entity/:id', c => {
-    const entity = entityOf(c.req.param('entity'))
-    const row = rowOrThrow(entity, c.req.param('id'))
+    const asked = entityOf(c.req.param('entity'))
+    const found = rowOrThrow(asked, c.req.param('id'))
+    // Through the pointer, the activity is read as what it is (its entity's read privilege).
+    const entity = isPointer(asked) ? entityOf(String(found.activitytypecode)) : asked
+    const row = isPointer(asked) ? rowOrThrow(entity, c.req.param('id')) : found
     const ix = security.index
     const userId = c.get('principal').userId
     const d = mayAccess(ix, userId, 'read', entity.name, ownership(entity, row))
     if (!d.allowed) throw new HTTPException(403, { message: d.why })
-    return c.json(redact(ix, userId, entity, row))
+    const shown = redact(ix, userId, entity, row)
+    return c.json(isPointer(asked) ? pointerRow(asked, entity, shown) : shown)
   })
 
   app.post('/records/:entity/:id/assign', async c => {

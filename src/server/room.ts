@@ -11,7 +11,7 @@ import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } fro
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { projectUpdate, revertForSender, type ProjectContext } from '../projection/project.ts'
 import type { ConflictStrategy } from '../projection/conflict-strategies.ts'
-import { Reason, type Receipt, type ReasonCode } from '../projection/receipts.ts'
+import { EVERY_DEVICE, Reason, type Receipt, type ReasonCode } from '../projection/receipts.ts'
 import { rowOf, sqlValue } from '../projection/rows.ts'
 import type { ClientBinding, CommitEffects, PrincipalUsage, RecordStorage } from './storage/port.ts'
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from './protocol.ts'
@@ -34,6 +34,8 @@ export interface Peer {
   readonly delivered: number | undefined
   /** whether the peer asked for receipts pushed on its socket */
   readonly wantsReceipts: boolean
+  /** the device (its id from /device hello) the peer's changes come from; absent for a plain /sync socket */
+  readonly device?: string
   send (message: Uint8Array): void
   close (code: CloseCodeValue, reason: string): void
 }
@@ -440,7 +442,9 @@ export class Room {
       const merged = accepted.length === 0 ? null : accepted.length === 1 ? accepted[0].update : Y.mergeUpdates(accepted.map(a => a.update))
       const usage: PrincipalUsage[] = [...batch.usage].map(([principal, u]) => ({ principal, ...u }))
       const effects: CommitEffects = {
-        receipts: receipts.map(r => r.receipt),
+        // A receipt names the device whose change it was: that device's inbox gets it (README, "Receipts").
+        // One for another user (a conflict entry about their value) goes to every device of theirs.
+        receipts: receipts.map(r => r.peer === null ? { ...r.receipt, device: EVERY_DEVICE } : r.peer.device === undefined ? r.receipt : { ...r.receipt, device: r.peer.device }),
         bindings,
         usage,
         row: accepted.length > 0 ? this.row() : undefined

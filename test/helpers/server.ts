@@ -50,7 +50,7 @@ export const startTestServer = async (env: Record<string, string> = {}, dir?: st
   const storage = new SqliteRecordStorage(db, projection)
   const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
   if (fresh) await seedDemoRecords(storage, catalog)
-  const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage) }
+  const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage), openReceipts: storage.openReceipts.bind(storage), dismissReceipts: storage.dismissReceipts.bind(storage) }
   const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret: SECRET })
   const port = await server.listen()
   let stopped = false

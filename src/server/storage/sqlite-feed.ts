@@ -24,6 +24,10 @@ export class SqliteFeed {
         device TEXT PRIMARY KEY, principal TEXT NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, needs_scope INTEGER NOT NULL DEFAULT 0
       );
     `)
+    // offer_mark: the receipt mark sent with the user's open items when the device was new (NULL: not
+    // offered yet). Devices registered before it existed count as offered (0).
+    const columns = this.st<[], { name: string }>('PRAGMA table_info(devices)').all().map(c => c.name)
+    if (!columns.includes('offer_mark')) db.exec('ALTER TABLE devices ADD COLUMN offer_mark INTEGER DEFAULT 0')
   }
 
   /** The newest sequence number (0 for an empty log). */
@@ -49,8 +53,20 @@ export class SqliteFeed {
 
   /** The device's owner, registering it on first use; a device id belongs to one principal. */
   claimDevice (device: string, principal: string): boolean {
-    this.st('INSERT OR IGNORE INTO devices (device, principal) VALUES (?, ?)').run(device, principal)
+    this.st('INSERT OR IGNORE INTO devices (device, principal, offer_mark) VALUES (?, ?, NULL)').run(device, principal)
     return this.st<[string], { principal: string }>('SELECT principal FROM devices WHERE device = ?').get(device)?.principal === principal
+  }
+
+  /**
+   * The receipt mark sent when the device was offered its user's open items, or null when it has not
+   * been: a device whose receipt mark is below it did not store that offer, which is then made again.
+   */
+  offerMark (device: string): number | null {
+    return this.st<[string], { m: number | null }>('SELECT offer_mark AS m FROM devices WHERE device = ?').get(device)?.m ?? null
+  }
+
+  setOfferMark (device: string, mark: number): void {
+    this.st('UPDATE devices SET offer_mark = ? WHERE device = ?').run(mark, device)
   }
 
   /** The stored documents of one secured field (`<entity>/<id>/<attribute>`), of every record. */

@@ -1,6 +1,7 @@
 // The relational projection in SQLite: one table per entity, written in the commit of the update.
 
-import type { Catalog } from '../../docs/catalog-types.ts'
+import type { Catalog, EntityDef } from '../../docs/catalog-types.ts'
+import { activityEntities, isPointer } from '../../docs/activity-pointer.ts'
 import { columnsOf, tableName, type Row } from '../../projection/rows.ts'
 import type { ReadScope } from '../../authz/decide.ts'
 import type { SqliteDb } from './sqlite.ts'
@@ -20,6 +21,7 @@ export class SqliteProjection {
     this.db = db
     this.catalog = catalog
     for (const e of catalog.entities.values()) {
+      if (isPointer(e)) continue
       const cols = columnsOf(e)
       const t = quote(tableName(e.name))
       db.exec(`CREATE TABLE IF NOT EXISTS ${t} (${cols.map(c => `${quote(c.name)} ${SQL_TYPE[c.kind]}${c.name === 'id' ? ' PRIMARY KEY' : ''}`).join(', ')})`)
@@ -29,6 +31,24 @@ export class SqliteProjection {
       db.exec(`CREATE INDEX IF NOT EXISTS ${quote(`${tableName(e.name)}_owner`)} ON ${t} (ownerid)`)
       db.exec(`CREATE INDEX IF NOT EXISTS ${quote(`${tableName(e.name)}_bu`)} ON ${t} (owningbusinessunit)`)
     }
+    for (const p of [...catalog.entities.values()].filter(isPointer)) this.pointerView(p)
+  }
+
+  /**
+   * The activity pointer is a view over the activity tables (its columns, plus `activitytypecode`), for
+   * reports and integrations; it has no rows of its own (earlier versions made it an empty table).
+   */
+  private pointerView (pointer: EntityDef): void {
+    const t = quote(tableName(pointer.name))
+    const kind = this.db.prepare<[string], { type: string }>('SELECT type FROM sqlite_master WHERE name = ?').get(tableName(pointer.name))?.type
+    if (kind === 'table') this.db.exec(`DROP TABLE ${t}`)
+    this.db.exec(`DROP VIEW IF EXISTS ${t}`)
+    const cols = columnsOf(pointer).map(c => c.name).filter(c => c !== 'activitytypecode')
+    const parts = activityEntities(this.catalog.entities.values()).map(a => {
+      const have = new Set(columnsOf(a).map(c => c.name))
+      return `SELECT ${cols.map(c => have.has(c) ? quote(c) : `NULL AS ${quote(c)}`).join(', ')}, '${a.name}' AS activitytypecode FROM ${quote(tableName(a.name))}`
+    })
+    if (parts.length > 0) this.db.exec(`CREATE VIEW ${t} AS ${parts.join(' UNION ALL ')}`)
   }
 
   private statementsOf (entity: string): { upsert: Statement, remove: Statement, get: Statement, columns: string[] } {
@@ -54,6 +74,11 @@ export class SqliteProjection {
    * leaves out keep their value (a secured field is written by its own document, `update`).
    */
   write (entity: string, id: string, row: Row | null): void {
+    if (isPointer(this.catalog.entities.get(entity))) {
+      // A refused create of a pointer record commits its (empty) row as none: nothing to write.
+      if (row === null) return
+      throw new Error(`${entity} has no records of its own (its create is refused)`)
+    }
     const s = this.statementsOf(entity)
     if (row === null) { s.remove.run(id); return }
     const given = s.columns.filter(c => c in row)
@@ -71,7 +96,7 @@ export class SqliteProjection {
   /** Sets some columns of an existing row (nothing when there is none). */
   update (entity: string, id: string, values: Row): void {
     const cols = Object.keys(values).filter(c => c !== 'id')
-    if (cols.length === 0) return
+    if (cols.length === 0 || isPointer(this.catalog.entities.get(entity))) return
     const key = `${entity}\u0000update\u0000${cols.join(',')}`
     let st = this.partial.get(key)
     if (st === undefined) {
@@ -83,6 +108,7 @@ export class SqliteProjection {
   }
 
   row (entity: string, id: string): Row | undefined {
+    if (isPointer(this.catalog.entities.get(entity))) return this.db.prepare(`SELECT * FROM ${quote(tableName(entity))} WHERE id = ?`).get(id) as Row | undefined
     return this.statementsOf(entity).get.get(id) as Row | undefined
   }
 

@@ -40,6 +40,8 @@ export class SqliteRecordStorage implements RecordStorage {
     addUsage: Database.Statement<[string, string, number, number]>
     receipt: Database.Statement<[string, string]>
     receiptsSince: Database.Statement<[string, number, number], { seq: number, data: string }>
+    openReceipts: Database.Statement<[string, number], { seq: number, data: string }>
+    dismiss: Database.Statement<[string, number]>
   }
 
   /** `projection`, when given, receives each commit's row in the same transaction. */
@@ -60,6 +62,7 @@ export class SqliteRecordStorage implements RecordStorage {
         seq INTEGER PRIMARY KEY AUTOINCREMENT, principal TEXT NOT NULL, data TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS receipts_principal ON receipts (principal, seq);
+      CREATE TABLE IF NOT EXISTS receipt_dismissals (seq INTEGER PRIMARY KEY, principal TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS principal_usage (
         doc TEXT NOT NULL, principal TEXT NOT NULL, receipts INTEGER NOT NULL, refused_bytes INTEGER NOT NULL, PRIMARY KEY (doc, principal)
       );
@@ -77,7 +80,10 @@ export class SqliteRecordStorage implements RecordStorage {
       addUsage: db.prepare(`INSERT INTO principal_usage (doc, principal, receipts, refused_bytes) VALUES (?, ?, ?, ?)
         ON CONFLICT (doc, principal) DO UPDATE SET receipts = receipts + excluded.receipts, refused_bytes = refused_bytes + excluded.refused_bytes`),
       receipt: db.prepare('INSERT INTO receipts (principal, data) VALUES (?, ?)'),
-      receiptsSince: db.prepare('SELECT seq, data FROM receipts WHERE principal = ? AND seq > ? ORDER BY seq LIMIT ?')
+      receiptsSince: db.prepare('SELECT seq, data FROM receipts WHERE principal = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      openReceipts: db.prepare('SELECT r.seq, r.data FROM receipts r WHERE r.principal = ? AND NOT EXISTS (SELECT 1 FROM receipt_dismissals d WHERE d.seq = r.seq) ORDER BY r.seq LIMIT ?'),
+      // Only the principal's own receipts: the receipt's principal is checked by the select.
+      dismiss: db.prepare('INSERT OR IGNORE INTO receipt_dismissals (seq, principal) SELECT seq, principal FROM receipts WHERE principal = ? AND seq = ?')
     }
   }
 
@@ -135,6 +141,16 @@ export class SqliteRecordStorage implements RecordStorage {
   /** A principal's receipts after `since`, oldest first. */
   receipts (principal: string, since: number, limit: number): Receipt[] {
     return this.stmt.receiptsSince.all(principal, since, limit).map(r => ({ ...JSON.parse(r.data) as Receipt, seq: r.seq }))
+  }
+
+  /** A principal's receipts not dismissed on any of their devices, oldest first (what a new device is offered). */
+  openReceipts (principal: string, limit: number): Receipt[] {
+    return this.stmt.openReceipts.all(principal, limit).map(r => ({ ...JSON.parse(r.data) as Receipt, seq: r.seq }))
+  }
+
+  /** Marks receipts of `principal` as dismissed (the user dealt with them on a device); returns how many were new. */
+  dismissReceipts (principal: string, seqs: readonly number[]): number {
+    return this.db.transaction(() => seqs.reduce((n, seq) => n + this.stmt.dismiss.run(principal, seq).changes, 0))()
   }
 
   async compact (doc: DocName, merged: Uint8Array, throughSeq: number): Promise<void> {
