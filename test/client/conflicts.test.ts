@@ -1,0 +1,59 @@
+// Same-field conflicts as field workers meet them, with the device SDK through a real server: two devices
+// offline change one field; after both sync the later edit stands on both, and the author of the earlier
+// one finds a `superseded` entry in the inbox of the device that made it (README, "Conflicts").
+
+import { describe, expect, it } from 'vitest'
+import { Reason } from '../../src/projection/receipts.ts'
+import { deviceFor, inboxReceipts, serverFor } from '../helpers/device.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
+
+const cleanups = useCleanups()
+
+describe('same-field conflicts on devices', () => {
+  it('the later offline edit wins on every device, whichever syncs first; the earlier one lands in its device\'s inbox', async () => {
+    const s = await serverFor(cleanups)
+    const alice = await deviceFor(cleanups, s, 'alice')
+    const bob = await deviceFor(cleanups, s, 'bob')
+    await alice.sync()
+    await bob.sync()
+    const record = (await alice.list('account')).find(r => r.values.ownerid === 'systemuser/u-alice')!.record
+    expect((await bob.list('account')).some(r => r.record === record)).toBe(true)
+    alice.disconnect()
+    bob.disconnect()
+    await bob.update(record, { telephone1: 'bob, earlier' })
+    // (The clock moves on: alice edits later.)
+    await new Promise(resolve => setTimeout(resolve, 5))
+    await alice.update(record, { telephone1: 'alice, later' })
+    // Alice, whose edit is later, syncs first; bob's earlier edit then arrives and loses.
+    await alice.sync()
+    await bob.sync()
+    await alice.sync()
+    for (const d of [alice, bob]) expect((await d.list('account')).find(r => r.record === record)?.values.telephone1).toBe('alice, later')
+    const entries = (await inboxReceipts(bob)).filter(r => r.reason === Reason.superseded)
+    expect(entries.map(r => [r.record, r.field, r.attempted, r.kept, r.conflict?.by])).toEqual([[record, 'telephone1', 'bob, earlier', 'alice, later', 'u-alice']])
+    expect((await inboxReceipts(alice)).filter(r => r.reason === Reason.superseded)).toEqual([])
+  })
+
+  it('tells the device whose value the record held when a later concurrent edit replaces it', async () => {
+    const s = await serverFor(cleanups)
+    const alice = await deviceFor(cleanups, s, 'alice')
+    const bob = await deviceFor(cleanups, s, 'bob')
+    await alice.sync()
+    await bob.sync()
+    const record = (await alice.list('account')).find(r => r.values.ownerid === 'systemuser/u-alice')!.record
+    alice.disconnect()
+    bob.disconnect()
+    await bob.update(record, { telephone1: 'bob, earlier' })
+    await new Promise(resolve => setTimeout(resolve, 5))
+    await alice.update(record, { telephone1: 'alice, later' })
+    // Bob's earlier edit reaches the server first; alice's later one replaces it.
+    await bob.sync()
+    bob.disconnect()
+    await alice.sync()
+    await bob.sync()
+    expect((await bob.list('account')).find(r => r.record === record)?.values.telephone1).toBe('alice, later')
+    const entries = (await inboxReceipts(bob)).filter(r => r.reason === Reason.superseded)
+    expect(entries.map(r => [r.field, r.attempted, r.kept, r.conflict?.by])).toEqual([['telephone1', 'bob, earlier', 'alice, later', 'u-alice']])
+    expect((await inboxReceipts(alice)).filter(r => r.reason === Reason.superseded)).toEqual([])
+  })
+})
