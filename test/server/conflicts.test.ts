@@ -218,7 +218,7 @@ describe('same-field conflicts (seeded property)', () => {
         const dirty: Set<string>[] = []
         for (let i = 0; i < n; i++) {
           const [login, userId] = i < ACCOUNT_USERS.length ? ACCOUNT_USERS[i] : ACCOUNT_USERS[0]
-          devices.push(await device(s, name, login, userId, 10_000_000 + round * 100 + i * int(gen, 1, 7)))
+          devices.push(await device(s, name, login, userId, 10_000_000 + round * 100 + i * 10 + int(gen, 0, 9)))
           skew.push(int(gen, 0, 60_000) - 30_000)
           online.push(chance(gen, 0.5))
           dirty.push(new Set())
