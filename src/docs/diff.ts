@@ -16,10 +16,10 @@ export type Change =
   | { kind: 'note-added', noteId: string, note: NoteState }
   | { kind: 'note-edited', noteId: string, old: NoteState, new: NoteState }
   | { kind: 'note-removed', noteId: string, old: NoteState }
-  | { kind: 'deleted', by: string, on: string }
-  | { kind: 'undeleted', by: string, on: string }
+  | { kind: 'deleted', by: string, on: string, seen?: string }
+  | { kind: 'undeleted', by: string, on: string, seen?: string }
 
-const TOMBSTONE_KEYS: readonly MetaKey[] = ['deletedby', 'deletedon']
+const TOMBSTONE_KEYS: readonly MetaKey[] = ['deletedby', 'deletedon', 'deletedseen']
 
 const sameNote = (a: NoteState, b: NoteState): boolean =>
   NOTE_KEYS.every(k => a[k] === b[k])
@@ -63,9 +63,9 @@ export const diff = (before: RecordState, after: RecordState): Change[] => {
     else if (!sameNote(o, n)) out.push({ kind: 'note-edited', noteId, old: o, new: n })
   }
   if (isDeleted && !wasDeleted) {
-    out.push({ kind: 'deleted', by: String(am.deletedby ?? ''), on: String(am.deletedon) })
+    out.push({ kind: 'deleted', by: String(am.deletedby ?? ''), on: String(am.deletedon), ...(am.deletedseen === undefined ? {} : { seen: String(am.deletedseen) }) })
   } else if (wasDeleted && !isDeleted) {
-    out.push({ kind: 'undeleted', by: String(bm.deletedby ?? ''), on: String(bm.deletedon) })
+    out.push({ kind: 'undeleted', by: String(bm.deletedby ?? ''), on: String(bm.deletedon), ...(bm.deletedseen === undefined ? {} : { seen: String(bm.deletedseen) }) })
   }
   return out
 }
@@ -95,8 +95,8 @@ export const applyChanges = (state: RecordState, changes: readonly Change[]): Re
       case 'note-added': s.notes[c.noteId] = { ...c.note }; break
       case 'note-edited': s.notes[c.noteId] = { ...c.new }; break
       case 'note-removed': delete s.notes[c.noteId]; break
-      case 'deleted': setOrDelete<FieldValue>(s.meta, 'deletedby', c.by || null); s.meta.deletedon = c.on; break
-      case 'undeleted': delete s.meta.deletedby; delete s.meta.deletedon; break
+      case 'deleted': setOrDelete<FieldValue>(s.meta, 'deletedby', c.by || null); s.meta.deletedon = c.on; setOrDelete<FieldValue>(s.meta, 'deletedseen', c.seen); break
+      case 'undeleted': delete s.meta.deletedby; delete s.meta.deletedon; delete s.meta.deletedseen; break
     }
   }
   return s
@@ -122,8 +122,8 @@ const invertOne = (c: Exclude<Change, { kind: 'created' }>): Change => {
     case 'note-added': return { kind: 'note-removed', noteId: c.noteId, old: c.note }
     case 'note-edited': return { kind: 'note-edited', noteId: c.noteId, old: c.new, new: c.old }
     case 'note-removed': return { kind: 'note-added', noteId: c.noteId, note: c.old }
-    case 'deleted': return { kind: 'undeleted', by: c.by, on: c.on }
-    case 'undeleted': return { kind: 'deleted', by: c.by, on: c.on }
+    case 'deleted': return { ...c, kind: 'undeleted' }
+    case 'undeleted': return { ...c, kind: 'deleted' }
   }
 }
 
@@ -166,8 +166,8 @@ export const applyChangesToDoc = (doc: Y.Doc, changes: readonly Change[], origin
           break
         }
         case 'note-removed': notes.delete(c.noteId); break
-        case 'deleted': metaSet('deletedby', c.by || null); meta.set('deletedon', c.on); break
-        case 'undeleted': meta.delete('deletedby'); meta.delete('deletedon'); break
+        case 'deleted': metaSet('deletedby', c.by || null); meta.set('deletedon', c.on); metaSet('deletedseen', c.seen ?? null); break
+        case 'undeleted': meta.delete('deletedby'); meta.delete('deletedon'); meta.delete('deletedseen'); break
       }
     }
   }, origin)

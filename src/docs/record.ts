@@ -19,7 +19,7 @@ export const CLOCKS = 'clocks'
 /** Keys of the `meta` map. Only these are record metadata; anything else there is foreign. */
 export const META_KEYS = [
   'entity', 'id', 'ownerid', 'owningbusinessunit', 'createdby', 'createdon', 'modifiedby', 'modifiedon',
-  'statecode', 'activestage', 'deletedby', 'deletedon'
+  'statecode', 'activestage', 'deletedby', 'deletedon', 'deletedseen'
 ] as const
 export type MetaKey = typeof META_KEYS[number]
 
@@ -240,6 +240,10 @@ export const deleteRecord = (doc: Y.Doc, entity: EntityDef, actor: Actor, origin
     const meta = doc.getMap<FieldValue>(META)
     meta.set('deletedby', actor.by)
     meta.set('deletedon', actor.at)
+    // What the deleting writer had seen of each field (its stamps): the server tells the authors of
+    // edits it had not seen that the delete overrode them.
+    const seen = doc.getMap<string>(CLOCKS).toJSON()
+    if (Object.keys(seen).length > 0) meta.set('deletedseen', JSON.stringify(seen))
   }, origin)
 }
 

@@ -177,3 +177,26 @@ export const stampServerWrites = (doc: Y.Doc, fields: readonly string[], nowMs: 
   }
 }
 
+
+/**
+ * The stamped field values a delete's writer had not seen, by their authors: `seen` is the tombstone's
+ * `deletedseen` (the writer's stamps, as JSON); a delete without one (a client that does not stamp) names nobody.
+ */
+export const unseenEdits = (before: FieldsBefore, seen: unknown, principalOf: (client: number) => string | undefined): Map<string, Record<string, FieldValue | null>> => {
+  const out = new Map<string, Record<string, FieldValue | null>>()
+  if (typeof seen !== 'string') return out
+  let stamps: unknown
+  try { stamps = JSON.parse(seen) } catch { return out }
+  if (typeof stamps !== 'object' || stamps === null) return out
+  for (const [field, pre] of before.fields) {
+    if (pre.stamp === null) continue
+    const saw = decodeStamp((stamps as Record<string, unknown>)[field])
+    if (saw !== null && compareHlc(pre.stamp.clock, saw.clock) <= 0) continue
+    const who = principalOf(pre.stamp.clock.writer)
+    if (who === undefined) continue
+    const edited = out.get(who) ?? {}
+    edited[field] = pre.value
+    out.set(who, edited)
+  }
+  return out
+}

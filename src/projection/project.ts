@@ -8,7 +8,7 @@ import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts
 import { exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from './receipts.ts'
-import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, type Arbitration } from './arbitrate.ts'
+import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, unseenEdits, type Arbitration } from './arbitrate.ts'
 import { laterEditWins, type ConflictStrategy } from './conflict-strategies.ts'
 import { ruleWrites } from './rule-writes.ts'
 
@@ -180,6 +180,18 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
         attempted: s.attempted, kept: s.kept, reason: Reason.superseded, message: supersededMessage(s.field, s.kept, s.by, s.at, s.editedAt),
         privilegeVersion: ctx.ix.version, at: now, conflict: { by: s.by, at: s.at, editedAt: s.editedAt }
       })
+    }
+    // A delete whose writer had not seen some fields' latest edits: each of their authors is told.
+    const deletion = changes.find(c => c.kind === 'deleted')
+    if (deletion !== undefined && !dropped.includes(deletion) && ctx.conflicts !== undefined) {
+      for (const [editor, edited] of unseenEdits(fields, after.meta.deletedseen, ctx.conflicts.principalOf)) {
+        if (editor === ctx.userId) continue
+        conflicts.push({
+          principal: editor, record: ctx.record, change: 'deleted', field: null, attempted: edited, kept: { deletedby: after.meta.deletedby ?? null, deletedon: after.meta.deletedon ?? null },
+          reason: Reason.superseded, message: `${ctx.userId} deleted this record at ${String(after.meta.deletedon)} without having seen your changes to ${Object.keys(edited).join(', ')}; a delete wins over edits`,
+          privilegeVersion: ctx.ix.version, at: now, conflict: { by: ctx.userId, at: String(after.meta.deletedon), editedAt: now }
+        })
+      }
     }
     // A rule's value is the server's write, stamped with the server's clock.
     if (ruled.length > 0) stampServerWrites(doc, ruled.flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' ? [c.field] : []), Date.parse(now))

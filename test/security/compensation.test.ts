@@ -74,7 +74,7 @@ describe('a compensation restores exactly what it removed', () => {
             // landed, and a compensation then restored the text without it).
             const t = d.getText('memo:description')
             if (t.length > 1 && chance(gen, 0.15)) t.format(0, int(gen, 1, t.length), { bold: true })
-            change(gen, d, 'u-avery'); if (readRecord(d, account).meta.deletedon !== undefined) { d.getMap('meta').delete('deletedon'); d.getMap('meta').delete('deletedby') } changed = JSON.stringify(readRecord(d, account)) !== JSON.stringify(before) })
+            change(gen, d, 'u-avery'); if (readRecord(d, account).meta.deletedon !== undefined) { d.getMap('meta').delete('deletedon'); d.getMap('meta').delete('deletedby'); d.getMap('meta').delete('deletedseen') } changed = JSON.stringify(readRecord(d, account)) !== JSON.stringify(before) })
           if (!changed) continue
           const target = exactly(base)
           const refused = avery.receipts().length

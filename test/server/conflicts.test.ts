@@ -152,6 +152,26 @@ describe('same-field conflicts', () => {
     expect(entries.map(r => [r.change, r.field, r.attempted])).toEqual([['field-set', 'telephone1', 'edited offline']])
     expect(entries[0].conflict?.by).toBe('u-bob')
   })
+
+  it('a delete arriving after an edit its writer had not seen tells that editor, and nobody else', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const alice = await device(s, name, 'alice', 'u-alice', 7_100_001)
+    const bob = await device(s, name, 'bob', 'u-bob', 7_100_002)
+    const avery = await device(s, name, 'avery', 'u-avery', 7_100_003)
+    // Avery's edit bob has seen, alice's he has not.
+    setField(avery.doc, ACCOUNT, 'telephone1', 'seen by bob', { by: 'u-avery', at: iso(Date.now() - 3000) })
+    await push(s, name, avery)
+    pull(s, name, bob)
+    setField(alice.doc, ACCOUNT, 'websiteurl', 'https://unseen.example', { by: 'u-alice', at: iso(Date.now() - 2000) })
+    await push(s, name, alice)
+    deleteRecord(bob.doc, ACCOUNT, { by: 'u-bob', at: iso(Date.now() - 1000) })
+    await push(s, name, bob)
+    expect(readRecord(serverDoc(s, name), ACCOUNT).meta.deletedby).toBe('u-bob')
+    expect(superseded(s, 'u-alice', name).map(r => [r.change, r.attempted, r.conflict?.by])).toEqual([['deleted', { websiteurl: 'https://unseen.example' }, 'u-bob']])
+    expect(superseded(s, 'u-avery', name)).toEqual([])
+    expect(superseded(s, 'u-bob', name)).toEqual([])
+  })
 })
 
 describe('conflict strategies', () => {
