@@ -157,6 +157,10 @@ export class Replica {
     const state = readRecord(doc)
     const field = parseFieldDocName(record)
     return this.queue(async () => {
+      // Evicted after the edit was made, before it was stored (the evict frame was queued first): the
+      // edit joins the record's other unsynced edits in the inbox. Stored, it would be a pending edit of a
+      // record the device no longer holds, sent and later built on without the state it depends on.
+      if (this.docs.get(record) !== doc) { await this.keepEvicted(record, state, 1); return }
       const id = await this.store.addPending(record, update)
       if (field !== null) await this.reindex(field.record)
       else await this.indexWrite(record, this.store.setIndex(record, await this.entryOf(record, state)))
@@ -329,13 +333,7 @@ export class Replica {
   /** A record left the scope: unsynced edits go to the inbox, never silently away. */
   async evict (record: string): Promise<void> {
     const pending = (await this.store.pending()).filter(p => p.record === record)
-    if (pending.length > 0) {
-      const doc = await this.open(record)
-      await this.store.addInbox({
-        receipt: { record, reason: 'evicted', message: `${record} left this device's scope with ${pending.length} unsynced edit(s)`, field: null, attempted: readRecord(doc), kept: null },
-        serverValue: null, at: new Date().toISOString()
-      })
-    }
+    if (pending.length > 0) await this.keepEvicted(record, readRecord(await this.open(record)), pending.length)
     this.docs.get(record)?.destroy()
     this.docs.delete(record)
     this.known.delete(record)
@@ -343,6 +341,14 @@ export class Replica {
     const field = parseFieldDocName(record)
     if (field !== null) await this.reindex(field.record) // its value leaves the record's listing
     this.emit('evicted', [record])
+  }
+
+  /** Unsynced edits of a record that left the scope, into the inbox with the state they made. */
+  private async keepEvicted (record: string, attempted: RecordState, edits: number): Promise<void> {
+    await this.store.addInbox({
+      receipt: { record, reason: 'evicted', message: `${record} left this device's scope with ${edits} unsynced edit(s)`, field: null, attempted, kept: null },
+      serverValue: null, at: new Date().toISOString()
+    })
   }
 
   async close (): Promise<void> {

@@ -388,6 +388,7 @@ export class DeviceSession {
       if (id > 0) this.send({ type: DeviceMessage.ack, record: name, id })
       return
     }
+    const created = room.ownership() === undefined
     const state = { opening: true, askedForState: false }
     const peer = this.peerFor(name, state)
     room.join(peer)
@@ -407,10 +408,26 @@ export class DeviceSession {
       if (id > 0) this.awaitingState.set(name, [...(this.awaitingState.get(name) ?? []), id])
       return
     }
-    feed.hold(this.deviceId!, [name])
+    this.pushed([{ name, created }])
     const answered = id === 0 ? this.awaitingState.get(name) ?? [] : [id]
     if (id === 0) this.awaitingState.delete(name)
     for (const a of answered) this.send({ type: DeviceMessage.ack, record: name, id: a })
+  }
+
+  /**
+   * What a device holds after its edits were integrated. A record it created, or one the server counts
+   * as held, it holds whole. Any other (an evict crossed the edit: the device drops the record on
+   * receiving it; or a cycle sending the record whole was cut) it may hold in part or not at all: were it
+   * counted as held, the next cycle would send only what changed since the cursor, which a device
+   * without the record's earlier state can never integrate. So the next full cycle sends it whole or
+   * evicts it.
+   */
+  private pushed (records: readonly { name: DocName, created: boolean }[]): void {
+    const { feed } = this.deps
+    const device = this.deviceId!
+    const whole = records.filter(r => r.created || feed.holds(device, r.name))
+    feed.hold(device, whole.map(r => r.name))
+    feed.mayHold(device, records.filter(r => !whole.includes(r)).map(r => r.name))
   }
 
   /** Pushes that waited for the device's state of their record (their dependencies were not integrated). */
@@ -440,7 +457,7 @@ export class DeviceSession {
     if (new Set(names).size !== names.length) { this.fail(CloseCode.malformed, 'a command names a record twice'); return }
     const { rooms, security, feed, now } = this.deps
     const ix = security.index
-    const joined: { name: DocName, room: ReturnType<Rooms['get']>, peer: Peer, update: Uint8Array }[] = []
+    const joined: { name: DocName, room: ReturnType<Rooms['get']>, peer: Peer, update: Uint8Array, created: boolean }[] = []
     const unreadable: Receipt[] = []
     let aborted = false
     try {
@@ -450,12 +467,13 @@ export class DeviceSession {
         await room.ready
         // A record to create is decided with the rest (a create privilege lost since the device's last
         // metadata is then reported as privilege-revoked); an existing one the user may not read is refused.
-        if (room.ownership() === undefined || room.mayOpen(ix, this.userId)) {
+        const created = room.ownership() === undefined
+        if (created || room.mayOpen(ix, this.userId)) {
           const state = { opening: true, askedForState: false }
           const peer = this.peerFor(name, state)
           room.join(peer)
           state.opening = false
-          joined.push({ name, room, peer, update: p.update })
+          joined.push({ name, room, peer, update: p.update, created })
           continue
         }
         rooms.released(name)
@@ -479,7 +497,7 @@ export class DeviceSession {
       for (const r of unreadable) this.send({ type: DeviceMessage.evict, record: r.record, reason: 'no-read-access' })
       feed.unsure(this.deviceId!, unreadable.map(r => r.record as DocName))
     }
-    feed.hold(this.deviceId!, joined.map(j => j.name))
+    this.pushed(joined)
     for (const p of f.parts) if (p.id > 0) this.send({ type: DeviceMessage.ack, record: p.record, id: p.id })
   }
 

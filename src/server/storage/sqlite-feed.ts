@@ -131,6 +131,11 @@ export class SqliteFeed {
     return new Set(this.st<[string], { doc: string }>('SELECT doc FROM device_records WHERE device = ? AND confirmed = 1').all(device).map(r => r.doc as DocName))
   }
 
+  /** Whether a finished cycle confirmed the device holds `doc` (one row: a push asks this per record). */
+  holds (device: string, doc: DocName): boolean {
+    return this.st<[string, string], { n: number }>('SELECT 1 AS n FROM device_records WHERE device = ? AND doc = ? AND confirmed = 1').get(device, doc) !== undefined
+  }
+
   hold (device: string, docs: Iterable<DocName>): void {
     this.each('INSERT INTO device_records (device, doc, confirmed) VALUES (?, ?, 1) ON CONFLICT (device, doc) DO UPDATE SET confirmed = 1', device, docs)
   }
