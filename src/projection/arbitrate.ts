@@ -123,10 +123,11 @@ export const arbitrate = (doc: Y.Doc, ds: DeleteSet, before: FieldsBefore, ctx: 
     touched.set(key, pre)
     let stamp = ownClock !== null && !Y.isDeleted(ds, ownClock.id) ? decodeStamp(contentOf(ownClock)) : null
     if (stamp !== null && stamp.clock.writer !== writer) stamp = null
-    // A write with a stamp says what it saw; one without (any Yjs client) saw the current value if it was
-    // made right on top of its item.
+    // A write with a stamp says what it saw: the current value's very stamp (a writer cannot have seen a
+    // later one than the record holds, so a stamp claiming that is taken as not having seen it); one
+    // without (any Yjs client) saw the current value if it was made right on top of its item.
     const sequential = pre.stamp === null || (stamp !== null
-      ? stamp.clock.writer === pre.stamp.clock.writer || (stamp.seen !== null && compareHlc(stamp.seen, pre.stamp.clock) >= 0)
+      ? stamp.clock.writer === pre.stamp.clock.writer || (stamp.seen !== null && compareHlc(stamp.seen, pre.stamp.clock) === 0)
       : pre.item === undefined ? base === null : sameId(base, lastId(pre.item)))
     let clock: Hlc = stamp?.clock ?? { wall: ctx.nowMs, counter: 0, writer }
     if (clock.wall > ctx.nowMs + ctx.maxSkewMs) clock = { wall: ctx.nowMs, counter: 0, writer }

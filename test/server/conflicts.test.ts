@@ -118,6 +118,25 @@ describe('same-field conflicts', () => {
     expect(superseded(s, 'u-bob', name)).toEqual([])
   })
 
+  it('a stamp claiming to have seen a later value than the record holds does not make an older write stand', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const t0 = Date.now() - 60_000
+    const alice = await device(s, name, 'alice', 'u-alice', 6_100_001)
+    const bob = await device(s, name, 'bob', 'u-bob', 6_100_002)
+    setField(alice.doc, ACCOUNT, 'telephone1', 'alice, later', { by: 'u-alice', at: iso(t0 + 1000) })
+    await push(s, name, alice)
+    // Bob's stale copy writes an earlier edit and claims it was made on top of a value from the far future.
+    bob.doc.transact(() => {
+      setField(bob.doc, ACCOUNT, 'telephone1', 'bob, earlier', { by: 'u-bob', at: iso(t0) })
+      const own = decodeStamp(bob.doc.getMap(CLOCKS).get('telephone1'))!
+      bob.doc.getMap(CLOCKS).set('telephone1', `${own.clock.wall}:${own.clock.counter}:${own.clock.writer} 99999999999999:0:1`)
+    })
+    await push(s, name, bob)
+    expect(readRecord(serverDoc(s, name)).fields.telephone1).toBe('alice, later')
+    expect(superseded(s, 'u-bob', name).map(r => r.attempted)).toEqual(['bob, earlier'])
+  })
+
   it('a clock more than the allowed skew ahead counts as the time the write arrived', async () => {
     const s = await startServer(cleanups)
     const name = ownedBy(s, 'account', 'u-alice')
@@ -256,7 +275,7 @@ describe('same-field conflicts (seeded property)', () => {
             const w = { device: d, field: f, value, stamp, clock: stamp.clock }
             pushed.push(w)
             const cur = current.get(f)
-            const sequential = cur === undefined || cur.clock.writer === stamp.clock.writer || (stamp.seen !== null && compareHlc(stamp.seen, cur.clock) >= 0)
+            const sequential = cur === undefined || cur.clock.writer === stamp.clock.writer || (stamp.seen !== null && compareHlc(stamp.seen, cur.clock) === 0)
             if (sequential) current.set(f, w)
             else if (compareHlc(stamp.clock, cur.clock) > 0) {
               expected.push({ userId: cur.device.userId, field: f, attempted: cur.value, kept: value })
