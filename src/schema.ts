@@ -1,7 +1,9 @@
-// Shared by the configuration schemas (catalog, metadata): messages that say what was expected, and one
-// way to report a problem, from a schema or from a cross-check after it, naming the file and the path.
+// Shared by the schemas of untrusted input (catalog, metadata, profiles, admin request bodies): messages
+// that say what was expected, and one way to report a problem, from a schema or from a cross-check after
+// it, naming the file (or body) and the path.
 
 import * as v from 'valibot'
+import type { FieldError } from './errors.ts'
 
 export type PathKey = string | number
 
@@ -83,4 +85,18 @@ export const parseJson = (source: string, text: string, fail: (text: string) => 
   } catch (e) {
     throw fail(`${source}: not valid JSON (${(e as Error).message})`)
   }
+}
+
+/** The path of an issue as it reads in the input (`a.b[0].c`), or `root` for the input itself. */
+export const issuePath = (issue: v.BaseIssue<unknown>, root: string): string => {
+  let out = ''
+  for (const key of keysOf(issue)) out += typeof key === 'number' ? `[${key}]` : `${out === '' ? '' : '.'}${key}`
+  return out === '' ? root : out
+}
+
+/** A request body or admin input through `schema`: its output, or the FieldError `fail` makes of the first issue. */
+export const parseFields = <S extends v.GenericSchema>(schema: S, input: unknown, fail: (field: string, message: string) => FieldError, root: string): v.InferOutput<S> => {
+  const r = v.safeParse(schema, input, { abortEarly: true })
+  if (r.success) return r.output
+  throw fail(issuePath(r.issues[0], root), r.issues[0].message)
 }

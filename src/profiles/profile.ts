@@ -5,7 +5,7 @@ import * as v from 'valibot'
 import type { Catalog, RelationshipDef } from '../docs/catalog-types.ts'
 import { isValidId } from '../ids.ts'
 import { FieldError } from '../errors.ts'
-import { parseFields } from '../parse-fields.ts'
+import { parseFields } from '../schema.ts'
 
 export class ProfileError extends FieldError {
   override name = 'ProfileError'
