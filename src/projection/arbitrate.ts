@@ -18,21 +18,70 @@ interface Before {
   readonly stamp: FieldStamp | null
 }
 
+/**
+ * What the record held before the update, taken cheaply (the entries' items, not their values): a field
+ * is read only if the update touches it, so an update costs what it writes, not the record's size.
+ */
 export interface FieldsBefore {
-  readonly fields: ReadonlyMap<string, Before>
-  readonly state: ReadonlyMap<number, number>
+  /** the field as it was */
+  readonly field: (key: string) => Before
+  /** every field the record had an entry or a stamp for */
+  readonly keys: () => Iterable<string>
+  /** whether a struct id is one this update added */
+  readonly isNew: (id: Y.ID) => boolean
 }
 
-export const fieldsBefore = (doc: Y.Doc): FieldsBefore => {
-  const fields = new Map<string, Before>()
-  const map = doc.getMap<FieldValue>(FIELDS)
-  const clocks = doc.getMap<string>(CLOCKS)
-  const keys = new Set([...map._map.keys(), ...clocks._map.keys()])
-  for (const k of keys) {
-    const raw = clocks.get(k)
-    fields.set(k, { item: map._map.get(k), value: map.has(k) ? map.get(k) ?? null : null, raw: typeof raw === 'string' ? raw : undefined, stamp: decodeStamp(raw) })
+/** Call before integrating an update whose structs are `structs`. */
+export const fieldsBefore = (doc: Y.Doc, structs: readonly { readonly id: Y.ID }[]): FieldsBefore => {
+  const items = new Map(doc.getMap<FieldValue>(FIELDS)._map)
+  const stamps = new Map(doc.getMap<string>(CLOCKS)._map)
+  // (An item's deleted flag may change when the update is integrated; its content stays readable until
+  // the transaction ends.)
+  const gone = new Set<string>()
+  for (const [k, item] of items) if (item.deleted) gone.add(k)
+  for (const [k, item] of stamps) if (item.deleted) stamps.delete(k)
+  const state = new Map<number, number>()
+  for (const s of structs) if (!state.has(s.id.client)) state.set(s.id.client, Y.getState(doc.store, s.id.client))
+  const cache = new Map<string, Before>()
+  return {
+    field: key => {
+      let b = cache.get(key)
+      if (b === undefined) {
+        const item = items.get(key)
+        const raw = stamps.get(key)?.content
+        const rawValue = raw instanceof Y.ContentAny && typeof raw.arr[0] === 'string' ? raw.arr[0] as string : undefined
+        const value = item === undefined || gone.has(key) || !(item.content instanceof Y.ContentAny) ? null : item.content.arr[item.content.arr.length - 1] as FieldValue
+        b = { item, value, raw: rawValue, stamp: decodeStamp(rawValue) }
+        cache.set(key, b)
+      }
+      return b
+    },
+    keys: () => new Set([...items.keys(), ...stamps.keys()]),
+    isNew: id => id.clock >= (state.get(id.client) ?? Number.POSITIVE_INFINITY)
   }
-  return { fields, state: Y.decodeStateVector(Y.encodeStateVector(doc)) }
+}
+
+/** The keys of `fields` and `clocks` entries that the update's structs and deletions touch. */
+const touchedKeys = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], ds: DeleteSet): Set<string> => {
+  const fields = doc.getMap(FIELDS)
+  const clocks = doc.getMap(CLOCKS)
+  const keys = new Set<string>()
+  const visit = (item: Y.AbstractStruct | null): void => {
+    if (item instanceof Y.Item && (item.parent === fields || item.parent === clocks) && item.parentSub !== null) keys.add(item.parentSub)
+  }
+  for (const s of structs) if (s instanceof Y.Item) visit(Y.getItem(doc.store, s.id))
+  // A clear from a client that does not stamp is a deletion alone.
+  for (const [client, ranges] of ds.clients) {
+    const have = Y.getState(doc.store, client)
+    for (const r of ranges) {
+      for (let clock = r.clock; clock < Math.min(r.clock + r.len, have);) {
+        const item = Y.getItem(doc.store, Y.createID(client, clock))
+        visit(item)
+        clock = item.id.clock + item.length
+      }
+    }
+  }
+  return keys
 }
 
 export interface ArbitrationContext {
@@ -85,16 +134,15 @@ const lastId = (item: Y.Item): Y.ID => Y.createID(item.id.client, item.id.clock 
  */
 export type DeleteSet = ReturnType<typeof Y.decodeUpdate>['ds']
 
-export const arbitrate = (doc: Y.Doc, ds: DeleteSet, before: FieldsBefore, ctx: ArbitrationContext): Arbitration => {
+export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], ds: DeleteSet, before: FieldsBefore, ctx: ArbitrationContext): Arbitration => {
   const fields = doc.getMap<FieldValue>(FIELDS)
   const clocks = doc.getMap<string>(CLOCKS)
-  const isNew = (id: Y.ID): boolean => id.clock >= (before.state.get(id.client) ?? 0)
+  const isNew = before.isNew
   const touched = new Map<string, Before>()
   const superseded: Superseded[] = []
   let wrote = false
-  const keys = new Set([...fields._map.keys(), ...clocks._map.keys()])
-  for (const key of keys) {
-    const pre: Before = before.fields.get(key) ?? { item: undefined, value: null, raw: undefined, stamp: null }
+  for (const key of touchedKeys(doc, structs, ds)) {
+    const pre = before.field(key)
     const own = newestOwn(fields, key, isNew)
     const ownClock = newestOwn(clocks, key, isNew)
     // What the writer did to the field: set it (its newest item), or clear it (a deletion of the value the
@@ -189,7 +237,8 @@ export const unseenEdits = (before: FieldsBefore, seen: unknown, principalOf: (c
   let stamps: unknown
   try { stamps = JSON.parse(seen) } catch { return out }
   if (typeof stamps !== 'object' || stamps === null) return out
-  for (const [field, pre] of before.fields) {
+  for (const field of before.keys()) {
+    const pre = before.field(field)
     if (pre.stamp === null) continue
     const saw = decodeStamp((stamps as Record<string, unknown>)[field])
     if (saw !== null && compareHlc(pre.stamp.clock, saw.clock) <= 0) continue

@@ -130,7 +130,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   const conflicts: Receipt[] = []
   doc.transact(tr => {
     before = readRecord(doc, ctx.entity)
-    const fields = fieldsBefore(doc)
+    const fields = fieldsBefore(doc, structs)
     Y.applyUpdate(doc, update)
     // Yjs marks a transaction that applied a remote update as remote, and after a remote transaction
     // that advanced the document's own client id it picks a new random one: the compensation below is
@@ -141,7 +141,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     // Fields left to Yjs's merge: an allowed write hidden behind a dropped one is written again.
     restoreShadowedWrites(doc, structs, ctx.isServerClient, f => !strategyOf(f).arbitrates)
     if (ctx.reject === undefined && exists(before) && !isDeleted(before)) {
-      arbitration = arbitrate(doc, decoded.ds, fields, {
+      arbitration = arbitrate(doc, structs, decoded.ds, fields, {
         strategyOf,
         principalOf: ctx.conflicts?.principalOf ?? (() => undefined),
         sender: ctx.userId,
