@@ -1,6 +1,6 @@
 // What a device reports to the app: its events and connection status.
 
-import type { Receipt } from '../projection/receipts.ts'
+import type { Receipt } from '../protocol/receipts.ts'
 
 export type DeviceStatus = 'offline' | 'syncing' | 'synced' | 'error'
 

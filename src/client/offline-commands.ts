@@ -7,7 +7,7 @@ import type { EntityDef } from '../docs/catalog-types.ts'
 import { exists, isDeleted, type RecordState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { evaluateRules, saveViolation } from '../metadata/business-rules.ts'
-import { Reason } from '../projection/receipts.ts'
+import { Reason } from '../protocol/receipts.ts'
 import { checkCommand, OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
 import { parseDocName } from '../ids.ts'
 

@@ -2,7 +2,7 @@
 // server's receipts, so a user learns at once what the server would drop at sync.
 
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
-import { Reason, type ReasonCode } from '../projection/receipts.ts'
+import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import type { ViewDef } from '../metadata/views.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'

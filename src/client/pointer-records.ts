@@ -5,7 +5,7 @@
 import { activityEntities, pointerRecord, pointerValues } from '../docs/activity-pointer.ts'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { parseDocName } from '../ids.ts'
-import { Reason } from '../projection/receipts.ts'
+import { Reason } from '../protocol/receipts.ts'
 import { checkCommand, OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
 import type { IndexedRecord } from './store.ts'
 

@@ -2,7 +2,7 @@
 // without opening documents, the rejected-changes inbox and the sync cursor. Adapters: SQLite (Node)
 // and IndexedDB (browser), both one database for every record.
 
-import type { Receipt } from '../projection/receipts.ts'
+import type { Receipt } from '../protocol/receipts.ts'
 
 export interface LocalMeta {
   readonly deviceId: string

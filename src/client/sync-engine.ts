@@ -4,9 +4,9 @@
 
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
-import type { Receipt } from '../projection/receipts.ts'
-import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDigest, readDeviceFrame, type DeviceFrame } from '../server/device-protocol.ts'
-import { CloseCode, SyncStep } from '../server/protocol.ts'
+import type { Receipt } from '../protocol/receipts.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDigest, readDeviceFrame, type DeviceFrame } from '../protocol/device-frames.ts'
+import { CloseCode, SyncStep } from '../protocol/codes.ts'
 import { DEFAULT_UPLOAD_BACKOFF, uploadBlob, UploadFailed, UploadRefused, uploadRetryDelay, type Http, type UploadBackoff } from './attachments.ts'
 import { contentHashesOf, heldRecords } from './content-gate.ts'
 import { currentToken, type TokenSource } from './token.ts'

@@ -4,7 +4,7 @@
 
 import * as v from 'valibot'
 import type { Catalog } from '../docs/catalog-types.ts'
-import { laterEditWins, STRATEGIES, type ConflictStrategy } from '../projection/conflict-strategies.ts'
+import { laterEditWins, STRATEGIES, type ConflictStrategy } from './conflict-strategies.ts'
 import { expected, oneOf, type Problem } from '../schema.ts'
 
 const NAMES = Object.keys(STRATEGIES)

@@ -7,7 +7,7 @@ import * as Y from 'yjs'
 import { CLOCKS, FIELDS } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { compareHlc, decodeStamp, encodeStamp, hlcTime, tick, ZERO, type FieldStamp, type Hlc } from '../docs/hlc.ts'
-import type { ConflictStrategy, FieldWrite } from './conflict-strategies.ts'
+import type { ConflictStrategy, FieldWrite } from '../metadata/conflict-strategies.ts'
 
 /** A field as the record held it before the update. */
 interface Before {

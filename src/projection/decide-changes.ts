@@ -8,7 +8,7 @@ import { ATTACHMENT_KEYS, exists, type NoteState, type RecordState } from '../do
 import { checkValue } from '../docs/values.ts'
 import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
 import type { Privilege } from '../authz/model.ts'
-import { Reason, type ReasonCode } from './receipts.ts'
+import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import { applyChanges } from '../docs/diff.ts'
 import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'

@@ -6,7 +6,7 @@
 import { ACTIVE, STATE_AFTER, isStateCommand, linkOf, mayCreate, type LeadQualification, type StateCommand } from '../docs/commands.ts'
 import type { Change } from '../docs/diff.ts'
 import { exists, isDeleted, type RecordState } from '../docs/record.ts'
-import { Reason, type ReasonCode } from './receipts.ts'
+import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import { parseDocName } from '../ids.ts'
 
 export interface TrialPart {

@@ -10,7 +10,7 @@
 
 import type { NoteState } from '../docs/record.ts'
 import type { ModelIndex, RecordOwnership } from '../authz/decide.ts'
-import { Reason, type ReasonCode } from './receipts.ts'
+import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 
 /** How far ahead of the server's clock a device's note time may be (clocks of phones drift). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000

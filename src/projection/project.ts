@@ -7,9 +7,9 @@ import type { EntityDef } from '../docs/catalog-types.ts'
 import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts'
 import { exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
-import { Reason, type Receipt, type ReasonCode } from './receipts.ts'
+import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
 import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, unseenEdits, type Arbitration } from './arbitrate.ts'
-import { laterEditWins, type ConflictStrategy } from './conflict-strategies.ts'
+import { laterEditWins, type ConflictStrategy } from '../metadata/conflict-strategies.ts'
 import { ruleWrites } from './rule-writes.ts'
 
 export interface ProjectResult {

@@ -3,8 +3,8 @@
 import type { AttributeType, EntityDef } from '../docs/catalog-types.ts'
 import { exists, isDeleted, type RecordState } from '../docs/record.ts'
 
-export type SqlValue = string | number | null
-export type Row = Record<string, SqlValue>
+import type { Row, SqlValue } from '../docs/row.ts'
+export type { Row, SqlValue }
 
 export type ColumnKind = 'text' | 'integer' | 'real'
 

@@ -7,7 +7,7 @@ import { fieldPermission, mayAccess } from '../authz/decide.ts'
 import type { SecurityModel } from '../authz/model.ts'
 import type { OfflineProfile } from '../profiles/profile.ts'
 import { NO_METADATA, type Metadata } from '../metadata/metadata.ts'
-import { fnv1a32 } from './device-protocol.ts'
+import { fnv1a32 } from '../protocol/device-frames.ts'
 import type { Security } from './security.ts'
 
 export const profileOf = (m: SecurityModel, userId: string): OfflineProfile | undefined =>

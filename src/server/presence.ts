@@ -8,8 +8,8 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import type * as Y from 'yjs'
 import type { User } from '../authz/org.ts'
-import { encodeAwareness } from './messages.ts'
-import { CloseCode, type CloseCodeValue } from './protocol.ts'
+import { encodeAwareness } from '../protocol/sync-messages.ts'
+import { CloseCode, type CloseCodeValue } from '../protocol/codes.ts'
 
 export const PresenceLimit = {
   /** the largest presence state a client may send, in bytes of JSON */

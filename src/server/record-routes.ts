@@ -9,7 +9,7 @@ import { fieldPermission, mayAccess, readScope, type ModelIndex, type ReadScope,
 import * as admin from '../authz/admin.ts'
 import { docName, isValidId, parseDocName, parsePrincipalRef, type RecordId } from '../ids.ts'
 import { FieldError } from '../errors.ts'
-import { Reason, type Receipt } from '../projection/receipts.ts'
+import { Reason, type Receipt } from '../protocol/receipts.ts'
 import { columnsOf, type Row } from '../projection/rows.ts'
 import { activityEntities, isPointer } from '../docs/activity-pointer.ts'
 import { META } from '../docs/record.ts'

@@ -2,7 +2,7 @@
 // reading is closed with 4408) and the token's lifetime (the socket closes with 4401 when it expires).
 
 import type { WebSocket } from 'ws'
-import { CloseCode, type CloseCodeValue } from './protocol.ts'
+import { CloseCode, type CloseCodeValue } from '../protocol/codes.ts'
 
 /** A paced sender (a device cycle) waiting for the socket to drain closes it as a slow consumer when
  * its backlog has not shrunk for this long. */

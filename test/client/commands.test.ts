@@ -5,8 +5,8 @@ import { readRecord } from '../../src/docs/record.ts'
 import type { TestServer } from '../helpers/server.ts'
 import { deviceCloseCode, deviceFor, inboxReceipts, serverFor } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame } from '../../src/server/device-protocol.ts'
-import { CloseCode } from '../../src/server/protocol.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame } from '../../src/protocol/device-frames.ts'
+import { CloseCode } from '../../src/protocol/codes.ts'
 
 const cleanups = useCleanups()
 

@@ -3,7 +3,7 @@
 // one finds a `superseded` entry in the inbox of the device that made it (README, "Conflicts").
 
 import { describe, expect, it } from 'vitest'
-import { Reason } from '../../src/projection/receipts.ts'
+import { Reason } from '../../src/protocol/receipts.ts'
 import type { FieldsyncDevice } from '../../src/client/device.ts'
 import { deviceFor, inboxReceipts, serverFor } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import WebSocket from 'ws'
 import { FieldsyncDevice, type SocketLike } from '../../src/client/device.ts'
 import { SqliteLocalStore } from '../../src/client/sqlite-store.ts'
-import type { Receipt } from '../../src/projection/receipts.ts'
+import type { Receipt } from '../../src/protocol/receipts.ts'
 import { startTestServer, type TestServer } from './server.ts'
 import type { Cleanup } from './cleanups.ts'
 

@@ -5,7 +5,7 @@ import { parseMetadata } from '../../src/metadata/metadata.ts'
 import { deviceMetadata } from '../../src/server/device-metadata.ts'
 import { Security } from '../../src/server/security.ts'
 import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
-import { openSqlite } from '../../src/server/storage/sqlite.ts'
+import { openSqlite } from '../../src/server/storage/sqlite-db.ts'
 import { demoModel } from '../../src/server/demo.ts'
 import type { DeviceMetadata } from '../../src/client/offline-rules.ts'
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { parseProfile, ProfileError, profileWarnings } from '../../src/profiles/profile.ts'
-import { computeScope } from '../../src/profiles/scope.ts'
+import { computeScope } from '../../src/authz/scope.ts'
 import { ModelIndex } from '../../src/authz/decide.ts'
 import * as admin from '../../src/authz/admin.ts'
 import type { SecurityModel } from '../../src/authz/model.ts'

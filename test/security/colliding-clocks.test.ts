@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { editText, setField } from '../../src/docs/record.ts'
-import { SyncStep } from '../../src/server/protocol.ts'
+import { SyncStep } from '../../src/protocol/codes.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { until } from '../helpers/server.ts'
 import { copyOf, edit, exactly, open, ownedBy, raw, startServer, TIME } from './support.ts'

@@ -8,7 +8,7 @@ import { buildCatalog } from '../../src/docs/catalog.ts'
 import { editText, readRecord } from '../../src/docs/record.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { copyOf, edit, raw, startServer, TIME, ownedBy } from './support.ts'
-import { SyncStep } from '../../src/server/protocol.ts'
+import { SyncStep } from '../../src/protocol/codes.ts'
 import { until } from '../helpers/server.ts'
 import type { Raw } from './support.ts'
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { EventEmitter } from 'node:events'
 import type { WebSocket } from 'ws'
 import { guardSocket, STALL_MS } from '../../src/server/socket-guard.ts'
-import { CloseCode } from '../../src/server/protocol.ts'
+import { CloseCode } from '../../src/protocol/codes.ts'
 import { ConfigError, parseConfig } from '../../src/server/config.ts'
 
 class FakeSocket extends EventEmitter {

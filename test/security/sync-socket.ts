@@ -3,7 +3,7 @@
 import WebSocket from 'ws'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
-import { MessageType } from '../../src/server/protocol.ts'
+import { MessageType } from '../../src/protocol/codes.ts'
 import type { Cleanup } from '../helpers/cleanups.ts'
 
 export interface RawSync {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import * as Y from 'yjs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { addNote, editNote, readRecord, type AttachmentRef } from '../../src/docs/record.ts'
-import type { Receipt } from '../../src/projection/receipts.ts'
+import type { Receipt } from '../../src/protocol/receipts.ts'
 import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import * as prng from 'lib0/prng'
-import { DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, type DeviceFrame } from '../../src/server/device-protocol.ts'
+import { DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, type DeviceFrame } from '../../src/protocol/device-frames.ts'
 import { int, pick, withSeed, word, type Gen } from '../helpers/seed.ts'
 
 const randomFrame = (gen: Gen): DeviceFrame => {

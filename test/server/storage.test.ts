@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openSqlite, SqliteRecordStorage, type SqliteDb } from '../../src/server/storage/sqlite.ts'
+import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
+import { openSqlite, type SqliteDb } from '../../src/server/storage/sqlite-db.ts'
 import { describeStorage, type StorageHarness } from './storage-suite.ts'
 
 describeStorage('SQLite', async (): Promise<StorageHarness> => {

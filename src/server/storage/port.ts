@@ -3,7 +3,7 @@
 // Adapters (SQLite now, PostgreSQL next) all pass test/server/storage-suite.ts.
 
 import type { DocName } from '../../ids.ts'
-import type { Receipt } from '../../projection/receipts.ts'
+import type { Receipt } from '../../protocol/receipts.ts'
 import type { Row } from '../../projection/rows.ts'
 
 export interface StoredUpdate {

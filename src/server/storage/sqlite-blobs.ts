@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto'
 import type Database from 'better-sqlite3'
-import type { SqliteDb } from './sqlite.ts'
+import type { SqliteDb } from './sqlite-db.ts'
 
 export const HASH = /^[0-9a-f]{64}$/
 

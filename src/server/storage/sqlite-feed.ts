@@ -3,7 +3,7 @@
 import * as Y from 'yjs'
 import type Database from 'better-sqlite3'
 import type { DocName } from '../../ids.ts'
-import type { SqliteDb } from './sqlite.ts'
+import type { SqliteDb } from './sqlite-db.ts'
 
 export class SqliteFeed {
   private readonly db: SqliteDb

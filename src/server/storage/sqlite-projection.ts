@@ -4,7 +4,7 @@ import type { Catalog, EntityDef } from '../../docs/catalog-types.ts'
 import { activityEntities, isPointer } from '../../docs/activity-pointer.ts'
 import { columnsOf, tableName, type Row } from '../../projection/rows.ts'
 import type { ReadScope } from '../../authz/decide.ts'
-import type { SqliteDb } from './sqlite.ts'
+import type { SqliteDb } from './sqlite-db.ts'
 import type { Statement } from 'better-sqlite3'
 
 const SQL_TYPE = { text: 'TEXT', integer: 'INTEGER', real: 'REAL' } as const

@@ -2,7 +2,7 @@
 // decision can be replayed under the privileges a device last received.
 
 import type { SecurityModel } from '../../authz/model.ts'
-import type { SqliteDb } from './sqlite.ts'
+import type { SqliteDb } from './sqlite-db.ts'
 
 export class SqliteSecurityStore {
   private readonly db: SqliteDb

@@ -1,23 +1,11 @@
 // SQLite storage (better-sqlite3): WAL with synchronous=FULL, group commit of appends.
 
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
+import type { SqliteDb } from './sqlite-db.ts'
 import type { DocName } from '../../ids.ts'
-import type { Receipt } from '../../projection/receipts.ts'
+import type { Receipt } from '../../protocol/receipts.ts'
 import type { CommitEffects, CommitResult, RecordStorage, StoredRecord } from './port.ts'
 import type { SqliteProjection } from './sqlite-projection.ts'
-
-export type SqliteDb = Database.Database
-
-/** Opens (creating if needed) the database file with durable settings. */
-export const openSqlite = (file: string): SqliteDb => {
-  const db = new Database(file)
-  db.pragma('journal_mode = WAL')
-  // FULL: a commit has been fsynced when it returns, so what was acknowledged survives power loss.
-  db.pragma('synchronous = FULL')
-  db.pragma('foreign_keys = ON')
-  db.pragma('busy_timeout = 5000')
-  return db
-}
 
 interface Pending { doc: DocName, data: Uint8Array | null, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
 

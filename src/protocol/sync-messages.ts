@@ -2,8 +2,8 @@
 
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
-import { MessageType, SyncStep } from './protocol.ts'
-import type { Receipt } from '../projection/receipts.ts'
+import { MessageType, SyncStep } from './codes.ts'
+import type { Receipt } from './receipts.ts'
 
 /** A sync message of `step` carrying `payload` (a state vector for step 1, an update otherwise). */
 export const encodeSyncUpdate = (step: number, payload: Uint8Array): Uint8Array => {

@@ -4,10 +4,10 @@
 
 import type { Catalog } from '../docs/catalog-types.ts'
 import { isPointer } from '../docs/activity-pointer.ts'
-import { readScope, type ModelIndex } from '../authz/decide.ts'
-import type { Row } from '../projection/rows.ts'
+import { readScope, type ModelIndex } from './decide.ts'
+import type { Row } from '../docs/row.ts'
 import { principalRef } from '../ids.ts'
-import type { Condition, OfflineProfile, ProfileRule } from './profile.ts'
+import type { Condition, OfflineProfile, ProfileRule } from '../profiles/profile.ts'
 
 const matches = (row: Row, c: Condition): boolean => {
   const v = row[c.field]
