@@ -1,14 +1,16 @@
 // bench/projection: device updates through the whole projection path (check, diff, decide, compensate,
 // persist the update + row + receipts in one commit) against raw batched better-sqlite3 upserts of the
 // same rows, in the same process and run, on files with the same durability settings.
-// Usage: npm run bench:projection -- [records=200] [updatesPerRecord=50]
+// Then the cost per update on records with a long timeline (0 and 1,000 notes): a note added and a field
+// set, through the same path, beside a plain Y.applyUpdate of the same updates.
+// Usage: npm run bench:projection -- [records=200] [updatesPerRecord=50] [timelineNotes=1000]
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as Y from 'yjs'
 import { buildCatalog } from '../src/docs/catalog.ts'
-import { createRecord, readRecord, setField } from '../src/docs/record.ts'
+import { addNote, createRecord, readRecord, setField } from '../src/docs/record.ts'
 import { rowOf, columnsOf, tableName, type Row } from '../src/projection/rows.ts'
 import { Rooms } from '../src/server/rooms.ts'
 import type { Peer } from '../src/server/room.ts'
@@ -22,7 +24,7 @@ import { SqliteSecurityStore } from '../src/server/storage/sqlite-security.ts'
 import { demoModel } from '../src/server/demo.ts'
 import { asRecordId, type DocName } from '../src/ids.ts'
 
-const [R, U] = [200, 50].map((d, i) => Number(process.argv[2 + i] ?? d))
+const [R, U, NOTES] = [200, 50, 1000].map((d, i) => Number(process.argv[2 + i] ?? d))
 const catalog = buildCatalog()
 const account = catalog.entities.get('account')!
 const dir = mkdtempSync(join(tmpdir(), 'fieldsync-bench-projection-'))
@@ -81,10 +83,80 @@ const raw = (): number => {
   return (R * U) / seconds
 }
 
-console.log(`bench/projection: ${R} records x ${U} updates = ${R * U} device updates, committed ${R} per transaction (WAL, synchronous=FULL)`)
-const a = await ours()
-const b = raw()
-console.log(`fieldsync projection (check, diff, decide, persist update + row): ${Math.round(a)} updates/s`)
-console.log(`raw better-sqlite3 batched upserts of the same rows:             ${Math.round(b)} rows/s`)
-console.log(`ratio fieldsync / raw: ${(a / b).toFixed(3)}x`)
+/** Per-update cost on TR records of `notes` notes each: TU updates of `kind` per record, committed TR per transaction. */
+const timeline = async (notes: number, kind: 'note' | 'field'): Promise<{ us: number, cpuUs: number, applyUs: number }> => {
+  const TR = 20
+  const TU = Number(process.env.TIMELINE_UPDATES ?? 50)
+  const tdocs = Array.from({ length: TR }, (_, r) => {
+    const d = new Y.Doc()
+    createRecord(d, account, { id: asRecordId(`t${r}`), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { name: `Timeline ${r}` } }, { by: 'u-alice', at: '2026-11-27T10:00:00.000Z' })
+    for (let n = 0; n < notes; n++) addNote(d, account, `n${n}`, { subject: `note ${n}`, text: 'x'.repeat(40) }, { by: 'u-alice', at: '2026-11-27T10:00:00.000Z' })
+    return d
+  })
+  const start = tdocs.map(d => Y.encodeStateAsUpdate(d))
+  const ups: Uint8Array[][] = Array.from({ length: TU }, () => [])
+  // Each update is what a live client sends: the transaction's own update (its deletions only).
+  for (let u = 0; u < TU; u++) {
+    tdocs.forEach((d, r) => {
+      let made: Uint8Array | null = null
+      const take = (x: Uint8Array): void => { made = x }
+      d.on('update', take)
+      const actor = { by: 'u-alice', at: `2026-11-27T11:${String(u % 60).padStart(2, '0')}:00.000Z` }
+      if (kind === 'note') addNote(d, account, `new${u}`, { subject: `new ${u}`, text: 'y'.repeat(40) }, actor)
+      else setField(d, account, 'telephone1', `+47 ${u}-${r}`, actor)
+      d.off('update', take)
+      ups[u].push(made!)
+    })
+  }
+  // A plain Y.applyUpdate of the same updates on copies of the records.
+  const copies = start.map(s0 => { const c = new Y.Doc(); Y.applyUpdate(c, s0); return c })
+  let t = performance.now()
+  for (let u = 0; u < TU; u++) copies.forEach((c, r) => Y.applyUpdate(c, ups[u][r]))
+  const applyUs = (performance.now() - t) * 1000 / (TR * TU)
+  const db = openSqlite(join(dir, `timeline-${notes}-${kind}.db`))
+  const projection = new SqliteProjection(db, catalog)
+  const storage = new SqliteRecordStorage(db, projection)
+  const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
+  const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 600_000, compactAfter: 1_000_000 })
+  const peers: Peer[] = tdocs.map((_, r) => ({ id: r, principal: 'u-alice', delivered: undefined, wantsReceipts: false, send: () => {}, close: () => {} }))
+  const roomList = await Promise.all(tdocs.map(async (_, r) => { const room = rooms.get(`account/t${r}` as DocName); await room.ready; room.join(peers[r]); return room }))
+  roomList.forEach((room, r) => room.receive(peers[r], encodeSyncUpdate(SyncStep.update, start[r])))
+  await Promise.all(roomList.map(room => room.settled()))
+  const cpu0 = process.cpuUsage()
+  t = performance.now()
+  for (let u = 0; u < TU; u++) {
+    roomList.forEach((room, r) => room.receive(peers[r], encodeSyncUpdate(SyncStep.update, ups[u][r])))
+    await Promise.all(roomList.map(room => room.settled()))
+  }
+  const us = (performance.now() - t) * 1000 / (TR * TU)
+  const cpu = process.cpuUsage(cpu0)
+  const held = readRecord(roomList[0].doc, account)
+  if (kind === 'note' && Object.keys(held.notes).length !== notes + TU) throw new Error('the notes did not all land')
+  await rooms.close(); await storage.close(); db.close()
+  return { us, cpuUs: (cpu.user + cpu.system) / (TR * TU), applyUs }
+}
+
+if (process.env.ONLY_TIMELINE === undefined) {
+  console.log(`bench/projection: ${R} records x ${U} updates = ${R * U} device updates, committed ${R} per transaction (WAL, synchronous=FULL)`)
+  const a = await ours()
+  const b = raw()
+  console.log(`fieldsync projection (check, diff, decide, persist update + row): ${Math.round(a)} updates/s`)
+  console.log(`raw better-sqlite3 batched upserts of the same rows:             ${Math.round(b)} rows/s`)
+  console.log(`ratio fieldsync / raw: ${(a / b).toFixed(3)}x`)
+}
+console.log(`per update, on 20 records x ${process.env.TIMELINE_UPDATES ?? 50} updates each, committed 20 per transaction (plain Y.applyUpdate of the same updates beside):`)
+// (Warm up the code paths first; then each case runs twice, alternating, and keeps its lower CPU.)
+await timeline(0, 'note'); await timeline(0, 'field')
+const best = (a: Awaited<ReturnType<typeof timeline>>, b: Awaited<ReturnType<typeof timeline>>): Awaited<ReturnType<typeof timeline>> => a.cpuUs <= b.cpuUs ? a : b
+for (const kind of ['note', 'field'] as const) {
+  const none1 = await timeline(0, kind)
+  const many1 = await timeline(NOTES, kind)
+  const none = best(none1, await timeline(0, kind))
+  const many = best(many1, await timeline(NOTES, kind))
+  const line = (n: number, m: { us: number, cpuUs: number, applyUs: number }): string =>
+    `  ${kind === 'note' ? 'note added' : 'field set '} on ${String(n).padStart(4)} notes: ${m.us.toFixed(0).padStart(5)} µs wall, ${m.cpuUs.toFixed(0).padStart(5)} µs CPU; Y.applyUpdate ${m.applyUs.toFixed(1)} µs`
+  console.log(line(0, none))
+  console.log(line(NOTES, many))
+  console.log(`  ${kind === 'note' ? 'note added' : 'field set '}: ${NOTES} notes / none = ${(many.cpuUs / none.cpuUs).toFixed(2)}x CPU, ${(many.us / none.us).toFixed(2)}x wall`)
+}
 rmSync(dir, { recursive: true, force: true })

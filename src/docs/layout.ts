@@ -75,8 +75,8 @@ const keysOf = (() => {
   }
 })()
 
-export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, options: LayoutOptions = {}): LayoutViolation | null => {
-  const { memos, scalars } = keysOf(entity, options.field)
+/** Where each item of `update` lands in `doc` (before it is integrated), following origins as Yjs does. */
+const placer = (doc: Y.Doc, update: Decoded): { placementOf: (s: Struct) => Placement, placementOfHolder: (holder: Y.Item) => Placement } => {
   const inUpdate = new Map<number, Struct[]>()
   for (const s of update.structs) {
     let list = inUpdate.get(s.id.client)
@@ -127,6 +127,19 @@ export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, opti
     return { kind: 'nested', holder: type._item, sub: item.parentSub }
   }
 
+  function placementOfHolder (holder: Y.Item): Placement {
+    if (holder.id.clock >= Y.getState(doc.store, holder.id.client)) return placementOf(holder)
+    const type = holder.parent
+    if (!(type instanceof Y.AbstractType)) return { kind: 'collected' }
+    if (type._item === null) return { kind: 'root', name: Y.findRootTypeKey(type), sub: holder.parentSub }
+    return { kind: 'nested', holder: type._item, sub: holder.parentSub }
+  }
+  return { placementOf, placementOfHolder }
+}
+
+export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, options: LayoutOptions = {}): LayoutViolation | null => {
+  const { memos, scalars } = keysOf(entity, options.field)
+  const { placementOf, placementOfHolder } = placer(doc, update)
   for (const s of update.structs) {
     if (!(s instanceof Y.Item)) continue
     const p = placementOf(s)
@@ -174,11 +187,38 @@ export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, opti
     return NOTE_SET.has(p.sub) ? scalarEntry(s, path, true) : { path, message: `${p.sub} is not a key of a note` }
   }
 
-  function placementOfHolder (holder: Y.Item): Placement {
-    if (holder.id.clock >= Y.getState(doc.store, holder.id.client)) return placementOf(holder)
-    const type = holder.parent
-    if (!(type instanceof Y.AbstractType)) return { kind: 'collected' }
-    if (type._item === null) return { kind: 'root', name: Y.findRootTypeKey(type), sub: holder.parentSub }
-    return { kind: 'nested', holder: type._item, sub: holder.parentSub }
+}
+
+/** Past this many structs an update deletes, it counts as touching every note. */
+const MAX_DELETIONS_TRACED = 2048
+
+/**
+ * The ids of the notes `update` adds, changes or removes, found before it is integrated (undefined: too
+ * many deletions to trace cheaply — read them all). Call after checkUpdate.
+ */
+export const notesTouched = (doc: Y.Doc, update: Decoded): ReadonlySet<string> | undefined => {
+  const { placementOf, placementOfHolder } = placer(doc, update)
+  const ids = new Set<string>()
+  const note = (p: Placement): void => {
+    if (p.kind === 'root' && p.name === NOTES && p.sub !== null) ids.add(p.sub)
+    else if (p.kind === 'nested') note(placementOfHolder(p.holder))
   }
+  for (const s of update.structs) if (s instanceof Y.Item) note(placementOf(s))
+  let traced = 0
+  for (const [client, ranges] of update.ds.clients) {
+    const have = Y.getState(doc.store, client)
+    for (const r of ranges) {
+      for (let clock = r.clock; clock < Math.min(r.clock + r.len, have);) {
+        const item = Y.getItem(doc.store, Y.createID(client, clock))
+        // (A sync step 2 carries every deletion its sender knows: those the record has already cost nothing.)
+        if (item instanceof Y.Item && !item.deleted) {
+          if (++traced > MAX_DELETIONS_TRACED) return undefined
+          const type = item.parent
+          if (type instanceof Y.AbstractType) note(type._item === null ? { kind: 'root', name: Y.findRootTypeKey(type), sub: item.parentSub } : { kind: 'nested', holder: type._item, sub: item.parentSub })
+        }
+        clock = item.id.clock + item.length
+      }
+    }
+  }
+  return ids
 }

@@ -50,8 +50,12 @@ export const emptyState = (): RecordState => ({ meta: {}, fields: {}, texts: {},
 
 export const memoText = (doc: Y.Doc, attr: string): Y.Text => doc.getText(MEMO_PREFIX + attr)
 
-/** Reads a record document into a plain state. Memo texts are read only for the entity's memo attributes. */
-export const readRecord = (doc: Y.Doc, entity?: EntityDef): RecordState => {
+/**
+ * Reads a record document into a plain state. Memo texts are read only for the entity's memo attributes;
+ * notes only those in `notes` when given (an update's decision reads the notes it touches, not a
+ * timeline of a thousand).
+ */
+export const readRecord = (doc: Y.Doc, entity?: EntityDef, notes?: ReadonlySet<string>): RecordState => {
   const state = emptyState()
   doc.getMap<FieldValue>(META).forEach((v, k) => { state.meta[k as MetaKey] = v })
   doc.getMap<FieldValue>(FIELDS).forEach((v, k) => { state.fields[k] = v })
@@ -62,12 +66,15 @@ export const readRecord = (doc: Y.Doc, entity?: EntityDef): RecordState => {
     const s = memoText(doc, name).toString()
     if (s !== '') state.texts[name] = s
   }
-  doc.getMap<Y.Map<string>>(NOTES).forEach((note, id) => {
+  const timeline = doc.getMap<Y.Map<string>>(NOTES)
+  const readNote = (note: unknown, id: string): void => {
     if (!(note instanceof Y.Map)) return
     const n: NoteState = {}
     note.forEach((v, k) => { if ((NOTE_KEYS as readonly string[]).includes(k) && typeof v === 'string') n[k as NoteKey] = v })
     state.notes[id] = n
-  })
+  }
+  if (notes === undefined) timeline.forEach(readNote)
+  else for (const id of notes) readNote(timeline.get(id), id)
   return state
 }
 

@@ -76,6 +76,8 @@ const touchedKeys = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], d
     for (const r of ranges) {
       for (let clock = r.clock; clock < Math.min(r.clock + r.len, have);) {
         const item = Y.getItem(doc.store, Y.createID(client, clock))
+        // (Deleted before this update, or by it: the structs it added are visited above, and what it deleted
+        // of the record's is marked deleted now; a step 2 repeats deletions the record has long had.)
         visit(item)
         clock = item.id.clock + item.length
       }

@@ -5,6 +5,7 @@
 import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts'
+import { notesTouched } from '../docs/layout.ts'
 import { exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
@@ -128,8 +129,10 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   const strategyOf = ctx.conflicts?.strategyOf ?? (() => laterEditWins)
   let arbitration: Arbitration = NO_ARBITRATION
   const conflicts: Receipt[] = []
+  // Only the notes the update touches are read and diffed: a long timeline costs nothing per edit.
+  const notes = notesTouched(doc, decoded)
   doc.transact(tr => {
-    before = readRecord(doc, ctx.entity)
+    before = readRecord(doc, ctx.entity, notes)
     const fields = fieldsBefore(doc, structs)
     Y.applyUpdate(doc, update)
     // Yjs marks a transaction that applied a remote update as remote, and after a remote transaction
@@ -150,7 +153,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       })
       if (arbitration.wrote) compensated = true
     }
-    after = readRecord(doc, ctx.entity)
+    after = readRecord(doc, ctx.entity, notes)
     changes = diff(before, after)
     const dropped: Change[] = []
     let verdicts: Verdict[] = []

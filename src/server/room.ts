@@ -109,6 +109,9 @@ export interface RoomContext {
  * the higher client id, so a device's later edit wins over a compensation it had not seen yet. */
 export const SERVER_CLIENT_RANGE = 1 << 20
 
+/** A row has no notes: none are read for it. */
+const NO_NOTES: ReadonlySet<string> = new Set()
+
 /** What one connection may have waiting in a record's pipeline (README, "Security"). */
 export const MAX_WAITING_PER_PEER = { messages: 16_384, bytes: 16 * 1024 * 1024 }
 
@@ -482,7 +485,7 @@ export class Room {
   /** The projected row this document writes: a record's own columns, or a secured field's one column. */
   private row (): NonNullable<CommitEffects['row']> {
     const { entity, field } = this.ctx
-    const state = readRecord(this.current, entity)
+    const state = readRecord(this.current, entity, NO_NOTES)
     if (field === undefined) return { entity: entity.name, id: parseDocName(this.name)!.id, values: rowOf(entity, state, this.secured()) }
     const f = parseFieldDocName(this.name)!
     const memo = entity.attributes.find(a => a.name === field)?.type === 'memo'
