@@ -13,31 +13,43 @@ import { FieldError } from '../errors.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { adminRoutes } from './admin-routes.ts'
-import { recordRoutes, storedOwnership, type ProjectionQueries } from './record-routes.ts'
+import { recordRoutes, storedOwnership } from './record-routes.ts'
 import type { ServerConfig } from './config.ts'
 import { issueToken, requireToken } from './auth.ts'
 import { Rooms } from './rooms.ts'
 import { CommandRunner } from './commands.ts'
 import { blobRoutes } from './blob-routes.ts'
-import type { SqliteBlobStore } from './storage/sqlite-blobs.ts'
 import { CloseCode } from '../protocol/codes.ts'
 import type { Peer, Room } from './room.ts'
 import { indexPage } from './index-page.ts'
 import { DeviceSession } from './device-session.ts'
 import { guardSocket, type SocketGuard } from './socket-guard.ts'
-import type { SqliteFeed } from './storage/sqlite-feed.ts'
+import type { ChangesFeed } from './storage/feed-port.ts'
+import type { ReceiptStore } from './storage/receipt-port.ts'
+import type { ProjectionReader } from './storage/projection-port.ts'
+import type { BlobStore } from './storage/blob-port.ts'
+import type { DeviceHoldings } from './storage/holdings-port.ts'
 import { NO_METADATA, type Metadata } from '../metadata/metadata.ts'
 
+/** What the server runs on: storage ports (src/server/storage/*-port.ts), whatever adapters are behind them. */
 export interface ServerDeps {
   readonly config: ServerConfig
   readonly catalog: Catalog
+  /** the record log */
   readonly storage: RecordStorage
-  readonly feed: SqliteFeed
-  readonly queries: ProjectionQueries
+  /** the record log read by position */
+  readonly feed: ChangesFeed
+  /** the relational projection (rows written with each commit) */
+  readonly projection: ProjectionReader
+  /** receipts (written with each commit) */
+  readonly receipts: ReceiptStore
+  /** what each device holds */
+  readonly holdings: DeviceHoldings
+  /** the security model, over its store */
   readonly security: Security
   readonly secret: string
   /** attachment content (content-addressed blobs) */
-  readonly blobs: SqliteBlobStore
+  readonly blobs: BlobStore
   /** views and other offline metadata (none when absent) */
   readonly metadata?: Metadata
   readonly now?: () => string
@@ -55,14 +67,14 @@ export interface FieldsyncServer {
 let nextPeerId = 1
 
 export const createServer = (deps: ServerDeps): FieldsyncServer => {
-  const { config, catalog, storage, queries, security, secret } = deps
+  const { config, catalog, storage, projection, receipts, security, secret } = deps
   const now = deps.now ?? (() => new Date().toISOString())
   const app = new Hono()
   const metadata = deps.metadata ?? NO_METADATA
   const rooms = new Rooms({
     storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter, limits: config.limits,
     rules: metadata.businessRules, flows: metadata.processFlows, blobSize: (userId, hash) => deps.blobs.uploadedSize(userId, hash),
-    ownershipOf: name => storedOwnership(queries, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs
+    ownershipOf: name => storedOwnership(projection, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs
   })
   // A privilege change takes read access away at once: close those sockets now.
   const sessions = new Set<DeviceSession>()
@@ -84,8 +96,9 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   // Abandoned partial uploads go after BLOB_UPLOAD_TTL_SECONDS: swept now (they may have been left
   // before a restart) and then every min(TTL, 1 h).
   const uploadTtlMs = config.blobUploadTtlSeconds * 1000
-  deps.blobs.removeAbandoned(uploadTtlMs)
-  const uploadSweep = setInterval(() => deps.blobs.removeAbandoned(uploadTtlMs), Math.min(uploadTtlMs, 3_600_000))
+  const sweepUploads = (): void => { Promise.resolve(deps.blobs.removeAbandoned(uploadTtlMs)).catch(e => console.error(`removing abandoned uploads: ${(e as Error).message}`)) }
+  sweepUploads()
+  const uploadSweep = setInterval(sweepUploads, Math.min(uploadTtlMs, 3_600_000))
   uploadSweep.unref()
   const unsubscribeCommits = rooms.onCommit(name => { for (const s of sessions) s.recordChanged(name) })
   const users = () => security.model.org.users
@@ -108,7 +121,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   app.use('/api/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS'], exposeHeaders: ['x-content-hash'] }))
   app.use('/api/*', auth)
   app.route('/api/admin', adminRoutes(security, catalog))
-  app.route('/api', recordRoutes(catalog, security, queries, rooms, now))
+  app.route('/api', recordRoutes(catalog, security, projection, receipts, rooms, now))
   app.route('/api', blobRoutes(deps.blobs, catalog, security, rooms))
 
   if (config.demo) {
@@ -200,7 +213,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     return {
       onOpen (_evt, ws) {
         const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: config.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => session?.close() })
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, now, receipts: queries.receipts, openReceipts: queries.openReceipts, row: queries.row, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, holdings: deps.holdings, projection, receipts, now, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
           b => socket.send(b), (code, reason) => socket.close(code, reason), () => socket.drained())
         sessions.add(session)
       },

@@ -12,7 +12,7 @@ import { docName, isValidId, type RecordId } from '../ids.ts'
 import { NOTES } from '../docs/record.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
-import { BlobError, HASH, type SqliteBlobStore } from './storage/sqlite-blobs.ts'
+import { BlobError, HASH, type BlobStore } from './storage/blob-port.ts'
 
 /** The largest chunk one PUT may carry. */
 export const MAX_CHUNK_BYTES = 1024 * 1024
@@ -23,14 +23,14 @@ const whole = (v: string | undefined, name: string): number => {
   return n
 }
 
-export const blobRoutes = (blobs: SqliteBlobStore, catalog: Catalog, security: Security, rooms: Rooms): Hono => {
+export const blobRoutes = (blobs: BlobStore, catalog: Catalog, security: Security, rooms: Rooms): Hono => {
   const app = new Hono()
 
-  app.get('/blobs/:hash', c => {
+  app.get('/blobs/:hash', async c => {
     const hash = c.req.param('hash')
     if (!HASH.test(hash)) throw new HTTPException(400, { message: 'a blob is named by its sha-256 hash: 64 lowercase hex digits' })
     // Only the caller's own upload: whether anyone else holds this content is not revealed.
-    const s = blobs.status(c.get('principal').userId, hash)
+    const s = await blobs.status(c.get('principal').userId, hash)
     if (s === undefined) return c.json({ size: null, received: 0, complete: false }, 404)
     return c.json(s)
   })
@@ -44,7 +44,7 @@ export const blobRoutes = (blobs: SqliteBlobStore, catalog: Catalog, security: S
     const offset = whole(c.req.query('offset'), 'offset')
     const chunk = new Uint8Array(await c.req.arrayBuffer())
     try {
-      return c.json(blobs.write(c.get('principal').userId, c.req.param('hash'), size, offset, chunk))
+      return c.json(await blobs.write(c.get('principal').userId, c.req.param('hash'), size, offset, chunk))
     } catch (e) {
       if (e instanceof BlobError) return c.json({ error: e.message, received: e.received ?? null }, e.status)
       throw e
@@ -67,7 +67,7 @@ export const blobRoutes = (blobs: SqliteBlobStore, catalog: Catalog, security: S
       const note: Y.Map<string> = found instanceof Y.Map ? found : new Y.Map()
       const hash = note.get('contenthash')
       if (hash === undefined) throw new HTTPException(404, { message: 'this note has no attachment' })
-      const data = blobs.read(hash)
+      const data = await blobs.read(hash)
       if (data === undefined) throw new HTTPException(404, { message: 'the attachment content has not been uploaded' })
       const type = /^[\w.+-]+\/[\w.+-]+$/.test(note.get('mimetype') ?? '') ? note.get('mimetype')! : 'application/octet-stream'
       return c.body(data as Uint8Array<ArrayBuffer>, 200, {

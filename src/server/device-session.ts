@@ -7,9 +7,11 @@ import * as encoding from 'lib0/encoding'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { computeScope } from '../authz/scope.ts'
-import { tableName, type Row } from '../projection/rows.ts'
+import type { Row } from '../projection/rows.ts'
+import { isPointer } from '../docs/activity-pointer.ts'
 import { fieldPermission, isSecured, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
 import type { Metadata } from '../metadata/metadata.ts'
+import type { OfflineProfile } from '../profiles/profile.ts'
 import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
 import { EVERY_DEVICE, Reason, type Receipt } from '../protocol/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from '../protocol/device-frames.ts'
@@ -18,7 +20,10 @@ import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from '../protoc
 import type { Peer } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
-import type { SqliteFeed } from './storage/sqlite-feed.ts'
+import type { ChangesFeed } from './storage/feed-port.ts'
+import type { DeviceHoldings } from './storage/holdings-port.ts'
+import type { ProjectionReader } from './storage/projection-port.ts'
+import type { ReceiptStore } from './storage/receipt-port.ts'
 import type { CommandRunner } from './commands.ts'
 
 export interface DeviceDeps {
@@ -26,16 +31,15 @@ export interface DeviceDeps {
   readonly metadata: Metadata
   /** the open session of each device id: a device has one session at a time */
   readonly sessions: Map<string, DeviceSession>
-  /** a principal's stored receipts after a seq (a cycle resends what a cut socket may have lost) */
-  readonly receipts: (principal: string, since: number, limit: number) => Receipt[]
-  /** a principal's receipts not dismissed on any device (offered once to a new device) */
-  readonly openReceipts: (principal: string, limit: number) => Receipt[]
-  /** a record's projected row (its ownership, when the record is not loaded) */
-  readonly row: (entity: string, id: string) => Row | undefined
+  /** stored receipts (a cycle resends what a cut socket may have lost; a new device is offered the open ones) */
+  readonly receipts: ReceiptStore
+  /** projected rows (a record's ownership when it is not loaded; the rows a scope is computed over) */
+  readonly projection: ProjectionReader
   readonly catalog: Catalog
   readonly security: Security
   readonly rooms: Rooms
-  readonly feed: SqliteFeed
+  readonly feed: ChangesFeed
+  readonly holdings: DeviceHoldings
   readonly now: () => string
   /** runs multi-record commands as a whole */
   readonly commands: CommandRunner
@@ -44,6 +48,15 @@ export interface DeviceDeps {
 }
 
 let nextPeer = 1_000_000
+
+/** What a full cycle's scope is computed from. */
+interface ScopeInputs {
+  readonly profile: OfflineProfile | undefined
+  /** every row of each entity of the profile */
+  readonly rows: ReadonlyMap<string, readonly Row[]>
+  /** the documents of the secured fields the user may read, of every record */
+  readonly fieldDocuments: readonly DocName[]
+}
 
 /** The most receipts one cycle delivers (the rest follow in later cycles). */
 const MAX_RECEIPTS_PER_CYCLE = 10_000
@@ -149,7 +162,7 @@ export class DeviceSession {
         if (this.deviceId !== null) { this.fail(CloseCode.malformed, 'hello twice'); return }
         if (f.version !== DEVICE_PROTOCOL_VERSION) { this.fail(CloseCode.malformed, `protocol version ${f.version} is not ${DEVICE_PROTOCOL_VERSION}`); return }
         if (!/^[A-Za-z0-9_-]{8,64}$/.test(f.deviceId)) { this.fail(CloseCode.malformed, 'device id must be 8-64 of [A-Za-z0-9_-]'); return }
-        if (!this.deps.feed.claimDevice(f.deviceId, this.userId)) { this.fail(CloseCode.malformed, 'this device id belongs to another user'); return }
+        if (!this.deps.holdings.claimDevice(f.deviceId, this.userId)) { this.fail(CloseCode.malformed, 'this device id belongs to another user'); return }
         // A device has one session: an older one (its socket not closed yet) stops before it could
         // record as delivered what the device no longer listens to.
         this.deps.sessions.get(f.deviceId)?.kick()
@@ -160,7 +173,7 @@ export class DeviceSession {
         this.metadataDigest = f.metadataDigest
         this.delivered = f.privilegeVersion > 0 ? f.privilegeVersion : undefined
         // A device that did not store the last cursor may hold anything: resend its scope whole.
-        if (f.cursor !== this.deps.feed.deviceCursor(f.deviceId)) this.then(() => this.resetHeld())
+        if (f.cursor !== this.deps.holdings.deviceCursor(f.deviceId)) this.then(() => this.resetHeld())
         return
       }
       // In order after the pushes sent before it, so its 'done' answers them too.
@@ -168,7 +181,7 @@ export class DeviceSession {
         const { request, count, digest, receiptSeq } = f
         this.then(() => {
           // The device says what it holds; if that is not what the server recorded, start over.
-          const held = this.deps.feed.held(this.deviceId!)
+          const held = this.deps.holdings.held(this.deviceId!)
           if (held.size !== count || holdingsDigest(held) !== digest) this.resetHeld()
           return this.cycle(true, request, receiptSeq)
         })
@@ -182,7 +195,7 @@ export class DeviceSession {
   }
 
   private resetHeld (): void {
-    this.deps.feed.forget(this.deviceId!)
+    this.deps.holdings.forget(this.deviceId!)
     this.cursor = 0
   }
 
@@ -200,7 +213,7 @@ export class DeviceSession {
     const { rooms } = this.deps
     if (rooms.has(name)) return rooms.get(name).ownership()
     const parsed = parseDocName(name)
-    const row = parsed === null ? undefined : this.deps.row(parsed.entity, parsed.id)
+    const row = parsed === null ? undefined : this.deps.projection.row(parsed.entity, parsed.id)
     return row === undefined ? undefined : { name, ownerid: String(row.ownerid), owningbusinessunit: String(row.owningbusinessunit) }
   }
 
@@ -208,9 +221,9 @@ export class DeviceSession {
   revokeUnreadable (ix: ModelIndex, names?: Iterable<DocName>): void {
     if (this.deviceId === null || this.closed) return
     this.generation++
-    const { feed } = this.deps
+    const { holdings } = this.deps
     const gone: DocName[] = []
-    for (const name of names ?? [...feed.held(this.deviceId), ...feed.unconfirmed(this.deviceId)]) {
+    for (const name of names ?? [...holdings.held(this.deviceId), ...holdings.unconfirmed(this.deviceId)]) {
       if (this.revoked.has(name)) continue
       const field = parseFieldDocName(name)
       const entity = field?.entity ?? parseDocName(name)?.entity ?? ''
@@ -221,27 +234,37 @@ export class DeviceSession {
       gone.push(name)
       this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
     }
-    if (gone.length > 0) feed.unsure(this.deviceId, gone)
+    if (gone.length > 0) holdings.unsure(this.deviceId, gone)
   }
 
   /** A held record changed: evict it at once if its user lost read access, else send what changed. */
   recordChanged (name: DocName): void {
     if (this.deviceId === null) return
-    const feed = this.deps.feed
-    if (!feed.held(this.deviceId).has(name) && !feed.unconfirmed(this.deviceId).has(name)) return
+    const { holdings } = this.deps
+    if (!holdings.held(this.deviceId).has(name) && !holdings.unconfirmed(this.deviceId).has(name)) return
     this.revokeUnreadable(this.deps.security.index, [name])
     if (this.revoked.has(name) || this.liveQueued || this.fullCycleQueued) return
-    if (!feed.held(this.deviceId).has(name)) return
+    if (!holdings.held(this.deviceId).has(name)) return
     this.liveQueued = true
     this.then(async () => { this.liveQueued = false; await this.cycle(false, 0, null) })
   }
 
   /** `receiptSeq`: the newest receipt the device says it stored (null: not asked; send none). */
   private async cycle (full: boolean, request: number, receiptSeq: number | null): Promise<void> {
-    const { catalog, security, feed, now } = this.deps
+    const { catalog, security, feed, holdings, now } = this.deps
     const device = this.deviceId!
-    const ix = security.index
-    const upTo = feed.maxSeq()
+    // The feed and the projection are read first. From the privileges read after them to the first
+    // record sent nothing is awaited, so no revocation slips in between a decision and what it sends;
+    // a record revoked during the reads stays revoked for this cycle.
+    const revokedBefore = [...this.revoked]
+    const upTo = await feed.head()
+    const changed = await feed.changedSince(this.cursor, upTo)
+    let ix: ModelIndex
+    let inputs: ScopeInputs | undefined
+    do {
+      ix = security.index
+      inputs = full ? await this.scopeInputs(ix) : undefined
+    } while (ix !== security.index) // privileges changed while reading: read what the new ones need
     // Privileges or the deployed metadata (rules, flows, views) changed since the device's copy: resend.
     const digest = metadataDigest(this.deps.metadata)
     if (full && (this.metadataVersion !== ix.version || this.metadataDigest !== digest)) {
@@ -249,45 +272,42 @@ export class DeviceSession {
       this.metadataVersion = ix.version
       this.metadataDigest = digest
     }
-    const held = feed.held(device)
-    const maybe = feed.unconfirmed(device)
-    const changed = feed.changedSince(this.cursor, upTo)
+    const held = holdings.held(device)
+    const maybe = holdings.unconfirmed(device)
     let scope: Set<string>
-    if (full) {
-      const profile = profileOf(ix.model, this.userId)
-      scope = profile === undefined ? new Set() : computeScope(catalog, profile, ix, this.userId, e => feed.allRows(tableName(e)), new Date(now()))
+    if (inputs !== undefined) {
+      const { profile, rows, fieldDocuments } = inputs
+      scope = profile === undefined ? new Set() : computeScope(catalog, profile, ix, this.userId, e => rows.get(e) ?? [], new Date(now()))
       // The documents of the secured fields the user may read, of records in scope that have one.
-      for (const f of ix.model.securedFields) {
-        const [entity, attribute] = f.split('.')
-        if (!fieldPermission(ix, this.userId, entity, attribute).read) continue
-        for (const d of feed.fieldDocuments(entity, attribute)) {
-          const parsed = parseFieldDocName(d)
-          if (parsed !== null && scope.has(parsed.record)) scope.add(d)
-        }
+      for (const d of fieldDocuments) {
+        const parsed = parseFieldDocName(d)
+        if (parsed !== null && scope.has(parsed.record)) scope.add(d)
       }
     } else {
       scope = new Set([...held].filter(n => changed.has(n)))
     }
     const removed: DocName[] = []
-    const sentScope = full && feed.needsScope(device)
+    const sentScope = full && holdings.needsScope(device)
     if (full) {
       if (sentScope) this.send({ type: DeviceMessage.scope, json: JSON.stringify([...scope]) })
       for (const h of [...held, ...maybe]) if (!scope.has(h)) { removed.push(h); this.send({ type: DeviceMessage.evict, record: h, reason: 'out-of-scope' }) }
-      feed.unsure(device, removed)
+      holdings.unsure(device, removed)
     }
     // A full cycle decides the scope anew: what it finds readable may go out again.
-    if (full) this.revoked.clear()
+    if (full) for (const n of revokedBefore) this.revoked.delete(n)
     const generation = this.generation
     const toSend = ([...scope].filter(n => !held.has(n as DocName) || changed.has(n as DocName)) as DocName[]).filter(n => !this.revoked.has(n))
     // Should the socket drop mid-cycle, what was sent may be on the device: note it before sending.
-    feed.mayHold(device, toSend.filter(n => !held.has(n)))
+    holdings.mayHold(device, toSend.filter(n => !held.has(n)))
     let bytes = 0
     let done = 0
     for (const name of toSend) {
       // Privileges changed meanwhile: stop; the full cycle queued after this one sends what is still readable.
       if (this.closed || this.generation !== generation) return
       if (this.revoked.has(name)) continue
-      const payload = feed.stateSince(name, held.has(name) ? this.cursor : 0, upTo)
+      const payload = await feed.stateSince(name, held.has(name) ? this.cursor : 0, upTo)
+      // Checked again after reading: nothing is awaited from here to the send.
+      if (this.closed || this.generation !== generation) return
       bytes += this.sendBatched({ type: DeviceMessage.sync, record: name, step: SyncStep.update, payload })
       // A cycle goes out no faster than the device takes it (its send buffer is bounded).
       const draining = this.drained()
@@ -306,13 +326,28 @@ export class DeviceSession {
     // receipts pushed live do not move it (one from a replaced session may still be missing).
     let receiptMark = 0
     if (receiptSeq !== null) {
-      const { receipts, mark } = this.receiptsFor(receiptSeq)
+      const { receipts, mark } = await this.receiptsFor(receiptSeq)
       if (receipts.length > 0) this.send({ type: DeviceMessage.receipts, json: JSON.stringify(receipts) })
       receiptMark = mark
     }
-    feed.finishCycle(device, toSend.filter(n => !held.has(n)), removed, upTo, sentScope)
+    holdings.finishCycle(device, toSend.filter(n => !held.has(n)), removed, upTo, sentScope)
     this.cursor = upTo
     this.send({ type: DeviceMessage.done, cursor: upTo, request, receiptSeq: receiptMark })
+  }
+
+  /** What a full cycle computes the scope from, read under `ix`. */
+  private async scopeInputs (ix: ModelIndex): Promise<ScopeInputs> {
+    const { catalog, feed, projection } = this.deps
+    const profile = profileOf(ix.model, this.userId)
+    // The activity pointer has no rows of its own (the scope takes its activities from their entities).
+    const entities = profile === undefined ? [] : Object.keys(profile.entities).filter(e => !isPointer(catalog.entities.get(e)))
+    const rows = new Map(await Promise.all(entities.map(async e => [e, await projection.all(e)] as const)))
+    const fieldDocuments: DocName[] = []
+    for (const f of ix.model.securedFields) {
+      const [entity, attribute] = f.split('.')
+      if (fieldPermission(ix, this.userId, entity, attribute).read) fieldDocuments.push(...await feed.fieldDocuments(entity, attribute))
+    }
+    return { profile, rows, fieldDocuments }
   }
 
   /**
@@ -321,19 +356,19 @@ export class DeviceSession {
    * user's open items (not dismissed on any device) instead of the whole history; should it not have
    * stored that offer (its mark stays below the offer's), the offer is made again.
    */
-  private receiptsFor (since: number): { receipts: Receipt[], mark: number } {
-    const { feed } = this.deps
+  private async receiptsFor (since: number): Promise<{ receipts: Receipt[], mark: number }> {
+    const { holdings, receipts } = this.deps
     const device = this.deviceId!
-    const all = this.deps.receipts(this.userId, since, MAX_RECEIPTS_PER_CYCLE)
+    const all = await receipts.receipts(this.userId, since, MAX_RECEIPTS_PER_CYCLE)
     const mark = all.length > 0 ? all[all.length - 1].seq ?? since : since
     const own = all.filter(r => r.device === device || r.device === EVERY_DEVICE)
-    const offered = feed.offerMark(device)
+    const offered = holdings.offerMark(device)
     if (offered !== null && since >= offered) return { receipts: own, mark }
-    const open = this.deps.openReceipts(this.userId, MAX_RECEIPTS_PER_CYCLE)
+    const open = await receipts.openReceipts(this.userId, MAX_RECEIPTS_PER_CYCLE)
     const bySeq = new Map<number, Receipt>()
     for (const r of [...open, ...own]) bySeq.set(r.seq ?? 0, r)
     const offer = Math.max(mark, open.at(-1)?.seq ?? 0)
-    feed.setOfferMark(device, offer)
+    holdings.setOfferMark(device, offer)
     return { receipts: [...bySeq.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)), mark: offer }
   }
 
@@ -342,11 +377,14 @@ export class DeviceSession {
     if (step === SyncStep.step1) {
       const name = this.checkName(record)
       if (name === null) return
-      const room = this.deps.rooms.get(name)
+      const { feed, rooms } = this.deps
+      const room = rooms.get(name)
       await room.ready
-      this.deps.rooms.released(name)
+      rooms.released(name)
+      const payload = await feed.stateSince(name, 0, await feed.head())
+      // Checked after the state is read (nothing awaited between the check and the send).
       if (!room.mayOpen(this.deps.security.index, this.userId)) { this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' }); return }
-      this.send({ type: DeviceMessage.sync, record: name, step: SyncStep.step2, payload: this.deps.feed.stateSince(name, 0, this.deps.feed.maxSeq()) })
+      this.send({ type: DeviceMessage.sync, record: name, step: SyncStep.step2, payload })
       return
     }
     await this.push(record, 0, payload)
@@ -367,7 +405,7 @@ export class DeviceSession {
   private async push (record: string, id: number, update: Uint8Array): Promise<void> {
     const name = this.checkName(record)
     if (name === null) return
-    const { rooms, security, feed, now } = this.deps
+    const { rooms, security, holdings, now } = this.deps
     const room = rooms.get(name)
     await room.ready
     const ix = security.index
@@ -383,7 +421,7 @@ export class DeviceSession {
       // Perhaps held from now on: the next full cycle evicts it again (this frame may be lost) or,
       // should it be back in scope, sends it whole.
       this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
-      feed.unsure(this.deviceId!, [name])
+      holdings.unsure(this.deviceId!, [name])
       rooms.released(name)
       if (id > 0) this.send({ type: DeviceMessage.ack, record: name, id })
       return
@@ -423,11 +461,11 @@ export class DeviceSession {
    * evicts it.
    */
   private pushed (records: readonly { name: DocName, created: boolean }[]): void {
-    const { feed } = this.deps
+    const { holdings } = this.deps
     const device = this.deviceId!
-    const whole = records.filter(r => r.created || feed.holds(device, r.name))
-    feed.hold(device, whole.map(r => r.name))
-    feed.mayHold(device, records.filter(r => !whole.includes(r)).map(r => r.name))
+    const whole = records.filter(r => r.created || holdings.holds(device, r.name))
+    holdings.hold(device, whole.map(r => r.name))
+    holdings.mayHold(device, records.filter(r => !whole.includes(r)).map(r => r.name))
   }
 
   /** Pushes that waited for the device's state of their record (their dependencies were not integrated). */
@@ -455,7 +493,7 @@ export class DeviceSession {
     const names: DocName[] = []
     for (const p of f.parts) { const n = this.checkName(p.record); if (n === null) return; names.push(n) }
     if (new Set(names).size !== names.length) { this.fail(CloseCode.malformed, 'a command names a record twice'); return }
-    const { rooms, security, feed, now } = this.deps
+    const { rooms, security, holdings, now } = this.deps
     const ix = security.index
     const joined: { name: DocName, room: ReturnType<Rooms['get']>, peer: Peer, update: Uint8Array, created: boolean }[] = []
     const unreadable: Receipt[] = []
@@ -495,7 +533,7 @@ export class DeviceSession {
     if (unreadable.length > 0) {
       this.send({ type: DeviceMessage.receipts, json: JSON.stringify(unreadable) })
       for (const r of unreadable) this.send({ type: DeviceMessage.evict, record: r.record, reason: 'no-read-access' })
-      feed.unsure(this.deviceId!, unreadable.map(r => r.record as DocName))
+      holdings.unsure(this.deviceId!, unreadable.map(r => r.record as DocName))
     }
     this.pushed(joined)
     for (const p of f.parts) if (p.id > 0) this.send({ type: DeviceMessage.ack, record: p.record, id: p.id })

@@ -1,4 +1,5 @@
-// `npm start`: one process, a SQLite file under DATA_DIR, demo data on first start.
+// `npm start`: one process, a SQLite file under DATA_DIR, demo data on first start. The one place the
+// SQLite adapters are wired to the storage ports the server runs on.
 
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -10,7 +11,7 @@ import { SqliteRecordStorage } from './storage/sqlite.ts'
 import { openSqlite } from './storage/sqlite-db.ts'
 import { SqliteProjection } from './storage/sqlite-projection.ts'
 import { SqliteBlobStore } from './storage/sqlite-blobs.ts'
-import { SqliteFeed } from './storage/sqlite-feed.ts'
+import { SqliteDeviceHoldings } from './storage/sqlite-holdings.ts'
 import { loadMetadata } from '../metadata/metadata.ts'
 import { SqliteSecurityStore } from './storage/sqlite-security.ts'
 import { Security } from './security.ts'
@@ -41,8 +42,8 @@ const main = async (): Promise<void> => {
     const adminUser = security.model.org.users[0]
     console.log(`new organization with one administrator; admin token (valid ${config.tokenTtlSeconds} s):\n${await issueToken(secret, adminUser, config.tokenTtlSeconds)}`)
   }
-  const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage), openReceipts: storage.openReceipts.bind(storage), dismissReceipts: storage.dismissReceipts.bind(storage) }
-  const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret })
+  // The record log's adapter also serves the feed and the receipts (same tables, same transaction).
+  const server = createServer({ config, catalog, storage, feed: storage, receipts: storage, projection, holdings: new SqliteDeviceHoldings(db), security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret })
   const port = await server.listen()
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
   console.log(`fieldsync listening on http://${shown}:${port}/  (data: ${file})`)

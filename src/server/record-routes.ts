@@ -15,25 +15,16 @@ import { activityEntities, isPointer } from '../docs/activity-pointer.ts'
 import { META } from '../docs/record.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
-
-/** Reads of the projection and receipts; the SQLite adapter provides them. */
-export interface ProjectionQueries {
-  row (entity: string, id: string): Row | undefined
-  rows (entity: string, scope: ReadScope, limit: number, offset: number): Row[]
-  receipts (principal: string, since: number, limit: number): Receipt[]
-  /** the principal's receipts not dismissed on any device */
-  openReceipts (principal: string, limit: number): Receipt[]
-  /** marks the principal's receipts `seqs` dismissed; returns how many were not already */
-  dismissReceipts (principal: string, seqs: readonly number[]): number
-}
+import type { ProjectionReader } from './storage/projection-port.ts'
+import type { ReceiptStore } from './storage/receipt-port.ts'
 
 /** `POST /api/receipts/dismiss`: the receipts the user dealt with on a device (at most 1,000 at a time). */
 const DismissBody = v.object({ seqs: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(1))), v.maxLength(1000)) })
 
 /** The owner of a stored record (`<entity>/<id>`) from its projected row; undefined when there is none. */
-export const storedOwnership = (queries: Pick<ProjectionQueries, 'row'>, name: string): RecordOwnership | undefined => {
+export const storedOwnership = (projection: Pick<ProjectionReader, 'row'>, name: string): RecordOwnership | undefined => {
   const ref = parseDocName(name)
-  const row = ref === null ? undefined : queries.row(ref.entity, ref.id)
+  const row = ref === null ? undefined : projection.row(ref.entity, ref.id)
   return row === undefined ? undefined : { name, ownerid: String(row.ownerid), owningbusinessunit: String(row.owningbusinessunit) }
 }
 
@@ -61,7 +52,7 @@ const intParam = (v: string | undefined, name: string, fallback: number, max: nu
   return n
 }
 
-export const recordRoutes = (catalog: Catalog, security: Security, queries: ProjectionQueries, rooms: Rooms, now: () => string): Hono => {
+export const recordRoutes = (catalog: Catalog, security: Security, projection: ProjectionReader, receipts: ReceiptStore, rooms: Rooms, now: () => string): Hono => {
   const app = new Hono()
   const entityOf = (name: string): EntityDef => {
     const e = catalog.entities.get(name)
@@ -70,25 +61,25 @@ export const recordRoutes = (catalog: Catalog, security: Security, queries: Proj
   }
   const rowOrThrow = (entity: EntityDef, id: string): Row => {
     if (!isValidId(id)) throw new HTTPException(400, { message: 'invalid record id' })
-    const row = queries.row(entity.name, id)
+    const row = projection.row(entity.name, id)
     if (row === undefined) throw new HTTPException(404, { message: `no ${entity.name} ${id}` })
     return row
   }
   const ownership = (entity: EntityDef, row: Row) => ({ name: `${entity.name}/${String(row.id)}`, ownerid: String(row.ownerid), owningbusinessunit: String(row.owningbusinessunit) })
 
-  app.get('/receipts', c => {
+  app.get('/receipts', async c => {
     const since = intParam(c.req.query('since'), 'since', 0, Number.MAX_SAFE_INTEGER)
     const limit = intParam(c.req.query('limit'), 'limit', 100, 1000)
-    return c.json({ receipts: queries.receipts(c.get('principal').userId, since, limit) })
+    return c.json({ receipts: await receipts.receipts(c.get('principal').userId, since, limit) })
   })
 
   app.post('/receipts/dismiss', async c => {
     const parsed = v.safeParse(DismissBody, await c.req.json().catch(() => undefined))
     if (!parsed.success) throw new HTTPException(400, { message: `expected {"seqs": [receipt seq, …]} (at most 1000): ${parsed.issues[0].message}` })
-    return c.json({ dismissed: queries.dismissReceipts(c.get('principal').userId, parsed.output.seqs) })
+    return c.json({ dismissed: await receipts.dismissReceipts(c.get('principal').userId, parsed.output.seqs) })
   })
 
-  app.get('/records/:entity', c => {
+  app.get('/records/:entity', async c => {
     const entity = entityOf(c.req.param('entity'))
     const limit = intParam(c.req.query('limit'), 'limit', 50, 1000)
     const offset = intParam(c.req.query('offset'), 'offset', 0, Number.MAX_SAFE_INTEGER)
@@ -96,12 +87,12 @@ export const recordRoutes = (catalog: Catalog, security: Security, queries: Proj
     const userId = c.get('principal').userId
     if (isPointer(entity)) {
       // Each activity entity's rows the caller may read, by id across them.
-      const all = activityEntities(catalog.entities.values()).flatMap(a =>
-        queries.rows(a.name, readScope(ix, userId, a.name), limit + offset, 0).map(r => pointerRow(entity, a, redact(ix, userId, a, r))))
+      const all = (await Promise.all(activityEntities(catalog.entities.values()).map(async a =>
+        (await projection.rows(a.name, readScope(ix, userId, a.name), limit + offset, 0)).map(r => pointerRow(entity, a, redact(ix, userId, a, r)))))).flat()
       all.sort((x, y) => String(x.id) < String(y.id) ? -1 : String(x.id) > String(y.id) ? 1 : 0)
       return c.json({ entity: entity.name, limit, offset, rows: all.slice(offset, offset + limit) })
     }
-    const rows = queries.rows(entity.name, readScope(ix, userId, entity.name), limit, offset)
+    const rows = await projection.rows(entity.name, readScope(ix, userId, entity.name), limit, offset)
     return c.json({ entity: entity.name, limit, offset, rows: rows.map(r => redact(ix, userId, entity, r)) })
   })
 

@@ -3,15 +3,15 @@
 
 import { ModelIndex } from '../authz/decide.ts'
 import type { SecurityModel } from '../authz/model.ts'
-import type { SqliteSecurityStore } from './storage/sqlite-security.ts'
+import type { SecurityStore } from './storage/security-port.ts'
 
 export class Security {
   private current: ModelIndex
-  private readonly store: SqliteSecurityStore
+  private readonly store: SecurityStore
   private readonly older = new Map<number, ModelIndex>()
   private readonly listeners = new Set<(ix: ModelIndex) => void>()
 
-  constructor (store: SqliteSecurityStore, initial: SecurityModel) {
+  constructor (store: SecurityStore, initial: SecurityModel) {
     this.store = store
     this.current = new ModelIndex(store.latest() ?? (store.save(initial), initial))
   }

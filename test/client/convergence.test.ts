@@ -20,8 +20,6 @@ import { computeScope } from '../../src/authz/scope.ts'
 import { fieldPermission } from '../../src/authz/decide.ts'
 import { profileOf } from '../../src/server/device-metadata.ts'
 import { demoProfiles } from '../../src/server/demo.ts'
-import { tableName } from '../../src/projection/rows.ts'
-import { SqliteFeed } from '../../src/server/storage/sqlite-feed.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { chance, int, pick, withSeed } from '../helpers/seed.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
@@ -133,7 +131,6 @@ describe('device convergence (seeded fuzz)', () => {
         }
       }
       for (let round = 0; round < 3; round++) for (const d of devices.values()) await syncHard(d)
-      const feed = new SqliteFeed(s.db)
       const serverState = async (name: string) => {
         const doc = new Y.Doc()
         for (const u of (await s.storage.load(name as never)).updates) Y.applyUpdate(doc, u.data)
@@ -144,10 +141,10 @@ describe('device convergence (seeded fuzz)', () => {
         expect(await d.unsyncedCount(), `${userId} unsynced`).toBe(0)
         const ix = s.security.index
         const profile = profileOf(ix.model, userId)
-        const records = profile === undefined ? new Set<string>() : computeScope(catalog, profile, ix, userId, e => feed.allRows(tableName(e)), new Date())
+        const records = profile === undefined ? new Set<string>() : computeScope(catalog, profile, ix, userId, e => s.projection.all(e), new Date())
         // With the documents of the secured fields this user may read, of records in scope.
         const fields = ix.model.securedFields.filter(f => fieldPermission(ix, userId, f.split('.')[0], f.split('.')[1]).read)
-          .flatMap(f => feed.fieldDocuments(f.split('.')[0], f.split('.')[1]) as string[]).filter(n => records.has(n.split('/').slice(0, 2).join('/')))
+          .flatMap(f => s.storage.fieldDocuments(f.split('.')[0], f.split('.')[1]) as string[]).filter(n => records.has(n.split('/').slice(0, 2).join('/')))
         const scope = [...records, ...fields].sort()
         const held = (await d.store.records()).sort()
         expect(held, `${userId} holds its scope`).toEqual(scope)

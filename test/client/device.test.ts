@@ -11,8 +11,6 @@ import { buildCatalog } from '../../src/docs/catalog.ts'
 import * as admin from '../../src/authz/admin.ts'
 import { computeScope } from '../../src/authz/scope.ts'
 import { profileOf } from '../../src/server/device-metadata.ts'
-import { tableName } from '../../src/projection/rows.ts'
-import { SqliteFeed } from '../../src/server/storage/sqlite-feed.ts'
 import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
 import * as Y from 'yjs'
 import { clearField, setField } from '../../src/docs/record.ts'
@@ -39,8 +37,7 @@ const device = async (s: TestServer, login: string, dir = mkdtempSync(join(tmpdi
 /** The records the server says a user's device should hold. */
 const scopeOf = (s: TestServer, userId: string): string[] => {
   const ix = s.security.index
-  const feed = new SqliteFeed(s.db)
-  return [...computeScope(catalog, profileOf(ix.model, userId)!, ix, userId, e => feed.allRows(tableName(e)), new Date())].sort()
+  return [...computeScope(catalog, profileOf(ix.model, userId)!, ix, userId, e => s.projection.all(e), new Date())].sort()
 }
 
 const closeCodeOf = deviceCloseCode

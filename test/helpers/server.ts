@@ -1,4 +1,5 @@
-// Starts a real fieldsync server in-process on a free port over a fresh SQLite file.
+// Starts a real fieldsync server in-process on a free port over a fresh SQLite file (the SQLite adapters
+// wired to the storage ports as main.ts wires them).
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,7 +16,7 @@ import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
 import { openSqlite, type SqliteDb } from '../../src/server/storage/sqlite-db.ts'
 import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
 import { SqliteBlobStore } from '../../src/server/storage/sqlite-blobs.ts'
-import { SqliteFeed } from '../../src/server/storage/sqlite-feed.ts'
+import { SqliteDeviceHoldings } from '../../src/server/storage/sqlite-holdings.ts'
 import { loadMetadata } from '../../src/metadata/metadata.ts'
 import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
 import { Security } from '../../src/server/security.ts'
@@ -51,8 +52,7 @@ export const startTestServer = async (env: Record<string, string> = {}, dir?: st
   const storage = new SqliteRecordStorage(db, projection)
   const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
   if (fresh) await seedDemoRecords(storage, catalog)
-  const queries = { row: projection.row.bind(projection), rows: projection.rows.bind(projection), receipts: storage.receipts.bind(storage), openReceipts: storage.openReceipts.bind(storage), dismissReceipts: storage.dismissReceipts.bind(storage) }
-  const server = createServer({ config, catalog, storage, feed: new SqliteFeed(db), queries, security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret: SECRET })
+  const server = createServer({ config, catalog, storage, feed: storage, receipts: storage, projection, holdings: new SqliteDeviceHoldings(db), security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret: SECRET })
   const port = await server.listen()
   let stopped = false
   const stop = async (): Promise<void> => {

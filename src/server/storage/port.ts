@@ -1,4 +1,4 @@
-// The storage port for record documents: an append-only update log per record with compaction, and
+// The record log port: record documents: an append-only update log per record with compaction, and
 // what is committed together with an update (its projected row, receipts, client-id bindings).
 // Adapters (SQLite now, PostgreSQL next) all pass test/server/storage-suite.ts.
 

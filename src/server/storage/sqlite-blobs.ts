@@ -1,4 +1,4 @@
-// Attachment content as content-addressed blobs (sha-256, lowercase hex), uploaded in chunks so that a
+// The blob port in SQLite: attachment content as content-addressed blobs (sha-256, lowercase hex), uploaded in chunks so that a
 // cut connection resumes where it stopped. Upload state is per uploader: a user's partial upload is
 // seen, continued, reset or discarded only by that user, and nobody learns from it whether someone
 // else holds the content. Content is kept once; each user who uploaded it whole is recorded as one of
@@ -7,28 +7,13 @@
 import { createHash } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import type { SqliteDb } from './sqlite-db.ts'
-
-export const HASH = /^[0-9a-f]{64}$/
+import { BlobError, HASH, type BlobStatus, type BlobStore } from './blob-port.ts'
 
 const MISMATCH = -1
 
-export interface BlobStatus { readonly size: number, readonly received: number, readonly complete: boolean }
-
-/** A refused upload: `status` is the HTTP status the route answers with. */
-export class BlobError extends Error {
-  override name = 'BlobError'
-  readonly status: 400 | 409 | 413 | 422
-  readonly received: number | undefined
-  constructor (status: 400 | 409 | 413 | 422, message: string, received?: number) {
-    super(message)
-    this.status = status
-    this.received = received
-  }
-}
-
 type Key = [userId: string, hash: string]
 
-export class SqliteBlobStore {
+export class SqliteBlobStore implements BlobStore {
   readonly maxBytes: number
   private readonly db: SqliteDb
   private readonly now: () => number

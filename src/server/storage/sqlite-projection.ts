@@ -1,4 +1,5 @@
-// The relational projection in SQLite: one table per entity, written in the commit of the update.
+// The relational projection in SQLite: one table per entity, written (write, update) by the record log
+// inside the commit of the update, read through the projection port.
 
 import type { Catalog, EntityDef } from '../../docs/catalog-types.ts'
 import { activityEntities, isPointer } from '../../docs/activity-pointer.ts'
@@ -6,11 +7,12 @@ import { columnsOf, tableName, type Row } from '../../projection/rows.ts'
 import type { ReadScope } from '../../authz/decide.ts'
 import type { SqliteDb } from './sqlite-db.ts'
 import type { Statement } from 'better-sqlite3'
+import type { ProjectionReader } from './projection-port.ts'
 
 const SQL_TYPE = { text: 'TEXT', integer: 'INTEGER', real: 'REAL' } as const
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`
 
-export class SqliteProjection {
+export class SqliteProjection implements ProjectionReader {
   private readonly db: SqliteDb
   private readonly catalog: Catalog
   private readonly statements = new Map<string, { upsert: Statement, remove: Statement, get: Statement, columns: string[] }>()
@@ -110,6 +112,10 @@ export class SqliteProjection {
   row (entity: string, id: string): Row | undefined {
     if (isPointer(this.catalog.entities.get(entity))) return this.db.prepare(`SELECT * FROM ${quote(tableName(entity))} WHERE id = ?`).get(id) as Row | undefined
     return this.statementsOf(entity).get.get(id) as Row | undefined
+  }
+
+  all (entity: string): Row[] {
+    return this.db.prepare(`SELECT * FROM ${quote(tableName(entity))}`).all() as Row[]
   }
 
   /** A page of the rows within `scope`, ordered by id. */

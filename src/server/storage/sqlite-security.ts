@@ -1,10 +1,11 @@
-// The security model in SQLite: every version kept as one JSON row (changes are rare and small), so a
+// The security model port in SQLite: every version kept as one JSON row (changes are rare and small), so a
 // decision can be replayed under the privileges a device last received.
 
 import type { SecurityModel } from '../../authz/model.ts'
 import type { SqliteDb } from './sqlite-db.ts'
+import type { SecurityStore } from './security-port.ts'
 
-export class SqliteSecurityStore {
+export class SqliteSecurityStore implements SecurityStore {
   private readonly db: SqliteDb
   /** what a principal's device last received, read once, written only when it changes */
   private readonly deliveredCache = new Map<string, number | undefined>()

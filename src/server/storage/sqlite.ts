@@ -1,15 +1,21 @@
-// SQLite storage (better-sqlite3): WAL with synchronous=FULL, group commit of appends.
+// The record log in SQLite (better-sqlite3): WAL with synchronous=FULL, group commit of appends. The
+// same tables serve the changes feed (the log read by position) and the receipts committed with the
+// updates, so this one adapter implements those three ports; the projection is written through its own
+// adapter inside the same transaction.
 
+import * as Y from 'yjs'
 import type Database from 'better-sqlite3'
 import type { SqliteDb } from './sqlite-db.ts'
 import type { DocName } from '../../ids.ts'
 import type { Receipt } from '../../protocol/receipts.ts'
 import type { CommitEffects, CommitResult, RecordStorage, StoredRecord } from './port.ts'
+import type { ChangesFeed } from './feed-port.ts'
+import type { ReceiptStore } from './receipt-port.ts'
 import type { SqliteProjection } from './sqlite-projection.ts'
 
 interface Pending { doc: DocName, data: Uint8Array | null, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
 
-export class SqliteRecordStorage implements RecordStorage {
+export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore {
   private readonly db: SqliteDb
   private readonly projection: SqliteProjection | undefined
   private pending: Pending[] = []
@@ -30,6 +36,10 @@ export class SqliteRecordStorage implements RecordStorage {
     receiptsSince: Database.Statement<[string, number, number], { seq: number, data: string }>
     openReceipts: Database.Statement<[string, number], { seq: number, data: string }>
     dismiss: Database.Statement<[string, number]>
+    head: Database.Statement<[], { m: number | null }>
+    changed: Database.Statement<[number, number], { doc: string, seq: number }>
+    since: Database.Statement<[string, number, number], { data: Buffer }>
+    glob: Database.Statement<[string], { doc: string }>
   }
 
   /** `projection`, when given, receives each commit's row in the same transaction. */
@@ -71,7 +81,11 @@ export class SqliteRecordStorage implements RecordStorage {
       receiptsSince: db.prepare('SELECT seq, data FROM receipts WHERE principal = ? AND seq > ? ORDER BY seq LIMIT ?'),
       openReceipts: db.prepare('SELECT r.seq, r.data FROM receipts r WHERE r.principal = ? AND NOT EXISTS (SELECT 1 FROM receipt_dismissals d WHERE d.seq = r.seq) ORDER BY r.seq LIMIT ?'),
       // Only the principal's own receipts: the receipt's principal is checked by the select.
-      dismiss: db.prepare('INSERT OR IGNORE INTO receipt_dismissals (seq, principal) SELECT seq, principal FROM receipts WHERE principal = ? AND seq = ?')
+      dismiss: db.prepare('INSERT OR IGNORE INTO receipt_dismissals (seq, principal) SELECT seq, principal FROM receipts WHERE principal = ? AND seq = ?'),
+      head: db.prepare('SELECT MAX(seq) AS m FROM record_updates'),
+      changed: db.prepare('SELECT doc, MAX(seq) AS seq FROM record_updates WHERE seq > ? AND seq <= ? GROUP BY doc'),
+      since: db.prepare('SELECT data FROM record_updates WHERE doc = ? AND seq > ? AND seq <= ? ORDER BY seq'),
+      glob: db.prepare('SELECT DISTINCT doc FROM record_updates WHERE doc GLOB ?')
     }
   }
 
@@ -139,6 +153,24 @@ export class SqliteRecordStorage implements RecordStorage {
   /** Marks receipts of `principal` as dismissed (the user dealt with them on a device); returns how many were new. */
   dismissReceipts (principal: string, seqs: readonly number[]): number {
     return this.db.transaction(() => seqs.reduce((n, seq) => n + this.stmt.dismiss.run(principal, seq).changes, 0))()
+  }
+
+  head (): number {
+    return this.stmt.head.get()?.m ?? 0
+  }
+
+  changedSince (cursor: number, upTo: number): Map<DocName, number> {
+    return new Map(this.stmt.changed.all(cursor, upTo).map(r => [r.doc as DocName, r.seq]))
+  }
+
+  /** Served from the log without loading the record's Y.Doc. */
+  stateSince (doc: DocName, cursor: number, upTo: number): Uint8Array {
+    const parts = this.stmt.since.all(doc, cursor, upTo).map(r => new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength))
+    return parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
+  }
+
+  fieldDocuments (entity: string, attribute: string): DocName[] {
+    return this.stmt.glob.all(`${entity.replace(/[[*?]/g, '')}/*/${attribute.replace(/[[*?]/g, '')}`).map(r => r.doc as DocName)
   }
 
   async compact (doc: DocName, merged: Uint8Array, throughSeq: number): Promise<void> {

@@ -1,11 +1,12 @@
-// The changes feed (the server-wide update sequence) and what each device holds, in SQLite.
+// The device holdings port in SQLite: who owns each device id, its cursor and receipt offer, and the
+// records it holds. Its own tables only (the changes feed is the record log's, sqlite.ts).
 
-import * as Y from 'yjs'
 import type Database from 'better-sqlite3'
 import type { DocName } from '../../ids.ts'
 import type { SqliteDb } from './sqlite-db.ts'
+import type { DeviceHoldings } from './holdings-port.ts'
 
-export class SqliteFeed {
+export class SqliteDeviceHoldings implements DeviceHoldings {
   private readonly db: SqliteDb
   private readonly statements = new Map<string, Database.Statement>()
 
@@ -30,27 +31,6 @@ export class SqliteFeed {
     if (!columns.includes('offer_mark')) db.exec('ALTER TABLE devices ADD COLUMN offer_mark INTEGER DEFAULT 0')
   }
 
-  /** The newest sequence number (0 for an empty log). */
-  maxSeq (): number {
-    return this.st<[], { m: number | null }>('SELECT MAX(seq) AS m FROM record_updates').get()?.m ?? 0
-  }
-
-  /** Records with an update after `cursor` (through `upTo`), each with its newest seq. */
-  changedSince (cursor: number, upTo: number): Map<DocName, number> {
-    const rows = this.st<[number, number], { doc: string, seq: number }>('SELECT doc, MAX(seq) AS seq FROM record_updates WHERE seq > ? AND seq <= ? GROUP BY doc').all(cursor, upTo)
-    return new Map(rows.map(r => [r.doc as DocName, r.seq]))
-  }
-
-  /**
-   * A record's committed state after `cursor` (everything when cursor is 0), merged into one update;
-   * served from storage without loading the record's Y.Doc.
-   */
-  stateSince (doc: DocName, cursor: number, upTo: number): Uint8Array {
-    const rows = this.st<[string, number, number], { data: Buffer }>('SELECT data FROM record_updates WHERE doc = ? AND seq > ? AND seq <= ? ORDER BY seq').all(doc, cursor, upTo)
-    const parts = rows.map(r => new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength))
-    return parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
-  }
-
   /** The device's owner, registering it on first use; a device id belongs to one principal. */
   claimDevice (device: string, principal: string): boolean {
     this.st('INSERT OR IGNORE INTO devices (device, principal, offer_mark) VALUES (?, ?, NULL)').run(device, principal)
@@ -67,12 +47,6 @@ export class SqliteFeed {
 
   setOfferMark (device: string, mark: number): void {
     this.st('UPDATE devices SET offer_mark = ? WHERE device = ?').run(mark, device)
-  }
-
-  /** The stored documents of one secured field (`<entity>/<id>/<attribute>`), of every record. */
-  fieldDocuments (entity: string, attribute: string): DocName[] {
-    return this.st<[string], { doc: string }>('SELECT DISTINCT doc FROM record_updates WHERE doc GLOB ?')
-      .all(`${entity.replace(/[[*?]/g, '')}/*/${attribute.replace(/[[*?]/g, '')}`).map(r => r.doc as DocName)
   }
 
   /** The cursor the server last told the device to store (with its 'done'). */
@@ -140,12 +114,7 @@ export class SqliteFeed {
     this.each('INSERT INTO device_records (device, doc, confirmed) VALUES (?, ?, 1) ON CONFLICT (device, doc) DO UPDATE SET confirmed = 1', device, docs)
   }
 
-  release (device: string, docs: Iterable<DocName>): void {
+  private release (device: string, docs: Iterable<DocName>): void {
     this.each('DELETE FROM device_records WHERE device = ? AND doc = ?', device, docs)
-  }
-
-  /** Every projected row of an entity (for scope computation). */
-  allRows (table: string): Record<string, string | number | null>[] {
-    return this.st(`SELECT * FROM "${table.replace(/"/g, '""')}"`).all() as Record<string, string | number | null>[]
   }
 }

@@ -1,0 +1,43 @@
+// The blob port: attachment content, content-addressed (sha-256), uploaded in chunks per uploader so a
+// cut connection resumes; a user owns content they uploaded whole. Adapters pass
+// test/server/ports/blobs-suite.ts.
+
+import type { Awaitable } from './awaitable.ts'
+
+export const HASH = /^[0-9a-f]{64}$/
+
+export interface BlobStatus { readonly size: number, readonly received: number, readonly complete: boolean }
+
+/** A refused upload: `status` is the HTTP status the route answers with. */
+export class BlobError extends Error {
+  override name = 'BlobError'
+  readonly status: 400 | 409 | 413 | 422
+  readonly received: number | undefined
+  constructor (status: 400 | 409 | 413 | 422, message: string, received?: number) {
+    super(message)
+    this.status = status
+    this.received = received
+  }
+}
+
+export interface BlobStore {
+  /** the largest blob taken */
+  readonly maxBytes: number
+  /**
+   * The size of `hash` if `userId` uploaded that content completely: what a note of theirs may point at.
+   * Synchronous: asked while a note is decided; an adapter over the network keeps ownership in memory.
+   */
+  uploadedSize (userId: string, hash: string): number | undefined
+  /** `userId`'s own upload of `hash`: complete, in progress, or undefined (whoever else holds it). */
+  status (userId: string, hash: string): Awaitable<BlobStatus | undefined>
+  /**
+   * Stores `chunk` at `offset` of `userId`'s upload of `hash` (`size` bytes in all); the last chunk is
+   * checked against the hash. Throws BlobError: 400 bad name, size or chunk; 409 wrong offset (with the
+   * offset expected); 413 too large; 422 content does not match (the upload starts over).
+   */
+  write (userId: string, hash: string, size: number, offset: number, chunk: Uint8Array): Awaitable<BlobStatus>
+  /** The content of a complete blob (whoever uploaded it: callers check who may see it). */
+  read (hash: string): Awaitable<Uint8Array | undefined>
+  /** Removes the partial uploads whose last chunk came more than `maxAgeMs` ago; returns how many. */
+  removeAbandoned (maxAgeMs: number): Awaitable<number>
+}

@@ -1,0 +1,19 @@
+// The relational projection port: each record's row, as reports, routes and offline scopes read it.
+// Rows are written with the update they project (RecordStorage.append's effects, one commit); this
+// port reads them. Adapters pass test/server/ports/projection-suite.ts.
+
+import type { ReadScope } from '../../authz/decide.ts'
+import type { Row } from '../../projection/rows.ts'
+import type { Awaitable } from './awaitable.ts'
+
+export interface ProjectionReader {
+  /**
+   * A record's row. Synchronous: a decision asks it for the owner of a record that is not loaded, in
+   * the middle of a transaction; an adapter over the network keeps ownership in memory.
+   */
+  row (entity: string, id: string): Row | undefined
+  /** A page of the rows within `scope`, ordered by id. */
+  rows (entity: string, scope: ReadScope, limit: number, offset: number): Awaitable<Row[]>
+  /** Every row of an entity (an offline scope is computed over them). */
+  all (entity: string): Awaitable<Row[]>
+}

@@ -1,0 +1,89 @@
+// The tests every device-holdings adapter passes: device ownership, cursor, receipt offer, and which
+// records a device holds for sure or may hold.
+
+import { describe, expect, it } from 'vitest'
+import type { DeviceHoldings } from '../../../src/server/storage/holdings-port.ts'
+import type { DocName } from '../../../src/ids.ts'
+
+export interface HoldingsHarness {
+  readonly holdings: DeviceHoldings
+  /** closes and reopens over the same data */
+  reopen (): Promise<DeviceHoldings>
+  dispose (): Promise<void>
+}
+
+const names = (...n: string[]): DocName[] => n as DocName[]
+const sorted = (s: Set<DocName>): string[] => [...s].sort()
+
+export const describeHoldings = (adapter: string, open: () => Promise<HoldingsHarness>): void => {
+  describe(`${adapter} device holdings`, () => {
+    it('gives a device id to the first principal that claims it, with no cursor and no receipt offer yet', async () => {
+      const h = await open()
+      try {
+        expect(h.holdings.claimDevice('dev-00001', 'u1')).toBe(true)
+        expect(h.holdings.claimDevice('dev-00001', 'u1')).toBe(true)
+        expect(h.holdings.claimDevice('dev-00001', 'u2')).toBe(false)
+        expect(h.holdings.deviceCursor('dev-00001')).toBe(0)
+        expect(h.holdings.offerMark('dev-00001')).toBeNull()
+        h.holdings.setOfferMark('dev-00001', 12)
+        const holdings = await h.reopen()
+        expect(holdings.claimDevice('dev-00001', 'u2')).toBe(false)
+        expect(holdings.offerMark('dev-00001')).toBe(12)
+        expect(holdings.deviceCursor('unknown-dev')).toBe(0)
+      } finally {
+        await h.dispose()
+      }
+    })
+
+    it('tells records held for sure from those perhaps held, and records a finished cycle at once', async () => {
+      const h = await open()
+      try {
+        const d = 'dev-00002'
+        h.holdings.claimDevice(d, 'u1')
+        h.holdings.mayHold(d, names('account/a1', 'account/a2'))
+        expect(sorted(h.holdings.unconfirmed(d))).toEqual(['account/a1', 'account/a2'])
+        expect(h.holdings.held(d).size).toBe(0)
+        h.holdings.finishCycle(d, names('account/a1', 'account/a2'), [], 40, false)
+        expect(sorted(h.holdings.held(d))).toEqual(['account/a1', 'account/a2'])
+        expect(h.holdings.unconfirmed(d).size).toBe(0)
+        expect(h.holdings.deviceCursor(d)).toBe(40)
+        // A confirmed record stays confirmed when noted as sent again.
+        h.holdings.mayHold(d, names('account/a1'))
+        expect(h.holdings.holds(d, 'account/a1' as DocName)).toBe(true)
+        // An evict sent: perhaps held until a cycle finishes.
+        h.holdings.unsure(d, names('account/a2'))
+        expect(h.holdings.holds(d, 'account/a2' as DocName)).toBe(false)
+        expect(sorted(h.holdings.unconfirmed(d))).toEqual(['account/a2'])
+        h.holdings.hold(d, names('contact/c1'))
+        h.holdings.finishCycle(d, [], names('account/a2'), 50, false)
+        const holdings = await h.reopen()
+        expect(sorted(holdings.held(d))).toEqual(['account/a1', 'contact/c1'])
+        expect(holdings.unconfirmed(d).size).toBe(0)
+        expect(holdings.deviceCursor(d)).toBe(50)
+        expect(holdings.held('dev-other').size).toBe(0)
+      } finally {
+        await h.dispose()
+      }
+    })
+
+    it('forgets what a device holds; it then needs its whole scope until a cycle that sent it finishes', async () => {
+      const h = await open()
+      try {
+        const d = 'dev-00003'
+        h.holdings.claimDevice(d, 'u1')
+        h.holdings.hold(d, names('account/a1'))
+        h.holdings.mayHold(d, names('account/a2'))
+        expect(h.holdings.needsScope(d)).toBe(false)
+        h.holdings.forget(d)
+        expect(h.holdings.held(d).size + h.holdings.unconfirmed(d).size).toBe(0)
+        expect(h.holdings.needsScope(d)).toBe(true)
+        h.holdings.finishCycle(d, names('account/a1'), [], 10, false)
+        expect(h.holdings.needsScope(d)).toBe(true) // a live cycle does not send the scope
+        h.holdings.finishCycle(d, [], [], 11, true)
+        expect((await h.reopen()).needsScope(d)).toBe(false)
+      } finally {
+        await h.dispose()
+      }
+    })
+  })
+}

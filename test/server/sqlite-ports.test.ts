@@ -1,0 +1,75 @@
+// The SQLite adapters pass every storage port's shared suite (test/server/ports/*-suite.ts); the record
+// log's own suite runs in storage.test.ts.
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadCatalog } from '../../src/docs/catalog.ts'
+import { demoModel } from '../../src/server/demo.ts'
+import { openSqlite, type SqliteDb } from '../../src/server/storage/sqlite-db.ts'
+import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
+import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
+import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
+import { SqliteBlobStore } from '../../src/server/storage/sqlite-blobs.ts'
+import { SqliteDeviceHoldings } from '../../src/server/storage/sqlite-holdings.ts'
+import { describeFeed } from './ports/feed-suite.ts'
+import { describeReceipts } from './ports/receipts-suite.ts'
+import { describeProjection } from './ports/projection-suite.ts'
+import { describeSecurityStore } from './ports/security-suite.ts'
+import { describeBlobs } from './ports/blobs-suite.ts'
+import { describeHoldings } from './ports/holdings-suite.ts'
+
+const catalog = loadCatalog()
+
+/** A database file in a fresh directory, reopenable; `dispose` closes it and deletes the directory. */
+const tempDb = (): { db: () => SqliteDb, reopen: () => SqliteDb, dispose: () => void } => {
+  const dir = mkdtempSync(join(tmpdir(), 'fieldsync-ports-'))
+  const file = join(dir, 'fieldsync.db')
+  let db = openSqlite(file)
+  return {
+    db: () => db,
+    reopen: () => { db.close(); db = openSqlite(file); return db },
+    dispose: () => { if (db.open) db.close(); rmSync(dir, { recursive: true, force: true }) }
+  }
+}
+
+describeFeed('SQLite', async () => {
+  const t = tempDb()
+  const log = new SqliteRecordStorage(t.db())
+  return { log, feed: log, dispose: async () => { await log.close(); t.dispose() } }
+})
+
+describeReceipts('SQLite', async () => {
+  const t = tempDb()
+  let log = new SqliteRecordStorage(t.db())
+  const h = {
+    log,
+    receipts: log,
+    reopen: async () => { await log.close(); log = new SqliteRecordStorage(t.reopen()); return { log, receipts: log } },
+    dispose: async () => { await log.close(); t.dispose() }
+  }
+  return h
+})
+
+describeProjection('SQLite', async () => {
+  const t = tempDb()
+  const projection = new SqliteProjection(t.db(), catalog)
+  const log = new SqliteRecordStorage(t.db(), projection)
+  return { log, projection, dispose: async () => { await log.close(); t.dispose() } }
+})
+
+describeSecurityStore('SQLite', demoModel(catalog), async () => {
+  const t = tempDb()
+  return { store: new SqliteSecurityStore(t.db()), reopen: async () => new SqliteSecurityStore(t.reopen()), dispose: async () => t.dispose() }
+})
+
+describeBlobs('SQLite', async maxBytes => {
+  const t = tempDb()
+  let now = 1_000_000
+  return { blobs: new SqliteBlobStore(t.db(), maxBytes, () => now), advance: ms => { now += ms }, dispose: async () => t.dispose() }
+})
+
+describeHoldings('SQLite', async () => {
+  const t = tempDb()
+  return { holdings: new SqliteDeviceHoldings(t.db()), reopen: async () => new SqliteDeviceHoldings(t.reopen()), dispose: async () => t.dispose() }
+})
