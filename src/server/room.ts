@@ -620,8 +620,11 @@ export class Room {
       this.addReceipts(batch, peer, r.receipts)
     }
     // Conflict entries: the sender's own go to its connection, another user's to all of theirs. They are
-    // not refusals (no rate, no quota check), but they count as receipts the record keeps for that user.
+    // not refusals (no rate), but they count as receipts the record keeps for that user: past the user's
+    // quota they are not kept (the write itself is), so that nobody's conflicts, whoever causes them, put
+    // a user over the quota that would close their next update.
     for (const c of r.conflicts) {
+      if (this.quotas.exceeded(c.principal, { receipts: 1 }) !== null) continue
       batch.receipts.push({ peer: c.principal === principal ? peer : null, receipt: c })
       this.count(batch, c.principal, { receipts: 1 })
     }
