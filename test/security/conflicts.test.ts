@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as Y from 'yjs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
-import { CLOCKS, FIELDS, readRecord, setField } from '../../src/docs/record.ts'
+import { CLOCKS, FIELDS, readRecord, setField, stampField } from '../../src/docs/record.ts'
 import { SyncStep } from '../../src/server/protocol.ts'
 import { Reason } from '../../src/projection/receipts.ts'
 import { fieldDocName, type DocName } from '../../src/ids.ts'
@@ -178,5 +178,27 @@ describe('crafted stamps from a writer', () => {
     const room = s.server.rooms.get(fieldDoc).doc
     expect(room.getMap(FIELDS).get('revenue')).toBe(1234)
     expect(String(room.getMap(CLOCKS).get('revenue'))).toMatch(/^\d+:\d+:\d+( \d+:\d+:\d+)?$/)
+  })
+})
+
+describe('a secured field\'s own document', () => {
+  it('decides concurrent writes by clock like any field, and tells the loser', async () => {
+    const s = await startServer(cleanups)
+    const name = fieldDocName(ownedBy(s, 'account', 'u-alice'), 'revenue')
+    const avery = await raw(cleanups, s, name, 'avery')
+    const bob = await raw(cleanups, s, name, 'bob')
+    const t0 = Date.now() - 60_000
+    // Both write from the same copy; bob's edit is the later one but arrives first, under the lower client id.
+    const averys = copyOf(s, name, 0x6000007)
+    const bobs = copyOf(s, name, 0x6000006)
+    // (The field's document has no meta: written as the record's fields are, value and stamp.)
+    const write = (d: Y.Doc, value: number, by: string, at: number): void => d.transact(() => { d.getMap(FIELDS).set('revenue', value); stampField(d, 'revenue', { by, at: iso(at) }) })
+    const fromBob = edit(bobs, d => write(d, 2000, 'u-bob', t0 + 1000))
+    const fromAvery = edit(averys, d => write(d, 1000, 'u-avery', t0))
+    converges(s, name, bobs, await send(s, name, bob, fromBob))
+    converges(s, name, averys, await send(s, name, avery, fromAvery))
+    expect(s.server.rooms.get(name).doc.getMap(FIELDS).get('revenue')).toBe(2000)
+    expect(receiptsOn(s, 'u-avery', name).map(r => [r.reason, r.attempted, r.kept])).toEqual([[Reason.superseded, 1000, 2000]])
+    expect(receiptsOn(s, 'u-bob', name)).toEqual([])
   })
 })
