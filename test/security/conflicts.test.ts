@@ -15,7 +15,7 @@ import { fieldDocName, type DocName } from '../../src/ids.ts'
 import type { TestServer } from '../helpers/server.ts'
 import { until } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { applyReceived, copyOf, edit, exactly, ownedBy, raw, receiptsOn, startServer, type Raw } from './support.ts'
+import { api, applyReceived, copyOf, edit, exactly, ownedBy, raw, receiptsOn, startServer, type Raw } from './support.ts'
 
 const cleanups = useCleanups()
 const ACCOUNT = buildCatalog().entities.get('account')!
@@ -94,6 +94,20 @@ describe('conflict entries an attacker can make the server keep', () => {
     }
     expect(receiptsOn(s, 'u-alice', name).length).toBeLessThanOrEqual(3)
     expect(alice.ws.readyState).toBe(1)
+  })
+})
+
+describe('entries about a value its author may no longer read', () => {
+  it('are not kept: they would show the author the value that won', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    await aliceWrites(s, name, 'telephone1', 'alice')
+    expect((await api(s, 'avery', '/api/admin/users/u-alice/roles', { method: 'PUT', body: JSON.stringify({ roles: [] }) })).status).toBe(200)
+    const bob = await raw(cleanups, s, name, 'bob')
+    const { doc, update } = concurrentWrite(s, name, 0x6000008, 'telephone1', 'bob, secret', Date.now())
+    converges(s, name, doc, await send(s, name, bob, update))
+    expect(readRecord(s.server.rooms.get(name).doc, ACCOUNT).fields.telephone1).toBe('bob, secret')
+    expect(receiptsOn(s, 'u-alice', name)).toEqual([])
   })
 })
 
