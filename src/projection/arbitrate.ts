@@ -114,7 +114,8 @@ export const arbitrate = (doc: Y.Doc, ds: DeleteSet, before: FieldsBefore, ctx: 
     } else if (pre.item !== undefined && pre.value !== null && pre.item.deleted) {
       base = lastId(pre.item)
       writer = ownClock?.id.client ?? 0
-    } else if (ownClock !== null && decodeStamp(contentOf(ownClock)) !== null && pre.value !== null) {
+    } else if (ownClock !== null && !Y.isDeleted(ds, ownClock.id) && decodeStamp(contentOf(ownClock))?.clock.writer === ownClock.id.client && pre.value !== null) {
+      // (Only a stamp of its writer's own says "cleared": any other stamp alone is no write at all.)
       writer = ownClock.id.client
     } else {
       if (stampWritten) touched.set(key, pre) // a stamp alone changes nothing: it goes back

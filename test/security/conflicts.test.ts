@@ -195,6 +195,21 @@ describe('crafted stamps from a writer', () => {
   })
 })
 
+describe('a stamp alone', () => {
+  it('that is not its writer\'s own is no write: the value stays (only a writer\'s own stamp alone clears)', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    await aliceWrites(s, name, 'telephone1', 'alice', 0x5000009)
+    const bob = await raw(cleanups, s, name, 'bob')
+    const before = exactly(s.server.rooms.get(name).doc)
+    for (const stamp of [`${Date.now()}:0:${0x5000009}`, `${Date.now()}:0:1`, 'junk']) {
+      const doc = copyOf(s, name, 0x6000009)
+      converges(s, name, doc, await send(s, name, bob, edit(doc, d => d.getMap(CLOCKS).set('telephone1', stamp))))
+      expect(exactly(s.server.rooms.get(name).doc), stamp).toEqual(before)
+    }
+  })
+})
+
 describe('a secured field\'s own document', () => {
   it('decides concurrent writes by clock like any field, and tells the loser', async () => {
     const s = await startServer(cleanups)
