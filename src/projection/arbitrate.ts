@@ -147,6 +147,8 @@ export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)
     const pre = before.field(key)
     const own = newestOwn(fields, key, isNew)
     const ownClock = newestOwn(clocks, key, isNew)
+    // The update wrote the field's stamp, or deleted it: either goes back unless it belongs to a write that stands.
+    const stampWritten = ownClock !== null || clocks.get(key) !== pre.raw
     // What the writer did to the field: set it (its newest item), or clear it (a deletion of the value the
     // record showed, or, from a writer that stamps, a stamp with no item).
     let base: Y.ID | null = null
@@ -162,17 +164,23 @@ export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)
     } else if (pre.item !== undefined && pre.value !== null && pre.item.deleted) {
       base = lastId(pre.item)
       writer = ownClock?.id.client ?? 0
-    } else if (ownClock !== null && decodeStamp(contentOf(ownClock)) !== null && pre.value !== null) {
+    } else if (ownClock !== null && !Y.isDeleted(ds, ownClock.id) && decodeStamp(contentOf(ownClock))?.clock.writer === ownClock.id.client && pre.value !== null) {
+      // (Only a stamp of its writer's own says "cleared": any other stamp alone is no write at all.)
       writer = ownClock.id.client
     } else {
-      if (ownClock !== null) touched.set(key, pre) // a stamp alone changes nothing: it goes back
+      if (stampWritten) touched.set(key, pre) // a stamp alone changes nothing: it goes back
       continue
     }
-    const strategy = ctx.strategyOf(key)
-    if (!strategy.arbitrates) continue
-    touched.set(key, pre)
     let stamp = ownClock !== null && !Y.isDeleted(ds, ownClock.id) ? decodeStamp(contentOf(ownClock)) : null
     if (stamp !== null && stamp.clock.writer !== writer) stamp = null
+    const strategy = ctx.strategyOf(key)
+    if (!strategy.arbitrates) {
+      // Yjs's merge decides the value; a stamp stays only as its writer's own, with a write that stands.
+      if (stampWritten) touched.set(key, pre)
+      if (stampWritten && stamp === null && clocks.get(key) !== pre.raw) { restoreStamp(clocks, key, pre.raw); wrote = true }
+      continue
+    }
+    touched.set(key, pre)
     // A write with a stamp says what it saw: the current value's very stamp (a writer cannot have seen a
     // later one than the record holds, so a stamp claiming that is taken as not having seen it); one
     // without (any Yjs client) saw the current value if it was made right on top of its item.
@@ -211,10 +219,16 @@ export const settleStamps = (doc: Y.Doc, arbitration: Arbitration, kept: (field:
   const clocks = doc.getMap<string>(CLOCKS)
   let wrote = false
   for (const [key, pre] of arbitration.touched) {
-    if (kept(key)) continue
-    if (pre.raw === undefined) { if (clocks.has(key)) { clocks.delete(key); wrote = true } } else if (clocks.get(key) !== pre.raw) { clocks.set(key, pre.raw); wrote = true }
+    if (kept(key) || clocks.get(key) === pre.raw) continue
+    restoreStamp(clocks, key, pre.raw)
+    wrote = true
   }
   return wrote
+}
+
+const restoreStamp = (clocks: Y.Map<string>, key: string, raw: string | undefined): void => {
+  if (raw === undefined) clocks.delete(key)
+  else clocks.set(key, raw)
 }
 
 export const NO_ARBITRATION: Arbitration = { touched: new Map(), superseded: [], wrote: false }

@@ -4,8 +4,9 @@
 
 import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
-import { applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts'
+import { applyChanges, applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts'
 import { notesTouched } from '../docs/layout.ts'
+import type { FieldValue } from '../docs/values.ts'
 import { exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
@@ -110,6 +111,19 @@ const attemptedPart = (command: string, changes: readonly Change[]): unknown => 
 })
 
 /**
+ * The sender's writes that lost a conflict (so the record shows no change of theirs) but that the sender
+ * could not have made anyway: refused as they would be without the conflict, never a `superseded` entry.
+ */
+const lostWritesRefused = (ctx: ProjectContext, before: RecordState, arbitration: Arbitration): Verdict[] =>
+  arbitration.superseded.flatMap(s => {
+    if (!s.incomingLost) return []
+    const change: Change = s.attempted === null
+      ? { kind: 'field-cleared', field: s.field, old: s.kept as FieldValue }
+      : { kind: 'field-set', field: s.field, old: s.kept, new: s.attempted }
+    return decideChanges(ctx, before, applyChanges(before, [change]), [change]).filter(v => !v.allowed && v.change === change)
+  })
+
+/**
  * Integrates `update` into `doc` as `ctx.userId`, reverting whatever the user may not do, in one
  * transaction with `origin`. Call only after the update passed the dependency and layout checks.
  */
@@ -143,7 +157,9 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     forgetPositions(doc)
     // Fields left to Yjs's merge: an allowed write hidden behind a dropped one is written again.
     restoreShadowedWrites(doc, structs, ctx.isServerClient, f => !strategyOf(f).arbitrates)
-    if (ctx.reject === undefined && exists(before) && !isDeleted(before)) {
+    // (A secured field's own document has no meta: it is arbitrated while its record exists.)
+    const live = ctx.parent !== undefined ? ctx.parent !== null : exists(before) && !isDeleted(before)
+    if (ctx.reject === undefined && live) {
       arbitration = arbitrate(doc, structs, decoded.ds, fields, {
         strategyOf,
         principalOf: ctx.conflicts?.principalOf ?? (() => undefined),
@@ -157,13 +173,15 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     changes = diff(before, after)
     const dropped: Change[] = []
     let verdicts: Verdict[] = []
+    let refusedLosers: Verdict[] = []
     if (ctx.reject !== undefined) {
       dropped.push(...changes)
       receipt({ change: 'command', field: null, attempted: attemptedPart(ctx.reject.command, changes), kept: null, reason: ctx.reject.reason, message: ctx.reject.message })
     } else {
       verdicts = decideChanges(ctx, before, after, changes)
       for (const v of verdicts) if (!v.allowed) dropped.push(v.change)
-      for (const v of receiptWorthy(verdicts)) {
+      refusedLosers = lostWritesRefused(ctx, before, arbitration)
+      for (const v of receiptWorthy([...verdicts, ...refusedLosers])) {
         // An edit of a record deleted meanwhile: the entry says who deleted it and when.
         const conflict = v.reason === Reason.superseded ? { by: String(before.meta.deletedby ?? '') || null, at: String(before.meta.deletedon), editedAt: now } : undefined
         receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message, ...(conflict === undefined ? {} : { conflict }) })
@@ -176,8 +194,9 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     const keptFields = new Set(changes.filter(c => !dropped.includes(c)).flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' ? [c.field] : []))
     if (settleStamps(doc, arbitration, f => keptFields.has(f))) compensated = true
     for (const s of arbitration.superseded) {
-      // The record's value lost only if the sender's write stands.
+      // The record's value lost only if the sender's write stands; a write the sender may not make has its refusal instead.
       if (!s.incomingLost && !keptFields.has(s.field)) continue
+      if (refusedLosers.some(v => fieldOf(v.change) === s.field)) continue
       conflicts.push({
         principal: s.principal, record: ctx.record, change: s.attempted === null ? 'field-cleared' : 'field-set', field: s.field,
         attempted: s.attempted, kept: s.kept, reason: Reason.superseded, message: supersededMessage(s.field, s.kept, s.by, s.at, s.editedAt),

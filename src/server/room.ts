@@ -623,8 +623,13 @@ export class Room {
       this.addReceipts(batch, peer, r.receipts)
     }
     // Conflict entries: the sender's own go to its connection, another user's to all of theirs. They are
-    // not refusals (no rate, no quota check), but they count as receipts the record keeps for that user.
+    // not refusals (no rate), but they count as receipts the record keeps for that user: past the user's
+    // quota they are not kept (the write itself is), so that nobody's conflicts, whoever causes them, put
+    // a user over the quota that would close their next update.
+    // An entry shows the value that won: none for a user who may no longer read the record (or the field).
     for (const c of r.conflicts) {
+      if (this.quotas.exceeded(c.principal, { receipts: 1 }) !== null) continue
+      if (c.principal !== principal && !this.may(c.principal, 'read')) continue
       batch.receipts.push({ peer: c.principal === principal ? peer : null, receipt: c })
       this.count(batch, c.principal, { receipts: 1 })
     }
@@ -650,10 +655,15 @@ export class Room {
 
   /** Whether the user may write this record (its field, for a secured field's document) now. */
   private mayWrite (userId: string): boolean {
+    return this.may(userId, 'write')
+  }
+
+  private may (userId: string, p: 'read' | 'write'): boolean {
     const o = this.ownership()
     const { entity, field, security } = this.ctx
     if (o === undefined) return false
-    return mayAccess(security.index, userId, 'write', entity.name, o).allowed && (field === undefined || fieldPermission(security.index, userId, entity.name, field).update)
+    if (!mayAccess(security.index, userId, p, entity.name, o).allowed) return false
+    return field === undefined || (p === 'read' ? fieldPermission(security.index, userId, entity.name, field).read : fieldPermission(security.index, userId, entity.name, field).update)
   }
 
   /**

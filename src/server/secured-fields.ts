@@ -1,11 +1,11 @@
 // Keeps every secured field's value in the field's own document (`<entity>/<id>/<attribute>`), synced
 // only to those who may read it, and nowhere in the record's document: values found in a record's
-// document are moved out (and its log merged, so no earlier row keeps them), and a field no longer
-// secured is moved back. Runs when the server starts and whenever the secured fields change.
+// document are moved out with their stamps (and its log merged, so no earlier row keeps them), and a
+// field no longer secured is moved back. Runs when the server starts and whenever the secured fields change.
 
 import * as Y from 'yjs'
 import type { Catalog, EntityDef } from '../docs/catalog-types.ts'
-import { FIELDS, memoText, replaceText } from '../docs/record.ts'
+import { CLOCKS, FIELDS, memoText, replaceText } from '../docs/record.ts'
 import { fieldDocName, parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Rooms } from './rooms.ts'
@@ -23,10 +23,14 @@ const valueIn = (doc: Y.Doc, entity: EntityDef, attribute: string): Value | unde
   return doc.share.has(FIELDS) ? doc.getMap<Value>(FIELDS).get(attribute) : undefined
 }
 
-const writeValue = (doc: Y.Doc, entity: EntityDef, attribute: string, value: Value | undefined): void => {
+/** The value's stamp (README, "Conflicts"): it says who wrote the value and when, so it moves with it. */
+const stampIn = (doc: Y.Doc, attribute: string): string | undefined => doc.share.has(CLOCKS) ? doc.getMap<string>(CLOCKS).get(attribute) : undefined
+
+const writeValue = (doc: Y.Doc, entity: EntityDef, attribute: string, value: Value | undefined, stamp: string | undefined): void => {
   if (entity.attributes.find(a => a.name === attribute)?.type === 'memo') replaceText(memoText(doc, attribute), typeof value === 'string' ? value : '')
   else if (value === undefined) doc.getMap(FIELDS).delete(attribute)
   else doc.getMap(FIELDS).set(attribute, value)
+  if (stamp === undefined) { if (stampIn(doc, attribute) !== undefined) doc.getMap(CLOCKS).delete(attribute) } else doc.getMap<string>(CLOCKS).set(attribute, stamp)
 }
 
 /** Moves one value from the document `from` to `to` (server writes), then merges `from`'s log. */
@@ -36,9 +40,10 @@ const move = async (rooms: Rooms, entity: EntityDef, attribute: string, from: Do
   try {
     await Promise.all([source.ready, target.ready])
     const value = valueIn(source.doc, entity, attribute)
-    if (value === undefined) return false
-    if (valueIn(target.doc, entity, attribute) === undefined) await target.write(doc => writeValue(doc, entity, attribute, value))
-    await source.write(doc => writeValue(doc, entity, attribute, undefined))
+    const stamp = stampIn(source.doc, attribute)
+    if (value === undefined && stamp === undefined) return false
+    if (value !== undefined && valueIn(target.doc, entity, attribute) === undefined) await target.write(doc => writeValue(doc, entity, attribute, value, stamp))
+    await source.write(doc => writeValue(doc, entity, attribute, undefined, undefined))
     await source.compactNow()
     return true
   } finally {

@@ -16,6 +16,9 @@
 // refused update of a y-websocket client (otherwise waited for 3 s and warned about).
 
 import { describe, expect, it } from 'vitest'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
@@ -48,6 +51,9 @@ const EXPECTED_ACCESS: Record<string, { read: Login[], write: Login[], appendTo:
   'account/u-carol': { read: ['avery', 'carol', 'bob', 'dan', 'erin'], write: ['avery', 'carol', 'bob'], appendTo: ['avery', 'carol', 'bob', 'dan'] },
   'contact/u-nina': { read: ['avery', 'alice', 'nina', 'bob', 'dan', 'erin'], write: ['avery', 'nina', 'bob'], appendTo: ['avery', 'nina', 'bob', 'dan'] }
 }
+
+/** Fields decided by a strategy other than the default later-edit-wins. */
+const STRATEGIES = { 'account.name': 'yjs', 'account.telephone1': 'server-wins', 'contact.fullname': 'device-wins', 'contact.emailaddress1': 'yjs' }
 
 interface Client { login: Login, doc: Y.Doc, p: WebsocketProvider, offline: boolean }
 const STRICT = process.env.FUZZ_STRICT === '1'
@@ -83,7 +89,7 @@ type Expect =
   | { kind: 'refused', noTrace?: boolean }
   /** partly allowed, or not predictable exactly (a stale base): every value is the one before, the merged one or
    * the sender's; `landed` fields must hold their new value, `kept` paths their old one */
-  | { kind: 'loose', landed?: Record<string, FieldValue>, kept?: string[] }
+  | { kind: 'loose', landed?: Record<string, FieldValue>, kept?: string[], mayClear?: string[] }
 
 interface Plan {
   what: string
@@ -95,6 +101,8 @@ interface Plan {
   outside?: boolean
   /** refused values of a partly refused update (strings no stored or broadcast byte may hold) */
   secrets?: string[]
+  /** refused with no receipt (it changes nothing a user sees: stamps alone) */
+  silent?: boolean
 }
 
 /** A record state as path -> value (`meta.k`, `fields.k`, `texts.k`, `notes.<id>`). */
@@ -209,7 +217,11 @@ const badValue = (gen: Gen, a: AttributeDef): FieldValue => {
 describe('adversarial fuzz of the record pipeline', () => {
   it('keeps every room alive, commits every legitimate edit and nothing else, within the layout and a size bound', async () => {
     await withSeed(async gen => {
-      const s = await startServer(cleanups, { REFUSED_UPDATES_BURST: '100000', REFUSED_UPDATES_PER_SECOND: '100000', MAX_RECEIPTS_PER_RECORD: '100000' })
+      // Every conflict strategy decides some field (README, "Conflicts"), so crafted stamps meet each of them.
+      const dir = mkdtempSync(join(tmpdir(), 'fieldsync-fuzz-'))
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+      writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ ...JSON.parse(readFileSync('config/metadata.json', 'utf8')) as object, conflicts: { attributes: STRATEGIES } }))
+      const s = await startServer(cleanups, { REFUSED_UPDATES_BURST: '100000', REFUSED_UPDATES_PER_SECOND: '100000', MAX_RECEIPTS_PER_RECORD: '100000', METADATA: join(dir, 'metadata.json') })
       const recs = await setUp(s)
       const sockets = new Map<string, { r: Raw, login: Login }>()
       const socket = async (rec: Rec, login: Login): Promise<Raw> => {
@@ -444,12 +456,43 @@ const rawPlan = (ctx: StepContext, login: Login): Plan => {
         make: d => d.transact(() => { setAll(d, ctx, values, user); refused.make(d) }),
         expect: { kind: 'loose', landed: values, kept: [refused.path] },
         mixed: true,
-        secrets: 'secret' in refused ? [refused.secret] : undefined
+        secrets: 'secret' in refused && refused.secret !== undefined ? [refused.secret] : undefined
       }
     }
   ]
+  kinds.push(
+    // Crafted stamps (README, "Conflicts"): with a write, alone, or deleted. A writer's value may lose to the
+    // record's (a stamp that did not see it); a non-writer changes nothing, stamps included.
+    () => {
+      const a = pick(gen, attrs.filter(x => x.name !== 'revenue'))
+      let value = goodValue(gen, a)
+      for (let i = 0; i < 5 && value === state.fields[a.name]; i++) value = goodValue(gen, a)
+      const stamp = pick(gen, STAMP_ATTACKS)
+      // (The value it holds already changes nothing: no receipt then.)
+      return { what: `sets ${a.name} with ${stamp.what}`, make: d => d.transact(() => { d.getMap('fields').set(a.name, value); d.getMap('clocks').set(a.name, stamp.make(d, a.name, gen)) }), expect: writer ? { kind: 'loose' } : { kind: 'refused' }, silent: value === state.fields[a.name] }
+    },
+    () => {
+      const a = pick(gen, attrs)
+      const stamp = pick(gen, STAMP_ATTACKS)
+      // (A stamp of the writer's own with no write is a clear: README, "Conflicts".)
+      // (Nothing to show for it: a user who may not write is not told, as for any update that changes nothing.)
+      return { what: `stamps ${a.name} alone with ${stamp.what}`, make: d => d.getMap('clocks').set(a.name, stamp.make(d, a.name, gen)), expect: writer ? { kind: 'loose', mayClear: [`fields.${a.name}`] } : { kind: 'refused' }, silent: true }
+    },
+    () => {
+      const stamped = Object.keys(ctx.s.server.rooms.get(rec.name).doc.getMap('clocks').toJSON())
+      if (stamped.length === 0) return kinds[0]()
+      const k = pick(gen, stamped)
+      return { what: `deletes the stamp of ${k}`, make: d => d.getMap('clocks').delete(k), expect: writer ? { kind: 'loose' } : { kind: 'refused' }, silent: true }
+    },
+    () => {
+      const seen = pick(gen, ['not json', '{}', '[1,2]', JSON.stringify({ [pick(gen, attrs).name]: `${Date.now()}:0:1` }), '{'.repeat(5000), JSON.stringify({ x: 'y'.repeat(20_000) })])
+      return writer
+        ? { what: 'sets meta.deletedseen', make: d => d.getMap('meta').set('deletedseen', seen), expect: { kind: 'refused' } }
+        : { what: 'deletes the record with a forged deletedseen', make: d => d.transact(() => { deleteRecord(d, e, { by: user, at: ctx.at() }); d.getMap('meta').set('deletedseen', seen) }), expect: { kind: 'refused' } }
+    }
+  )
   // Legitimate edits often, each attack now and then.
-  return kinds[pick(gen, [0, 0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 14, 14, 15, 15, 15])]()
+  return kinds[pick(gen, [0, 0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 14, 14, 15, 15, 15, 16, 16, 17, 18, 19])]()
 }
 
 const LAYOUT_ATTACKS: { what: string, make: (d: Y.Doc, e: EntityDef, memo: string, notes: string[], gen: Gen) => void }[] = [
@@ -483,6 +526,17 @@ const LAYOUT_ATTACKS: { what: string, make: (d: Y.Doc, e: EntityDef, memo: strin
   { what: 'many unknown field keys', make: d => { for (let i = 0; i < 500; i++) d.getMap('fields').set(`junk${i}`, 'x'.repeat(50)) } }
 ]
 
+/** Stamps an attacker writes into `clocks` (the writer's own id is the document's client id). */
+const STAMP_ATTACKS: { what: string, make: (d: Y.Doc, field: string, gen: Gen) => string }[] = [
+  { what: 'a well-formed stamp of its own', make: d => `${Date.now()}:0:${d.clientID}` },
+  { what: 'an old stamp that saw nothing', make: d => `${Date.now() - 86_400_000}:0:${d.clientID}` },
+  { what: 'a stamp from the far future', make: d => `999999999999999:65535:${d.clientID}` },
+  { what: 'a stamp claiming the record\'s current one as seen', make: (d, f) => `${Date.now()}:0:${d.clientID} ${String(d.getMap('clocks').get(f) ?? '1:0:1').split(' ')[0]}` },
+  { what: 'a stamp claiming a later one as seen', make: d => `${Date.now() - 1000}:0:${d.clientID} 999999999999999:0:1` },
+  { what: 'another writer\'s stamp', make: (d, f, gen) => String(d.getMap('clocks').get(f) ?? `${Date.now()}:0:1`).split(' ')[0].replace(/:\d+$/, `:${int(gen, 1, 0xffffffff)}`) },
+  { what: 'a stamp that does not parse', make: (_d, _f, gen) => pick(gen, ['', '1:2', 'a:b:c', '1:2:3 4', '1:99999:3', '-1:0:1', '1:0:99999999999']) },
+  { what: 'a huge stamp', make: (_d, _f, gen) => 's'.repeat(int(gen, 100, 20_000)) }
+]
 /** Which client id a raw update is written under: the attacker's vocabulary of ids. */
 const chooseClient = async (ctx: StepContext, login: Login): Promise<{ client: number, how: string }> => {
   const { gen, s, rec } = ctx
@@ -542,14 +596,14 @@ const rawStep = async (ctx: StepContext, r: Raw, login: Login, plan: Plan, note:
   // a riding allowed change landing (SEED=23, 32).
   if (stale && !foreign && plan.outside === true) expect_ = { kind: 'loose' }
   // A stale base: concurrent with what happened since, so only the loose model holds for what may land.
-  if (stale && expect_.kind !== 'refused') expect_ = { kind: 'loose', kept: expect_.kind === 'loose' ? expect_.kept : undefined }
+  if (stale && expect_.kind !== 'refused') expect_ = { kind: 'loose', kept: expect_.kind === 'loose' ? expect_.kept : undefined, mayClear: expect_.kind === 'loose' ? expect_.mayClear : undefined }
   // A client id the record already holds, from a stale copy: the copy's clocks collide with the record's, Yjs skips
   // the structs it holds already and only the rest (a delete set, say) takes effect: decided as what it is.
   const collides = stale && structClients.some(c => Y.getState(room.doc.store, c) > 0)
   // Such updates once put content outside the layout (colliding-clocks.test.ts: the layout check now judges
   // where Yjs puts the rest, a range across the record's clock is refused, and structs the record holds
   // already are never taken for the update's own: SEED=11, step 258, once left fields.fullname undefined).
-  if (collides && !foreign) expect_ = { kind: 'loose' }
+  if (collides && !foreign) expect_ = { kind: 'loose', mayClear: plan.expect.kind === 'loose' ? plan.expect.mayClear : undefined }
   const pre = await snapshot(ctx)
   // (An allowed update that changes nothing but its stamps, a value set to what it was, is a touch: exact too.)
   const expected = merged(pre.doc, update, rec.entity)
@@ -578,7 +632,7 @@ const rawStep = async (ctx: StepContext, r: Raw, login: Login, plan: Plan, note:
   }
   await room.settled()
   await checkStep(ctx, pre, expect_, expected, () => readRecord(mine, rec.entity), by)
-  if (expect_.kind === 'refused' && !stale) expect(r.receipts().length, 'a receipt for a refused update').toBeGreaterThan(receiptsBefore)
+  if (expect_.kind === 'refused' && !stale && plan.silent !== true) expect(r.receipts().length, 'a receipt for a refused update').toBeGreaterThan(receiptsBefore)
   // The sender converges with what it was sent (receipts, a revert, the echo of a compensation, the reply).
   if (!foreign && !collides) {
     applyReceived(mine, r.messages.slice(from))
@@ -709,6 +763,7 @@ const checkStep = async (ctx: StepContext, pre: Pre, expect_: Expect, mergedStat
   const o = flat(own)
   for (const path of new Set([...b.keys(), ...a.keys(), ...m.keys()])) {
     const v = a.get(path)
+    if (v === undefined && expect_.mayClear?.includes(path) === true) continue
     if (!isDeepStrictEqual(v, b.get(path)) && !isDeepStrictEqual(v, m.get(path)) && !isDeepStrictEqual(v, o.get(path))) {
       throw new Error(`${path} is ${JSON.stringify(v)?.slice(0, 100)}: neither before (${JSON.stringify(b.get(path))?.slice(0, 100)}), merged (${JSON.stringify(m.get(path))?.slice(0, 100)}) nor the sender's`)
     }
