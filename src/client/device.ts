@@ -18,7 +18,7 @@ import type { IndexedRecord, InboxItem, LocalStore } from './store.ts'
 import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '../metadata/views.ts'
 import { search, SearchError, type SearchHit } from '../metadata/search.ts'
 import { evaluateRules, ruleValues, saveViolation, type FormState } from '../metadata/business-rules.ts'
-import { currentStage, stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
+import { currentStage, stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
 import { FORM_KINDS, type FormDef } from '../metadata/forms.ts'
 import { Reason } from '../protocol/receipts.ts'
 import { CommandCapture, Replica } from './replica.ts'
@@ -233,8 +233,8 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const s = readRecord(doc)
     // The stage it is on already: nothing to save (a save of the stamps alone would be no change at all).
     if (stage === at.name && (s.meta.activestage === stage || s.meta.activestage === undefined)) return
-    const problem = stageMoveProblem(at.flow, at.name, stage, { ...s.fields, ...s.texts })
-    if (problem !== null) throw new OfflineRefusal(/not a stage/.test(problem) ? Reason.invalidValue : Reason.businessRule, problem)
+    const denied = stageMoveDenial(entity, at.flow, at.name, stage, { ...s.fields, ...s.texts })
+    if (denied !== null) throw new OfflineRefusal(denied.reason, denied.message)
     doc.transact(() => {
       const m = doc.getMap(META)
       m.set('activestage', stage)

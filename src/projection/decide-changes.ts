@@ -12,7 +12,7 @@ import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import { applyChanges } from '../docs/diff.ts'
 import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
-import { stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
+import { stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
 import { newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
 import { parseDocName, parsePrincipalRef } from '../ids.ts'
 
@@ -274,8 +274,7 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
         } else if (c.key === 'activestage') {
           // A stage move: a write, to a stage of the entity's flow, forward only with the stages' required fields.
           const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
-          const problem = flow === undefined ? `${e.name} has no process flow` : stageMoveProblem(flow, c.old, c.new, { ...after.fields, ...after.texts })
-          d = write('write') ?? (problem === null ? null : { reason: flow === undefined || /not a stage/.test(problem) ? Reason.invalidValue : Reason.businessRule, message: problem })
+          d = write('write') ?? stageMoveDenial(e.name, flow, c.old, c.new, { ...after.fields, ...after.texts })
         } else if (c.key === 'statecode' && ctx.command?.target === ctx.record && c.old === ACTIVE && c.new === ctx.command.statecode) {
           d = write('write')
         } else d = { reason: Reason.fieldReadOnly, message: c.key === 'statecode' ? 'statecode changes only through a command (qualify, disqualify, mark complete, convert)' : `${c.key} is a system field` }
@@ -350,8 +349,9 @@ const decideCreate = (ctx: DecideContext, after: RecordState, changes: readonly 
   return changes.map((c): Verdict => {
     if (c.kind === 'meta-set' && c.key === 'activestage') {
       const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
-      const problem = flow === undefined ? `${e.name} has no process flow` : stageMoveProblem(flow, undefined, c.new, { ...after.fields, ...after.texts })
-      return problem === null ? { change: c, allowed: true } : { change: c, allowed: false, reason: Reason.businessRule, message: problem }
+      const denied = stageMoveDenial(e.name, flow, undefined, c.new, { ...after.fields, ...after.texts })
+      // On create every refused stage is the flow's rule (the stage a new record may start at).
+      return denied === null ? { change: c, allowed: true } : { change: c, allowed: false, reason: Reason.businessRule, message: denied.message }
     }
     if (c.kind === 'created' || c.kind === 'meta-set') return { change: c, allowed: true }
     const d = c.kind === 'note-added' || c.kind.startsWith('field') || c.kind === 'text-edited' ? checkContent(ctx, c, after, true) : null

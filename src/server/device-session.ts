@@ -14,7 +14,8 @@ import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
 import { EVERY_DEVICE, Reason, type Receipt } from '../protocol/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from '../protocol/device-frames.ts'
 import { encodeSyncUpdate } from '../protocol/sync-messages.ts'
-import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
+import { CloseCode, closeCodeOf, MessageType, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
+import { MalformedMessage } from '../errors.ts'
 import type { Peer } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
@@ -140,7 +141,8 @@ export class DeviceSession {
     try {
       f = decodeDeviceFrame(bytes)
     } catch (e) {
-      this.fail(CloseCode.malformed, `malformed device message: ${(e as Error).message}`)
+      if (!(e instanceof MalformedMessage)) throw e // a bug, not the device's input
+      this.fail(closeCodeOf(e), `malformed device message: ${e.message}`)
       return
     }
     if (this.deviceId === null && f.type !== DeviceMessage.hello) { this.fail(CloseCode.malformed, 'the first message must be hello'); return }
