@@ -15,6 +15,7 @@ import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
 import { newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
 import { parseDocName, parsePrincipalRef } from '../ids.ts'
+import { unexpectedCase } from '../errors.ts'
 
 export interface DecideContext {
   readonly entity: EntityDef
@@ -131,7 +132,9 @@ const checkContent = (ctx: DecideContext, c: Change, after: RecordState, creatin
       if (c.kind === 'note-added') return newNoteProblem(ctx.userId, n, nowOf(ctx)) ?? attachmentProblem(ctx, n)
       return (ATTACHMENT_KEYS.every(k => c.old[k] === n[k]) ? null : attachmentProblem(ctx, n)) ?? noteStampProblem(ctx.userId, c.old, n, nowOf(ctx))
     }
-    default: return null
+    // No content of their own to check (their privileges are decided by the caller).
+    case 'created': case 'meta-set': case 'note-removed': case 'deleted': case 'undeleted': return null
+    default: return unexpectedCase(c)
   }
 }
 
@@ -178,7 +181,8 @@ const fieldOf = (c: Change): string | null => {
     case 'field-set': case 'field-cleared': case 'text-edited': return c.field
     case 'meta-set': return c.key
     case 'note-added': case 'note-edited': case 'note-removed': return `notes.${c.noteId}`
-    default: return null
+    case 'created': case 'deleted': case 'undeleted': return null
+    default: return unexpectedCase(c)
   }
 }
 export { fieldOf }
@@ -293,8 +297,10 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
       case 'note-edited': case 'note-removed':
         d = noteAccess(c) ?? checkContent(ctx, c, after, false)
         break
-      default:
+      case 'field-set': case 'field-cleared': case 'text-edited': case 'created':
         d = write('write') ?? checkContent(ctx, c, after, false)
+        break
+      default: unexpectedCase(c)
     }
     return d === null ? allowAll(c) : deny(d)(c)
   })
