@@ -1,5 +1,5 @@
 // How the HTTP API answers an error: the status comes from the error's stable code (one table, every
-// code in it), the body is `{ error, code }` plus what the client acts on (the field, the bytes held).
+// code in it), the body is `{ error }` plus what the client acts on (the field, the bytes held).
 
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -34,7 +34,7 @@ export const answerError = (err: Error, c: Context): Response => {
   if (err instanceof HTTPException) return c.json({ error: err.message }, err.status)
   if (err instanceof FieldsyncError && HTTP_STATUS[err.code] < 500) {
     const extra = err instanceof FieldError ? { field: err.field } : err instanceof BlobError ? { received: err.received ?? null } : {}
-    return c.json({ error: err.message, code: err.code, ...extra }, HTTP_STATUS[err.code])
+    return c.json({ error: err.message, ...extra }, HTTP_STATUS[err.code])
   }
   console.error(err)
   return c.json({ error: 'internal error' }, 500)
