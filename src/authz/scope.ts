@@ -7,6 +7,7 @@ import { isPointer } from '../docs/activity-pointer.ts'
 import { readScope, type ModelIndex } from './decide.ts'
 import type { Row } from '../docs/row.ts'
 import { principalRef } from '../ids.ts'
+import { unexpectedCase } from '../errors.ts'
 import type { Condition, OfflineProfile, ProfileRule } from '../profiles/profile.ts'
 
 const matches = (row: Row, c: Condition): boolean => {
@@ -18,17 +19,18 @@ const matches = (row: Row, c: Condition): boolean => {
     case 'eq': return v === want
     case 'ne': return v !== want
     case 'contains': return typeof v === 'string' && typeof want === 'string' && v.toLowerCase().includes(want.toLowerCase())
-    default: {
+    case 'gt': case 'ge': case 'lt': case 'le': {
       if (v === null || v === undefined || want === undefined) return false
       switch (c.op) {
         case 'gt': return v > want
         case 'ge': return v >= want
         case 'lt': return v < want
         case 'le': return v <= want
+        default: return unexpectedCase(c.op)
       }
     }
+    default: return unexpectedCase(c.op)
   }
-  return false
 }
 
 /** Who the user is, for the rules: the user, the principals they act as, their unit, the owners below them. */

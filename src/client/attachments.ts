@@ -3,6 +3,7 @@
 // trying again after one that is not.
 
 import { currentToken, type TokenSource } from './token.ts'
+import { ErrorCode, FieldsyncError } from '../errors.ts'
 
 /** The chunk size of uploads: a cut connection loses at most one chunk of progress. */
 export const UPLOAD_CHUNK_BYTES = 256 * 1024
@@ -18,11 +19,11 @@ export const sha256Hex = async (data: Uint8Array): Promise<string> => {
 export interface Http { readonly base: string, readonly token: TokenSource }
 
 /** The server refused the content for good (400, 413, 422): retrying cannot help. */
-export class UploadRefused extends Error {
+export class UploadRefused extends FieldsyncError {
   override name = 'UploadRefused'
   readonly status: number
   constructor (status: number, message: string) {
-    super(message)
+    super(ErrorCode.uploadRefused, message)
     this.status = status
   }
 }
@@ -32,12 +33,12 @@ export class UploadRefused extends Error {
  * answer): the content stays pending and is tried again later. `retryAfterMs` is the server's
  * Retry-After, when it gave one.
  */
-export class UploadFailed extends Error {
+export class UploadFailed extends FieldsyncError {
   override name = 'UploadFailed'
   readonly status: number | null
   readonly retryAfterMs: number | null
   constructor (status: number | null, message: string, retryAfterMs: number | null = null) {
-    super(message)
+    super(ErrorCode.uploadFailed, message)
     this.status = status
     this.retryAfterMs = retryAfterMs
   }

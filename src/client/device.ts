@@ -3,7 +3,7 @@
 // opening documents, up-front refusal of what the last metadata forbids, and the rejected-changes inbox.
 
 import type * as Y from 'yjs'
-import { Observable } from 'lib0/observable'
+import { ObservableV2 } from 'lib0/observable'
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
 import { addNote, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, type AttachmentRef, type NoteState, type RecordState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
@@ -18,7 +18,7 @@ import type { IndexedRecord, InboxItem, LocalStore } from './store.ts'
 import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '../metadata/views.ts'
 import { search, SearchError, type SearchHit } from '../metadata/search.ts'
 import { evaluateRules, ruleValues, saveViolation, type FormState } from '../metadata/business-rules.ts'
-import { currentStage, stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
+import { currentStage, stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
 import { FORM_KINDS, type FormDef } from '../metadata/forms.ts'
 import { Reason } from '../protocol/receipts.ts'
 import { CommandCapture, Replica } from './replica.ts'
@@ -50,7 +50,8 @@ export interface NoteView {
 /** The values business rules see: fields, texts and state. */
 const formValues = (s: RecordState): Record<string, unknown> => ({ ...s.fields, ...s.texts, statecode: s.meta.statecode, ownerid: s.meta.ownerid })
 
-export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
+/** Events: `device.on('status', s => …)`, each listener typed by DeviceEvents. */
+export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
   readonly store: LocalStore
   private readonly replica: Replica
   private readonly engine: SyncEngine
@@ -59,12 +60,12 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     super()
     this.store = opts.store
     this.replica = replica
-    this.engine = new SyncEngine(opts, replica, (name, args) => this.emit(name, args))
+    this.engine = new SyncEngine(opts, replica, (name, args) => { this.emit(name, args) })
   }
 
   static async open (opts: DeviceOptions): Promise<FieldsyncDevice> {
     let device: FieldsyncDevice | undefined
-    const replica = await Replica.load(opts.store, (name, args) => device?.emit(name, args))
+    const replica = await Replica.load(opts.store, (name, args) => { device?.emit(name, args) })
     device = new FieldsyncDevice(replica, opts)
     return device
   }
@@ -233,8 +234,8 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const s = readRecord(doc)
     // The stage it is on already: nothing to save (a save of the stamps alone would be no change at all).
     if (stage === at.name && (s.meta.activestage === stage || s.meta.activestage === undefined)) return
-    const problem = stageMoveProblem(at.flow, at.name, stage, { ...s.fields, ...s.texts })
-    if (problem !== null) throw new OfflineRefusal(/not a stage/.test(problem) ? Reason.invalidValue : Reason.businessRule, problem)
+    const denied = stageMoveDenial(entity, at.flow, at.name, stage, { ...s.fields, ...s.texts })
+    if (denied !== null) throw new OfflineRefusal(denied.reason, denied.message)
     doc.transact(() => {
       const m = doc.getMap(META)
       m.set('activestage', stage)

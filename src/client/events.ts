@@ -1,4 +1,5 @@
-// What a device reports to the app: its events and connection status.
+// What a device reports to the app: its events (typed: a listener gets the arguments of its event's
+// signature here) and connection status.
 
 import type { Receipt } from '../protocol/receipts.ts'
 
@@ -26,4 +27,5 @@ export interface UploadFailure {
   readonly retryInMs: number | null
 }
 
-export type Emit = (name: keyof DeviceEvents, args: unknown[]) => void
+/** How the device's parts report an event: its name and the listener's arguments, typed by the name. */
+export type Emit = <N extends keyof DeviceEvents>(name: N, args: Parameters<DeviceEvents[N]>) => void

@@ -11,6 +11,7 @@ import type { LeadQualification } from '../docs/commands.ts'
 import type { NoteState } from '../docs/record.ts'
 import { notePrivilegeNeeded, type NoteAction } from '../projection/decide-notes.ts'
 import { parseDocName } from '../ids.ts'
+import { ErrorCode, FieldsyncError } from '../errors.ts'
 
 export interface DeviceMetadata {
   readonly version: number
@@ -35,11 +36,12 @@ export interface DeviceMetadata {
   readonly maxAttachmentBytes?: number
 }
 
-export class OfflineRefusal extends Error {
+/** `reason` is the receipt reason code the server would drop the change with. */
+export class OfflineRefusal extends FieldsyncError {
   override name = 'OfflineRefusal'
   readonly reason: ReasonCode
   constructor (reason: ReasonCode, message: string) {
-    super(`${reason}: ${message}`)
+    super(ErrorCode.offlineRefused, `${reason}: ${message}`)
     this.reason = reason
   }
 }

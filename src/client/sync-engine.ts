@@ -13,6 +13,7 @@ import { currentToken, type TokenSource } from './token.ts'
 import type { Replica } from './replica.ts'
 import type { PendingUpdate } from './store.ts'
 import type { DeviceStatus, Emit } from './events.ts'
+import { unexpectedCase } from '../errors.ts'
 
 /** The smallest WebSocket a device needs (the browser's, or the `ws` package on Node). */
 export interface SocketLike {
@@ -400,7 +401,9 @@ export class SyncEngine {
         }
         return
       }
-      default:
+      // Frames only a device sends; the server never sends them, so there is nothing to do.
+      case DeviceMessage.hello: case DeviceMessage.syncNow: case DeviceMessage.push: case DeviceMessage.command: return
+      default: unexpectedCase(f)
     }
   }
 

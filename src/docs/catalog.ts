@@ -6,9 +6,13 @@ import * as v from 'valibot'
 import { attributeEntries, ManyToManySchema, NameSchema, type AttributeDef, type AttributeType, type Catalog, type EntityDef, type ManyToManyDef, type RelationshipDef } from './catalog-types.ts'
 import { BUILT_IN_ENTITIES, BUILT_IN_MANY_TO_MANY, CUSTOM_ENTITY_COMMANDS } from './entities.ts'
 import { describeProblems, expected, fileRoot, list, parseJson, parseWith, type Problem } from '../schema.ts'
+import { ErrorCode, FieldsyncError } from '../errors.ts'
 
-export class CatalogError extends Error {
+export class CatalogError extends FieldsyncError {
   override name = 'CatalogError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(ErrorCode.invalidCatalog, message, options)
+  }
 }
 
 const DEFAULT_MAX_LENGTH: Partial<Record<AttributeType, number>> = { text: 200, memo: 100_000 }

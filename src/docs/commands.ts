@@ -8,6 +8,7 @@ import type { EntityDef, OfflineCommand } from './catalog-types.ts'
 import { expected, list, oneOf } from '../schema.ts'
 import type { RecordState } from './record.ts'
 import type { FieldValue } from './values.ts'
+import { unexpectedCase } from '../errors.ts'
 
 export type StateCommand = Extract<OfflineCommand, 'qualify' | 'disqualify' | 'convert-to-case' | 'mark-complete' | 'convert-to-opportunity'>
 
@@ -40,7 +41,8 @@ export const mayCreate = (command: StateCommand, q: LeadQualification = DEFAULT_
     case 'qualify': return q.create
     case 'convert-to-case': return ['incident']
     case 'convert-to-opportunity': return ['opportunity']
-    default: return []
+    case 'disqualify': case 'mark-complete': return []
+    default: return unexpectedCase(command)
   }
 }
 
@@ -52,7 +54,8 @@ export const linkOf = (command: StateCommand): { createdField?: string, targetFi
   switch (command) {
     case 'qualify': return { createdField: 'originatingleadid' }
     case 'convert-to-case': return { targetField: 'regardingobjectid' }
-    default: return null
+    case 'disqualify': case 'mark-complete': case 'convert-to-opportunity': return null
+    default: return unexpectedCase(command)
   }
 }
 
@@ -128,7 +131,8 @@ export const planCommand = (
       add('opportunity', { name: str(name) ?? `Opportunity from ${entity.label}`, parentaccountid: accountLookup === undefined ? undefined : str(f[accountLookup.name]) })
       break
     }
-    default:
+    case 'disqualify': case 'mark-complete': break // a state change alone
+    default: unexpectedCase(command)
   }
   return { targetValues, statecode: STATE_AFTER[command], creates }
 }

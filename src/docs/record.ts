@@ -8,6 +8,7 @@ import { attributeOf } from './catalog-types.ts'
 import { checkValue, type FieldValue } from './values.ts'
 import { decodeStamp, encodeStamp, maxHlc, tick, ZERO, type Hlc } from './hlc.ts'
 import type { RecordId } from '../ids.ts'
+import { ErrorCode, FieldsyncError } from '../errors.ts'
 
 export const META = 'meta'
 export const FIELDS = 'fields'
@@ -42,8 +43,11 @@ export interface RecordState {
 /** Who writes and when: stamped into modifiedby / modifiedon. */
 export interface Actor { readonly by: string, readonly at: string }
 
-export class RecordError extends Error {
+export class RecordError extends FieldsyncError {
   override name = 'RecordError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(ErrorCode.invalidRecord, message, options)
+  }
 }
 
 export const emptyState = (): RecordState => ({ meta: {}, fields: {}, texts: {}, notes: {} })

@@ -12,6 +12,7 @@ import { formProblems, FormSchema } from './forms.ts'
 import { DEFAULT_QUALIFICATION, LeadQualificationSchema } from '../docs/commands.ts'
 import { ConflictPoliciesSchema, conflictProblems, DEFAULT_POLICIES } from './conflict-policies.ts'
 import { describeProblems, expected, fileRoot, list, parseJson, parseWith, type PathKey, type Problem } from '../schema.ts'
+import { ErrorCode, FieldsyncError } from '../errors.ts'
 
 const WHAT = 'an object with "views", "businessRules", "processFlows", "forms", "leadQualification" or "conflicts"'
 
@@ -30,8 +31,11 @@ export type Metadata = v.InferOutput<typeof MetadataSchema>
 
 export const NO_METADATA: Metadata = { views: [], businessRules: [], processFlows: [], forms: [], leadQualification: DEFAULT_QUALIFICATION, conflicts: DEFAULT_POLICIES }
 
-export class MetadataError extends Error {
+export class MetadataError extends FieldsyncError {
   override name = 'MetadataError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(ErrorCode.invalidMetadata, message, options)
+  }
 }
 
 const under = (key: PathKey, problems: readonly Problem[]): Problem[] => problems.map(p => ({ path: [key, ...p.path], message: p.message }))

@@ -5,6 +5,7 @@
 import * as v from 'valibot'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { expected, list, text, type Problem } from '../schema.ts'
+import { Reason } from '../protocol/receipts.ts'
 
 /**
  * A stage that declares no `required` list requires nothing, as an author who leaves a key out means: the
@@ -53,15 +54,27 @@ export const currentStage = (flow: ProcessFlow, active: unknown): number => {
 }
 
 /**
- * Why moving a record with `values` from stage `from` to stage `to` is not allowed, or null. Moving back
- * is always allowed; moving forward needs the required fields of every stage it leaves.
+ * Why a stage move is refused, with the reason code its receipt (or the device's refusal) carries: no
+ * flow or no such stage is an invalid value; a required field left empty is the flow's business rule.
  */
-export const stageMoveProblem = (flow: ProcessFlow, from: unknown, to: unknown, values: Readonly<Record<string, unknown>>): string | null => {
+export interface StageMoveDenial { readonly reason: typeof Reason.invalidValue | typeof Reason.businessRule, readonly message: string }
+
+/**
+ * Why moving a record of `entity` with `values` from stage `from` to stage `to` of `flow` (the entity's
+ * flow, if it has one) is not allowed, or null. Moving back is always allowed; moving forward needs the
+ * required fields of every stage it leaves.
+ */
+export const stageMoveDenial = (entity: string, flow: ProcessFlow | undefined, from: unknown, to: unknown, values: Readonly<Record<string, unknown>>): StageMoveDenial | null => {
+  if (flow === undefined) return { reason: Reason.invalidValue, message: `${entity} has no process flow` }
   const target = flow.stages.findIndex(s => s.name === to)
-  if (target < 0) return `"${String(to)}" is not a stage of ${flow.name}`
+  if (target < 0) return { reason: Reason.invalidValue, message: `"${String(to)}" is not a stage of ${flow.name}` }
   for (let i = currentStage(flow, from); i < target; i++) {
     const missing = flow.stages[i].required.filter(r => empty(values[r]))
-    if (missing.length > 0) return `stage ${flow.stages[i].name} needs ${missing.join(', ')} before moving on`
+    if (missing.length > 0) return { reason: Reason.businessRule, message: `stage ${flow.stages[i].name} needs ${missing.join(', ')} before moving on` }
   }
   return null
 }
+
+/** The message of `stageMoveDenial` for a flow, or null. */
+export const stageMoveProblem = (flow: ProcessFlow, from: unknown, to: unknown, values: Readonly<Record<string, unknown>>): string | null =>
+  stageMoveDenial(flow.entity, flow, from, to, values)?.message ?? null

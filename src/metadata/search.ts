@@ -2,9 +2,13 @@
 // case-insensitive, ranked by the order of the fields that match.
 
 import type { EntityDef } from '../docs/catalog-types.ts'
+import { ErrorCode, FieldsyncError } from '../errors.ts'
 
-export class SearchError extends Error {
+export class SearchError extends FieldsyncError {
   override name = 'SearchError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(ErrorCode.searchUnavailable, message, options)
+  }
 }
 
 /** The fields search looks in: single- and multi-line text, in catalog order (dates never). */

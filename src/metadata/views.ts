@@ -4,6 +4,7 @@
 import * as v from 'valibot'
 import type { Catalog, EntityDef } from '../docs/catalog-types.ts'
 import { expected, list, oneOf, text, type PathKey, type Problem } from '../schema.ts'
+import { ErrorCode, FieldsyncError } from '../errors.ts'
 
 export const FILTER_OPS = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'contains', 'begins-with', 'null', 'not-null'] as const
 export type FilterOp = typeof FILTER_OPS[number]
@@ -64,11 +65,11 @@ export const NO_OFFLINE_VIEWS: readonly string[] = [
 ]
 
 /** Why a view cannot run on a device (declarations are checked at start, by the metadata parse). */
-export class ViewError extends Error {
+export class ViewError extends FieldsyncError {
   override name = 'ViewError'
   readonly reason: 'personal-view' | 'entity-views-offline-unavailable' | 'linked-entity-not-offline' | 'unknown-view'
   constructor (reason: ViewError['reason'], message: string) {
-    super(`${reason}: ${message}`)
+    super(ErrorCode.viewUnavailable, `${reason}: ${message}`)
     this.reason = reason
   }
 }

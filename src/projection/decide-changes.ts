@@ -12,9 +12,10 @@ import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import { applyChanges } from '../docs/diff.ts'
 import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
-import { stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
+import { stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
 import { newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
 import { parseDocName, parsePrincipalRef } from '../ids.ts'
+import { unexpectedCase } from '../errors.ts'
 
 export interface DecideContext {
   readonly entity: EntityDef
@@ -131,7 +132,9 @@ const checkContent = (ctx: DecideContext, c: Change, after: RecordState, creatin
       if (c.kind === 'note-added') return newNoteProblem(ctx.userId, n, nowOf(ctx)) ?? attachmentProblem(ctx, n)
       return (ATTACHMENT_KEYS.every(k => c.old[k] === n[k]) ? null : attachmentProblem(ctx, n)) ?? noteStampProblem(ctx.userId, c.old, n, nowOf(ctx))
     }
-    default: return null
+    // No content of their own to check (their privileges are decided by the caller).
+    case 'created': case 'meta-set': case 'note-removed': case 'deleted': case 'undeleted': return null
+    default: return unexpectedCase(c)
   }
 }
 
@@ -178,7 +181,8 @@ const fieldOf = (c: Change): string | null => {
     case 'field-set': case 'field-cleared': case 'text-edited': return c.field
     case 'meta-set': return c.key
     case 'note-added': case 'note-edited': case 'note-removed': return `notes.${c.noteId}`
-    default: return null
+    case 'created': case 'deleted': case 'undeleted': return null
+    default: return unexpectedCase(c)
   }
 }
 export { fieldOf }
@@ -274,8 +278,7 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
         } else if (c.key === 'activestage') {
           // A stage move: a write, to a stage of the entity's flow, forward only with the stages' required fields.
           const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
-          const problem = flow === undefined ? `${e.name} has no process flow` : stageMoveProblem(flow, c.old, c.new, { ...after.fields, ...after.texts })
-          d = write('write') ?? (problem === null ? null : { reason: flow === undefined || /not a stage/.test(problem) ? Reason.invalidValue : Reason.businessRule, message: problem })
+          d = write('write') ?? stageMoveDenial(e.name, flow, c.old, c.new, { ...after.fields, ...after.texts })
         } else if (c.key === 'statecode' && ctx.command?.target === ctx.record && c.old === ACTIVE && c.new === ctx.command.statecode) {
           d = write('write')
         } else d = { reason: Reason.fieldReadOnly, message: c.key === 'statecode' ? 'statecode changes only through a command (qualify, disqualify, mark complete, convert)' : `${c.key} is a system field` }
@@ -294,8 +297,10 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
       case 'note-edited': case 'note-removed':
         d = noteAccess(c) ?? checkContent(ctx, c, after, false)
         break
-      default:
+      case 'field-set': case 'field-cleared': case 'text-edited': case 'created':
         d = write('write') ?? checkContent(ctx, c, after, false)
+        break
+      default: unexpectedCase(c)
     }
     return d === null ? allowAll(c) : deny(d)(c)
   })
@@ -350,8 +355,9 @@ const decideCreate = (ctx: DecideContext, after: RecordState, changes: readonly 
   return changes.map((c): Verdict => {
     if (c.kind === 'meta-set' && c.key === 'activestage') {
       const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
-      const problem = flow === undefined ? `${e.name} has no process flow` : stageMoveProblem(flow, undefined, c.new, { ...after.fields, ...after.texts })
-      return problem === null ? { change: c, allowed: true } : { change: c, allowed: false, reason: Reason.businessRule, message: problem }
+      const denied = stageMoveDenial(e.name, flow, undefined, c.new, { ...after.fields, ...after.texts })
+      // On create every refused stage is the flow's rule (the stage a new record may start at).
+      return denied === null ? { change: c, allowed: true } : { change: c, allowed: false, reason: Reason.businessRule, message: denied.message }
     }
     if (c.kind === 'created' || c.kind === 'meta-set') return { change: c, allowed: true }
     const d = c.kind === 'note-added' || c.kind.startsWith('field') || c.kind === 'text-edited' ? checkContent(ctx, c, after, true) : null

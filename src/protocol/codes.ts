@@ -1,5 +1,7 @@
 // Message numbers and close codes of the /sync websocket (README, "Protocol"). Defined here only.
 
+import type { ErrorCodeValue, FieldsyncError } from '../errors.ts'
+
 /** Top-level message types of the y-websocket protocol. */
 export const MessageType = {
   sync: 0,
@@ -40,3 +42,27 @@ export const CloseCode = {
 } as const
 
 export type CloseCodeValue = typeof CloseCode[keyof typeof CloseCode]
+
+/**
+ * The close code for an error thrown while taking a peer's frame, from the error's stable code. Only a
+ * frame that does not decode is the peer's fault (4400); anything else there is the server's (1011).
+ */
+export const CLOSE_CODE: Readonly<Record<ErrorCodeValue, CloseCodeValue>> = {
+  'malformed-message': CloseCode.malformed,
+  'invalid-field': CloseCode.internalError,
+  'invalid-config': CloseCode.internalError,
+  'invalid-catalog': CloseCode.internalError,
+  'invalid-metadata': CloseCode.internalError,
+  'invalid-record': CloseCode.internalError,
+  'blob-invalid': CloseCode.internalError,
+  'blob-offset': CloseCode.internalError,
+  'blob-too-large': CloseCode.internalError,
+  'blob-hash-mismatch': CloseCode.internalError,
+  'offline-refused': CloseCode.internalError,
+  'view-unavailable': CloseCode.internalError,
+  'search-unavailable': CloseCode.internalError,
+  'upload-refused': CloseCode.internalError,
+  'upload-failed': CloseCode.internalError
+}
+
+export const closeCodeOf = (e: FieldsyncError): CloseCodeValue => CLOSE_CODE[e.code]

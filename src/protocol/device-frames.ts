@@ -4,6 +4,7 @@
 
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
+import { MalformedMessage } from '../errors.ts'
 
 export const DEVICE_PROTOCOL_VERSION = 1
 
@@ -100,12 +101,12 @@ export const readDeviceFrame = (d: decoding.Decoder): DeviceFrame => {
       const command = decoding.readVarString(d)
       const target = decoding.readVarString(d)
       const n = decoding.readVarUint(d)
-      if (n > MAX_COMMAND_PARTS) throw new Error(`a command has at most ${MAX_COMMAND_PARTS} parts`)
+      if (n > MAX_COMMAND_PARTS) throw new MalformedMessage(`a command has at most ${MAX_COMMAND_PARTS} parts`)
       const parts: CommandFramePart[] = []
       for (let i = 0; i < n; i++) parts.push({ record: decoding.readVarString(d), id: decoding.readVarUint(d), update: decoding.readVarUint8Array(d) })
       return { type, command, target, parts }
     }
-    default: throw new Error(`unknown device message type ${type}`)
+    default: throw new MalformedMessage(`unknown device message type ${type}`)
   }
 }
 
@@ -115,11 +116,16 @@ export const encodeDeviceFrame = (f: DeviceFrame): Uint8Array => {
   return encoding.toUint8Array(e)
 }
 
+/** One frame that is the whole message; throws MalformedMessage on anything else (lib0's readers throw plain errors: wrapped). */
 export const decodeDeviceFrame = (bytes: Uint8Array): DeviceFrame => {
-  const d = decoding.createDecoder(bytes)
-  const f = readDeviceFrame(d)
-  if (decoding.hasContent(d)) throw new Error('trailing bytes after the message')
-  return f
+  try {
+    const d = decoding.createDecoder(bytes)
+    const f = readDeviceFrame(d)
+    if (decoding.hasContent(d)) throw new MalformedMessage('trailing bytes after the message')
+    return f
+  } catch (e) {
+    throw e instanceof MalformedMessage ? e : new MalformedMessage((e as Error).message, { cause: e })
+  }
 }
 
 /** 32-bit FNV-1a of a string's UTF-16 code units, from `basis`. */

@@ -9,7 +9,7 @@ import type { Catalog } from '../docs/catalog-types.ts'
 import { docName, fieldDocName, isValidId, type RecordId } from '../ids.ts'
 import { isSecured } from '../authz/decide.ts'
 import { placeSecuredValues } from './secured-fields.ts'
-import { FieldError } from '../errors.ts'
+import { answerError } from './http-errors.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { adminRoutes } from './admin-routes.ts'
@@ -19,7 +19,8 @@ import { issueToken, requireToken } from './auth.ts'
 import { Rooms } from './rooms.ts'
 import { CommandRunner } from './commands.ts'
 import { blobRoutes } from './blob-routes.ts'
-import { CloseCode } from '../protocol/codes.ts'
+import { CloseCode, closeCodeOf } from '../protocol/codes.ts'
+import { FieldsyncError, MalformedMessage } from '../errors.ts'
 import type { Peer, Room } from './room.ts'
 import { indexPage } from './index-page.ts'
 import { DeviceSession } from './device-session.ts'
@@ -107,12 +108,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   wss.options.maxPayload = config.maxFrameBytes
   const auth = requireToken(secret, id => security.index.user(id) !== undefined)
 
-  app.onError((err, c) => {
-    if (err instanceof HTTPException) return c.json({ error: err.message }, err.status)
-    if (err instanceof FieldError) return c.json({ error: err.message, field: err.field }, 400)
-    console.error(err)
-    return c.json({ error: 'internal error' }, 500)
-  })
+  app.onError(answerError)
 
   app.get('/healthz', c => c.json({ ok: true, loadedRecords: rooms.loaded }))
   app.get('/', async c => c.html(indexPage(config, security.model.org, await storage.list())))
@@ -264,7 +260,10 @@ const deliver = (room: Room, peer: Peer, message: Uint8Array): void => {
   try {
     room.receive(peer, message)
   } catch (e) {
-    peer.close(CloseCode.malformed, `malformed message: ${(e as Error).message}`.slice(0, 120))
+    // Room.receive only decodes and queues, so what it throws is about the frame; lib0's and Yjs's
+    // readers throw plain errors, taken as the malformed message they report.
+    const error = e instanceof FieldsyncError ? e : new MalformedMessage((e as Error).message, { cause: e })
+    peer.close(closeCodeOf(error), `malformed message: ${error.message}`.slice(0, 120))
   }
 }
 

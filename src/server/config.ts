@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path'
 import { DEFAULT_LIMITS, type QuotaLimits } from './quotas.ts'
+import { ErrorCode, FieldsyncError } from '../errors.ts'
 
 export interface ServerConfig {
   readonly port: number
@@ -32,8 +33,11 @@ export interface ServerConfig {
   readonly maxClockSkewMs: number
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends FieldsyncError {
   override name = 'ConfigError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(ErrorCode.invalidConfig, message, options)
+  }
 }
 
 const int = (env: Record<string, string | undefined>, key: string, fallback: number, min: number, max: number): number => {

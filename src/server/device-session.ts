@@ -16,7 +16,8 @@ import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
 import { EVERY_DEVICE, Reason, type Receipt } from '../protocol/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from '../protocol/device-frames.ts'
 import { encodeSyncUpdate } from '../protocol/sync-messages.ts'
-import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
+import { CloseCode, closeCodeOf, MessageType, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
+import { MalformedMessage } from '../errors.ts'
 import type { Peer } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
@@ -120,7 +121,8 @@ export class DeviceSession {
     if (!this.closed) this.sendBytes(bytes)
   }
 
-  private then (f: () => Promise<void> | void): void {
+  /** Runs `f` after everything scheduled before it (named so that the session is no thenable: `await session` must not call it). */
+  private schedule (f: () => Promise<void> | void): void {
     // What a device may have waiting is bounded: one that sends faster than its session works is closed.
     if (++this.waiting > MAX_WAITING_FRAMES) { this.fail(CloseCode.rateLimited, 'too many frames waiting'); return }
     this.chain = this.chain.then(() => this.closed ? undefined : f()).catch(e => {
@@ -153,7 +155,8 @@ export class DeviceSession {
     try {
       f = decodeDeviceFrame(bytes)
     } catch (e) {
-      this.fail(CloseCode.malformed, `malformed device message: ${(e as Error).message}`)
+      if (!(e instanceof MalformedMessage)) throw e // a bug, not the device's input
+      this.fail(closeCodeOf(e), `malformed device message: ${e.message}`)
       return
     }
     if (this.deviceId === null && f.type !== DeviceMessage.hello) { this.fail(CloseCode.malformed, 'the first message must be hello'); return }
@@ -173,13 +176,13 @@ export class DeviceSession {
         this.metadataDigest = f.metadataDigest
         this.delivered = f.privilegeVersion > 0 ? f.privilegeVersion : undefined
         // A device that did not store the last cursor may hold anything: resend its scope whole.
-        if (f.cursor !== this.deps.holdings.deviceCursor(f.deviceId)) this.then(() => this.resetHeld())
+        if (f.cursor !== this.deps.holdings.deviceCursor(f.deviceId)) this.schedule(() => this.resetHeld())
         return
       }
       // In order after the pushes sent before it, so its 'done' answers them too.
       case DeviceMessage.syncNow: {
         const { request, count, digest, receiptSeq } = f
-        this.then(() => {
+        this.schedule(() => {
           // The device says what it holds; if that is not what the server recorded, start over.
           const held = this.deps.holdings.held(this.deviceId!)
           if (held.size !== count || holdingsDigest(held) !== digest) this.resetHeld()
@@ -187,9 +190,9 @@ export class DeviceSession {
         })
         return
       }
-      case DeviceMessage.push: this.then(() => this.push(f.record, f.id, f.update)); return
-      case DeviceMessage.command: this.then(() => this.command(f)); return
-      case DeviceMessage.sync: this.then(() => this.sync(f.record, f.step, f.payload)); return
+      case DeviceMessage.push: this.schedule(() => this.push(f.record, f.id, f.update)); return
+      case DeviceMessage.command: this.schedule(() => this.command(f)); return
+      case DeviceMessage.sync: this.schedule(() => this.sync(f.record, f.step, f.payload)); return
       default: this.fail(CloseCode.malformed, `a device does not send message type ${f.type}`)
     }
   }
@@ -203,7 +206,7 @@ export class DeviceSession {
   fullCycle (): void {
     if (this.fullCycleQueued || this.deviceId === null) return
     this.fullCycleQueued = true
-    this.then(async () => { this.fullCycleQueued = false; await this.cycle(true, 0, null) })
+    this.schedule(async () => { this.fullCycleQueued = false; await this.cycle(true, 0, null) })
   }
 
   /** The owner of a record as a decision needs it: from its room when loaded, else from its row. */
@@ -246,7 +249,7 @@ export class DeviceSession {
     if (this.revoked.has(name) || this.liveQueued || this.fullCycleQueued) return
     if (!holdings.held(this.deviceId).has(name)) return
     this.liveQueued = true
-    this.then(async () => { this.liveQueued = false; await this.cycle(false, 0, null) })
+    this.schedule(async () => { this.liveQueued = false; await this.cycle(false, 0, null) })
   }
 
   /** `receiptSeq`: the newest receipt the device says it stored (null: not asked; send none). */

@@ -5,7 +5,8 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { loadCatalog } from '../docs/catalog.ts'
-import { ConfigError, parseConfig } from './config.ts'
+import { parseConfig } from './config.ts'
+import { ErrorCode, FieldsyncError, type ErrorCodeValue } from '../errors.ts'
 import { createServer } from './app.ts'
 import { SqliteRecordStorage } from './storage/sqlite.ts'
 import { openSqlite } from './storage/sqlite-db.ts'
@@ -62,8 +63,11 @@ const main = async (): Promise<void> => {
   process.on('SIGTERM', () => stop('SIGTERM'))
 }
 
+/** Errors that refuse the start with their message alone: a bad environment or configuration file, not a bug. */
+const START_REFUSED: ReadonlySet<ErrorCodeValue> = new Set([ErrorCode.invalidConfig, ErrorCode.invalidCatalog, ErrorCode.invalidMetadata])
+
 main().catch(e => {
-  if (e instanceof ConfigError || ['CatalogError', 'MetadataError'].includes((e as Error).name)) console.error(`fieldsync: ${(e as Error).message}`)
+  if (e instanceof FieldsyncError && START_REFUSED.has(e.code)) console.error(`fieldsync: ${e.message}`)
   else console.error(e)
   process.exit(1)
 })

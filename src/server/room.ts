@@ -17,6 +17,7 @@ import type { ClientBinding, CommitEffects, PrincipalUsage, RecordStorage } from
 import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
 import { encodeReceipts, encodeSyncStep1, encodeSyncUpdate } from '../protocol/sync-messages.ts'
 import { Presence } from './presence.ts'
+import { MalformedMessage } from '../errors.ts'
 import { checkUpdate, type DecodedUpdate } from './update-check.ts'
 import { checkLayout, type LayoutOptions } from '../docs/layout.ts'
 import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
@@ -704,8 +705,4 @@ export class Room {
     this.presence.awareness.doc.destroy()
     this.doc.destroy()
   }
-}
-
-export class MalformedMessage extends Error {
-  override name = 'MalformedMessage'
 }

@@ -42,7 +42,8 @@ export interface TestServer {
   dispose (): Promise<void>
 }
 
-export const startTestServer = async (env: Record<string, string> = {}, dir?: string): Promise<TestServer> => {
+/** A server wired over a SQLite file in `dir` (a new folder with the demo data when absent), not listening. */
+export const assembleTestServer = async (env: Record<string, string> = {}, dir?: string): Promise<Omit<TestServer, 'port' | 'url' | 'wsUrl' | 'restart'>> => {
   const fresh = dir === undefined
   const dataDir = dir ?? mkdtempSync(join(tmpdir(), 'fieldsync-test-'))
   const config = parseConfig({ PORT: '0', DATA_DIR: dataDir, CUSTOM_ENTITIES: '', ...env })
@@ -53,7 +54,6 @@ export const startTestServer = async (env: Record<string, string> = {}, dir?: st
   const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
   if (fresh) await seedDemoRecords(storage, catalog)
   const server = createServer({ config, catalog, storage, feed: storage, receipts: storage, projection, holdings: new SqliteDeviceHoldings(db), security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret: SECRET })
-  const port = await server.listen()
   let stopped = false
   const stop = async (): Promise<void> => {
     if (stopped) return
@@ -62,19 +62,29 @@ export const startTestServer = async (env: Record<string, string> = {}, dir?: st
     await storage.close()
     db.close()
   }
-  const self: TestServer = {
-    port, dir: dataDir, server, storage, projection, security, db,
-    url: `http://127.0.0.1:${port}`,
-    wsUrl: `ws://127.0.0.1:${port}/sync`,
+  return {
+    dir: dataDir, server, storage, projection, security, db,
     token: async login => {
       const user = security.model.org.users.find(u => u.login === login)
       if (user === undefined) throw new Error(`no user ${login}`)
       return issueToken(SECRET, user, 3600)
     },
     stop,
-    // The same port, so that clients reconnect to the restarted server.
-    restart: async () => { await stop(); return startTestServer({ ...env, PORT: String(port) }, dataDir) },
     dispose: async () => { await stop(); rmSync(dataDir, { recursive: true, force: true }) }
+  }
+}
+
+export const startTestServer = async (env: Record<string, string> = {}, dir?: string): Promise<TestServer> => {
+  const assembled = await assembleTestServer(env, dir)
+  const { server, stop, dir: dataDir } = assembled
+  const port = await server.listen()
+  const self: TestServer = {
+    ...assembled,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/sync`,
+    // The same port, so that clients reconnect to the restarted server.
+    restart: async () => { await stop(); return startTestServer({ ...env, PORT: String(port) }, dataDir) }
   }
   return self
 }

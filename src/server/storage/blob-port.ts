@@ -3,19 +3,22 @@
 // test/server/ports/blobs-suite.ts.
 
 import type { Awaitable } from './awaitable.ts'
+import { ErrorCode, FieldsyncError } from '../../errors.ts'
 
 export const HASH = /^[0-9a-f]{64}$/
 
 export interface BlobStatus { readonly size: number, readonly received: number, readonly complete: boolean }
 
-/** A refused upload: `status` is the HTTP status the route answers with. */
-export class BlobError extends Error {
+export type BlobErrorCode = typeof ErrorCode.blobInvalid | typeof ErrorCode.blobOffset | typeof ErrorCode.blobTooLarge | typeof ErrorCode.blobHashMismatch
+
+/** A refused upload (its HTTP status follows from its code); `received` is what the server holds when the uploader should resume from there. */
+export class BlobError extends FieldsyncError {
   override name = 'BlobError'
-  readonly status: 400 | 409 | 413 | 422
+  override readonly code: BlobErrorCode
   readonly received: number | undefined
-  constructor (status: 400 | 409 | 413 | 422, message: string, received?: number) {
-    super(message)
-    this.status = status
+  constructor (code: BlobErrorCode, message: string, received?: number) {
+    super(code, message)
+    this.code = code
     this.received = received
   }
 }
@@ -32,8 +35,8 @@ export interface BlobStore {
   status (userId: string, hash: string): Awaitable<BlobStatus | undefined>
   /**
    * Stores `chunk` at `offset` of `userId`'s upload of `hash` (`size` bytes in all); the last chunk is
-   * checked against the hash. Throws BlobError: 400 bad name, size or chunk; 409 wrong offset (with the
-   * offset expected); 413 too large; 422 content does not match (the upload starts over).
+   * checked against the hash. Throws BlobError: invalid name, size or chunk; wrong offset (with the offset
+   * expected); too large; content does not match (the upload starts over).
    */
   write (userId: string, hash: string, size: number, offset: number, chunk: Uint8Array): Awaitable<BlobStatus>
   /** The content of a complete blob (whoever uploaded it: callers check who may see it). */

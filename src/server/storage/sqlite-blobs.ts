@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import type { SqliteDb } from './sqlite-db.ts'
 import { BlobError, HASH, type BlobStatus, type BlobStore } from './blob-port.ts'
+import { ErrorCode } from '../../errors.ts'
 
 const MISMATCH = -1
 
@@ -94,9 +95,9 @@ export class SqliteBlobStore implements BlobStore {
    * is uploaded whole all the same (that proves the user holds it); then only the ownership is kept.
    */
   write (userId: string, hash: string, size: number, offset: number, chunk: Uint8Array): BlobStatus {
-    if (!HASH.test(hash)) throw new BlobError(400, 'a blob is named by its sha-256 hash: 64 lowercase hex digits')
-    if (!Number.isSafeInteger(size) || size < 1) throw new BlobError(400, 'size: expected the whole blob\'s size in bytes (at least 1)')
-    if (size > this.maxBytes) throw new BlobError(413, `an attachment may have at most ${this.maxBytes} bytes; this one has ${size}`)
+    if (!HASH.test(hash)) throw new BlobError(ErrorCode.blobInvalid, 'a blob is named by its sha-256 hash: 64 lowercase hex digits')
+    if (!Number.isSafeInteger(size) || size < 1) throw new BlobError(ErrorCode.blobInvalid, 'size: expected the whole blob\'s size in bytes (at least 1)')
+    if (size > this.maxBytes) throw new BlobError(ErrorCode.blobTooLarge, `an attachment may have at most ${this.maxBytes} bytes; this one has ${size}`)
     const key: Key = [userId, hash]
     const result = this.db.transaction((): BlobStatus => {
       const owned = this.uploadedSize(userId, hash)
@@ -106,8 +107,8 @@ export class SqliteBlobStore implements BlobStore {
       if (u === undefined) this.stmt.start.run(...key, size, now)
       else if (u.size !== size) { this.stmt.dropUploadParts.run(...key); this.stmt.restart.run(size, now, ...key) }
       const received = u === undefined || u.size !== size ? 0 : u.received
-      if (offset !== received) throw new BlobError(409, `expected offset ${received}`, received)
-      if (chunk.length === 0 || offset + chunk.length > size) throw new BlobError(400, `a chunk must hold 1 to ${size - offset} bytes`)
+      if (offset !== received) throw new BlobError(ErrorCode.blobOffset, `expected offset ${received}`, received)
+      if (chunk.length === 0 || offset + chunk.length > size) throw new BlobError(ErrorCode.blobInvalid, `a chunk must hold 1 to ${size - offset} bytes`)
       this.stmt.part.run(...key, offset, chunk)
       const total = offset + chunk.length
       this.stmt.received.run(total, now, ...key)
@@ -123,7 +124,7 @@ export class SqliteBlobStore implements BlobStore {
       // A mismatch is discarded (and committed as such): this user's upload starts over.
       return matches ? { size, received: size, complete: true } : { size, received: MISMATCH, complete: false }
     })()
-    if (result.received === MISMATCH) throw new BlobError(422, 'the content does not match its sha-256 hash; the upload was discarded', 0)
+    if (result.received === MISMATCH) throw new BlobError(ErrorCode.blobHashMismatch, 'the content does not match its sha-256 hash; the upload was discarded', 0)
     return result
   }
 

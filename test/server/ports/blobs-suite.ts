@@ -34,7 +34,7 @@ export const describeBlobs = (adapter: string, open: (maxBytes: number) => Promi
         expect(await h.blobs.write('u1', hash, 300, 0, data.subarray(0, 100))).toEqual({ size: 300, received: 100, complete: false })
         // A resumed upload must continue where it stopped: the refusal says where.
         const wrong = await refusal(() => h.blobs.write('u1', hash, 300, 50, data.subarray(50, 100)))
-        expect([wrong.status, wrong.received]).toEqual([409, 100])
+        expect([wrong.code, wrong.received]).toEqual(['blob-offset', 100])
         expect(await h.blobs.status('u1', hash)).toEqual({ size: 300, received: 100, complete: false })
         expect(await h.blobs.read(hash)).toBeUndefined()
         expect(h.blobs.uploadedSize('u1', hash)).toBeUndefined()
@@ -67,13 +67,13 @@ export const describeBlobs = (adapter: string, open: (maxBytes: number) => Promi
       const h = await open(100)
       try {
         const data = bytes(50)
-        expect((await refusal(() => h.blobs.write('u1', 'NOT-A-HASH', 50, 0, data))).status).toBe(400)
-        expect((await refusal(() => h.blobs.write('u1', sha(data), 0, 0, data))).status).toBe(400)
-        expect((await refusal(() => h.blobs.write('u1', sha(bytes(101)), 101, 0, bytes(101)))).status).toBe(413)
-        expect((await refusal(() => h.blobs.write('u1', sha(data), 50, 0, bytes(60)))).status).toBe(400)
+        expect((await refusal(() => h.blobs.write('u1', 'NOT-A-HASH', 50, 0, data))).code).toBe('blob-invalid')
+        expect((await refusal(() => h.blobs.write('u1', sha(data), 0, 0, data))).code).toBe('blob-invalid')
+        expect((await refusal(() => h.blobs.write('u1', sha(bytes(101)), 101, 0, bytes(101)))).code).toBe('blob-too-large')
+        expect((await refusal(() => h.blobs.write('u1', sha(data), 50, 0, bytes(60)))).code).toBe('blob-invalid')
         const other = sha(bytes(50, 9))
         const mismatch = await refusal(() => h.blobs.write('u1', other, 50, 0, data))
-        expect([mismatch.status, mismatch.received]).toEqual([422, 0])
+        expect([mismatch.code, mismatch.received]).toEqual(['blob-hash-mismatch', 0])
         expect(await h.blobs.status('u1', other)).toBeUndefined()
         expect(await h.blobs.read(other)).toBeUndefined()
       } finally {
