@@ -116,6 +116,8 @@ export interface Arbitration {
   readonly superseded: readonly Superseded[]
   /** whether the server wrote anything (a value or a stamp): the sender must receive the result */
   readonly wrote: boolean
+  /** fields the update wrote with the value they already had (a write that stands changes nothing but its stamp) */
+  readonly unchanged: ReadonlyMap<string, FieldValue | null>
 }
 
 /** The first item of `type`'s entry `key`, from the right, that this update added. */
@@ -143,6 +145,7 @@ export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)
   const touched = new Map<string, Before>()
   const superseded: Superseded[] = []
   let wrote = false
+  const unchanged = new Map<string, FieldValue | null>()
   for (const key of touchedKeys(doc, structs, ds)) {
     const pre = before.field(key)
     const own = newestOwn(fields, key, isNew)
@@ -192,6 +195,7 @@ export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)
     if (sequential && pre.stamp !== null && compareHlc(clock, pre.stamp.clock) <= 0) clock = tick(pre.stamp.clock, ctx.nowMs, writer)
     const incoming: FieldStamp = { clock, seen: stamp?.seen ?? (sequential ? pre.stamp?.clock ?? null : null) }
     const verdict = sequential ? 'incoming' : strategy.winner({ value: pre.value, stamp: pre.stamp }, { value, stamp: incoming } satisfies FieldWrite)
+    if (verdict === 'incoming' && value === pre.value) unchanged.set(key, value)
     // (A field nobody ever stamped, written by a client that does not stamp, stays unstamped: no extra write.)
     const win = verdict === 'incoming'
       ? { value, raw: stamp === null && pre.stamp === null ? pre.raw : encodeStamp(incoming) }
@@ -208,7 +212,7 @@ export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)
       superseded.push({ principal: currentBy, field: key, attempted: pre.value, kept: value, by: ctx.sender, at: senderAt, editedAt: currentAt ?? senderAt, incomingLost: false })
     }
   }
-  return { touched, superseded, wrote }
+  return { touched, superseded, wrote, unchanged }
 }
 
 /**
@@ -231,7 +235,7 @@ const restoreStamp = (clocks: Y.Map<string>, key: string, raw: string | undefine
   else clocks.set(key, raw)
 }
 
-export const NO_ARBITRATION: Arbitration = { touched: new Map(), superseded: [], wrote: false }
+export const NO_ARBITRATION: Arbitration = { touched: new Map(), superseded: [], wrote: false, unchanged: new Map() }
 
 /** Stamps fields the server itself wrote in this transaction (a business rule's value) with its own clock. */
 export const stampServerWrites = (doc: Y.Doc, fields: readonly string[], nowMs: number): void => {

@@ -192,6 +192,12 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     const ruled = ruleWrites(ctx, before, verdicts)
     if (ruled.length > 0) { applyChangesToDoc(doc, ruled); compensated = true }
     const keptFields = new Set(changes.filter(c => !dropped.includes(c)).flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' ? [c.field] : []))
+    // A write of the value a field already had changes nothing but its stamp: the stamp stands if the
+    // user may make that write (decided like any other).
+    for (const [field, value] of arbitration.unchanged) {
+      if (ctx.reject !== undefined || keptFields.has(field) || value === null) continue
+      if (decideChanges(ctx, before, after, [{ kind: 'field-set', field, old: value, new: value }]).every(v => v.allowed)) keptFields.add(field)
+    }
     if (settleStamps(doc, arbitration, f => keptFields.has(f))) compensated = true
     for (const s of arbitration.superseded) {
       // The record's value lost only if the sender's write stands; a write the sender may not make has its refusal instead.

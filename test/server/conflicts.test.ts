@@ -137,6 +137,21 @@ describe('same-field conflicts', () => {
     expect(superseded(s, 'u-bob', name).map(r => r.attempted)).toEqual(['bob, earlier'])
   })
 
+  it('a write of the value a field already has keeps its stamp if the user may write it, and not otherwise', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const alice = await device(s, name, 'alice', 'u-alice', 6_200_001)
+    const erin = await device(s, name, 'erin', 'u-erin', 6_200_002)
+    const current = String(readRecord(serverDoc(s, name)).fields.name)
+    setField(alice.doc, ACCOUNT, 'name', current, { by: 'u-alice', at: iso(Date.now() - 1000) })
+    await push(s, name, alice)
+    const stamp = serverDoc(s, name).getMap(CLOCKS).get('name')
+    expect(decodeStamp(stamp)?.clock.writer).toBe(6_200_001)
+    setField(erin.doc, ACCOUNT, 'name', current, { by: 'u-erin', at: iso(Date.now() - 500) })
+    await push(s, name, erin)
+    expect(serverDoc(s, name).getMap(CLOCKS).get('name')).toBe(stamp)
+  })
+
   it('a clock more than the allowed skew ahead counts as the time the write arrived', async () => {
     const s = await startServer(cleanups)
     const name = ownedBy(s, 'account', 'u-alice')
