@@ -7,7 +7,7 @@ import { buildCatalog } from '../../src/docs/catalog.ts'
 import { createRecord, readRecord } from '../../src/docs/record.ts'
 import { rowOf } from '../../src/projection/rows.ts'
 import { asRecordId, docName } from '../../src/ids.ts'
-import type * as Sdk from '../../src/client/browser.ts'
+import type * as Sdk from '../../src/client/index.ts'
 import { startTestServer, type TestServer } from '../helpers/server.ts'
 import { bundleSdk, launchChromium, servePage } from '../helpers/browser.ts'
 

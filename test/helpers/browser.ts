@@ -12,10 +12,10 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backgro
 
 export const launchChromium = (): Promise<Browser> => chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
 
-/** Builds src/client/browser.ts into one script exposing `window.fieldsync`. */
+/** Builds src/client/index.ts into one script exposing `window.fieldsync`. */
 export const bundleSdk = async (): Promise<string> => {
   const out = await build({
-    entryPoints: [fileURLToPath(new URL('../../src/client/browser.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(new URL('../../src/client/index.ts', import.meta.url))],
     bundle: true, format: 'iife', globalName: 'fieldsync', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent'
   })
   return out.outputFiles[0].text
