@@ -1,6 +1,7 @@
 // bench/relay: R records x C clients x U field updates through a server, ours against
 // @y/websocket-server (in memory, no auth) on the same machine in the same run.
 // Usage: npm run bench:relay -- [records=20] [clients=5] [updates=100]
+//   PROFILE_DIR=<dir> writes a V8 CPU profile of each fieldsync server run there (whole run, start-up included).
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -26,7 +27,7 @@ const ours: Target = {
   start: async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fieldsync-bench-'))
     const proc = await spawnUntil({
-      command: process.execPath, args: ['--import', 'tsx', 'src/server/main.ts'], cwd: ROOT,
+      command: process.execPath, args: [...(process.env.PROFILE_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []), '--import', 'tsx', 'src/server/main.ts'], cwd: ROOT,
       env: { ...process.env, PORT: '0', DATA_DIR: dir, CUSTOM_ENTITIES: '' }, ready: /listening on http:\/\/[^:]+:(\d+)\//
     })
     proc.child.once('exit', () => rmSync(dir, { recursive: true, force: true }))

@@ -61,15 +61,36 @@ export const fieldsBefore = (doc: Y.Doc, structs: readonly { readonly id: Y.ID }
   }
 }
 
-/** The keys of `fields` and `clocks` entries that the update's structs and deletions touch. */
-const touchedKeys = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], ds: DeleteSet): Set<string> => {
+interface Touched {
+  /** keys of `fields` and `clocks` entries the update's structs and deletions touch */
+  readonly keys: Set<string>
+  /** per key, the items the update added to `fields` and to `clocks` */
+  readonly fields: Map<string, Y.Item[]>
+  readonly clocks: Map<string, Y.Item[]>
+}
+
+/** What the update touches in `fields` and `clocks`: found from its own structs and deletions, never by walking an entry's history. */
+const touchedKeys = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], ds: DeleteSet): Touched => {
   const fields = doc.getMap(FIELDS)
   const clocks = doc.getMap(CLOCKS)
-  const keys = new Set<string>()
+  const touched: Touched = { keys: new Set(), fields: new Map(), clocks: new Map() }
   const visit = (item: Y.AbstractStruct | null): void => {
-    if (item instanceof Y.Item && (item.parent === fields || item.parent === clocks) && item.parentSub !== null) keys.add(item.parentSub)
+    if (item instanceof Y.Item && (item.parent === fields || item.parent === clocks) && item.parentSub !== null) touched.keys.add(item.parentSub)
   }
-  for (const s of structs) if (s instanceof Y.Item) visit(Y.getItem(doc.store, s.id))
+  for (const s of structs) {
+    if (!(s instanceof Y.Item)) continue
+    for (let clock = s.id.clock; clock < s.id.clock + s.length;) {
+      const item = Y.getItem(doc.store, Y.createID(s.id.client, clock))
+      visit(item)
+      if (item instanceof Y.Item && item.parentSub !== null && (item.parent === fields || item.parent === clocks)) {
+        const own = item.parent === fields ? touched.fields : touched.clocks
+        const list = own.get(item.parentSub) ?? []
+        list.push(item)
+        own.set(item.parentSub, list)
+      }
+      clock = item.id.clock + item.length
+    }
+  }
   // A clear from a client that does not stamp is a deletion alone.
   for (const [client, ranges] of ds.clients) {
     const have = Y.getState(doc.store, client)
@@ -83,7 +104,7 @@ const touchedKeys = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], d
       }
     }
   }
-  return keys
+  return touched
 }
 
 export interface ArbitrationContext {
@@ -121,10 +142,13 @@ export interface Arbitration {
 }
 
 /** The first item of `type`'s entry `key`, from the right, that this update added. */
-const newestOwn = <T>(type: Y.Map<T>, key: string, isNew: (id: Y.ID) => boolean): Y.Item | null => {
-  let item: Y.Item | null = type._map.get(key) ?? null
-  while (item !== null && !isNew(item.id)) item = item.left
-  return item
+/** Of the items an update added to one entry, the one furthest right (what the writer's copy shows). */
+const newestOwn = (items: readonly Y.Item[] | undefined): Y.Item | null => {
+  if (items === undefined || items.length === 0) return null
+  if (items.length === 1) return items[0]
+  const mine = new Set(items)
+  // The newest is the one no other of them stands right of.
+  return items.find(i => { for (let r = i.right; r !== null; r = r.right) if (mine.has(r)) return false; return true }) ?? items[items.length - 1]
 }
 
 const contentOf = (item: Y.Item): unknown => item.content instanceof Y.ContentAny ? item.content.arr[0] : undefined
@@ -146,10 +170,11 @@ export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)
   const superseded: Superseded[] = []
   let wrote = false
   const unchanged = new Map<string, FieldValue | null>()
-  for (const key of touchedKeys(doc, structs, ds)) {
+  const touchedNow = touchedKeys(doc, structs, ds)
+  for (const key of touchedNow.keys) {
     const pre = before.field(key)
-    const own = newestOwn(fields, key, isNew)
-    const ownClock = newestOwn(clocks, key, isNew)
+    const own = newestOwn(touchedNow.fields.get(key))
+    const ownClock = newestOwn(touchedNow.clocks.get(key))
     // The update wrote the field's stamp, or deleted it: either goes back unless it belongs to a write that stands.
     const stampWritten = ownClock !== null || clocks.get(key) !== pre.raw
     // What the writer did to the field: set it (its newest item), or clear it (a deletion of the value the
