@@ -6,6 +6,7 @@ import { allows, attributeOf } from '../docs/catalog-types.ts'
 import type { Change } from '../docs/diff.ts'
 import { ATTACHMENT_KEYS, exists, type NoteState, type RecordState } from '../docs/record.ts'
 import { checkValue } from '../docs/values.ts'
+import { isDateTimeText } from '../docs/date-time.ts'
 import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
 import type { Privilege } from '../authz/model.ts'
 import { Reason, type ReasonCode } from '../protocol/receipts.ts'
@@ -57,7 +58,6 @@ export type Verdict =
 
 type Denial = { reason: ReasonCode, message: string }
 
-const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
 const NOTE_LIMIT = { subject: 500, text: 100_000 }
 const STAMPS = new Set(['modifiedby', 'modifiedon'])
 
@@ -318,7 +318,7 @@ const settleStamps = (ctx: DecideContext, verdicts: Verdict[], touch: () => Deni
     const c = v.change
     if (denied !== null) return { change: c, allowed: false, reason: denied.reason, message: denied.message }
     if (c.key === 'modifiedby' && c.new !== ctx.userId) return { change: c, allowed: false, reason: Reason.fieldReadOnly, message: 'modifiedby must be the author' }
-    if (c.key === 'modifiedon' && (typeof c.new !== 'string' || !DATETIME.test(c.new))) return { change: c, allowed: false, reason: Reason.invalidValue, message: 'modifiedon must be a UTC date-time' }
+    if (c.key === 'modifiedon' && !isDateTimeText(c.new)) return { change: c, allowed: false, reason: Reason.invalidValue, message: 'modifiedon must be a UTC date-time' }
     return v
   })
 }
@@ -335,7 +335,7 @@ const decideCreate = (ctx: DecideContext, after: RecordState, changes: readonly 
   if (after.meta.deletedon !== undefined) return whole({ reason: Reason.invalidValue, message: 'a new record cannot be deleted in the same update' })
   for (const k of ['createdon', 'modifiedon'] as const) {
     const v = after.meta[k]
-    if (v !== undefined && (typeof v !== 'string' || !DATETIME.test(v))) return whole({ reason: Reason.invalidValue, message: `${k} must be a UTC date-time` })
+    if (v !== undefined && !isDateTimeText(v)) return whole({ reason: Reason.invalidValue, message: `${k} must be a UTC date-time` })
   }
   if (after.meta.modifiedby !== undefined && after.meta.modifiedby !== ctx.userId) return whole({ reason: Reason.invalidValue, message: 'modifiedby must be the author' })
   const owner = ownershipOf(after, ctx.record)
