@@ -5,7 +5,7 @@
 import type * as Y from 'yjs'
 import { Observable } from 'lib0/observable'
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
-import { addNote, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, type AttachmentRef, type NoteState, type RecordState } from '../docs/record.ts'
+import { addNote, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, stampRecord, type AttachmentRef, type NoteState, type RecordState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { fieldDocName, newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../protocol/receipts.ts'
@@ -200,8 +200,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     doc.transact(() => {
       doc.getMap(META).set('statecode', plan.statecode)
       for (const [k, v] of Object.entries(plan.targetValues)) setField(doc, def, k, v, actor)
-      doc.getMap(META).set('modifiedby', actor.by)
-      doc.getMap(META).set('modifiedon', actor.at)
+      stampRecord(doc, actor)
     }, capture)
     await this.replica.storeCommand(command, record, capture)
     return plan.creates.map(c => c.record)
@@ -236,10 +235,8 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const problem = stageMoveProblem(at.flow, at.name, stage, { ...s.fields, ...s.texts })
     if (problem !== null) throw new OfflineRefusal(/not a stage/.test(problem) ? Reason.invalidValue : Reason.businessRule, problem)
     doc.transact(() => {
-      const m = doc.getMap(META)
-      m.set('activestage', stage)
-      m.set('modifiedby', meta.userId)
-      m.set('modifiedon', new Date().toISOString())
+      doc.getMap(META).set('activestage', stage)
+      stampRecord(doc, { by: meta.userId, at: new Date().toISOString() })
     })
     await this.replica.settled()
   }

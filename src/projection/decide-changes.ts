@@ -10,7 +10,8 @@ import { isDateTimeText } from '../docs/date-time.ts'
 import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
 import type { Privilege } from '../authz/model.ts'
 import { Reason, type ReasonCode } from '../protocol/receipts.ts'
-import { applyChanges } from '../docs/diff.ts'
+import { applyChanges, isStampChange } from '../docs/diff.ts'
+import { STAMP } from '../docs/system-fields.ts'
 import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
@@ -59,7 +60,6 @@ export type Verdict =
 type Denial = { reason: ReasonCode, message: string }
 
 const NOTE_LIMIT = { subject: 500, text: 100_000 }
-const STAMPS = new Set(['modifiedby', 'modifiedon'])
 
 /** The server's clock in ms: `ctx.now` when it is a date-time, else the system clock. */
 const nowOf = (ctx: DecideContext): number => {
@@ -202,7 +202,7 @@ const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]
   if (violation === null) return verdicts
   const creating = allowed.some(c => c.kind === 'created')
   const saved = (c: Change): boolean => creating || c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ||
-    (c.kind === 'meta-set' && STAMPS.has(c.key))
+    isStampChange(c)
   return verdicts.map(v => v.allowed && saved(v.change) ? { change: v.change, allowed: false, reason: Reason.businessRule, message: violation } : v)
 }
 
@@ -265,7 +265,7 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
     let d: Denial | null = null
     switch (c.kind) {
       case 'meta-set':
-        if (STAMPS.has(c.key)) return allowAll(c) // settled below, with the rest of the update
+        if (isStampChange(c)) return allowAll(c) // settled below, with the rest of the update
         if (c.key === 'ownerid' || c.key === 'owningbusinessunit') {
           if (assignDenial === undefined) {
             assignDenial = checkOwner(ctx, ownershipOf(after, ctx.record)) ?? privilege(ctx, 'assign', owner, Reason.noAssignPrivilege)
@@ -308,7 +308,7 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
  * allowed to whoever may write the record, so that saving the same value is never a rejection.
  */
 const settleStamps = (ctx: DecideContext, verdicts: Verdict[], touch: () => Denial | null): Verdict[] => {
-  const isStamp = (v: Verdict): boolean => v.change.kind === 'meta-set' && STAMPS.has(v.change.key)
+  const isStamp = (v: Verdict): boolean => isStampChange(v.change)
   const firstDenied = verdicts.find((v): v is Extract<Verdict, { allowed: false }> => !isStamp(v) && !v.allowed)
   const anyAllowed = verdicts.some(v => !isStamp(v) && v.allowed)
   // Dropped with what they stamp; with nothing else, dropped only if the user may not write the record.
@@ -317,8 +317,8 @@ const settleStamps = (ctx: DecideContext, verdicts: Verdict[], touch: () => Deni
     if (!isStamp(v) || v.change.kind !== 'meta-set') return v
     const c = v.change
     if (denied !== null) return { change: c, allowed: false, reason: denied.reason, message: denied.message }
-    if (c.key === 'modifiedby' && c.new !== ctx.userId) return { change: c, allowed: false, reason: Reason.fieldReadOnly, message: 'modifiedby must be the author' }
-    if (c.key === 'modifiedon' && !isDateTimeText(c.new)) return { change: c, allowed: false, reason: Reason.invalidValue, message: 'modifiedon must be a UTC date-time' }
+    if (c.key === STAMP.by && c.new !== ctx.userId) return { change: c, allowed: false, reason: Reason.fieldReadOnly, message: 'modifiedby must be the author' }
+    if (c.key === STAMP.at && !isDateTimeText(c.new)) return { change: c, allowed: false, reason: Reason.invalidValue, message: 'modifiedon must be a UTC date-time' }
     return v
   })
 }

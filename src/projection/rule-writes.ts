@@ -4,7 +4,7 @@
 // Pure: (context, state before, verdicts) -> the changes to write.
 
 import type { Change } from '../docs/diff.ts'
-import { applyChanges } from '../docs/diff.ts'
+import { applyChanges, isStampChange } from '../docs/diff.ts'
 import { exists, isDeleted, spliceBetween, type RecordState } from '../docs/record.ts'
 import { attributeOf } from '../docs/catalog-types.ts'
 import { ruleValues } from '../metadata/business-rules.ts'
@@ -13,7 +13,7 @@ import { valuesOf, type DecideContext, type Verdict } from './decide-changes.ts'
 /** Whether an allowed change saves the record (a note, or the stamps alone, do not). */
 const saves = (c: Change): boolean =>
   c.kind === 'created' || c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ||
-  (c.kind === 'meta-set' && c.key !== 'modifiedby' && c.key !== 'modifiedon')
+  (c.kind === 'meta-set' && !isStampChange(c))
 
 /**
  * The changes that give the record saved by an update's allowed changes the values its rules set

@@ -12,7 +12,7 @@ import { FieldError } from '../errors.ts'
 import { Reason, type Receipt } from '../protocol/receipts.ts'
 import { columnsOf, type Row } from '../projection/rows.ts'
 import { activityEntities, isPointer } from '../docs/activity-pointer.ts'
-import { META } from '../docs/record.ts'
+import { META, stampRecord } from '../docs/record.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 
@@ -138,8 +138,7 @@ export const recordRoutes = (catalog: Catalog, security: Security, queries: Proj
       const meta = doc.getMap(META)
       meta.set('ownerid', ownerid)
       meta.set('owningbusinessunit', bu)
-      meta.set('modifiedby', userId)
-      meta.set('modifiedon', now())
+      stampRecord(doc, { by: userId, at: now() })
     })
     rooms.released(room.name)
     return c.json({ ownerid, owningbusinessunit: bu })
