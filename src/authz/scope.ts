@@ -7,29 +7,8 @@ import { isPointer } from '../docs/activity-pointer.ts'
 import { readScope, type ModelIndex } from './decide.ts'
 import type { Row } from '../docs/row.ts'
 import { principalRef } from '../ids.ts'
-import type { Condition, OfflineProfile, ProfileRule } from '../profiles/profile.ts'
-
-const matches = (row: Row, c: Condition): boolean => {
-  const v = row[c.field]
-  const want = typeof c.value === 'boolean' ? (c.value ? 1 : 0) : c.value
-  switch (c.op) {
-    case 'null': return v === null || v === undefined
-    case 'not-null': return v !== null && v !== undefined
-    case 'eq': return v === want
-    case 'ne': return v !== want
-    case 'contains': return typeof v === 'string' && typeof want === 'string' && v.toLowerCase().includes(want.toLowerCase())
-    default: {
-      if (v === null || v === undefined || want === undefined) return false
-      switch (c.op) {
-        case 'gt': return v > want
-        case 'ge': return v >= want
-        case 'lt': return v < want
-        case 'le': return v <= want
-      }
-    }
-  }
-  return false
-}
+import type { OfflineProfile, ProfileRule } from '../profiles/profile.ts'
+import { matches, ROW_VALUES } from '../docs/filters.ts'
 
 /** Who the user is, for the rules: the user, the principals they act as, their unit, the owners below them. */
 interface Me {
@@ -51,7 +30,7 @@ const ruleMatches = (ix: ModelIndex, rule: ProfileRule, name: string, row: Row, 
         (rule.myBusinessUnit && row.owningbusinessunit === me.businessUnitId)
     case 'shared': return ix.sharesOf(name).some(s => me.principals.has(s.principal))
     case 'hierarchy': return typeof row.ownerid === 'string' && me.reports.has(row.ownerid)
-    case 'custom': return rule.conditions.every(c => matches(row, c))
+    case 'custom': return rule.conditions.every(c => matches(row, c, ROW_VALUES))
   }
 }
 

@@ -6,7 +6,7 @@ import * as v from 'valibot'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { checkValue } from '../docs/values.ts'
 import { expected, list, text, type Problem } from '../schema.ts'
-import { filterProblems, FilterSchema, matches, ScalarSchema } from './views.ts'
+import { filterProblems, FilterSchema, matches, ScalarSchema } from '../docs/filters.ts'
 
 const field = text('a field name')
 const action = <const TEntries extends v.ObjectEntries>(entries: TEntries) => v.pipe(v.strictObject(entries), v.readonly())
