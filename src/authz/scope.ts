@@ -25,7 +25,7 @@ const ruleMatches = (ix: ModelIndex, rule: ProfileRule, name: string, row: Row, 
     case 'all': return true
     case 'related-only': return false
     case 'ownership':
-      return (rule.mine && row.ownerid === `systemuser/${me.userId}`) ||
+      return (rule.mine && row.ownerid === principalRef('systemuser', me.userId)) ||
         (rule.myTeams && typeof row.ownerid === 'string' && row.ownerid.startsWith('team/') && me.principals.has(row.ownerid)) ||
         (rule.myBusinessUnit && row.owningbusinessunit === me.businessUnitId)
     case 'shared': return ix.sharesOf(name).some(s => me.principals.has(s.principal))

@@ -5,6 +5,7 @@
 import type * as Y from 'yjs'
 import { Observable } from 'lib0/observable'
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
+import { userOwned } from '../docs/ownership.ts'
 import { addNote, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, stampRecord, type AttachmentRef, type NoteState, type RecordState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { fieldDocName, newId, parseDocName, type RecordId } from '../ids.ts'
@@ -94,7 +95,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const doc = await this.open(record)
     const user = meta.userId
     const { own, secured } = this.splitSecured(meta, entity, values)
-    createRecord(doc, def, { id: id as RecordId, ownerid: `systemuser/${user}`, owningbusinessunit: meta.businessUnitId, values: own }, { by: user, at: new Date().toISOString() })
+    createRecord(doc, def, { id: id as RecordId, ...userOwned(user, meta.businessUnitId), values: own }, { by: user, at: new Date().toISOString() })
     await this.writeSecured(record, def, secured)
     await this.replica.settled() // stored before we answer
     return record
@@ -195,7 +196,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const capture = new CommandCapture()
     plan.creates.forEach((c, i) => {
       const cdef = meta.entities.find(e => e.name === c.entity)!
-      createRecord(docs[i], cdef, { id: parseDocName(c.record)!.id, ownerid: `systemuser/${meta.userId}`, owningbusinessunit: meta.businessUnitId, values: c.values }, actor, capture)
+      createRecord(docs[i], cdef, { id: parseDocName(c.record)!.id, ...userOwned(meta.userId, meta.businessUnitId), values: c.values }, actor, capture)
     })
     doc.transact(() => {
       doc.getMap(META).set('statecode', plan.statecode)

@@ -7,7 +7,8 @@ import type { Change } from '../docs/diff.ts'
 import { ATTACHMENT_KEYS, exists, type NoteState, type RecordState } from '../docs/record.ts'
 import { checkValue } from '../docs/values.ts'
 import { isDateTimeText } from '../docs/date-time.ts'
-import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
+import { fieldPermission, mayAccess, ownerUnit, type ModelIndex } from '../authz/decide.ts'
+import { metaOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import type { Privilege } from '../authz/model.ts'
 import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import { applyChanges, isStampChange } from '../docs/diff.ts'
@@ -16,7 +17,7 @@ import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
 import { newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
-import { parseDocName, parsePrincipalRef } from '../ids.ts'
+import { parseDocName } from '../ids.ts'
 
 export interface DecideContext {
   readonly entity: EntityDef
@@ -67,11 +68,7 @@ const nowOf = (ctx: DecideContext): number => {
   return Number.isNaN(t) ? Date.now() : t
 }
 
-const ownershipOf = (s: RecordState, record: string): RecordOwnership | null => {
-  const { ownerid, owningbusinessunit } = s.meta
-  if (typeof ownerid !== 'string' || typeof owningbusinessunit !== 'string') return null
-  return { name: record, ownerid, owningbusinessunit }
-}
+const ownershipOf = (s: RecordState, record: string): RecordOwnership | null => metaOwnership(record, k => s.meta[k])
 
 /** The privilege check, with `privilege-revoked` when the device's last privileges allowed it. */
 const privilege = (ctx: DecideContext, p: Privilege, r: RecordOwnership | undefined, missing: ReasonCode, entity = ctx.entity.name): Denial | null => {
@@ -86,11 +83,11 @@ const privilege = (ctx: DecideContext, p: Privilege, r: RecordOwnership | undefi
 /** The owner of a new or reassigned record must exist, and its business unit must be the owner's. */
 const checkOwner = (ctx: DecideContext, o: RecordOwnership | null): Denial | null => {
   if (o === null) return { reason: Reason.invalidValue, message: 'ownerid and owningbusinessunit are required' }
-  const ref = parsePrincipalRef(o.ownerid)
-  if (ref === null) return { reason: Reason.invalidValue, message: `ownerid must be "systemuser/<id>" or "team/<id>", not ${JSON.stringify(o.ownerid).slice(0, 80)}` }
-  const bu = ctx.ix.unitOf(ref)
-  if (bu === undefined) return { reason: Reason.invalidValue, message: `owner ${o.ownerid} does not exist` }
-  if (bu !== o.owningbusinessunit) return { reason: Reason.invalidValue, message: `owningbusinessunit must be the owner's business unit ${bu}` }
+  const bu = ownerUnit(ctx.ix, o.ownerid)
+  if ('problem' in bu) {
+    return { reason: Reason.invalidValue, message: bu.problem === 'not-a-principal' ? `ownerid must be "systemuser/<id>" or "team/<id>", not ${JSON.stringify(o.ownerid).slice(0, 80)}` : `owner ${o.ownerid} does not exist` }
+  }
+  if (bu.unit !== o.owningbusinessunit) return { reason: Reason.invalidValue, message: `owningbusinessunit must be the owner's business unit ${bu.unit}` }
   return null
 }
 

@@ -9,7 +9,8 @@
 // and a record owned by the note's creator. A share of the record does not reach other users' notes.
 
 import type { NoteState } from '../docs/record.ts'
-import type { ModelIndex, RecordOwnership } from '../authz/decide.ts'
+import type { ModelIndex } from '../authz/decide.ts'
+import { userOwned, type RecordOwnership } from '../docs/ownership.ts'
 import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import { parseDateTime } from '../docs/date-time.ts'
 
@@ -51,7 +52,7 @@ export const notePrivilegeNeeded = (userId: string, action: NoteAction, note?: N
  */
 export const noteOwnership = (ix: ModelIndex, record: string, noteId: string, note: NoteState): RecordOwnership => {
   const creator = note.createdby ?? ''
-  return { name: `${record}#notes/${noteId}`, ownerid: `systemuser/${creator}`, owningbusinessunit: ix.user(creator)?.businessUnitId ?? '' }
+  return { name: `${record}#notes/${noteId}`, ...userOwned(creator, ix.user(creator)?.businessUnitId ?? '') }
 }
 
 const readOnly = (message: string): NoteDenial => ({ reason: Reason.fieldReadOnly, message })
