@@ -6,7 +6,7 @@ import type * as Y from 'yjs'
 import { Observable } from 'lib0/observable'
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
 import { userOwned } from '../docs/ownership.ts'
-import { addNote, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, stampRecord, type AttachmentRef, type NoteState, type RecordState } from '../docs/record.ts'
+import { addNote, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, stampRecord, type AttachmentRef, type NoteState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { fieldDocName, newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../protocol/receipts.ts'
@@ -18,7 +18,7 @@ import type { StateCommand } from '../docs/commands.ts'
 import type { IndexedRecord, InboxItem, LocalStore } from './store.ts'
 import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '../metadata/views.ts'
 import { search, SearchError, type SearchHit } from '../metadata/search.ts'
-import { evaluateRules, ruleValues, saveViolation, type FormState } from '../metadata/business-rules.ts'
+import { evaluateRules, ruleInput, ruleValues, saveViolation, type FormState } from '../metadata/business-rules.ts'
 import { currentStage, stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
 import { FORM_KINDS, type FormDef } from '../metadata/forms.ts'
 import { Reason } from '../protocol/receipts.ts'
@@ -47,9 +47,6 @@ export interface NoteView {
   readonly createdon: string
   readonly attachment: { readonly filename: string, readonly mimetype: string, readonly size: number, readonly hash: string } | null
 }
-
-/** The values business rules see: fields, texts and state. */
-const formValues = (s: RecordState): Record<string, unknown> => ({ ...s.fields, ...s.texts, statecode: s.meta.statecode, ownerid: s.meta.ownerid })
 
 export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   readonly store: LocalStore
@@ -122,7 +119,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
   async formState (record: string, pending: Record<string, FieldValue | null> = {}): Promise<FormState> {
     const meta = this.requireMetadata()
     const s = await this.replica.stateWithSecured(record, readRecord(await this.open(record)))
-    return evaluateRules(meta.businessRules ?? [], parseDocName(record)?.entity ?? '', { ...formValues(s), ...pending })
+    return evaluateRules(meta.businessRules ?? [], parseDocName(record)?.entity ?? '', { ...ruleInput(s), ...pending })
   }
 
   /** Refuses a save that breaks a business rule (the server would drop it with the same message). */
@@ -142,7 +139,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     for (const f of Object.keys(values)) checkField(meta, entity, f, false)
     checkLookups(meta, def, values)
     const doc = await this.open(record)
-    const before = formValues(await this.replica.stateWithSecured(record, readRecord(doc)))
+    const before = ruleInput(await this.replica.stateWithSecured(record, readRecord(doc)))
     // The user's values first (a locked field keeps its lock), then with what the rules write.
     this.checkRules(meta, entity, before, values)
     const saved = { ...values, ...this.ruleWrites(meta, entity, { ...before, ...values }) }

@@ -13,7 +13,7 @@ import type { Privilege } from '../authz/model.ts'
 import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import { applyChanges, isStampChange } from '../docs/diff.ts'
 import { STAMP } from '../docs/system-fields.ts'
-import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
+import { ruleInput, saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveProblem, type ProcessFlow } from '../metadata/process-flows.ts'
 import { newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
@@ -183,9 +183,6 @@ export { fieldOf }
 export const decideChanges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] =>
   applyRules(ctx, before, decidePrivileges(ctx, before, after, changes))
 
-/** The values business rules see in a record: fields, texts, statecode and owner. */
-export const valuesOf = (s: RecordState): Record<string, unknown> => ({ ...s.fields, ...s.texts, statecode: s.meta.statecode, ownerid: s.meta.ownerid })
-
 /** A save that would break a business rule is dropped (its field changes) with the rule's message. */
 const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]): Verdict[] => {
   const rules = (ctx.rules ?? []).filter(r => r.entity === ctx.entity.name)
@@ -195,7 +192,7 @@ const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]
   if (result.meta.entity === undefined || result.meta.deletedon !== undefined) return verdicts
   const changedFields = allowed.flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ? [c.field] : [])
   if (changedFields.length === 0) return verdicts
-  const violation = saveViolation(rules, ctx.entity.name, valuesOf(before), valuesOf(result), changedFields)
+  const violation = saveViolation(rules, ctx.entity.name, ruleInput(before), ruleInput(result), changedFields)
   if (violation === null) return verdicts
   const creating = allowed.some(c => c.kind === 'created')
   const saved = (c: Change): boolean => creating || c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ||
