@@ -6,7 +6,7 @@ import type * as Y from 'yjs'
 import { Observable } from 'lib0/observable'
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
 import { userOwned } from '../docs/ownership.ts'
-import { addNote, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, stampRecord, type AttachmentRef, type NoteState } from '../docs/record.ts'
+import { addNote, attributeValues, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, stampRecord, type AttachmentRef, type NoteState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { fieldDocName, newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../protocol/receipts.ts'
@@ -230,7 +230,7 @@ export class FieldsyncDevice extends Observable<keyof DeviceEvents> {
     const s = readRecord(doc)
     // The stage it is on already: nothing to save (a save of the stamps alone would be no change at all).
     if (stage === at.name && (s.meta.activestage === stage || s.meta.activestage === undefined)) return
-    const problem = stageMoveProblem(at.flow, at.name, stage, { ...s.fields, ...s.texts })
+    const problem = stageMoveProblem(at.flow, at.name, stage, attributeValues(s))
     if (problem !== null) throw new OfflineRefusal(/not a stage/.test(problem) ? Reason.invalidValue : Reason.businessRule, problem)
     doc.transact(() => {
       doc.getMap(META).set('activestage', stage)

@@ -65,6 +65,9 @@ export const readRecord = (doc: Y.Doc, entity?: EntityDef): RecordState => {
   return state
 }
 
+/** A record's attribute values: its scalar fields and its multi-line texts. */
+export const attributeValues = (s: RecordState): Record<string, FieldValue> => ({ ...s.fields, ...s.texts })
+
 export const exists = (s: RecordState): boolean => s.meta.entity !== undefined
 export const isDeleted = (s: RecordState): boolean => s.meta.deletedon !== undefined
 

@@ -5,7 +5,7 @@
 import * as v from 'valibot'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { checkValue } from '../docs/values.ts'
-import type { RecordState } from '../docs/record.ts'
+import { attributeValues, type RecordState } from '../docs/record.ts'
 import { expected, list, text, type Problem } from '../schema.ts'
 import { filterProblems, FilterSchema, matches, ScalarSchema } from '../docs/filters.ts'
 
@@ -64,7 +64,7 @@ export const ruleProblems = (catalog: Catalog, rules: readonly BusinessRule[]): 
 }
 
 /** The values business rules see in a record: fields, texts, statecode and owner (the server's decisions and the device's forms alike). */
-export const ruleInput = (s: RecordState): Record<string, unknown> => ({ ...s.fields, ...s.texts, statecode: s.meta.statecode, ownerid: s.meta.ownerid })
+export const ruleInput = (s: RecordState): Record<string, unknown> => ({ ...attributeValues(s), statecode: s.meta.statecode, ownerid: s.meta.ownerid })
 
 const empty = (v: unknown): boolean => v === undefined || v === null || v === ''
 

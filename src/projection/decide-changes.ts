@@ -4,7 +4,7 @@
 import type { AttributeDef, EntityDef } from '../docs/catalog-types.ts'
 import { allows, attributeOf } from '../docs/catalog-types.ts'
 import type { Change } from '../docs/diff.ts'
-import { ATTACHMENT_KEYS, exists, type NoteState, type RecordState } from '../docs/record.ts'
+import { ATTACHMENT_KEYS, attributeValues, exists, type NoteState, type RecordState } from '../docs/record.ts'
 import { checkValue } from '../docs/values.ts'
 import { isDateTimeText } from '../docs/date-time.ts'
 import { fieldPermission, mayAccess, ownerUnit, type ModelIndex } from '../authz/decide.ts'
@@ -268,7 +268,7 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
         } else if (c.key === 'activestage') {
           // A stage move: a write, to a stage of the entity's flow, forward only with the stages' required fields.
           const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
-          const problem = flow === undefined ? `${e.name} has no process flow` : stageMoveProblem(flow, c.old, c.new, { ...after.fields, ...after.texts })
+          const problem = flow === undefined ? `${e.name} has no process flow` : stageMoveProblem(flow, c.old, c.new, attributeValues(after))
           d = write('write') ?? (problem === null ? null : { reason: flow === undefined || /not a stage/.test(problem) ? Reason.invalidValue : Reason.businessRule, message: problem })
         } else if (c.key === 'statecode' && ctx.command?.target === ctx.record && c.old === ACTIVE && c.new === ctx.command.statecode) {
           d = write('write')
@@ -344,7 +344,7 @@ const decideCreate = (ctx: DecideContext, after: RecordState, changes: readonly 
   return changes.map((c): Verdict => {
     if (c.kind === 'meta-set' && c.key === 'activestage') {
       const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
-      const problem = flow === undefined ? `${e.name} has no process flow` : stageMoveProblem(flow, undefined, c.new, { ...after.fields, ...after.texts })
+      const problem = flow === undefined ? `${e.name} has no process flow` : stageMoveProblem(flow, undefined, c.new, attributeValues(after))
       return problem === null ? { change: c, allowed: true } : { change: c, allowed: false, reason: Reason.businessRule, message: problem }
     }
     if (c.kind === 'created' || c.kind === 'meta-set') return { change: c, allowed: true }
