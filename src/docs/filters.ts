@@ -13,7 +13,7 @@ export type FilterOp = typeof FILTER_OPS[number]
 /** Operators that test presence and take no value. */
 export const PRESENCE_OPS: readonly FilterOp[] = ['null', 'not-null']
 /** Operators that compare text. */
-export const TEXT_OPS: readonly FilterOp[] = ['contains', 'begins-with']
+const TEXT_OPS: readonly FilterOp[] = ['contains', 'begins-with']
 
 /** A value a filter compares with or a rule sets. */
 export const ScalarSchema = v.union([v.string(), v.number(), v.boolean()], expected('a string, number or boolean'))
