@@ -3,15 +3,7 @@
 import type { Team, User } from './org.ts'
 import { parsePrincipalRef, principalRef, type PrincipalRef } from '../ids.ts'
 import { depthRank, type Depth, type FieldPermission, type Privilege, type SecurityModel, type Share } from './model.ts'
-
-/** Who owns a record, which is all a decision needs to know about it. */
-export interface RecordOwnership {
-  /** `<entity>/<id>` */
-  readonly name: string
-  /** `systemuser/<id>` or `team/<id>` */
-  readonly ownerid: string
-  readonly owningbusinessunit: string
-}
+import type { RecordOwnership } from '../docs/ownership.ts'
 
 export type Decision = { readonly allowed: true } | { readonly allowed: false, readonly why: string }
 
@@ -105,6 +97,14 @@ export class ModelIndex {
   principalsOf (userId: string): Set<string> {
     return new Set([principalRef('systemuser', userId), ...this.teamsOf(userId).map(t => principalRef('team', t.id))])
   }
+}
+
+/** The business unit of a record owned by `ownerid` (the owner's), or why it has none: not a user or team reference, or no such owner. */
+export const ownerUnit = (ix: ModelIndex, ownerid: unknown): { readonly unit: string } | { readonly problem: 'not-a-principal' | 'no-such-owner' } => {
+  const ref = parsePrincipalRef(ownerid)
+  if (ref === null) return { problem: 'not-a-principal' }
+  const unit = ix.unitOf(ref)
+  return unit === undefined ? { problem: 'no-such-owner' } : { unit }
 }
 
 const reaches = (ix: ModelIndex, userId: string, g: Grant, r: RecordOwnership): boolean => {

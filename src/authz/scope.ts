@@ -8,30 +8,8 @@ import { readScope, type ModelIndex } from './decide.ts'
 import type { Row } from '../docs/row.ts'
 import { principalRef } from '../ids.ts'
 import { unexpectedCase } from '../errors.ts'
-import type { Condition, OfflineProfile, ProfileRule } from '../profiles/profile.ts'
-
-const matches = (row: Row, c: Condition): boolean => {
-  const v = row[c.field]
-  const want = typeof c.value === 'boolean' ? (c.value ? 1 : 0) : c.value
-  switch (c.op) {
-    case 'null': return v === null || v === undefined
-    case 'not-null': return v !== null && v !== undefined
-    case 'eq': return v === want
-    case 'ne': return v !== want
-    case 'contains': return typeof v === 'string' && typeof want === 'string' && v.toLowerCase().includes(want.toLowerCase())
-    case 'gt': case 'ge': case 'lt': case 'le': {
-      if (v === null || v === undefined || want === undefined) return false
-      switch (c.op) {
-        case 'gt': return v > want
-        case 'ge': return v >= want
-        case 'lt': return v < want
-        case 'le': return v <= want
-        default: return unexpectedCase(c.op)
-      }
-    }
-    default: return unexpectedCase(c.op)
-  }
-}
+import type { OfflineProfile, ProfileRule } from '../profiles/profile.ts'
+import { matches, ROW_VALUES } from '../docs/filters.ts'
 
 /** Who the user is, for the rules: the user, the principals they act as, their unit, the owners below them. */
 interface Me {
@@ -48,12 +26,12 @@ const ruleMatches = (ix: ModelIndex, rule: ProfileRule, name: string, row: Row, 
     case 'all': return true
     case 'related-only': return false
     case 'ownership':
-      return (rule.mine && row.ownerid === `systemuser/${me.userId}`) ||
+      return (rule.mine && row.ownerid === principalRef('systemuser', me.userId)) ||
         (rule.myTeams && typeof row.ownerid === 'string' && row.ownerid.startsWith('team/') && me.principals.has(row.ownerid)) ||
         (rule.myBusinessUnit && row.owningbusinessunit === me.businessUnitId)
     case 'shared': return ix.sharesOf(name).some(s => me.principals.has(s.principal))
     case 'hierarchy': return typeof row.ownerid === 'string' && me.reports.has(row.ownerid)
-    case 'custom': return rule.conditions.every(c => matches(row, c))
+    case 'custom': return rule.conditions.every(c => matches(row, c, ROW_VALUES))
   }
 }
 

@@ -5,7 +5,8 @@
 import type * as Y from 'yjs'
 import { ObservableV2 } from 'lib0/observable'
 import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
-import { addNote, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, type AttachmentRef, type NoteState, type RecordState } from '../docs/record.ts'
+import { userOwned } from '../docs/ownership.ts'
+import { addNote, attributeValues, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, stampRecord, type AttachmentRef, type NoteState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { fieldDocName, newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../protocol/receipts.ts'
@@ -17,7 +18,7 @@ import type { StateCommand } from '../docs/commands.ts'
 import type { IndexedRecord, InboxItem, LocalStore } from './store.ts'
 import { checkOffline, runView, ViewError, type ViewDef, type ViewPage } from '../metadata/views.ts'
 import { search, SearchError, type SearchHit } from '../metadata/search.ts'
-import { evaluateRules, ruleValues, saveViolation, type FormState } from '../metadata/business-rules.ts'
+import { evaluateRules, ruleInput, ruleValues, saveViolation, type FormState } from '../metadata/business-rules.ts'
 import { currentStage, stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
 import { FORM_KINDS, type FormDef } from '../metadata/forms.ts'
 import { Reason } from '../protocol/receipts.ts'
@@ -46,9 +47,6 @@ export interface NoteView {
   readonly createdon: string
   readonly attachment: { readonly filename: string, readonly mimetype: string, readonly size: number, readonly hash: string } | null
 }
-
-/** The values business rules see: fields, texts and state. */
-const formValues = (s: RecordState): Record<string, unknown> => ({ ...s.fields, ...s.texts, statecode: s.meta.statecode, ownerid: s.meta.ownerid })
 
 /** Events: `device.on('status', s => …)`, each listener typed by DeviceEvents. */
 export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
@@ -95,7 +93,7 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
     const doc = await this.open(record)
     const user = meta.userId
     const { own, secured } = this.splitSecured(meta, entity, values)
-    createRecord(doc, def, { id: id as RecordId, ownerid: `systemuser/${user}`, owningbusinessunit: meta.businessUnitId, values: own }, { by: user, at: new Date().toISOString() })
+    createRecord(doc, def, { id: id as RecordId, ...userOwned(user, meta.businessUnitId), values: own }, { by: user, at: new Date().toISOString() })
     await this.writeSecured(record, def, secured)
     await this.replica.settled() // stored before we answer
     return record
@@ -122,7 +120,7 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
   async formState (record: string, pending: Record<string, FieldValue | null> = {}): Promise<FormState> {
     const meta = this.requireMetadata()
     const s = await this.replica.stateWithSecured(record, readRecord(await this.open(record)))
-    return evaluateRules(meta.businessRules ?? [], parseDocName(record)?.entity ?? '', { ...formValues(s), ...pending })
+    return evaluateRules(meta.businessRules ?? [], parseDocName(record)?.entity ?? '', { ...ruleInput(s), ...pending })
   }
 
   /** Refuses a save that breaks a business rule (the server would drop it with the same message). */
@@ -142,7 +140,7 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
     for (const f of Object.keys(values)) checkField(meta, entity, f, false)
     checkLookups(meta, def, values)
     const doc = await this.open(record)
-    const before = formValues(await this.replica.stateWithSecured(record, readRecord(doc)))
+    const before = ruleInput(await this.replica.stateWithSecured(record, readRecord(doc)))
     // The user's values first (a locked field keeps its lock), then with what the rules write.
     this.checkRules(meta, entity, before, values)
     const saved = { ...values, ...this.ruleWrites(meta, entity, { ...before, ...values }) }
@@ -196,13 +194,12 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
     const capture = new CommandCapture()
     plan.creates.forEach((c, i) => {
       const cdef = meta.entities.find(e => e.name === c.entity)!
-      createRecord(docs[i], cdef, { id: parseDocName(c.record)!.id, ownerid: `systemuser/${meta.userId}`, owningbusinessunit: meta.businessUnitId, values: c.values }, actor, capture)
+      createRecord(docs[i], cdef, { id: parseDocName(c.record)!.id, ...userOwned(meta.userId, meta.businessUnitId), values: c.values }, actor, capture)
     })
     doc.transact(() => {
       doc.getMap(META).set('statecode', plan.statecode)
       for (const [k, v] of Object.entries(plan.targetValues)) setField(doc, def, k, v, actor)
-      doc.getMap(META).set('modifiedby', actor.by)
-      doc.getMap(META).set('modifiedon', actor.at)
+      stampRecord(doc, actor)
     }, capture)
     await this.replica.storeCommand(command, record, capture)
     return plan.creates.map(c => c.record)
@@ -234,13 +231,11 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
     const s = readRecord(doc)
     // The stage it is on already: nothing to save (a save of the stamps alone would be no change at all).
     if (stage === at.name && (s.meta.activestage === stage || s.meta.activestage === undefined)) return
-    const denied = stageMoveDenial(entity, at.flow, at.name, stage, { ...s.fields, ...s.texts })
+    const denied = stageMoveDenial(entity, at.flow, at.name, stage, attributeValues(s))
     if (denied !== null) throw new OfflineRefusal(denied.reason, denied.message)
     doc.transact(() => {
-      const m = doc.getMap(META)
-      m.set('activestage', stage)
-      m.set('modifiedby', meta.userId)
-      m.set('modifiedon', new Date().toISOString())
+      doc.getMap(META).set('activestage', stage)
+      stampRecord(doc, { by: meta.userId, at: new Date().toISOString() })
     })
     await this.replica.settled()
   }

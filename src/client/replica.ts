@@ -3,7 +3,8 @@
 // inbox, and what the server sends for records. The sync engine moves it; the device API edits it.
 
 import * as Y from 'yjs'
-import { readRecord, type RecordState } from '../docs/record.ts'
+import { attributeValues, readRecord, type RecordState } from '../docs/record.ts'
+import { LISTED_SYSTEM_FIELDS } from '../docs/system-fields.ts'
 import { fieldDocName, newId, parseDocName, parseFieldDocName } from '../ids.ts'
 import type { Receipt } from '../protocol/receipts.ts'
 import type { CommandFramePart, DeviceFrame } from '../protocol/device-frames.ts'
@@ -24,10 +25,9 @@ export class CommandCapture {
 /** The values a listing shows: metadata and scalar fields. */
 export const indexEntry = (record: string, s: RecordState): IndexedRecord | null => {
   if (s.meta.entity === undefined || s.meta.deletedon !== undefined) return null
-  return {
-    record, entity: String(s.meta.entity),
-    values: { ...s.fields, ...s.texts, ownerid: s.meta.ownerid, owningbusinessunit: s.meta.owningbusinessunit, statecode: s.meta.statecode, createdon: s.meta.createdon, modifiedon: s.meta.modifiedon }
-  }
+  const values: Record<string, unknown> = attributeValues(s)
+  for (const k of LISTED_SYSTEM_FIELDS) values[k] = s.meta[k]
+  return { record, entity: String(s.meta.entity), values }
 }
 
 export class Replica {

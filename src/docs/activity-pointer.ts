@@ -6,6 +6,7 @@
 // offline commands of the pointer. Pure.
 
 import type { Catalog, EntityDef } from './catalog-types.ts'
+import { LISTED_SYSTEM_FIELDS } from './system-fields.ts'
 
 export const ACTIVITY_POINTER = 'activitypointer'
 
@@ -21,7 +22,7 @@ export const pointersFor = (catalog: Catalog, entities: readonly EntityDef[]): E
 /** The pointer's values of an activity of `entity`: the attributes the pointer has, and its type. */
 export const pointerValues = (pointer: EntityDef, entity: string, values: Readonly<Record<string, unknown>>): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
-  for (const k of ['ownerid', 'owningbusinessunit', 'statecode', 'createdon', 'modifiedon']) if (values[k] !== undefined) out[k] = values[k]
+  for (const k of LISTED_SYSTEM_FIELDS) if (values[k] !== undefined) out[k] = values[k]
   for (const a of pointer.attributes) if (values[a.name] !== undefined) out[a.name] = values[a.name]
   out.activitytypecode = entity
   return out

@@ -1,10 +1,8 @@
 // The pure diff of a record: (state before, state after) -> the list of changes, and its inverse and apply.
 
 import * as Y from 'yjs'
-import {
-  FIELDS, META, NOTES, META_KEYS, NOTE_KEYS, memoText, spliceBetween,
-  type MetaKey, type NoteState, type RecordState
-} from './record.ts'
+import { FIELDS, META, NOTES, NOTE_KEYS, memoText, spliceBetween, type NoteState, type RecordState } from './record.ts'
+import { isStamp, META_KEYS, type MetaKey } from './system-fields.ts'
 import type { FieldValue } from './values.ts'
 
 export type Change =
@@ -18,6 +16,9 @@ export type Change =
   | { kind: 'note-removed', noteId: string, old: NoteState }
   | { kind: 'deleted', by: string, on: string, seen?: string }
   | { kind: 'undeleted', by: string, on: string, seen?: string }
+
+/** Whether `c` sets a stamp (modifiedby / modifiedon), which says who saved and not what was saved. */
+export const isStampChange = (c: Change): boolean => c.kind === 'meta-set' && isStamp(c.key)
 
 const TOMBSTONE_KEYS: readonly MetaKey[] = ['deletedby', 'deletedon', 'deletedseen']
 

@@ -4,7 +4,8 @@
 
 import * as Y from 'yjs'
 import type { EntityDef } from './catalog-types.ts'
-import { CLOCKS, FIELDS, META, META_KEYS, MEMO_PREFIX, NOTES, NOTE_KEYS } from './record.ts'
+import { CLOCKS, FIELDS, META, MEMO_PREFIX, NOTES, NOTE_KEYS } from './record.ts'
+import { META_KEYS } from './system-fields.ts'
 import { isValidId } from '../ids.ts'
 
 export interface LayoutViolation {

@@ -9,6 +9,7 @@ import { checkValue, type FieldValue } from './values.ts'
 import { decodeStamp, encodeStamp, maxHlc, tick, ZERO, type Hlc } from './hlc.ts'
 import type { RecordId } from '../ids.ts'
 import { ErrorCode, FieldsyncError } from '../errors.ts'
+import { STAMP, type MetaKey } from './system-fields.ts'
 
 export const META = 'meta'
 export const FIELDS = 'fields'
@@ -16,13 +17,6 @@ export const NOTES = 'notes'
 export const MEMO_PREFIX = 'memo:'
 /** Map of scalar field name -> the stamp (hybrid logical clock) of the write its value came from. */
 export const CLOCKS = 'clocks'
-
-/** Keys of the `meta` map. Only these are record metadata; anything else there is foreign. */
-export const META_KEYS = [
-  'entity', 'id', 'ownerid', 'owningbusinessunit', 'createdby', 'createdon', 'modifiedby', 'modifiedon',
-  'statecode', 'activestage', 'deletedby', 'deletedon', 'deletedseen'
-] as const
-export type MetaKey = typeof META_KEYS[number]
 
 /** The attachment of a note: its content is a blob named by `contenthash` (sha-256, hex); `filesize` in bytes, as decimal digits. */
 export const ATTACHMENT_KEYS = ['filename', 'mimetype', 'filesize', 'contenthash'] as const
@@ -82,13 +76,17 @@ export const readRecord = (doc: Y.Doc, entity?: EntityDef, notes?: ReadonlySet<s
   return state
 }
 
+/** A record's attribute values: its scalar fields and its multi-line texts. */
+export const attributeValues = (s: RecordState): Record<string, FieldValue> => ({ ...s.fields, ...s.texts })
+
 export const exists = (s: RecordState): boolean => s.meta.entity !== undefined
 export const isDeleted = (s: RecordState): boolean => s.meta.deletedon !== undefined
 
-const touch = (doc: Y.Doc, actor: Actor): void => {
+/** Stamps a save of the record: who (`actor.by`) and when (`actor.at`). Every write here stamps; call it for other writes to `meta`. */
+export const stampRecord = (doc: Y.Doc, actor: Actor): void => {
   const meta = doc.getMap<FieldValue>(META)
-  meta.set('modifiedby', actor.by)
-  meta.set('modifiedon', actor.at)
+  meta.set(STAMP.by, actor.by)
+  meta.set(STAMP.at, actor.at)
 }
 
 const requireLive = (doc: Y.Doc, entity: EntityDef): void => {
@@ -116,7 +114,7 @@ export const createRecord = (doc: Y.Doc, entity: EntityDef, input: CreateInput, 
     meta.set('createdby', actor.by)
     meta.set('createdon', actor.at)
     meta.set('statecode', 0)
-    touch(doc, actor)
+    stampRecord(doc, actor)
     for (const [k, v] of Object.entries(input.values ?? {})) writeField(doc, entity, k, v, actor)
   }, origin)
 }
@@ -158,7 +156,7 @@ export const setField = (doc: Y.Doc, entity: EntityDef, name: string, value: Fie
   doc.transact(() => {
     requireLive(doc, entity)
     writeField(doc, entity, name, value, actor)
-    touch(doc, actor)
+    stampRecord(doc, actor)
   }, origin)
 }
 
@@ -169,7 +167,7 @@ export const clearField = (doc: Y.Doc, entity: EntityDef, name: string, actor: A
     requireLive(doc, entity)
     if (attr.type === 'memo') replaceText(memoText(doc, name), '')
     else { doc.getMap(FIELDS).delete(name); stampField(doc, name, actor) }
-    touch(doc, actor)
+    stampRecord(doc, actor)
   }, origin)
 }
 
@@ -186,7 +184,7 @@ export const editText = (
     requireLive(doc, entity)
     if (deleteCount > 0) t.delete(index, deleteCount)
     if (insert !== '') t.insert(index, insert)
-    touch(doc, actor)
+    stampRecord(doc, actor)
   }, origin)
 }
 
@@ -210,7 +208,7 @@ export const addNote = (
     if (note.attachment !== undefined) writeAttachment(m, note.attachment)
     m.set('createdby', actor.by)
     m.set('createdon', actor.at)
-    touch(doc, actor)
+    stampRecord(doc, actor)
   }, origin)
 }
 
@@ -225,9 +223,9 @@ export const editNote = (
     if (patch.subject !== undefined) m.set('subject', patch.subject)
     if (patch.text !== undefined) m.set('text', patch.text)
     if (patch.attachment !== undefined) writeAttachment(m, patch.attachment)
-    m.set('modifiedby', actor.by)
-    m.set('modifiedon', actor.at)
-    touch(doc, actor)
+    m.set(STAMP.by, actor.by)
+    m.set(STAMP.at, actor.at)
+    stampRecord(doc, actor)
   }, origin)
 }
 
@@ -237,7 +235,7 @@ export const removeNote = (doc: Y.Doc, entity: EntityDef, noteId: string, actor:
     const notes = doc.getMap(NOTES)
     if (!notes.has(noteId)) throw new RecordError(`no note ${noteId}`)
     notes.delete(noteId)
-    touch(doc, actor)
+    stampRecord(doc, actor)
   }, origin)
 }
 

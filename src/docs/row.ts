@@ -2,3 +2,6 @@
 
 export type SqlValue = string | number | null
 export type Row = Record<string, SqlValue>
+
+/** A record value as its row holds it: booleans as 1 and 0, no value as null. */
+export const sqlValue = (v: string | number | boolean | undefined): SqlValue => v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v

@@ -2,12 +2,10 @@
 
 import type { AttributeDef } from './catalog-types.ts'
 import { parseDocName } from '../ids.ts'
+import { DATE, isCalendarDate, isDateTimeText } from './date-time.ts'
 
 /** A scalar field value as stored in the `fields` map (memo fields live in their own Y.Text). */
 export type FieldValue = string | number | boolean
-
-const DATE = /^\d{4}-\d{2}-\d{2}$/
-const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
 
 const decimalsOf = (n: number): number => {
   if (Number.isInteger(n)) return 0
@@ -15,11 +13,6 @@ const decimalsOf = (n: number): number => {
   const e = s.indexOf('e-')
   if (e >= 0) return Number(s.slice(e + 2)) + (s.slice(0, e).split('.')[1]?.length ?? 0)
   return s.split('.')[1]?.length ?? 0
-}
-
-const validCalendarDate = (s: string): boolean => {
-  const d = new Date(`${s.slice(0, 10)}T00:00:00Z`)
-  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s.slice(0, 10)
 }
 
 /** null when `value` fits `attr`, else why not. */
@@ -43,9 +36,9 @@ export const checkValue = (attr: AttributeDef, value: unknown): string | null =>
     case 'boolean':
       return typeof value === 'boolean' ? null : `${attr.name} expects true or false`
     case 'date':
-      return typeof value === 'string' && DATE.test(value) && validCalendarDate(value) ? null : `${attr.name} expects a date YYYY-MM-DD`
+      return typeof value === 'string' && DATE.test(value) && isCalendarDate(value) ? null : `${attr.name} expects a date YYYY-MM-DD`
     case 'datetime':
-      return typeof value === 'string' && DATETIME.test(value) && validCalendarDate(value)
+      return isDateTimeText(value) && isCalendarDate(value)
         ? null
         : `${attr.name} expects a UTC date-time YYYY-MM-DDTHH:MM:SS(.sss)Z`
     case 'optionset':

@@ -5,8 +5,9 @@
 import * as v from 'valibot'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { checkValue } from '../docs/values.ts'
+import { attributeValues, type RecordState } from '../docs/record.ts'
 import { expected, list, text, type Problem } from '../schema.ts'
-import { filterProblems, FilterSchema, matches, ScalarSchema } from './views.ts'
+import { filterProblems, FilterSchema, matches, ScalarSchema } from '../docs/filters.ts'
 
 const field = text('a field name')
 const action = <const TEntries extends v.ObjectEntries>(entries: TEntries) => v.pipe(v.strictObject(entries), v.readonly())
@@ -61,6 +62,9 @@ export const ruleProblems = (catalog: Catalog, rules: readonly BusinessRule[]): 
   })
   return problems
 }
+
+/** The values business rules see in a record: fields, texts, statecode and owner (the server's decisions and the device's forms alike). */
+export const ruleInput = (s: RecordState): Record<string, unknown> => ({ ...attributeValues(s), statecode: s.meta.statecode, ownerid: s.meta.ownerid })
 
 const empty = (v: unknown): boolean => v === undefined || v === null || v === ''
 

@@ -3,6 +3,7 @@
 
 import * as v from 'valibot'
 import type { Catalog, RelationshipDef } from '../docs/catalog-types.ts'
+import { FILTER_OPS, filterable, PRESENCE_OPS, type FilterOp } from '../docs/filters.ts'
 import { isValidId } from '../ids.ts'
 import { FieldError } from '../errors.ts'
 import { parseFields } from '../schema.ts'
@@ -15,7 +16,8 @@ export const DEFAULT_MODIFIED_WITHIN_DAYS = 10
 const MAX_RELATIONSHIPS = 10
 const MAX_CONDITIONS = 3
 
-export const CONDITION_OPS = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'contains', 'null', 'not-null'] as const
+/** The filter operators a custom rule may use: all but begins-with. */
+export const CONDITION_OPS = FILTER_OPS.filter((op): op is Exclude<FilterOp, 'begins-with'> => op !== 'begins-with')
 export type ConditionOp = typeof CONDITION_OPS[number]
 /** The rule kinds, as errors list them (checked against the schema's below). */
 export const RULE_KINDS = ['all', 'related-only', 'ownership', 'shared', 'hierarchy', 'custom'] as const
@@ -30,7 +32,7 @@ const ConditionSchema = v.pipe(
     op: v.picklist(CONDITION_OPS, issue => `unknown op ${JSON.stringify(issue.input)} (known: ${CONDITION_OPS.join(', ')})`),
     value: v.optional(v.union([v.string(), v.number(), v.boolean()], 'expected a string, a number, true or false'))
   }, noOtherKeys('a condition')),
-  v.check(c => c.op === 'null' || c.op === 'not-null' || c.value !== undefined, issue => `op ${issue.input.op} needs a value`),
+  v.check(c => PRESENCE_OPS.includes(c.op) || c.value !== undefined, issue => `op ${issue.input.op} needs a value`),
   v.readonly()
 )
 export type Condition = v.InferOutput<typeof ConditionSchema>
@@ -125,10 +127,8 @@ export const parseProfile = (catalog: Catalog, input: unknown): OfflineProfile =
       if (r.kind !== 'custom') return
       r.conditions.forEach((c, j) => {
         const cat = `${at}.rules[${i}].conditions[${j}]`
-        const attr = def.attributes.find(a => a.name === c.field)
-        const system = ['ownerid', 'owningbusinessunit', 'statecode', 'createdon', 'modifiedon', 'createdby', 'modifiedby'].includes(c.field)
-        if (attr === undefined && !system) throw fail(cat, `${entity} has no attribute "${c.field}"`)
-        if (attr?.type === 'memo') throw fail(cat, `multi-line text "${c.field}" cannot be filtered`)
+        if (!filterable(def, c.field)) throw fail(cat, `${entity} has no attribute "${c.field}"`)
+        if (def.attributes.find(a => a.name === c.field)?.type === 'memo') throw fail(cat, `multi-line text "${c.field}" cannot be filtered`)
       })
     })
     let toMany = 0

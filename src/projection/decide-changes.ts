@@ -4,17 +4,20 @@
 import type { AttributeDef, EntityDef } from '../docs/catalog-types.ts'
 import { allows, attributeOf } from '../docs/catalog-types.ts'
 import type { Change } from '../docs/diff.ts'
-import { ATTACHMENT_KEYS, exists, type NoteState, type RecordState } from '../docs/record.ts'
+import { ATTACHMENT_KEYS, attributeValues, exists, type NoteState, type RecordState } from '../docs/record.ts'
 import { checkValue } from '../docs/values.ts'
-import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
+import { isDateTimeText } from '../docs/date-time.ts'
+import { fieldPermission, mayAccess, ownerUnit, type ModelIndex } from '../authz/decide.ts'
+import { metaOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import type { Privilege } from '../authz/model.ts'
 import { Reason, type ReasonCode } from '../protocol/receipts.ts'
-import { applyChanges } from '../docs/diff.ts'
-import { saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
+import { applyChanges, isStampChange } from '../docs/diff.ts'
+import { STAMP } from '../docs/system-fields.ts'
+import { ruleInput, saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
 import { newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
-import { parseDocName, parsePrincipalRef } from '../ids.ts'
+import { parseDocName } from '../ids.ts'
 import { unexpectedCase } from '../errors.ts'
 
 export interface DecideContext {
@@ -58,9 +61,7 @@ export type Verdict =
 
 type Denial = { reason: ReasonCode, message: string }
 
-const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
 const NOTE_LIMIT = { subject: 500, text: 100_000 }
-const STAMPS = new Set(['modifiedby', 'modifiedon'])
 
 /** The server's clock in ms: `ctx.now` when it is a date-time, else the system clock. */
 const nowOf = (ctx: DecideContext): number => {
@@ -68,11 +69,7 @@ const nowOf = (ctx: DecideContext): number => {
   return Number.isNaN(t) ? Date.now() : t
 }
 
-const ownershipOf = (s: RecordState, record: string): RecordOwnership | null => {
-  const { ownerid, owningbusinessunit } = s.meta
-  if (typeof ownerid !== 'string' || typeof owningbusinessunit !== 'string') return null
-  return { name: record, ownerid, owningbusinessunit }
-}
+const ownershipOf = (s: RecordState, record: string): RecordOwnership | null => metaOwnership(record, k => s.meta[k])
 
 /** The privilege check, with `privilege-revoked` when the device's last privileges allowed it. */
 const privilege = (ctx: DecideContext, p: Privilege, r: RecordOwnership | undefined, missing: ReasonCode, entity = ctx.entity.name): Denial | null => {
@@ -87,11 +84,11 @@ const privilege = (ctx: DecideContext, p: Privilege, r: RecordOwnership | undefi
 /** The owner of a new or reassigned record must exist, and its business unit must be the owner's. */
 const checkOwner = (ctx: DecideContext, o: RecordOwnership | null): Denial | null => {
   if (o === null) return { reason: Reason.invalidValue, message: 'ownerid and owningbusinessunit are required' }
-  const ref = parsePrincipalRef(o.ownerid)
-  if (ref === null) return { reason: Reason.invalidValue, message: `ownerid must be "systemuser/<id>" or "team/<id>", not ${JSON.stringify(o.ownerid).slice(0, 80)}` }
-  const bu = ctx.ix.unitOf(ref)
-  if (bu === undefined) return { reason: Reason.invalidValue, message: `owner ${o.ownerid} does not exist` }
-  if (bu !== o.owningbusinessunit) return { reason: Reason.invalidValue, message: `owningbusinessunit must be the owner's business unit ${bu}` }
+  const bu = ownerUnit(ctx.ix, o.ownerid)
+  if ('problem' in bu) {
+    return { reason: Reason.invalidValue, message: bu.problem === 'not-a-principal' ? `ownerid must be "systemuser/<id>" or "team/<id>", not ${JSON.stringify(o.ownerid).slice(0, 80)}` : `owner ${o.ownerid} does not exist` }
+  }
+  if (bu.unit !== o.owningbusinessunit) return { reason: Reason.invalidValue, message: `owningbusinessunit must be the owner's business unit ${bu.unit}` }
   return null
 }
 
@@ -190,9 +187,6 @@ export { fieldOf }
 export const decideChanges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] =>
   applyRules(ctx, before, decidePrivileges(ctx, before, after, changes))
 
-/** The values business rules see in a record: fields, texts, statecode and owner. */
-export const valuesOf = (s: RecordState): Record<string, unknown> => ({ ...s.fields, ...s.texts, statecode: s.meta.statecode, ownerid: s.meta.ownerid })
-
 /** A save that would break a business rule is dropped (its field changes) with the rule's message. */
 const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]): Verdict[] => {
   const rules = (ctx.rules ?? []).filter(r => r.entity === ctx.entity.name)
@@ -202,11 +196,11 @@ const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]
   if (result.meta.entity === undefined || result.meta.deletedon !== undefined) return verdicts
   const changedFields = allowed.flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ? [c.field] : [])
   if (changedFields.length === 0) return verdicts
-  const violation = saveViolation(rules, ctx.entity.name, valuesOf(before), valuesOf(result), changedFields)
+  const violation = saveViolation(rules, ctx.entity.name, ruleInput(before), ruleInput(result), changedFields)
   if (violation === null) return verdicts
   const creating = allowed.some(c => c.kind === 'created')
   const saved = (c: Change): boolean => creating || c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ||
-    (c.kind === 'meta-set' && STAMPS.has(c.key))
+    isStampChange(c)
   return verdicts.map(v => v.allowed && saved(v.change) ? { change: v.change, allowed: false, reason: Reason.businessRule, message: violation } : v)
 }
 
@@ -269,7 +263,7 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
     let d: Denial | null = null
     switch (c.kind) {
       case 'meta-set':
-        if (STAMPS.has(c.key)) return allowAll(c) // settled below, with the rest of the update
+        if (isStampChange(c)) return allowAll(c) // settled below, with the rest of the update
         if (c.key === 'ownerid' || c.key === 'owningbusinessunit') {
           if (assignDenial === undefined) {
             assignDenial = checkOwner(ctx, ownershipOf(after, ctx.record)) ?? privilege(ctx, 'assign', owner, Reason.noAssignPrivilege)
@@ -278,7 +272,7 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
         } else if (c.key === 'activestage') {
           // A stage move: a write, to a stage of the entity's flow, forward only with the stages' required fields.
           const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
-          d = write('write') ?? stageMoveDenial(e.name, flow, c.old, c.new, { ...after.fields, ...after.texts })
+          d = write('write') ?? stageMoveDenial(e.name, flow, c.old, c.new, attributeValues(after))
         } else if (c.key === 'statecode' && ctx.command?.target === ctx.record && c.old === ACTIVE && c.new === ctx.command.statecode) {
           d = write('write')
         } else d = { reason: Reason.fieldReadOnly, message: c.key === 'statecode' ? 'statecode changes only through a command (qualify, disqualify, mark complete, convert)' : `${c.key} is a system field` }
@@ -313,7 +307,7 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
  * allowed to whoever may write the record, so that saving the same value is never a rejection.
  */
 const settleStamps = (ctx: DecideContext, verdicts: Verdict[], touch: () => Denial | null): Verdict[] => {
-  const isStamp = (v: Verdict): boolean => v.change.kind === 'meta-set' && STAMPS.has(v.change.key)
+  const isStamp = (v: Verdict): boolean => isStampChange(v.change)
   const firstDenied = verdicts.find((v): v is Extract<Verdict, { allowed: false }> => !isStamp(v) && !v.allowed)
   const anyAllowed = verdicts.some(v => !isStamp(v) && v.allowed)
   // Dropped with what they stamp; with nothing else, dropped only if the user may not write the record.
@@ -322,8 +316,8 @@ const settleStamps = (ctx: DecideContext, verdicts: Verdict[], touch: () => Deni
     if (!isStamp(v) || v.change.kind !== 'meta-set') return v
     const c = v.change
     if (denied !== null) return { change: c, allowed: false, reason: denied.reason, message: denied.message }
-    if (c.key === 'modifiedby' && c.new !== ctx.userId) return { change: c, allowed: false, reason: Reason.fieldReadOnly, message: 'modifiedby must be the author' }
-    if (c.key === 'modifiedon' && (typeof c.new !== 'string' || !DATETIME.test(c.new))) return { change: c, allowed: false, reason: Reason.invalidValue, message: 'modifiedon must be a UTC date-time' }
+    if (c.key === STAMP.by && c.new !== ctx.userId) return { change: c, allowed: false, reason: Reason.fieldReadOnly, message: 'modifiedby must be the author' }
+    if (c.key === STAMP.at && !isDateTimeText(c.new)) return { change: c, allowed: false, reason: Reason.invalidValue, message: 'modifiedon must be a UTC date-time' }
     return v
   })
 }
@@ -340,7 +334,7 @@ const decideCreate = (ctx: DecideContext, after: RecordState, changes: readonly 
   if (after.meta.deletedon !== undefined) return whole({ reason: Reason.invalidValue, message: 'a new record cannot be deleted in the same update' })
   for (const k of ['createdon', 'modifiedon'] as const) {
     const v = after.meta[k]
-    if (v !== undefined && (typeof v !== 'string' || !DATETIME.test(v))) return whole({ reason: Reason.invalidValue, message: `${k} must be a UTC date-time` })
+    if (v !== undefined && !isDateTimeText(v)) return whole({ reason: Reason.invalidValue, message: `${k} must be a UTC date-time` })
   }
   if (after.meta.modifiedby !== undefined && after.meta.modifiedby !== ctx.userId) return whole({ reason: Reason.invalidValue, message: 'modifiedby must be the author' })
   const owner = ownershipOf(after, ctx.record)
@@ -355,7 +349,7 @@ const decideCreate = (ctx: DecideContext, after: RecordState, changes: readonly 
   return changes.map((c): Verdict => {
     if (c.kind === 'meta-set' && c.key === 'activestage') {
       const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
-      const denied = stageMoveDenial(e.name, flow, undefined, c.new, { ...after.fields, ...after.texts })
+      const denied = stageMoveDenial(e.name, flow, undefined, c.new, attributeValues(after))
       // On create every refused stage is the flow's rule (the stage a new record may start at).
       return denied === null ? { change: c, allowed: true } : { change: c, allowed: false, reason: Reason.businessRule, message: denied.message }
     }

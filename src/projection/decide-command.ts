@@ -5,6 +5,7 @@
 
 import { ACTIVE, STATE_AFTER, isStateCommand, linkOf, mayCreate, type LeadQualification, type StateCommand } from '../docs/commands.ts'
 import type { Change } from '../docs/diff.ts'
+import { isStamp } from '../docs/system-fields.ts'
 import { exists, isDeleted, type RecordState } from '../docs/record.ts'
 import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import { parseDocName } from '../ids.ts'
@@ -23,11 +24,9 @@ export type CommandVerdict =
   | { readonly accepted: true }
   | { readonly accepted: false, readonly record: string, readonly reason: ReasonCode, readonly message: string }
 
-const STAMPS = new Set(['modifiedby', 'modifiedon'])
-
 /** Whether `c` is one of the target's changes a command may make. */
 const targetChangeAllowed = (command: StateCommand, c: Change, created: ReadonlySet<string>): boolean => {
-  if (c.kind === 'meta-set') return STAMPS.has(c.key) || (c.key === 'statecode' && c.old === ACTIVE && c.new === STATE_AFTER[command])
+  if (c.kind === 'meta-set') return isStamp(c.key) || (c.key === 'statecode' && c.old === ACTIVE && c.new === STATE_AFTER[command])
   const field = linkOf(command)?.targetField
   return c.kind === 'field-set' && field !== undefined && c.field === field && typeof c.new === 'string' && created.has(c.new)
 }

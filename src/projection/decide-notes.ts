@@ -9,8 +9,10 @@
 // and a record owned by the note's creator. A share of the record does not reach other users' notes.
 
 import type { NoteState } from '../docs/record.ts'
-import type { ModelIndex, RecordOwnership } from '../authz/decide.ts'
+import type { ModelIndex } from '../authz/decide.ts'
+import { userOwned, type RecordOwnership } from '../docs/ownership.ts'
 import { Reason, type ReasonCode } from '../protocol/receipts.ts'
+import { parseDateTime } from '../docs/date-time.ts'
 
 /** How far ahead of the server's clock a device's note time may be (clocks of phones drift). */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000
@@ -20,16 +22,6 @@ export const MAX_OFFLINE_AGE_MS = 30 * 24 * 60 * 60_000
 export type NoteAction = 'add' | 'edit' | 'remove'
 
 export interface NoteDenial { readonly reason: ReasonCode, readonly message: string }
-
-const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
-
-/** The time of a `YYYY-MM-DDTHH:MM:SS(.sss)Z` string in ms, or NaN when it is not a real UTC date-time. */
-export const parseDateTime = (value: unknown): number => {
-  if (typeof value !== 'string' || !DATETIME.test(value)) return NaN
-  const t = Date.parse(value)
-  // Date.parse rolls 2026-02-30 over into March: only a date-time that reads back the same is real.
-  return Number.isNaN(t) || new Date(t).toISOString().slice(0, 19) !== value.slice(0, 19) ? NaN : t
-}
 
 /** Why `value` (of note key `key`) is not a time the server accepts at `nowMs`, or null. */
 export const noteTimeProblem = (key: string, value: string | undefined, nowMs: number): string | null => {
@@ -60,7 +52,7 @@ export const notePrivilegeNeeded = (userId: string, action: NoteAction, note?: N
  */
 export const noteOwnership = (ix: ModelIndex, record: string, noteId: string, note: NoteState): RecordOwnership => {
   const creator = note.createdby ?? ''
-  return { name: `${record}#notes/${noteId}`, ownerid: `systemuser/${creator}`, owningbusinessunit: ix.user(creator)?.businessUnitId ?? '' }
+  return { name: `${record}#notes/${noteId}`, ...userOwned(creator, ix.user(creator)?.businessUnitId ?? '') }
 }
 
 const readOnly = (message: string): NoteDenial => ({ reason: Reason.fieldReadOnly, message })

@@ -4,7 +4,7 @@
 
 import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
-import { applyChanges, applyChangesToDoc, diff, invertAll, type Change } from '../docs/diff.ts'
+import { applyChanges, applyChangesToDoc, diff, invertAll, isStampChange, type Change } from '../docs/diff.ts'
 import { notesTouched } from '../docs/layout.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
@@ -76,13 +76,11 @@ const restoreShadowedWrites = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.
   }
 }
 
-const isStamp = (c: Change): boolean => c.kind === 'meta-set' && (c.key === 'modifiedby' || c.key === 'modifiedon')
-
 /** The dropped changes that get a receipt: a stamp (modifiedby/on) dropped with what it stamped gets none of its own. */
 export const receiptWorthy = (verdicts: readonly Verdict[]): Extract<Verdict, { allowed: false }>[] => {
   const drops = verdicts.filter((v): v is Extract<Verdict, { allowed: false }> => !v.allowed)
-  const substantive = drops.some(v => !isStamp(v.change))
-  return substantive ? drops.filter(v => !isStamp(v.change)) : drops
+  const substantive = drops.some(v => !isStampChange(v.change))
+  return substantive ? drops.filter(v => !isStampChange(v.change)) : drops
 }
 
 export interface ProjectContext extends DecideContext {

@@ -2,14 +2,15 @@
 
 import type { AttributeType, EntityDef } from '../docs/catalog-types.ts'
 import { exists, isDeleted, type RecordState } from '../docs/record.ts'
+import type { MetaKey } from '../docs/system-fields.ts'
 
-import type { Row, SqlValue } from '../docs/row.ts'
-export type { Row, SqlValue }
+import { sqlValue, type Row, type SqlValue } from '../docs/row.ts'
+export { sqlValue, type Row, type SqlValue }
 
 export type ColumnKind = 'text' | 'integer' | 'real'
 
 /** The columns every projected table has before its attributes. */
-export const SYSTEM_COLUMNS: readonly { name: string, kind: ColumnKind }[] = [
+export const SYSTEM_COLUMNS: readonly { name: MetaKey, kind: ColumnKind }[] = [
   { name: 'id', kind: 'text' }, { name: 'ownerid', kind: 'text' }, { name: 'owningbusinessunit', kind: 'text' },
   { name: 'statecode', kind: 'integer' }, { name: 'activestage', kind: 'text' }, { name: 'createdby', kind: 'text' }, { name: 'createdon', kind: 'text' },
   { name: 'modifiedby', kind: 'text' }, { name: 'modifiedon', kind: 'text' }
@@ -27,10 +28,8 @@ export const columnsOf = (entity: EntityDef): { name: string, kind: ColumnKind }
   ...entity.attributes.filter(a => !SYSTEM_COLUMNS.some(s => s.name === a.name)).map(a => ({ name: a.name, kind: KIND[a.type] }))
 ]
 
-const SYSTEM_NAMES = new Set(SYSTEM_COLUMNS.map(c => c.name))
+const SYSTEM_NAMES: ReadonlySet<string> = new Set(SYSTEM_COLUMNS.map(c => c.name))
 const projected = new WeakMap<EntityDef, { name: string, memo: boolean }[]>()
-
-export const sqlValue = (v: string | number | boolean | undefined): SqlValue => v === undefined ? null : typeof v === 'boolean' ? (v ? 1 : 0) : v
 
 /**
  * The row of a record state, or null when the record does not exist or is deleted. Attributes in `omit`
@@ -44,7 +43,7 @@ export const rowOf = (entity: EntityDef, s: RecordState, omit?: ReadonlySet<stri
     projected.set(entity, attrs)
   }
   const row: Row = {}
-  for (const c of SYSTEM_COLUMNS) row[c.name] = sqlValue(s.meta[c.name as keyof RecordState['meta']])
+  for (const c of SYSTEM_COLUMNS) row[c.name] = sqlValue(s.meta[c.name])
   for (const a of attrs) if (omit === undefined || !omit.has(a.name)) row[a.name] = sqlValue(a.memo ? s.texts[a.name] : s.fields[a.name])
   return row
 }

@@ -4,16 +4,16 @@
 // Pure: (context, state before, verdicts) -> the changes to write.
 
 import type { Change } from '../docs/diff.ts'
-import { applyChanges } from '../docs/diff.ts'
+import { applyChanges, isStampChange } from '../docs/diff.ts'
 import { exists, isDeleted, spliceBetween, type RecordState } from '../docs/record.ts'
 import { attributeOf } from '../docs/catalog-types.ts'
-import { ruleValues } from '../metadata/business-rules.ts'
-import { valuesOf, type DecideContext, type Verdict } from './decide-changes.ts'
+import { ruleInput, ruleValues } from '../metadata/business-rules.ts'
+import type { DecideContext, Verdict } from './decide-changes.ts'
 
 /** Whether an allowed change saves the record (a note, or the stamps alone, do not). */
 const saves = (c: Change): boolean =>
   c.kind === 'created' || c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ||
-  (c.kind === 'meta-set' && c.key !== 'modifiedby' && c.key !== 'modifiedon')
+  (c.kind === 'meta-set' && !isStampChange(c))
 
 /**
  * The changes that give the record saved by an update's allowed changes the values its rules set
@@ -30,7 +30,7 @@ export const ruleWrites = (ctx: DecideContext, before: RecordState, verdicts: re
   if (!exists(saved) || isDeleted(saved)) return []
   const creating = allowed.some(c => c.kind === 'created')
   const out: Change[] = []
-  for (const [field, value] of Object.entries(ruleValues(rules, ctx.entity.name, valuesOf(saved), creating))) {
+  for (const [field, value] of Object.entries(ruleValues(rules, ctx.entity.name, ruleInput(saved), creating))) {
     const attr = attributeOf(ctx.entity, field)
     if (attr === undefined || ctx.secured?.has(field) === true) continue
     if (attr.type === 'memo') {

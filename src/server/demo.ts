@@ -8,6 +8,7 @@ import { emptyModel, PRIVILEGES } from '../authz/model.ts'
 import * as admin from '../authz/admin.ts'
 import type { AttributeDef, Catalog } from '../docs/catalog-types.ts'
 import { createRecord, readRecord } from '../docs/record.ts'
+import { userOwned } from '../docs/ownership.ts'
 import { rowOf } from '../projection/rows.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { asRecordId, docName, type DocName } from '../ids.ts'
@@ -217,7 +218,7 @@ export const seedDemoRecords = async (storage: RecordStorage, catalog: Catalog, 
       }
       const doc = new Y.Doc()
       const at = new Date(Date.UTC(2026, 10, 1) + n * 3_600_000).toISOString()
-      createRecord(doc, entity, { id, ownerid: `systemuser/${owner.id}`, owningbusinessunit: owner.businessUnitId, values }, { by: owner.id, at })
+      createRecord(doc, entity, { id, ...userOwned(owner.id, owner.businessUnitId), values }, { by: owner.id, at })
       const name = docName(entityName, id)
       names.push(name)
       writes.push(storage.append(name, Y.encodeStateAsUpdate(doc), { row: { entity: entityName, id, values: rowOf(entity, readRecord(doc, entity)) } }))

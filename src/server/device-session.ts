@@ -9,7 +9,8 @@ import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { computeScope } from '../authz/scope.ts'
 import type { Row } from '../projection/rows.ts'
 import { isPointer } from '../docs/activity-pointer.ts'
-import { fieldPermission, isSecured, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
+import { fieldPermission, isSecured, mayAccess, type ModelIndex } from '../authz/decide.ts'
+import { rowOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import type { Metadata } from '../metadata/metadata.ts'
 import type { OfflineProfile } from '../profiles/profile.ts'
 import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
@@ -217,7 +218,7 @@ export class DeviceSession {
     if (rooms.has(name)) return rooms.get(name).ownership()
     const parsed = parseDocName(name)
     const row = parsed === null ? undefined : this.deps.projection.row(parsed.entity, parsed.id)
-    return row === undefined ? undefined : { name, ownerid: String(row.ownerid), owningbusinessunit: String(row.owningbusinessunit) }
+    return row === undefined ? undefined : rowOwnership(name, row)
   }
 
   /** Evicts, now and not at the next cycle, what the device may hold and its user may no longer read. */

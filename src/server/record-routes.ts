@@ -5,14 +5,15 @@ import { Hono } from 'hono'
 import * as v from 'valibot'
 import { HTTPException } from 'hono/http-exception'
 import type { Catalog, EntityDef } from '../docs/catalog-types.ts'
-import { fieldPermission, mayAccess, readScope, type ModelIndex, type ReadScope, type RecordOwnership } from '../authz/decide.ts'
+import { fieldPermission, mayAccess, ownerUnit, readScope, type ModelIndex, type ReadScope } from '../authz/decide.ts'
+import { rowOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import * as admin from '../authz/admin.ts'
-import { docName, isValidId, parseDocName, parsePrincipalRef, type RecordId } from '../ids.ts'
+import { docName, isValidId, parseDocName, type RecordId } from '../ids.ts'
 import { FieldError } from '../errors.ts'
 import { Reason, type Receipt } from '../protocol/receipts.ts'
 import { columnsOf, type Row } from '../projection/rows.ts'
 import { activityEntities, isPointer } from '../docs/activity-pointer.ts'
-import { META } from '../docs/record.ts'
+import { META, stampRecord } from '../docs/record.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import type { ProjectionReader } from './storage/projection-port.ts'
@@ -25,7 +26,7 @@ const DismissBody = v.object({ seqs: v.pipe(v.array(v.pipe(v.number(), v.integer
 export const storedOwnership = (projection: Pick<ProjectionReader, 'row'>, name: string): RecordOwnership | undefined => {
   const ref = parseDocName(name)
   const row = ref === null ? undefined : projection.row(ref.entity, ref.id)
-  return row === undefined ? undefined : { name, ownerid: String(row.ownerid), owningbusinessunit: String(row.owningbusinessunit) }
+  return row === undefined ? undefined : rowOwnership(name, row)
 }
 
 const redact = (ix: ModelIndex, userId: string, entity: EntityDef, row: Row): Row => {
@@ -65,7 +66,7 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
     if (row === undefined) throw new HTTPException(404, { message: `no ${entity.name} ${id}` })
     return row
   }
-  const ownership = (entity: EntityDef, row: Row) => ({ name: `${entity.name}/${String(row.id)}`, ownerid: String(row.ownerid), owningbusinessunit: String(row.owningbusinessunit) })
+  const ownership = (entity: EntityDef, row: Row): RecordOwnership => rowOwnership(`${entity.name}/${String(row.id)}`, row)
 
   app.get('/receipts', async c => {
     const since = intParam(c.req.query('since'), 'since', 0, Number.MAX_SAFE_INTEGER)
@@ -114,23 +115,22 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
     const entity = entityOf(c.req.param('entity'))
     const row = rowOrThrow(entity, c.req.param('id'))
     const body = await c.req.json().catch(() => null) as { ownerid?: unknown } | null
-    const owner = parsePrincipalRef(body?.ownerid)
-    if (owner === null) throw new FieldError('ownerid', 'expected "systemuser/<id>" or "team/<id>"')
-    const ownerid = body!.ownerid as string
     const ix = security.index
+    const owner = ownerUnit(ix, body?.ownerid)
+    if ('problem' in owner && owner.problem === 'not-a-principal') throw new FieldError('ownerid', 'expected "systemuser/<id>" or "team/<id>"')
+    const ownerid = body!.ownerid as string
     const userId = c.get('principal').userId
     const d = mayAccess(ix, userId, 'assign', entity.name, ownership(entity, row))
     if (!d.allowed) throw new HTTPException(403, { message: d.why })
-    const bu = ix.unitOf(owner)
-    if (bu === undefined) throw new FieldError('ownerid', `no owner ${ownerid}`)
+    if ('problem' in owner) throw new FieldError('ownerid', `no owner ${ownerid}`)
+    const bu = owner.unit
     const room = rooms.get(docName(entity.name, String(row.id) as RecordId))
     await room.ready
     await room.write(doc => {
       const meta = doc.getMap(META)
       meta.set('ownerid', ownerid)
       meta.set('owningbusinessunit', bu)
-      meta.set('modifiedby', userId)
-      meta.set('modifiedon', now())
+      stampRecord(doc, { by: userId, at: now() })
     })
     rooms.released(room.name)
     return c.json({ ownerid, owningbusinessunit: bu })

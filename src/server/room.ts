@@ -7,7 +7,8 @@ import * as decoding from 'lib0/decoding'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { readRecord, type RecordState } from '../docs/record.ts'
 import type { Change } from '../docs/diff.ts'
-import { fieldPermission, mayAccess, type ModelIndex, type RecordOwnership } from '../authz/decide.ts'
+import { fieldPermission, mayAccess, type ModelIndex } from '../authz/decide.ts'
+import { metaOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { projectUpdate, revertForSender, type ProjectContext } from '../projection/project.ts'
 import type { ConflictStrategy } from '../metadata/conflict-strategies.ts'
@@ -210,13 +211,11 @@ export class Room {
   get entity (): EntityDef { return this.ctx.entity }
 
   /** The record's owner as a decision needs it, or undefined while it does not exist. */
-  ownership (): { name: string, ownerid: string, owningbusinessunit: string } | undefined {
+  ownership (): RecordOwnership | undefined {
     if (this.ctx.field !== undefined) return this.ctx.parentOwnership?.()
     const meta = this.current.getMap(META_MAP)
-    const ownerid = meta.get('ownerid')
-    const bu = meta.get('owningbusinessunit')
-    if (!meta.has('entity') || typeof ownerid !== 'string' || typeof bu !== 'string') return undefined
-    return { name: this.name, ownerid, owningbusinessunit: bu }
+    if (!meta.has('entity')) return undefined
+    return metaOwnership(this.name, k => meta.get(k)) ?? undefined
   }
 
   /** Whether a user may open this record: read access, or (while it does not exist) create access; a

@@ -2,7 +2,8 @@
 
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import type { Catalog } from '../docs/catalog-types.ts'
-import type { ModelIndex, RecordOwnership } from '../authz/decide.ts'
+import type { ModelIndex } from '../authz/decide.ts'
+import type { RecordOwnership } from '../docs/ownership.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { Room, type RoomOptions } from './room.ts'

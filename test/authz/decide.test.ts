@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { fieldPermission, mayAccess, ModelIndex, readScope, type RecordOwnership } from '../../src/authz/decide.ts'
+import { fieldPermission, mayAccess, ModelIndex, readScope } from '../../src/authz/decide.ts'
+import type { RecordOwnership } from '../../src/docs/ownership.ts'
 import { emptyModel, type SecurityModel } from '../../src/authz/model.ts'
 import type { Org } from '../../src/authz/org.ts'
 import { chance, int, pick, withSeed } from '../helpers/seed.ts'

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { parseMetadata } from '../../src/metadata/metadata.ts'
-import { evaluateRules, ruleValues, saveViolation } from '../../src/metadata/business-rules.ts'
+import { evaluateRules, ruleInput, ruleValues, saveViolation, type BusinessRule } from '../../src/metadata/business-rules.ts'
 
 const catalog = buildCatalog()
 const { businessRules: rules } = parseMetadata('config/metadata.json', readFileSync('config/metadata.json', 'utf8'), catalog)
@@ -79,5 +79,15 @@ describe('process flows', async () => {
     expect(() => bad([{ entity: 'lead', name: 'F', stages: [{ name: 'A', required: [] }, { name: 'A', required: [] }] }])).toThrow(/processFlows\[0\]\.stages\[1\]\.name \(lead\.F\.A\): stage names must be unique/)
     const two = { entity: 'lead', stages: [{ name: 'A', required: [] }, { name: 'B', required: [] }] }
     expect(() => bad([{ ...two, name: 'F' }, { ...two, name: 'G' }])).toThrow(/processFlows\[1\]\.entity \(lead\.G\): lead already has a flow: one flow per entity/)
+  })
+
+  it('see a record\'s fields, texts, statecode and owner, on the server and the device alike', () => {
+    const input = ruleInput({
+      meta: { entity: 'account', id: 'a1', ownerid: 'team/t-north', owningbusinessunit: 'bu-north', statecode: 1, modifiedby: 'u1' },
+      fields: { name: 'Contoso' }, texts: { description: 'long' }, notes: { n1: { subject: 's' } }
+    })
+    expect(input).toEqual({ name: 'Contoso', description: 'long', statecode: 1, ownerid: 'team/t-north' })
+    const teamOwned: BusinessRule = { entity: 'account', name: 'team accounts', condition: { and: [{ field: 'ownerid', op: 'begins-with', value: 'team/' }, { field: 'statecode', op: 'eq', value: 1 }] }, actions: [{ type: 'lock', field: 'name' }] }
+    expect([...evaluateRules([teamOwned], 'account', input).locked]).toEqual(['name'])
   })
 })

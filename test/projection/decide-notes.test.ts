@@ -8,7 +8,8 @@ import { emptyState, type NoteState, type RecordState } from '../../src/docs/rec
 import { ModelIndex } from '../../src/authz/decide.ts'
 import { demoModel } from '../../src/server/demo.ts'
 import { decideChanges, type DecideContext } from '../../src/projection/decide-changes.ts'
-import { MAX_CLOCK_SKEW_MS, MAX_OFFLINE_AGE_MS, noteStampTime, parseDateTime } from '../../src/projection/decide-notes.ts'
+import { MAX_CLOCK_SKEW_MS, MAX_OFFLINE_AGE_MS, noteStampTime } from '../../src/projection/decide-notes.ts'
+import { parseDateTime } from '../../src/docs/date-time.ts'
 import { checkNoteChange, OfflineRefusal, type DeviceMetadata } from '../../src/client/offline-rules.ts'
 
 const catalog = buildCatalog()
