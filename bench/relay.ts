@@ -1,6 +1,7 @@
 // bench/relay: R records x C clients x U field updates through a server, ours against
 // @y/websocket-server (in memory, no auth) on the same machine in the same run.
 // Usage: npm run bench:relay -- [records=20] [clients=5] [updates=100]
+//   SAME_FIELD=1: all clients of a record write one field (a same-field conflict every round) instead of one field each.
 //   PROFILE_DIR=<dir> writes a V8 CPU profile of each fieldsync server run there (whole run, start-up included).
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -19,6 +20,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 2)
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const [R, C, U] = [20, 5, 100].map((d, i) => Number(process.argv[2 + i] ?? d))
 const account = buildCatalog().entities.get('account')!
+const FIELDS_BY_CLIENT = ['numberofemployees', 'telephone1', 'accountnumber', 'name', 'address1_city']
 
 interface Target { label: string, start (): Promise<{ proc: Spawned, url: string, token: string }> }
 
@@ -92,7 +94,12 @@ const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: num
     const cpu0 = cpuSeconds(proc.child.pid!)
     const t0 = performance.now()
     for (let i = 0; i < U; i++) {
-      for (const c of clients) setField(c.doc, account, 'numberofemployees', i, { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' })
+      for (const [k, c] of clients.entries()) {
+        // SAME_FIELD=1: every client of a record writes the same field (a same-field conflict in every round);
+        // by default each client of a record writes its own field.
+        const field = process.env.SAME_FIELD === '1' ? FIELDS_BY_CLIENT[0] : FIELDS_BY_CLIENT[k % C % FIELDS_BY_CLIENT.length]
+        setField(c.doc, account, field, field === 'numberofemployees' ? i : `${field} ${i}`, { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' })
+      }
       await new Promise(r => setImmediate(r))
     }
     const target = clients.map(c => ({ record: c.record, client: c.doc.clientID, clock: Y.getState(c.doc.store, c.doc.clientID) }))
