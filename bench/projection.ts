@@ -13,10 +13,8 @@ import { buildCatalog } from '../src/docs/catalog.ts'
 import { addNote, createRecord, readRecord, setField } from '../src/docs/record.ts'
 import { rowOf, columnsOf, tableName, type Row } from '../src/projection/rows.ts'
 import { Rooms } from '../src/server/rooms.ts'
-import type { Peer } from '../src/server/room.ts'
+import { recordingMember } from '../tools/room-member.ts'
 import { Security } from '../src/server/security.ts'
-import { encodeSyncUpdate } from '../src/protocol/sync-messages.ts'
-import { SyncStep } from '../src/protocol/codes.ts'
 import { SqliteRecordStorage } from '../src/server/storage/sqlite.ts'
 import { openSqlite } from '../src/server/storage/sqlite-db.ts'
 import { SqliteProjection } from '../src/server/storage/sqlite-projection.ts'
@@ -54,13 +52,13 @@ const ours = async (): Promise<number> => {
   const storage = new SqliteRecordStorage(db, projection)
   const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
   const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 600_000, compactAfter: 200 })
-  const peers: Peer[] = docs.map((_, r) => ({ id: r, principal: 'u-alice', delivered: undefined, wantsReceipts: false, send: () => {}, close: () => {} }))
+  const peers = docs.map(() => recordingMember('u-alice', { keep: false }))
   const roomList = await Promise.all(docs.map(async (_, r) => { const room = rooms.get(`account/b${r}` as DocName); await room.ready; room.join(peers[r]); return room }))
-  roomList.forEach((room, r) => room.receive(peers[r], encodeSyncUpdate(SyncStep.update, initial[r])))
+  roomList.forEach((room, r) => void room.submit(peers[r], initial[r]))
   await Promise.all(roomList.map(room => room.settled()))
   const t0 = performance.now()
   for (let u = 0; u < U; u++) {
-    roomList.forEach((room, r) => room.receive(peers[r], encodeSyncUpdate(SyncStep.update, updates[u][r])))
+    roomList.forEach((room, r) => void room.submit(peers[r], updates[u][r]))
     await Promise.all(roomList.map(room => room.settled()))
   }
   const seconds = (performance.now() - t0) / 1000
@@ -118,14 +116,14 @@ const timeline = async (notes: number, kind: 'note' | 'field'): Promise<{ us: nu
   const storage = new SqliteRecordStorage(db, projection)
   const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
   const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 600_000, compactAfter: 1_000_000 })
-  const peers: Peer[] = tdocs.map((_, r) => ({ id: r, principal: 'u-alice', delivered: undefined, wantsReceipts: false, send: () => {}, close: () => {} }))
+  const peers = tdocs.map(() => recordingMember('u-alice', { keep: false }))
   const roomList = await Promise.all(tdocs.map(async (_, r) => { const room = rooms.get(`account/t${r}` as DocName); await room.ready; room.join(peers[r]); return room }))
-  roomList.forEach((room, r) => room.receive(peers[r], encodeSyncUpdate(SyncStep.update, start[r])))
+  roomList.forEach((room, r) => void room.submit(peers[r], start[r]))
   await Promise.all(roomList.map(room => room.settled()))
   const cpu0 = process.cpuUsage()
   t = performance.now()
   for (let u = 0; u < TU; u++) {
-    roomList.forEach((room, r) => room.receive(peers[r], encodeSyncUpdate(SyncStep.update, ups[u][r])))
+    roomList.forEach((room, r) => void room.submit(peers[r], ups[u][r]))
     await Promise.all(roomList.map(room => room.settled()))
   }
   const us = (performance.now() - t) * 1000 / (TR * TU)

@@ -1,4 +1,4 @@
-// Wires the server: hono routes, the /sync websocket, rooms over storage. The one place subsystems meet.
+// Wires the server: hono routes, the /sync and /device adapters, rooms over storage. The one place subsystems meet.
 
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
@@ -6,8 +6,6 @@ import { cors } from 'hono/cors'
 import { createNodeWebSocket } from '@hono/node-ws'
 import { serve, type ServerType } from '@hono/node-server'
 import type { Catalog } from '../docs/catalog-types.ts'
-import { docName, fieldDocName, isValidId, type RecordId } from '../ids.ts'
-import { isSecured } from '../authz/decide.ts'
 import { placeSecuredValues } from './secured-fields.ts'
 import { answerError } from './http-errors.ts'
 import type { RecordStorage } from './storage/port.ts'
@@ -19,9 +17,8 @@ import { issueToken, requireToken } from './auth.ts'
 import { Rooms } from './rooms.ts'
 import { CommandRunner } from './commands.ts'
 import { blobRoutes } from './blob-routes.ts'
-import { CloseCode, closeCodeOf } from '../protocol/codes.ts'
-import { FieldsyncError, MalformedMessage } from '../errors.ts'
-import type { Peer, Room } from './room.ts'
+import { CloseCode } from '../protocol/codes.ts'
+import { syncEvents } from './sync-adapter.ts'
 import { indexPage } from './index-page.ts'
 import { DeviceSession } from './device-session.ts'
 import { guardSocket, type SocketGuard } from './socket-guard.ts'
@@ -64,8 +61,6 @@ export interface FieldsyncServer {
   /** stops accepting, closes every socket with 1001, commits what is queued */
   close (): Promise<void>
 }
-
-let nextPeerId = 1
 
 export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const { config, catalog, storage, projection, receipts, security, secret } = deps
@@ -131,74 +126,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   }
 
   // A record's document, or (with an attribute) the document of one of its secured fields.
-  const syncSocket = upgradeWebSocket(async c => {
-    const entity = c.req.param('entity') ?? ''
-    const id = c.req.param('id') ?? ''
-    const attribute = c.req.param('attribute')
-    const def = catalog.entities.get(entity)
-    if (def === undefined) throw new HTTPException(404, { message: `unknown entity ${JSON.stringify(entity)}` })
-    if (!isValidId(id)) throw new HTTPException(400, { message: 'invalid record id' })
-    if (attribute !== undefined && !def.attributes.some(a => a.name === attribute)) throw new HTTPException(404, { message: `${entity} has no attribute ${JSON.stringify(attribute)}` })
-    if (attribute !== undefined && !isSecured(security.model, entity, attribute)) throw new HTTPException(404, { message: `${entity}.${attribute} is not a secured field: it is part of the record's document` })
-    const name = attribute === undefined ? docName(entity, id as RecordId) : fieldDocName(docName(entity, id as RecordId), attribute)
-    const principal = c.get('principal')
-    const firstRoom = rooms.get(name)
-    try {
-      await firstRoom.ready
-    } catch (e) {
-      console.error(`record ${name} failed to load: ${(e as Error).message}`)
-      throw new HTTPException(503, { message: 'record unavailable' })
-    }
-    if (!firstRoom.mayOpen(security.index, principal.userId)) {
-      rooms.released(name)
-      throw new HTTPException(403, { message: `no read access to ${name}` })
-    }
-    // The privileges the device last received: what it says (?pv=) or what the server last gave it.
-    const pv = Number(c.req.query('pv'))
-    const delivered = Number.isInteger(pv) && pv > 0 && pv <= security.index.version ? pv : security.delivered(principal.userId)
-    const wantsReceipts = c.req.query('receipts') === '1'
-    let room: Room | null = null
-    let peer: Peer | null = null
-    let guard: SocketGuard | null = null
-    const early: Uint8Array[] = []
-    return {
-      onOpen (_evt, ws) {
-        // A slow consumer or an expired token: the peer leaves the record now, not after the handshake.
-        const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: config.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => { if (room !== null && peer !== null) room.leave(peer) } })
-        peer = {
-          id: nextPeerId++,
-          principal: principal.userId,
-          delivered,
-          wantsReceipts,
-          send: m => socket.send(m),
-          close: (code, reason) => socket.close(code, reason)
-        }
-        const r = rooms.get(name)
-        // The room may have been unloaded and reloaded since the upgrade check: join once it is ready.
-        r.ready.then(() => {
-          if (ws.readyState !== 1 || peer === null) return
-          if (!r.mayOpen(security.index, principal.userId)) { peer.close(CloseCode.readRevoked, 'read access revoked'); return }
-          room = r
-          r.join(peer)
-          for (const m of early.splice(0)) deliver(r, peer, m)
-        }, () => peer?.close(CloseCode.internalError, 'record unavailable'))
-      },
-      onMessage (evt) {
-        if (peer === null) return
-        if (!(evt.data instanceof ArrayBuffer)) { peer.close(CloseCode.malformed, 'text frames are not part of the protocol'); return }
-        const m = new Uint8Array(evt.data)
-        if (room === null) early.push(m)
-        else deliver(room, peer, m)
-      },
-      onClose () {
-        guard?.dispose()
-        if (room !== null && peer !== null) room.leave(peer)
-        rooms.released(name)
-        // Whatever this device synced, it synced under the privileges of now.
-        security.setDelivered(principal.userId, security.index.version)
-      }
-    }
-  })
+  const syncSocket = upgradeWebSocket(syncEvents({ catalog, security, rooms, maxSendBufferBytes: config.maxSendBufferBytes }))
   app.get('/sync/:entity/:id', auth, syncSocket)
   app.get('/sync/:entity/:id/:attribute', auth, syncSocket)
 
@@ -252,18 +180,6 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       await new Promise<void>(resolve => { if (server === null) resolve(); else server.close(() => resolve()) })
       await rooms.close()
     }
-  }
-}
-
-/** Hands a frame to its room; bad input closes only this peer. */
-const deliver = (room: Room, peer: Peer, message: Uint8Array): void => {
-  try {
-    room.receive(peer, message)
-  } catch (e) {
-    // Room.receive only decodes and queues, so what it throws is about the frame; lib0's and Yjs's
-    // readers throw plain errors, taken as the malformed message they report.
-    const error = e instanceof FieldsyncError ? e : new MalformedMessage((e as Error).message, { cause: e })
-    peer.close(closeCodeOf(error), `malformed message: ${error.message}`.slice(0, 120))
   }
 }
 

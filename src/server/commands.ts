@@ -11,10 +11,10 @@ import { STATE_AFTER, isStateCommand, type LeadQualification } from '../docs/com
 import { decideCommand, type CommandVerdict, type TrialPart } from '../projection/decide-command.ts'
 import { Reason } from '../protocol/receipts.ts'
 import { emptyState } from '../docs/record.ts'
-import type { PartDecision, Peer } from './room.ts'
+import type { PartDecision, RoomMember } from './room.ts'
 import type { Rooms } from './rooms.ts'
 
-export interface CommandPart { readonly record: DocName, readonly update: Uint8Array, readonly peer: Peer }
+export interface CommandPart { readonly record: DocName, readonly update: Uint8Array, readonly member: RoomMember }
 
 export interface CommandRequest {
   readonly command: string
@@ -58,7 +58,7 @@ export class CommandRunner {
     const rooms = req.parts.map(p => this.rooms.get(p.record))
     const arrived = req.parts.map(() => deferred<void>())
     const decisions = req.parts.map(() => deferred<PartDecision>())
-    req.parts.forEach((p, i) => rooms[i].command(p.peer, p.update, {
+    req.parts.forEach((p, i) => rooms[i].command(p.member, p.update, {
       arrive: () => { arrived[i].resolve(); return decisions[i].promise },
       fail: e => arrived[i].reject(e)
     }))
@@ -83,7 +83,7 @@ export class CommandRunner {
     const grant = { target: req.target, statecode }
     const trials: TrialPart[] = []
     for (const { room, part } of parts) {
-      const t = room.trial(part.peer, part.update, grant)
+      const t = room.trial(part.member, part.update, grant)
       // A part whose dependencies the server lacks cannot be decided now: nothing is integrated and
       // the device sends the command again at its next sync.
       if (!t.ok && t.missing) return { decisions: parts.map(() => ({ kind: 'abort' })), result: { kind: 'aborted', why: `${part.record}: ${t.message}` } }

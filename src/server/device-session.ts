@@ -2,7 +2,6 @@
 // device's cursor, what entered or left its scope), pushes of local edits through the projection, and
 // live changes of the records it holds.
 
-import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
@@ -16,10 +15,9 @@ import type { OfflineProfile } from '../profiles/profile.ts'
 import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
 import { EVERY_DEVICE, Reason, type Receipt } from '../protocol/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from '../protocol/device-frames.ts'
-import { encodeSyncUpdate } from '../protocol/sync-messages.ts'
-import { CloseCode, closeCodeOf, MessageType, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
+import { CloseCode, closeCodeOf, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
 import { MalformedMessage } from '../errors.ts'
-import type { Peer } from './room.ts'
+import type { RoomMember, SubmitOutcome } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
@@ -48,8 +46,6 @@ export interface DeviceDeps {
   /** the largest attachment the server takes (sent to devices so they refuse larger ones up front) */
   readonly maxAttachmentBytes: number
 }
-
-let nextPeer = 1_000_000
 
 /** What a full cycle's scope is computed from. */
 interface ScopeInputs {
@@ -431,22 +427,20 @@ export class DeviceSession {
       return
     }
     const created = room.ownership() === undefined
-    const state = { opening: true, askedForState: false }
-    const peer = this.peerFor(name, state)
-    room.join(peer)
-    state.opening = false
+    const member = this.memberFor(name)
+    room.join(member)
+    let outcome: SubmitOutcome
     try {
-      room.receive(peer, encodeSyncUpdate(SyncStep.update, update))
-      await room.settled()
+      outcome = await room.submit(member, update)
     } finally {
-      room.leave(peer)
+      room.leave(member)
       rooms.released(name)
     }
     // An update the server could not integrate (it asked for the device's state, or the record failed)
     // stays pending on the device: no ack, so it is sent again — until the state the device sends back
     // (which holds it) has been decided: then it is acknowledged with that.
-    if (room.isBroken || this.closed) return
-    if (state.askedForState) {
+    if (outcome.kind === 'failed' || outcome.kind === 'dropped' || this.closed) return
+    if (outcome.kind === 'needs-state') {
       if (id > 0) this.awaitingState.set(name, [...(this.awaitingState.get(name) ?? []), id])
       return
     }
@@ -475,18 +469,27 @@ export class DeviceSession {
   /** Pushes that waited for the device's state of their record (their dependencies were not integrated). */
   private readonly awaitingState = new Map<DocName, number[]>()
 
-  /** This session as a peer of one record's room, for one push or command part. */
-  private peerFor (name: DocName, state: { opening: boolean, askedForState: boolean }): Peer {
+  /** This session as a member of one record's room, for one push or command part: what the room tells
+   * it goes out as /device frames of that record. */
+  private memberFor (name: DocName): RoomMember {
+    // Once evicted, nothing more of the record goes to the device from this member.
+    let evicted = false
     return {
-      id: nextPeer++,
       principal: this.userId,
       delivered: this.delivered,
-      wantsReceipts: true,
       device: this.deviceId ?? undefined,
-      send: m => { if (this.forward(name, m, state.opening)) state.askedForState = true },
+      update: (payload, why) => { if (!evicted) this.send({ type: DeviceMessage.sync, record: name, step: why === 'reply' ? SyncStep.step2 : SyncStep.update, payload }) },
+      // The server lacks what the update depends on: the device answers with its state.
+      needState: payload => { if (!evicted) this.send({ type: DeviceMessage.sync, record: name, step: SyncStep.step1, payload }) },
+      receipts: list => this.send({ type: DeviceMessage.receipts, json: JSON.stringify(list) }),
+      presence: () => {}, // a device does not show presence
       // Read access gone: the record leaves the device. Anything else (malformed, storage failed): the
       // session ends and the device retries; its edit stays pending.
-      close: (code, reason) => { if (code === CloseCode.readRevoked) this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' }); else this.fail(code, reason) }
+      close: (code, reason) => {
+        if (code !== CloseCode.readRevoked) { this.fail(code, reason); return }
+        evicted = true
+        this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
+      }
     }
   }
 
@@ -499,7 +502,7 @@ export class DeviceSession {
     if (new Set(names).size !== names.length) { this.fail(CloseCode.malformed, 'a command names a record twice'); return }
     const { rooms, security, holdings, now } = this.deps
     const ix = security.index
-    const joined: { name: DocName, room: ReturnType<Rooms['get']>, peer: Peer, update: Uint8Array, created: boolean }[] = []
+    const joined: { name: DocName, room: ReturnType<Rooms['get']>, member: RoomMember, update: Uint8Array, created: boolean }[] = []
     const unreadable: Receipt[] = []
     let aborted = false
     try {
@@ -511,11 +514,9 @@ export class DeviceSession {
         // metadata is then reported as privilege-revoked); an existing one the user may not read is refused.
         const created = room.ownership() === undefined
         if (created || room.mayOpen(ix, this.userId)) {
-          const state = { opening: true, askedForState: false }
-          const peer = this.peerFor(name, state)
-          room.join(peer)
-          state.opening = false
-          joined.push({ name, room, peer, update: p.update, created })
+          const member = this.memberFor(name)
+          room.join(member)
+          joined.push({ name, room, member, update: p.update, created })
           continue
         }
         rooms.released(name)
@@ -526,11 +527,11 @@ export class DeviceSession {
       }
       const refused = unreadable.length === 0 ? undefined : { accepted: false as const, record: unreadable[0].record, reason: unreadable[0].reason, message: unreadable[0].message }
       if (joined.length > 0) {
-        const outcome = await this.deps.commands.run({ command: f.command, target, refused, parts: joined.map(j => ({ record: j.name, update: j.update, peer: j.peer })) })
+        const outcome = await this.deps.commands.run({ command: f.command, target, refused, parts: joined.map(j => ({ record: j.name, update: j.update, member: j.member })) })
         if (outcome.kind === 'aborted') { aborted = true; console.error(`device ${this.deviceId}: ${f.command} of ${target} not decided (${outcome.why}); the device sends it again`) }
       }
     } finally {
-      for (const j of joined) { j.room.leave(j.peer); rooms.released(j.name) }
+      for (const j of joined) { j.room.leave(j.member); rooms.released(j.name) }
     }
     // Not decided: nothing was integrated, so nothing is acknowledged and the device sends it again.
     if (aborted || this.closed || joined.some(j => j.room.isBroken)) return
@@ -541,21 +542,5 @@ export class DeviceSession {
     }
     this.pushed(joined)
     for (const p of f.parts) if (p.id > 0) this.send({ type: DeviceMessage.ack, record: p.record, id: p.id })
-  }
-
-  /** Turns what a room sends a peer into device frames for that record; true when it asks for state. */
-  private forward (name: DocName, m: Uint8Array, opening: boolean): boolean {
-    const d = decoding.createDecoder(m)
-    const type = decoding.readVarUint(d)
-    if (type === MessageType.sync) {
-      const step = decoding.readVarUint(d)
-      // The step 1 of joining is not a request (the device pushes what it has anyway); a later one is:
-      // the server lacks what the update depends on, and the device answers with its state.
-      if (step === SyncStep.step1 && opening) return false
-      this.send({ type: DeviceMessage.sync, record: name, step, payload: decoding.readVarUint8Array(d) })
-      return step === SyncStep.step1
-    }
-    if (type === MessageType.receipts) this.send({ type: DeviceMessage.receipts, json: decoding.readVarString(d) })
-    return false
   }
 }

@@ -8,7 +8,6 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import type * as Y from 'yjs'
 import type { User } from '../authz/org.ts'
-import { encodeAwareness } from '../protocol/sync-messages.ts'
 import { CloseCode, type CloseCodeValue } from '../protocol/codes.ts'
 
 export const PresenceLimit = {
@@ -26,7 +25,8 @@ export const PresenceLimit = {
 interface PresencePeer {
   /** the user id the peer authenticated as */
   readonly principal: string
-  send (message: Uint8Array): void
+  /** gets an awareness update (y-protocols) */
+  presence (awarenessUpdate: Uint8Array): void
   close (code: CloseCodeValue, reason: string): void
 }
 
@@ -56,8 +56,8 @@ export class Presence<P extends PresencePeer> {
     this.awareness = new awarenessProtocol.Awareness(doc)
     this.awareness.setLocalState(null)
     this.awareness.on('update', ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }) => {
-      const message = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...added, ...updated, ...removed]))
-      for (const p of peers()) p.send(message)
+      const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...added, ...updated, ...removed])
+      for (const p of peers()) p.presence(update)
     })
   }
 
@@ -73,7 +73,7 @@ export class Presence<P extends PresencePeer> {
   /** Sends a peer every current presence state (nothing when there is none). */
   sendAll (peer: P, evenIfEmpty = false): void {
     const states = this.awareness.getStates()
-    if (states.size > 0 || evenIfEmpty) peer.send(encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...states.keys()])))
+    if (states.size > 0 || evenIfEmpty) peer.presence(awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...states.keys()]))
   }
 
   /** A peer asks for every presence state (message type 3); past the rate limit it is closed with 4429. */

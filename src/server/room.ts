@@ -1,9 +1,9 @@
-// One loaded record: its Y.Doc, the peers syncing it, presence, and the ordered path of every update
-// from a peer: check -> integrate -> commit -> broadcast. Nothing reaches another peer, or any sync
-// reply, before the storage commit that contains it has returned.
+// One loaded record: its Y.Doc, the members syncing it, presence, and the ordered path of every update
+// from a member: check -> decide (integrate) -> commit -> publish (src/server/pipeline/). Nothing reaches
+// another member, or any state reply, before the storage commit that contains it has returned.
+// The API is typed (RoomMember, submit, requestState, presence): /sync and /device are adapters.
 
 import * as Y from 'yjs'
-import * as decoding from 'lib0/decoding'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { readRecord, type RecordState } from '../docs/record.ts'
 import type { Change } from '../docs/diff.ts'
@@ -12,42 +12,34 @@ import { metaOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { projectUpdate, revertForSender, type ProjectContext } from '../projection/project.ts'
 import type { ConflictStrategy } from '../metadata/conflict-strategies.ts'
-import { EVERY_DEVICE, Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
+import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
 import { rowOf, sqlValue } from '../projection/rows.ts'
-import type { ClientBinding, CommitEffects, PrincipalUsage, RecordStorage } from './storage/port.ts'
-import { CloseCode, MessageType, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
-import { encodeReceipts, encodeSyncStep1, encodeSyncUpdate } from '../protocol/sync-messages.ts'
+import type { CommitEffects, RecordStorage } from './storage/port.ts'
+import { CloseCode } from '../protocol/codes.ts'
 import { Presence } from './presence.ts'
-import { MalformedMessage } from '../errors.ts'
+import { MalformedMessage, unexpectedCase } from '../errors.ts'
 import { checkUpdate, type DecodedUpdate } from './update-check.ts'
 import { checkLayout, type LayoutOptions } from '../docs/layout.ts'
+import type { RoomMember, SubmitOutcome } from './room-member.ts'
+import { newBatch, type Batch } from './pipeline/batch.ts'
+import { check, foreignClient } from './pipeline/check.ts'
+import { capture, decide } from './pipeline/decide.ts'
+import { commitOf } from './pipeline/commit.ts'
+import { publish } from './pipeline/publish.ts'
 import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
 import { META as META_MAP } from '../docs/record.ts'
 import type { Security } from './security.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 
-/** A connected peer, as the room sees it. */
-export interface Peer {
-  readonly id: number
-  /** the user id the peer authenticated as */
-  readonly principal: string
-  /** the privilege version the device last received (for `privilege-revoked`) */
-  readonly delivered: number | undefined
-  /** whether the peer asked for receipts pushed on its socket */
-  readonly wantsReceipts: boolean
-  /** the device (its id from /device hello) the peer's changes come from; absent for a plain /sync socket */
-  readonly device?: string
-  send (message: Uint8Array): void
-  close (code: CloseCodeValue, reason: string): void
-}
+export type { RoomMember, SubmitOutcome, UpdateReason } from './room-member.ts'
 
 /** The principal the server's own writes (compensations, assignments) are bound to. */
 export const SERVER_PRINCIPAL = '@server'
 
 /** Transaction origins the server tags its writes with. */
 export type Origin =
-  | { source: 'device', peer: Peer }
+  | { source: 'device', member: RoomMember }
   | { source: 'storage' }
   | { source: 'projection' }
 
@@ -73,10 +65,10 @@ export type PartTrial =
   | { readonly ok: false, readonly reason: ReasonCode, readonly message: string, readonly missing: boolean }
 
 type Job =
-  | { kind: 'step1', peer: Peer, stateVector: Uint8Array }
-  | { kind: 'update', peer: Peer, update: Uint8Array }
+  | { kind: 'state', member: RoomMember, stateVector: Uint8Array }
+  | { kind: 'update', member: RoomMember, update: Uint8Array, settle: (o: SubmitOutcome) => void }
   | { kind: 'server', write: (doc: Y.Doc) => void, done: (e?: Error) => void }
-  | { kind: 'command', peer: Peer, update: Uint8Array, gate: CommandGate, decision?: PartDecision }
+  | { kind: 'command', member: RoomMember, update: Uint8Array, gate: CommandGate, decision?: PartDecision }
 
 export interface RoomOptions {
   /** merge the log into one update once it has this many rows */
@@ -114,31 +106,17 @@ export const SERVER_CLIENT_RANGE = 1 << 20
 /** A row has no notes: none are read for it. */
 const NO_NOTES: ReadonlySet<string> = new Set()
 
-/** What one connection may have waiting in a record's pipeline (README, "Security"). */
+/** What one member may have waiting in a record's pipeline (README, "Security"). */
 export const MAX_WAITING_PER_PEER = { messages: 16_384, bytes: 16 * 1024 * 1024 }
 
 /** A fresh client id outside the server's range, for what the server writes for a sender alone (it
  * comes back, if ever, as part of that sender's state, and is then bound to it). */
 const senderScratchClient = (): number => SERVER_CLIENT_RANGE + Math.floor(Math.random() * (0xffffffff - SERVER_CLIENT_RANGE))
 
-/** What one batch of jobs produces, committed together and then published in job order. */
-interface Batch {
-  /** updates to keep, in order; `peer` is the author (null: the server), `echo` sends it to the author too */
-  readonly accepted: { peer: Peer | null, update: Uint8Array, echo: boolean }[]
-  /** `peer` null: a receipt for a user other than the sender, pushed to every connection of theirs here */
-  readonly receipts: { peer: Peer | null, receipt: Receipt }[]
-  readonly bindings: ClientBinding[]
-  readonly usage: Map<string, { receipts: number, refusedBytes: number }>
-  /** messages for one peer alone (what a refused update's sender needs to converge), after `accepted[at - 1]` */
-  readonly direct: { peer: Peer, message: Uint8Array | (() => Uint8Array), at: number }[]
-  /** peers to close once the batch is committed */
-  readonly closes: { peer: Peer, code: CloseCodeValue, reason: string }[]
-}
-
 export class Room {
   readonly name: DocName
-  readonly peers = new Set<Peer>()
-  readonly presence: Presence<Peer>
+  readonly members = new Set<RoomMember>()
+  private readonly awareness: Presence<RoomMember>
   /** resolves once the stored state is in `doc`; nothing is answered before */
   readonly ready: Promise<void>
   private readonly storage: RecordStorage
@@ -166,7 +144,7 @@ export class Room {
     this.ctx = ctx
     this.current = new Y.Doc({ guid: name, gc: true })
     // Presence does not depend on the record's content: it keeps its own document.
-    this.presence = new Presence(new Y.Doc(), () => this.peers, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c) })
+    this.awareness = new Presence(new Y.Doc(), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c) })
     this.ready = this.load()
   }
 
@@ -241,10 +219,10 @@ export class Room {
 
   private securedCache: { version: number, set: ReadonlySet<string> } | undefined
 
-  /** Closes the sockets of peers that may no longer read the record. */
+  /** Closes the members that may no longer read the record. */
   revokeUnreadable (ix: ModelIndex): void {
-    for (const p of [...this.peers]) {
-      if (!this.mayOpen(ix, p.principal)) p.close(CloseCode.readRevoked, 'read access revoked')
+    for (const m of [...this.members]) {
+      if (!this.mayOpen(ix, m.principal)) m.close(CloseCode.readRevoked, 'read access revoked')
     }
   }
 
@@ -253,52 +231,56 @@ export class Room {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'server', write: f, done: e => e === undefined ? resolve() : reject(e) }))
   }
 
-  /** Adds a peer and starts the y-websocket handshake (our state vector and current presence). */
-  join (peer: Peer): void {
-    this.peers.add(peer)
-    peer.send(encodeSyncStep1(this.doc))
-    this.presence.sendAll(peer)
+  /** The record's state vector (what a member compares its copy with). */
+  stateVector (): Uint8Array {
+    return Y.encodeStateVector(this.current)
   }
 
-  leave (peer: Peer): void {
-    this.peers.delete(peer)
-    this.presence.leave(peer)
+  /** Adds a member; it gets the record's current presence (if any). */
+  join (member: RoomMember): void {
+    this.members.add(member)
+    this.awareness.sendAll(member)
   }
 
-  /** Handles one decoded-enough message from `peer`. Throws on malformed content (the caller closes the peer). */
-  receive (peer: Peer, message: Uint8Array): void {
-    const d = decoding.createDecoder(message)
-    const type = decoding.readVarUint(d)
-    switch (type) {
-      case MessageType.sync: {
-        const step = decoding.readVarUint(d)
-        const payload = decoding.readVarUint8Array(d)
-        if (step === SyncStep.step1) {
-          Y.decodeStateVector(payload) // throws on malformed bytes
-          this.enqueue({ kind: 'step1', peer, stateVector: payload })
-        } else if (step === SyncStep.step2 || step === SyncStep.update) {
-          this.enqueue({ kind: 'update', peer, update: payload })
-        } else {
-          throw new MalformedMessage(`unknown sync step ${step}`)
-        }
-        break
-      }
-      case MessageType.awareness:
-        this.presence.receive(peer, decoding.readVarUint8Array(d))
-        break
-      case MessageType.queryAwareness:
-        this.presence.query(peer)
-        break
-      default:
-        throw new MalformedMessage(`unknown message type ${type}`)
+  leave (member: RoomMember): void {
+    this.members.delete(member)
+    this.awareness.leave(member)
+  }
+
+  /**
+   * Queues an update of `member`'s through the pipeline. Resolves once it is decided and committed (or
+   * could not be); what the record publishes goes to the members meanwhile. Never rejects.
+   */
+  submit (member: RoomMember, update: Uint8Array): Promise<SubmitOutcome> {
+    return new Promise(settle => this.enqueue({ kind: 'update', member, update, settle }))
+  }
+
+  /** A member's step 1: it gets (`update(…, 'reply')`) what the record has beyond `stateVector`, once
+   * nothing uncommitted is held. Throws MalformedMessage on a state vector that does not decode. */
+  requestState (member: RoomMember, stateVector: Uint8Array): void {
+    try {
+      Y.decodeStateVector(stateVector)
+    } catch (e) {
+      throw new MalformedMessage(`state vector does not decode: ${(e as Error).message}`, { cause: e })
     }
+    this.enqueue({ kind: 'state', member, stateVector })
   }
 
-  private projectionContext (peer: Peer, decision?: PartDecision): ProjectContext {
+  /** A member's awareness update (y-protocols). Throws on malformed bytes; past a bound it closes the member. */
+  presence (member: RoomMember, awarenessUpdate: Uint8Array): void {
+    this.awareness.receive(member, awarenessUpdate)
+  }
+
+  /** A member asks for every presence state; past the rate limit it is closed with 4429. */
+  queryPresence (member: RoomMember): void {
+    this.awareness.query(member)
+  }
+
+  private projectionContext (member: RoomMember, decision?: PartDecision): ProjectContext {
     const { entity, security } = this.ctx
     return {
-      entity, record: this.name, userId: peer.principal, ix: security.index, now: this.ctx.now(),
-      delivered: peer.delivered === undefined ? undefined : security.at(peer.delivered),
+      entity, record: this.name, userId: member.principal, ix: security.index, now: this.ctx.now(),
+      delivered: member.delivered === undefined ? undefined : security.at(member.delivered),
       rules: this.ctx.field === undefined ? this.ctx.rules : undefined, flows: this.ctx.field === undefined ? this.ctx.flows : undefined,
       parent: this.ctx.field === undefined ? undefined : this.ownership() ?? null,
       secured: this.ctx.field === undefined ? this.secured() : undefined,
@@ -309,32 +291,27 @@ export class Room {
     }
   }
 
-  /** A Yjs client id among `clients` that another principal first wrote with, if any. */
-  private foreignClient (clients: readonly number[], principal: string): number | undefined {
-    return clients.find(c => (this.bindings.get(c) ?? principal) !== principal)
-  }
-
   /** Queues a part of a command; `gate` decides it together with the other parts. */
-  command (peer: Peer, update: Uint8Array, gate: CommandGate): void {
+  command (member: RoomMember, update: Uint8Array, gate: CommandGate): void {
     if (this.broken) { gate.fail(new Error(`record ${this.name} is unavailable`)); return }
-    this.enqueue({ kind: 'command', peer, update, gate })
+    this.enqueue({ kind: 'command', member, update, gate })
   }
 
   /**
-   * What integrating `update` from `peer` as a part of an accepted command would do, found on a copy of
+   * What integrating `update` from `member` as a part of an accepted command would do, found on a copy of
    * the document (nothing here changes). Call it from `CommandGate.arrive`, when the room is waiting.
    */
-  trial (peer: Peer, update: Uint8Array, command: { target: string, statecode: number }): PartTrial {
-    const check = checkUpdate(this.doc, update)
-    if (!check.ok) return { ok: false, reason: check.problem === 'stale-clocks' ? Reason.foreignClientId : Reason.invalidValue, message: check.message, missing: check.problem === 'missing-dependencies' }
-    const violation = checkLayout(this.current, check.decoded, this.ctx.entity, this.layout())
+  trial (member: RoomMember, update: Uint8Array, command: { target: string, statecode: number }): PartTrial {
+    const checked = checkUpdate(this.doc, update)
+    if (!checked.ok) return { ok: false, reason: checked.problem === 'stale-clocks' ? Reason.foreignClientId : Reason.invalidValue, message: checked.message, missing: checked.problem === 'missing-dependencies' }
+    const violation = checkLayout(this.current, checked.decoded, this.ctx.entity, this.layout())
     if (violation !== null) return { ok: false, reason: Reason.invalidValue, message: `not part of a ${this.ctx.entity.name} record: ${violation.path}: ${violation.message}`, missing: false }
-    const foreign = this.foreignClient(check.clients, peer.principal)
+    const foreign = foreignClient(this.bindings, checked.clients, member.principal)
     if (foreign !== undefined) return { ok: false, reason: Reason.foreignClientId, message: `Yjs client id ${foreign} belongs to another writer of ${this.name}`, missing: false }
     const copy = new Y.Doc({ guid: this.name })
     try {
       Y.applyUpdate(copy, Y.encodeStateAsUpdate(this.doc))
-      const r = projectUpdate(copy, update, this.projectionContext(peer, { kind: 'accept', command }), null, this.ctx.now())
+      const r = projectUpdate(copy, update, this.projectionContext(member, { kind: 'accept', command }), null, this.ctx.now())
       const first = r.receipts[0]
       return { ok: true, before: r.before, after: r.after, changes: r.changes, denied: first === undefined ? null : { reason: first.reason, message: first.message } }
     } finally {
@@ -343,21 +320,26 @@ export class Room {
   }
 
   private enqueue (job: Job): void {
-    if (job.kind === 'update' || job.kind === 'step1') {
-      // What one connection may have waiting in the record's pipeline is bounded: a peer that sends faster
+    if (job.kind === 'update' && this.broken) { job.settle({ kind: 'failed' }); return }
+    if (job.kind === 'update' || job.kind === 'state') {
+      // What one member may have waiting in the record's pipeline is bounded: one that sends faster
       // than the record takes it is closed (the rest of its messages go nowhere).
-      const w = this.waiting.get(job.peer) ?? { count: 0, bytes: 0 }
+      const w = this.waiting.get(job.member) ?? { count: 0, bytes: 0 }
       w.count++
       w.bytes += job.kind === 'update' ? job.update.length : job.stateVector.length
-      if (w.count > MAX_WAITING_PER_PEER.messages || w.bytes > MAX_WAITING_PER_PEER.bytes) { job.peer.close(CloseCode.rateLimited, 'too many messages waiting for this record'); return }
-      this.waiting.set(job.peer, w)
+      if (w.count > MAX_WAITING_PER_PEER.messages || w.bytes > MAX_WAITING_PER_PEER.bytes) {
+        job.member.close(CloseCode.rateLimited, 'too many messages waiting for this record')
+        if (job.kind === 'update') job.settle({ kind: 'dropped' })
+        return
+      }
+      this.waiting.set(job.member, w)
     }
     this.inbox.push(job)
     if (!this.running) this.idle = this.run()
   }
 
-  /** messages of each connection queued and not processed yet */
-  private readonly waiting = new Map<Peer, { count: number, bytes: number }>()
+  /** messages of each member queued and not processed yet */
+  private readonly waiting = new Map<RoomMember, { count: number, bytes: number }>()
 
   /** Resolves when every queued message has been processed and committed. */
   settled (): Promise<void> {
@@ -389,6 +371,7 @@ export class Room {
     } catch (e) {
       for (const j of [...jobs, ...this.inbox]) {
         if (j.kind === 'server') j.done(e as Error)
+        if (j.kind === 'update') j.settle({ kind: 'failed' })
         if (j.kind === 'command' && j.decision === undefined) j.gate.fail(e as Error)
       }
       this.fail(e as Error)
@@ -398,68 +381,78 @@ export class Room {
   }
 
   /**
-   * One batch: every job is checked, decided and integrated (or refused without a trace) in order, one
+   * One batch: every job is checked and decided (integrated, or refused without a trace) in order, one
    * job's failure costing only its sender; then everything kept is committed in one storage append, and
    * only then published.
    */
   private async process (jobs: Job[]): Promise<void> {
-    const replies: { peer: Peer, stateVector: Uint8Array }[] = []
-    const batch: Batch = { accepted: [], receipts: [], bindings: [], usage: new Map(), direct: [], closes: [] }
+    const replies: { member: RoomMember, stateVector: Uint8Array }[] = []
+    const batch = newBatch()
     const serverJobs: ((e?: Error) => void)[] = []
+    /** each update job's place in the batch, to tell its member what became of it once committed */
+    const submitted: { job: Extract<Job, { kind: 'update' }>, receiptsFrom: number, receiptsTo: number, closesFrom: number, directFrom: number }[] = []
+    const dropped: Extract<Job, { kind: 'update' }>[] = []
     const ownerBefore = this.ownership()
     for (const job of jobs) {
       if (job.kind === 'server') {
-        const update = this.capture(() => this.current.transact(() => job.write(this.current), { source: 'projection' } satisfies Origin))
-        if (update !== null) batch.accepted.push({ peer: null, update, echo: true })
+        const update = capture(this.current, () => this.current.transact(() => job.write(this.current), { source: 'projection' } satisfies Origin))
+        if (update !== null) batch.accepted.push({ member: null, update, echo: true })
         serverJobs.push(job.done)
         continue
       }
-      const w = job.kind === 'command' ? undefined : this.waiting.get(job.peer)
+      const w = job.kind === 'command' ? undefined : this.waiting.get(job.member)
       if (w !== undefined && job.kind !== 'command') {
         w.count--
         w.bytes -= job.kind === 'update' ? job.update.length : job.stateVector.length
-        if (w.count <= 0) this.waiting.delete(job.peer)
+        if (w.count <= 0) this.waiting.delete(job.member)
       }
-      if (!this.peers.has(job.peer)) continue
-      if (job.kind === 'step1') { replies.push(job); continue }
+      if (!this.members.has(job.member)) { if (job.kind === 'update') dropped.push(job); continue }
+      if (job.kind === 'state') { replies.push(job); continue }
       const decision = job.kind === 'command' ? job.decision : undefined
       if (decision?.kind === 'abort') continue
       const kept = batch.accepted.length
+      const at = { receiptsFrom: batch.receipts.length, closesFrom: batch.closes.length, directFrom: batch.direct.length }
       try {
-        await this.handleUpdate(job.peer, job.update, decision, batch)
+        await this.handleUpdate(job.member, job.update, decision, batch)
       } catch (e) {
         // An update nothing foresaw broke its own processing: it leaves no trace and costs only its sender.
-        console.error(`record ${this.name}: an update of ${job.peer.principal} failed: ${(e as Error).stack ?? (e as Error).message}`)
+        console.error(`record ${this.name}: an update of ${job.member.principal} failed: ${(e as Error).stack ?? (e as Error).message}`)
         batch.accepted.splice(kept)
         await this.rebuild(batch.accepted.map(a => a.update))
-        batch.closes.push({ peer: job.peer, code: CloseCode.malformed, reason: 'this update could not be processed' })
+        batch.closes.push({ member: job.member, code: CloseCode.malformed, reason: 'this update could not be processed' })
       }
+      if (job.kind === 'update') submitted.push({ job, ...at, receiptsTo: batch.receipts.length })
     }
-    const { accepted, receipts, bindings } = batch
-    if (accepted.some(a => a.peer === null || a.echo) && !this.serverBound) {
-      bindings.push({ client: this.serverClient, principal: SERVER_PRINCIPAL })
+    if (batch.accepted.some(a => a.member === null || a.echo) && !this.serverBound) {
+      batch.bindings.push({ client: this.serverClient, principal: SERVER_PRINCIPAL })
       this.serverBound = true
     }
     let committedReceipts: Receipt[] = []
-    if (accepted.length > 0 || receipts.length > 0 || bindings.length > 0) {
-      const merged = accepted.length === 0 ? null : accepted.length === 1 ? accepted[0].update : Y.mergeUpdates(accepted.map(a => a.update))
-      const usage: PrincipalUsage[] = [...batch.usage].map(([principal, u]) => ({ principal, ...u }))
-      const effects: CommitEffects = {
-        // A receipt names the device whose change it was: that device's inbox gets it (README, "Receipts").
-        // One for another user (a conflict entry about their value) goes to every device of theirs.
-        receipts: receipts.map(r => r.peer === null ? { ...r.receipt, device: EVERY_DEVICE } : r.peer.device === undefined ? r.receipt : { ...r.receipt, device: r.peer.device }),
-        bindings,
-        usage,
-        row: accepted.length > 0 ? this.row() : undefined
-      }
-      const committed = await this.storage.append(this.name, merged, effects)
+    const commit = commitOf(batch, () => this.row())
+    if (commit !== null) {
+      const committed = await this.storage.append(this.name, commit.update, commit.effects)
       committedReceipts = committed.receipts
-      if (merged !== null) { this.lastSeq = committed.seq; this.logRows++ }
+      if (commit.update !== null) { this.lastSeq = committed.seq; this.logRows++ }
     }
-    this.publish(batch, committedReceipts, ownerBefore)
+    // Who may no longer read goes first: a reassignment is the last byte of the record a user who loses
+    // read access by it could get.
+    const ownerAfter = this.ownership()
+    if (ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit) {
+      this.revokeUnreadable(this.ctx.security.index)
+      this.ctx.onOwnerChange?.(this.name)
+    }
+    publish(batch, committedReceipts, this.members, () => Y.encodeStateVector(this.current))
+    if (batch.accepted.length > 0) this.ctx.onCommit?.(this.name)
     // The document now equals what storage holds, so a reply cannot leak anything uncommitted.
     for (const r of replies) {
-      if (this.peers.has(r.peer)) r.peer.send(encodeSyncUpdate(SyncStep.step2, Y.encodeStateAsUpdate(this.current, r.stateVector)))
+      if (this.members.has(r.member)) r.member.update(Y.encodeStateAsUpdate(this.current, r.stateVector), 'reply')
+    }
+    for (const j of dropped) j.settle({ kind: 'dropped' })
+    for (const { job, receiptsFrom, receiptsTo, closesFrom, directFrom } of submitted) {
+      const member = job.member
+      if (batch.closes.slice(closesFrom).some(c => c.member === member)) job.settle({ kind: 'dropped' })
+      else if (batch.direct.slice(directFrom).some(d => d.member === member && d.message.kind === 'need-state')) job.settle({ kind: 'needs-state' })
+      else job.settle({ kind: 'committed', receipts: committedReceipts.slice(receiptsFrom, receiptsTo).filter((_, i) => batch.receipts[receiptsFrom + i].member === member) })
     }
     if (this.logRows > this.options.compactAfter || (this.compactRequested && this.lastSeq > 0)) {
       // One merged row from the collected document: no earlier row keeps content deleted since.
@@ -492,62 +485,21 @@ export class Room {
     return { entity: entity.name, id: f.id, values: { [field]: sqlValue(memo ? state.texts[field] : state.fields[field]) }, partial: true }
   }
 
-  /** After the commit: who may no longer read goes first, then updates, sender-only messages and receipts in order. */
-  private publish (batch: Batch, receipts: readonly Receipt[], ownerBefore: ReturnType<Room['ownership']>): void {
-    const ownerAfter = this.ownership()
-    // A reassignment is the last byte of the record a user who loses read access by it could get: close first.
-    if (ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit) {
-      this.revokeUnreadable(this.ctx.security.index)
-      this.ctx.onOwnerChange?.(this.name)
-    }
-    for (const c of batch.closes) c.peer.close(c.code, c.reason)
-    let direct = 0
-    const sendDirect = (upTo: number): void => {
-      while (direct < batch.direct.length && batch.direct[direct].at <= upTo) {
-        const d = batch.direct[direct++]
-        if (this.peers.has(d.peer)) d.peer.send(typeof d.message === 'function' ? d.message() : d.message)
-      }
-    }
-    batch.accepted.forEach((a, i) => {
-      sendDirect(i)
-      const message = encodeSyncUpdate(SyncStep.update, a.update)
-      for (const p of this.peers) if (p !== a.peer || a.echo) p.send(message)
-    })
-    sendDirect(Number.POSITIVE_INFINITY)
-    if (batch.accepted.length > 0) this.ctx.onCommit?.(this.name)
-    receipts.forEach((r, i) => {
-      const peer = batch.receipts[i].peer
-      if (peer === null) {
-        for (const p of this.peers) if (p.principal === r.principal && p.wantsReceipts) p.send(encodeReceipts([r]))
-      } else if (peer.wantsReceipts && this.peers.has(peer)) peer.send(encodeReceipts([r]))
-    })
-  }
-
-  /** Runs `f` and returns the update of the transaction it made (null when it changed nothing). */
-  private capture (f: () => void): Uint8Array | null {
-    let update: Uint8Array | null = null
-    const doc = this.current
-    const on = (u: Uint8Array): void => { update = update === null ? u : Y.mergeUpdates([update, u]) }
-    doc.on('update', on)
-    try { f() } finally { doc.off('update', on) }
-    return update
-  }
-
   /** A receipt for the whole of a refused update (not for a change in it). */
   private wholeReceipt (principal: string, reason: ReasonCode, message: string, field: string | null = null): Receipt {
     return { principal, record: this.name, change: 'update', field, attempted: null, kept: null, reason, message, privilegeVersion: this.ctx.security.index.version, at: this.ctx.now() }
   }
 
-  /** Queues receipts for `peer`, within the principal's receipt quota (past it, one quota receipt and the socket closes). */
-  private addReceipts (batch: Batch, peer: Peer, receipts: readonly Receipt[]): boolean {
+  /** Queues receipts for `member`, within the principal's receipt quota (past it, one quota receipt and the member is closed). */
+  private addReceipts (batch: Batch, member: RoomMember, receipts: readonly Receipt[]): boolean {
     if (receipts.length === 0) return true
-    const principal = peer.principal
+    const principal = member.principal
     const over = this.quotas.exceeded(principal, { receipts: receipts.length })
     if (over !== null) {
-      this.overQuota(batch, peer, over)
+      this.overQuota(batch, member, over)
       return false
     }
-    for (const r of receipts) batch.receipts.push({ peer, receipt: r })
+    for (const r of receipts) batch.receipts.push({ member, receipt: r })
     this.count(batch, principal, { receipts: receipts.length })
     return true
   }
@@ -560,69 +512,64 @@ export class Room {
     batch.usage.set(principal, u)
   }
 
-  /** The sender passed a bound: it is told once (if its receipts allow) and its socket closes. */
-  private overQuota (batch: Batch, peer: Peer, why: string): void {
-    if (this.quotas.mayNotify(peer.principal)) {
-      batch.receipts.push({ peer, receipt: this.wholeReceipt(peer.principal, Reason.quotaExceeded, `${why}; this update was not kept`) })
-      this.count(batch, peer.principal, { receipts: 1 })
+  /** The sender passed a bound: it is told once (if its receipts allow) and it is closed. */
+  private overQuota (batch: Batch, member: RoomMember, why: string): void {
+    if (this.quotas.mayNotify(member.principal)) {
+      batch.receipts.push({ member, receipt: this.wholeReceipt(member.principal, Reason.quotaExceeded, `${why}; this update was not kept`) })
+      this.count(batch, member.principal, { receipts: 1 })
     }
-    batch.closes.push({ peer, code: CloseCode.quotaExceeded, reason: why.slice(0, 120) })
+    batch.closes.push({ member, code: CloseCode.quotaExceeded, reason: why.slice(0, 120) })
   }
 
   /**
-   * One update (or command part) from `peer`: check (decodes, dependencies known, client ids its own,
-   * within quota, within the layout — else it leaves no trace and its sender alone gets what it needs to
-   * converge), then decide and integrate it with its refused part compensated in the same transaction.
+   * One update (or command part) from `member`: check (pipeline/check.ts: else it leaves no trace and its
+   * sender alone gets what it needs to converge), then decide and integrate it with its refused part
+   * compensated in the same transaction (pipeline/decide.ts), adding what the batch keeps of it.
    */
-  private async handleUpdate (peer: Peer, update: Uint8Array, decision: PartDecision | undefined, batch: Batch): Promise<void> {
+  private async handleUpdate (member: RoomMember, update: Uint8Array, decision: PartDecision | undefined, batch: Batch): Promise<void> {
     const doc = this.current
-    const check = checkUpdate(doc, update)
-    if (!check.ok && check.problem === 'stale-clocks') {
-      if (this.takeRefusal(batch, peer)) this.addReceipts(batch, peer, [this.wholeReceipt(peer.principal, Reason.foreignClientId, check.message)])
-      return
+    const principal = member.principal
+    const admission = check(doc, update, { principal, bindings: this.bindings, quotas: this.quotas, entity: this.ctx.entity, layout: this.layout() })
+    if (!admission.ok) {
+      switch (admission.problem) {
+        case 'stale-clocks':
+          if (this.takeRefusal(batch, member)) this.addReceipts(batch, member, [this.wholeReceipt(principal, Reason.foreignClientId, admission.message)])
+          return
+        case 'malformed':
+          batch.closes.push({ member, code: CloseCode.malformed, reason: admission.message.slice(0, 120) })
+          return
+        case 'missing-dependencies':
+          // Ask the member for what we lack, after what this batch sends it (a revert of its earlier refused
+          // update must reach it first, so that its answer carries the revert too).
+          batch.direct.push({ member, message: { kind: 'need-state' }, at: batch.accepted.length })
+          return
+        case 'foreign-client':
+          if (this.takeRefusal(batch, member)) this.addReceipts(batch, member, [this.wholeReceipt(principal, Reason.foreignClientId, `Yjs client id ${admission.client} belongs to another writer of this record; use a new Y.Doc client id`)])
+          return
+        case 'too-many-clients':
+          this.overQuota(batch, member, admission.message)
+          return
+        case 'outside-layout': {
+          const receipt = this.wholeReceipt(principal, Reason.invalidValue, `not part of a ${this.ctx.entity.name} record: ${admission.message}`, admission.path)
+          await this.refuseWhole(member, update, admission.decoded, [receipt], batch)
+          return
+        }
+        default: unexpectedCase(admission)
+      }
     }
-    if (!check.ok) {
-      if (check.problem === 'malformed') batch.closes.push({ peer, code: CloseCode.malformed, reason: check.message.slice(0, 120) })
-      // Ask the peer for what we lack, after what this batch sends it (a revert of its earlier refused
-      // update must reach it first, so that its answer carries the revert too).
-      else batch.direct.push({ peer, message: () => encodeSyncStep1(this.current), at: batch.accepted.length })
-      return
-    }
-    const principal = peer.principal
-    const foreign = this.foreignClient(check.clients, principal)
-    if (foreign !== undefined) {
-      if (this.takeRefusal(batch, peer)) this.addReceipts(batch, peer, [this.wholeReceipt(principal, Reason.foreignClientId, `Yjs client id ${foreign} belongs to another writer of this record; use a new Y.Doc client id`)])
-      return
-    }
-    const fresh = check.clients.filter(c => !this.bindings.has(c))
-    const tooMany = this.quotas.exceeded(principal, { clientIds: fresh.length })
-    if (tooMany !== null) { this.overQuota(batch, peer, tooMany); return }
-    const violation = checkLayout(doc, check.decoded, this.ctx.entity, this.layout())
-    if (violation !== null) {
-      const receipt = this.wholeReceipt(principal, Reason.invalidValue, `not part of a ${this.ctx.entity.name} record: ${violation.message}`, violation.path)
-      await this.refuseWhole(peer, update, check.decoded, [receipt], batch)
-      return
-    }
+    const { fresh } = admission
     const before = batch.accepted.length
-    let result: ReturnType<typeof projectUpdate> | undefined
-    const integrated = this.capture(() => {
-      result = projectUpdate(doc, update, this.projectionContext(peer, decision), { source: 'device', peer } satisfies Origin, this.ctx.now())
-    })
-    const r = result!
+    const { integrated, result: r, refused } = decide(doc, update, this.projectionContext(member, decision), { source: 'device', member } satisfies Origin, this.ctx.now(), () => this.mayWrite(principal))
     if (integrated === null) return // nothing new (sent again)
-    // What a user may not do, or could not show (a change of nothing by a user who may not write), is kept
-    // as content-free placeholders only (the compensation in the same transaction collected the values),
-    // so that every replica orders later writes alike; it counts against the user's quota and rate.
-    const refused = r.receipts.length > 0 || (r.changes.length === 0 && !this.mayWrite(principal))
     if (refused) {
       const drop = async (): Promise<void> => { batch.accepted.splice(before); await this.rebuild(batch.accepted.map(a => a.update)) }
-      if (!this.takeRefusal(batch, peer)) { await drop(); return }
+      if (!this.takeRefusal(batch, member)) { await drop(); return }
       const over = this.quotas.exceeded(principal, { receipts: r.receipts.length, refusedBytes: integrated.length, clientIds: fresh.length })
-      if (over !== null) { await drop(); this.overQuota(batch, peer, over); return }
+      if (over !== null) { await drop(); this.overQuota(batch, member, over); return }
       this.count(batch, principal, { refusedBytes: integrated.length })
-      this.addReceipts(batch, peer, r.receipts)
+      this.addReceipts(batch, member, r.receipts)
     }
-    // Conflict entries: the sender's own go to its connection, another user's to all of theirs. They are
+    // Conflict entries: the sender's own go to its member, another user's to all of theirs. They are
     // not refusals (no rate), but they count as receipts the record keeps for that user: past the user's
     // quota they are not kept (the write itself is), so that nobody's conflicts, whoever causes them, put
     // a user over the quota that would close their next update.
@@ -630,18 +577,18 @@ export class Room {
     for (const c of r.conflicts) {
       if (this.quotas.exceeded(c.principal, { receipts: 1 }) !== null) continue
       if (c.principal !== principal && !this.may(c.principal, 'read')) continue
-      batch.receipts.push({ peer: c.principal === principal ? peer : null, receipt: c })
+      batch.receipts.push({ member: c.principal === principal ? member : null, receipt: c })
       this.count(batch, c.principal, { receipts: 1 })
     }
     this.bind(batch, fresh, principal)
     // The author needs the result too when part of its update was reverted.
-    batch.accepted.push({ peer, update: integrated, echo: r.compensated })
+    batch.accepted.push({ member, update: integrated, echo: r.compensated })
   }
 
-  /** One refusal from the sender's rate; past it the socket closes (4429) and false. */
-  private takeRefusal (batch: Batch, peer: Peer): boolean {
-    if (this.quotas.takeRefusal(peer.principal)) return true
-    batch.closes.push({ peer, code: CloseCode.rateLimited, reason: 'too many refused updates' })
+  /** One refusal from the sender's rate; past it the member is closed (4429) and false. */
+  private takeRefusal (batch: Batch, member: RoomMember): boolean {
+    if (this.quotas.takeRefusal(member.principal)) return true
+    batch.closes.push({ member, code: CloseCode.rateLimited, reason: 'too many refused updates' })
     return false
   }
 
@@ -673,8 +620,8 @@ export class Room {
    * again without it. (The sender's copy then holds structs the record does not: a later write of the same
    * key by another user may be ordered differently there until it sends its state again.)
    */
-  private async refuseWhole (peer: Peer, update: Uint8Array, decoded: DecodedUpdate, receipts: readonly Receipt[], batch: Batch): Promise<void> {
-    if (!this.takeRefusal(batch, peer)) return
+  private async refuseWhole (member: RoomMember, update: Uint8Array, decoded: DecodedUpdate, receipts: readonly Receipt[], batch: Batch): Promise<void> {
+    if (!this.takeRefusal(batch, member)) return
     const doc = this.current
     const state = readRecord(doc, this.ctx.entity)
     Y.applyUpdate(doc, update)
@@ -682,17 +629,17 @@ export class Room {
     // y-websocket's presence then fails), and could collide with what it wrote meanwhile.
     const revert = revertForSender(doc, decoded.structs, state, this.ctx.entity, senderScratchClient())
     await this.rebuild(batch.accepted.map(a => a.update))
-    if (this.addReceipts(batch, peer, receipts) && revert !== null) {
-      batch.direct.push({ peer, message: encodeSyncUpdate(SyncStep.update, revert), at: batch.accepted.length })
+    if (this.addReceipts(batch, member, receipts) && revert !== null) {
+      batch.direct.push({ member, message: { kind: 'revert', update: revert }, at: batch.accepted.length })
     }
   }
 
-  /** Storage failed or the document could not take an update: drop the in-memory state, close every peer. */
+  /** Storage failed or the document could not take an update: drop the in-memory state, close every member. */
   private fail (e: Error): void {
     this.broken = true
     this.inbox = []
-    console.error(`record ${this.name}: ${e.message}; closing its peers`)
-    for (const p of [...this.peers]) p.close(CloseCode.internalError, 'record unavailable, reconnect')
+    console.error(`record ${this.name}: ${e.message}; closing its members`)
+    for (const m of [...this.members]) m.close(CloseCode.internalError, 'record unavailable, reconnect')
   }
 
   get isBroken (): boolean {
@@ -700,8 +647,8 @@ export class Room {
   }
 
   destroy (): void {
-    this.presence.destroy()
-    this.presence.awareness.doc.destroy()
+    this.awareness.destroy()
+    this.awareness.awareness.doc.destroy()
     this.doc.destroy()
   }
 }

@@ -84,7 +84,7 @@ export class Rooms {
   /** Called when a peer leaves: unload after the idle delay if nobody is left. */
   released (name: DocName): void {
     const room = this.rooms.get(name)
-    if (room !== undefined && room.peers.size === 0) this.scheduleUnload(name)
+    if (room !== undefined && room.members.size === 0) this.scheduleUnload(name)
   }
 
   get loaded (): number {
@@ -105,7 +105,7 @@ export class Rooms {
     const t = setTimeout(() => {
       this.timers.delete(name)
       const room = this.rooms.get(name)
-      if (room === undefined || room.peers.size > 0) return
+      if (room === undefined || room.members.size > 0) return
       if (room.busy) { this.scheduleUnload(name); return }
       this.drop(name, room)
     }, this.options.idleUnloadMs)

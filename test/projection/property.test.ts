@@ -19,10 +19,9 @@ import { decideChanges, type Verdict } from '../../src/projection/decide-changes
 import { rowOf } from '../../src/projection/rows.ts'
 import { receiptWorthy } from '../../src/projection/project.ts'
 import { Rooms } from '../../src/server/rooms.ts'
-import type { Peer, Room } from '../../src/server/room.ts'
+import type { Room } from '../../src/server/room.ts'
+import { recordingMember, type MemberEvent } from '../../tools/room-member.ts'
 import { Security } from '../../src/server/security.ts'
-import { encodeSyncUpdate } from '../../src/protocol/sync-messages.ts'
-import { SyncStep } from '../../src/protocol/codes.ts'
 import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
 import { openSqlite, type SqliteDb } from '../../src/server/storage/sqlite-db.ts'
 import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
@@ -152,9 +151,8 @@ describe('authorization projection (property)', () => {
       const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 25 })
       cleanups.push(async () => { await rooms.close(); await storage.close(); db.close(); rmSync(dir, { recursive: true, force: true }) })
 
-      const broadcast: Uint8Array[] = []
-      let peerId = 0
-      const peerOf = (principal: string): Peer => ({ id: ++peerId, principal, delivered: undefined, wantsReceipts: false, send: m => broadcast.push(m), close: () => {} })
+      const broadcast: MemberEvent[] = []
+      const peerOf = (principal: string) => recordingMember(principal, { events: broadcast })
       const names: DocName[] = []
       const expected = new Map<DocName, RecordState>()
       const dropped = new Set<string>()
@@ -211,7 +209,7 @@ describe('authorization projection (property)', () => {
 
         const peer = peerOf(userId)
         room.join(peer)
-        room.receive(peer, encodeSyncUpdate(SyncStep.update, update))
+        void room.submit(peer, update)
         await room.settled()
         room.leave(peer)
 
@@ -229,7 +227,8 @@ describe('authorization projection (property)', () => {
       }
       // No dropped value was ever persisted or broadcast.
       const persisted = db.prepare<[], { data: Buffer }>('SELECT data FROM record_updates').all().map(r => r.data)
-      const all = Buffer.concat([...persisted, ...broadcast.map(b => Buffer.from(b))])
+      // (what members were sent; receipts, which name the attempted value to its author, were not asked for)
+      const all = Buffer.concat([...persisted, ...broadcast.flatMap(b => b.kind === 'update' || b.kind === 'presence' ? [Buffer.from(b.update)] : [])])
       const leaked = [...dropped].filter(m => all.includes(m))
       expect(leaked, `seed ${seed}`).toEqual([])
       expect(dropped.size).toBeGreaterThan(0)
@@ -256,14 +255,13 @@ describe('a compensation the device has not seen yet', () => {
     const room = rooms.get('account/t1' as DocName)
     await room.ready
     await room.write(doc => createRecord(doc, account, { id: asRecordId('t1'), ownerid: 'systemuser/u1', owningbusinessunit: security.model.org.users.find(u => u.id === 'u1')!.businessUnitId, values: { name: 'original' } }, { by: 'admin', at: '2026-11-27T09:00:00.000Z' }))
-    const sent: Uint8Array[] = []
-    const peer: Peer = { id: 1, principal: 'u1', delivered: undefined, wantsReceipts: false, send: m => sent.push(m), close: () => {} }
+    const peer = recordingMember('u1')
     room.join(peer)
     const device = new Y.Doc()
     device.clientID = 0x7fffffff // any device id above the server's range
     Y.applyUpdate(device, Y.encodeStateAsUpdate(room.doc))
     const push = async (): Promise<void> => {
-      room.receive(peer, encodeSyncUpdate(SyncStep.update, Y.encodeStateAsUpdate(device, Y.encodeStateVector(room.doc))))
+      void room.submit(peer, Y.encodeStateAsUpdate(device, Y.encodeStateVector(room.doc)))
       await room.settled()
     }
     setField(device, account, 'name', 'while read-only', { by: 'u1', at: '2026-11-27T10:00:00.000Z' })

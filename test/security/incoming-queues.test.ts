@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { readRecord, setField } from '../../src/docs/record.ts'
-import { CloseCode, SyncStep } from '../../src/protocol/codes.ts'
-import { encodeSyncUpdate } from '../../src/protocol/sync-messages.ts'
-import { MAX_WAITING_PER_PEER, type Peer } from '../../src/server/room.ts'
+import { CloseCode } from '../../src/protocol/codes.ts'
+import { MAX_WAITING_PER_PEER, type RoomMember } from '../../src/server/room.ts'
+import { recordingMember } from '../../tools/room-member.ts'
 import { until } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { open, ownedBy, startServer, TIME } from './support.ts'
@@ -23,11 +23,11 @@ describe('incoming queues', () => {
     const watcher = await open(cleanups, s, name, 'avery')
     const room = s.server.rooms.get(name)
     let closed: number | undefined
-    const flooder: Peer = { id: 9e9, principal: 'u-erin', delivered: undefined, wantsReceipts: false, send: () => {}, close: code => { closed ??= code } }
+    const flooder: RoomMember = { ...recordingMember('u-erin', { keep: false }), close: code => { closed ??= code } }
     room.join(flooder)
-    const m = encodeSyncUpdate(SyncStep.step1, Y.encodeStateVector(new Y.Doc()))
+    const sv = Y.encodeStateVector(new Y.Doc())
     // All at once, before the pipeline takes any.
-    for (let i = 0; i < MAX_WAITING_PER_PEER.messages + 10; i++) room.receive(flooder, m)
+    for (let i = 0; i < MAX_WAITING_PER_PEER.messages + 10; i++) room.requestState(flooder, sv)
     expect(closed).toBe(CloseCode.rateLimited)
     room.leave(flooder)
     await room.settled()

@@ -9,7 +9,8 @@ import { buildCatalog } from '../../src/docs/catalog.ts'
 import { readRecord, setField } from '../../src/docs/record.ts'
 import { CloseCode, SyncStep } from '../../src/protocol/codes.ts'
 import { encodeSyncUpdate } from '../../src/protocol/sync-messages.ts'
-import { SERVER_CLIENT_RANGE, SERVER_PRINCIPAL, type Peer } from '../../src/server/room.ts'
+import { SERVER_CLIENT_RANGE, SERVER_PRINCIPAL } from '../../src/server/room.ts'
+import { recordingMember } from '../../tools/room-member.ts'
 import type { Receipt } from '../../src/protocol/receipts.ts'
 import type { DocName } from '../../src/ids.ts'
 import { until } from '../helpers/server.ts'
@@ -34,15 +35,13 @@ describe('one bad update costs only its sender', () => {
     const room = s.server.rooms.get(name)
     const stateBefore = Y.encodeStateAsUpdate(room.doc).length
     // Erin's attack and alice's edit in ONE batch of the record's pipeline.
-    const sent: Uint8Array[] = []
-    const peer = (principal: string): Peer => ({ id: 1e9 + sent.length, principal, delivered: undefined, wantsReceipts: false, send: m => sent.push(m), close: () => {} })
-    const pe = peer('u-erin')
-    const pa = peer('u-alice')
+    const pe = recordingMember('u-erin')
+    const pa = recordingMember('u-alice')
     room.join(pe)
     room.join(pa)
     const alice = copyOf(s, name)
-    room.receive(pe, encodeSyncUpdate(SyncStep.update, attack))
-    room.receive(pa, encodeSyncUpdate(SyncStep.update, edit(alice, d => setField(d, account, 'telephone1', '+47 alice', as('u-alice')))))
+    void room.submit(pe, attack)
+    void room.submit(pa, edit(alice, d => setField(d, account, 'telephone1', '+47 alice', as('u-alice'))))
     await room.settled()
     room.leave(pe)
     room.leave(pa)

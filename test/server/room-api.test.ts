@@ -1,0 +1,114 @@
+// The record pipeline through its typed API, over real SQLite storage and no socket: what `submit`
+// resolves with, what members are told, and that a state request is answered only with what is committed.
+
+import { describe, expect, it } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as Y from 'yjs'
+import { buildCatalog } from '../../src/docs/catalog.ts'
+import { createRecord, readRecord, setField } from '../../src/docs/record.ts'
+import { asRecordId, type DocName } from '../../src/ids.ts'
+import { Rooms } from '../../src/server/rooms.ts'
+import type { Room } from '../../src/server/room.ts'
+import { Security } from '../../src/server/security.ts'
+import { demoModel } from '../../src/server/demo.ts'
+import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
+import { openSqlite } from '../../src/server/storage/sqlite-db.ts'
+import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
+import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
+import { Reason } from '../../src/protocol/receipts.ts'
+import { recordingMember } from '../../tools/room-member.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
+
+const catalog = buildCatalog()
+const account = catalog.entities.get('account')!
+const AT = '2026-11-27T09:00:00.000Z'
+const cleanups = useCleanups()
+
+const setup = async (): Promise<{ room: Room, storage: SqliteRecordStorage }> => {
+  const dir = mkdtempSync(join(tmpdir(), 'fieldsync-room-api-'))
+  const db = openSqlite(join(dir, 'r.db'))
+  const projection = new SqliteProjection(db, catalog)
+  const storage = new SqliteRecordStorage(db, projection)
+  const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
+  const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 1000 })
+  cleanups.push(async () => { await rooms.close(); await storage.close(); db.close(); rmSync(dir, { recursive: true, force: true }) })
+  const room = rooms.get('account/a1' as DocName)
+  await room.ready
+  await room.write(doc => createRecord(doc, account, { id: asRecordId('a1'), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { name: 'Contoso' } }, { by: 'u-avery', at: AT }))
+  return { room, storage }
+}
+
+const copy = (room: Room): Y.Doc => { const d = new Y.Doc(); Y.applyUpdate(d, Y.encodeStateAsUpdate(room.doc)); return d }
+const edit = (d: Y.Doc, f: (d: Y.Doc) => void): Uint8Array => { const sv = Y.encodeStateVector(d); f(d); return Y.encodeStateAsUpdate(d, sv) }
+
+describe('the room\'s typed API', () => {
+  it('submit resolves once committed: kept, or refused with the receipts the member was sent', async () => {
+    const { room, storage } = await setup()
+    const alice = recordingMember('u-alice', { device: 'alice-device-1' })
+    const erin = recordingMember('u-erin')
+    room.join(alice)
+    room.join(erin)
+    const kept = room.submit(alice, edit(copy(room), d => setField(d, account, 'telephone1', '+47 alice', { by: 'u-alice', at: AT })))
+    const refused = room.submit(erin, edit(copy(room), d => setField(d, account, 'name', 'erin was here', { by: 'u-erin', at: AT })))
+    expect(await kept).toEqual({ kind: 'committed', receipts: [] })
+    const r = await refused
+    expect(r.kind).toBe('committed')
+    expect(r.kind === 'committed' && r.receipts.map(x => [x.principal, x.reason, typeof x.seq])).toEqual([['u-erin', Reason.noWritePrivilege, 'number']])
+    // committed before the outcome: storage holds alice's value and erin's receipt
+    const stored = new Y.Doc()
+    for (const u of (await storage.load(room.name)).updates) Y.applyUpdate(stored, u.data)
+    expect(readRecord(stored, account).fields).toMatchObject({ telephone1: '+47 alice', name: 'Contoso' })
+    expect(storage.receipts('u-erin', 0, 10)).toHaveLength(1)
+    // members were told in order: alice's update to erin, erin's compensated one to both, erin's receipt to erin alone
+    expect(erin.events.map(e => e.kind === 'update' ? `update ${e.why}` : e.kind)).toEqual(['update published', 'update published', 'receipts'])
+    expect(alice.events.map(e => e.kind === 'update' ? `update ${e.why}` : e.kind)).toEqual(['update published'])
+  })
+
+  it('an update the record lacks the base of: needs-state, and the member is asked with the record\'s state vector', async () => {
+    const { room } = await setup()
+    const alice = recordingMember('u-alice')
+    room.join(alice)
+    const d = copy(room)
+    edit(d, x => setField(x, account, 'telephone1', '+47 1', { by: 'u-alice', at: AT })) // never sent
+    const second = edit(d, x => setField(x, account, 'telephone1', '+47 2', { by: 'u-alice', at: AT }))
+    expect(await room.submit(alice, second)).toEqual({ kind: 'needs-state' })
+    expect(alice.events).toEqual([{ kind: 'need-state', stateVector: Y.encodeStateVector(room.doc) }])
+    // the member answers with its state: both land
+    expect(await room.submit(alice, Y.encodeStateAsUpdate(d, Y.encodeStateVector(room.doc)))).toEqual({ kind: 'committed', receipts: [] })
+    expect(readRecord(room.doc, account).fields.telephone1).toBe('+47 2')
+  })
+
+  it('a malformed update closes its member (dropped); one from a member that left is not decided', async () => {
+    const { room } = await setup()
+    const bad = recordingMember('u-alice')
+    const gone = recordingMember('u-alice')
+    room.join(bad)
+    expect(await room.submit(bad, new Uint8Array([1, 2, 3]))).toEqual({ kind: 'dropped' })
+    expect(bad.events.at(-1)).toMatchObject({ kind: 'close', code: 4400 })
+    const p = room.submit(gone, edit(copy(room), d => setField(d, account, 'telephone1', '+47 gone', { by: 'u-alice', at: AT })))
+    expect(await p).toEqual({ kind: 'dropped' })
+    expect(readRecord(room.doc, account).fields.telephone1).toBeUndefined()
+  })
+
+  it('a state request is answered with a reply once what was queued before it is committed', async () => {
+    const { room } = await setup()
+    const alice = recordingMember('u-alice')
+    const reader = recordingMember('u-bob')
+    room.join(alice)
+    room.join(reader)
+    const empty = Y.encodeStateVector(new Y.Doc())
+    void room.submit(alice, edit(copy(room), d => setField(d, account, 'telephone1', '+47 queued', { by: 'u-alice', at: AT })))
+    room.requestState(reader, empty)
+    expect(() => room.requestState(reader, new Uint8Array([200]))).toThrow(/state vector/)
+    await room.settled()
+    const reply = reader.events.find(e => e.kind === 'update' && e.why === 'reply')
+    expect(reply).toBeDefined()
+    const d = new Y.Doc()
+    Y.applyUpdate(d, (reply as { update: Uint8Array }).update)
+    expect(readRecord(d, account).fields.telephone1).toBe('+47 queued')
+    // the published update came first
+    expect(reader.events.map(e => e.kind === 'update' ? e.why : e.kind)).toEqual(['published', 'reply'])
+  })
+})
