@@ -193,19 +193,27 @@ export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, opti
 /** Past this many structs an update deletes, it counts as touching every note. */
 const MAX_DELETIONS_TRACED = 2048
 
-/**
- * The ids of the notes `update` adds, changes or removes, found before it is integrated (undefined: too
- * many deletions to trace cheaply — read them all). Call after checkUpdate.
- */
-export const notesTouched = (doc: Y.Doc, update: Decoded): ReadonlySet<string> | undefined => {
+/** What an update touches, found before it is integrated: the notes it adds, changes or removes, and the
+ * entries of root maps whose items it deletes (deletions the record does not have yet). */
+export interface PartsTouched {
+  /** note ids (undefined: too many deletions to trace cheaply — read them all) */
+  readonly notes: ReadonlySet<string> | undefined
+  /** root map name -> keys of entries whose items the update deletes */
+  readonly deletedEntries: ReadonlyMap<string, ReadonlySet<string>>
+}
+
+/** Call after checkUpdate. One pass over the update's structs and one over its deletions. */
+export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
   const { placementOf, placementOfHolder } = placer(doc, update)
   const ids = new Set<string>()
+  const deletedEntries = new Map<string, Set<string>>()
   const note = (p: Placement): void => {
     if (p.kind === 'root' && p.name === NOTES && p.sub !== null) ids.add(p.sub)
     else if (p.kind === 'nested') note(placementOfHolder(p.holder))
   }
   for (const s of update.structs) if (s instanceof Y.Item) note(placementOf(s))
   let traced = 0
+  let all = false
   for (const [client, ranges] of update.ds.clients) {
     const have = Y.getState(doc.store, client)
     for (const r of ranges) {
@@ -213,13 +221,23 @@ export const notesTouched = (doc: Y.Doc, update: Decoded): ReadonlySet<string> |
         const item = Y.getItem(doc.store, Y.createID(client, clock))
         // (A sync step 2 carries every deletion its sender knows: those the record has already cost nothing.)
         if (item instanceof Y.Item && !item.deleted) {
-          if (++traced > MAX_DELETIONS_TRACED) return undefined
           const type = item.parent
-          if (type instanceof Y.AbstractType) note(type._item === null ? { kind: 'root', name: Y.findRootTypeKey(type), sub: item.parentSub } : { kind: 'nested', holder: type._item, sub: item.parentSub })
+          if (type instanceof Y.AbstractType) {
+            if (type._item === null) {
+              const name = Y.findRootTypeKey(type)
+              if (item.parentSub !== null) {
+                const keys = deletedEntries.get(name) ?? new Set<string>()
+                keys.add(item.parentSub)
+                deletedEntries.set(name, keys)
+              }
+              if (!all) note({ kind: 'root', name, sub: item.parentSub })
+            } else if (!all) note({ kind: 'nested', holder: type._item, sub: item.parentSub })
+          }
+          if (++traced > MAX_DELETIONS_TRACED) all = true
         }
         clock = item.id.clock + item.length
       }
     }
   }
-  return ids
+  return { notes: all ? undefined : ids, deletedEntries }
 }

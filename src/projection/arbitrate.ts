@@ -69,39 +69,26 @@ interface Touched {
   readonly clocks: Map<string, Y.Item[]>
 }
 
-/** What the update touches in `fields` and `clocks`: found from its own structs and deletions, never by walking an entry's history. */
-const touchedKeys = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], ds: DeleteSet): Touched => {
+/**
+ * What the update touches in `fields` and `clocks`: its own items, from its structs, and the keys whose
+ * items it deletes (found before it was integrated, with the record's other parts: src/docs/layout.ts).
+ */
+const touchedKeys = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], deletedKeys: Iterable<string>): Touched => {
   const fields = doc.getMap(FIELDS)
   const clocks = doc.getMap(CLOCKS)
-  const touched: Touched = { keys: new Set(), fields: new Map(), clocks: new Map() }
-  const visit = (item: Y.AbstractStruct | null): void => {
-    if (item instanceof Y.Item && (item.parent === fields || item.parent === clocks) && item.parentSub !== null) touched.keys.add(item.parentSub)
-  }
+  const touched: Touched = { keys: new Set(deletedKeys), fields: new Map(), clocks: new Map() }
   for (const s of structs) {
     if (!(s instanceof Y.Item)) continue
     for (let clock = s.id.clock; clock < s.id.clock + s.length;) {
       const item = Y.getItem(doc.store, Y.createID(s.id.client, clock))
-      visit(item)
       if (item instanceof Y.Item && item.parentSub !== null && (item.parent === fields || item.parent === clocks)) {
+        touched.keys.add(item.parentSub)
         const own = item.parent === fields ? touched.fields : touched.clocks
         const list = own.get(item.parentSub) ?? []
         list.push(item)
         own.set(item.parentSub, list)
       }
       clock = item.id.clock + item.length
-    }
-  }
-  // A clear from a client that does not stamp is a deletion alone.
-  for (const [client, ranges] of ds.clients) {
-    const have = Y.getState(doc.store, client)
-    for (const r of ranges) {
-      for (let clock = r.clock; clock < Math.min(r.clock + r.len, have);) {
-        const item = Y.getItem(doc.store, Y.createID(client, clock))
-        // (Deleted before this update, or by it: the structs it added are visited above, and what it deleted
-        // of the record's is marked deleted now; a step 2 repeats deletions the record has long had.)
-        visit(item)
-        clock = item.id.clock + item.length
-      }
     }
   }
   return touched
@@ -162,7 +149,7 @@ const lastId = (item: Y.Item): Y.ID => Y.createID(item.id.client, item.id.clock 
  */
 export type DeleteSet = ReturnType<typeof Y.decodeUpdate>['ds']
 
-export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], ds: DeleteSet, before: FieldsBefore, ctx: ArbitrationContext): Arbitration => {
+export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], deletedKeys: Iterable<string>, ds: DeleteSet, before: FieldsBefore, ctx: ArbitrationContext): Arbitration => {
   const fields = doc.getMap<FieldValue>(FIELDS)
   const clocks = doc.getMap<string>(CLOCKS)
   const isNew = before.isNew
@@ -170,7 +157,7 @@ export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)
   const superseded: Superseded[] = []
   let wrote = false
   const unchanged = new Map<string, FieldValue | null>()
-  const touchedNow = touchedKeys(doc, structs, ds)
+  const touchedNow = touchedKeys(doc, structs, deletedKeys)
   for (const key of touchedNow.keys) {
     const pre = before.field(key)
     const own = newestOwn(touchedNow.fields.get(key))

@@ -5,9 +5,9 @@
 import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { applyChanges, applyChangesToDoc, diff, invertAll, isStampChange, type Change } from '../docs/diff.ts'
-import { notesTouched } from '../docs/layout.ts'
+import { partsTouched } from '../docs/layout.ts'
 import type { FieldValue } from '../docs/values.ts'
-import { exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
+import { CLOCKS, exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
 import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, unseenEdits, type Arbitration } from './arbitrate.ts'
@@ -142,7 +142,8 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   let arbitration: Arbitration = NO_ARBITRATION
   const conflicts: Receipt[] = []
   // Only the notes the update touches are read and diffed: a long timeline costs nothing per edit.
-  const notes = notesTouched(doc, decoded)
+  const touched = partsTouched(doc, decoded)
+  const notes = touched.notes
   doc.transact(tr => {
     before = readRecord(doc, ctx.entity, notes)
     const fields = fieldsBefore(doc, structs)
@@ -158,7 +159,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     // (A secured field's own document has no meta: it is arbitrated while its record exists.)
     const live = ctx.parent !== undefined ? ctx.parent !== null : exists(before) && !isDeleted(before)
     if (ctx.reject === undefined && live) {
-      arbitration = arbitrate(doc, structs, decoded.ds, fields, {
+      arbitration = arbitrate(doc, structs, [...touched.deletedEntries.get(FIELDS) ?? [], ...touched.deletedEntries.get(CLOCKS) ?? []], decoded.ds, fields, {
         strategyOf,
         principalOf: ctx.conflicts?.principalOf ?? (() => undefined),
         sender: ctx.userId,
