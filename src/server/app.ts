@@ -15,6 +15,7 @@ import { recordRoutes, storedOwnership } from './record-routes.ts'
 import type { ServerConfig } from './config.ts'
 import { issueToken, requireToken } from './auth.ts'
 import { Rooms } from './rooms.ts'
+import type { CommittedEvent } from './room-events.ts'
 import { CommandRunner } from './commands.ts'
 import { blobRoutes } from './blob-routes.ts'
 import { CloseCode } from '../protocol/codes.ts'
@@ -96,7 +97,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   sweepUploads()
   const uploadSweep = setInterval(sweepUploads, Math.min(uploadTtlMs, 3_600_000))
   uploadSweep.unref()
-  const unsubscribeCommits = rooms.onCommit(name => { for (const s of sessions) s.recordChanged(name) })
+  const onCommitted = ({ record }: CommittedEvent): void => { for (const s of sessions) s.recordChanged(record) }
+  rooms.events.on('committed', onCommitted)
   const users = () => security.model.org.users
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app })
   // ws closes a socket whose frame is larger than this with 1009, before we see any of it.
@@ -169,7 +171,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       await placing
       clearInterval(uploadSweep)
       unsubscribe()
-      unsubscribeCommits()
+      rooms.events.off('committed', onCommitted)
       // Close every socket and wait for the close handshakes (bounded), so their handlers run now.
       const closing = [...wss.clients].map(ws => new Promise<void>(resolve => {
         const t = setTimeout(() => { ws.terminate(); resolve() }, 1000)

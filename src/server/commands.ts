@@ -58,20 +58,25 @@ export class CommandRunner {
     const rooms = req.parts.map(p => this.rooms.get(p.record))
     const arrived = req.parts.map(() => deferred<void>())
     const decisions = req.parts.map(() => deferred<PartDecision>())
-    req.parts.forEach((p, i) => rooms[i].command(p.member, p.update, {
-      arrive: () => { arrived[i].resolve(); return decisions[i].promise },
-      fail: e => arrived[i].reject(e)
+    // Each part is a submission of its record's pipeline; each settles once its record committed it
+    // (or, not decided, dropped).
+    const parts = req.parts.map((p, i) => rooms[i].submit(p.member, {
+      kind: 'command-part',
+      update: p.update,
+      gate: { arrive: () => { arrived[i].resolve(); return decisions[i].promise }, fail: e => arrived[i].reject(e) }
     }))
     try {
       await Promise.all(arrived.map(a => a.promise))
     } catch (e) {
       for (const d of decisions) d.resolve({ kind: 'abort' })
+      await Promise.all(parts)
       await Promise.allSettled(rooms.map(r => r.settled()))
       return { kind: 'aborted', why: (e as Error).message }
     }
     // Every pipeline now waits at its part: nothing changes the records until the decisions are out.
     const outcome = this.decide(req, rooms.map((r, i) => ({ room: r, part: req.parts[i] })))
     decisions.forEach((d, i) => d.resolve(outcome.decisions[i]))
+    await Promise.all(parts)
     await Promise.all(rooms.map(r => r.settled()))
     return outcome.result
   }

@@ -35,6 +35,8 @@ export interface PresenceContext {
   identity (principal: string): User | undefined
   /** the principal a Yjs client id is bound to in the record (by its writes), if any */
   boundTo (client: number): string | undefined
+  /** told each awareness update relayed to the peers (the room publishes it as an event) */
+  published?: (awarenessUpdate: Uint8Array) => void
 }
 
 /** What the server keeps about one peer's presence. */
@@ -58,6 +60,7 @@ export class Presence<P extends PresencePeer> {
     this.awareness.on('update', ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }) => {
       const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, [...added, ...updated, ...removed])
       for (const p of peers()) p.presence(update)
+      ctx.published?.(update)
     })
   }
 

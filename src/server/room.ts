@@ -1,9 +1,11 @@
 // One loaded record: its Y.Doc, the members syncing it, presence, and the ordered path of every update
 // from a member: check -> decide (integrate) -> commit -> publish (src/server/pipeline/). Nothing reaches
 // another member, or any state reply, before the storage commit that contains it has returned.
-// The API is typed (RoomMember, submit, requestState, presence): /sync and /device are adapters.
+// The API is typed (RoomMember, submit, requestState, presence; `events` for what it publishes): /sync
+// and /device are adapters.
 
 import * as Y from 'yjs'
+import { ObservableV2 } from 'lib0/observable'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { readRecord, type RecordState } from '../docs/record.ts'
 import type { Change } from '../docs/diff.ts'
@@ -18,11 +20,11 @@ import type { CommitEffects, RecordStorage } from './storage/port.ts'
 import { CloseCode } from '../protocol/codes.ts'
 import { Presence } from './presence.ts'
 import { MalformedMessage, unexpectedCase } from '../errors.ts'
-import { checkUpdate, type DecodedUpdate } from './update-check.ts'
-import { checkLayout, type LayoutOptions } from '../docs/layout.ts'
+import type { DecodedUpdate } from './update-check.ts'
+import type { LayoutOptions } from '../docs/layout.ts'
 import type { RoomMember, SubmitOutcome } from './room-member.ts'
 import { newBatch, type Batch } from './pipeline/batch.ts'
-import { check, foreignClient } from './pipeline/check.ts'
+import { check, type Admission } from './pipeline/check.ts'
 import { capture, decide } from './pipeline/decide.ts'
 import { commitOf } from './pipeline/commit.ts'
 import { publish } from './pipeline/publish.ts'
@@ -32,7 +34,10 @@ import type { Security } from './security.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 
+import type { RoomEvents } from './room-events.ts'
+
 export type { RoomMember, SubmitOutcome, UpdateReason } from './room-member.ts'
+export type { RoomEvents, CommittedEvent, EvictedEvent, PresenceEvent } from './room-events.ts'
 
 /** The principal the server's own writes (compensations, assignments) are bound to. */
 export const SERVER_PRINCIPAL = '@server'
@@ -59,6 +64,13 @@ export interface CommandGate {
   fail (e: Error): void
 }
 
+/** A part of a multi-record command, submitted like an update: `gate` decides it with the other parts. */
+export interface CommandPartSubmission {
+  readonly kind: 'command-part'
+  readonly update: Uint8Array
+  readonly gate: CommandGate
+}
+
 /** What integrating a command part would do, found on a copy of the document. */
 export type PartTrial =
   | { readonly ok: true, readonly before: RecordState, readonly after: RecordState, readonly changes: readonly Change[], readonly denied: { reason: ReasonCode, message: string } | null }
@@ -66,9 +78,9 @@ export type PartTrial =
 
 type Job =
   | { kind: 'state', member: RoomMember, stateVector: Uint8Array }
-  | { kind: 'update', member: RoomMember, update: Uint8Array, settle: (o: SubmitOutcome) => void }
+  /** `gate`: a command part (processed alone, once `gate` has decided it: `decision`) */
+  | { kind: 'update', member: RoomMember, update: Uint8Array, settle: (o: SubmitOutcome) => void, gate?: CommandGate, decision?: PartDecision }
   | { kind: 'server', write: (doc: Y.Doc) => void, done: (e?: Error) => void }
-  | { kind: 'command', member: RoomMember, update: Uint8Array, gate: CommandGate, decision?: PartDecision }
 
 export interface RoomOptions {
   /** merge the log into one update once it has this many rows */
@@ -81,15 +93,11 @@ export interface RoomContext {
   readonly entity: EntityDef
   readonly security: Security
   readonly now: () => string
-  /** told after every commit that changed the record */
-  readonly onCommit?: (name: DocName) => void
   /** business rules and process flows the projection enforces */
   readonly rules?: readonly BusinessRule[]
   readonly flows?: readonly ProcessFlow[]
   /** the size of attachment content the user uploaded completely */
   readonly blobSize?: (userId: string, hash: string) => number | undefined
-  /** told when a commit changed the record's owner (its fields' documents check their readers too) */
-  readonly onOwnerChange?: (name: DocName) => void
   /** set for the document of one secured field of a record (`<entity>/<id>/<attribute>`): the attribute */
   readonly field?: string
   /** for a field's document: the owner of its record now (undefined while the record does not exist) */
@@ -116,6 +124,8 @@ const senderScratchClient = (): number => SERVER_CLIENT_RANGE + Math.floor(Math.
 export class Room {
   readonly name: DocName
   readonly members = new Set<RoomMember>()
+  /** what the record publishes: commits, evictions, presence */
+  readonly events = new ObservableV2<RoomEvents>()
   private readonly awareness: Presence<RoomMember>
   /** resolves once the stored state is in `doc`; nothing is answered before */
   readonly ready: Promise<void>
@@ -144,7 +154,7 @@ export class Room {
     this.ctx = ctx
     this.current = new Y.Doc({ guid: name, gc: true })
     // Presence does not depend on the record's content: it keeps its own document.
-    this.awareness = new Presence(new Y.Doc(), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c) })
+    this.awareness = new Presence(new Y.Doc(), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c), published: update => this.events.emit('presence', [{ record: name, update }]) })
     this.ready = this.load()
   }
 
@@ -222,7 +232,10 @@ export class Room {
   /** Closes the members that may no longer read the record. */
   revokeUnreadable (ix: ModelIndex): void {
     for (const m of [...this.members]) {
-      if (!this.mayOpen(ix, m.principal)) m.close(CloseCode.readRevoked, 'read access revoked')
+      if (!this.mayOpen(ix, m.principal)) {
+        m.close(CloseCode.readRevoked, 'read access revoked')
+        this.events.emit('evicted', [{ record: this.name, member: m }])
+      }
     }
   }
 
@@ -248,11 +261,15 @@ export class Room {
   }
 
   /**
-   * Queues an update of `member`'s through the pipeline. Resolves once it is decided and committed (or
-   * could not be); what the record publishes goes to the members meanwhile. Never rejects.
+   * Queues an update of `member`'s, or a part of a command, through the pipeline. Resolves once it is
+   * decided and committed (or could not be); what the record publishes goes to the members meanwhile.
+   * A command part waits in the pipeline until its gate has decided it with the other parts (not
+   * decided: `dropped`). Never rejects.
    */
-  submit (member: RoomMember, update: Uint8Array): Promise<SubmitOutcome> {
-    return new Promise(settle => this.enqueue({ kind: 'update', member, update, settle }))
+  submit (member: RoomMember, submission: Uint8Array | CommandPartSubmission): Promise<SubmitOutcome> {
+    return new Promise(settle => this.enqueue(submission instanceof Uint8Array
+      ? { kind: 'update', member, update: submission, settle }
+      : { kind: 'update', member, update: submission.update, settle, gate: submission.gate }))
   }
 
   /** A member's step 1: it gets (`update(…, 'reply')`) what the record has beyond `stateVector`, once
@@ -291,23 +308,14 @@ export class Room {
     }
   }
 
-  /** Queues a part of a command; `gate` decides it together with the other parts. */
-  command (member: RoomMember, update: Uint8Array, gate: CommandGate): void {
-    if (this.broken) { gate.fail(new Error(`record ${this.name} is unavailable`)); return }
-    this.enqueue({ kind: 'command', member, update, gate })
-  }
-
   /**
    * What integrating `update` from `member` as a part of an accepted command would do, found on a copy of
    * the document (nothing here changes). Call it from `CommandGate.arrive`, when the room is waiting.
    */
   trial (member: RoomMember, update: Uint8Array, command: { target: string, statecode: number }): PartTrial {
-    const checked = checkUpdate(this.doc, update)
-    if (!checked.ok) return { ok: false, reason: checked.problem === 'stale-clocks' ? Reason.foreignClientId : Reason.invalidValue, message: checked.message, missing: checked.problem === 'missing-dependencies' }
-    const violation = checkLayout(this.current, checked.decoded, this.ctx.entity, this.layout())
-    if (violation !== null) return { ok: false, reason: Reason.invalidValue, message: `not part of a ${this.ctx.entity.name} record: ${violation.path}: ${violation.message}`, missing: false }
-    const foreign = foreignClient(this.bindings, checked.clients, member.principal)
-    if (foreign !== undefined) return { ok: false, reason: Reason.foreignClientId, message: `Yjs client id ${foreign} belongs to another writer of ${this.name}`, missing: false }
+    // The same check step, in the same order, as the part gets when it is integrated.
+    const admission = this.admit(member, update)
+    if (!admission.ok) return { ok: false, ...this.trialRefusal(admission), missing: admission.problem === 'missing-dependencies' }
     const copy = new Y.Doc({ guid: this.name })
     try {
       Y.applyUpdate(copy, Y.encodeStateAsUpdate(this.doc))
@@ -319,9 +327,31 @@ export class Room {
     }
   }
 
+  /** Step 1 (pipeline/check.ts) for an update of `member`'s to the document as it is now. */
+  private admit (member: RoomMember, update: Uint8Array): Admission {
+    return check(this.current, update, { principal: member.principal, bindings: this.bindings, quotas: this.quotas, entity: this.ctx.entity, layout: this.layout() })
+  }
+
+  /** Why a trial refuses a command part its check refused. */
+  private trialRefusal (a: Extract<Admission, { ok: false }>): { reason: ReasonCode, message: string } {
+    switch (a.problem) {
+      case 'stale-clocks': return { reason: Reason.foreignClientId, message: a.message }
+      case 'malformed': case 'missing-dependencies': return { reason: Reason.invalidValue, message: a.message }
+      case 'foreign-client': return { reason: Reason.foreignClientId, message: `Yjs client id ${a.client} belongs to another writer of ${this.name}` }
+      case 'too-many-clients': return { reason: Reason.quotaExceeded, message: a.message }
+      case 'outside-layout': return { reason: Reason.invalidValue, message: `not part of a ${this.ctx.entity.name} record: ${a.path}: ${a.message}` }
+      default: return unexpectedCase(a)
+    }
+  }
+
   private enqueue (job: Job): void {
-    if (job.kind === 'update' && this.broken) { job.settle({ kind: 'failed' }); return }
-    if (job.kind === 'update' || job.kind === 'state') {
+    if (job.kind === 'update' && this.broken) {
+      job.gate?.fail(new Error(`record ${this.name} is unavailable`))
+      job.settle({ kind: 'failed' })
+      return
+    }
+    // A command part is not counted: its coordinator holds at most one per record.
+    if ((job.kind === 'update' && job.gate === undefined) || job.kind === 'state') {
       // What one member may have waiting in the record's pipeline is bounded: one that sends faster
       // than the record takes it is closed (the rest of its messages go nowhere).
       const w = this.waiting.get(job.member) ?? { count: 0, bytes: 0 }
@@ -357,11 +387,12 @@ export class Room {
       await this.ready
       while (this.inbox.length > 0 && !this.broken) {
         // A command part is processed alone, once the coordinator has decided the whole command.
-        const at = this.inbox.findIndex(j => j.kind === 'command')
-        if (at === 0) {
-          const job = this.inbox.shift() as Extract<Job, { kind: 'command' }>
-          jobs = [job]
-          job.decision = await job.gate.arrive()
+        const at = this.inbox.findIndex(isPart)
+        const first = this.inbox[0]
+        if (at === 0 && isPart(first)) {
+          this.inbox.shift()
+          jobs = [first]
+          first.decision = await first.gate.arrive()
         } else {
           jobs = at < 0 ? this.inbox : this.inbox.slice(0, at)
           this.inbox = at < 0 ? [] : this.inbox.slice(at)
@@ -371,8 +402,10 @@ export class Room {
     } catch (e) {
       for (const j of [...jobs, ...this.inbox]) {
         if (j.kind === 'server') j.done(e as Error)
-        if (j.kind === 'update') j.settle({ kind: 'failed' })
-        if (j.kind === 'command' && j.decision === undefined) j.gate.fail(e as Error)
+        if (j.kind === 'update') {
+          if (j.gate !== undefined && j.decision === undefined) j.gate.fail(e as Error)
+          j.settle({ kind: 'failed' })
+        }
       }
       this.fail(e as Error)
     } finally {
@@ -400,16 +433,16 @@ export class Room {
         serverJobs.push(job.done)
         continue
       }
-      const w = job.kind === 'command' ? undefined : this.waiting.get(job.member)
-      if (w !== undefined && job.kind !== 'command') {
+      const w = isPart(job) ? undefined : this.waiting.get(job.member)
+      if (w !== undefined) {
         w.count--
         w.bytes -= job.kind === 'update' ? job.update.length : job.stateVector.length
         if (w.count <= 0) this.waiting.delete(job.member)
       }
       if (!this.members.has(job.member)) { if (job.kind === 'update') dropped.push(job); continue }
       if (job.kind === 'state') { replies.push(job); continue }
-      const decision = job.kind === 'command' ? job.decision : undefined
-      if (decision?.kind === 'abort') continue
+      const decision = job.decision
+      if (decision?.kind === 'abort') { dropped.push(job); continue }
       const kept = batch.accepted.length
       const at = { receiptsFrom: batch.receipts.length, closesFrom: batch.closes.length, directFrom: batch.direct.length }
       try {
@@ -421,7 +454,7 @@ export class Room {
         await this.rebuild(batch.accepted.map(a => a.update))
         batch.closes.push({ member: job.member, code: CloseCode.malformed, reason: 'this update could not be processed' })
       }
-      if (job.kind === 'update') submitted.push({ job, ...at, receiptsTo: batch.receipts.length })
+      submitted.push({ job, ...at, receiptsTo: batch.receipts.length })
     }
     if (batch.accepted.some(a => a.member === null || a.echo) && !this.serverBound) {
       batch.bindings.push({ client: this.serverClient, principal: SERVER_PRINCIPAL })
@@ -437,12 +470,10 @@ export class Room {
     // Who may no longer read goes first: a reassignment is the last byte of the record a user who loses
     // read access by it could get.
     const ownerAfter = this.ownership()
-    if (ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit) {
-      this.revokeUnreadable(this.ctx.security.index)
-      this.ctx.onOwnerChange?.(this.name)
-    }
+    const ownerChanged = ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit
+    if (ownerChanged) this.revokeUnreadable(this.ctx.security.index)
     publish(batch, committedReceipts, this.members, () => Y.encodeStateVector(this.current))
-    if (batch.accepted.length > 0) this.ctx.onCommit?.(this.name)
+    if (commit !== null && commit.update !== null) this.events.emit('committed', [{ record: this.name, update: commit.update, ownerChanged }])
     // The document now equals what storage holds, so a reply cannot leak anything uncommitted.
     for (const r of replies) {
       if (this.members.has(r.member)) r.member.update(Y.encodeStateAsUpdate(this.current, r.stateVector), 'reply')
@@ -529,7 +560,7 @@ export class Room {
   private async handleUpdate (member: RoomMember, update: Uint8Array, decision: PartDecision | undefined, batch: Batch): Promise<void> {
     const doc = this.current
     const principal = member.principal
-    const admission = check(doc, update, { principal, bindings: this.bindings, quotas: this.quotas, entity: this.ctx.entity, layout: this.layout() })
+    const admission = this.admit(member, update)
     if (!admission.ok) {
       switch (admission.problem) {
         case 'stale-clocks':
@@ -647,8 +678,12 @@ export class Room {
   }
 
   destroy (): void {
+    this.events.destroy()
     this.awareness.destroy()
     this.awareness.awareness.doc.destroy()
     this.doc.destroy()
   }
 }
+
+const isPart = (j: Job | undefined): j is Extract<Job, { kind: 'update' }> & { gate: CommandGate } =>
+  j?.kind === 'update' && j.gate !== undefined

@@ -1,5 +1,6 @@
 // The loaded records of one server: loads a record on first use, unloads it once idle.
 
+import { ObservableV2 } from 'lib0/observable'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import type { Catalog } from '../docs/catalog-types.ts'
 import type { ModelIndex } from '../authz/decide.ts'
@@ -7,6 +8,7 @@ import type { RecordOwnership } from '../docs/ownership.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { Room, type RoomOptions } from './room.ts'
+import type { CommittedEvent, RoomEvents } from './room-events.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 import { DEFAULT_POLICIES, strategyFor, type ConflictPolicies } from '../metadata/conflict-policies.ts'
@@ -36,17 +38,12 @@ export class Rooms {
   private readonly timers = new Map<DocName, NodeJS.Timeout>()
   private readonly options: RoomsOptions
   private readonly now: () => string
-  private readonly commitListeners = new Set<(name: DocName) => void>()
+  /** what every loaded record publishes (each room's `events`, in one place) */
+  readonly events = new ObservableV2<RoomEvents>()
 
   constructor (options: RoomsOptions) {
     this.options = options
     this.now = options.now ?? (() => new Date().toISOString())
-  }
-
-  /** Calls `l` after every commit that changed a record; returns the unsubscribe. */
-  onCommit (l: (name: DocName) => void): () => void {
-    this.commitListeners.add(l)
-    return () => this.commitListeners.delete(l)
   }
 
   /** Closes, in every loaded record, the sockets of users who may no longer read it. */
@@ -70,15 +67,22 @@ export class Rooms {
         : () => this.rooms.get(field.record)?.ownership() ?? ownershipOf?.(field.record)
       room = new Room(name, storage, this.options, {
         entity, security, now: this.now, rules, flows, blobSize, ownershipOf, field: field?.attribute, parentOwnership,
-        conflicts: { strategyOf: attribute => strategyFor(conflicts, entity.name, attribute), maxSkewMs: maxClockSkewMs },
-        onOwnerChange: record => { for (const [n, r] of this.rooms) if (n.startsWith(`${record}/`)) r.revokeUnreadable(security.index) },
-        onCommit: n => { for (const l of this.commitListeners) l(n) }
+        conflicts: { strategyOf: attribute => strategyFor(conflicts, entity.name, attribute), maxSkewMs: maxClockSkewMs }
       })
+      room.events.on('committed', e => this.committed(e))
+      room.events.on('evicted', e => this.events.emit('evicted', [e]))
+      room.events.on('presence', e => this.events.emit('presence', [e]))
       this.rooms.set(name, room)
       // A record that nobody joins (a failed upgrade) must not stay loaded.
       this.scheduleUnload(name)
     }
     return room
+  }
+
+  private committed (e: CommittedEvent): void {
+    // A record's new owner decides who reads its secured fields too: their documents check their members.
+    if (e.ownerChanged) for (const [n, r] of this.rooms) if (n.startsWith(`${e.record}/`)) r.revokeUnreadable(this.options.security.index)
+    this.events.emit('committed', [e])
   }
 
   /** Called when a peer leaves: unload after the idle delay if nobody is left. */

@@ -11,7 +11,9 @@ import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDige
 import type { TestServer } from '../helpers/server.ts'
 import { until } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { open, ownedBy, startServer, TIME } from './support.ts'
+import { copyOf, edit, open, ownedBy, startServer, TIME } from './support.ts'
+import { META } from '../../src/docs/record.ts'
+import type { DocName } from '../../src/ids.ts'
 
 /** Every demo record of `entity` owned by `userId`. */
 const ownedAll = (s: TestServer, entity: string, userId: string): string[] =>
@@ -66,6 +68,33 @@ describe('a device loses a record the moment its user loses read access', () => 
     await until(() => d.frames.some(f => f.type === DeviceMessage.evict && f.record === name), 'evicted')
     const at = d.frames.findIndex(f => f.type === DeviceMessage.evict && f.record === name)
     await editThenFence(s, d, name, other)
+    expect(recordFrames(d, name, at)).toEqual([])
+  })
+
+  it('on its own push that takes the record out of its reach: evicted, and the member of that push sends nothing of the record after', async () => {
+    const s = await startServer(cleanups)
+    const [name] = ownedAll(s, 'account', 'u-alice')
+    const d = await rawDevice(s, 'alice', 'device-evict-a3')
+    // alice assigns her record to carol (bu-south: out of alice's business-unit read) and, in the same
+    // update, touches statecode, which only a command may: that part is reverted, so the committed
+    // update goes back to its author too — through the member the room has just closed for read access.
+    const update = edit(copyOf(s, name as DocName), doc => doc.transact(() => {
+      const meta = doc.getMap(META)
+      meta.set('ownerid', 'systemuser/u-carol')
+      meta.set('owningbusinessunit', 'bu-south')
+      meta.set('statecode', 1)
+    }))
+    const from = d.frames.length
+    d.ws.send(encodeDeviceFrame({ type: DeviceMessage.push, record: name, id: 1, update }))
+    await until(() => d.frames.some(f => f.type === DeviceMessage.ack && f.record === name && f.id === 1), 'the push acknowledged')
+    expect(s.projection.row('account', name.split('/')[1])?.ownerid).toBe('systemuser/u-carol')
+    // the statecode part was refused (its receipt says so), so the room echoed the committed update to its author
+    expect(d.frames.slice(from).some(f => f.type === DeviceMessage.receipts && f.json.includes('statecode'))).toBe(true)
+    const at = d.frames.findIndex((f, i) => i >= from && f.type === DeviceMessage.evict && f.record === name)
+    expect(at).toBeGreaterThanOrEqual(from)
+    // a later cycle the device asks for: still nothing of the record
+    d.ws.send(encodeDeviceFrame({ type: DeviceMessage.syncNow, request: 2, count: 0, digest: holdingsDigest([]), receiptSeq: 0 }))
+    await until(() => d.frames.some(f => f.type === DeviceMessage.done && f.request === 2), 'the next cycle')
     expect(recordFrames(d, name, at)).toEqual([])
   })
 

@@ -1,0 +1,34 @@
+// What a record's pipeline publishes, as typed events (lib0 ObservableV2): the server's wiring (device
+// sessions, a record's secured-field documents) and tests listen here rather than through callbacks
+// handed to each room.
+
+import type { DocName } from '../ids.ts'
+import type { RoomMember } from './room-member.ts'
+
+/** A commit that changed the record, after its members were sent it. */
+export interface CommittedEvent {
+  readonly record: DocName
+  /** what the commit appended (every update the batch kept, merged) */
+  readonly update: Uint8Array
+  /** the record's owner or owning business unit changed: its fields' documents check their readers too */
+  readonly ownerChanged: boolean
+}
+
+/** A member closed because its user may no longer read the record. */
+export interface EvictedEvent {
+  readonly record: DocName
+  readonly member: RoomMember
+}
+
+/** What the record's presence relayed to its members (an awareness update, y-protocols). */
+export interface PresenceEvent {
+  readonly record: DocName
+  readonly update: Uint8Array
+}
+
+// A type alias, not an interface: ObservableV2 maps over its keys.
+export type RoomEvents = {
+  committed: (e: CommittedEvent) => void
+  evicted: (e: EvictedEvent) => void
+  presence: (e: PresenceEvent) => void
+}
