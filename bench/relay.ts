@@ -2,6 +2,7 @@
 // @y/websocket-server (in memory, no auth) on the same machine in the same run.
 // Usage: npm run bench:relay -- [records=20] [clients=5] [updates=100]
 //   SAME_FIELD=1: all clients of a record write one field (a same-field conflict every round) instead of one field each.
+// fieldsync runs from built JavaScript (`npm run build` first, as in production); TSX=1 runs it through tsx.
 //   PROFILE_DIR=<dir> writes a V8 CPU profile of each fieldsync server run there (whole run, start-up included).
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -13,6 +14,7 @@ import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import { buildCatalog } from '../src/docs/catalog.ts'
 import { setField } from '../src/docs/record.ts'
+import { execFileSync } from 'node:child_process'
 import { spawnUntil, type Spawned } from '../tools/spawn.ts'
 
 process.setMaxListeners(0) // each y-websocket provider adds a process 'exit' listener
@@ -24,12 +26,15 @@ const FIELDS_BY_CLIENT = ['numberofemployees', 'telephone1', 'accountnumber', 'n
 
 interface Target { label: string, start (): Promise<{ proc: Spawned, url: string, token: string }> }
 
+const TSX = process.env.TSX === '1'
+if (!TSX) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' })
+
 const ours: Target = {
-  label: 'fieldsync (auth, projection, SQLite FULL)',
+  label: `fieldsync (auth, projection, SQLite FULL${TSX ? ', tsx' : ''})`,
   start: async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fieldsync-bench-'))
     const proc = await spawnUntil({
-      command: process.execPath, args: [...(process.env.PROFILE_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []), '--import', 'tsx', 'src/server/main.ts'], cwd: ROOT,
+      command: process.execPath, args: [...(process.env.PROFILE_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []), ...(TSX ? ['--import', 'tsx', 'src/server/main.ts'] : ['dist/server/main.js'])], cwd: ROOT,
       env: { ...process.env, PORT: '0', DATA_DIR: dir, CUSTOM_ENTITIES: '' }, ready: /listening on http:\/\/[^:]+:(\d+)\//
     })
     proc.child.once('exit', () => rmSync(dir, { recursive: true, force: true }))

@@ -8,8 +8,8 @@ import type { RoomMember } from './room-member.ts'
 /** A commit that changed the record, after its members were sent it. */
 export interface CommittedEvent {
   readonly record: DocName
-  /** what the commit appended (every update the batch kept, merged) */
-  readonly update: Uint8Array
+  /** what the commit appended: every update the batch kept, in order */
+  readonly updates: readonly Uint8Array[]
   /** the record's owner or owning business unit changed: its fields' documents check their readers too */
   readonly ownerChanged: boolean
 }

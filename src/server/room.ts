@@ -463,9 +463,9 @@ export class Room {
     let committedReceipts: Receipt[] = []
     const commit = commitOf(batch, () => this.row())
     if (commit !== null) {
-      const committed = await this.storage.append(this.name, commit.update, commit.effects)
+      const committed = await this.storage.append(this.name, commit.updates, commit.effects)
       committedReceipts = committed.receipts
-      if (commit.update !== null) { this.lastSeq = committed.seq; this.logRows++ }
+      if (commit.updates.length > 0) { this.lastSeq = committed.seq; this.logRows += commit.updates.length }
     }
     // Who may no longer read goes first: a reassignment is the last byte of the record a user who loses
     // read access by it could get.
@@ -473,7 +473,7 @@ export class Room {
     const ownerChanged = ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit
     if (ownerChanged) this.revokeUnreadable(this.ctx.security.index)
     publish(batch, committedReceipts, this.members, () => Y.encodeStateVector(this.current))
-    if (commit !== null && commit.update !== null) this.events.emit('committed', [{ record: this.name, update: commit.update, ownerChanged }])
+    if (commit !== null && commit.updates.length > 0) this.events.emit('committed', [{ record: this.name, updates: commit.updates, ownerChanged }])
     // The document now equals what storage holds, so a reply cannot leak anything uncommitted.
     for (const r of replies) {
       if (this.members.has(r.member)) r.member.update(Y.encodeStateAsUpdate(this.current, r.stateVector), 'reply')

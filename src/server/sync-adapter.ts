@@ -36,11 +36,19 @@ export interface SyncConnection {
   close (code: Parameters<RoomMember['close']>[0], reason: string): void
 }
 
+/** A published update's frame, encoded once for all the record's connections (publish hands each the same bytes). */
+const published = new WeakMap<Uint8Array, Uint8Array>()
+const publishedFrame = (update: Uint8Array): Uint8Array => {
+  let frame = published.get(update)
+  if (frame === undefined) { frame = encodeSyncUpdate(SyncStep.update, update); published.set(update, frame) }
+  return frame
+}
+
 /** A /sync connection as a room member: every call becomes the y-websocket frame saying it. */
 export const syncMember = (c: SyncConnection): RoomMember => ({
   principal: c.principal,
   delivered: c.delivered,
-  update: (update, why) => c.send(encodeSyncUpdate(why === 'reply' ? SyncStep.step2 : SyncStep.update, update)),
+  update: (update, why) => c.send(why === 'reply' ? encodeSyncUpdate(SyncStep.step2, update) : why === 'published' ? publishedFrame(update) : encodeSyncUpdate(SyncStep.update, update)),
   needState: stateVector => c.send(encodeSyncUpdate(SyncStep.step1, stateVector)),
   receipts: list => { if (c.wantsReceipts) c.send(encodeReceipts(list)) },
   presence: update => c.send(encodeAwareness(update)),

@@ -71,11 +71,11 @@ describe('the room\'s typed events', () => {
     const u = edit(copy(room), d => setField(d, account, 'telephone1', '+47 events', { by: 'u-alice', at: AT }))
     expect(await room.submit(alice, u)).toEqual({ kind: 'committed', receipts: [] })
     expect(inRoom.map(([n]) => n)).toEqual(['committed'])
-    const [, e] = inRoom[0] as ['committed', { record: string, update: Uint8Array, ownerChanged: boolean }]
+    const [, e] = inRoom[0] as ['committed', { record: string, updates: readonly Uint8Array[], ownerChanged: boolean }]
     expect(e.record).toBe('account/a1')
     expect(e.ownerChanged).toBe(false)
     // the event's update is what the record gained
-    Y.applyUpdate(before, e.update)
+    for (const u of e.updates) Y.applyUpdate(before, u)
     expect(readRecord(before, account).fields.telephone1).toBe('+47 events')
     // sent again: nothing new, no event
     expect(await room.submit(alice, u)).toEqual({ kind: 'committed', receipts: [] })

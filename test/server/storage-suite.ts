@@ -40,6 +40,23 @@ export const describeStorage = (adapter: string, open: () => Promise<StorageHarn
       }
     })
 
+    it('appends several updates at once, in order, each its own entry, the result naming the last', async () => {
+      const h = await open()
+      try {
+        const a = new Y.Doc()
+        const updates: Uint8Array[] = []
+        a.on('update', (u: Uint8Array) => updates.push(u))
+        for (let i = 0; i < 3; i++) a.getMap('fields').set(`k${i}`, i)
+        const { seq } = await h.storage.append(name('account/m1'), updates)
+        const rows = (await h.storage.load(name('account/m1'))).updates
+        expect(rows.map(r => r.data)).toEqual(updates)
+        expect(rows[rows.length - 1].seq).toBe(seq)
+        expect((await h.storage.append(name('account/m1'), [])).seq).toBe(0)
+      } finally {
+        await h.dispose()
+      }
+    })
+
     it('compacts atomically: the merged update replaces the rows through the given seq, later rows stay', async () => {
       const h = await open()
       try {

@@ -1,15 +1,14 @@
-// Step 3 of the record pipeline: what one batch commits in one storage append — the merged update of
-// everything kept, and with it its receipts (each routed to a device's inbox), client-id bindings, usage
+// Step 3 of the record pipeline: what one batch commits in one storage append — the updates of
+// everything kept (one log entry each), and with it its receipts (each routed to a device's inbox), client-id bindings, usage
 // and the projected row. Nothing of the batch reaches anyone before this append has returned.
 
-import * as Y from 'yjs'
 import { EVERY_DEVICE } from '../../protocol/receipts.ts'
 import type { CommitEffects, PrincipalUsage } from '../storage/port.ts'
 import type { Batch } from './batch.ts'
 
 export interface Commit {
-  /** the batch's kept updates merged; null when it commits effects alone */
-  readonly update: Uint8Array | null
+  /** the batch's kept updates, in order (empty when it commits effects alone) */
+  readonly updates: readonly Uint8Array[]
   readonly effects: CommitEffects
 }
 
@@ -17,10 +16,10 @@ export interface Commit {
 export const commitOf = (batch: Batch, row: () => NonNullable<CommitEffects['row']>): Commit | null => {
   const { accepted, receipts, bindings } = batch
   if (accepted.length === 0 && receipts.length === 0 && bindings.length === 0) return null
-  const update = accepted.length === 0 ? null : accepted.length === 1 ? accepted[0].update : Y.mergeUpdates(accepted.map(a => a.update))
+  const updates = accepted.map(a => a.update)
   const usage: PrincipalUsage[] = [...batch.usage].map(([principal, u]) => ({ principal, ...u }))
   return {
-    update,
+    updates,
     effects: {
       // A receipt names the device whose change it was: that device's inbox gets it (README, "Receipts").
       // One for another user (a conflict entry about their value) goes to every device of theirs.

@@ -54,11 +54,13 @@ export interface RecordStorage {
   /** Every stored update of a record, oldest first (after compaction the merged one comes first), and its bindings. */
   load (doc: DocName): Promise<StoredRecord>
   /**
-   * Appends one update (and its effects; a null update commits the effects alone) to a record's log. Resolves only after the storage commit that
-   * contains it has returned: an acknowledged update survives a crash. Appends that arrive close
-   * together share one commit.
+   * Appends an update, or several in order (each its own log entry, committed together: merging them
+   * would cost more than storing them), and their effects to a record's log; null or none commits the
+   * effects alone. Resolves only after the storage commit that contains it has returned: an
+   * acknowledged update survives a crash. Appends that arrive close together share one commit.
+   * The result's seq is that of the last update appended.
    */
-  append (doc: DocName, update: Uint8Array | null, effects?: CommitEffects): Promise<CommitResult>
+  append (doc: DocName, update: Uint8Array | readonly Uint8Array[] | null, effects?: CommitEffects): Promise<CommitResult>
   /** Replaces the record's updates with seq <= throughSeq by `merged`, atomically. */
   compact (doc: DocName, merged: Uint8Array, throughSeq: number): Promise<void>
   /** The names of all stored records, optionally only those of one entity. */

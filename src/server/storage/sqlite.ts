@@ -13,7 +13,7 @@ import type { ChangesFeed } from './feed-port.ts'
 import type { ReceiptStore } from './receipt-port.ts'
 import type { SqliteProjection } from './sqlite-projection.ts'
 
-interface Pending { doc: DocName, data: Uint8Array | null, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
+interface Pending { doc: DocName, data: Uint8Array | readonly Uint8Array[] | null, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
 
 export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore {
   private readonly db: SqliteDb
@@ -97,7 +97,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
     }
   }
 
-  append (doc: DocName, update: Uint8Array | null, effects: CommitEffects = {}): Promise<CommitResult> {
+  append (doc: DocName, update: Uint8Array | readonly Uint8Array[] | null, effects: CommitEffects = {}): Promise<CommitResult> {
     if (this.closed) return Promise.reject(new Error('storage is closed'))
     return new Promise((resolve, reject) => {
       this.pending.push({ doc, data: update, effects, resolve, reject })
@@ -125,7 +125,8 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
   }
 
   private write (p: Pending): CommitResult {
-    const seq = p.data === null ? 0 : Number(this.stmt.insert.run(p.doc, p.data).lastInsertRowid)
+    let seq = 0
+    for (const data of p.data === null ? [] : p.data instanceof Uint8Array ? [p.data] : p.data) seq = Number(this.stmt.insert.run(p.doc, data).lastInsertRowid)
     const { row, receipts = [], bindings = [], usage = [] } = p.effects
     for (const b of bindings) this.stmt.bind.run(p.doc, b.client, b.principal)
     for (const u of usage) this.stmt.addUsage.run(p.doc, u.principal, u.receipts, u.refusedBytes)

@@ -120,11 +120,11 @@ describe('commit', () => {
     expect(commitOf(newBatch(), row)).toBeNull()
     const batch = newBatch()
     batch.bindings.push({ client: 1000, principal: 'u-alice' })
-    expect(commitOf(batch, row)).toMatchObject({ update: null, effects: { bindings: [{ client: 1000, principal: 'u-alice' }], row: undefined } })
+    expect(commitOf(batch, row)).toMatchObject({ updates: [], effects: { bindings: [{ client: 1000, principal: 'u-alice' }], row: undefined } })
     expect(rows).toBe(0)
   })
 
-  it('merges the kept updates in one and routes each receipt to its device\'s inbox (another user\'s to every device)', () => {
+  it('keeps the updates in order and routes each receipt to its device\'s inbox (another user\'s to every device)', () => {
     const doc = record()
     const a = edit(doc, 1000, d => setField(d, account, 'telephone1', '+47 1', { by: 'u-alice', at: AT }))
     const b = edit(doc, 1001, d => setField(d, account, 'websiteurl', 'https://example.com', { by: 'u-carol', at: AT }))
@@ -137,7 +137,7 @@ describe('commit', () => {
     expect(c.effects.receipts!.map(r => r.device)).toEqual(['device-alice-1', undefined, EVERY_DEVICE])
     expect(c.effects.row).toEqual({ entity: 'account', id: 'p1', values: null })
     const replica = record()
-    Y.applyUpdate(replica, c.update!)
+    for (const u of c.updates) Y.applyUpdate(replica, u)
     expect(readRecord(replica, account).fields).toMatchObject({ telephone1: '+47 1', websiteurl: 'https://example.com' })
   })
 })
