@@ -125,7 +125,7 @@ const lostWritesRefused = (ctx: ProjectContext, before: RecordState, arbitration
  * Integrates `update` into `doc` as `ctx.userId`, reverting whatever the user may not do, in one
  * transaction with `origin`. Call only after the update passed the dependency and layout checks.
  */
-export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContext, origin: unknown, now: string): ProjectResult => {
+export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContext, origin: unknown, now: string, decodedUpdate?: ReturnType<typeof Y.decodeUpdate>): ProjectResult => {
   const receipts: Receipt[] = []
   let compensated = false
   let before!: RecordState
@@ -136,7 +136,8 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   }
   // The update's own structs: those the document did not have (what it has already, Yjs skips; its items
   // with those ids are other, older ones, never to be touched on this update's behalf).
-  const decoded = Y.decodeUpdate(update)
+  // (The check step decoded it already; decoding again would double the cost of reading it.)
+  const decoded = decodedUpdate ?? Y.decodeUpdate(update)
   const structs = decoded.structs.filter(s => s.id.clock >= Y.getState(doc.store, s.id.client))
   const strategyOf = ctx.conflicts?.strategyOf ?? (() => laterEditWins)
   let arbitration: Arbitration = NO_ARBITRATION

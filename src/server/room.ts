@@ -590,7 +590,7 @@ export class Room {
     }
     const { fresh } = admission
     const before = batch.accepted.length
-    const { integrated, result: r, refused } = decide(doc, update, this.projectionContext(member, decision), { source: 'device', member } satisfies Origin, this.ctx.now(), () => this.mayWrite(principal))
+    const { integrated, result: r, refused } = decide(doc, update, this.projectionContext(member, decision), { source: 'device', member } satisfies Origin, this.ctx.now(), () => this.mayWrite(principal), admission.decoded)
     if (integrated === null) return // nothing new (sent again)
     if (refused) {
       const drop = async (): Promise<void> => { batch.accepted.splice(before); await this.rebuild(batch.accepted.map(a => a.update)) }
