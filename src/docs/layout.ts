@@ -200,15 +200,19 @@ export interface PartsTouched {
   readonly notes: ReadonlySet<string> | undefined
   /** root map name -> keys of entries whose items the update deletes */
   readonly deletedEntries: ReadonlyMap<string, ReadonlySet<string>>
+  /** memo attributes whose texts the update inserts into or deletes from */
+  readonly memos: ReadonlySet<string>
 }
 
 /** Call after checkUpdate. One pass over the update's structs and one over its deletions. */
 export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
   const { placementOf, placementOfHolder } = placer(doc, update)
   const ids = new Set<string>()
+  const memos = new Set<string>()
   const deletedEntries = new Map<string, Set<string>>()
   const note = (p: Placement): void => {
     if (p.kind === 'root' && p.name === NOTES && p.sub !== null) ids.add(p.sub)
+    else if (p.kind === 'root' && p.name.startsWith(MEMO_PREFIX)) memos.add(p.name.slice(MEMO_PREFIX.length))
     else if (p.kind === 'nested') note(placementOfHolder(p.holder))
   }
   for (const s of update.structs) if (s instanceof Y.Item) note(placementOf(s))
@@ -230,7 +234,7 @@ export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
                 keys.add(item.parentSub)
                 deletedEntries.set(name, keys)
               }
-              if (!all) note({ kind: 'root', name, sub: item.parentSub })
+              if (!all || name.startsWith(MEMO_PREFIX)) note({ kind: 'root', name, sub: item.parentSub })
             } else if (!all) note({ kind: 'nested', holder: type._item, sub: item.parentSub })
           }
           if (++traced > MAX_DELETIONS_TRACED) all = true
@@ -239,5 +243,5 @@ export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
       }
     }
   }
-  return { notes: all ? undefined : ids, deletedEntries }
+  return { notes: all ? undefined : ids, deletedEntries, memos }
 }

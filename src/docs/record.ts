@@ -49,17 +49,19 @@ export const emptyState = (): RecordState => ({ meta: {}, fields: {}, texts: {},
 export const memoText = (doc: Y.Doc, attr: string): Y.Text => doc.getText(MEMO_PREFIX + attr)
 
 /**
- * Reads a record document into a plain state. Memo texts are read only for the entity's memo attributes;
- * notes only those in `notes` when given (an update's decision reads the notes it touches, not a
- * timeline of a thousand).
+ * Reads a record document into a plain state. Memo texts are read only for the entity's memo attributes
+ * (only those in `memos` when given); notes only those in `notes` when given (an update's decision reads
+ * the texts and notes it touches, not a timeline of a thousand or a text of a hundred thousand characters).
  */
-export const readRecord = (doc: Y.Doc, entity?: EntityDef, notes?: ReadonlySet<string>): RecordState => {
+export const readRecord = (doc: Y.Doc, entity?: EntityDef, notes?: ReadonlySet<string>, memos?: ReadonlySet<string>): RecordState => {
   const state = emptyState()
   doc.getMap<FieldValue>(META).forEach((v, k) => { state.meta[k as MetaKey] = v })
   doc.getMap<FieldValue>(FIELDS).forEach((v, k) => { state.fields[k] = v })
-  const memoNames = entity !== undefined
-    ? entity.attributes.filter(a => a.type === 'memo').map(a => a.name)
-    : [...doc.share.keys()].filter(k => k.startsWith(MEMO_PREFIX)).map(k => k.slice(MEMO_PREFIX.length))
+  const memoNames = memos !== undefined
+    ? memos
+    : entity !== undefined
+      ? entity.attributes.filter(a => a.type === 'memo').map(a => a.name)
+      : [...doc.share.keys()].filter(k => k.startsWith(MEMO_PREFIX)).map(k => k.slice(MEMO_PREFIX.length))
   for (const name of memoNames) {
     const s = memoText(doc, name).toString()
     if (s !== '') state.texts[name] = s

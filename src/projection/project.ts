@@ -121,6 +121,39 @@ const lostWritesRefused = (ctx: ProjectContext, before: RecordState, arbitration
     return decideChanges(ctx, before, applyChanges(before, [change]), [change]).filter(v => !v.allowed && v.change === change)
   })
 
+/** The field names a rule or flow mentions (conditions, actions, a stage's required fields). */
+const fieldsNamed = (x: unknown, into: Set<string>): Set<string> => {
+  if (Array.isArray(x)) for (const v of x) fieldsNamed(v, into)
+  else if (typeof x === 'object' && x !== null) {
+    for (const [k, v] of Object.entries(x)) {
+      if (k === 'field' && typeof v === 'string') into.add(v)
+      else if (k === 'required' && Array.isArray(v)) for (const f of v) { if (typeof f === 'string') into.add(f) }
+      else fieldsNamed(v, into)
+    }
+  }
+  return into
+}
+
+const namedByMetadata = new WeakMap<object, Map<string, ReadonlySet<string>>>()
+
+/**
+ * The memo texts a decision reads: those the update touches, and those the entity's business rules or
+ * flows name (their conditions and required fields read them whatever the update changed).
+ */
+const memosRead = (ctx: ProjectContext, touched: ReadonlySet<string>): ReadonlySet<string> => {
+  const key = ctx.rules ?? ctx.flows ?? namedByMetadata
+  let perEntity = namedByMetadata.get(key)
+  if (perEntity === undefined) { perEntity = new Map(); namedByMetadata.set(key, perEntity) }
+  let named = perEntity.get(ctx.entity.name)
+  if (named === undefined) {
+    const memoNames = new Set(ctx.entity.attributes.filter(a => a.type === 'memo').map(a => a.name))
+    const mentioned = fieldsNamed([(ctx.rules ?? []).filter(r => r.entity === ctx.entity.name), (ctx.flows ?? []).filter(f => f.entity === ctx.entity.name)], new Set())
+    named = new Set([...mentioned].filter(f => memoNames.has(f)))
+    perEntity.set(ctx.entity.name, named)
+  }
+  return named.size === 0 ? touched : new Set([...touched, ...named])
+}
+
 /**
  * Integrates `update` into `doc` as `ctx.userId`, reverting whatever the user may not do, in one
  * transaction with `origin`. Call only after the update passed the dependency and layout checks.
@@ -145,8 +178,9 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   // Only the notes the update touches are read and diffed: a long timeline costs nothing per edit.
   const touched = partsTouched(doc, decoded)
   const notes = touched.notes
+  const memos = memosRead(ctx, touched.memos)
   doc.transact(tr => {
-    before = readRecord(doc, ctx.entity, notes)
+    before = readRecord(doc, ctx.entity, notes, memos)
     const fields = fieldsBefore(doc, structs)
     Y.applyUpdate(doc, update)
     // Yjs marks a transaction that applied a remote update as remote, and after a remote transaction
@@ -169,7 +203,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       })
       if (arbitration.wrote) compensated = true
     }
-    after = readRecord(doc, ctx.entity, notes)
+    after = readRecord(doc, ctx.entity, notes, memos)
     changes = diff(before, after)
     const dropped: Change[] = []
     let verdicts: Verdict[] = []
