@@ -84,7 +84,7 @@ const raw = (): number => {
 /** Per-update cost on TR records of `notes` notes each: TU updates of `kind` per record, committed TR per transaction. */
 const timeline = async (notes: number, kind: 'note' | 'field'): Promise<{ us: number, cpuUs: number, applyUs: number }> => {
   const TR = 20
-  const TU = Number(process.env.TIMELINE_UPDATES ?? 50)
+  const TU = Number(process.env.TIMELINE_UPDATES ?? 200)
   const tdocs = Array.from({ length: TR }, (_, r) => {
     const d = new Y.Doc()
     createRecord(d, account, { id: asRecordId(`t${r}`), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { name: `Timeline ${r}` } }, { by: 'u-alice', at: '2026-11-27T10:00:00.000Z' })
@@ -142,7 +142,7 @@ if (process.env.ONLY_TIMELINE === undefined) {
   console.log(`raw better-sqlite3 batched upserts of the same rows:             ${Math.round(b)} rows/s`)
   console.log(`ratio fieldsync / raw: ${(a / b).toFixed(3)}x`)
 }
-console.log(`per update, on 20 records x ${process.env.TIMELINE_UPDATES ?? 50} updates each, committed 20 per transaction (plain Y.applyUpdate of the same updates beside):`)
+console.log(`per update, on 20 records x ${process.env.TIMELINE_UPDATES ?? 200} updates each, committed 20 per transaction (plain Y.applyUpdate of the same updates beside):`)
 // (Warm up the code paths first; then each case runs twice, alternating, and keeps its lower CPU.)
 await timeline(0, 'note'); await timeline(0, 'field')
 const best = (a: Awaited<ReturnType<typeof timeline>>, b: Awaited<ReturnType<typeof timeline>>): Awaited<ReturnType<typeof timeline>> => a.cpuUs <= b.cpuUs ? a : b
