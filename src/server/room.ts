@@ -107,8 +107,9 @@ export interface RoomContext {
   readonly conflicts?: { readonly strategyOf: (field: string) => ConflictStrategy, readonly maxSkewMs: number }
 }
 
-/** Server client ids come from a low range: Yjs breaks ties between concurrent map writes in favour of
- * the higher client id, so a device's later edit wins over a compensation it had not seen yet. */
+/** Server client ids come from a low range: where Yjs's order decides (meta keys, fields under the `yjs`
+ * strategy) it favours the higher client id, so a device's later edit wins over a compensation it had not
+ * seen yet. Other scalar fields are decided by their stamps (src/projection/arbitrate.ts). */
 export const SERVER_CLIENT_RANGE = 1 << 20
 
 /** A row has no notes: none are read for it. */
