@@ -2,46 +2,15 @@
 // resolves with, what members are told, and that a state request is answered only with what is committed.
 
 import { describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import * as Y from 'yjs'
-import { buildCatalog } from '../../src/docs/catalog.ts'
-import { createRecord, readRecord, setField } from '../../src/docs/record.ts'
-import { asRecordId, type DocName } from '../../src/ids.ts'
-import { Rooms } from '../../src/server/rooms.ts'
-import type { Room } from '../../src/server/room.ts'
-import { Security } from '../../src/server/security.ts'
-import { demoModel } from '../../src/server/demo.ts'
-import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
-import { openSqlite } from '../../src/server/storage/sqlite-db.ts'
-import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
-import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
+import { readRecord, setField } from '../../src/docs/record.ts'
 import { Reason } from '../../src/protocol/receipts.ts'
 import { recordingMember } from '../../tools/room-member.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
+import { account, AT, copy, edit, roomOverSqlite } from '../helpers/room.ts'
 
-const catalog = buildCatalog()
-const account = catalog.entities.get('account')!
-const AT = '2026-11-27T09:00:00.000Z'
 const cleanups = useCleanups()
-
-const setup = async (): Promise<{ room: Room, storage: SqliteRecordStorage }> => {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldsync-room-api-'))
-  const db = openSqlite(join(dir, 'r.db'))
-  const projection = new SqliteProjection(db, catalog)
-  const storage = new SqliteRecordStorage(db, projection)
-  const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
-  const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 1000 })
-  cleanups.push(async () => { await rooms.close(); await storage.close(); db.close(); rmSync(dir, { recursive: true, force: true }) })
-  const room = rooms.get('account/a1' as DocName)
-  await room.ready
-  await room.write(doc => createRecord(doc, account, { id: asRecordId('a1'), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { name: 'Contoso' } }, { by: 'u-avery', at: AT }))
-  return { room, storage }
-}
-
-const copy = (room: Room): Y.Doc => { const d = new Y.Doc(); Y.applyUpdate(d, Y.encodeStateAsUpdate(room.doc)); return d }
-const edit = (d: Y.Doc, f: (d: Y.Doc) => void): Uint8Array => { const sv = Y.encodeStateVector(d); f(d); return Y.encodeStateAsUpdate(d, sv) }
+const setup = () => roomOverSqlite(cleanups, 'room-api')
 
 describe('the room\'s typed API', () => {
   it('submit resolves once committed: kept, or refused with the receipts the member was sent', async () => {

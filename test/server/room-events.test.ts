@@ -2,48 +2,19 @@
 // command part's trial checked by the same step in the same order: over real SQLite storage, no socket.
 
 import { describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import * as Y from 'yjs'
 import * as awarenessProtocol from 'y-protocols/awareness'
-import { buildCatalog } from '../../src/docs/catalog.ts'
-import { createRecord, readRecord, setField, META } from '../../src/docs/record.ts'
-import { asRecordId, type DocName } from '../../src/ids.ts'
+import { readRecord, setField, META } from '../../src/docs/record.ts'
 import { Rooms } from '../../src/server/rooms.ts'
-import type { CommandGate, PartDecision, Room, RoomEvents } from '../../src/server/room.ts'
-import { Security } from '../../src/server/security.ts'
-import { demoModel } from '../../src/server/demo.ts'
-import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
-import { openSqlite } from '../../src/server/storage/sqlite-db.ts'
-import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
-import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
+import type { CommandGate, PartDecision, RoomEvents } from '../../src/server/room.ts'
 import { CloseCode } from '../../src/protocol/codes.ts'
 import { Reason } from '../../src/protocol/receipts.ts'
 import { recordingMember } from '../../tools/room-member.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
+import { account, AT, copy, edit, roomOverSqlite } from '../helpers/room.ts'
 
-const catalog = buildCatalog()
-const account = catalog.entities.get('account')!
-const AT = '2026-11-27T09:00:00.000Z'
 const cleanups = useCleanups()
-
-const setup = async (): Promise<{ rooms: Rooms, room: Room }> => {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldsync-room-events-'))
-  const db = openSqlite(join(dir, 'r.db'))
-  const projection = new SqliteProjection(db, catalog)
-  const storage = new SqliteRecordStorage(db, projection)
-  const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
-  const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 1000 })
-  cleanups.push(async () => { await rooms.close(); await storage.close(); db.close(); rmSync(dir, { recursive: true, force: true }) })
-  const room = rooms.get('account/a1' as DocName)
-  await room.ready
-  await room.write(doc => createRecord(doc, account, { id: asRecordId('a1'), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { name: 'Contoso' } }, { by: 'u-avery', at: AT }))
-  return { rooms, room }
-}
-
-const copy = (room: Room): Y.Doc => { const d = new Y.Doc(); Y.applyUpdate(d, Y.encodeStateAsUpdate(room.doc)); return d }
-const edit = (d: Y.Doc, f: (d: Y.Doc) => void): Uint8Array => { const sv = Y.encodeStateVector(d); f(d); return Y.encodeStateAsUpdate(d, sv) }
+const setup = () => roomOverSqlite(cleanups, 'room-events')
 
 /** Every event `source` emits, in order, as [name, event]. */
 const recordEvents = (source: { on: <N extends keyof RoomEvents>(name: N, f: RoomEvents[N]) => unknown }): Array<[keyof RoomEvents, Parameters<RoomEvents[keyof RoomEvents]>[0]]> => {
