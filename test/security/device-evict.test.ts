@@ -3,15 +3,13 @@
 // /sync sockets, and nothing of the record follows.
 
 import { describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
-import * as decoding from 'lib0/decoding'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { setField } from '../../src/docs/record.ts'
-import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDigest, readDeviceFrame, type DeviceFrame } from '../../src/protocol/device-frames.ts'
+import { DeviceMessage, holdingsDigest, type DeviceFrame } from '../../src/protocol/device-frames.ts'
 import type { TestServer } from '../helpers/server.ts'
 import { until } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { copyOf, edit, open, ownedBy, startServer, TIME } from './support.ts'
+import { copyOf, edit, open, ownedBy, rawDevice, startServer, TIME, type RawDevice } from './support.ts'
 import { META } from '../../src/docs/record.ts'
 import type { DocName } from '../../src/ids.ts'
 
@@ -23,20 +21,12 @@ const ownedAll = (s: TestServer, entity: string, userId: string): string[] =>
 const account = buildCatalog().entities.get('account')!
 const cleanups = useCleanups()
 
-interface RawDevice { frames: DeviceFrame[], ws: WebSocket }
-
 /** A raw /device socket of `login` that has finished its first cycle. */
-const rawDevice = async (s: TestServer, login: string, id: string): Promise<RawDevice> => {
-  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token(login)}`)
-  ws.on('error', () => {})
-  cleanups.push(() => ws.terminate())
-  const frames: DeviceFrame[] = []
-  ws.on('message', (data: Buffer) => { const d = decoding.createDecoder(new Uint8Array(data)); while (decoding.hasContent(d)) frames.push(readDeviceFrame(d)) })
-  await new Promise(resolve => ws.on('open', resolve))
-  ws.send(encodeDeviceFrame({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId: id, cursor: 0, privilegeVersion: 0, metadataDigest: 0 }))
-  ws.send(encodeDeviceFrame({ type: DeviceMessage.syncNow, request: 1, count: 0, digest: holdingsDigest([]), receiptSeq: 0 }))
-  await until(() => frames.some(f => f.type === DeviceMessage.done), `${login}'s first cycle`)
-  return { frames, ws }
+const syncedDevice = async (s: TestServer, login: string, id: string): Promise<RawDevice> => {
+  const d = await rawDevice(cleanups, s, login, id)
+  d.send({ type: DeviceMessage.syncNow, request: 1, count: 0, digest: holdingsDigest([]), receiptSeq: 0 })
+  await until(() => d.frames.some(f => f.type === DeviceMessage.done), `${login}'s first cycle`)
+  return d
 }
 
 const recordFrames = (d: RawDevice, name: string, from = 0): DeviceFrame[] =>
@@ -60,7 +50,7 @@ describe('a device loses a record the moment its user loses read access', () => 
   it('on a reassignment: evict at once, and no byte of the record after it', async () => {
     const s = await startServer(cleanups)
     const [name, other] = ownedAll(s, 'account', 'u-alice')
-    const d = await rawDevice(s, 'alice', 'device-evict-a1')
+    const d = await syncedDevice(s, 'alice', 'device-evict-a1')
     expect(recordFrames(d, name).length).toBeGreaterThan(0)
     const res = await api(s, 'avery', `/api/records/${name}/assign`, 'POST', { ownerid: 'systemuser/u-carol' })
     expect(res.status).toBe(200)
@@ -74,7 +64,7 @@ describe('a device loses a record the moment its user loses read access', () => 
   it('on its own push that takes the record out of its reach: evicted, and the member of that push sends nothing of the record after', async () => {
     const s = await startServer(cleanups)
     const [name] = ownedAll(s, 'account', 'u-alice')
-    const d = await rawDevice(s, 'alice', 'device-evict-a3')
+    const d = await syncedDevice(s, 'alice', 'device-evict-a3')
     // alice assigns her record to carol (bu-south: out of alice's business-unit read) and, in the same
     // update, touches statecode, which only a command may: that part is reverted, so the committed
     // update goes back to its author too — through the member the room has just closed for read access.
@@ -85,7 +75,7 @@ describe('a device loses a record the moment its user loses read access', () => 
       meta.set('statecode', 1)
     }))
     const from = d.frames.length
-    d.ws.send(encodeDeviceFrame({ type: DeviceMessage.push, record: name, id: 1, update }))
+    d.send({ type: DeviceMessage.push, record: name, id: 1, update })
     await until(() => d.frames.some(f => f.type === DeviceMessage.ack && f.record === name && f.id === 1), 'the push acknowledged')
     expect(s.projection.row('account', name.split('/')[1])?.ownerid).toBe('systemuser/u-carol')
     // the statecode part was refused (its receipt says so), so the room echoed the committed update to its author
@@ -93,14 +83,14 @@ describe('a device loses a record the moment its user loses read access', () => 
     const at = d.frames.findIndex((f, i) => i >= from && f.type === DeviceMessage.evict && f.record === name)
     expect(at).toBeGreaterThanOrEqual(from)
     // a later cycle the device asks for: still nothing of the record
-    d.ws.send(encodeDeviceFrame({ type: DeviceMessage.syncNow, request: 2, count: 0, digest: holdingsDigest([]), receiptSeq: 0 }))
+    d.send({ type: DeviceMessage.syncNow, request: 2, count: 0, digest: holdingsDigest([]), receiptSeq: 0 })
     await until(() => d.frames.some(f => f.type === DeviceMessage.done && f.request === 2), 'the next cycle')
     expect(recordFrames(d, name, at)).toEqual([])
   })
 
   it('on a role taken away: evict at once, nothing after, not even in the next cycle', async () => {
     const s = await startServer(cleanups)
-    const d = await rawDevice(s, 'alice', 'device-evict-a2')
+    const d = await syncedDevice(s, 'alice', 'device-evict-a2')
     // A role taken away: alice's own record goes too.
     const mine = ownedBy(s, 'account', 'u-alice')
     const from = d.frames.length
@@ -111,7 +101,7 @@ describe('a device loses a record the moment its user loses read access', () => 
     setField(a.doc, account, 'telephone1', '+47 after role', { by: 'u-avery', at: TIME })
     await until(() => s.projection.row('account', mine.split('/')[1])?.telephone1 === '+47 after role', 'committed')
     // A later cycle the device asks for still sends nothing of it.
-    d.ws.send(encodeDeviceFrame({ type: DeviceMessage.syncNow, request: 2, count: 0, digest: holdingsDigest([]), receiptSeq: 0 }))
+    d.send({ type: DeviceMessage.syncNow, request: 2, count: 0, digest: holdingsDigest([]), receiptSeq: 0 })
     await until(() => d.frames.some(f => f.type === DeviceMessage.done && f.request === 2), 'the next cycle')
     expect(recordFrames(d, mine, at)).toEqual([])
   })

@@ -5,15 +5,13 @@
 
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import WebSocket from 'ws'
-import * as decoding from 'lib0/decoding'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { addNote, readRecord } from '../../src/docs/record.ts'
-import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, readDeviceFrame, type DeviceFrame } from '../../src/protocol/device-frames.ts'
+import { DeviceMessage } from '../../src/protocol/device-frames.ts'
 import type { Receipt } from '../../src/protocol/receipts.ts'
 import { until } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { applyReceived, copyOf, edit, exactly, open, ownedBy, raw, startServer, TIME } from './support.ts'
+import { applyReceived, copyOf, edit, exactly, open, ownedBy, raw, rawDevice, startServer, TIME } from './support.ts'
 
 const catalog = buildCatalog()
 const account = catalog.entities.get('account')!
@@ -89,14 +87,9 @@ describe('content outside the record layout', () => {
       d.getMap('meta').set('statecode', 2)
       d.getText('memo:description').insertEmbed(0, { script: 'x' })
     }))
-    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token('alice')}`)
-    ws.on('error', () => {})
-    cleanups.push(() => ws.terminate())
-    const frames: DeviceFrame[] = []
-    ws.on('message', (data: Buffer) => { const d = decoding.createDecoder(new Uint8Array(data)); while (decoding.hasContent(d)) frames.push(readDeviceFrame(d)) })
-    await new Promise(resolve => ws.on('open', resolve))
-    ws.send(encodeDeviceFrame({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId: 'device-layout-1', cursor: 0, privilegeVersion: 0, metadataDigest: 0 }))
-    ws.send(encodeDeviceFrame({ type: DeviceMessage.command, command: 'disqualify', target: lead, parts: [{ record: lead, id: 1, update }] }))
+    const device = await rawDevice(cleanups, s, 'alice', 'device-layout-1')
+    const { frames } = device
+    device.send({ type: DeviceMessage.command, command: 'disqualify', target: lead, parts: [{ record: lead, id: 1, update }] })
     await until(() => frames.some(f => f.type === DeviceMessage.ack), 'the part acknowledged')
     const receipts = frames.flatMap(f => f.type === DeviceMessage.receipts ? JSON.parse(f.json) as Receipt[] : [])
     expect(receipts.map(r => [r.record, r.reason])).toEqual([[lead, 'invalid-value']])

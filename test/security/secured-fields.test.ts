@@ -13,10 +13,9 @@ import type { TestServer } from '../helpers/server.ts'
 import { until } from '../helpers/server.ts'
 import { deviceFor, inboxReceipts } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { applyReceived, ownedBy, raw, startServer, TIME } from './support.ts'
-import WebSocket from 'ws'
+import { applyReceived, ownedBy, raw, rawDevice, startServer, TIME } from './support.ts'
 import { SyncStep } from '../../src/protocol/codes.ts'
-import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, readDeviceFrame, type DeviceFrame } from '../../src/protocol/device-frames.ts'
+import { DeviceMessage } from '../../src/protocol/device-frames.ts'
 
 const account = buildCatalog().entities.get('account')!
 const cleanups = useCleanups()
@@ -133,17 +132,12 @@ describe('secured field values', () => {
     const field = `${name}/revenue` as DocName
     const revenue = revenueOf(s, name)
     // alice's device asks for the field's state and pushes a value into it: evicted, no byte of it, nothing kept.
-    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token('alice')}`)
-    ws.on('error', () => {})
-    cleanups.push(() => ws.terminate())
-    const frames: DeviceFrame[] = []
-    ws.on('message', (data: Buffer) => { const d = decoding.createDecoder(new Uint8Array(data)); while (decoding.hasContent(d)) frames.push(readDeviceFrame(d)) })
-    await new Promise(resolve => ws.on('open', resolve))
-    ws.send(encodeDeviceFrame({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId: 'device-secured-1', cursor: 0, privilegeVersion: 0, metadataDigest: 0 }))
-    ws.send(encodeDeviceFrame({ type: DeviceMessage.sync, record: field, step: SyncStep.step1, payload: Y.encodeStateVector(new Y.Doc()) }))
+    const device = await rawDevice(cleanups, s, 'alice', 'device-secured-1')
+    const { frames } = device
+    device.send({ type: DeviceMessage.sync, record: field, step: SyncStep.step1, payload: Y.encodeStateVector(new Y.Doc()) })
     const forged = new Y.Doc()
     forged.getMap('fields').set('revenue', 1)
-    ws.send(encodeDeviceFrame({ type: DeviceMessage.push, record: field, id: 7, update: Y.encodeStateAsUpdate(forged) }))
+    device.send({ type: DeviceMessage.push, record: field, id: 7, update: Y.encodeStateAsUpdate(forged) })
     await until(() => frames.some(f => f.type === DeviceMessage.ack && f.id === 7), 'the push answered')
     expect(frames.filter(f => f.type === DeviceMessage.sync && f.record === field)).toEqual([])
     expect(frames.filter(f => f.type === DeviceMessage.evict && f.record === field).length).toBeGreaterThan(0)

@@ -7,6 +7,7 @@ import * as decoding from 'lib0/decoding'
 import type { WebsocketProvider } from 'y-websocket'
 import { MessageType, SyncStep } from '../../src/protocol/codes.ts'
 import { encodeSyncUpdate } from '../../src/protocol/sync-messages.ts'
+import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, readDeviceFrame, type DeviceFrame } from '../../src/protocol/device-frames.ts'
 import type { Receipt } from '../../src/protocol/receipts.ts'
 import type { DocName } from '../../src/ids.ts'
 import { provider, startTestServer, synced, type TestServer } from '../helpers/server.ts'
@@ -158,3 +159,23 @@ export const docOf = async (cleanups: Cleanup[], s: TestServer, name: string, lo
 
 /** A principal's receipts about one record. */
 export const receiptsOn = (s: TestServer, userId: string, record: string): Receipt[] => s.storage.receipts(userId, 0, 10_000).filter(r => r.record === record)
+
+export interface RawDevice {
+  readonly ws: WebSocket
+  /** every /device frame received so far */
+  readonly frames: DeviceFrame[]
+  send (frame: DeviceFrame): void
+}
+
+/** A raw /device socket of `login` that has said hello as device `deviceId` (nothing else yet). */
+export const rawDevice = async (cleanups: Cleanup[], s: TestServer, login: string, deviceId: string): Promise<RawDevice> => {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token(login)}`)
+  ws.on('error', () => {})
+  cleanups.push(() => ws.terminate())
+  const frames: DeviceFrame[] = []
+  ws.on('message', (data: Buffer) => { const d = decoding.createDecoder(new Uint8Array(data)); while (decoding.hasContent(d)) frames.push(readDeviceFrame(d)) })
+  await new Promise(resolve => ws.on('open', resolve))
+  const send = (frame: DeviceFrame): void => ws.send(encodeDeviceFrame(frame))
+  send({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId, cursor: 0, privilegeVersion: 0, metadataDigest: 0 })
+  return { ws, frames, send }
+}
