@@ -55,6 +55,13 @@ const pull = (s: TestServer, name: DocName, d: Device): void => {
 const device = async (s: TestServer, name: DocName, login: string, userId: string, clientID: number): Promise<Device> =>
   ({ login, userId, doc: copyOf(s, name, clientID), sock: await raw(cleanups, s, name, login) })
 
+/** A server, alice's account on it, and copies of it on alice's and bob's devices under the given client ids. */
+const aliceAndBob = async (aliceClient: number, bobClient: number): Promise<{ s: TestServer, name: DocName, alice: Device, bob: Device }> => {
+  const s = await startServer(cleanups)
+  const name = ownedBy(s, 'account', 'u-alice')
+  return { s, name, alice: await device(s, name, 'alice', 'u-alice', aliceClient), bob: await device(s, name, 'bob', 'u-bob', bobClient) }
+}
+
 const superseded = (s: TestServer, userId: string, record: string): Receipt[] =>
   s.storage.receipts(userId, 0, 10_000).filter(r => r.record === record && r.reason === Reason.superseded)
 
@@ -93,12 +100,9 @@ describe('same-field conflicts', () => {
   })
 
   it('different fields, a text merged by character, and a write made on top of the current value raise nothing', async () => {
-    const s = await startServer(cleanups)
-    const name = ownedBy(s, 'account', 'u-alice')
+    const { s, name, alice, bob } = await aliceAndBob(5_000_001, 5_000_002)
     const entity = ACCOUNT
     const t0 = Date.now() - 60_000
-    const alice = await device(s, name, 'alice', 'u-alice', 5_000_001)
-    const bob = await device(s, name, 'bob', 'u-bob', 5_000_002)
     const memo = entity.attributes.find(a => a.type === 'memo')!.name
     setField(alice.doc, entity, 'telephone1', '555-0100', { by: 'u-alice', at: iso(t0) })
     editText(alice.doc, entity, memo, 0, 0, 'alice ', { by: 'u-alice', at: iso(t0) })
@@ -119,11 +123,8 @@ describe('same-field conflicts', () => {
   })
 
   it('a stamp claiming to have seen a later value than the record holds does not make an older write stand', async () => {
-    const s = await startServer(cleanups)
-    const name = ownedBy(s, 'account', 'u-alice')
+    const { s, name, alice, bob } = await aliceAndBob(6_100_001, 6_100_002)
     const t0 = Date.now() - 60_000
-    const alice = await device(s, name, 'alice', 'u-alice', 6_100_001)
-    const bob = await device(s, name, 'bob', 'u-bob', 6_100_002)
     setField(alice.doc, ACCOUNT, 'telephone1', 'alice, later', { by: 'u-alice', at: iso(t0 + 1000) })
     await push(s, name, alice)
     // Bob's stale copy writes an earlier edit and claims it was made on top of a value from the far future.
@@ -153,11 +154,8 @@ describe('same-field conflicts', () => {
   })
 
   it('a clock more than the allowed skew ahead counts as the time the write arrived', async () => {
-    const s = await startServer(cleanups)
-    const name = ownedBy(s, 'account', 'u-alice')
+    const { s, name, alice, bob } = await aliceAndBob(6_000_001, 6_000_002)
     const entity = ACCOUNT
-    const alice = await device(s, name, 'alice', 'u-alice', 6_000_001)
-    const bob = await device(s, name, 'bob', 'u-bob', 6_000_002)
     // Alice's device is a day ahead; bob edits (concurrently) after her update arrived.
     setField(alice.doc, entity, 'telephone1', 'from the future', { by: 'u-alice', at: iso(Date.now() + 86_400_000) })
     await push(s, name, alice)
@@ -170,11 +168,8 @@ describe('same-field conflicts', () => {
   })
 
   it('an edit arriving after the record was deleted is superseded by the delete, and its author told', async () => {
-    const s = await startServer(cleanups)
-    const name = ownedBy(s, 'account', 'u-alice')
+    const { s, name, alice, bob } = await aliceAndBob(7_000_001, 7_000_002)
     const entity = ACCOUNT
-    const alice = await device(s, name, 'alice', 'u-alice', 7_000_001)
-    const bob = await device(s, name, 'bob', 'u-bob', 7_000_002)
     deleteRecord(bob.doc, entity, { by: 'u-bob', at: iso(Date.now() - 1000) })
     setField(alice.doc, entity, 'telephone1', 'edited offline', { by: 'u-alice', at: iso(Date.now() - 500) })
     await push(s, name, bob)
@@ -188,10 +183,7 @@ describe('same-field conflicts', () => {
   })
 
   it('a delete arriving after an edit its writer had not seen tells that editor, and nobody else', async () => {
-    const s = await startServer(cleanups)
-    const name = ownedBy(s, 'account', 'u-alice')
-    const alice = await device(s, name, 'alice', 'u-alice', 7_100_001)
-    const bob = await device(s, name, 'bob', 'u-bob', 7_100_002)
+    const { s, name, alice, bob } = await aliceAndBob(7_100_001, 7_100_002)
     const avery = await device(s, name, 'avery', 'u-avery', 7_100_003)
     // Avery's edit bob has seen, alice's he has not.
     setField(avery.doc, ACCOUNT, 'telephone1', 'seen by bob', { by: 'u-avery', at: iso(Date.now() - 3000) })
