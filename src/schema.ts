@@ -23,7 +23,8 @@ export const list = <TItem extends v.GenericSchema>(item: TItem, what: string) =
 /** A non-empty string (names, labels, messages). */
 export const text = (what: string) => v.pipe(v.string(expected(what)), v.minLength(1, `${what} must not be empty`))
 
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
+/** A JSON object (not null, not an array). */
+export const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
 
 /**
  * A file's top level. Valibot's object schemas take arrays too (`[]` has no unknown keys), which at the
@@ -32,20 +33,25 @@ const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
 export const fileRoot = <TSchema extends v.GenericSchema>(schema: TSchema, what: string) =>
   v.pipe(v.custom<v.InferInput<TSchema>>(isObject, expected(what)), schema)
 
+/** `path` as it reads in the input (`a.b[0].c`), or `root` for the input itself. */
+const pathText = (path: readonly PathKey[], root: string): string => {
+  let out = ''
+  for (const key of path) out += typeof key === 'number' ? `[${key}]` : `${out === '' ? '' : '.'}${key}`
+  return out === '' ? root : out
+}
+
 /**
  * `path` as `a[0].b`, followed by the names met on the way (`(lead.Flow.Stage)`), so an author finds the
  * item whether they count or search: an object with `entity` and `name` reads as `entity.name`.
  */
 export const formatPath = (root: unknown, path: readonly PathKey[]): string => {
-  let out = ''
   const names: string[] = []
   let at: unknown = root
   for (const key of path) {
-    out += typeof key === 'number' ? `[${key}]` : out === '' ? key : `.${key}`
     at = isObject(at) ? at[key] : Array.isArray(at) && typeof key === 'number' ? at[key] : undefined
     if (isObject(at) && typeof at.name === 'string') names.push(typeof at.entity === 'string' ? `${at.entity}.${at.name}` : at.name)
   }
-  if (out === '') out = 'top level'
+  const out = pathText(path, 'top level')
   return names.length === 0 ? out : `${out} (${names.join('.')})`
 }
 
@@ -88,11 +94,7 @@ export const parseJson = (source: string, text: string, fail: (text: string) => 
 }
 
 /** The path of an issue as it reads in the input (`a.b[0].c`), or `root` for the input itself. */
-export const issuePath = (issue: v.BaseIssue<unknown>, root: string): string => {
-  let out = ''
-  for (const key of keysOf(issue)) out += typeof key === 'number' ? `[${key}]` : `${out === '' ? '' : '.'}${key}`
-  return out === '' ? root : out
-}
+export const issuePath = (issue: v.BaseIssue<unknown>, root: string): string => pathText(keysOf(issue), root)
 
 /** A request body or admin input through `schema`: its output, or the FieldError `fail` makes of the first issue. */
 export const parseFields = <S extends v.GenericSchema>(schema: S, input: unknown, fail: (field: string, message: string) => FieldError, root: string): v.InferOutput<S> => {

@@ -4,7 +4,7 @@
 
 import type * as Y from 'yjs'
 import { ObservableV2 } from 'lib0/observable'
-import type { EntityDef, OfflineCommand } from '../docs/catalog-types.ts'
+import { attributeOf, type EntityDef, type OfflineCommand } from '../docs/catalog-types.ts'
 import { userOwned } from '../docs/ownership.ts'
 import { addNote, attributeValues, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, stampRecord, type AttachmentRef, type NoteState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
@@ -110,7 +110,7 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
   private async writeSecured (record: string, def: EntityDef, values: Record<string, FieldValue | null>): Promise<void> {
     for (const [k, v] of Object.entries(values)) {
       const doc = await this.open(fieldDocName(record, k))
-      if (def.attributes.find(a => a.name === k)?.type === 'memo') replaceText(doc.getText(`memo:${k}`), v === null ? '' : String(v))
+      if (attributeOf(def, k)?.type === 'memo') replaceText(doc.getText(`memo:${k}`), v === null ? '' : String(v))
       else if (v === null) doc.getMap('fields').delete(k)
       else doc.getMap('fields').set(k, v)
     }

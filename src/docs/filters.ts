@@ -6,7 +6,7 @@ import * as v from 'valibot'
 import type { EntityDef } from './catalog-types.ts'
 import { sqlValue } from './row.ts'
 import { FILTER_SYSTEM_FIELDS } from './system-fields.ts'
-import { expected, list, oneOf, text, type PathKey, type Problem } from '../schema.ts'
+import { expected, isObject, list, oneOf, text, type PathKey, type Problem } from '../schema.ts'
 
 export const FILTER_OPS = ['eq', 'ne', 'gt', 'ge', 'lt', 'le', 'contains', 'begins-with', 'null', 'not-null'] as const
 export type FilterOp = typeof FILTER_OPS[number]
@@ -34,8 +34,6 @@ const ConditionSchema = v.pipe(
   v.forward(v.check(c => !TEXT_OPS.includes(c.op) || typeof c.value === 'string', issue => `"${issue.input.op}" compares text: expected a string, got ${JSON.stringify(issue.input.value)}`), ['value']),
   v.readonly()
 )
-
-const isObject = (x: unknown): x is object => typeof x === 'object' && x !== null && !Array.isArray(x)
 
 const NOT_A_FILTER = v.custom<never>(() => false, issue => `expected a filter: { "field", "op", "value" }, { "and": [filters] } or { "or": [filters] }, got ${issue.received}`)
 

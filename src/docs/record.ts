@@ -20,6 +20,8 @@ export const CLOCKS = 'clocks'
 
 /** The attachment of a note: its content is a blob named by `contenthash` (sha-256, hex); `filesize` in bytes, as decimal digits. */
 export const ATTACHMENT_KEYS = ['filename', 'mimetype', 'filesize', 'contenthash'] as const
+/** A `contenthash`: the sha-256 of the content, 64 lowercase hex digits (what a blob is named by). */
+export const CONTENT_HASH = /^[0-9a-f]{64}$/
 export type AttachmentRef = Record<typeof ATTACHMENT_KEYS[number], string>
 
 export const NOTE_KEYS = ['subject', 'text', 'createdby', 'createdon', 'modifiedby', 'modifiedon', ...ATTACHMENT_KEYS] as const

@@ -3,7 +3,7 @@
 // "attributes": { "account.revenue": ... } }` (README, "Conflicts").
 
 import * as v from 'valibot'
-import type { Catalog } from '../docs/catalog-types.ts'
+import { attributeOf, type Catalog } from '../docs/catalog-types.ts'
 import { laterEditWins, STRATEGIES, type ConflictStrategy } from './conflict-strategies.ts'
 import { expected, oneOf, type Problem } from '../schema.ts'
 
@@ -30,7 +30,7 @@ export const conflictProblems = (catalog: Catalog, policies: ConflictPolicies): 
     const path = ['attributes', key]
     const [entity, attribute, ...rest] = key.split('.')
     const def = catalog.entities.get(entity)
-    const attr = def?.attributes.find(a => a.name === attribute)
+    const attr = def === undefined || attribute === undefined ? undefined : attributeOf(def, attribute)
     if (rest.length > 0 || attribute === undefined) problems.push({ path, message: 'name an attribute as <entity>.<attribute>' })
     else if (def === undefined) problems.push({ path, message: `no entity ${entity} in the catalog` })
     else if (attr === undefined) problems.push({ path, message: `${entity} has no attribute ${attribute}` })

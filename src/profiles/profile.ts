@@ -2,7 +2,7 @@
 // their types), then checked against the catalog and DESIGN.md's rules; each error names the field path.
 
 import * as v from 'valibot'
-import type { Catalog, RelationshipDef } from '../docs/catalog-types.ts'
+import { attributeOf, type Catalog, type RelationshipDef } from '../docs/catalog-types.ts'
 import { FILTER_OPS, filterable, PRESENCE_OPS, type FilterOp } from '../docs/filters.ts'
 import { isValidId } from '../ids.ts'
 import { FieldError } from '../errors.ts'
@@ -128,7 +128,7 @@ export const parseProfile = (catalog: Catalog, input: unknown): OfflineProfile =
       r.conditions.forEach((c, j) => {
         const cat = `${at}.rules[${i}].conditions[${j}]`
         if (!filterable(def, c.field)) throw fail(cat, `${entity} has no attribute "${c.field}"`)
-        if (def.attributes.find(a => a.name === c.field)?.type === 'memo') throw fail(cat, `multi-line text "${c.field}" cannot be filtered`)
+        if (attributeOf(def, c.field)?.type === 'memo') throw fail(cat, `multi-line text "${c.field}" cannot be filtered`)
       })
     })
     let toMany = 0

@@ -128,7 +128,6 @@ export interface Arbitration {
   readonly unchanged: ReadonlyMap<string, FieldValue | null>
 }
 
-/** The first item of `type`'s entry `key`, from the right, that this update added. */
 /** Of the items an update added to one entry, the one furthest right (what the writer's copy shows). */
 const newestOwn = (items: readonly Y.Item[] | undefined): Y.Item | null => {
   if (items === undefined || items.length === 0) return null
@@ -143,12 +142,12 @@ const contentOf = (item: Y.Item): unknown => item.content instanceof Y.ContentAn
 const sameId = (a: Y.ID | null, b: Y.ID | null): boolean => a === null ? b === null : b !== null && a.client === b.client && a.clock === b.clock
 const lastId = (item: Y.Item): Y.ID => Y.createID(item.id.client, item.id.clock + item.length - 1)
 
+export type DeleteSet = ReturnType<typeof Y.decodeUpdate>['ds']
+
 /**
  * Call inside the transaction, after the update is integrated: settles every field the update wrote.
  * `ds` is the update's delete set.
  */
-export type DeleteSet = ReturnType<typeof Y.decodeUpdate>['ds']
-
 export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], deletedKeys: Iterable<string>, ds: DeleteSet, before: FieldsBefore, ctx: ArbitrationContext): Arbitration => {
   const fields = doc.getMap<FieldValue>(FIELDS)
   const clocks = doc.getMap<string>(CLOCKS)
@@ -257,7 +256,6 @@ export const stampServerWrites = (doc: Y.Doc, fields: readonly string[], nowMs: 
     clocks.set(f, encodeStamp({ clock: tick(pre?.clock ?? ZERO, nowMs, doc.clientID), seen: pre?.clock ?? null }))
   }
 }
-
 
 /**
  * The stamped field values a delete's writer had not seen, by their authors: `seen` is the tombstone's

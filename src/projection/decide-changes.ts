@@ -4,7 +4,7 @@
 import type { AttributeDef, EntityDef } from '../docs/catalog-types.ts'
 import { allows, attributeOf } from '../docs/catalog-types.ts'
 import type { Change } from '../docs/diff.ts'
-import { ATTACHMENT_KEYS, attributeValues, exists, type NoteState, type RecordState } from '../docs/record.ts'
+import { ATTACHMENT_KEYS, attributeValues, CONTENT_HASH, exists, type NoteState, type RecordState } from '../docs/record.ts'
 import { checkValue } from '../docs/values.ts'
 import { isDateTimeText } from '../docs/date-time.ts'
 import { fieldPermission, mayAccess, ownerUnit, type ModelIndex } from '../authz/decide.ts'
@@ -154,8 +154,6 @@ const lookupProblem = (ctx: DecideContext, attr: AttributeDef, value: unknown): 
   return d === null ? null : { reason: d.reason, message: `${attr.name}: no appendTo on ${value}: ${d.message}` }
 }
 
-const SHA256 = /^[0-9a-f]{64}$/
-
 /** A note's attachment: all of its keys or none, and content its author uploaded completely, of that size. */
 const attachmentProblem = (ctx: DecideContext, n: NoteState): Denial | null => {
   const present = ATTACHMENT_KEYS.filter(k => n[k] !== undefined)
@@ -164,7 +162,7 @@ const attachmentProblem = (ctx: DecideContext, n: NoteState): Denial | null => {
   if (present.length < ATTACHMENT_KEYS.length) return bad(`an attachment needs ${ATTACHMENT_KEYS.join(', ')}`)
   const { filename, mimetype, filesize, contenthash } = n as Required<NoteState>
   if (filename === '' || filename.length > 255 || mimetype.length > 256) return bad('attachment filename (1-255 characters) or mimetype (at most 256) out of bounds')
-  if (!SHA256.test(contenthash)) return bad('contenthash must be a sha-256 hash (64 lowercase hex digits)')
+  if (!CONTENT_HASH.test(contenthash)) return bad('contenthash must be a sha-256 hash (64 lowercase hex digits)')
   if (!/^[1-9]\d{0,15}$/.test(filesize)) return bad('filesize must be a positive whole number of bytes')
   // Only the author's own complete upload counts, so a hash cannot fetch someone else's content.
   const stored = ctx.blobSize?.(ctx.userId, contenthash)

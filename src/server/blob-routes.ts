@@ -9,10 +9,10 @@ import * as Y from 'yjs'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { mayAccess } from '../authz/decide.ts'
 import { docName, isValidId, type RecordId } from '../ids.ts'
-import { NOTES } from '../docs/record.ts'
+import { CONTENT_HASH, NOTES } from '../docs/record.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
-import { BlobError, HASH, type BlobStore } from './storage/blob-port.ts'
+import { BlobError, type BlobStore } from './storage/blob-port.ts'
 
 /** The largest chunk one PUT may carry. */
 export const MAX_CHUNK_BYTES = 1024 * 1024
@@ -28,7 +28,7 @@ export const blobRoutes = (blobs: BlobStore, catalog: Catalog, security: Securit
 
   app.get('/blobs/:hash', async c => {
     const hash = c.req.param('hash')
-    if (!HASH.test(hash)) throw new HTTPException(400, { message: 'a blob is named by its sha-256 hash: 64 lowercase hex digits' })
+    if (!CONTENT_HASH.test(hash)) throw new HTTPException(400, { message: 'a blob is named by its sha-256 hash: 64 lowercase hex digits' })
     // Only the caller's own upload: whether anyone else holds this content is not revealed.
     const s = await blobs.status(c.get('principal').userId, hash)
     if (s === undefined) return c.json({ size: null, received: 0, complete: false }, 404)

@@ -5,8 +5,6 @@
 import type { Awaitable } from './awaitable.ts'
 import { ErrorCode, FieldsyncError } from '../../errors.ts'
 
-export const HASH = /^[0-9a-f]{64}$/
-
 export interface BlobStatus { readonly size: number, readonly received: number, readonly complete: boolean }
 
 export type BlobErrorCode = typeof ErrorCode.blobInvalid | typeof ErrorCode.blobOffset | typeof ErrorCode.blobTooLarge | typeof ErrorCode.blobHashMismatch

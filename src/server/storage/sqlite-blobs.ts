@@ -7,8 +7,9 @@
 import { createHash } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import type { SqliteDb } from './sqlite-db.ts'
-import { BlobError, HASH, type BlobStatus, type BlobStore } from './blob-port.ts'
+import { BlobError, type BlobStatus, type BlobStore } from './blob-port.ts'
 import { ErrorCode } from '../../errors.ts'
+import { CONTENT_HASH } from '../../docs/record.ts'
 
 const MISMATCH = -1
 
@@ -95,7 +96,7 @@ export class SqliteBlobStore implements BlobStore {
    * is uploaded whole all the same (that proves the user holds it); then only the ownership is kept.
    */
   write (userId: string, hash: string, size: number, offset: number, chunk: Uint8Array): BlobStatus {
-    if (!HASH.test(hash)) throw new BlobError(ErrorCode.blobInvalid, 'a blob is named by its sha-256 hash: 64 lowercase hex digits')
+    if (!CONTENT_HASH.test(hash)) throw new BlobError(ErrorCode.blobInvalid, 'a blob is named by its sha-256 hash: 64 lowercase hex digits')
     if (!Number.isSafeInteger(size) || size < 1) throw new BlobError(ErrorCode.blobInvalid, 'size: expected the whole blob\'s size in bytes (at least 1)')
     if (size > this.maxBytes) throw new BlobError(ErrorCode.blobTooLarge, `an attachment may have at most ${this.maxBytes} bytes; this one has ${size}`)
     const key: Key = [userId, hash]
