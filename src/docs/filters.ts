@@ -107,3 +107,7 @@ export const matches = (values: Readonly<Record<string, unknown>>, f: Filter, co
     case 'le': return present(v) && comparing.order(v, want) <= 0
   }
 }
+
+/** The fields a filter compares. */
+export const filterFields = (f: Filter): string[] =>
+  'and' in f ? f.and.flatMap(filterFields) : 'or' in f ? f.or.flatMap(filterFields) : [f.field]

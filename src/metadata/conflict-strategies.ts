@@ -65,4 +65,3 @@ export const STRATEGIES: Readonly<Record<string, ConflictStrategy>> = Object.fro
   [laterEditWins, yjsNative, serverWins, deviceWins].map(s => [s.name, s])
 )
 
-export type StrategyName = 'later-edit-wins' | 'yjs' | 'server-wins' | 'device-wins'

@@ -6,6 +6,9 @@ import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { applyChanges, applyChangesToDoc, diff, invertAll, isStampChange, type Change } from '../docs/diff.ts'
 import { partsTouched } from '../docs/layout.ts'
+import { filterFields } from '../docs/filters.ts'
+import type { BusinessRule } from '../metadata/business-rules.ts'
+import type { ProcessFlow } from '../metadata/process-flows.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { CLOCKS, exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
@@ -121,35 +124,32 @@ const lostWritesRefused = (ctx: ProjectContext, before: RecordState, arbitration
     return decideChanges(ctx, before, applyChanges(before, [change]), [change]).filter(v => !v.allowed && v.change === change)
   })
 
-/** The field names a rule or flow mentions (conditions, actions, a stage's required fields). */
-const fieldsNamed = (x: unknown, into: Set<string>): Set<string> => {
-  if (Array.isArray(x)) for (const v of x) fieldsNamed(v, into)
-  else if (typeof x === 'object' && x !== null) {
-    for (const [k, v] of Object.entries(x)) {
-      if (k === 'field' && typeof v === 'string') into.add(v)
-      else if (k === 'required' && Array.isArray(v)) for (const f of v) { if (typeof f === 'string') into.add(f) }
-      else fieldsNamed(v, into)
-    }
-  }
-  return into
-}
+/** The fields an entity's business rules and flows read: rule conditions and actions, stages' required fields. */
+const fieldsNamed = (entity: string, rules: readonly BusinessRule[], flows: readonly ProcessFlow[]): Set<string> => new Set([
+  ...rules.filter(r => r.entity === entity).flatMap(r => [...(r.condition === undefined ? [] : filterFields(r.condition)), ...r.actions.flatMap(a => a.field === undefined ? [] : [a.field])]),
+  ...flows.filter(f => f.entity === entity).flatMap(f => f.stages.flatMap(s => s.required))
+])
 
-const namedByMetadata = new WeakMap<object, Map<string, ReadonlySet<string>>>()
+const NONE: readonly never[] = []
+/** Per rules list, flows list and entity: the memo attributes they name (metadata is fixed while a server runs). */
+const namedMemos = new WeakMap<object, WeakMap<object, Map<string, ReadonlySet<string>>>>()
 
 /**
  * The memo texts a decision reads: those the update touches, and those the entity's business rules or
  * flows name (their conditions and required fields read them whatever the update changed).
  */
 const memosRead = (ctx: ProjectContext, touched: ReadonlySet<string>): ReadonlySet<string> => {
-  const key = ctx.rules ?? ctx.flows ?? namedByMetadata
-  let perEntity = namedByMetadata.get(key)
-  if (perEntity === undefined) { perEntity = new Map(); namedByMetadata.set(key, perEntity) }
-  let named = perEntity.get(ctx.entity.name)
+  const rules = ctx.rules ?? NONE
+  const flows = ctx.flows ?? NONE
+  let byFlows = namedMemos.get(rules)
+  if (byFlows === undefined) { byFlows = new WeakMap(); namedMemos.set(rules, byFlows) }
+  let byEntity = byFlows.get(flows)
+  if (byEntity === undefined) { byEntity = new Map(); byFlows.set(flows, byEntity) }
+  let named = byEntity.get(ctx.entity.name)
   if (named === undefined) {
-    const memoNames = new Set(ctx.entity.attributes.filter(a => a.type === 'memo').map(a => a.name))
-    const mentioned = fieldsNamed([(ctx.rules ?? []).filter(r => r.entity === ctx.entity.name), (ctx.flows ?? []).filter(f => f.entity === ctx.entity.name)], new Set())
-    named = new Set([...mentioned].filter(f => memoNames.has(f)))
-    perEntity.set(ctx.entity.name, named)
+    const mentioned = fieldsNamed(ctx.entity.name, rules, flows)
+    named = new Set(ctx.entity.attributes.filter(a => a.type === 'memo' && mentioned.has(a.name)).map(a => a.name))
+    byEntity.set(ctx.entity.name, named)
   }
   return named.size === 0 ? touched : new Set([...touched, ...named])
 }
@@ -228,10 +228,10 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     const keptFields = new Set(changes.filter(c => !dropped.includes(c)).flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' ? [c.field] : []))
     // A write of the value a field already had changes nothing but its stamp: the stamp stands if the
     // user may make that write (decided like any other).
-    for (const [field, value] of arbitration.unchanged) {
-      if (ctx.reject !== undefined || keptFields.has(field) || value === null) continue
-      if (decideChanges(ctx, before, after, [{ kind: 'field-set', field, old: value, new: value }]).every(v => v.allowed)) keptFields.add(field)
-    }
+    const same: Change[] = ctx.reject !== undefined
+      ? []
+      : [...arbitration.unchanged].flatMap(([field, value]) => keptFields.has(field) || value === null ? [] : [{ kind: 'field-set' as const, field, old: value, new: value }])
+    if (same.length > 0) for (const v of decideChanges(ctx, before, after, same)) if (v.allowed && v.change.kind === 'field-set') keptFields.add(v.change.field)
     if (settleStamps(doc, arbitration, f => keptFields.has(f))) compensated = true
     for (const s of arbitration.superseded) {
       // The record's value lost only if the sender's write stands; a write the sender may not make has its refusal instead.

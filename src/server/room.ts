@@ -11,6 +11,7 @@ import { readRecord, type RecordState } from '../docs/record.ts'
 import type { Change } from '../docs/diff.ts'
 import { fieldPermission, mayAccess, type ModelIndex } from '../authz/decide.ts'
 import { metaOwnership, type RecordOwnership } from '../docs/ownership.ts'
+import { attributeOf } from '../docs/catalog-types.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { projectUpdate, revertForSender, type ProjectContext } from '../projection/project.ts'
 import type { ConflictStrategy } from '../metadata/conflict-strategies.ts'
@@ -513,7 +514,7 @@ export class Room {
     const state = readRecord(this.current, entity, NO_NOTES)
     if (field === undefined) return { entity: entity.name, id: parseDocName(this.name)!.id, values: rowOf(entity, state, this.secured()) }
     const f = parseFieldDocName(this.name)!
-    const memo = entity.attributes.find(a => a.name === field)?.type === 'memo'
+    const memo = attributeOf(entity, field)?.type === 'memo'
     return { entity: entity.name, id: f.id, values: { [field]: sqlValue(memo ? state.texts[field] : state.fields[field]) }, partial: true }
   }
 
