@@ -4,6 +4,7 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { HTTPException } from 'hono/http-exception'
+import { bodyLimit } from 'hono/body-limit'
 import type { Catalog, EntityDef } from '../docs/catalog-types.ts'
 import { fieldPermission, mayAccess, ownerUnit, readScope, type ModelIndex, type ReadScope } from '../authz/decide.ts'
 import { rowOwnership, type RecordOwnership } from '../docs/ownership.ts'
@@ -21,6 +22,8 @@ import type { ReceiptStore } from './storage/receipt-port.ts'
 
 /** `POST /api/receipts/dismiss`: the receipts the user dealt with on a device (at most 1,000 at a time). */
 const DismissBody = v.object({ seqs: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(1))), v.maxLength(1000)) })
+/** 1,000 seqs of 16 digits take 17 KB: a bigger body is refused while it streams in, not parsed whole. */
+const MAX_DISMISS_BODY_BYTES = 64 * 1024
 
 /** The owner of a stored record (`<entity>/<id>`) from its projected row; undefined when there is none. */
 export const storedOwnership = (projection: Pick<ProjectionReader, 'row'>, name: string): RecordOwnership | undefined => {
@@ -74,7 +77,9 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
     return c.json({ receipts: await receipts.receipts(c.get('principal').userId, since, limit) })
   })
 
-  app.post('/receipts/dismiss', async c => {
+  app.post('/receipts/dismiss', bodyLimit({
+    maxSize: MAX_DISMISS_BODY_BYTES, onError: c => c.json({ error: `seqs: a dismissal body may have at most ${MAX_DISMISS_BODY_BYTES} bytes` }, 413)
+  }), async c => {
     const parsed = v.safeParse(DismissBody, await c.req.json().catch(() => undefined))
     if (!parsed.success) throw new HTTPException(400, { message: `expected {"seqs": [receipt seq, …]} (at most 1000): ${parsed.issues[0].message}` })
     return c.json({ dismissed: await receipts.dismissReceipts(c.get('principal').userId, parsed.output.seqs) })
