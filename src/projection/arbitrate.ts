@@ -246,6 +246,14 @@ const restoreStamp = (clocks: Y.Map<string>, key: string, raw: string | undefine
   else clocks.set(key, raw)
 }
 
+/** For an update that is not arbitrated: every field whose stamp it wrote or deleted, so that the stamp goes back unless its write is kept. */
+export const stampsOnly = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], deletedKeys: Iterable<string>, before: FieldsBefore): Arbitration => {
+  const t = touchedKeys(doc, structs, deletedKeys)
+  const touched = new Map<string, Before>()
+  for (const key of t.keys) touched.set(key, before.field(key))
+  return { touched, superseded: [], wrote: false, unchanged: new Map() }
+}
+
 export const NO_ARBITRATION: Arbitration = { touched: new Map(), superseded: [], wrote: false, unchanged: new Map() }
 
 /** Stamps fields the server itself wrote in this transaction (a business rule's value) with its own clock. */

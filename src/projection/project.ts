@@ -13,7 +13,7 @@ import type { FieldValue } from '../docs/values.ts'
 import { CLOCKS, exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
-import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, unseenEdits, type Arbitration } from './arbitrate.ts'
+import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, stampsOnly, unseenEdits, type Arbitration } from './arbitrate.ts'
 import { laterEditWins, type ConflictStrategy } from '../metadata/conflict-strategies.ts'
 import { ruleWrites } from './rule-writes.ts'
 
@@ -193,8 +193,12 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     restoreShadowedWrites(doc, structs, ctx.isServerClient, f => !strategyOf(f).arbitrates)
     // (A secured field's own document has no meta: it is arbitrated while its record exists.)
     const live = ctx.parent !== undefined ? ctx.parent !== null : exists(before) && !isDeleted(before)
-    if (ctx.reject === undefined && live) {
-      arbitration = arbitrate(doc, structs, [...touched.deletedEntries.get(FIELDS) ?? [], ...touched.deletedEntries.get(CLOCKS) ?? []], decoded.ds, fields, {
+    const deletedKeys = [...touched.deletedEntries.get(FIELDS) ?? [], ...touched.deletedEntries.get(CLOCKS) ?? []]
+    // (No arbitration for a create, a deleted record or a rejected part: the stamps the update wrote still
+    // stand only with a field write that is kept, settled below.)
+    if (ctx.reject !== undefined || !live) arbitration = stampsOnly(doc, structs, deletedKeys, fields)
+    else {
+      arbitration = arbitrate(doc, structs, deletedKeys, decoded.ds, fields, {
         strategyOf,
         principalOf: ctx.conflicts?.principalOf ?? (() => undefined),
         sender: ctx.userId,
