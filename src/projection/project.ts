@@ -13,7 +13,7 @@ import type { FieldValue } from '../docs/values.ts'
 import { CLOCKS, exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
-import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, stampsOnly, unseenEdits, type Arbitration } from './arbitrate.ts'
+import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, stampsOnly, unseenEdits, type Arbitration, type DeleteSet } from './arbitrate.ts'
 import { laterEditWins, type ConflictStrategy } from '../metadata/conflict-strategies.ts'
 import { ruleWrites } from './rule-writes.ts'
 
@@ -27,6 +27,8 @@ export interface ProjectResult {
   readonly changes: readonly Change[]
   /** conflict entries (`superseded`): for the sender, or for the author of a value the sender's write replaced */
   readonly conflicts: Receipt[]
+  /** what the document took in: the update with the server's own writes (null: nothing new, it was sent again) */
+  readonly integrated: Uint8Array | null
 }
 
 const attempted = (c: Change): unknown => {
@@ -179,10 +181,16 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   const touched = partsTouched(doc, decoded)
   const notes = touched.notes
   const memos = memosRead(ctx, touched.memos)
+  let integrated: Uint8Array | null = null
+  const take = (u: Uint8Array): void => { integrated = integrated === null ? u : Y.mergeUpdates([integrated, u]) }
+  let encode = false
   doc.transact(tr => {
+    const serverClock = Y.getState(doc.store, doc.clientID)
     before = readRecord(doc, ctx.entity, notes, memos)
     const fields = fieldsBefore(doc, structs)
     Y.applyUpdate(doc, update)
+    // (Deletions so far are the update's own and those Yjs made integrating it, which every replica makes too.)
+    const integrationDeletes = deleteCount(tr.deleteSet)
     // Yjs marks a transaction that applied a remote update as remote, and after a remote transaction
     // that advanced the document's own client id it picks a new random one: the compensation below is
     // the server's own write, so the transaction stays local and the server keeps its bound id.
@@ -261,8 +269,34 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     }
     // A rule's value is the server's write, stamped with the server's clock.
     if (ruled.length > 0) stampServerWrites(doc, ruled.flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' ? [c.field] : []), Date.parse(now))
+    // What the document took in is the update itself when all of it was new, none of it was deleted (Yjs
+    // collects deleted content before it encodes a transaction: a refused or losing value must not be kept
+    // in the bytes) and the server wrote nothing of its own (no struct under its id, no deletion after the
+    // update's integration): the usual case costs no encoding. Otherwise Yjs encodes the transaction's
+    // update when it ends (it asks for listeners then).
+    encode = structs.length === 0 || structs.length !== decoded.structs.length || Y.getState(doc.store, doc.clientID) !== serverClock ||
+      deleteCount(tr.deleteSet) !== integrationDeletes || deletesAnyOf(tr.deleteSet, structs)
+    if (encode) doc.on("update", take)
   }, origin)
-  return { receipts, compensated, before, after, changes, conflicts }
+  if (encode) doc.off('update', take)
+  else integrated = update
+  return { receipts, compensated, before, after, changes, conflicts, integrated }
+}
+
+/** How many deletions a transaction has made so far (Yjs appends each to its delete set until the transaction ends). */
+const deleteCount = (ds: DeleteSet): number => {
+  let n = 0
+  for (const ranges of ds.clients.values()) n += ranges.length
+  return n
+}
+
+/** Whether a transaction's deletions reach any of `structs` (the update's own, new structs). */
+const deletesAnyOf = (ds: DeleteSet, structs: readonly { readonly id: Y.ID, readonly length: number }[]): boolean => {
+  for (const s of structs) {
+    const ranges = ds.clients.get(s.id.client)
+    if (ranges !== undefined && ranges.some(r => r.clock < s.id.clock + s.length && s.id.clock < r.clock + r.len)) return true
+  }
+  return false
 }
 
 /**

@@ -465,9 +465,14 @@ export class Room {
     let committedReceipts: Receipt[] = []
     const commit = commitOf(batch, () => this.row())
     if (commit !== null) {
-      const committed = await this.storage.append(this.name, commit.updates, commit.effects)
+      // Past the log's bound, this commit stores the record's whole state in place of its log, in the same
+      // fsync: one merged entry from the collected document, so no earlier entry keeps content deleted since.
+      const compact = commit.updates.length > 0 && (this.compactRequested || this.logRows + commit.updates.length > this.options.compactAfter)
+      const effects = compact ? { ...commit.effects, compacted: Y.encodeStateAsUpdate(this.current) } : commit.effects
+      const committed = await this.storage.append(this.name, commit.updates, effects)
       committedReceipts = committed.receipts
-      if (commit.updates.length > 0) { this.lastSeq = committed.seq; this.logRows += commit.updates.length }
+      if (commit.updates.length > 0) this.lastSeq = committed.seq
+      if (compact) { this.logRows = 1; this.compactRequested = false } else this.logRows += commit.updates.length
     }
     // Who may no longer read goes first: a reassignment is the last byte of the record a user who loses
     // read access by it could get.
@@ -487,8 +492,8 @@ export class Room {
       else if (batch.direct.slice(directFrom).some(d => d.member === member && d.message.kind === 'need-state')) job.settle({ kind: 'needs-state' })
       else job.settle({ kind: 'committed', receipts: committedReceipts.slice(receiptsFrom, receiptsTo).filter((_, i) => batch.receipts[receiptsFrom + i].member === member) })
     }
-    if (this.logRows > this.options.compactAfter || (this.compactRequested && this.lastSeq > 0)) {
-      // One merged row from the collected document: no earlier row keeps content deleted since.
+    if (this.compactRequested && this.lastSeq > 0) {
+      // Asked for with nothing to append: one merged entry on its own.
       this.compactRequested = false
       await this.storage.compact(this.name, Y.encodeStateAsUpdate(this.current), this.lastSeq)
       this.logRows = 1
@@ -592,7 +597,8 @@ export class Room {
     }
     const { fresh } = admission
     const before = batch.accepted.length
-    const { integrated, result: r, refused } = decide(doc, update, this.projectionContext(member, decision), { source: 'device', member } satisfies Origin, this.ctx.now(), () => this.mayWrite(principal), admission.decoded)
+    const ctx = this.projectionContext(member, decision)
+    const { integrated, result: r, refused } = decide(doc, update, ctx, { source: 'device', member } satisfies Origin, ctx.now ?? this.ctx.now(), () => this.mayWrite(principal), admission.decoded)
     if (integrated === null) return // nothing new (sent again)
     if (refused) {
       const drop = async (): Promise<void> => { batch.accepted.splice(before); await this.rebuild(batch.accepted.map(a => a.update)) }

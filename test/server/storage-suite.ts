@@ -40,7 +40,7 @@ export const describeStorage = (adapter: string, open: () => Promise<StorageHarn
       }
     })
 
-    it('appends several updates at once, in order, each its own entry, the result naming the last', async () => {
+    it('appends several updates at once: given back in order, one by one, sharing the seq the result names (also after reopening)', async () => {
       const h = await open()
       try {
         const a = new Y.Doc()
@@ -50,8 +50,10 @@ export const describeStorage = (adapter: string, open: () => Promise<StorageHarn
         const { seq } = await h.storage.append(name('account/m1'), updates)
         const rows = (await h.storage.load(name('account/m1'))).updates
         expect(rows.map(r => r.data)).toEqual(updates)
-        expect(rows[rows.length - 1].seq).toBe(seq)
+        expect(rows.map(r => r.seq)).toEqual(updates.map(() => seq))
         expect((await h.storage.append(name('account/m1'), [])).seq).toBe(0)
+        const reopened = await h.reopen()
+        expect((await reopened.load(name('account/m1'))).updates.map(r => r.data)).toEqual(updates)
       } finally {
         await h.dispose()
       }
@@ -79,6 +81,30 @@ export const describeStorage = (adapter: string, open: () => Promise<StorageHarn
         expect(b.getMap('fields').toJSON()).toEqual(a.getMap('fields').toJSON())
         // New appends keep increasing past the compacted seq.
         expect((await h.storage.append(name('account/a2'), Y.encodeStateAsUpdate(new Y.Doc()))).seq).toBeGreaterThan(later)
+      } finally {
+        await h.dispose()
+      }
+    })
+
+    it('compacts in the commit: an append carrying the merged state replaces the whole log by one entry', async () => {
+      const h = await open()
+      try {
+        const a = new Y.Doc()
+        const edit = (k: string): Uint8Array => { const sv = Y.encodeStateVector(a); a.getMap('fields').set(k, k); return Y.encodeStateAsUpdate(a, sv) }
+        const first = (await h.storage.append(name('account/c1'), [edit('k1'), edit('k2')])).seq
+        const other = (await h.storage.append(name('account/c2'), edit('elsewhere'))).seq
+        const last = [edit('k3'), edit('k4')]
+        const { seq } = await h.storage.append(name('account/c1'), last, { compacted: Y.encodeStateAsUpdate(a) })
+        expect(seq).toBeGreaterThan(other)
+        const reopened = await h.reopen()
+        const rows = (await reopened.load(name('account/c1'))).updates
+        expect(rows.map(r => r.seq)).toEqual([seq])
+        const b = new Y.Doc()
+        Y.applyUpdate(b, rows[0].data)
+        expect(b.getMap('fields').toJSON()).toEqual(a.getMap('fields').toJSON())
+        expect(first).toBeLessThan(seq)
+        // Another record's log is untouched.
+        expect((await reopened.load(name('account/c2'))).updates.map(r => r.seq)).toEqual([other])
       } finally {
         await h.dispose()
       }

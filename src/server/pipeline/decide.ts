@@ -25,9 +25,8 @@ export const capture = (doc: Y.Doc, f: () => void): Uint8Array | null => {
 
 /** `mayWrite`: whether the sender may write the record now (asked only for an update that changed nothing). */
 export const decide = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContext, origin: unknown, now: string, mayWrite: () => boolean, decoded?: ReturnType<typeof Y.decodeUpdate>): Decision => {
-  let result: ProjectResult | undefined
-  const integrated = capture(doc, () => { result = projectUpdate(doc, update, ctx, origin, now, decoded) })
-  const r = result!
+  const r = projectUpdate(doc, update, ctx, origin, now, decoded)
+  const integrated = r.integrated
   const refused = integrated !== null && (r.receipts.length > 0 || (r.changes.length === 0 && !mayWrite()))
   return { integrated, result: r, refused }
 }

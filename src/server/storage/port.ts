@@ -41,6 +41,10 @@ export interface CommitEffects {
   readonly bindings?: readonly ClientBinding[]
   /** usage to add (deltas) */
   readonly usage?: readonly PrincipalUsage[]
+  /** the record's whole state once the appended updates are in (its log merged): stored as the
+   * record's one log entry in place of its earlier entries and of the appended updates — a compaction
+   * in the same commit (the same fsync); the result's seq is that entry's */
+  readonly compacted?: Uint8Array
 }
 
 export interface CommitResult {
@@ -51,12 +55,12 @@ export interface CommitResult {
 }
 
 export interface RecordStorage {
-  /** Every stored update of a record, oldest first (after compaction the merged one comes first), and its bindings. */
+  /** Every stored update of a record, oldest first (after compaction the merged one comes first; updates appended together share their entry's seq), and its bindings. */
   load (doc: DocName): Promise<StoredRecord>
   /**
-   * Appends an update, or several in order (each its own log entry, committed together: merging them
-   * would cost more than storing them), and their effects to a record's log; null or none commits the
-   * effects alone. Resolves only after the storage commit that contains it has returned: an
+   * Appends an update, or several in order (one log entry, committed together; `load` gives them back
+   * one by one, with that entry's seq; merging them would cost more than storing them), and their effects
+   * to a record's log; null or none commits the effects alone. Resolves only after the storage commit that contains it has returned: an
    * acknowledged update survives a crash. Appends that arrive close together share one commit.
    * The result's seq is that of the last update appended.
    */

@@ -12,8 +12,15 @@ import type { CommitEffects, CommitResult, RecordStorage, StoredRecord } from '.
 import type { ChangesFeed } from './feed-port.ts'
 import type { ReceiptStore } from './receipt-port.ts'
 import type { SqliteProjection } from './sqlite-projection.ts'
+import { decodePackedUpdates, encodePackedUpdates } from './packed-updates.ts'
 
 interface Pending { doc: DocName, data: Uint8Array | readonly Uint8Array[] | null, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
+
+/** The updates of one log entry. */
+const updatesOf = (r: { data: Buffer, parts: number }): Uint8Array[] => {
+  const bytes = new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength)
+  return r.parts === 1 ? [bytes] : decodePackedUpdates(bytes, r.parts)
+}
 
 export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore {
   private readonly db: SqliteDb
@@ -22,10 +29,12 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
   private scheduled = false
   private closed = false
   private readonly stmt: {
-    load: Database.Statement<[string], { seq: number, data: Buffer }>
+    load: Database.Statement<[string], { seq: number, data: Buffer, parts: number }>
     insert: Database.Statement<[string, Uint8Array]>
+    insertPacked: Database.Statement<[string, Uint8Array, number]>
     insertAt: Database.Statement<[number, string, Uint8Array]>
     deleteThrough: Database.Statement<[string, number]>
+    deleteBefore: Database.Statement<[string, number]>
     list: Database.Statement<[], { doc: string }>
     listEntity: Database.Statement<[string, string], { doc: string }>
     bindings: Database.Statement<[string], { client: number, principal: string }>
@@ -38,7 +47,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
     dismiss: Database.Statement<[string, number]>
     head: Database.Statement<[], { m: number | null }>
     changed: Database.Statement<[number, number], { doc: string, seq: number }>
-    since: Database.Statement<[string, number, number], { data: Buffer }>
+    since: Database.Statement<[string, number, number], { data: Buffer, parts: number }>
     glob: Database.Statement<[string], { doc: string }>
   }
 
@@ -65,11 +74,17 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
         doc TEXT NOT NULL, principal TEXT NOT NULL, receipts INTEGER NOT NULL, refused_bytes INTEGER NOT NULL, PRIMARY KEY (doc, principal)
       );
     `)
+    // A log entry holds one update, or several packed (packed-updates.ts); databases made before hold one each.
+    if (!(db.prepare('PRAGMA table_info(record_updates)').all() as { name: string }[]).some(c => c.name === 'parts')) {
+      db.exec('ALTER TABLE record_updates ADD COLUMN parts INTEGER NOT NULL DEFAULT 1')
+    }
     this.stmt = {
-      load: db.prepare('SELECT seq, data FROM record_updates WHERE doc = ? ORDER BY seq'),
+      load: db.prepare('SELECT seq, data, parts FROM record_updates WHERE doc = ? ORDER BY seq'),
       insert: db.prepare('INSERT INTO record_updates (doc, data) VALUES (?, ?)'),
+      insertPacked: db.prepare('INSERT INTO record_updates (doc, data, parts) VALUES (?, ?, ?)'),
       insertAt: db.prepare('INSERT INTO record_updates (seq, doc, data) VALUES (?, ?, ?)'),
       deleteThrough: db.prepare('DELETE FROM record_updates WHERE doc = ? AND seq <= ?'),
+      deleteBefore: db.prepare('DELETE FROM record_updates WHERE doc = ? AND seq < ?'),
       list: db.prepare('SELECT DISTINCT doc FROM record_updates ORDER BY doc'),
       listEntity: db.prepare('SELECT DISTINCT doc FROM record_updates WHERE doc >= ? AND doc < ? ORDER BY doc'),
       bindings: db.prepare('SELECT client, principal FROM client_bindings WHERE doc = ?'),
@@ -84,14 +99,14 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
       dismiss: db.prepare('INSERT OR IGNORE INTO receipt_dismissals (seq, principal) SELECT seq, principal FROM receipts WHERE principal = ? AND seq = ?'),
       head: db.prepare('SELECT MAX(seq) AS m FROM record_updates'),
       changed: db.prepare('SELECT doc, MAX(seq) AS seq FROM record_updates WHERE seq > ? AND seq <= ? GROUP BY doc'),
-      since: db.prepare('SELECT data FROM record_updates WHERE doc = ? AND seq > ? AND seq <= ? ORDER BY seq'),
+      since: db.prepare('SELECT data, parts FROM record_updates WHERE doc = ? AND seq > ? AND seq <= ? ORDER BY seq'),
       glob: db.prepare('SELECT DISTINCT doc FROM record_updates WHERE doc GLOB ?')
     }
   }
 
   async load (doc: DocName): Promise<StoredRecord> {
     return {
-      updates: this.stmt.load.all(doc).map(r => ({ seq: r.seq, data: new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength) })),
+      updates: this.stmt.load.all(doc).flatMap(r => updatesOf(r).map(data => ({ seq: r.seq, data }))),
       bindings: this.stmt.bindings.all(doc),
       usage: this.stmt.usage.all(doc)
     }
@@ -126,8 +141,16 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
 
   private write (p: Pending): CommitResult {
     let seq = 0
-    for (const data of p.data === null ? [] : p.data instanceof Uint8Array ? [p.data] : p.data) seq = Number(this.stmt.insert.run(p.doc, data).lastInsertRowid)
-    const { row, receipts = [], bindings = [], usage = [] } = p.effects
+    const { row, receipts = [], bindings = [], usage = [], compacted } = p.effects
+    const updates = p.data === null ? [] : p.data instanceof Uint8Array ? [p.data] : p.data
+    if (compacted !== undefined && updates.length > 0) {
+      seq = Number(this.stmt.insert.run(p.doc, compacted).lastInsertRowid)
+      this.stmt.deleteBefore.run(p.doc, seq)
+    } else if (updates.length === 1) {
+      seq = Number(this.stmt.insert.run(p.doc, updates[0]).lastInsertRowid)
+    } else if (updates.length > 1) {
+      seq = Number(this.stmt.insertPacked.run(p.doc, encodePackedUpdates(updates), updates.length).lastInsertRowid)
+    }
     for (const b of bindings) this.stmt.bind.run(p.doc, b.client, b.principal)
     for (const u of usage) this.stmt.addUsage.run(p.doc, u.principal, u.receipts, u.refusedBytes)
     if (row !== undefined) {
@@ -166,7 +189,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
 
   /** Served from the log without loading the record's Y.Doc. */
   stateSince (doc: DocName, cursor: number, upTo: number): Uint8Array {
-    const parts = this.stmt.since.all(doc, cursor, upTo).map(r => new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength))
+    const parts = this.stmt.since.all(doc, cursor, upTo).flatMap(updatesOf)
     return parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
   }
 

@@ -77,6 +77,22 @@ export const describeFeed = (adapter: string, open: () => Promise<FeedHarness>):
       }
     })
 
+    it('serves updates appended together (one entry) like any others', async () => {
+      const h = await open()
+      try {
+        const a = new Y.Doc()
+        const s1 = await edit(h.log, 'account/a3', a, 'k1', 1)
+        const together: Uint8Array[] = []
+        for (const k of ['k2', 'k3']) { const sv = Y.encodeStateVector(a); a.getMap('fields').set(k, 2); together.push(Y.encodeStateAsUpdate(a, sv)) }
+        const s2 = (await h.log.append(name('account/a3'), together)).seq
+        expect(stateOf(await h.feed.stateSince(name('account/a3'), 0, s2))).toEqual({ k1: 1, k2: 2, k3: 2 })
+        expect(stateOf(await h.feed.stateSince(name('account/a3'), 0, s1), await h.feed.stateSince(name('account/a3'), s1, s2))).toEqual({ k1: 1, k2: 2, k3: 2 })
+        expect(await h.feed.changedSince(s1, s2)).toEqual(new Map([[name('account/a3'), s2]]))
+      } finally {
+        await h.dispose()
+      }
+    })
+
     it('lists the stored documents of one secured field of every record', async () => {
       const h = await open()
       try {

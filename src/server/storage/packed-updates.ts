@@ -1,0 +1,21 @@
+// Several Yjs updates kept as one log entry: each as a length-prefixed byte array (lib0 encoding). A
+// batch's updates are stored this way: one row instead of one per update, and no Yjs merge (which would
+// cost more than storing them).
+
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+
+export const encodePackedUpdates = (updates: readonly Uint8Array[]): Uint8Array => {
+  const e = encoding.createEncoder()
+  for (const u of updates) encoding.writeVarUint8Array(e, u)
+  return encoding.toUint8Array(e)
+}
+
+/** `parts`: how many updates the entry holds (stored beside it). Throws on bytes that do not hold them. */
+export const decodePackedUpdates = (data: Uint8Array, parts: number): Uint8Array[] => {
+  const d = decoding.createDecoder(data)
+  const out: Uint8Array[] = []
+  for (let i = 0; i < parts; i++) out.push(decoding.readVarUint8Array(d))
+  if (decoding.hasContent(d)) throw new Error(`a packed log entry holds more than its ${parts} updates`)
+  return out
+}
