@@ -1,5 +1,6 @@
 // The sign-in port in SQLite: one row per user with a password or revoked tokens, one per sign-in session.
 
+import type { Statement } from 'better-sqlite3'
 import type { SqliteDb } from './sqlite-db.ts'
 import type { CredentialStore, SignInSession } from './credential-port.ts'
 
@@ -9,6 +10,8 @@ export class SqliteCredentialStore implements CredentialStore {
   private readonly db: SqliteDb
   /** token generations, read once per user (every verified request asks), written through */
   private readonly generations = new Map<string, number>()
+  /** prepared once: every request with a token of a sign-in asks whether it still lasts */
+  private readonly selectSession: Statement<[string], SessionRow>
 
   constructor (db: SqliteDb) {
     this.db = db
@@ -18,6 +21,7 @@ export class SqliteCredentialStore implements CredentialStore {
       CREATE INDEX IF NOT EXISTS sign_in_sessions_user ON sign_in_sessions (user_id, expires_at);
       CREATE INDEX IF NOT EXISTS sign_in_sessions_expiry ON sign_in_sessions (expires_at);
     `)
+    this.selectSession = db.prepare<[string], SessionRow>('SELECT * FROM sign_in_sessions WHERE id = ?')
   }
 
   passwordHash (userId: string): string | undefined {
@@ -48,7 +52,7 @@ export class SqliteCredentialStore implements CredentialStore {
   }
 
   session (id: string): SignInSession | undefined {
-    const r = this.db.prepare<[string], SessionRow>('SELECT * FROM sign_in_sessions WHERE id = ?').get(id)
+    const r = this.selectSession.get(id)
     return r === undefined ? undefined : { id: r.id, userId: r.user_id, counter: r.counter, rotatedAt: r.rotated_at, expiresAt: r.expires_at }
   }
 
