@@ -10,7 +10,9 @@ import { join } from 'node:path'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { startServerProcess } from '../helpers/process.ts'
-import { provider, startTestServer, synced } from '../helpers/server.ts'
+import { provider, startTestServer, synced, until } from '../helpers/server.ts'
+import { rawDevice } from '../security/support.ts'
+import { DeviceMessage, holdingsDigest } from '../../src/protocol/device-frames.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { DEMO_PASSWORD } from '../../src/server/authenticator.ts'
 import { CloseCode } from '../../src/protocol/codes.ts'
@@ -76,9 +78,14 @@ describe('sign-in end to end (npm start)', () => {
 })
 
 describe('disabling a user', () => {
-  it('closes their /sync sockets at once (4403: they hold no privileges) and refuses their next upgrade', async () => {
+  it('closes their /sync sockets at once (4403: they hold no privileges), evicts their device\'s records, and refuses their next request', async () => {
     const s = await startTestServer()
     cleanups.push(() => s.dispose())
+    const device = await rawDevice(cleanups, s, 'alice', 'disabled-device-1')
+    device.send({ type: DeviceMessage.syncNow, request: 1, count: 0, digest: holdingsDigest([]), receiptSeq: 0 })
+    await until(() => device.frames.some(f => f.type === DeviceMessage.done), 'the device\'s first cycle')
+    const held = new Set(device.frames.flatMap(f => f.type === DeviceMessage.sync ? [f.record] : []))
+    expect(held.has('account/acc0004')).toBe(true)
     const doc = new Y.Doc()
     const ws = new WebSocket(`${s.wsUrl}/account/acc0004?token=${await s.token('alice')}`)
     cleanups.push(() => ws.terminate())
@@ -91,6 +98,8 @@ describe('disabling a user', () => {
     expect((await post(`${s.url}/api/admin/users/u-alice`, { disabled: true }, await s.token('avery'), 'PATCH')).status).toBe(200)
     expect(await closed).toBe(CloseCode.readRevoked)
     expect(bob.wsconnected).toBe(true)
+    const evicted = (): Set<string> => new Set(device.frames.flatMap(f => f.type === DeviceMessage.evict ? [f.record] : []))
+    await until(() => [...held].every(r => evicted().has(r)), 'every record of the device evicted')
     const refused = await fetch(`${s.url}/api/receipts`, { headers: { authorization: `Bearer ${await s.token('alice')}` } })
     expect(refused.status).toBe(401)
   })
