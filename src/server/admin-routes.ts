@@ -28,9 +28,11 @@ export const adminRoutes = (security: Security, catalog: Catalog, auth: Authenti
   app.post('/users', async c => { const b = await body(c); return c.json(change(m => admin.addUser(m, b)), 201) })
   app.patch('/users/:id', async c => {
     const b = await body(c)
-    const answer = change(m => admin.updateUser(m, c.req.param('id'), b))
+    const id = c.req.param('id')
+    const disabledBefore = security.index.user(id)?.disabled === true
+    const answer = change(m => admin.updateUser(m, id, b))
     // Disabling ends every sign-in too: enabling again does not bring old sessions back.
-    if (security.index.user(c.req.param('id'))?.disabled === true) auth.revokeTokens(c.req.param('id'))
+    if (!disabledBefore && security.index.user(id)?.disabled === true) auth.revokeTokens(id)
     return c.json(answer)
   })
   // Passwords and tokens are not part of the model (no version): they answer what was done.

@@ -125,6 +125,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   app.route('/api', recordRoutes(catalog, security, projection, receipts, rooms, now))
   app.route('/api', blobRoutes(deps.blobs, catalog, security, rooms))
 
+  // Sign-in answers tokens in the body, never cookies: an app served from another origin may sign in too.
+  app.use('/auth/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['POST', 'OPTIONS'], exposeHeaders: ['retry-after'] }))
   app.route('/auth', authRoutes(authenticator, security, { demo: config.demo, trustProxy: config.trustProxy }))
 
   // A record's document, or (with an attribute) the document of one of its secured fields.
