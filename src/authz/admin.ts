@@ -23,7 +23,11 @@ const UserPatchSchema = v.object({
   fullName: v.nullish(text()),
   businessUnitId: v.nullish(text()),
   /** null clears the manager; absent keeps it */
-  managerId: v.nullish(text())
+  managerId: v.nullish(text()),
+  /** absent keeps it */
+  disabled: v.optional(v.boolean(BOOLEAN)),
+  /** null clears the link to the identity provider; absent keeps it */
+  externalId: v.nullish(text(255))
 }, OBJECT)
 const MembersSchema = v.object({ members: idSet }, OBJECT)
 const RolesSchema = v.object({ roles: idSet }, OBJECT)
@@ -44,6 +48,20 @@ const ShareSchema = v.object({
   /** null removes the share */
   access: v.nullable(v.picklist(SHARE_ACCESS, 'expected "read", "readwrite" or null'))
 }, OBJECT)
+
+/** The shortest password an administrator may set (NIST 800-63B asks at least 8; passphrases are longer). */
+export const MIN_PASSWORD_LENGTH = 12
+const PASSWORD = `expected a string of ${MIN_PASSWORD_LENGTH} to 1024 characters`
+const PasswordSchema = v.object({
+  password: v.pipe(v.string(PASSWORD), v.minLength(MIN_PASSWORD_LENGTH, `shorter than ${MIN_PASSWORD_LENGTH} characters`), v.maxLength(1024, 'longer than 1024 characters'))
+}, OBJECT)
+
+/** A password an administrator sets for a user (`PUT /api/admin/users/<id>/password`), or an AdminError naming what is wrong. */
+export const parsePasswordChange = (m: SecurityModel, userId: string, body: unknown): { readonly password: string } => {
+  const out = parse(PasswordSchema, body)
+  requireUser(m, userId, 'id')
+  return out
+}
 
 const bump = (m: SecurityModel, patch: Partial<SecurityModel>): SecurityModel => ({ ...m, ...patch, version: m.version + 1 })
 
@@ -82,6 +100,7 @@ export const addUser = (m: SecurityModel, body: unknown): SecurityModel => {
   const user = parse(UserSchema, body)
   unique(m.org.users.some(u => u.id === user.id), 'id', user.id)
   unique(m.org.users.some(u => u.login === user.login), 'login', user.login)
+  if (user.externalId !== undefined) unique(m.org.users.some(u => u.externalId === user.externalId), 'externalId', user.externalId)
   requireUnit(m, user.businessUnitId, 'businessUnitId')
   checkManager(m, user.id, user.managerId, [...m.org.users, user])
   return bump(m, { org: { ...m.org, users: [...m.org.users, user] } })
@@ -91,11 +110,16 @@ export const updateUser = (m: SecurityModel, userId: string, body: unknown): Sec
   const patch = parse(UserPatchSchema, body)
   requireUser(m, userId, 'id')
   const old = m.org.users.find(u => u.id === userId)!
+  const { externalId: _, ...rest } = old
+  const externalId = patch.externalId === undefined ? old.externalId : patch.externalId ?? undefined
+  if (externalId !== undefined) unique(m.org.users.some(u => u.id !== userId && u.externalId === externalId), 'externalId', externalId)
   const next: User = {
-    ...old,
+    ...rest,
     fullName: patch.fullName ?? old.fullName,
     businessUnitId: patch.businessUnitId ?? old.businessUnitId,
-    managerId: patch.managerId === undefined ? old.managerId : patch.managerId
+    managerId: patch.managerId === undefined ? old.managerId : patch.managerId,
+    ...(patch.disabled === undefined ? {} : { disabled: patch.disabled }),
+    ...(externalId === undefined ? {} : { externalId })
   }
   requireUnit(m, next.businessUnitId, 'businessUnitId')
   const users = m.org.users.map(u => u.id === userId ? next : u)

@@ -15,6 +15,8 @@ interface Grant { readonly depth: Depth, readonly businessUnitId: string }
 export class ModelIndex {
   readonly model: SecurityModel
   private readonly users = new Map<string, User>()
+  private readonly usersByLogin = new Map<string, User>()
+  private readonly usersByExternalId = new Map<string, User>()
   private readonly teams = new Map<string, Team>()
   private readonly teamsByUser = new Map<string, Team[]>()
   private readonly children = new Map<string, string[]>()
@@ -24,7 +26,11 @@ export class ModelIndex {
 
   constructor (model: SecurityModel) {
     this.model = model
-    for (const u of model.org.users) this.users.set(u.id, u)
+    for (const u of model.org.users) {
+      this.users.set(u.id, u)
+      this.usersByLogin.set(u.login, u)
+      if (u.externalId !== undefined) this.usersByExternalId.set(u.externalId, u)
+    }
     for (const t of model.org.teams) this.teams.set(t.id, t)
     for (const t of model.org.teams) for (const m of t.members) this.teamsByUser.set(m, [...(this.teamsByUser.get(m) ?? []), t])
     for (const b of model.org.businessUnits) if (b.parentId !== null) this.children.set(b.parentId, [...(this.children.get(b.parentId) ?? []), b.id])
@@ -33,6 +39,9 @@ export class ModelIndex {
 
   get version (): number { return this.model.version }
   user (id: string): User | undefined { return this.users.get(id) }
+  userByLogin (login: string): User | undefined { return this.usersByLogin.get(login) }
+  /** The user linked to this identity at the external identity provider. */
+  userByExternalId (externalId: string): User | undefined { return this.usersByExternalId.get(externalId) }
   teamsOf (userId: string): readonly Team[] { return this.teamsByUser.get(userId) ?? [] }
   /** The business unit of a user or team (an owner's unit), or undefined when there is no such principal. */
   unitOf (p: PrincipalRef): string | undefined {
@@ -58,7 +67,8 @@ export class ModelIndex {
     if (out !== undefined) return out
     out = []
     const user = this.users.get(userId)
-    if (user !== undefined) {
+    // A disabled user holds no privileges: every socket of theirs loses its records at once.
+    if (user !== undefined && user.disabled !== true) {
       const add = (roleIds: readonly string[] | undefined, businessUnitId: string): void => {
         for (const id of roleIds ?? []) {
           const depth = this.model.roles.find(r => r.id === id)?.privileges[entity]?.[privilege]
@@ -73,6 +83,7 @@ export class ModelIndex {
   }
 
   isAdmin (userId: string): boolean {
+    if (this.users.get(userId)?.disabled === true) return false
     const roleIds = [...(this.model.userRoles[userId] ?? []), ...this.teamsOf(userId).flatMap(t => this.model.teamRoles[t.id] ?? [])]
     return roleIds.some(id => this.model.roles.find(r => r.id === id)?.admin === true)
   }

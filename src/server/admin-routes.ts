@@ -9,8 +9,9 @@ import * as admin from '../authz/admin.ts'
 import type { SecurityModel } from '../authz/model.ts'
 import { parseProfile } from '../profiles/profile.ts'
 import type { Security } from './security.ts'
+import type { Authenticator } from './authenticator.ts'
 
-export const adminRoutes = (security: Security, catalog: Catalog): Hono => {
+export const adminRoutes = (security: Security, catalog: Catalog, auth: Authenticator): Hono => {
   const app = new Hono()
   app.use('*', createMiddleware(async function requireAdmin (c, next) {
     if (!security.index.isAdmin(c.get('principal').userId)) throw new HTTPException(403, { message: 'the admin API needs an administrator role' })
@@ -25,7 +26,26 @@ export const adminRoutes = (security: Security, catalog: Catalog): Hono => {
   app.get('/model', c => c.json(security.model))
   app.post('/business-units', async c => { const b = await body(c); return c.json(change(m => admin.addBusinessUnit(m, b)), 201) })
   app.post('/users', async c => { const b = await body(c); return c.json(change(m => admin.addUser(m, b)), 201) })
-  app.patch('/users/:id', async c => { const b = await body(c); return c.json(change(m => admin.updateUser(m, c.req.param('id'), b))) })
+  app.patch('/users/:id', async c => {
+    const b = await body(c)
+    const id = c.req.param('id')
+    const disabledBefore = security.index.user(id)?.disabled === true
+    const answer = change(m => admin.updateUser(m, id, b))
+    // Disabling ends every sign-in too: enabling again does not bring old sessions back.
+    if (!disabledBefore && security.index.user(id)?.disabled === true) auth.revokeTokens(id)
+    return c.json(answer)
+  })
+  // Passwords and tokens are not part of the model (no version): they answer what was done.
+  app.put('/users/:id/password', async c => {
+    const { password } = admin.parsePasswordChange(security.model, c.req.param('id'), await body(c))
+    await auth.setPassword(c.req.param('id'), password)
+    return c.json({ passwordSet: true })
+  })
+  app.post('/users/:id/revoke-tokens', c => {
+    if (security.index.user(c.req.param('id')) === undefined) throw new admin.AdminError('id', `no user ${JSON.stringify(c.req.param('id'))}`)
+    auth.revokeTokens(c.req.param('id'))
+    return c.json({ revoked: true })
+  })
   app.put('/users/:id/roles', async c => { const b = await body(c); return c.json(change(m => admin.setRoles(m, 'user', c.req.param('id'), b))) })
   app.post('/teams', async c => { const b = await body(c); return c.json(change(m => admin.addTeam(m, b)), 201) })
   app.put('/teams/:id/members', async c => { const b = await body(c); return c.json(change(m => admin.setTeamMembers(m, c.req.param('id'), b))) })

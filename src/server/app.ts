@@ -1,7 +1,6 @@
 // Wires the server: hono routes, the /sync and /device adapters, rooms over storage. The one place subsystems meet.
 
 import { Hono } from 'hono'
-import { HTTPException } from 'hono/http-exception'
 import { cors } from 'hono/cors'
 import { createNodeWebSocket } from '@hono/node-ws'
 import { serve, type ServerType } from '@hono/node-server'
@@ -13,7 +12,10 @@ import type { Security } from './security.ts'
 import { adminRoutes } from './admin-routes.ts'
 import { recordRoutes, storedOwnership } from './record-routes.ts'
 import type { ServerConfig } from './config.ts'
-import { issueToken, requireToken } from './auth.ts'
+import { requireToken } from './auth.ts'
+import { Authenticator } from './authenticator.ts'
+import { authRoutes } from './auth-routes.ts'
+import type { ExternalVerifier } from './oidc.ts'
 import { Rooms } from './rooms.ts'
 import type { CommittedEvent } from './room-events.ts'
 import { CommandRunner } from './commands.ts'
@@ -52,11 +54,17 @@ export interface ServerDeps {
   /** views and other offline metadata (none when absent) */
   readonly metadata?: Metadata
   readonly now?: () => string
+  /** the clock of sign-in, tokens and their limits, ms (injected by tests) */
+  readonly clock?: () => number
+  /** the identity provider's token verifier (by default built from config.oidc) */
+  readonly external?: ExternalVerifier
 }
 
 export interface FieldsyncServer {
   readonly app: Hono
   readonly rooms: Rooms
+  /** tokens, sign-in, renewal */
+  readonly authenticator: Authenticator
   /** listens on config.port (0 = a free port) and resolves with the bound port */
   listen (): Promise<number>
   /** stops accepting, closes every socket with 1001, commits what is queued */
@@ -99,11 +107,11 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   uploadSweep.unref()
   const onCommitted = ({ record }: CommittedEvent): void => { for (const s of sessions) s.recordChanged(record) }
   rooms.events.on('committed', onCommitted)
-  const users = () => security.model.org.users
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app })
   // ws closes a socket whose frame is larger than this with 1009, before we see any of it.
   wss.options.maxPayload = config.maxFrameBytes
-  const auth = requireToken(secret, id => security.index.user(id) !== undefined)
+  const authenticator = new Authenticator({ security, secret, config, clock: deps.clock, external: deps.external })
+  const auth = requireToken(token => authenticator.authenticate(token))
 
   app.onError(answerError)
 
@@ -113,19 +121,13 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   // origin may call the API and preflight requests are answered before authentication.
   app.use('/api/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS'], exposeHeaders: ['x-content-hash'] }))
   app.use('/api/*', auth)
-  app.route('/api/admin', adminRoutes(security, catalog))
+  app.route('/api/admin', adminRoutes(security, catalog, authenticator))
   app.route('/api', recordRoutes(catalog, security, projection, receipts, rooms, now))
   app.route('/api', blobRoutes(deps.blobs, catalog, security, rooms))
 
-  if (config.demo) {
-    app.post('/auth/dev-login', async c => {
-      const body = await c.req.json().catch(() => null) as { user?: unknown } | null
-      if (body === null || typeof body.user !== 'string') throw new HTTPException(400, { message: 'body must be {"user": "<login>"}' })
-      const user = users().find(u => u.login === body.user)
-      if (user === undefined) throw new HTTPException(404, { message: `no demo user ${JSON.stringify(body.user)}` })
-      return c.json({ token: await issueToken(secret, user, config.tokenTtlSeconds), user })
-    })
-  }
+  // Sign-in answers tokens in the body, never cookies: an app served from another origin may sign in too.
+  app.use('/auth/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['POST', 'OPTIONS'], exposeHeaders: ['retry-after'] }))
+  app.route('/auth', authRoutes(authenticator, security, { demo: config.demo, trustProxy: config.trustProxy }))
 
   // A record's document, or (with an attribute) the document of one of its secured fields.
   const syncSocket = upgradeWebSocket(syncEvents({ catalog, security, rooms, maxSendBufferBytes: config.maxSendBufferBytes }))
@@ -160,6 +162,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   return {
     app,
     rooms,
+    authenticator,
     listen: async () => {
       await place()
       return new Promise(resolve => {

@@ -1,8 +1,9 @@
-// Tokens (HS256 JWT) and the middleware that requires one before any record route or upgrade.
+// The server's own tokens (HS256 JWTs) and the middleware that requires a token — the server's own or the
+// identity provider's, src/server/authenticator.ts decides — before any record route or upgrade.
 
 import { createMiddleware } from 'hono/factory'
 import { HTTPException } from 'hono/http-exception'
-import { sign, verify } from 'hono/jwt'
+import { jwtVerify, SignJWT } from 'jose'
 import type { User } from '../authz/org.ts'
 import type {} from 'hono'
 
@@ -11,6 +12,10 @@ export interface Principal {
   readonly login: string
   /** when the token expires (ms since the epoch); sockets opened with it close then */
   readonly expiresAt: number | undefined
+  /** who issued the token: this server, or the external identity provider (OIDC_ISSUER) */
+  readonly issuer: 'fieldsync' | 'external'
+  /** the sign-in session a token of this server belongs to (POST /auth/refresh renews it) */
+  readonly session: string | undefined
 }
 
 declare module 'hono' {
@@ -19,49 +24,63 @@ declare module 'hono' {
   }
 }
 
-export const issueToken = async (secret: string, user: User, ttlSeconds: number, now = Date.now()): Promise<string> => {
+/** What a token of this server says, beyond who and until when. */
+export interface TokenExtras {
+  /** the sign-in session it belongs to; tokens without one cannot be renewed */
+  readonly session?: string
+  /** the user's token generation when it was issued (0 when absent): a revocation bumps it */
+  readonly generation?: number
+}
+
+/** A token of this server, verified. */
+export interface OwnToken {
+  readonly userId: string
+  readonly login: string
+  readonly expiresAt: number
+  readonly session: string | undefined
+  readonly generation: number
+}
+
+const keyOf = (secret: string): Uint8Array => new TextEncoder().encode(secret)
+
+/** A token for `user`, valid `ttlSeconds` from `now`. */
+export const issueToken = async (secret: string, user: User, ttlSeconds: number, now = Date.now(), extras: TokenExtras = {}): Promise<string> => {
   const iat = Math.floor(now / 1000)
-  return sign({ sub: user.id, login: user.login, iat, exp: iat + ttlSeconds }, secret, 'HS256')
+  const claims: Record<string, unknown> = { login: user.login }
+  if (extras.session !== undefined) claims.sid = extras.session
+  if (extras.generation !== undefined && extras.generation !== 0) claims.gen = extras.generation
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(user.id).setIssuedAt(iat).setExpirationTime(iat + ttlSeconds).sign(keyOf(secret))
 }
 
-/** Tokens already verified, until they expire: a reconnecting client is not verified again (HMAC via
- * WebCrypto on every upgrade was the largest cost of a socket that is opened and closed). */
-const verified = new Map<string, { secret: string, principal: Principal }>()
-const VERIFIED_MAX = 10_000
-
-export const verifyToken = async (secret: string, token: string): Promise<Principal | null> => {
-  const hit = verified.get(token)
-  if (hit !== undefined && hit.secret === secret && (hit.principal.expiresAt === undefined || hit.principal.expiresAt > Date.now())) return hit.principal
-  const principal = await verifyUncached(secret, token)
-  if (principal !== null) {
-    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!)
-    verified.set(token, { secret, principal })
-  }
-  return principal
-}
-
-const verifyUncached = async (secret: string, token: string): Promise<Principal | null> => {
+/** The claims of a token this server signed, or null when it is not one, is altered or has expired at `now`. */
+export const readOwnToken = async (secret: string, token: string, now: number): Promise<OwnToken | null> => {
   try {
-    const p = await verify(token, secret, 'HS256')
-    if (typeof p.sub !== 'string' || typeof p.login !== 'string') return null
-    return { userId: p.sub, login: p.login, expiresAt: typeof p.exp === 'number' ? p.exp * 1000 : undefined }
+    // HS256 only: a token naming another algorithm (none, or RS256 with a public key as the secret) is refused.
+    const { payload: p } = await jwtVerify(token, keyOf(secret), { algorithms: ['HS256'], requiredClaims: ['sub', 'exp'], currentDate: new Date(now) })
+    const gen = p.gen ?? 0
+    if (typeof p.sub !== 'string' || typeof p.login !== 'string' || typeof p.exp !== 'number') return null
+    if ((p.sid !== undefined && typeof p.sid !== 'string') || typeof gen !== 'number') return null
+    return { userId: p.sub, login: p.login, expiresAt: p.exp * 1000, session: p.sid, generation: gen }
   } catch {
     return null
   }
 }
 
-const tokenOf = (authorization: string | undefined, query: string | undefined): string | undefined => {
+/** Why a token was not taken: 401, or 503 when the identity provider's keys could not be fetched. */
+export type Authentication = { readonly ok: true, readonly principal: Principal } | { readonly ok: false, readonly status: 401 | 503, readonly message: string }
+
+export const tokenOf = (authorization: string | undefined, query: string | undefined): string | undefined => {
   if (authorization?.startsWith('Bearer ') === true) return authorization.slice(7)
   return query
 }
 
-/** 401 unless the request carries a valid token (`Authorization: Bearer` or `?token=`) of a known user. */
-export const requireToken = (secret: string, userExists: (id: string) => boolean) =>
+/** 401 (503) unless the request carries a token (`Authorization: Bearer` or `?token=`) that `authenticate` takes. */
+export const requireToken = (authenticate: (token: string) => Promise<Authentication>) =>
   createMiddleware(async function requireTokenMiddleware (c, next) {
     const token = tokenOf(c.req.header('authorization'), c.req.query('token'))
     if (token === undefined) throw new HTTPException(401, { message: 'missing token' })
-    const principal = await verifyToken(secret, token)
-    if (principal === null || !userExists(principal.userId)) throw new HTTPException(401, { message: 'invalid token' })
-    c.set('principal', principal)
+    const a = await authenticate(token)
+    if (!a.ok) throw new HTTPException(a.status, { message: a.message })
+    c.set('principal', a.principal)
     await next()
   })

@@ -3,12 +3,25 @@
 import { resolve } from 'node:path'
 import { DEFAULT_LIMITS, type QuotaLimits } from './quotas.ts'
 import { ErrorCode, FieldsyncError } from '../errors.ts'
+import { DEFAULT_SCRYPT, parseScryptParams, type ScryptParams } from './passwords.ts'
+
+/** An external identity provider whose tokens the server takes (README, "Sign-in"). */
+export interface OidcConfig {
+  /** the `iss` its tokens carry */
+  readonly issuer: string
+  /** an `aud` its tokens must carry (one of these) */
+  readonly audience: readonly string[]
+  /** where its public keys are (a JWKS) */
+  readonly jwksUrl: URL
+  /** the claim that names the user: a user whose `externalId` is its value */
+  readonly userClaim: string
+}
 
 export interface ServerConfig {
   readonly port: number
   readonly host: string
   readonly dataDir: string
-  /** demo mode: seeds a demo organization and offers POST /auth/dev-login */
+  /** demo mode: seeds a demo organization, offers POST /auth/dev-login, and users without a password sign in with DEMO_PASSWORD */
   readonly demo: boolean
   /** frames above this close the socket with 1009 */
   readonly maxFrameBytes: number
@@ -22,7 +35,16 @@ export interface ServerConfig {
   readonly compactAfter: number
   /** HS256 secret for tokens; when absent one is generated and kept in the database */
   readonly jwtSecret: string | undefined
+  /** lifetime of the server's tokens (renewed with POST /auth/refresh) */
   readonly tokenTtlSeconds: number
+  /** how long one sign-in may be renewed: its refresh token and every token renewed from it end then */
+  readonly sessionTtlSeconds: number
+  /** scrypt cost of new password hashes (older hashes are rehashed at their next sign-in) */
+  readonly passwordScrypt: ScryptParams
+  /** the external identity provider, if any */
+  readonly oidc: OidcConfig | undefined
+  /** take the client address for sign-in limits from the last X-Forwarded-For entry (behind a proxy) */
+  readonly trustProxy: boolean
   /** JSON file declaring custom entities, or undefined for none */
   readonly customEntitiesFile: string | undefined
   /** JSON file declaring views (offline metadata), or undefined for none */
@@ -56,6 +78,36 @@ const bool = (env: Record<string, string | undefined>, key: string, fallback: bo
   throw new ConfigError(`${key} must be 1 or 0, got ${JSON.stringify(raw)}`)
 }
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
+
+const parseOidc = (env: Record<string, string | undefined>): OidcConfig | undefined => {
+  const given = (key: string): string | undefined => env[key] === undefined || env[key]!.trim() === '' ? undefined : env[key]!.trim()
+  const keys = ['OIDC_ISSUER', 'OIDC_AUDIENCE', 'OIDC_JWKS_URL'] as const
+  const set = keys.filter(k => given(k) !== undefined)
+  if (set.length === 0) {
+    if (given('OIDC_USER_CLAIM') !== undefined) throw new ConfigError('OIDC_USER_CLAIM needs OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL')
+    return undefined
+  }
+  if (set.length < keys.length) throw new ConfigError(`an external identity provider needs ${keys.join(', ')}; missing ${keys.filter(k => !set.includes(k)).join(', ')}`)
+  let jwksUrl: URL
+  try { jwksUrl = new URL(given('OIDC_JWKS_URL')!) } catch { throw new ConfigError(`OIDC_JWKS_URL must be a URL, got ${JSON.stringify(env.OIDC_JWKS_URL)}`) }
+  // Keys fetched in the clear could be swapped on the way: https, except on this machine.
+  if (!(jwksUrl.protocol === 'https:' || (jwksUrl.protocol === 'http:' && LOOPBACK.has(jwksUrl.hostname)))) {
+    throw new ConfigError(`OIDC_JWKS_URL must be https (http only on localhost), got ${JSON.stringify(env.OIDC_JWKS_URL)}`)
+  }
+  const audience = given('OIDC_AUDIENCE')!.split(',').map(a => a.trim()).filter(a => a !== '')
+  if (audience.length === 0) throw new ConfigError('OIDC_AUDIENCE must name at least one audience')
+  return { issuer: given('OIDC_ISSUER')!, audience, jwksUrl, userClaim: given('OIDC_USER_CLAIM') ?? 'sub' }
+}
+
+const scrypt = (env: Record<string, string | undefined>): ScryptParams => {
+  const raw = env.PASSWORD_SCRYPT
+  if (raw === undefined || raw === '') return DEFAULT_SCRYPT
+  const p = parseScryptParams(raw)
+  if (p === null) throw new ConfigError(`PASSWORD_SCRYPT must be ln=<10-22>,r=<1-32>,p=<1-16> using at most 1 GiB (128 * 2^ln * r bytes), got ${JSON.stringify(raw)}`)
+  return p
+}
+
 export const parseConfig = (env: Record<string, string | undefined>, cwd = process.cwd()): ServerConfig => {
   const secret = env.JWT_SECRET
   if (secret !== undefined && secret.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters')
@@ -73,7 +125,11 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),
     compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),
     jwtSecret: secret,
-    tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 12 * 3600, 60, 365 * 86400),
+    tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 15 * 60, 60, 365 * 86400),
+    sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 30 * 86400, 300, 365 * 86400),
+    passwordScrypt: scrypt(env),
+    oidc: parseOidc(env),
+    trustProxy: bool(env, 'TRUST_PROXY', false),
     customEntitiesFile: custom === '' ? undefined : resolve(cwd, custom ?? 'config/custom-entities.json'),
     metadataFile: metadata === '' ? undefined : resolve(cwd, metadata ?? 'config/metadata.json'),
     maxClockSkewMs: 1000 * int(env, 'MAX_CLOCK_SKEW_SECONDS', 120, 0, 86_400),

@@ -3,6 +3,7 @@
 import type { Org } from '../authz/org.ts'
 import type { ServerConfig } from './config.ts'
 import { parseDocName } from '../ids.ts'
+import { DEMO_PASSWORD } from './authenticator.ts'
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, ch => `&#${ch.charCodeAt(0)};`)
 
@@ -22,12 +23,12 @@ export const indexPage = (config: ServerConfig, org: Org, records: readonly stri
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem}code,pre{background:#f3f3f3;padding:.1rem .3rem}td,th{padding:.2rem .8rem;text-align:left}</style>
 </head><body>
 <h1>fieldsync</h1>
-<p>Offline-first sync server for business records. ${config.demo ? '<strong>Demo mode</strong>: sign in as any user below.' : ''}</p>
+<p>Offline-first sync server for business records. ${config.demo ? '<strong>Demo mode</strong>: sign in as any user below with the password <code>${DEMO_PASSWORD}</code>.' : ''}</p>
 <h2>Records</h2>
 <table><tr><th>entity</th><th>records</th></tr>
 ${[...byEntity].map(([e, n]) => `<tr><td>${esc(e)}</td><td>${n}</td></tr>`).join('\n')}
 </table>
 ${config.demo ? usersTable(org) : ''}<h2>Connect</h2>
-<pre>${config.demo ? `curl -s -X POST localhost:${config.port}/auth/dev-login -H 'content-type: application/json' -d '{"user":"${esc(org.users[0]?.login ?? 'alice')}"}'\n` : ''}new WebsocketProvider('ws://HOST:${config.port}/sync', '${esc(example)}', doc, { params: { token } })</pre>
+<pre>${config.demo ? `curl -s -X POST localhost:${config.port}/auth/login -H 'content-type: application/json' -d '{"login":"${esc(org.users[0]?.login ?? 'alice')}","password":"${DEMO_PASSWORD}"}'\n` : ''}new WebsocketProvider('ws://HOST:${config.port}/sync', '${esc(example)}', doc, { params: { token } })</pre>
 </body></html>`
 }

@@ -17,7 +17,7 @@ import { loadMetadata } from '../metadata/metadata.ts'
 import { SqliteSecurityStore } from './storage/sqlite-security.ts'
 import { Security } from './security.ts'
 import { bootstrapModel, demoModel, seedDemoRecords } from './demo.ts'
-import { issueToken } from './auth.ts'
+import { DEMO_PASSWORD } from './authenticator.ts'
 
 const main = async (): Promise<void> => {
   const config = parseConfig(process.env)
@@ -39,18 +39,22 @@ const main = async (): Promise<void> => {
     secret = randomBytes(32).toString('base64url')
     security.setSetting('jwt-secret', secret)
   }
-  if (!config.demo && fresh) {
-    const adminUser = security.model.org.users[0]
-    console.log(`new organization with one administrator; admin token (valid ${config.tokenTtlSeconds} s):\n${await issueToken(secret, adminUser, config.tokenTtlSeconds)}`)
-  }
   // The record log's adapter also serves the feed and the receipts (same tables, same transaction).
   const server = createServer({ config, catalog, storage, feed: storage, receipts: storage, projection, holdings: new SqliteDeviceHoldings(db), security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret })
   const port = await server.listen()
   const shown = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
-  console.log(`fieldsync listening on http://${shown}:${port}/  (data: ${file})`)
+  const base = `http://${shown}:${port}`
+  if (!config.demo && fresh) {
+    // Printed once: the administrator's first sign-in, to set a password with (README, "Sign-in").
+    const adminUser = security.model.org.users[0]
+    const issued = await server.authenticator.issue(adminUser)
+    console.log(`new organization with one administrator; admin token (valid ${config.tokenTtlSeconds} s, renewable with POST /auth/refresh):\n${issued.token}`)
+    console.log(`set its password: curl -s -X PUT ${base}/api/admin/users/${adminUser.id}/password -H "authorization: Bearer <token>" -H 'content-type: application/json' -d '{"password":"<12 or more characters>"}'`)
+  }
+  console.log(`fieldsync listening on ${base}/  (data: ${file})`)
   if (config.demo) {
-    console.log(`demo users: ${security.model.org.users.map(u => u.login).join(', ')}`)
-    console.log(`sign in:    curl -s -X POST http://${shown}:${port}/auth/dev-login -H 'content-type: application/json' -d '{"user":"alice"}'`)
+    console.log(`demo users: ${security.model.org.users.map(u => u.login).join(', ')} (password "${DEMO_PASSWORD}" for those without one of their own)`)
+    console.log(`sign in:    curl -s -X POST ${base}/auth/login -H 'content-type: application/json' -d '{"login":"alice","password":"${DEMO_PASSWORD}"}'`)
   }
   let stopping = false
   const stop = (signal: string): void => {

@@ -4,6 +4,7 @@
 import { ModelIndex } from '../authz/decide.ts'
 import type { SecurityModel } from '../authz/model.ts'
 import type { SecurityStore } from './storage/security-port.ts'
+import type { CredentialStore } from './storage/credential-port.ts'
 
 export class Security {
   private current: ModelIndex
@@ -52,4 +53,6 @@ export class Security {
   setDelivered (principal: string, version: number): void { this.store.setDelivered(principal, version) }
   setting (key: string): string | undefined { return this.store.getSetting(key) }
   setSetting (key: string, value: string): void { this.store.setSetting(key, value) }
+  /** passwords, token generations and sign-in sessions (src/server/authenticator.ts uses them) */
+  get credentials (): CredentialStore { return this.store.credentials }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import * as admin from '../../src/authz/admin.ts'
+import { mayAccess, ModelIndex } from '../../src/authz/decide.ts'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { demoModel } from '../../src/server/demo.ts'
 
@@ -54,5 +55,39 @@ describe('admin changes', () => {
       expect((e as admin.AdminError).field).toBe(field)
       expect((e as Error).message).toMatch(message)
     }
+  })
+})
+
+describe('sign-in fields of a user (issue 13)', () => {
+  it('disabled: kept until changed; a disabled user holds no privileges and is no administrator', () => {
+    const off = admin.updateUser(m0, 'u-avery', { disabled: true })
+    expect(off.org.users.find(u => u.id === 'u-avery')?.disabled).toBe(true)
+    expect(admin.updateUser(off, 'u-avery', { fullName: 'Avery A.' }).org.users.find(u => u.id === 'u-avery')?.disabled).toBe(true)
+    const ix = new ModelIndex(off)
+    expect(ix.isAdmin('u-avery')).toBe(false)
+    expect(mayAccess(ix, 'u-avery', 'read', 'account').allowed).toBe(false)
+    const on = new ModelIndex(admin.updateUser(off, 'u-avery', { disabled: false }))
+    expect(on.isAdmin('u-avery')).toBe(true)
+    expect(mayAccess(on, 'u-avery', 'read', 'account').allowed).toBe(true)
+  })
+
+  it('externalId: set, looked up, unique, cleared with null, kept when absent', () => {
+    const m1 = admin.updateUser(m0, 'u-alice', { externalId: 'idp|alice' })
+    expect(new ModelIndex(m1).userByExternalId('idp|alice')?.id).toBe('u-alice')
+    expect(admin.updateUser(m1, 'u-alice', { fullName: 'Alice' }).org.users.find(u => u.id === 'u-alice')?.externalId).toBe('idp|alice')
+    expect(admin.updateUser(m1, 'u-alice', { externalId: 'idp|alice' }).org.users.find(u => u.id === 'u-alice')?.externalId).toBe('idp|alice')
+    expect(() => admin.updateUser(m1, 'u-bob', { externalId: 'idp|alice' })).toThrow(/externalId: "idp\|alice" exists/)
+    const cleared = admin.updateUser(m1, 'u-alice', { externalId: null })
+    expect('externalId' in cleared.org.users.find(u => u.id === 'u-alice')!).toBe(false)
+    expect(new ModelIndex(cleared).userByExternalId('idp|alice')).toBeUndefined()
+    expect(() => admin.updateUser(m1, 'u-bob', { externalId: '' })).toThrow(/externalId/)
+    expect(() => admin.addUser(m1, { login: 'zed', fullName: 'Z', businessUnitId: 'bu-north', externalId: 'idp|alice' })).toThrow(/externalId/)
+  })
+
+  it('passwords an administrator sets: 12 to 1024 characters, for a known user', () => {
+    expect(admin.parsePasswordChange(m0, 'u-alice', { password: 'twelve chars' })).toEqual({ password: 'twelve chars' })
+    expect(() => admin.parsePasswordChange(m0, 'u-alice', { password: 'eleven char' })).toThrow('password: shorter than 12 characters')
+    expect(() => admin.parsePasswordChange(m0, 'u-alice', { password: 12345678901234 })).toThrow(/password: expected a string/)
+    expect(() => admin.parsePasswordChange(m0, 'u-nobody', { password: 'twelve chars' })).toThrow(/id: no user/)
   })
 })

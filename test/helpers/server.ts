@@ -8,7 +8,7 @@ import * as Y from 'yjs'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import { loadCatalog } from '../../src/docs/catalog.ts'
-import { createServer, type FieldsyncServer } from '../../src/server/app.ts'
+import { createServer, type FieldsyncServer, type ServerDeps } from '../../src/server/app.ts'
 import { issueToken } from '../../src/server/auth.ts'
 import { parseConfig } from '../../src/server/config.ts'
 import { demoModel, seedDemoRecords } from '../../src/server/demo.ts'
@@ -42,8 +42,11 @@ export interface TestServer {
   dispose (): Promise<void>
 }
 
+/** What a test may put in place of the server's own: the sign-in clock, the identity provider's verifier. */
+export type TestDeps = Partial<Pick<ServerDeps, 'clock' | 'external'>>
+
 /** A server wired over a SQLite file in `dir` (a new folder with the demo data when absent), not listening. */
-export const assembleTestServer = async (env: Record<string, string> = {}, dir?: string): Promise<Omit<TestServer, 'port' | 'url' | 'wsUrl' | 'restart'>> => {
+export const assembleTestServer = async (env: Record<string, string> = {}, dir?: string, deps: TestDeps = {}): Promise<Omit<TestServer, 'port' | 'url' | 'wsUrl' | 'restart'>> => {
   const fresh = dir === undefined
   const dataDir = dir ?? mkdtempSync(join(tmpdir(), 'fieldsync-test-'))
   const config = parseConfig({ PORT: '0', DATA_DIR: dataDir, CUSTOM_ENTITIES: '', ...env })
@@ -53,7 +56,7 @@ export const assembleTestServer = async (env: Record<string, string> = {}, dir?:
   const storage = new SqliteRecordStorage(db, projection)
   const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
   if (fresh) await seedDemoRecords(storage, catalog)
-  const server = createServer({ config, catalog, storage, feed: storage, receipts: storage, projection, holdings: new SqliteDeviceHoldings(db), security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret: SECRET })
+  const server = createServer({ config, catalog, storage, feed: storage, receipts: storage, projection, holdings: new SqliteDeviceHoldings(db), security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret: SECRET, ...deps })
   let stopped = false
   const stop = async (): Promise<void> => {
     if (stopped) return
@@ -74,8 +77,8 @@ export const assembleTestServer = async (env: Record<string, string> = {}, dir?:
   }
 }
 
-export const startTestServer = async (env: Record<string, string> = {}, dir?: string): Promise<TestServer> => {
-  const assembled = await assembleTestServer(env, dir)
+export const startTestServer = async (env: Record<string, string> = {}, dir?: string, deps: TestDeps = {}): Promise<TestServer> => {
+  const assembled = await assembleTestServer(env, dir, deps)
   const { server, stop, dir: dataDir } = assembled
   const port = await server.listen()
   const self: TestServer = {
@@ -84,7 +87,7 @@ export const startTestServer = async (env: Record<string, string> = {}, dir?: st
     url: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/sync`,
     // The same port, so that clients reconnect to the restarted server.
-    restart: async () => { await stop(); return startTestServer({ ...env, PORT: String(port) }, dataDir) }
+    restart: async () => { await stop(); return startTestServer({ ...env, PORT: String(port) }, dataDir, deps) }
   }
   return self
 }

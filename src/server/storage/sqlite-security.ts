@@ -4,14 +4,17 @@
 import type { SecurityModel } from '../../authz/model.ts'
 import type { SqliteDb } from './sqlite-db.ts'
 import type { SecurityStore } from './security-port.ts'
+import { SqliteCredentialStore } from './sqlite-credentials.ts'
 
 export class SqliteSecurityStore implements SecurityStore {
   private readonly db: SqliteDb
   /** what a principal's device last received, read once, written only when it changes */
   private readonly deliveredCache = new Map<string, number | undefined>()
+  readonly credentials: SqliteCredentialStore
 
   constructor (db: SqliteDb) {
     this.db = db
+    this.credentials = new SqliteCredentialStore(db)
     db.exec(`
       CREATE TABLE IF NOT EXISTS security_models (version INTEGER PRIMARY KEY, data TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS delivered_versions (principal TEXT PRIMARY KEY, version INTEGER NOT NULL);

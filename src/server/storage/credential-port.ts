@@ -1,0 +1,31 @@
+// The sign-in port: password hashes, the generation of a user's tokens (bumped to refuse every token
+// issued before) and sign-in sessions (what a refresh token renews). Synchronous like the security model
+// it sits beside; adapters pass test/server/ports/security-suite.ts.
+
+export interface SignInSession {
+  readonly id: string
+  readonly userId: string
+  /** how often its refresh token was renewed: the current refresh token carries this number */
+  readonly counter: number
+  /** when the counter last moved (ms since the epoch) */
+  readonly rotatedAt: number
+  /** when the sign-in ends (ms since the epoch): no renewal after it */
+  readonly expiresAt: number
+}
+
+export interface CredentialStore {
+  /** The user's password hash (src/server/passwords.ts), if an administrator set one. */
+  passwordHash (userId: string): string | undefined
+  setPasswordHash (userId: string, hash: string): void
+  /** The generation of the user's tokens (0 until the first revocation): tokens of another are refused. */
+  tokenGeneration (userId: string): number
+  /** Bumps the user's token generation and ends every session of the user, together; answers the new generation. */
+  revokeTokens (userId: string): number
+  session (id: string): SignInSession | undefined
+  /** Saves a new session; ends every session expired at `now`, and the user's oldest beyond `maxPerUser`. */
+  createSession (session: SignInSession, now: number, maxPerUser: number): void
+  /** Moves a session's counter from `from` to `from + 1` (its refresh token was renewed); false when it had
+   * moved already (another renewal got there first) or the session is gone. */
+  rotateSession (id: string, from: number, rotatedAt: number): boolean
+  endSession (id: string): void
+}
