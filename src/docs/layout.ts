@@ -200,6 +200,8 @@ export interface PartsTouched {
   readonly notes: ReadonlySet<string> | undefined
   /** root map name -> keys of entries whose items the update deletes */
   readonly deletedEntries: ReadonlyMap<string, ReadonlySet<string>>
+  /** root map name -> keys of entries the update writes (its items' keys) */
+  readonly writtenEntries: ReadonlyMap<string, ReadonlySet<string>>
   /** memo attributes whose texts the update inserts into or deletes from */
   readonly memos: ReadonlySet<string>
 }
@@ -210,12 +212,22 @@ export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
   const ids = new Set<string>()
   const memos = new Set<string>()
   const deletedEntries = new Map<string, Set<string>>()
+  const writtenEntries = new Map<string, Set<string>>()
   const note = (p: Placement): void => {
     if (p.kind === 'root' && p.name === NOTES && p.sub !== null) ids.add(p.sub)
     else if (p.kind === 'root' && p.name.startsWith(MEMO_PREFIX)) memos.add(p.name.slice(MEMO_PREFIX.length))
     else if (p.kind === 'nested') note(placementOfHolder(p.holder))
   }
-  for (const s of update.structs) if (s instanceof Y.Item) note(placementOf(s))
+  for (const s of update.structs) {
+    if (!(s instanceof Y.Item)) continue
+    const p = placementOf(s)
+    if (p.kind === 'root' && p.sub !== null) {
+      const keys = writtenEntries.get(p.name) ?? new Set<string>()
+      keys.add(p.sub)
+      writtenEntries.set(p.name, keys)
+    }
+    note(p)
+  }
   let traced = 0
   let all = false
   for (const [client, ranges] of update.ds.clients) {
@@ -243,5 +255,5 @@ export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
       }
     }
   }
-  return { notes: all ? undefined : ids, deletedEntries, memos }
+  return { notes: all ? undefined : ids, deletedEntries, writtenEntries, memos }
 }

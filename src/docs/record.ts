@@ -50,6 +50,12 @@ export const emptyState = (): RecordState => ({ meta: {}, fields: {}, texts: {},
 
 export const memoText = (doc: Y.Doc, attr: string): Y.Text => doc.getText(MEMO_PREFIX + attr)
 
+const noteOf = (note: Y.Map<string>): NoteState => {
+  const n: NoteState = {}
+  note.forEach((v, k) => { if ((NOTE_KEYS as readonly string[]).includes(k) && typeof v === 'string') n[k as NoteKey] = v })
+  return n
+}
+
 /**
  * Reads a record document into a plain state. Memo texts are read only for the entity's memo attributes
  * (only those in `memos` when given); notes only those in `notes` when given (an update's decision reads
@@ -70,13 +76,42 @@ export const readRecord = (doc: Y.Doc, entity?: EntityDef, notes?: ReadonlySet<s
   }
   const timeline = doc.getMap<Y.Map<string>>(NOTES)
   const readNote = (note: unknown, id: string): void => {
-    if (!(note instanceof Y.Map)) return
-    const n: NoteState = {}
-    note.forEach((v, k) => { if ((NOTE_KEYS as readonly string[]).includes(k) && typeof v === 'string') n[k as NoteKey] = v })
-    state.notes[id] = n
+    if (note instanceof Y.Map) state.notes[id] = noteOf(note)
   }
   if (notes === undefined) timeline.forEach(readNote)
   else for (const id of notes) readNote(timeline.get(id), id)
+  return state
+}
+
+/** The parts of a record an update touched: meta and field keys, memo texts, notes. */
+export interface TouchedParts {
+  readonly meta: Iterable<string>
+  readonly fields: Iterable<string>
+  readonly memos: Iterable<string>
+  readonly notes: Iterable<string>
+}
+
+/**
+ * `before` (read from `doc` earlier) with the touched parts read again: what readRecord would read now,
+ * when nothing else changed since — an update's decision reads the record once, not twice.
+ */
+export const rereadTouched = (doc: Y.Doc, before: RecordState, touched: TouchedParts): RecordState => {
+  const state: RecordState = { meta: { ...before.meta }, fields: { ...before.fields }, texts: { ...before.texts }, notes: { ...before.notes } }
+  const meta = doc.getMap<FieldValue>(META)
+  for (const k of touched.meta) { if (meta.has(k)) state.meta[k as MetaKey] = meta.get(k)!; else delete state.meta[k as MetaKey] }
+  const fields = doc.getMap<FieldValue>(FIELDS)
+  for (const k of touched.fields) { if (fields.has(k)) state.fields[k] = fields.get(k)!; else delete state.fields[k] }
+  for (const name of touched.memos) {
+    const s = memoText(doc, name).toString()
+    if (s !== '') state.texts[name] = s
+    else delete state.texts[name]
+  }
+  const timeline = doc.getMap<Y.Map<string>>(NOTES)
+  for (const id of touched.notes) {
+    const note = timeline.get(id)
+    if (note instanceof Y.Map) state.notes[id] = noteOf(note)
+    else delete state.notes[id]
+  }
   return state
 }
 

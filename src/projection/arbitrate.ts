@@ -31,10 +31,20 @@ export interface FieldsBefore {
   readonly isNew: (id: Y.ID) => boolean
 }
 
-/** Call before integrating an update whose structs are `structs`. */
-export const fieldsBefore = (doc: Y.Doc, structs: readonly { readonly id: Y.ID }[]): FieldsBefore => {
-  const items = new Map(doc.getMap<FieldValue>(FIELDS)._map)
-  const stamps = new Map(doc.getMap<string>(CLOCKS)._map)
+/**
+ * Call before integrating an update whose structs are `structs`. `only`: the `fields` and `clocks` keys the
+ * update touches, when that is all the decision asks about (`keys` then throws: a delete needs them all).
+ */
+export const fieldsBefore = (doc: Y.Doc, structs: readonly { readonly id: Y.ID }[], only?: Iterable<string>): FieldsBefore => {
+  const entries = (m: Map<string, Y.Item>): Map<string, Y.Item> => {
+    if (only === undefined) return new Map(m)
+    const out = new Map<string, Y.Item>()
+    for (const k of asked!) { const item = m.get(k); if (item !== undefined) out.set(k, item) }
+    return out
+  }
+  const asked = only === undefined ? undefined : new Set(only)
+  const items = entries(doc.getMap<FieldValue>(FIELDS)._map)
+  const stamps = entries(doc.getMap<string>(CLOCKS)._map)
   // (An item's deleted flag may change when the update is integrated; its content stays readable until
   // the transaction ends.)
   const gone = new Set<string>()
@@ -45,6 +55,7 @@ export const fieldsBefore = (doc: Y.Doc, structs: readonly { readonly id: Y.ID }
   const cache = new Map<string, Before>()
   return {
     field: key => {
+      if (asked !== undefined && !asked.has(key)) throw new Error(`fieldsBefore: ${key} is not among the keys the update touches`)
       let b = cache.get(key)
       if (b === undefined) {
         const item = items.get(key)
@@ -56,7 +67,10 @@ export const fieldsBefore = (doc: Y.Doc, structs: readonly { readonly id: Y.ID }
       }
       return b
     },
-    keys: () => new Set([...items.keys(), ...stamps.keys()]),
+    keys: () => {
+      if (only !== undefined) throw new Error('fieldsBefore: the keys of a partial snapshot were asked for')
+      return new Set([...items.keys(), ...stamps.keys()])
+    },
     isNew: id => id.clock >= (state.get(id.client) ?? Number.POSITIVE_INFINITY)
   }
 }

@@ -5,12 +5,12 @@
 import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { applyChanges, applyChangesToDoc, diff, invertAll, isStampChange, type Change } from '../docs/diff.ts'
-import { partsTouched } from '../docs/layout.ts'
+import { partsTouched, type PartsTouched } from '../docs/layout.ts'
 import { filterFields } from '../docs/filters.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 import type { FieldValue } from '../docs/values.ts'
-import { CLOCKS, exists, FIELDS, isDeleted, memoText, readRecord, replaceText, type RecordState } from '../docs/record.ts'
+import { CLOCKS, exists, FIELDS, isDeleted, META, memoText, readRecord, replaceText, rereadTouched, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
 import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, stampsOnly, unseenEdits, type Arbitration, type DeleteSet } from './arbitrate.ts'
@@ -132,6 +132,13 @@ const fieldsNamed = (entity: string, rules: readonly BusinessRule[], flows: read
   ...flows.filter(f => f.entity === entity).flatMap(f => f.stages.flatMap(s => s.required))
 ])
 
+/** The keys of root map `name` an update writes or deletes. */
+const entriesOf = (t: PartsTouched, name: string): Iterable<string> => {
+  const written = t.writtenEntries.get(name)
+  const deleted = t.deletedEntries.get(name)
+  return written === undefined ? deleted ?? NONE : deleted === undefined ? written : [...written, ...deleted]
+}
+
 const NONE: readonly never[] = []
 /** Per rules list, flows list and entity: the memo attributes they name (metadata is fixed while a server runs). */
 const namedMemos = new WeakMap<object, WeakMap<object, Map<string, ReadonlySet<string>>>>()
@@ -181,13 +188,17 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   const touched = partsTouched(doc, decoded)
   const notes = touched.notes
   const memos = memosRead(ctx, touched.memos)
+  const deletes = [...entriesOf(touched, META)].some(k => k === 'deletedon' || k === 'deletedseen')
+  /** the fields the update writes, clears or stamps */
+  const fieldKeys = new Set([...entriesOf(touched, FIELDS), ...entriesOf(touched, CLOCKS)])
   let integrated: Uint8Array | null = null
   const take = (u: Uint8Array): void => { integrated = integrated === null ? u : Y.mergeUpdates([integrated, u]) }
   let encode = false
   doc.transact(tr => {
     const serverClock = Y.getState(doc.store, doc.clientID)
     before = readRecord(doc, ctx.entity, notes, memos)
-    const fields = fieldsBefore(doc, structs)
+    // (A delete's decision asks about every field its writer may not have seen; any other, the keys it touches.)
+    const fields = fieldsBefore(doc, structs, deletes ? undefined : fieldKeys)
     Y.applyUpdate(doc, update)
     // (Deletions so far are the update's own and those Yjs made integrating it, which every replica makes too.)
     const integrationDeletes = deleteCount(tr.deleteSet)
@@ -215,7 +226,11 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       })
       if (arbitration.wrote) compensated = true
     }
-    after = readRecord(doc, ctx.entity, notes, memos)
+    // Only what the update touched can differ from `before`: the server's writes above touch its keys alone
+    // (arbitration writes the field of a stamp the update wrote).
+    after = notes === undefined
+      ? readRecord(doc, ctx.entity, notes, memos)
+      : rereadTouched(doc, before, { meta: entriesOf(touched, META), fields: fieldKeys, memos: touched.memos, notes })
     changes = diff(before, after)
     const dropped: Change[] = []
     let verdicts: Verdict[] = []
