@@ -30,6 +30,7 @@ const { values: o } = parseArgs({
     'live-devices': { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' },
     initial: { type: 'string' }, 'peer-devices': { type: 'string' }, 'peer-records': { type: 'string' },
     soak: { type: 'boolean', default: process.env.SOAK === '1' }, 'soak-minutes': { type: 'string' },
+    'device-sync': { type: 'string', default: 'normal' },
     profile: { type: 'string' }, help: { type: 'boolean', default: false }
   }
 })
@@ -45,6 +46,8 @@ if (o.help === true) {
   --initial N        records of the initial-sync comparison (10000; --quick 2000)
   --peer-devices D, --peer-records R   Hocuspocus live load: devices, documents per team (25, 400; --quick 10, 100)
   --soak [--soak-minutes M]   the soak (60 minutes)
+  --device-sync normal|full   the device stores' SQLite synchronous setting (normal: the simulated devices share
+                     one disk, and FULL's fsync per commit would make that disk the limit; full: as a real device)
   --profile DIR      a CPU profile of the server per part`)
   process.exit(0)
 }
@@ -62,11 +65,12 @@ const L = num(o['live-devices'], 25, 10)
 const RATE = num(o.rate, 500, 100)
 const SECONDS = num(o.seconds, 20, 5)
 const SERVER_CPU = canPin ? 0 : null
+const DEVICE_SYNC = o['device-sync'] === 'full' ? 'full' : 'normal'
 const DEVICE_CPU = canPin ? 1 : null
 
-console.log(`bench/team: server ${canPin ? 'pinned to core 0' : 'not pinned (no taskset or one core)'}, devices in a child process${canPin ? ' on core 1' : ''}; Node ${process.version}`)
+console.log(`bench/team: server ${canPin ? 'pinned to core 0' : 'not pinned (no taskset or one core)'}, devices (device SDK, SQLite store with synchronous=${DEVICE_SYNC}) in a child process${canPin ? ' on core 1' : ''}; Node ${process.version}`)
 
-const host = await DeviceHost.start(DEVICE_CPU)
+const host = await DeviceHost.start(DEVICE_CPU, DEVICE_SYNC)
 const dirs: string[] = []
 const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'fieldsync-bench-team-')); dirs.push(d); return d }
 
@@ -95,19 +99,19 @@ try {
     if (parts.has('storm')) {
       // Single device: one more device of rep d0 (a device id of its own) syncs its scope alone.
       await host.open([{ key: 'single', url: server.wsUrl, token: t.tokens.get('d0')! }])
-      const one = await measure(server, () => host.sync(['single']))
+      const one = await measure(server, () => host.sync(['single']), host.pid)
       await host.close(['single'], true)
       const keys = t.reps.slice(0, K).map(r => r.key)
       await t.open(keys)
-      const storm = await profiled(server, 'storm', () => measure(server, () => host.sync(keys)))
+      const storm = await profiled(server, 'storm', () => measure(server, () => host.sync(keys), host.pid))
       for (const k of keys) synced.add(k)
       const times = storm.result.map(r => r.ms).sort((a, b) => a - b)
       const failed = storm.result.filter(r => r.error !== undefined)
       const records = storm.result.reduce((n, r) => n + r.records, 0)
       console.log(`\nstorm: ${K} devices start their initial sync together, each holding ${R} accounts of its team (${teams} teams of ${S}; ${t.accounts} accounts on the server)`)
-      printTable(['', 'devices', 'all done', 'device p50', 'records/s', 'loop blocked max', '/healthz max', 'server CPU'], [
-        ['one device alone', '1', fmt.s(one.seconds), fmt.s(one.result[0].ms / 1000), fmt.int(one.result[0].records / one.seconds), fmt.ms(one.loopMs), fmt.ms(one.healthMs), fmt.pct(one.cpu)],
-        ['storm', String(K), fmt.s(storm.seconds), fmt.s(times[Math.floor(times.length / 2)] / 1000), fmt.int(records / storm.seconds), fmt.ms(storm.loopMs), fmt.ms(storm.healthMs), fmt.pct(storm.cpu)]
+      printTable(['', 'devices', 'all done', 'device p50', 'records/s', 'loop blocked max', '/healthz max', 'server CPU', 'devices CPU'], [
+        ['one device alone', '1', fmt.s(one.seconds), fmt.s(one.result[0].ms / 1000), fmt.int(one.result[0].records / one.seconds), fmt.ms(one.loopMs), fmt.ms(one.healthMs), fmt.pct(one.cpu), fmt.pct(one.devicesCpu)],
+        ['storm', String(K), fmt.s(storm.seconds), fmt.s(times[Math.floor(times.length / 2)] / 1000), fmt.int(records / storm.seconds), fmt.ms(storm.loopMs), fmt.ms(storm.healthMs), fmt.pct(storm.cpu), fmt.pct(storm.devicesCpu)]
       ])
       if (failed.length > 0) console.log(`  ${failed.length} devices failed: ${failed[0].error}`)
       // Only the live part's devices stay online.

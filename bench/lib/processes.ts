@@ -110,20 +110,24 @@ export interface Measured<T> {
   readonly healthMs: number
   /** server CPU time over wall time */
   readonly cpu: number
+  /** the device process's CPU time over wall time (when its pid was given) */
+  readonly devicesCpu: number
 }
 
 /** Runs `f` while watching the server: its longest event-loop block, the slowest /healthz, its CPU share. */
-export const measure = async <T>(server: FieldsyncProcess, f: () => Promise<T>): Promise<Measured<T>> => {
+export const measure = async <T>(server: FieldsyncProcess, f: () => Promise<T>, devicesPid?: number): Promise<Measured<T>> => {
   server.takeLoopDelay()
   const health = pollHealth(server.httpUrl, 20)
   const cpu0 = cpuSeconds(server.pid)
+  const dev0 = devicesPid === undefined ? 0 : cpuSeconds(devicesPid)
   const t0 = performance.now()
   const result = await f()
   const seconds = (performance.now() - t0) / 1000
   const cpu = (cpuSeconds(server.pid) - cpu0) / seconds
+  const devicesCpu = devicesPid === undefined ? NaN : (cpuSeconds(devicesPid) - dev0) / seconds
   const h = await health.stop()
   await new Promise(resolve => setTimeout(resolve, 600)) // the server's last loop-delay report
-  return { result, seconds, loopMs: server.takeLoopDelay(), healthMs: h.maxMs, cpu }
+  return { result, seconds, loopMs: server.takeLoopDelay(), healthMs: h.maxMs, cpu, devicesCpu }
 }
 
 /** @y/websocket-server (in memory, no auth) holding the first `n` accounts of the dataset (peer-server.ts). */

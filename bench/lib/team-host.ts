@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import WebSocket from 'ws'
 import { FieldsyncDevice, type SocketLike } from '../../src/client/device.ts'
 import { SqliteLocalStore } from '../../src/client/sqlite-store.ts'
+import type { IndexedRecord } from '../../src/client/store.ts'
 import { DeliveryTracker, largestMarker, marker } from './delivery.ts'
 import { runLive, type Writer } from './live-load.ts'
 import type { HostEvent, HostReply, HostRequest, LiveResult, SyncResult } from './team-protocol.ts'
@@ -18,13 +19,15 @@ import { fetchOneSocketPerRecord } from './peer-fetch.ts'
 process.setMaxListeners(0)
 const ws = WebSocket as unknown as new (url: string) => SocketLike
 const root = mkdtempSync(join(tmpdir(), 'fieldsync-team-devices-'))
+/** the device stores' durability (argv: full | normal): many simulated devices share one disk here */
+const synchronous = process.argv[2] === 'full' ? 'full' : 'normal'
 
 /** The real SQLite store, telling the bench what arrives from the server (live edits' markers). */
 class ObservedStore extends SqliteLocalStore {
-  constructor (file: string, private readonly onPut: (record: string, update: Uint8Array) => void) { super(file) }
-  override put (record: string, update: Uint8Array): Promise<void> {
+  constructor (file: string, private readonly onPut: (record: string, update: Uint8Array) => void) { super(file, { synchronous }) }
+  override put (record: string, update: Uint8Array, entry?: IndexedRecord | null): Promise<void> {
     this.onPut(record, update)
-    return super.put(record, update)
+    return super.put(record, update, entry)
   }
 }
 

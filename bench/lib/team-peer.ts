@@ -3,10 +3,10 @@
 // team's documents), servers pinned to the server core, clients in the device host.
 
 import { spawnUntil } from '../../tools/spawn.ts'
-import { cpuSeconds, pinned, ROOT, type Measured } from './processes.ts'
+import { pinned, ROOT, type Measured } from './processes.ts'
 import type { DeviceHost } from './team-host-client.ts'
 import type { LiveResult } from './team-protocol.ts'
-import { LIVE_HEAD, liveOnFieldsync, liveRow, startTeamServer } from './team-server.ts'
+import { LIVE_HEAD, liveOnFieldsync, liveRow, startTeamServer, watchWindow } from './team-server.ts'
 import { fmt, printTable } from './table.ts'
 
 export interface PeerPartOptions {
@@ -36,13 +36,8 @@ export const runPeerPart = async (o: PeerPartOptions): Promise<void> => {
 
   const proc = await spawnUntil({ ...pinned(o.serverCpu, ['--import', 'tsx', 'bench/lib/hocuspocus-server.ts', String(teams), String(o.recordsPerTeam)]), cwd: ROOT, env: { ...process.env }, ready: /ready (\d+)/ })
   let theirs: LiveResult & { connectSeconds: number }
-  let cpu = 0
+  const window = watchWindow(o.host, proc.child.pid!)
   try {
-    let cpu0 = 0
-    let t0 = 0
-    o.host.onWindow = phase => {
-      if (phase === 'start') { cpu0 = cpuSeconds(proc.child.pid!); t0 = performance.now() } else cpu = (cpuSeconds(proc.child.pid!) - cpu0) / ((performance.now() - t0) / 1000)
-    }
     theirs = await o.host.hocusLive({ url: `ws://127.0.0.1:${proc.match[1]}`, teams: t.teamsOf(keys), recordsPerTeam: o.recordsPerTeam, rate: o.rate, seconds: o.seconds, warmupSeconds: 2, drainSeconds: 30 })
   } finally {
     await proc.kill('SIGTERM')
@@ -50,6 +45,6 @@ export const runPeerPart = async (o: PeerPartOptions): Promise<void> => {
   console.log(`\npeer, live: ${o.devices} devices (teams of ${o.teamSize}), each with its team's ${o.recordsPerTeam} documents, ${fmt.int(o.rate)} edits/s in total; ${o.seconds} s window`)
   printTable(LIVE_HEAD, [
     liveRow('fieldsync /device (auth, projection, SQLite FULL)', ours),
-    liveRow(`Hocuspocus 3.4.3, one socket a device (in memory, no auth; connect ${fmt.s(theirs.connectSeconds)})`, { result: theirs, cpu })
+    liveRow(`Hocuspocus 3.4.3, one socket a device (in memory, no auth; connect ${fmt.s(theirs.connectSeconds)})`, { result: theirs, ...window() })
   ])
 }

@@ -49,20 +49,28 @@ export const startTeamServer = async (o: { host: DeviceHost, dir: string, layout
 
 /** The live load on fieldsync: server CPU over the measured window (edits made), the rest over the whole run. */
 export const liveOnFieldsync = (host: DeviceHost, server: FieldsyncProcess, o: { teams: readonly (readonly string[])[], writers: readonly string[], rate: number, seconds: number }): Promise<Measured<LiveResult>> => {
-  let cpu0 = 0
-  let t0 = 0
-  let window = { cpu: 0, seconds: 1 }
-  host.onWindow = phase => {
-    if (phase === 'start') { cpu0 = cpuSeconds(server.pid); t0 = performance.now(); server.takeLoopDelay() } else window = { cpu: cpuSeconds(server.pid) - cpu0, seconds: (performance.now() - t0) / 1000 }
-  }
-  return measure(server, () => host.live({ ...o, warmupSeconds: 2, drainSeconds: 30 })).then(m => ({ ...m, cpu: window.cpu / window.seconds }))
+  const window = watchWindow(host, server.pid, () => server.takeLoopDelay())
+  return measure(server, () => host.live({ ...o, warmupSeconds: 2, drainSeconds: 30 })).then(m => ({ ...m, ...window() }))
 }
 
-/** A row of live figures: writers, edits/s made, sustained, delivery p50/p99/max, undelivered, server CPU, loop blocked max. */
-export const liveRow = (label: string, m: Pick<Measured<LiveResult>, 'result' | 'cpu'> & { loopMs?: number }): string[] => {
+/** Server and device-process CPU over the live load's measured window (told by the host). */
+export const watchWindow = (host: DeviceHost, serverPid: number, onStart: () => void = () => {}): () => { cpu: number, devicesCpu: number } => {
+  let start = { server: 0, devices: 0, at: 0 }
+  let result = { cpu: NaN, devicesCpu: NaN }
+  host.onWindow = phase => {
+    const now = { server: cpuSeconds(serverPid), devices: cpuSeconds(host.pid), at: performance.now() }
+    if (phase === 'start') { start = now; onStart(); return }
+    const seconds = (now.at - start.at) / 1000
+    result = { cpu: (now.server - start.server) / seconds, devicesCpu: (now.devices - start.devices) / seconds }
+  }
+  return () => result
+}
+
+/** A row of live figures: writers, edits/s made, sustained, delivery p50/p99/max, undelivered, server CPU, device process CPU, loop blocked max. */
+export const liveRow = (label: string, m: Pick<Measured<LiveResult>, 'result' | 'cpu' | 'devicesCpu'> & { loopMs?: number }): string[] => {
   const r = m.result
   const sustained = r.complete / Math.max(r.issueSeconds, r.allDoneSeconds)
-  return [label, String(r.writers), fmt.int(r.edits / r.issueSeconds), fmt.int(sustained), fmt.ms(r.latency.p50), fmt.ms(r.latency.p99), fmt.ms(r.latency.max), String(r.missing), fmt.pct(m.cpu), m.loopMs === undefined ? '' : fmt.ms(m.loopMs)]
+  return [label, String(r.writers), fmt.int(r.edits / r.issueSeconds), fmt.int(sustained), fmt.ms(r.latency.p50), fmt.ms(r.latency.p99), fmt.ms(r.latency.max), String(r.missing), fmt.pct(m.cpu), fmt.pct(m.devicesCpu), m.loopMs === undefined ? '' : fmt.ms(m.loopMs)]
 }
 
-export const LIVE_HEAD = ['', 'writers', 'edits/s made', 'sustained', 'delivery p50', 'p99', 'max', 'undelivered', 'server CPU', 'loop blocked max']
+export const LIVE_HEAD = ['', 'writers', 'edits/s made', 'sustained', 'delivery p50', 'p99', 'max', 'undelivered', 'server CPU', 'devices CPU', 'loop blocked max']

@@ -248,21 +248,20 @@ export class Replica {
       this.writes.push(this.indexWrite(record, this.store.receive(record, payload, entry)))
       return
     }
-    const stored = this.store.put(record, payload)
-    this.writes.push(stored)
+    // A record it holds: its state after the payload gives the index entry, stored with the payload.
     let state: RecordState
     if (open !== undefined) {
       Y.applyUpdate(open, payload, REMOTE)
       state = readRecord(open)
     } else {
       const tmp = new Y.Doc({ guid: record })
-      await stored
       const updates = await this.store.load(record)
-      tmp.transact(() => { for (const u of updates) Y.applyUpdate(tmp, u) })
+      tmp.transact(() => { for (const u of [...updates, payload]) Y.applyUpdate(tmp, u) })
       state = readRecord(tmp)
       tmp.destroy()
     }
-    this.writes.push(this.indexWrite(record, this.store.setIndex(record, await this.entryOf(record, state))))
+    const entry = await this.entryOf(record, state)
+    this.writes.push(this.indexWrite(record, this.store.put(record, payload, entry)))
   }
 
   async acknowledge (id: number): Promise<void> {

@@ -51,8 +51,8 @@ export interface LocalStore {
   records (): Promise<string[]>
   /** every update of a record: from the server and local, oldest first */
   load (record: string): Promise<Uint8Array[]>
-  /** stores an update that came from the server */
-  put (record: string, update: Uint8Array): Promise<void>
+  /** stores an update that came from the server, and (when given; null: none) the record's index entry after it, in one write */
+  put (record: string, update: Uint8Array, entry?: IndexedRecord | null): Promise<void>
   /** stores the first state of a record new to this device, with its index entry (one write where the
    * store can: an initial sync is thousands of these) */
   receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void>
