@@ -68,9 +68,9 @@ const SERVER_CPU = canPin ? 0 : null
 const DEVICE_SYNC = o['device-sync'] === 'full' ? 'full' : 'normal'
 const DEVICE_CPU = canPin ? 1 : null
 
-console.log(`bench/team: server ${canPin ? 'pinned to core 0' : 'not pinned (no taskset or one core)'}, devices (device SDK, SQLite store with synchronous=${DEVICE_SYNC}) in a child process${canPin ? ' on core 1' : ''}; Node ${process.version}`)
+console.log(`bench/team: server ${canPin ? 'pinned to core 0' : 'not pinned (no taskset or one core)'}, devices (device SDK, SQLite store; synchronous=${DEVICE_SYNC} for the team's simulated devices, FULL for the initial-sync device) in a child process${canPin ? ' on core 1' : ''}; Node ${process.version}`)
 
-const host = await DeviceHost.start(DEVICE_CPU, DEVICE_SYNC)
+const host = await DeviceHost.start(DEVICE_CPU)
 const dirs: string[] = []
 const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'fieldsync-bench-team-')); dirs.push(d); return d }
 
@@ -92,13 +92,13 @@ const profiled = async <T>(server: FieldsyncProcess, name: string, f: () => Prom
 try {
   if (parts.has('storm') || parts.has('live') || o.soak === true) {
     const teams = Math.ceil(Math.max(parts.has('storm') ? K : 0, parts.has('live') ? L : 0, o.soak === true ? L + S : 0) / S)
-    const t = await startTeamServer({ host, dir: tempDir(), layout: { teams, teamSize: S, recordsPerTeam: R }, cpu: SERVER_CPU, profileFile: o.profile === undefined ? undefined : join(o.profile, 'team.cpuprofile') })
+    const t = await startTeamServer({ host, dir: tempDir(), layout: { teams, teamSize: S, recordsPerTeam: R }, cpu: SERVER_CPU, synchronous: DEVICE_SYNC, profileFile: o.profile === undefined ? undefined : join(o.profile, 'team.cpuprofile') })
     const { server } = t
     const synced = new Set<string>()
 
     if (parts.has('storm')) {
       // Single device: one more device of rep d0 (a device id of its own) syncs its scope alone.
-      await host.open([{ key: 'single', url: server.wsUrl, token: t.tokens.get('d0')! }])
+      await host.open([{ key: 'single', url: server.wsUrl, token: t.tokens.get('d0')!, synchronous: DEVICE_SYNC }])
       const one = await measure(server, () => host.sync(['single']), host.pid)
       await host.close(['single'], true)
       const keys = t.reps.slice(0, K).map(r => r.key)
@@ -137,7 +137,7 @@ try {
   }
 
   if (parts.has('initial')) await runInitialPart({ host, dir: tempDir(), records: num(o.initial, 10_000, 2000), serverCpu: SERVER_CPU })
-  if (parts.has('peer')) await runPeerPart({ host, dir: tempDir(), rate: RATE, seconds: SECONDS, devices: num(o['peer-devices'], 25, 10), recordsPerTeam: num(o['peer-records'], 400, 100), teamSize: S, serverCpu: SERVER_CPU })
+  if (parts.has('peer')) await runPeerPart({ host, dir: tempDir(), rate: RATE, seconds: SECONDS, devices: num(o['peer-devices'], 25, 10), recordsPerTeam: num(o['peer-records'], 400, 100), teamSize: S, serverCpu: SERVER_CPU, synchronous: DEVICE_SYNC })
 } finally {
   await host.exit()
   for (const d of dirs) rmSync(d, { recursive: true, force: true })

@@ -31,9 +31,8 @@ export class DeviceHost {
 
   get pid (): number { return this.child.pid! }
 
-  /** `synchronous`: the device stores' SQLite setting (see SqliteLocalStoreOptions) */
-  static async start (cpu: number | null, synchronous: 'full' | 'normal'): Promise<DeviceHost> {
-    const child = fork(HOST, [synchronous], { cwd: ROOT, execArgv: ['--import', 'tsx', '--max-old-space-size=6144', ...(process.env.HOST_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.HOST_PROFILE_DIR}`])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  static async start (cpu: number | null): Promise<DeviceHost> {
+    const child = fork(HOST, [], { cwd: ROOT, execArgv: ['--import', 'tsx', '--max-old-space-size=6144', ...(process.env.HOST_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.HOST_PROFILE_DIR}`])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve())
       child.once('exit', code => reject(new Error(`device host exited (${code}) before it was ready`)))

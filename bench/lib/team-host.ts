@@ -19,12 +19,10 @@ import { fetchOneSocketPerRecord } from './peer-fetch.ts'
 process.setMaxListeners(0)
 const ws = WebSocket as unknown as new (url: string) => SocketLike
 const root = mkdtempSync(join(tmpdir(), 'fieldsync-team-devices-'))
-/** the device stores' durability (argv: full | normal): many simulated devices share one disk here */
-const synchronous = process.argv[2] === 'full' ? 'full' : 'normal'
 
 /** The real SQLite store, telling the bench what arrives from the server (live edits' markers). */
 class ObservedStore extends SqliteLocalStore {
-  constructor (file: string, private readonly onPut: (record: string, update: Uint8Array) => void) { super(file, { synchronous }) }
+  constructor (file: string, synchronous: 'full' | 'normal', private readonly onPut: (record: string, update: Uint8Array) => void) { super(file, { synchronous }) }
   override put (record: string, update: Uint8Array, entry?: IndexedRecord | null): Promise<void> {
     this.onPut(record, update)
     return super.put(record, update, entry)
@@ -37,10 +35,10 @@ let tracker = new DeliveryTracker()
 
 const send = (m: HostReply | HostEvent): void => { process.send?.(m) }
 
-const openDevice = async (key: string, url: string, token: string): Promise<void> => {
+const openDevice = async (key: string, url: string, token: string, synchronous: 'full' | 'normal'): Promise<void> => {
   const dir = join(root, key)
   mkdirSync(dir, { recursive: true })
-  const store = new ObservedStore(join(dir, 'device.db'), (record, update) => tracker.arrived(key, record, largestMarker(update)))
+  const store = new ObservedStore(join(dir, 'device.db'), synchronous, (record, update) => tracker.arrived(key, record, largestMarker(update)))
   devices.set(key, { device: await FieldsyncDevice.open({ url, token, store, WebSocket: ws }), dir })
 }
 
@@ -97,7 +95,7 @@ const closeDevices = async (keys: readonly string[], remove: boolean): Promise<v
 
 const handle = async (r: HostRequest): Promise<unknown> => {
   switch (r.op) {
-    case 'open': for (const d of r.devices) await openDevice(d.key, d.url, d.token); return null
+    case 'open': for (const d of r.devices) await openDevice(d.key, d.url, d.token, d.synchronous); return null
     case 'sync': return syncAll(r.keys)
     case 'live': return live(r)
     case 'yfetch': return fetchOneSocketPerRecord(r.url, r.names, r.concurrency)

@@ -18,11 +18,12 @@ export interface PeerPartOptions {
   readonly rate: number
   readonly seconds: number
   readonly serverCpu: number | null
+  readonly synchronous: 'full' | 'normal'
 }
 
 export const runPeerPart = async (o: PeerPartOptions): Promise<void> => {
   const teams = Math.ceil(o.devices / o.teamSize)
-  const t = await startTeamServer({ host: o.host, dir: o.dir, layout: { teams, teamSize: o.teamSize, recordsPerTeam: o.recordsPerTeam }, cpu: o.serverCpu })
+  const t = await startTeamServer({ host: o.host, dir: o.dir, layout: { teams, teamSize: o.teamSize, recordsPerTeam: o.recordsPerTeam }, cpu: o.serverCpu, synchronous: o.synchronous })
   const keys = t.reps.slice(0, o.devices).map(r => r.key)
   let ours: Measured<LiveResult>
   try {

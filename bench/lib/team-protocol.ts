@@ -10,6 +10,7 @@ export interface SoakRequest {
   /** devices that stay online, syncing periodically and editing */
   readonly online: readonly string[]
   readonly teams: readonly (readonly string[])[]
+  readonly synchronous: 'full' | 'normal'
   /** tokens of users whose fresh devices come and go (each syncs its scope from empty, then leaves) */
   readonly churnTokens: readonly string[]
   /** edits per second over all online devices */
@@ -19,7 +20,8 @@ export interface SoakRequest {
 }
 
 export type HostRequest =
-  | { readonly op: 'open', readonly devices: readonly { readonly key: string, readonly url: string, readonly token: string }[] }
+  /** `synchronous`: the device store's SQLite setting (SqliteLocalStoreOptions): many simulated devices share one disk here */
+  | { readonly op: 'open', readonly devices: readonly { readonly key: string, readonly url: string, readonly token: string, readonly synchronous: 'full' | 'normal' }[] }
   | { readonly op: 'sync', readonly keys: readonly string[] }
   | { readonly op: 'live', readonly teams: readonly (readonly string[])[], readonly writers: readonly string[], readonly rate: number, readonly seconds: number, readonly warmupSeconds: number, readonly drainSeconds: number }
   | { readonly op: 'yfetch', readonly url: string, readonly names: readonly string[], readonly concurrency: number }

@@ -18,13 +18,15 @@ export interface TeamServer {
   /** every rep, in team order; rep i's device is `d<i>` */
   readonly reps: readonly Rep[]
   readonly tokens: ReadonlyMap<string, string>
+  /** the device stores' SQLite setting */
+  readonly synchronous: 'full' | 'normal'
   /** the given device keys grouped by team */
   teamsOf (keys: readonly string[]): string[][]
   /** opens devices of these keys in the host (not synced) */
   open (keys: readonly string[]): Promise<void>
 }
 
-export const startTeamServer = async (o: { host: DeviceHost, dir: string, layout: TeamLayout, cpu: number | null, profileFile?: string }): Promise<TeamServer> => {
+export const startTeamServer = async (o: { host: DeviceHost, dir: string, layout: TeamLayout, cpu: number | null, synchronous: 'full' | 'normal', profileFile?: string }): Promise<TeamServer> => {
   const { layout } = o
   let t0 = performance.now()
   const accounts = await seedStorage(o.dir, teamModel(buildCatalog(), layout), teamRecords(layout))
@@ -37,13 +39,13 @@ export const startTeamServer = async (o: { host: DeviceHost, dir: string, layout
   for (const r of reps) tokens.set(r.key, await server.token(r.login))
   const teamOfKey = new Map(reps.map(r => [r.key, r.team]))
   return {
-    server, layout, accounts, reps, tokens,
+    server, layout, accounts, reps, tokens, synchronous: o.synchronous,
     teamsOf: keys => {
       const by = new Map<number, string[]>()
       for (const k of keys) { const t = teamOfKey.get(k)!; by.set(t, [...(by.get(t) ?? []), k]) }
       return [...by.values()]
     },
-    open: keys => o.host.open(keys.map(key => ({ key, url: server.wsUrl, token: tokens.get(key)! })))
+    open: keys => o.host.open(keys.map(key => ({ key, url: server.wsUrl, token: tokens.get(key)!, synchronous: o.synchronous })))
   }
 }
 

@@ -28,7 +28,7 @@ export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synce
   }, sampleMs)
   let done
   try {
-    done = await host.soak({ url: server.wsUrl, seconds, online, teams: team.teamsOf(online), churnTokens: churn, rate: online.length, yclients })
+    done = await host.soak({ url: server.wsUrl, synchronous: team.synchronous, seconds, online, teams: team.teamsOf(online), churnTokens: churn, rate: online.length, yclients })
   } finally {
     clearInterval(timer)
   }

@@ -12,7 +12,7 @@ import { account } from './dataset.ts'
 import type { HostEvent, SoakRequest, SoakResult } from './team-protocol.ts'
 
 export interface SoakHost {
-  openDevice (key: string, url: string, token: string): Promise<void>
+  openDevice (key: string, url: string, token: string, synchronous: 'full' | 'normal'): Promise<void>
   device (key: string): FieldsyncDevice
   closeDevices (keys: readonly string[], remove: boolean): Promise<void>
   send (e: HostEvent): void
@@ -63,7 +63,7 @@ export const runSoak = async (r: SoakRequest, h: SoakHost): Promise<SoakResult> 
     while (Date.now() < end && r.churnTokens.length > 0) {
       const key = `fresh${i}`
       try {
-        await h.openDevice(key, r.url, r.churnTokens[i % r.churnTokens.length])
+        await h.openDevice(key, r.url, r.churnTokens[i % r.churnTokens.length], r.synchronous)
         await h.device(key).sync()
         counts.freshDevices++
       } catch { fail() }

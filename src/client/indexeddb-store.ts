@@ -123,6 +123,10 @@ export class IndexedDbLocalStore implements LocalStore {
     this.flushing = null
   }
 
+  commit (): Promise<void> {
+    return this.settle()
+  }
+
   /** Reads see every write queued before them. */
   private async settle (): Promise<void> {
     if (this.queue.length > 0) await this.flush()

@@ -22,6 +22,9 @@ export class CommandCapture {
   readonly parts: { record: string, update: Uint8Array }[] = []
 }
 
+/** Read no notes: an index entry has none. */
+const NO_NOTES: ReadonlySet<string> = new Set()
+
 /** The values a listing shows: metadata and scalar fields. */
 export const indexEntry = (record: string, s: RecordState): IndexedRecord | null => {
   if (s.meta.entity === undefined || s.meta.deletedon !== undefined) return null
@@ -242,7 +245,7 @@ export class Replica {
       // A record new to this device: its payload is its whole state; one write stores both.
       const tmp = new Y.Doc({ guid: record }) // a given guid spares a random uuid per record
       Y.applyUpdate(tmp, payload)
-      const state = readRecord(tmp)
+      const state = readRecord(tmp, undefined, NO_NOTES) // (a listing shows no notes)
       tmp.destroy()
       const entry = this.securedAttributes(parseDocName(record)?.entity ?? '').length === 0 ? indexEntry(record, state) : await this.entryOf(record, state)
       this.writes.push(this.indexWrite(record, this.store.receive(record, payload, entry)))
@@ -257,7 +260,7 @@ export class Replica {
       const tmp = new Y.Doc({ guid: record })
       const updates = await this.store.load(record)
       tmp.transact(() => { for (const u of [...updates, payload]) Y.applyUpdate(tmp, u) })
-      state = readRecord(tmp)
+      state = readRecord(tmp, undefined, NO_NOTES)
       tmp.destroy()
     }
     const entry = await this.entryOf(record, state)
@@ -317,7 +320,9 @@ export class Replica {
 
   /** A cycle is complete: once its writes are stored, store its cursor and receipt mark. */
   async finishCycle (cursor: number, receiptSeq: number): Promise<void> {
-    await Promise.all(this.writes.splice(0))
+    const writes = this.writes.splice(0)
+    await this.store.commit() // (what the server sent may be held back for a larger commit: not now)
+    await Promise.all(writes)
     this.metaValue = { ...this.metaValue, cursor, receiptSeq: Math.max(this.metaValue.receiptSeq, receiptSeq) }
     await this.store.setMeta(this.metaValue)
   }

@@ -1,8 +1,11 @@
 // The Node device store: one SQLite file (WAL, synchronous=FULL by default) holding every record.
-// Writes made in the same turn of the event loop share one transaction (one fsync), in the order they
-// were made. Reads see every write made before them: most commit what is queued first; load() adds the
-// record's queued updates to what is stored and commits nothing (a received change of a record the
-// device holds is read with its earlier state and stored with its index entry in the same turn).
+// Writes are committed in groups, in the order they were made: those made in the same turn of the event
+// loop share one transaction (one fsync, which blocks the thread), and what the server sent (put,
+// receive) may wait up to SERVER_DATA_COMMIT_MS for more to share it — an initial sync brings
+// thousands of records, and its cycle's end commits at once (commit). Reads see every write made before
+// them: most commit what is queued first; load() adds the record's queued updates to what is stored
+// and commits nothing (a received change of a record the device holds is read with its earlier state
+// and stored with its index entry in the same turn).
 
 import Database from 'better-sqlite3'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
@@ -18,10 +21,16 @@ export interface SqliteLocalStoreOptions {
   readonly synchronous?: 'full' | 'normal'
 }
 
+/** How long what the server sent may wait for a commit (local edits and everything else commit at the end of the turn). */
+export const SERVER_DATA_COMMIT_MS = 50
+
 export class SqliteLocalStore implements LocalStore {
   private readonly db: Database.Database
   private queue: (() => void)[] = []
+  /** a commit at the end of this turn is scheduled */
   private scheduled = false
+  /** a commit of server data is scheduled for later */
+  private timer: ReturnType<typeof setTimeout> | null = null
   /** updates queued and not committed yet, per record (load() reads them with the stored ones) */
   private unflushed = new Map<string, Uint8Array[]>()
   /** records removed by a queued write: their stored updates are gone once it commits */
@@ -35,12 +44,20 @@ export class SqliteLocalStore implements LocalStore {
     return s as unknown as Database.Statement<P, R>
   }
 
-  /** Runs a write in the next group commit (writes made in the same turn share one transaction). */
-  private write<T> (f: () => T): Promise<T> {
+  /** Queues a write for the next group commit: at the end of this turn, or (`later`: server data) within SERVER_DATA_COMMIT_MS. */
+  private write<T> (f: () => T, later = false): Promise<T> {
     return new Promise((resolve, reject) => {
       this.queue.push(() => { try { resolve(f()) } catch (e) { reject(e) } })
-      if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.flush()) }
+      if (!later) {
+        if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.flush()) }
+      } else if (this.timer === null && !this.scheduled) {
+        this.timer = setTimeout(() => this.flush(), SERVER_DATA_COMMIT_MS)
+      }
     })
+  }
+
+  async commit (): Promise<void> {
+    this.flush()
   }
 
   /** Notes an update queued for `record` (before its write is queued). */
@@ -51,6 +68,7 @@ export class SqliteLocalStore implements LocalStore {
 
   private flush (): void {
     this.scheduled = false
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null }
     const ops = this.queue
     this.queue = []
     this.unflushed = new Map()
@@ -104,7 +122,7 @@ export class SqliteLocalStore implements LocalStore {
     return this.write(() => {
       this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update)
       if (entry !== undefined) this.writeIndex(record, entry)
-    })
+    }, true)
   }
 
   receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void> {
@@ -112,7 +130,7 @@ export class SqliteLocalStore implements LocalStore {
     return this.write(() => {
       this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update)
       this.writeIndex(record, entry)
-    })
+    }, true)
   }
 
   addPending (record: string, update: Uint8Array, command?: PendingCommand): Promise<number> {
