@@ -114,6 +114,7 @@ try {
         ['storm', String(K), fmt.s(storm.seconds), fmt.s(times[Math.floor(times.length / 2)] / 1000), fmt.int(records / storm.seconds), fmt.ms(storm.loopMs), fmt.ms(storm.healthMs), fmt.pct(storm.cpu), fmt.pct(storm.devicesCpu)]
       ])
       if (failed.length > 0) console.log(`  ${failed.length} devices failed: ${failed[0].error}`)
+      if (storm.healthFailed > 0) console.log(`  ${storm.healthFailed} /healthz requests failed and were tried again`)
       // Only the live part's devices stay online.
       const rest = keys.slice(L)
       await host.close(rest, true)

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { get as httpGet } from 'node:http'
 import { spawnUntil, type Spawned } from '../../tools/spawn.ts'
 import { cpuSeconds, rssMiB } from './bench-servers.ts'
 
@@ -77,15 +78,38 @@ export const startFieldsync = async (o: { dir: string, cpu: number | null, env?:
   }
 }
 
-/** Polls `GET /healthz` every `everyMs` (one request at a time) and keeps the longest answer. */
-export const pollHealth = (httpUrl: string, everyMs = 20): { stop: () => Promise<{ maxMs: number, p99Ms: number, polls: number }> } => {
+/** One GET on a new connection (no keep-alive: a kept connection the server closed meanwhile made
+ * fetch wait for minutes), its body read; rejects on an error or after `timeoutMs`. */
+const getOnce = (url: string, timeoutMs: number): Promise<void> => new Promise((resolve, reject) => {
+  const req = httpGet(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, res => {
+    res.resume()
+    res.once('end', () => resolve())
+    res.once('error', reject)
+  })
+  req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
+  req.once('error', reject)
+})
+
+/**
+ * Polls `GET /healthz` every `everyMs` (one request at a time, each on a new connection) and keeps the
+ * longest answer. A request that fails is counted and tried again at once; its time counts into the
+ * next answer's.
+ */
+export const pollHealth = (httpUrl: string, everyMs = 20): { stop: () => Promise<{ maxMs: number, p99Ms: number, polls: number, failed: number }> } => {
   const times: number[] = []
   let running = true
+  let failed = 0
   const loop = (async () => {
     while (running) {
       const t0 = performance.now()
-      const r = await fetch(`${httpUrl}/healthz`)
-      await r.arrayBuffer()
+      for (;;) {
+        try {
+          await getOnce(`${httpUrl}/healthz`, 120_000)
+          break
+        } catch (e) {
+          if (++failed > 100) throw e
+        }
+      }
       const ms = performance.now() - t0
       times.push(ms)
       if (ms < everyMs) await new Promise(resolve => setTimeout(resolve, everyMs - ms))
@@ -96,7 +120,7 @@ export const pollHealth = (httpUrl: string, everyMs = 20): { stop: () => Promise
       running = false
       await loop
       const sorted = [...times].sort((a, b) => a - b)
-      return { maxMs: sorted.at(-1) ?? 0, p99Ms: sorted[Math.floor(sorted.length * 0.99)] ?? 0, polls: times.length }
+      return { maxMs: sorted.at(-1) ?? 0, p99Ms: sorted[Math.floor(sorted.length * 0.99)] ?? 0, polls: times.length, failed }
     }
   }
 }
@@ -106,8 +130,9 @@ export interface Measured<T> {
   readonly seconds: number
   /** the longest event-loop block the server reported meanwhile (ms) */
   readonly loopMs: number
-  /** the slowest GET /healthz meanwhile (ms) */
+  /** the slowest GET /healthz meanwhile (ms), and how many failed (tried again) */
   readonly healthMs: number
+  readonly healthFailed: number
   /** server CPU time over wall time */
   readonly cpu: number
   /** the device process's CPU time over wall time (when its pid was given) */
@@ -127,7 +152,7 @@ export const measure = async <T>(server: FieldsyncProcess, f: () => Promise<T>, 
   const devicesCpu = devicesPid === undefined ? NaN : (cpuSeconds(devicesPid) - dev0) / seconds
   const h = await health.stop()
   await new Promise(resolve => setTimeout(resolve, 600)) // the server's last loop-delay report
-  return { result, seconds, loopMs: server.takeLoopDelay(), healthMs: h.maxMs, cpu, devicesCpu }
+  return { result, seconds, loopMs: server.takeLoopDelay(), healthMs: h.maxMs, healthFailed: h.failed, cpu, devicesCpu }
 }
 
 /** @y/websocket-server (in memory, no auth) holding the first `n` accounts of the dataset (peer-server.ts). */
