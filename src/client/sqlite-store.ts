@@ -22,7 +22,7 @@ export interface SqliteLocalStoreOptions {
 }
 
 /** How long what the server sent may wait for a commit (local edits and everything else commit at the end of the turn). */
-export const SERVER_DATA_COMMIT_MS = 50
+const SERVER_DATA_COMMIT_MS = 50
 
 export class SqliteLocalStore implements LocalStore {
   private readonly db: Database.Database
