@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { canPin, measure, type FieldsyncProcess } from './lib/processes.ts'
+import { canPin, measure, rssMiB, type FieldsyncProcess } from './lib/processes.ts'
 import { DeviceHost } from './lib/team-host-client.ts'
 import { LIVE_HEAD, liveOnFieldsync, liveRow, startTeamServer } from './lib/team-server.ts'
 import { runInitialPart } from './lib/team-initial.ts'
@@ -100,6 +100,7 @@ try {
       // Single device: one more device of rep d0 (a device id of its own) syncs its scope alone.
       await host.open([{ key: 'single', url: server.wsUrl, token: t.tokens.get('d0')!, synchronous: DEVICE_SYNC }])
       const one = await measure(server, () => host.sync(['single']), host.pid)
+      const onePeak = rssMiB(server.pid).peak
       await host.close(['single'], true)
       const keys = t.reps.slice(0, K).map(r => r.key)
       await t.open(keys)
@@ -109,9 +110,9 @@ try {
       const failed = storm.result.filter(r => r.error !== undefined)
       const records = storm.result.reduce((n, r) => n + r.records, 0)
       console.log(`\nstorm: ${K} devices start their initial sync together, each holding ${R} accounts of its team (${teams} teams of ${S}; ${t.accounts} accounts on the server)`)
-      printTable(['', 'devices', 'all done', 'device p50', 'records/s', 'loop blocked max', '/healthz max', 'server CPU', 'devices CPU'], [
-        ['one device alone', '1', fmt.s(one.seconds), fmt.s(one.result[0].ms / 1000), fmt.int(one.result[0].records / one.seconds), fmt.ms(one.loopMs), fmt.ms(one.healthMs), fmt.pct(one.cpu), fmt.pct(one.devicesCpu)],
-        ['storm', String(K), fmt.s(storm.seconds), fmt.s(times[Math.floor(times.length / 2)] / 1000), fmt.int(records / storm.seconds), fmt.ms(storm.loopMs), fmt.ms(storm.healthMs), fmt.pct(storm.cpu), fmt.pct(storm.devicesCpu)]
+      printTable(['', 'devices', 'all done', 'device p50', 'records/s', 'loop blocked max', '/healthz max', 'server CPU', 'devices CPU', 'server peak RSS'], [
+        ['one device alone', '1', fmt.s(one.seconds), fmt.s(one.result[0].ms / 1000), fmt.int(one.result[0].records / one.seconds), fmt.ms(one.loopMs), fmt.ms(one.healthMs), fmt.pct(one.cpu), fmt.pct(one.devicesCpu), fmt.mib(onePeak)],
+        ['storm', String(K), fmt.s(storm.seconds), fmt.s(times[Math.floor(times.length / 2)] / 1000), fmt.int(records / storm.seconds), fmt.ms(storm.loopMs), fmt.ms(storm.healthMs), fmt.pct(storm.cpu), fmt.pct(storm.devicesCpu), fmt.mib(rssMiB(server.pid).peak)]
       ])
       if (failed.length > 0) console.log(`  ${failed.length} devices failed: ${failed[0].error}`)
       if (storm.healthFailed > 0) console.log(`  ${storm.healthFailed} /healthz requests failed and were tried again`)
