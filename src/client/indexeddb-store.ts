@@ -29,6 +29,17 @@ const done = <T>(r: IDBRequest<T>): Promise<T> => new Promise((resolve, reject) 
   r.onerror = () => reject(r.error)
 })
 
+/** Writes a record's index entry, keeping the chunk its first state lives in; `next` once the read is done. */
+const putIndex = (tx: IDBTransaction, record: string, entry: IndexedRecord | null, next: () => void): void => {
+  const s = tx.objectStore('idx')
+  const r = s.get(record)
+  r.onsuccess = () => {
+    const old = r.result as IdxRow | undefined
+    s.put({ record, entity: entry?.entity ?? null, values: entry?.values ?? null, ...(old?.chunk !== undefined ? { chunk: old.chunk } : {}) } satisfies IdxRow)
+    next()
+  }
+}
+
 export class IndexedDbLocalStore implements LocalStore {
   private readonly db: IDBDatabase
   private queue: Op[] = []
@@ -112,6 +123,10 @@ export class IndexedDbLocalStore implements LocalStore {
     this.flushing = null
   }
 
+  commit (): Promise<void> {
+    return this.settle()
+  }
+
   /** Reads see every write queued before them. */
   private async settle (): Promise<void> {
     if (this.queue.length > 0) await this.flush()
@@ -160,8 +175,12 @@ export class IndexedDbLocalStore implements LocalStore {
     return [...first, ...rows.sort((a, b) => a.id - b.id).map(r => r.data)]
   }
 
-  put (record: string, update: Uint8Array): Promise<void> {
-    return this.blind(tx => tx.objectStore('updates').add({ record, data: update, pending: 0 }))
+  put (record: string, update: Uint8Array, entry?: IndexedRecord | null): Promise<void> {
+    if (entry === undefined) return this.blind(tx => tx.objectStore('updates').add({ record, data: update, pending: 0 }))
+    return this.enqueue(function (this: Op, tx, next) {
+      tx.objectStore('updates').add({ record, data: update, pending: 0 })
+      putIndex(tx, record, entry, next)
+    })
   }
 
   receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void> {
@@ -208,15 +227,7 @@ export class IndexedDbLocalStore implements LocalStore {
 
   /** Updates a record's index entry, keeping the chunk its first state lives in. */
   setIndex (record: string, entry: IndexedRecord | null): Promise<void> {
-    return this.enqueue(function (this: Op, tx, next) {
-      const s = tx.objectStore('idx')
-      const r = s.get(record)
-      r.onsuccess = () => {
-        const old = r.result as IdxRow | undefined
-        s.put({ record, entity: entry?.entity ?? null, values: entry?.values ?? null, ...(old?.chunk !== undefined ? { chunk: old.chunk } : {}) } satisfies IdxRow)
-        next()
-      }
-    })
+    return this.enqueue((tx, next) => { putIndex(tx, record, entry, next) })
   }
 
   async index (entity: string): Promise<IndexedRecord[]> {

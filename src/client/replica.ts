@@ -22,6 +22,9 @@ export class CommandCapture {
   readonly parts: { record: string, update: Uint8Array }[] = []
 }
 
+/** Read no notes: an index entry has none. */
+const NO_NOTES: ReadonlySet<string> = new Set()
+
 /** The values a listing shows: metadata and scalar fields. */
 export const indexEntry = (record: string, s: RecordState): IndexedRecord | null => {
   if (s.meta.entity === undefined || s.meta.deletedon !== undefined) return null
@@ -242,27 +245,26 @@ export class Replica {
       // A record new to this device: its payload is its whole state; one write stores both.
       const tmp = new Y.Doc({ guid: record }) // a given guid spares a random uuid per record
       Y.applyUpdate(tmp, payload)
-      const state = readRecord(tmp)
+      const state = readRecord(tmp, undefined, NO_NOTES) // (a listing shows no notes)
       tmp.destroy()
       const entry = this.securedAttributes(parseDocName(record)?.entity ?? '').length === 0 ? indexEntry(record, state) : await this.entryOf(record, state)
       this.writes.push(this.indexWrite(record, this.store.receive(record, payload, entry)))
       return
     }
-    const stored = this.store.put(record, payload)
-    this.writes.push(stored)
+    // A record it holds: its state after the payload gives the index entry, stored with the payload.
     let state: RecordState
     if (open !== undefined) {
       Y.applyUpdate(open, payload, REMOTE)
       state = readRecord(open)
     } else {
       const tmp = new Y.Doc({ guid: record })
-      await stored
       const updates = await this.store.load(record)
-      tmp.transact(() => { for (const u of updates) Y.applyUpdate(tmp, u) })
-      state = readRecord(tmp)
+      tmp.transact(() => { for (const u of [...updates, payload]) Y.applyUpdate(tmp, u) })
+      state = readRecord(tmp, undefined, NO_NOTES)
       tmp.destroy()
     }
-    this.writes.push(this.indexWrite(record, this.store.setIndex(record, await this.entryOf(record, state))))
+    const entry = await this.entryOf(record, state)
+    this.writes.push(this.indexWrite(record, this.store.put(record, payload, entry)))
   }
 
   async acknowledge (id: number): Promise<void> {
@@ -318,7 +320,9 @@ export class Replica {
 
   /** A cycle is complete: once its writes are stored, store its cursor and receipt mark. */
   async finishCycle (cursor: number, receiptSeq: number): Promise<void> {
-    await Promise.all(this.writes.splice(0))
+    const writes = this.writes.splice(0)
+    await this.store.commit() // (what the server sent may be held back for a larger commit: not now)
+    await Promise.all(writes)
     this.metaValue = { ...this.metaValue, cursor, receiptSeq: Math.max(this.metaValue.receiptSeq, receiptSeq) }
     await this.store.setMeta(this.metaValue)
   }

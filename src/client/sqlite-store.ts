@@ -1,15 +1,40 @@
-// The Node device store: one SQLite file (WAL, synchronous=FULL) holding every record. Writes made in
-// the same turn of the event loop share one transaction, in the order they were made; reads see them.
+// The Node device store: one SQLite file (WAL, synchronous=FULL by default) holding every record.
+// Writes are committed in groups, in the order they were made: those made in the same turn of the event
+// loop share one transaction (one fsync, which blocks the thread), and what the server sent (put,
+// receive) may wait up to SERVER_DATA_COMMIT_MS for more to share it — an initial sync brings
+// thousands of records, and its cycle's end commits at once (commit). Reads see every write made before
+// them: most commit what is queued first; load() adds the record's queued updates to what is stored
+// and commits nothing (a received change of a record the device holds is read with its earlier state
+// and stored with its index entry in the same turn).
 
 import Database from 'better-sqlite3'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
+export interface SqliteLocalStoreOptions {
+  /**
+   * SQLite's `synchronous` setting: `full` (the default) syncs every commit to disk, so a local edit
+   * survives a power loss once stored; `normal` (WAL) survives the app's crash but may lose the last
+   * commits on a power loss or OS crash. (bench/team runs many simulated devices on one disk with it.)
+   */
+  readonly synchronous?: 'full' | 'normal'
+}
+
+/** How long what the server sent may wait for a commit (local edits and everything else commit at the end of the turn). */
+const SERVER_DATA_COMMIT_MS = 50
+
 export class SqliteLocalStore implements LocalStore {
   private readonly db: Database.Database
   private queue: (() => void)[] = []
+  /** a commit at the end of this turn is scheduled */
   private scheduled = false
+  /** a commit of server data is scheduled for later */
+  private timer: ReturnType<typeof setTimeout> | null = null
+  /** updates queued and not committed yet, per record (load() reads them with the stored ones) */
+  private unflushed = new Map<string, Uint8Array[]>()
+  /** records removed by a queued write: their stored updates are gone once it commits */
+  private removed = new Set<string>()
   private readonly statements = new Map<string, Database.Statement>()
 
   /** A statement prepared once. */
@@ -19,30 +44,49 @@ export class SqliteLocalStore implements LocalStore {
     return s as unknown as Database.Statement<P, R>
   }
 
-  /** Runs a write in the next group commit (writes made in the same turn share one transaction). */
-  private write<T> (f: () => T): Promise<T> {
+  /** Queues a write for the next group commit: at the end of this turn, or (`later`: server data) within SERVER_DATA_COMMIT_MS. */
+  private write<T> (f: () => T, later = false): Promise<T> {
     return new Promise((resolve, reject) => {
       this.queue.push(() => { try { resolve(f()) } catch (e) { reject(e) } })
-      if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.flush()) }
+      if (!later) {
+        if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.flush()) }
+      } else if (this.timer === null && !this.scheduled) {
+        this.timer = setTimeout(() => this.flush(), SERVER_DATA_COMMIT_MS)
+      }
     })
+  }
+
+  async commit (): Promise<void> {
+    this.flush()
+  }
+
+  /** Notes an update queued for `record` (before its write is queued). */
+  private queued (record: string, update: Uint8Array): void {
+    const list = this.unflushed.get(record)
+    if (list === undefined) this.unflushed.set(record, [update]); else list.push(update)
   }
 
   private flush (): void {
     this.scheduled = false
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null }
     const ops = this.queue
     this.queue = []
+    this.unflushed = new Map()
+    this.removed = new Set()
     if (ops.length > 0 && this.db.open) this.db.transaction(() => { for (const op of ops) op() })()
   }
 
-  constructor (file: string) {
+  constructor (file: string, options: SqliteLocalStoreOptions = {}) {
     this.db = new Database(file)
     this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = FULL')
+    this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (k INTEGER PRIMARY KEY CHECK (k = 1), data TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS updates (id INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL, data BLOB NOT NULL, pending INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS updates_record ON updates (record, id);
-      CREATE INDEX IF NOT EXISTS updates_pending ON updates (pending, id);
+      -- Only pending edits are indexed as such (a few), not every update the server sent (thousands).
+      CREATE INDEX IF NOT EXISTS updates_pending_only ON updates (id) WHERE pending = 1;
+      DROP INDEX IF EXISTS updates_pending;
       CREATE TABLE IF NOT EXISTS idx (record TEXT PRIMARY KEY, entity TEXT NOT NULL, data TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS idx_entity ON idx (entity, record);
       CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
@@ -68,22 +112,29 @@ export class SqliteLocalStore implements LocalStore {
   }
 
   async load (record: string): Promise<Uint8Array[]> {
-    this.flush()
-    return this.st<[string], { data: Buffer }>('SELECT data FROM updates WHERE record = ? ORDER BY id').all(record).map(r => bytes(r.data))
+    const stored = this.removed.has(record) ? [] : this.st<[string], { data: Buffer }>('SELECT data FROM updates WHERE record = ? ORDER BY id').all(record).map(r => bytes(r.data))
+    const queued = this.unflushed.get(record)
+    return queued === undefined ? stored : [...stored, ...queued]
   }
 
-  put (record: string, update: Uint8Array): Promise<void> {
-    return this.write(() => { this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update) })
+  put (record: string, update: Uint8Array, entry?: IndexedRecord | null): Promise<void> {
+    this.queued(record, update)
+    return this.write(() => {
+      this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update)
+      if (entry !== undefined) this.writeIndex(record, entry)
+    }, true)
   }
 
   receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void> {
+    this.queued(record, update)
     return this.write(() => {
       this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update)
       this.writeIndex(record, entry)
-    })
+    }, true)
   }
 
   addPending (record: string, update: Uint8Array, command?: PendingCommand): Promise<number> {
+    this.queued(record, update)
     return this.write(() => Number(this.st('INSERT INTO updates (record, data, pending, command) VALUES (?, ?, 1, ?)').run(record, update, command === undefined ? null : JSON.stringify(command)).lastInsertRowid))
   }
 
@@ -98,6 +149,8 @@ export class SqliteLocalStore implements LocalStore {
   }
 
   remove (record: string): Promise<void> {
+    this.unflushed.delete(record)
+    this.removed.add(record)
     return this.write(() => {
       this.st('DELETE FROM updates WHERE record = ?').run(record)
       this.st('DELETE FROM idx WHERE record = ?').run(record)

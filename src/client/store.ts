@@ -51,11 +51,15 @@ export interface LocalStore {
   records (): Promise<string[]>
   /** every update of a record: from the server and local, oldest first */
   load (record: string): Promise<Uint8Array[]>
-  /** stores an update that came from the server */
-  put (record: string, update: Uint8Array): Promise<void>
+  /** stores an update that came from the server, and (when given; null: none) the record's index entry
+   * after it, in one write. What the server sent may be held back a little to be committed with more
+   * (see commit) */
+  put (record: string, update: Uint8Array, entry?: IndexedRecord | null): Promise<void>
   /** stores the first state of a record new to this device, with its index entry (one write where the
-   * store can: an initial sync is thousands of these) */
+   * store can: an initial sync is thousands of these); may be held back like put */
   receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void>
+  /** commits every write made so far now (a sync cycle's end, which waits for its writes) */
+  commit (): Promise<void>
   /** stores a local edit (a part of `command`, if given), returning its id; it stays pending until acknowledged */
   addPending (record: string, update: Uint8Array, command?: PendingCommand): Promise<number>
   pending (): Promise<PendingUpdate[]>

@@ -1,0 +1,48 @@
+// bench/team, initial: N accounts of alice's into an empty device (the real SDK and SQLite store in the
+// device host) over /device, against the same records fetched from @y/websocket-server with one socket
+// per record; servers on the server core, clients on the device core, in the same run.
+
+import { buildCatalog } from '../../src/docs/catalog.ts'
+import { demoModel } from '../../src/server/demo.ts'
+import { benchRecord } from './dataset.ts'
+import { measure, startFieldsync, startYwsPeer, cpuSeconds } from './processes.ts'
+import { seedStorage } from './seed.ts'
+import type { DeviceHost } from './team-host-client.ts'
+import { fmt, printTable } from './table.ts'
+
+export const runInitialPart = async (o: { host: DeviceHost, dir: string, records: number, serverCpu: number | null }): Promise<void> => {
+  const n = o.records
+  await seedStorage(o.dir, demoModel(buildCatalog()), Array.from({ length: n }, (_, i) => benchRecord(i)))
+  const server = await startFieldsync({ dir: o.dir, cpu: o.serverCpu })
+  let ours
+  try {
+    // One device, as on a phone or laptop: its store syncs every commit to disk.
+    await o.host.open([{ key: 'initial', url: server.wsUrl, token: await server.token('alice'), synchronous: 'full' }])
+    ours = await measure(server, () => o.host.sync(['initial']), o.host.pid)
+    await o.host.close(['initial'], true)
+  } finally {
+    await server.proc.kill('SIGTERM')
+  }
+  const held = ours.result[0].records
+  const peer = await startYwsPeer(n, o.serverCpu)
+  let fetched
+  let peerCpu
+  let peerDevicesCpu
+  try {
+    const cpu0 = cpuSeconds(peer.pid)
+    const dev0 = cpuSeconds(o.host.pid)
+    fetched = await o.host.yfetch(peer.url, Array.from({ length: n }, (_, i) => `account/bench${i}`), 200)
+    peerCpu = (cpuSeconds(peer.pid) - cpu0) / fetched.seconds
+    peerDevicesCpu = (cpuSeconds(o.host.pid) - dev0) / fetched.seconds
+  } finally {
+    await peer.proc.kill('SIGTERM')
+  }
+  const oursRate = held / ours.seconds
+  const peerRate = fetched.fetched / fetched.seconds
+  console.log(`\ninitial sync: ${n} accounts of ~20 fields into an empty device (${held} records in its scope)`)
+  printTable(['', 'time', 'records/s', 'server CPU', 'client CPU', 'loop blocked max'], [
+    ['fieldsync /device, one socket (SQLite store, FULL)', fmt.s(ours.seconds), fmt.int(oursRate), fmt.pct(ours.cpu), fmt.pct(ours.devicesCpu), fmt.ms(ours.loopMs)],
+    ['@y/websocket-server, one socket a record (200 at a time)', fmt.s(fetched.seconds), fmt.int(peerRate), fmt.pct(peerCpu), fmt.pct(peerDevicesCpu), '']
+  ])
+  console.log(`ratio fieldsync / peer: ${(oursRate / peerRate).toFixed(2)}x records per second`)
+}

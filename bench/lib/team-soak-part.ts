@@ -1,0 +1,39 @@
+// bench/team --soak: the mixed load of team-soak.ts on the team server for M minutes, the server's
+// resident memory sampled every minute (every tenth of the run when shorter); whether the last half grew
+// less than 5%.
+
+import { rssMiB } from './processes.ts'
+import type { DeviceHost } from './team-host-client.ts'
+import type { TeamServer } from './team-server.ts'
+import { fmt } from './table.ts'
+
+export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synced: Set<string>, liveDevices: number, minutes: number }): Promise<void> => {
+  const { host, team } = o
+  const { server } = team
+  const online = team.reps.slice(0, o.liveDevices).map(r => r.key)
+  const fresh = online.filter(k => !o.synced.has(k))
+  if (fresh.length > 0) { await team.open(fresh); await host.sync(fresh); for (const k of fresh) o.synced.add(k) }
+  // Fresh devices come from the team after the online ones; y-websocket clients are reps of the first teams.
+  const churn = team.reps.slice(o.liveDevices, o.liveDevices + team.layout.teamSize).map(r => team.tokens.get(r.key)!)
+  const yclients = team.reps.slice(0, 10).map((r, i) => ({ token: team.tokens.get(r.key)!, userId: `u-${r.login}`, record: `account/t${r.team}r${i}` }))
+  const seconds = o.minutes * 60
+  const sampleMs = Math.min(60_000, seconds * 100)
+  console.log(`\nsoak: ${o.minutes} min; ${online.length} devices online (periodic sync every 30 s, ${online.length} edits/s, one reconnecting every 15 s), a fresh device syncing a whole scope every 20 s, ${yclients.length} y-websocket clients connecting every 10 s`)
+  const samples: number[] = []
+  const started = Date.now()
+  const timer = setInterval(() => {
+    const rss = rssMiB(server.pid).now
+    samples.push(rss)
+    console.log(`  ${((Date.now() - started) / 60_000).toFixed(1).padStart(5)} min  server RSS ${fmt.mib(rss)}`)
+  }, sampleMs)
+  let done
+  try {
+    done = await host.soak({ url: server.wsUrl, synchronous: team.synchronous, seconds, online, teams: team.teamsOf(online), churnTokens: churn, rate: online.length, yclients })
+  } finally {
+    clearInterval(timer)
+  }
+  const half = samples.slice(Math.floor(samples.length / 2))
+  const growth = half.length < 2 ? NaN : (half.at(-1)! - half[0]) / half[0]
+  console.log(`soak done: ${done.edits} edits, ${done.syncs} syncs, ${done.freshDevices} fresh devices, ${done.yclientSessions} y-websocket sessions, ${done.errors} errors`)
+  console.log(`server RSS: first ${fmt.mib(samples[0] ?? NaN)}, peak ${fmt.mib(Math.max(...samples))}, last ${fmt.mib(samples.at(-1) ?? NaN)}; last half grew ${(growth * 100).toFixed(1)}% (${growth < 0.05 ? 'under' : 'NOT under'} 5%)`)
+}
