@@ -143,7 +143,8 @@ const randomEdits = (gen: Gen, doc: Y.Doc, e: EntityDef, userId: string, model: 
 const stringsOf = (v: unknown): string[] => typeof v === 'string' ? [v] : v !== null && typeof v === 'object' ? Object.values(v).flatMap(stringsOf) : []
 
 describe('authorization projection (property)', () => {
-  it('persisted state = projected rows = allowed changes only; dropped values never persisted or broadcast; one receipt per drop', async () => {
+  // 99: a refused text edit's string diff spanned an older, allowed marker (the oracle took it as dropped).
+  it.each([undefined, 99])('persisted state = projected rows = allowed changes only; dropped values never persisted or broadcast; one receipt per drop (seed %s)', async (fixed) => {
     await withSeed(async (gen, seed) => {
       markerCount = 0
       const dir = mkdtempSync(join(tmpdir(), 'fieldsync-prop-'))
@@ -248,7 +249,7 @@ describe('authorization projection (property)', () => {
       expect(allowedTotal).toBeGreaterThan(0)
       expect(dropsExpected).toBeGreaterThan(0)
       if (process.env.PROPERTY_STATS === '1') console.log({ seed, applied, allowedTotal, dropsExpected, dropped: dropped.size })
-    })
+    }, fixed)
   })
 })
 
