@@ -73,8 +73,10 @@ const changeModel = (gen: Gen, m: SecurityModel): SecurityModel => {
   }
 }
 
+// Markers are numbered per run (reset by each run), so that a seed replays the same run whatever ran before.
 let markerCount = 0
 const marker = (): string => `Q${++markerCount}Z`
+const MARKER = /Q\d+Z/g
 
 /** The value an attribute edit attempts: usually a fitting value carrying a marker where it can. */
 const attemptValue = (gen: Gen, e: EntityDef, attr: string): unknown => {
@@ -141,8 +143,10 @@ const randomEdits = (gen: Gen, doc: Y.Doc, e: EntityDef, userId: string, model: 
 const stringsOf = (v: unknown): string[] => typeof v === 'string' ? [v] : v !== null && typeof v === 'object' ? Object.values(v).flatMap(stringsOf) : []
 
 describe('authorization projection (property)', () => {
-  it('persisted state = projected rows = allowed changes only; dropped values never persisted or broadcast; one receipt per drop', async () => {
+  // 99: a refused text edit's string diff spanned an older, allowed marker (the oracle took it as dropped).
+  it.each([undefined, 99])('persisted state = projected rows = allowed changes only; dropped values never persisted or broadcast; one receipt per drop (seed %s)', async (fixed) => {
     await withSeed(async (gen, seed) => {
+      markerCount = 0
       const dir = mkdtempSync(join(tmpdir(), 'fieldsync-prop-'))
       const db: SqliteDb = openSqlite(join(dir, 'p.db'))
       const projection = new SqliteProjection(db, catalog)
@@ -179,7 +183,7 @@ describe('authorization projection (property)', () => {
       for (let k = 0; k < 3; k++) names.push(`task/d${k}` as DocName) // records devices may create
 
       const TARGET = Number(process.env.PROPERTY_STEPS ?? 250) // applied edit steps per run
-      for (let step = 0; applied < TARGET && step < 2000; step++) {
+      for (let step = 0; applied < TARGET && step < 8 * TARGET; step++) { // (bounded: most steps may find no user able to open the record)
         if (chance(gen, 0.15)) { security.change(m => changeModel(gen, m)); continue }
         const name = pick(gen, names)
         const entity = catalog.entities.get(name.split('/')[0])!
@@ -192,7 +196,12 @@ describe('authorization projection (property)', () => {
         const device = new Y.Doc()
         Y.applyUpdate(device, Y.encodeStateAsUpdate(room.doc))
         const sv = Y.encodeStateVector(device)
+        const firstMarker = markerCount + 1
         randomEdits(gen, device, entity, userId, security.model, name)
+        // The markers this step's edits carry: a dropped change's value may hold older ones too (the
+        // string diff of a text spans whatever lies between its first and last difference), which are
+        // not dropped by this step.
+        const fresh = (m: string): boolean => Number(m.slice(1, -1)) >= firstMarker
         const update = Y.encodeStateAsUpdate(device, sv)
         const after = readRecord(device, entity)
         // A key outside the layout makes the whole update refused before it is decided: one receipt.
@@ -203,7 +212,11 @@ describe('authorization projection (property)', () => {
         const allowed = verdicts.filter(v => v.allowed).map(v => v.change)
         applied++
         allowedTotal += allowed.length
-        for (const v of verdicts) if (!v.allowed) for (const s of stringsOf(v.change.kind === 'text-edited' ? v.change.insert : v.change.kind === 'field-set' || v.change.kind === 'meta-set' ? v.change.new : v.change.kind === 'note-added' ? v.change.note : null)) if (/Q\d+Z/.test(s)) dropped.add(/Q\d+Z/.exec(s)![0])
+        for (const v of verdicts) {
+          if (v.allowed) continue
+          const value = v.change.kind === 'text-edited' ? v.change.insert : v.change.kind === 'field-set' || v.change.kind === 'meta-set' ? v.change.new : v.change.kind === 'note-added' ? v.change.note : null
+          for (const s of stringsOf(value)) for (const [m] of s.matchAll(MARKER)) if (fresh(m)) dropped.add(m)
+        }
         dropsExpected += outside ? 1 : receiptWorthy(verdicts).length
         expected.set(name, applyChanges(before, allowed))
 
@@ -236,7 +249,7 @@ describe('authorization projection (property)', () => {
       expect(allowedTotal).toBeGreaterThan(0)
       expect(dropsExpected).toBeGreaterThan(0)
       if (process.env.PROPERTY_STATS === '1') console.log({ seed, applied, allowedTotal, dropsExpected, dropped: dropped.size })
-    })
+    }, fixed)
   })
 })
 
