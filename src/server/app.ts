@@ -22,6 +22,8 @@ import { CloseCode } from '../protocol/codes.ts'
 import { syncEvents } from './sync-adapter.ts'
 import { indexPage } from './index-page.ts'
 import { DeviceSession } from './device-session.ts'
+import { HeldRecords } from './held-records.ts'
+import { ScopeRowIndex } from './scope-rows.ts'
 import { guardSocket, type SocketGuard } from './socket-guard.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
 import type { ReceiptStore } from './storage/receipt-port.ts'
@@ -97,7 +99,11 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   sweepUploads()
   const uploadSweep = setInterval(sweepUploads, Math.min(uploadTtlMs, 3_600_000))
   uploadSweep.unref()
-  const onCommitted = ({ record }: CommittedEvent): void => { for (const s of sessions) s.recordChanged(record) }
+  // What open devices hold is in memory, indexed by record: a commit costs what holds its record.
+  const holdings = new HeldRecords(deps.holdings)
+  // Offline scopes are computed from an index of the projected rows, kept current from the feed.
+  const scopeRows = new ScopeRowIndex(catalog, projection, deps.feed)
+  const onCommitted = ({ record }: CommittedEvent): void => { for (const d of holdings.holdersOf(record)) sessionsByDevice.get(d)?.recordChanged(record) }
   rooms.events.on('committed', onCommitted)
   const users = () => security.model.org.users
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app })
@@ -139,7 +145,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     return {
       onOpen (_evt, ws) {
         const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: config.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => session?.close() })
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, holdings: deps.holdings, projection, receipts, now, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, holdings, scopeRows, projection, receipts, now, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
           b => socket.send(b), (code, reason) => socket.close(code, reason), () => socket.drained())
         sessions.add(session)
       },
@@ -179,6 +185,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
         ws.close(CloseCode.goingAway, 'server shutting down')
       }))
       await Promise.all(closing)
+      holdings.flush()
       await new Promise<void>(resolve => { if (server === null) resolve(); else server.close(() => resolve()) })
       await rooms.close()
     }

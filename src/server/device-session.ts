@@ -5,9 +5,6 @@
 import * as encoding from 'lib0/encoding'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
-import { computeScope } from '../authz/scope.ts'
-import type { Row } from '../projection/rows.ts'
-import { isPointer } from '../docs/activity-pointer.ts'
 import { fieldPermission, isSecured, mayAccess, type ModelIndex } from '../authz/decide.ts'
 import { rowOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import type { Metadata } from '../metadata/metadata.ts'
@@ -21,10 +18,12 @@ import type { RoomMember, SubmitOutcome } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
-import type { DeviceHoldings } from './storage/holdings-port.ts'
+import type { HeldRecords } from './held-records.ts'
 import type { ProjectionReader } from './storage/projection-port.ts'
 import type { ReceiptStore } from './storage/receipt-port.ts'
 import type { CommandRunner } from './commands.ts'
+import { pace, slicer } from './pacing.ts'
+import { offlineScope, type ScopeRowIndex } from './scope-rows.ts'
 
 export interface DeviceDeps {
   /** views and other offline metadata; a device gets those of its profile's entities */
@@ -33,13 +32,16 @@ export interface DeviceDeps {
   readonly sessions: Map<string, DeviceSession>
   /** stored receipts (a cycle resends what a cut socket may have lost; a new device is offered the open ones) */
   readonly receipts: ReceiptStore
-  /** projected rows (a record's ownership when it is not loaded; the rows a scope is computed over) */
+  /** projected rows (a record's ownership when it is not loaded) */
   readonly projection: ProjectionReader
+  /** the projected rows offline scopes are computed from, indexed */
+  readonly scopeRows: ScopeRowIndex
   readonly catalog: Catalog
   readonly security: Security
   readonly rooms: Rooms
   readonly feed: ChangesFeed
-  readonly holdings: DeviceHoldings
+  /** the holdings port, with what open devices hold in memory */
+  readonly holdings: HeldRecords
   readonly now: () => string
   /** runs multi-record commands as a whole */
   readonly commands: CommandRunner
@@ -47,13 +49,11 @@ export interface DeviceDeps {
   readonly maxAttachmentBytes: number
 }
 
-/** What a full cycle's scope is computed from. */
+/** What a full cycle's scope is computed from (the rows: deps.scopeRows, prepared for them). */
 interface ScopeInputs {
   readonly profile: OfflineProfile | undefined
-  /** every row of each entity of the profile */
-  readonly rows: ReadonlyMap<string, readonly Row[]>
-  /** the documents of the secured fields the user may read, of every record */
-  readonly fieldDocuments: readonly DocName[]
+  /** the secured fields (`<entity>.<attribute>`) of the profile's entities the user may read */
+  readonly fields: readonly string[]
 }
 
 /** The most receipts one cycle delivers (the rest follow in later cycles). */
@@ -130,6 +130,8 @@ export class DeviceSession {
 
   /** frames scheduled on the chain and not done yet */
   private waiting = 0
+  /** the device's holdings are kept in memory while this session is open */
+  private attached = false
 
   private fail (code: CloseCodeValue, reason: string): void {
     this.closeSocket(code, reason.slice(0, 120))
@@ -138,6 +140,7 @@ export class DeviceSession {
 
   close (): void {
     this.closed = true
+    if (this.attached) { this.attached = false; this.deps.holdings.detach(this.deviceId!) }
     if (this.deviceId !== null && this.deps.sessions.get(this.deviceId) === this) this.deps.sessions.delete(this.deviceId)
   }
 
@@ -168,6 +171,8 @@ export class DeviceSession {
         this.deps.sessions.get(f.deviceId)?.kick()
         this.deps.sessions.set(f.deviceId, this)
         this.deviceId = f.deviceId
+        this.deps.holdings.attach(f.deviceId)
+        this.attached = true
         this.cursor = f.cursor
         this.metadataVersion = f.privilegeVersion
         this.metadataDigest = f.metadataDigest
@@ -241,10 +246,10 @@ export class DeviceSession {
   recordChanged (name: DocName): void {
     if (this.deviceId === null) return
     const { holdings } = this.deps
-    if (!holdings.held(this.deviceId).has(name) && !holdings.unconfirmed(this.deviceId).has(name)) return
+    if (!holdings.tracks(this.deviceId, name)) return
     this.revokeUnreadable(this.deps.security.index, [name])
     if (this.revoked.has(name) || this.liveQueued || this.fullCycleQueued) return
-    if (!holdings.held(this.deviceId).has(name)) return
+    if (!holdings.holds(this.deviceId, name)) return
     this.liveQueued = true
     this.schedule(async () => { this.liveQueued = false; await this.cycle(false, 0, null) })
   }
@@ -256,14 +261,18 @@ export class DeviceSession {
     // The feed and the projection are read first. From the privileges read after them to the first
     // record sent nothing is awaited, so no revocation slips in between a decision and what it sends;
     // a record revoked during the reads stays revoked for this cycle.
+    // Many cycles may be due at once (a morning's devices): each waits for its slice of the event loop.
+    await pace()
     const revokedBefore = [...this.revoked]
     const upTo = await feed.head()
-    const changed = await feed.changedSince(this.cursor, upTo)
+    // From cursor 0 every record counts as changed (the whole log would be read to say so).
+    const changedSince = this.cursor === 0 ? null : await feed.changedSince(this.cursor, upTo)
+    const changed = { has: (n: DocName): boolean => changedSince === null || changedSince.has(n) }
     let ix: ModelIndex
     let inputs: ScopeInputs | undefined
     do {
       ix = security.index
-      inputs = full ? await this.scopeInputs(ix) : undefined
+      inputs = full ? await this.scopeInputs(ix, upTo) : undefined
     } while (ix !== security.index) // privileges changed while reading: read what the new ones need
     // Privileges or the deployed metadata (rules, flows, views) changed since the device's copy: resend.
     const digest = metadataDigest(this.deps.metadata)
@@ -276,13 +285,8 @@ export class DeviceSession {
     const maybe = holdings.unconfirmed(device)
     let scope: Set<string>
     if (inputs !== undefined) {
-      const { profile, rows, fieldDocuments } = inputs
-      scope = profile === undefined ? new Set() : computeScope(catalog, profile, ix, this.userId, e => rows.get(e) ?? [], new Date(now()))
-      // The documents of the secured fields the user may read, of records in scope that have one.
-      for (const d of fieldDocuments) {
-        const parsed = parseFieldDocName(d)
-        if (parsed !== null && scope.has(parsed.record)) scope.add(d)
-      }
+      const { profile, fields } = inputs
+      scope = profile === undefined ? new Set() : offlineScope(this.deps.scopeRows, catalog, profile, ix, this.userId, fields, new Date(now()))
     } else {
       scope = new Set([...held].filter(n => changed.has(n)))
     }
@@ -301,6 +305,7 @@ export class DeviceSession {
     holdings.mayHold(device, toSend.filter(n => !held.has(n)))
     let bytes = 0
     let done = 0
+    const slice = slicer()
     for (const name of toSend) {
       // Privileges changed meanwhile: stop; the full cycle queued after this one sends what is still readable.
       if (this.closed || this.generation !== generation) return
@@ -313,10 +318,8 @@ export class DeviceSession {
       const draining = this.drained()
       if (draining !== undefined) await draining
       done++
-      if (done % 250 === 0) {
-        this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
-        await new Promise(resolve => setImmediate(resolve)) // stay responsive to other sockets
-      }
+      if (done % 250 === 0) this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
+      if (slice.due()) await slice.pace() // stay responsive to other sockets and cycles
     }
     if (this.closed) return
     this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
@@ -335,19 +338,16 @@ export class DeviceSession {
     this.send({ type: DeviceMessage.done, cursor: upTo, request, receiptSeq: receiptMark })
   }
 
-  /** What a full cycle computes the scope from, read under `ix`. */
-  private async scopeInputs (ix: ModelIndex): Promise<ScopeInputs> {
-    const { catalog, feed, projection } = this.deps
+  /** What a full cycle computes the scope from under `ix`, its rows made current through `upTo`. */
+  private async scopeInputs (ix: ModelIndex, upTo: number): Promise<ScopeInputs> {
     const profile = profileOf(ix.model, this.userId)
-    // The activity pointer has no rows of its own (the scope takes its activities from their entities).
-    const entities = profile === undefined ? [] : Object.keys(profile.entities).filter(e => !isPointer(catalog.entities.get(e)))
-    const rows = new Map(await Promise.all(entities.map(async e => [e, await projection.all(e)] as const)))
-    const fieldDocuments: DocName[] = []
-    for (const f of ix.model.securedFields) {
+    if (profile === undefined) return { profile, fields: [] }
+    const fields = ix.model.securedFields.filter(f => {
       const [entity, attribute] = f.split('.')
-      if (fieldPermission(ix, this.userId, entity, attribute).read) fieldDocuments.push(...await feed.fieldDocuments(entity, attribute))
-    }
-    return { profile, rows, fieldDocuments }
+      return entity in profile.entities && fieldPermission(ix, this.userId, entity, attribute).read
+    })
+    await this.deps.scopeRows.prepare(profile, fields, upTo)
+    return { profile, fields }
   }
 
   /**
