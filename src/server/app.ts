@@ -31,6 +31,13 @@ import type { ProjectionReader } from './storage/projection-port.ts'
 import type { BlobStore } from './storage/blob-port.ts'
 import type { DeviceHoldings } from './storage/holdings-port.ts'
 import { NO_METADATA, type Metadata } from '../metadata/metadata.ts'
+import { shareDelta } from '../authz/share-delta.ts'
+import type { ModelIndex } from '../authz/decide.ts'
+import { fieldDocName, type DocName } from '../ids.ts'
+
+/** The documents of a record's secured fields (whether or not they exist). */
+const securedDocs = (ix: ModelIndex, record: string): DocName[] =>
+  ix.model.securedFields.filter(f => f.startsWith(`${record.slice(0, record.indexOf('/'))}.`)).map(f => fieldDocName(record, f.slice(f.indexOf('.') + 1)))
 
 /** What the server runs on: storage ports (src/server/storage/*-port.ts), whatever adapters are behind them. */
 export interface ServerDeps {
@@ -85,9 +92,18 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     return placing
   }
   let securedBefore = JSON.stringify(security.model.securedFields)
+  let before = security.index
   const unsubscribe = security.onChange(ix => {
     rooms.revokeUnreadable(ix)
-    for (const s of sessions) { s.revokeUnreadable(ix); s.fullCycle() } // evictions now, then metadata and scope
+    // Shares alone changed: only the sharees' devices look again, at those records only.
+    const delta = shareDelta(before.model, ix.model)
+    before = ix
+    for (const s of sessions) {
+      if (delta === null) { s.privilegesChanged(ix); continue }
+      const mine = ix.principalsOf(s.userId)
+      if (![...delta.added, ...delta.removed].some(sh => mine.has(sh.principal))) continue
+      s.privilegesChanged(ix, delta.removed.filter(sh => mine.has(sh.principal)).flatMap(sh => [sh.record as DocName, ...securedDocs(ix, sh.record)]))
+    }
     const secured = JSON.stringify(ix.model.securedFields)
     if (secured !== securedBefore) { securedBefore = secured; void place() }
   })

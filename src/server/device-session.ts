@@ -64,7 +64,7 @@ export const MAX_WAITING_FRAMES = 4096
 
 export class DeviceSession {
   private readonly deps: DeviceDeps
-  private readonly userId: string
+  readonly userId: string
   private readonly sendBytes: (b: Uint8Array) => void
   private readonly closeSocket: (code: CloseCodeValue, reason: string) => void
   /** while the socket's send buffer is filling up: resolves once it has drained */
@@ -211,35 +211,76 @@ export class DeviceSession {
     this.schedule(async () => { this.fullCycleQueued = false; await this.cycle(true, 0, null) })
   }
 
-  /** The owner of a record as a decision needs it: from its room when loaded, else from its row. */
-  private ownershipOf (name: DocName): RecordOwnership | undefined {
+  /**
+   * The owner of a record as a decision needs it: from its room when loaded, else from its row (the
+   * scope index's, once current, for the entities it keeps; else the projection's).
+   */
+  private ownershipOf (name: DocName, fromIndex = false): RecordOwnership | undefined {
     const field = parseFieldDocName(name)
-    if (field !== null) return this.ownershipOf(field.record)
-    const { rooms } = this.deps
-    if (rooms.has(name)) return rooms.get(name).ownership()
+    if (field !== null) return this.ownershipOf(field.record, fromIndex)
+    const { rooms, scopeRows } = this.deps
+    const room = rooms.find(name)
+    if (room !== undefined) return room.ownership()
     const parsed = parseDocName(name)
-    const row = parsed === null ? undefined : this.deps.projection.row(parsed.entity, parsed.id)
+    if (parsed === null) return undefined
+    const row = fromIndex && scopeRows.covers(parsed.entity) ? scopeRows.row(name) : this.deps.projection.row(parsed.entity, parsed.id)
     return row === undefined ? undefined : rowOwnership(name, row)
   }
 
-  /** Evicts, now and not at the next cycle, what the device may hold and its user may no longer read. */
-  revokeUnreadable (ix: ModelIndex, names?: Iterable<DocName>): void {
+  /** Evicts, now and not at the next cycle, those of `names` (records the device may hold) its user may no longer read. */
+  revokeUnreadable (ix: ModelIndex, names: Iterable<DocName>, fromIndex = false): void {
     if (this.deviceId === null || this.closed) return
-    this.generation++
-    const { holdings } = this.deps
     const gone: DocName[] = []
-    for (const name of names ?? [...holdings.held(this.deviceId), ...holdings.unconfirmed(this.deviceId)]) {
+    for (const name of names) {
       if (this.revoked.has(name)) continue
       const field = parseFieldDocName(name)
       const entity = field?.entity ?? parseDocName(name)?.entity ?? ''
-      const o = this.ownershipOf(name)
+      const o = this.ownershipOf(name, fromIndex)
       if (o !== undefined && mayAccess(ix, this.userId, 'read', entity, o).allowed && (field === null || fieldPermission(ix, this.userId, entity, field.attribute).read)) continue
       if (o === undefined && !this.deps.rooms.has(name)) continue // not created yet: nothing of it is readable anyway
       this.revoked.add(name)
       gone.push(name)
       this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
     }
-    if (gone.length > 0) holdings.unsure(this.deviceId, gone)
+    if (gone.length > 0) this.deps.holdings.unsure(this.deviceId, gone)
+  }
+
+  /**
+   * Privileges changed: a cycle under way stops, what the device may hold and its user may no longer
+   * read is evicted (of `names` only, when only those can have become unreadable), and a full cycle
+   * follows. Checking everything the device holds is done in slices, with owners from memory; until
+   * it is done every cycle checks each record it sends.
+   */
+  privilegesChanged (ix: ModelIndex, names?: readonly DocName[]): void {
+    if (this.deviceId === null || this.closed) return
+    this.generation++
+    const device = this.deviceId
+    if (names !== undefined) this.revokeUnreadable(ix, names.filter(n => this.deps.holdings.tracks(device, n)))
+    else this.sweep()
+    this.fullCycle()
+  }
+
+  /** Sweeps under way (each checks everything the device held when it began). */
+  private sweeping = 0
+
+  private sweep (): void {
+    const { holdings, feed, scopeRows, security } = this.deps
+    const device = this.deviceId!
+    const names = [...holdings.held(device), ...holdings.unconfirmed(device)]
+    this.sweeping++
+    const run = async (): Promise<void> => {
+      // Owners from the scope index, made current through the change first.
+      await scopeRows.current(await feed.head())
+      const slice = slicer()
+      for (let i = 0; i < names.length && !this.closed; i += 200) {
+        this.revokeUnreadable(security.index, names.slice(i, i + 200), true)
+        if (slice.due()) await slice.pace()
+      }
+    }
+    run().catch(e => {
+      console.error(`device ${device}: ${(e as Error).message}`)
+      this.fail(CloseCode.internalError, 'device session failed, reconnect')
+    }).finally(() => { this.sweeping-- })
   }
 
   /** A held record changed: evict it at once if its user lost read access, else send what changed. */
@@ -281,8 +322,10 @@ export class DeviceSession {
       this.metadataVersion = ix.version
       this.metadataDigest = digest
     }
-    const held = holdings.held(device)
-    const maybe = holdings.unconfirmed(device)
+    // A full cycle compares the scope with everything the device holds; a live one looks only at what
+    // changed (its cost is what changed, not what the device holds).
+    const held = full || changedSince === null ? holdings.held(device) : new Set([...changedSince.keys()].filter(n => holdings.holds(device, n)))
+    const maybe = full ? holdings.unconfirmed(device) : new Set<DocName>()
     let scope: Set<string>
     if (inputs !== undefined) {
       const { profile, fields } = inputs
@@ -313,6 +356,8 @@ export class DeviceSession {
       const payload = await feed.stateSince(name, held.has(name) ? this.cursor : 0, upTo)
       // Checked again after reading: nothing is awaited from here to the send.
       if (this.closed || this.generation !== generation) return
+      if (this.sweeping > 0) this.revokeUnreadable(security.index, [name])
+      if (this.revoked.has(name)) continue
       bytes += this.sendBatched({ type: DeviceMessage.sync, record: name, step: SyncStep.update, payload })
       // A cycle goes out no faster than the device takes it (its send buffer is bounded).
       const draining = this.drained()
@@ -333,7 +378,8 @@ export class DeviceSession {
       if (receipts.length > 0) this.send({ type: DeviceMessage.receipts, json: JSON.stringify(receipts) })
       receiptMark = mark
     }
-    holdings.finishCycle(device, toSend.filter(n => !held.has(n)), removed, upTo, sentScope)
+    // What was evicted meanwhile stays perhaps held (the device dropped it, or never got it).
+    holdings.finishCycle(device, toSend.filter(n => !held.has(n) && !this.revoked.has(n)), removed, upTo, sentScope)
     this.cursor = upTo
     this.send({ type: DeviceMessage.done, cursor: upTo, request, receiptSeq: receiptMark })
   }

@@ -114,7 +114,7 @@ export class ScopeRowIndex implements ScopeRows {
     return out
   }
 
-  private current (needs: Map<string, Set<string>>, fields: readonly string[], upTo: number): boolean {
+  private isCurrent (needs: Map<string, Set<string>>, fields: readonly string[], upTo: number): boolean {
     if (this.cursor === null || this.cursor < upTo) return false
     for (const [entity, columns] of needs) {
       const e = this.entities.get(entity)
@@ -130,7 +130,7 @@ export class ScopeRowIndex implements ScopeRows {
    */
   prepare (profile: OfflineProfile, fields: readonly string[], upTo: number): Promise<void> {
     const needs = this.needs(profile)
-    if (this.current(needs, fields, upTo)) return Promise.resolve()
+    if (this.isCurrent(needs, fields, upTo)) return Promise.resolve()
     const run = this.queue.then(() => this.bringUp(needs, fields, upTo))
     this.queue = run.catch(() => {}) // a failed load is tried again by the next prepare
     return run
@@ -150,6 +150,19 @@ export class ScopeRowIndex implements ScopeRows {
       this.fieldDocs.set(f, new Set(await this.feed.fieldDocuments(entity, attribute)))
     }
     if (this.cursor < upTo) await this.refresh(upTo)
+  }
+
+  /** Makes the loaded rows current through feed position `upTo` at least. */
+  current (upTo: number): Promise<void> {
+    if (this.cursor === null || this.cursor >= upTo) return Promise.resolve()
+    const run = this.queue.then(async () => { if (this.cursor! < upTo) await this.refresh(upTo) })
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  /** Whether the rows of `entity` are kept here (then `row` is current, once `current` resolved). */
+  covers (entity: string): boolean {
+    return this.entities.has(entity)
   }
 
   /** Reads every row of an entity, a page at a time, into a new index that then replaces the old one. */
