@@ -1,20 +1,19 @@
 // One device connection on /device: hello, sync cycles over the changes feed (what changed since the
-// device's cursor, what entered or left its scope), pushes of local edits through the projection, and
-// live changes of the records it holds.
+// device's cursor, what entered or left its scope), live changes of the records it holds, and evictions;
+// its pushes of local edits and commands go through the projection in device-edits.ts.
 
 import * as encoding from 'lib0/encoding'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
-import { fieldPermission, isSecured, mayAccess, type ModelIndex } from '../authz/decide.ts'
+import { fieldPermission, mayAccess, type ModelIndex } from '../authz/decide.ts'
 import { rowOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import type { Metadata } from '../metadata/metadata.ts'
 import type { OfflineProfile } from '../profiles/profile.ts'
 import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
-import { EVERY_DEVICE, Reason, type Receipt } from '../protocol/receipts.ts'
+import { EVERY_DEVICE, type Receipt } from '../protocol/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from '../protocol/device-frames.ts'
 import { CloseCode, closeCodeOf, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
 import { MalformedMessage } from '../errors.ts'
-import type { RoomMember, SubmitOutcome } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
@@ -24,6 +23,7 @@ import type { ReceiptStore } from './storage/receipt-port.ts'
 import type { CommandRunner } from './commands.ts'
 import { pace, slicer } from './pacing.ts'
 import { offlineScope, type ScopeRowIndex } from './scope-rows.ts'
+import { DeviceEdits } from './device-edits.ts'
 
 export interface DeviceDeps {
   /** views and other offline metadata; a device gets those of its profile's entities */
@@ -73,7 +73,8 @@ export class DeviceSession {
   private cursor = 0
   private metadataVersion = 0
   private metadataDigest = 0
-  private delivered: number | undefined
+  /** pushes, commands and record state, once the device said hello */
+  private edits: DeviceEdits | null = null
   /** everything the session does runs in order on this chain */
   private chain: Promise<void> = Promise.resolve()
   private fullCycleQueued = false
@@ -176,7 +177,11 @@ export class DeviceSession {
         this.cursor = f.cursor
         this.metadataVersion = f.privilegeVersion
         this.metadataDigest = f.metadataDigest
-        this.delivered = f.privilegeVersion > 0 ? f.privilegeVersion : undefined
+        const deviceId = f.deviceId
+        const delivered = f.privilegeVersion > 0 ? f.privilegeVersion : undefined
+        this.edits = new DeviceEdits(this.deps, {
+          userId: this.userId, deviceId, delivered, closed: () => this.closed, send: frame => { this.send(frame) }, fail: (code, reason) => this.fail(code, reason)
+        })
         // A device that did not store the last cursor may hold anything: resend its scope whole.
         if (f.cursor !== this.deps.holdings.deviceCursor(f.deviceId)) this.schedule(() => this.resetHeld())
         return
@@ -192,9 +197,9 @@ export class DeviceSession {
         })
         return
       }
-      case DeviceMessage.push: this.schedule(() => this.push(f.record, f.id, f.update)); return
-      case DeviceMessage.command: this.schedule(() => this.command(f)); return
-      case DeviceMessage.sync: this.schedule(() => this.sync(f.record, f.step, f.payload)); return
+      case DeviceMessage.push: this.schedule(() => this.edits!.push(f.record, f.id, f.update)); return
+      case DeviceMessage.command: this.schedule(() => this.edits!.command(f)); return
+      case DeviceMessage.sync: this.schedule(() => this.edits!.sync(f.record, f.step, f.payload)); return
       default: this.fail(CloseCode.malformed, `a device does not send message type ${f.type}`)
     }
   }
@@ -416,177 +421,5 @@ export class DeviceSession {
     const offer = Math.max(mark, open.at(-1)?.seq ?? 0)
     holdings.setOfferMark(device, offer)
     return { receipts: [...bySeq.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)), mark: offer }
-  }
-
-  /** The device asks for a record's state (step 1) or sends state the server asked for (step 2). */
-  private async sync (record: string, step: number, payload: Uint8Array): Promise<void> {
-    if (step === SyncStep.step1) {
-      const name = this.checkName(record)
-      if (name === null) return
-      const { feed, rooms } = this.deps
-      const room = rooms.get(name)
-      await room.ready
-      rooms.released(name)
-      const payload = await feed.stateSince(name, 0, await feed.head())
-      // Checked after the state is read (nothing awaited between the check and the send).
-      if (!room.mayOpen(this.deps.security.index, this.userId)) { this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' }); return }
-      this.send({ type: DeviceMessage.sync, record: name, step: SyncStep.step2, payload })
-      return
-    }
-    await this.push(record, 0, payload)
-  }
-
-  private checkName (record: string): DocName | null {
-    const field = parseFieldDocName(record)
-    const parsed = field ?? parseDocName(record)
-    const entity = parsed === null ? undefined : this.deps.catalog.entities.get(parsed.entity)
-    if (entity === undefined || (field !== null && !isSecured(this.deps.security.model, field.entity, field.attribute))) {
-      this.fail(CloseCode.malformed, `unknown record ${JSON.stringify(record).slice(0, 80)}`)
-      return null
-    }
-    return record as DocName
-  }
-
-  /** Integrates a device's local edit through the projection; acknowledges after its commit. */
-  private async push (record: string, id: number, update: Uint8Array): Promise<void> {
-    const name = this.checkName(record)
-    if (name === null) return
-    const { rooms, security, holdings, now } = this.deps
-    const room = rooms.get(name)
-    await room.ready
-    const ix = security.index
-    if (!room.mayOpen(ix, this.userId)) {
-      // Nothing of the record may reach this device: refuse whole, without a compensation.
-      const exists = room.ownership() !== undefined
-      const receipt: Receipt = {
-        principal: this.userId, record: name, change: 'update', field: null, attempted: null, kept: null,
-        reason: exists ? Reason.noWritePrivilege : Reason.noCreatePrivilege,
-        message: exists ? 'no read access to this record' : `no create privilege on ${room.entity.name}`, privilegeVersion: ix.version, at: now()
-      }
-      this.send({ type: DeviceMessage.receipts, json: JSON.stringify([receipt]) })
-      // Perhaps held from now on: the next full cycle evicts it again (this frame may be lost) or,
-      // should it be back in scope, sends it whole.
-      this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
-      holdings.unsure(this.deviceId!, [name])
-      rooms.released(name)
-      if (id > 0) this.send({ type: DeviceMessage.ack, record: name, id })
-      return
-    }
-    const created = room.ownership() === undefined
-    const member = this.memberFor(name)
-    room.join(member)
-    let outcome: SubmitOutcome
-    try {
-      outcome = await room.submit(member, update)
-    } finally {
-      room.leave(member)
-      rooms.released(name)
-    }
-    // An update the server could not integrate (it asked for the device's state, or the record failed)
-    // stays pending on the device: no ack, so it is sent again — until the state the device sends back
-    // (which holds it) has been decided: then it is acknowledged with that.
-    if (outcome.kind === 'failed' || outcome.kind === 'dropped' || this.closed) return
-    if (outcome.kind === 'needs-state') {
-      if (id > 0) this.awaitingState.set(name, [...(this.awaitingState.get(name) ?? []), id])
-      return
-    }
-    this.pushed([{ name, created }])
-    const answered = id === 0 ? this.awaitingState.get(name) ?? [] : [id]
-    if (id === 0) this.awaitingState.delete(name)
-    for (const a of answered) this.send({ type: DeviceMessage.ack, record: name, id: a })
-  }
-
-  /**
-   * What a device holds after its edits were integrated. A record it created, or one the server counts
-   * as held, it holds whole. Any other (an evict crossed the edit: the device drops the record on
-   * receiving it; or a cycle sending the record whole was cut) it may hold in part or not at all: were it
-   * counted as held, the next cycle would send only what changed since the cursor, which a device
-   * without the record's earlier state can never integrate. So the next full cycle sends it whole or
-   * evicts it.
-   */
-  private pushed (records: readonly { name: DocName, created: boolean }[]): void {
-    const { holdings } = this.deps
-    const device = this.deviceId!
-    const whole = records.filter(r => r.created || holdings.holds(device, r.name))
-    holdings.hold(device, whole.map(r => r.name))
-    holdings.mayHold(device, records.filter(r => !whole.includes(r)).map(r => r.name))
-  }
-
-  /** Pushes that waited for the device's state of their record (their dependencies were not integrated). */
-  private readonly awaitingState = new Map<DocName, number[]>()
-
-  /** This session as a member of one record's room, for one push or command part: what the room tells
-   * it goes out as /device frames of that record. */
-  private memberFor (name: DocName): RoomMember {
-    // Once evicted, nothing more of the record goes to the device from this member.
-    let evicted = false
-    return {
-      principal: this.userId,
-      delivered: this.delivered,
-      device: this.deviceId ?? undefined,
-      update: (payload, why) => { if (!evicted) this.send({ type: DeviceMessage.sync, record: name, step: why === 'reply' ? SyncStep.step2 : SyncStep.update, payload }) },
-      // The server lacks what the update depends on: the device answers with its state.
-      needState: payload => { if (!evicted) this.send({ type: DeviceMessage.sync, record: name, step: SyncStep.step1, payload }) },
-      receipts: list => this.send({ type: DeviceMessage.receipts, json: JSON.stringify(list) }),
-      presence: () => {}, // a device does not show presence
-      // Read access gone: the record leaves the device. Anything else (malformed, storage failed): the
-      // session ends and the device retries; its edit stays pending.
-      close: (code, reason) => {
-        if (code !== CloseCode.readRevoked) { this.fail(code, reason); return }
-        evicted = true
-        this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
-      }
-    }
-  }
-
-  /** A command over several records: accepted or rejected as a whole, then every part acknowledged. */
-  private async command (f: Extract<DeviceFrame, { type: typeof DeviceMessage.command }>): Promise<void> {
-    const target = this.checkName(f.target)
-    if (target === null) return
-    const names: DocName[] = []
-    for (const p of f.parts) { const n = this.checkName(p.record); if (n === null) return; names.push(n) }
-    if (new Set(names).size !== names.length) { this.fail(CloseCode.malformed, 'a command names a record twice'); return }
-    const { rooms, security, holdings, now } = this.deps
-    const ix = security.index
-    const joined: { name: DocName, room: ReturnType<Rooms['get']>, member: RoomMember, update: Uint8Array, created: boolean }[] = []
-    const unreadable: Receipt[] = []
-    let aborted = false
-    try {
-      for (const [i, p] of f.parts.entries()) {
-        const name = names[i]
-        const room = rooms.get(name)
-        await room.ready
-        // A record to create is decided with the rest (a create privilege lost since the device's last
-        // metadata is then reported as privilege-revoked); an existing one the user may not read is refused.
-        const created = room.ownership() === undefined
-        if (created || room.mayOpen(ix, this.userId)) {
-          const member = this.memberFor(name)
-          room.join(member)
-          joined.push({ name, room, member, update: p.update, created })
-          continue
-        }
-        rooms.released(name)
-        unreadable.push({
-          principal: this.userId, record: name, change: 'command', field: null, attempted: { command: f.command }, kept: null,
-          reason: Reason.noWritePrivilege, message: `${f.command} of ${target} rejected: no read access to ${name}`, privilegeVersion: ix.version, at: now()
-        })
-      }
-      const refused = unreadable.length === 0 ? undefined : { accepted: false as const, record: unreadable[0].record, reason: unreadable[0].reason, message: unreadable[0].message }
-      if (joined.length > 0) {
-        const outcome = await this.deps.commands.run({ command: f.command, target, refused, parts: joined.map(j => ({ record: j.name, update: j.update, member: j.member })) })
-        if (outcome.kind === 'aborted') { aborted = true; console.error(`device ${this.deviceId}: ${f.command} of ${target} not decided (${outcome.why}); the device sends it again`) }
-      }
-    } finally {
-      for (const j of joined) { j.room.leave(j.member); rooms.released(j.name) }
-    }
-    // Not decided: nothing was integrated, so nothing is acknowledged and the device sends it again.
-    if (aborted || this.closed || joined.some(j => j.room.isBroken)) return
-    if (unreadable.length > 0) {
-      this.send({ type: DeviceMessage.receipts, json: JSON.stringify(unreadable) })
-      for (const r of unreadable) this.send({ type: DeviceMessage.evict, record: r.record, reason: 'no-read-access' })
-      holdings.unsure(this.deviceId!, unreadable.map(r => r.record as DocName))
-    }
-    this.pushed(joined)
-    for (const p of f.parts) if (p.id > 0) this.send({ type: DeviceMessage.ack, record: p.record, id: p.id })
   }
 }
