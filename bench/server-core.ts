@@ -6,11 +6,13 @@
 //   live     — E devices stay online, each pushing edits of its team's hot records at a rate; the others
 //              holding those records measure delivery (push to receipt of the change).
 // Usage: npx tsx bench/server-core.ts [devices=100] [records=2000] [teams=10] [editors=25] [edits/s=500] [seconds=10]
+// WARMUP=<seconds> (3) of live editing before the measured window.
+// SERVER_NODE_ARGS="<args>" go to the server's node (--trace-gc, ...); SERVER_LOG=<file> keeps its output.
 // SERVER_ROOT=<dir> runs the server of another checkout (an earlier commit's, for before/after figures).
 // PROFILE_DIR=<dir> writes a V8 CPU profile of the server (whole run); PROFILE_PHASE=<n> CPU_PROFILE_FILE=<file>
-// one of a phase (4: live; see bench/lib/loop-delay-preload.mjs).
+// one of a phase (1: storm, 5: live, 7: shares, 9: roles; see bench/lib/loop-delay-preload.mjs).
 
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,6 +39,7 @@ import { spawnUntil } from '../tools/spawn.ts'
 process.setMaxListeners(0)
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const [D, R, T, E, RATE, SECONDS] = [100, 2000, 10, 25, 500, 10].map((d, i) => Number(process.argv[2 + i] ?? d))
+const WARMUP = Number(process.env.WARMUP ?? 3)
 const HOT = 200 // records of each team that are edited live
 const catalog = buildCatalog()
 const account = catalog.entities.get('account')!
@@ -88,7 +91,7 @@ const dir = mkdtempSync(join(tmpdir(), 'fieldsync-bench-core-'))
 copyFileSync(template, join(dir, 'fieldsync.db'))
 
 const server = await spawnUntil({
-  command: process.execPath, args: [...(process.env.PROFILE_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []), '--import', 'tsx', '--import', join(ROOT, 'bench/lib/loop-delay-preload.mjs'), 'src/server/main.ts'], cwd: process.env.SERVER_ROOT ?? ROOT,
+  command: process.execPath, args: [...(process.env.PROFILE_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []), ...(process.env.SERVER_NODE_ARGS ?? '').split(' ').filter(a => a !== ''), '--import', 'tsx', '--import', join(ROOT, 'bench/lib/loop-delay-preload.mjs'), 'src/server/main.ts'], cwd: process.env.SERVER_ROOT ?? ROOT,
   env: { ...process.env, PORT: '0', DATA_DIR: dir, CUSTOM_ENTITIES: '' }, ready: /listening on http:\/\/[^:]+:(\d+)\//
 })
 const port = Number(server.match[1])
@@ -127,9 +130,11 @@ const retry = async <X>(f: () => Promise<X>): Promise<X> => {
   }
 }
 const latencies: number[] = []
+/** Devices have their tokens before the storm (signing in is not part of it). */
+const tokens: string[] = []
+for (let i = 0; i < D; i++) tokens.push((await retry(async () => await (await fetch(`http://127.0.0.1:${port}/auth/dev-login`, { method: 'POST', body: JSON.stringify({ user: userOf(i).slice(2) }) })).json() as { token: string })).token)
 const connect = async (i: number): Promise<Device> => {
-  const user = userOf(i)
-  const { token } = await retry(async () => await (await fetch(`http://127.0.0.1:${port}/auth/dev-login`, { method: 'POST', body: JSON.stringify({ user: user.slice(2) }) })).json() as { token: string })
+  const token = tokens[i]
   const ws = new WebSocket(`ws://127.0.0.1:${port}/device?token=${token}`)
   const d: Device = { ws, held: new Set(), cursor: 0, docs: new Map(), acks: 0, dones: 0, done: () => Promise.resolve() }
   const waiting = new Map<number, () => void>()
@@ -215,36 +220,50 @@ let sent = 0
 let pushId = 0
 const perEditor = RATE / E
 const fields = ['telephone1', 'emailaddress1', 'address1_city', 'name', 'websiteurl', 'address1_line1']
-const stopAt = performance.now() + SECONDS * 1000
+/** Every editor pushes edits of its team's hot records at its share of the rate for `seconds`. */
+const edit = (seconds: number): Promise<unknown> => {
+  const stopAt = performance.now() + seconds * 1000
+  return Promise.all(editors.map(async (d, i) => {
+    const names = [...d.docs.keys()]
+    let next = performance.now()
+    while (performance.now() < stopAt) {
+      next += 1000 / perEditor
+      const wait = next - performance.now()
+      if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
+      const name = names[Math.floor(Math.random() * names.length)]
+      const doc = d.docs.get(name)!
+      let update: Uint8Array | null = null
+      const capture = (u: Uint8Array): void => { update = u }
+      doc.on('update', capture)
+      setField(doc, account, fields[i % fields.length], `@T${Date.now()}-${i}-${++pushId}@`, { by: userOf(i), at: new Date().toISOString() })
+      doc.off('update', capture)
+      d.ws.send(encodeDeviceFrame({ type: DeviceMessage.push, record: name, id: pushId, update: update! }))
+      sent++
+    }
+  }))
+}
+const acked = (): number => editors.reduce((n, d) => n + d.acks, 0)
+/** Waits (bounded) until every edit sent so far is acknowledged. */
+const settle = async (): Promise<void> => {
+  for (let waited = 0; waited < 5000 && acked() < sent; waited += 50) await new Promise(resolve => setTimeout(resolve, 50))
+}
+// A warm-up at the same rate first (the hot records' rooms load), then the measured window.
+await edit(WARMUP)
+await settle()
+await phase()
+latencies.length = 0
+const sent0 = sent
+const acks0 = acked()
 const ticks0 = cpuTicks()
 t0 = performance.now()
-const acks0 = editors.reduce((n, d) => n + d.acks, 0)
-await Promise.all(editors.map(async (d, i) => {
-  const names = [...d.docs.keys()]
-  let next = performance.now()
-  while (performance.now() < stopAt) {
-    next += 1000 / perEditor
-    const wait = next - performance.now()
-    if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
-    const name = names[Math.floor(Math.random() * names.length)]
-    const doc = d.docs.get(name)!
-    let update: Uint8Array | null = null
-    const capture = (u: Uint8Array): void => { update = u }
-    doc.on('update', capture)
-    setField(doc, account, fields[i % fields.length], `@T${Date.now()}-${i}-${++pushId}@`, { by: userOf(i), at: new Date().toISOString() })
-    doc.off('update', capture)
-    d.ws.send(encodeDeviceFrame({ type: DeviceMessage.push, record: name, id: pushId, update: update! }))
-    sent++
-  }
-}))
-// Let what was sent arrive (bounded).
-for (let waited = 0; waited < 5000 && editors.reduce((n, d) => n + d.acks, 0) - acks0 < sent; waited += 50) await new Promise(resolve => setTimeout(resolve, 50))
+await edit(SECONDS)
+await settle()
 const liveSeconds = (performance.now() - t0) / 1000
-const acked = editors.reduce((n, d) => n + d.acks, 0) - acks0
+const ackedLive = acked() - acks0
 const cpu = (cpuTicks() - ticks0) / 100 / liveSeconds
 latencies.sort((a, b) => a - b)
 const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN
-console.log(`live:     ${sent} edits sent, ${acked} acknowledged in ${liveSeconds.toFixed(1)} s (${Math.round(acked / liveSeconds)}/s); server CPU ${(cpu * 100).toFixed(0)}%; delivery p50 ${pct(0.5)} ms p99 ${pct(0.99)} ms max ${latencies.at(-1)} ms (${latencies.length} deliveries); server ${await phase()}`)
+console.log(`live:     ${sent - sent0} edits sent, ${ackedLive} acknowledged in ${liveSeconds.toFixed(1)} s (${Math.round(ackedLive / liveSeconds)}/s) after ${WARMUP} s of warm-up; server CPU ${(cpu * 100).toFixed(0)}%; delivery p50 ${pct(0.5)} ms p99 ${pct(0.99)} ms max ${latencies.at(-1)} ms (${latencies.length} deliveries); server ${await phase()}`)
 
 // Privileges: shares with one user change while the editors are online (each change: that user's
 // device checks and runs a full cycle; the server may look at others too).
@@ -256,7 +275,8 @@ const shares = await healthz((async () => {
   for (let k = 0; k < CHANGES; k++) {
     const sharee = editors[1]
     const dones = sharee.dones
-    const r = await fetch(`http://127.0.0.1:${port}/api/records/account/t0r${k}/shares`, { method: 'PUT', headers: { authorization: `Bearer ${averyToken.token}` }, body: JSON.stringify({ principal: `systemuser/${userOf(1)}`, access: k % 2 === 0 ? 'read' : null }) })
+    // Shared, then the share removed, then the next record.
+    const r = await fetch(`http://127.0.0.1:${port}/api/records/account/t0r${k >> 1}/shares`, { method: 'PUT', headers: { authorization: `Bearer ${averyToken.token}` }, body: JSON.stringify({ principal: `systemuser/${userOf(1)}`, access: k % 2 === 0 ? 'read' : null }) })
     if (r.status !== 200) throw new Error(`share: ${r.status} ${await r.text()}`)
     // The sharee's device runs a full cycle after the change.
     for (let waited = 0; waited < 30_000 && sharee.dones === dones; waited += 20) await new Promise(resolve => setTimeout(resolve, 20))
@@ -280,5 +300,6 @@ console.log(`roles:    3 role changes with ${E} devices online, each followed by
 
 for (const d of editors) d.ws.close()
 await server.kill('SIGTERM')
+if (process.env.SERVER_LOG !== undefined) writeFileSync(process.env.SERVER_LOG, server.output())
 rmSync(dir, { recursive: true, force: true })
 process.exit(0)

@@ -49,6 +49,25 @@ export interface DeviceDeps {
   readonly maxAttachmentBytes: number
 }
 
+/** The second half of a cycle: what it sends, and what it records once sent. */
+interface Outgoing {
+  readonly toSend: readonly DocName[]
+  /** what the device held when the cycle began: of these only what changed after its cursor goes */
+  readonly held: ReadonlySet<DocName>
+  /** what the cycle evicted for leaving the scope */
+  readonly removed: readonly DocName[]
+  readonly upTo: number
+  /** the session's generation the cycle was decided in */
+  readonly generation: number
+  readonly sentScope: boolean
+  readonly request: number
+  readonly receiptSeq: number | null
+}
+
+/** Records noted as perhaps held, or confirmed, in one write (a part of a cycle at a time). */
+const NOTE_AT_ONCE = 500
+const NOTHING: ReadonlySet<DocName> = new Set()
+
 /** What a full cycle's scope is computed from (the rows: deps.scopeRows, prepared for them). */
 interface ScopeInputs {
   readonly profile: OfflineProfile | undefined
@@ -274,6 +293,8 @@ export class DeviceSession {
     const names = [...holdings.held(device), ...holdings.unconfirmed(device)]
     this.sweeping++
     const run = async (): Promise<void> => {
+      // Every device's sweep starts at once: each takes its slices of the event loop in turn.
+      await pace()
       // Owners from the scope index, made current through the change first.
       await scopeRows.current(await feed.head())
       const slice = slicer()
@@ -292,7 +313,7 @@ export class DeviceSession {
   recordChanged (name: DocName): void {
     if (this.deviceId === null) return
     const { holdings } = this.deps
-    if (!holdings.tracks(this.deviceId, name)) return
+    if (!holdings.tracks(this.deviceId, name) && !this.sending.has(name)) return
     this.revokeUnreadable(this.deps.security.index, [name])
     if (this.revoked.has(name) || this.liveQueued || this.fullCycleQueued) return
     if (!holdings.holds(this.deviceId, name)) return
@@ -319,6 +340,8 @@ export class DeviceSession {
     do {
       ix = security.index
       inputs = full ? await this.scopeInputs(ix, upTo) : undefined
+      // Cycles waiting for the same rows resume together: each computes its scope in a slice of its own.
+      if (full) await pace()
     } while (ix !== security.index) // privileges changed while reading: read what the new ones need
     // Privileges or the deployed metadata (rules, flows, views) changed since the device's copy: resend.
     const digest = metadataDigest(this.deps.metadata)
@@ -349,14 +372,36 @@ export class DeviceSession {
     if (full) for (const n of revokedBefore) this.revoked.delete(n)
     const generation = this.generation
     const toSend = ([...scope].filter(n => !held.has(n as DocName) || changed.has(n as DocName)) as DocName[]).filter(n => !this.revoked.has(n))
-    // Should the socket drop mid-cycle, what was sent may be on the device: note it before sending.
-    holdings.mayHold(device, toSend.filter(n => !held.has(n)))
+    // From here a change of any of them is checked for read access as one of a held record is.
+    this.sending = new Set(toSend)
+    try {
+      await this.sendCycle({ toSend, held, removed, upTo, generation, sentScope, request, receiptSeq })
+    } finally {
+      this.sending = NOTHING
+    }
+  }
+
+  /** The records a cycle under way is sending (a change of one is checked for read access at once). */
+  private sending: ReadonlySet<DocName> = NOTHING
+
+  /** The rest of a cycle: its records (each whole, or what changed after the cursor if held), receipts, `done`. */
+  private async sendCycle (o: Outgoing): Promise<void> {
+    const { toSend, held, upTo, generation } = o
+    const { feed, security, holdings } = this.deps
+    const device = this.deviceId!
     let bytes = 0
     let done = 0
+    let noted = 0
     const slice = slicer()
-    for (const name of toSend) {
+    for (const [i, name] of toSend.entries()) {
       // Privileges changed meanwhile: stop; the full cycle queued after this one sends what is still readable.
       if (this.closed || this.generation !== generation) return
+      // Should the socket drop mid-cycle, what was sent may be on the device: noted before it is sent,
+      // a part of the cycle at a time.
+      if (i >= noted) {
+        noted = Math.min(toSend.length, i + NOTE_AT_ONCE)
+        holdings.mayHold(device, toSend.slice(i, noted).filter(n => !held.has(n)))
+      }
       if (this.revoked.has(name)) continue
       const payload = await feed.stateSince(name, held.has(name) ? this.cursor : 0, upTo)
       // Checked again after reading: nothing is awaited from here to the send.
@@ -365,8 +410,9 @@ export class DeviceSession {
       if (this.revoked.has(name)) continue
       bytes += this.sendBatched({ type: DeviceMessage.sync, record: name, step: SyncStep.update, payload })
       // A cycle goes out no faster than the device takes it (its send buffer is bounded).
+      // Sockets drain in I/O callbacks, many at once: the cycle goes on in a paced slice, not there.
       const draining = this.drained()
-      if (draining !== undefined) await draining
+      if (draining !== undefined) { await draining; await slice.pace() }
       done++
       if (done % 250 === 0) this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
       if (slice.due()) await slice.pace() // stay responsive to other sockets and cycles
@@ -378,15 +424,22 @@ export class DeviceSession {
     // The resend is complete up to the newest receipt committed now, so that is the device's new mark;
     // receipts pushed live do not move it (one from a replaced session may still be missing).
     let receiptMark = 0
-    if (receiptSeq !== null) {
-      const { receipts, mark } = await this.receiptsFor(receiptSeq)
+    if (o.receiptSeq !== null) {
+      const { receipts, mark } = await this.receiptsFor(o.receiptSeq)
       if (receipts.length > 0) this.send({ type: DeviceMessage.receipts, json: JSON.stringify(receipts) })
       receiptMark = mark
     }
-    // What was evicted meanwhile stays perhaps held (the device dropped it, or never got it).
-    holdings.finishCycle(device, toSend.filter(n => !held.has(n) && !this.revoked.has(n)), removed, upTo, sentScope)
+    // What the device now holds is confirmed a part at a time (what was evicted meanwhile stays perhaps
+    // held: the device dropped it, or never got it); then the cursor, with what left the scope.
+    const added = toSend.filter(n => !held.has(n))
+    for (let i = 0; i < added.length; i += NOTE_AT_ONCE) {
+      if (i > 0) await slice.pace()
+      if (this.closed || this.generation !== generation) return
+      holdings.hold(device, added.slice(i, i + NOTE_AT_ONCE).filter(n => !this.revoked.has(n)))
+    }
+    holdings.finishCycle(device, [], o.removed, upTo, o.sentScope)
     this.cursor = upTo
-    this.send({ type: DeviceMessage.done, cursor: upTo, request, receiptSeq: receiptMark })
+    this.send({ type: DeviceMessage.done, cursor: upTo, request: o.request, receiptSeq: receiptMark })
   }
 
   /** What a full cycle computes the scope from under `ix`, its rows made current through `upTo`. */

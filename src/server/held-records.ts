@@ -2,10 +2,13 @@
 // device's records kept here, and the reverse index from a record to the open devices that hold it (or
 // may), so a commit reaches the sessions holding its record without reading anything per device. Writes
 // that change nothing are not made; the cursor of a cycle that changed nothing else (a live cycle) is
-// written with the others of the same turn of the event loop, in one commit.
+// written within a second, with the others of that second, in one commit.
 
 import type { DocName } from '../ids.ts'
 import type { DeviceHoldings } from './storage/holdings-port.ts'
+
+/** How long a cursor that alone changed may wait to be written (ms). */
+const CURSOR_WRITE_MS = 1000
 
 interface OpenDevice {
   /** sessions of the device attached (an older one may not have closed yet) */
@@ -27,8 +30,10 @@ export class HeldRecords implements DeviceHoldings {
   }
 
   /**
-   * Writes the cursors waiting to be written, in one commit. Should that fail, the devices' next hellos
-   * find other cursors than theirs, and they are sent their scopes whole (nothing is lost but time).
+   * Writes the cursors waiting to be written, in one commit (any read or other write of the port writes
+   * them first, so the port always answers what was written here). Should the process end before, or the
+   * write fail, those devices' next hellos find other cursors than theirs, and they are sent their scopes
+   * whole: nothing is lost but time.
    */
   flush (): void {
     if (this.cursors.size === 0) return
@@ -45,7 +50,7 @@ export class HeldRecords implements DeviceHoldings {
     this.cursors.set(device, cursor)
     if (this.flushQueued) return
     this.flushQueued = true
-    setImmediate(() => { this.flushQueued = false; this.flush() })
+    setTimeout(() => { this.flushQueued = false; this.flush() }, CURSOR_WRITE_MS).unref()
   }
 
   /** Keeps the device's holdings in memory while a session of it is open (each attach needs a detach). */
