@@ -152,6 +152,8 @@ export class DeviceSession {
   private waiting = 0
   /** the device's holdings are kept in memory while this session is open */
   private attached = false
+  /** a hello arrived (it is handled on the chain, in order with what follows it) */
+  private helloSeen = false
 
   private fail (code: CloseCodeValue, reason: string): void {
     this.closeSocket(code, reason.slice(0, 120))
@@ -179,30 +181,16 @@ export class DeviceSession {
       this.fail(closeCodeOf(e), `malformed device message: ${e.message}`)
       return
     }
-    if (this.deviceId === null && f.type !== DeviceMessage.hello) { this.fail(CloseCode.malformed, 'the first message must be hello'); return }
+    if (!this.helloSeen && f.type !== DeviceMessage.hello) { this.fail(CloseCode.malformed, 'the first message must be hello'); return }
     switch (f.type) {
       case DeviceMessage.hello: {
-        if (this.deviceId !== null) { this.fail(CloseCode.malformed, 'hello twice'); return }
+        if (this.helloSeen) { this.fail(CloseCode.malformed, 'hello twice'); return }
         if (f.version !== DEVICE_PROTOCOL_VERSION) { this.fail(CloseCode.malformed, `protocol version ${f.version} is not ${DEVICE_PROTOCOL_VERSION}`); return }
         if (!/^[A-Za-z0-9_-]{8,64}$/.test(f.deviceId)) { this.fail(CloseCode.malformed, 'device id must be 8-64 of [A-Za-z0-9_-]'); return }
-        if (!this.deps.holdings.claimDevice(f.deviceId, this.userId)) { this.fail(CloseCode.malformed, 'this device id belongs to another user'); return }
-        // A device has one session: an older one (its socket not closed yet) stops before it could
-        // record as delivered what the device no longer listens to.
-        this.deps.sessions.get(f.deviceId)?.kick()
-        this.deps.sessions.set(f.deviceId, this)
-        this.deviceId = f.deviceId
-        this.deps.holdings.attach(f.deviceId)
-        this.attached = true
-        this.cursor = f.cursor
-        this.metadataVersion = f.privilegeVersion
-        this.metadataDigest = f.metadataDigest
-        const deviceId = f.deviceId
-        const delivered = f.privilegeVersion > 0 ? f.privilegeVersion : undefined
-        this.edits = new DeviceEdits(this.deps, {
-          userId: this.userId, deviceId, delivered, closed: () => this.closed, send: frame => { this.send(frame) }, fail: (code, reason) => this.fail(code, reason)
-        })
-        // A device that did not store the last cursor may hold anything: resend its scope whole.
-        if (f.cursor !== this.deps.holdings.deviceCursor(f.deviceId)) this.schedule(() => this.resetHeld())
+        this.helloSeen = true
+        // What a hello reads and writes (the device's owner, what it holds) waits for a slice of the
+        // event loop too: a morning's devices say hello together.
+        this.schedule(async () => { await pace(); this.hello(f) })
         return
       }
       // In order after the pushes sent before it, so its 'done' answers them too.
@@ -221,6 +209,27 @@ export class DeviceSession {
       case DeviceMessage.sync: this.schedule(() => this.edits!.sync(f.record, f.step, f.payload)); return
       default: this.fail(CloseCode.malformed, `a device does not send message type ${f.type}`)
     }
+  }
+
+  /** The device's hello, on the session's chain: its owner checked, its holdings in memory, its cursor compared. */
+  private hello (f: Extract<DeviceFrame, { type: typeof DeviceMessage.hello }>): void {
+    if (!this.deps.holdings.claimDevice(f.deviceId, this.userId)) { this.fail(CloseCode.malformed, 'this device id belongs to another user'); return }
+    // A device has one session: an older one (its socket not closed yet) stops before it could
+    // record as delivered what the device no longer listens to.
+    this.deps.sessions.get(f.deviceId)?.kick()
+    this.deps.sessions.set(f.deviceId, this)
+    const deviceId = this.deviceId = f.deviceId
+    this.deps.holdings.attach(deviceId)
+    this.attached = true
+    this.cursor = f.cursor
+    this.metadataVersion = f.privilegeVersion
+    this.metadataDigest = f.metadataDigest
+    const delivered = f.privilegeVersion > 0 ? f.privilegeVersion : undefined
+    this.edits = new DeviceEdits(this.deps, {
+      userId: this.userId, deviceId, delivered, closed: () => this.closed, send: frame => { this.send(frame) }, fail: (code, reason) => this.fail(code, reason)
+    })
+    // A device that did not store the last cursor may hold anything: resend its scope whole.
+    if (f.cursor !== this.deps.holdings.deviceCursor(deviceId)) this.resetHeld()
   }
 
   private resetHeld (): void {

@@ -16,7 +16,7 @@ import type { ProjectionReader } from './storage/projection-port.ts'
 import { slicer } from './pacing.ts'
 
 /** Rows read from storage a page at a time when an entity is loaded. */
-const PAGE = 1000
+const PAGE = 250
 const NONE: ReadonlySet<string> = new Set()
 
 const add = <K, V>(m: Map<K, Set<V>>, key: K, value: V): void => {
