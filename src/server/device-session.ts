@@ -65,7 +65,7 @@ interface Outgoing {
 }
 
 /** Records noted as perhaps held, or confirmed, in one write (a part of a cycle at a time). */
-const NOTE_AT_ONCE = 500
+const NOTE_AT_ONCE = 250
 const NOTHING: ReadonlySet<DocName> = new Set()
 
 /** What a full cycle's scope is computed from (the rows: deps.scopeRows, prepared for them). */
