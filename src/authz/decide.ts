@@ -22,6 +22,7 @@ export class ModelIndex {
   private readonly children = new Map<string, string[]>()
   private readonly subtrees = new Map<string, Set<string>>()
   private readonly sharesByRecord = new Map<string, Share[]>()
+  private readonly sharesByPrincipal = new Map<string, Share[]>()
   private readonly grantCache = new Map<string, Grant[]>()
 
   constructor (model: SecurityModel) {
@@ -34,7 +35,14 @@ export class ModelIndex {
     for (const t of model.org.teams) this.teams.set(t.id, t)
     for (const t of model.org.teams) for (const m of t.members) this.teamsByUser.set(m, [...(this.teamsByUser.get(m) ?? []), t])
     for (const b of model.org.businessUnits) if (b.parentId !== null) this.children.set(b.parentId, [...(this.children.get(b.parentId) ?? []), b.id])
-    for (const s of model.shares) this.sharesByRecord.set(s.record, [...(this.sharesByRecord.get(s.record) ?? []), s])
+    for (const s of model.shares) {
+      let r = this.sharesByRecord.get(s.record)
+      if (r === undefined) { r = []; this.sharesByRecord.set(s.record, r) }
+      r.push(s)
+      let p = this.sharesByPrincipal.get(s.principal)
+      if (p === undefined) { p = []; this.sharesByPrincipal.set(s.principal, p) }
+      p.push(s)
+    }
   }
 
   get version (): number { return this.model.version }
@@ -103,6 +111,8 @@ export class ModelIndex {
   }
 
   sharesOf (record: string): readonly Share[] { return this.sharesByRecord.get(record) ?? [] }
+  /** The shares with a principal (`systemuser/<id>` or `team/<id>`). */
+  sharesTo (principal: string): readonly Share[] { return this.sharesByPrincipal.get(principal) ?? [] }
 
   /** The principals a user acts as: the user and the user's teams. */
   principalsOf (userId: string): Set<string> {
@@ -210,6 +220,7 @@ export const readScope = (ix: ModelIndex, userId: string, entity: string): ReadS
   }
   // A share makes a record readable only to a user who holds read on the entity (see mayAccess).
   const mine = ix.principalsOf(userId)
-  const records = new Set(grants.length === 0 ? [] : ix.model.shares.filter(s => mine.has(s.principal) && s.record.startsWith(`${entity}/`)).map(s => s.record))
+  const records = new Set<string>()
+  if (grants.length > 0) for (const p of mine) for (const s of ix.sharesTo(p)) if (s.record.startsWith(`${entity}/`)) records.add(s.record)
   return { all, businessUnits, owners, records }
 }

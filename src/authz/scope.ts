@@ -4,7 +4,7 @@
 
 import type { Catalog } from '../docs/catalog-types.ts'
 import { isPointer } from '../docs/activity-pointer.ts'
-import { readScope, type ModelIndex } from './decide.ts'
+import { readScope, type ModelIndex, type ReadScope } from './decide.ts'
 import type { Row } from '../docs/row.ts'
 import { principalRef } from '../ids.ts'
 import { unexpectedCase } from '../errors.ts'
@@ -12,7 +12,7 @@ import type { OfflineProfile, ProfileRule } from '../profiles/profile.ts'
 import { matches, ROW_VALUES } from '../docs/filters.ts'
 
 /** Who the user is, for the rules: the user, the principals they act as, their unit, the owners below them. */
-interface Me {
+export interface Me {
   readonly userId: string
   /** `systemuser/<me>` and `team/<each of my teams>` */
   readonly principals: ReadonlySet<string>
@@ -21,7 +21,7 @@ interface Me {
   readonly reports: ReadonlySet<string>
 }
 
-const ruleMatches = (ix: ModelIndex, rule: ProfileRule, name: string, row: Row, me: Me): boolean => {
+export const ruleMatches = (ix: ModelIndex, rule: ProfileRule, name: string, row: Row, me: Me): boolean => {
   switch (rule.kind) {
     case 'all': return true
     case 'related-only': return false
@@ -47,31 +47,48 @@ const reportsOf = (ix: ModelIndex, userId: string): Set<string> => {
   return out
 }
 
+/** Who `userId` is for the rules, or undefined when there is no such user. */
+export const meOf = (ix: ModelIndex, userId: string): Me | undefined => {
+  const user = ix.user(userId)
+  return user === undefined ? undefined : { userId, principals: ix.principalsOf(userId), businessUnitId: user.businessUnitId, reports: reportsOf(ix, userId) }
+}
+
+/** Whether the row `name` of an entity is within the user's read scope `rs` of that entity. */
+export const readable = (rs: ReadScope, name: string, row: Row): boolean =>
+  rs.all || rs.businessUnits.has(String(row.owningbusinessunit)) || rs.owners.has(String(row.ownerid)) || rs.records.has(name)
+
+/** The oldest `modifiedon` the organization data filter keeps (null: no filter). */
+export const modifiedSince = (modifiedWithinDays: number | null, now: Date): string | null =>
+  modifiedWithinDays === null ? null : new Date(now.getTime() - modifiedWithinDays * 86_400_000).toISOString()
+
+/** Whether a row passes the organization data filter `since`. */
+export const fresh = (since: string | null, row: Row): boolean => since === null || (typeof row.modifiedon === 'string' && row.modifiedon >= since)
+
 /**
- * The names (`<entity>/<id>`) of the records in a user's offline scope. `rowsOf` gives every projected
+ * The names (`<entity>/<id>`) of the records in a user's offline scope, from every row of each of the
+ * profile's entities: the reference (src/authz/indexed-scope.ts computes the same from an index). `rowsOf` gives every projected
  * row of an entity; `now` anchors the organization data filter.
  */
 export const computeScope = (catalog: Catalog, profile: OfflineProfile, ix: ModelIndex, userId: string, rowsOf: (entity: string) => readonly Row[], now: Date): Set<string> => {
-  const user = ix.user(userId)
+  const me = meOf(ix, userId)
   const scope = new Set<string>()
-  if (user === undefined) return scope
-  const me: Me = { userId, principals: ix.principalsOf(userId), businessUnitId: user.businessUnitId, reports: reportsOf(ix, userId) }
-  const readable = new Map<string, Map<string, Row>>()
+  if (me === undefined) return scope
+  const readableRows = new Map<string, Map<string, Row>>()
   for (const entity of Object.keys(profile.entities)) {
     // The activity pointer has no records of its own: its activities come through their own entities.
-    if (isPointer(catalog.entities.get(entity))) { readable.set(entity, new Map()); continue }
+    if (isPointer(catalog.entities.get(entity))) { readableRows.set(entity, new Map()); continue }
     const rs = readScope(ix, userId, entity)
     const m = new Map<string, Row>()
     for (const row of rowsOf(entity)) {
       const name = `${entity}/${String(row.id)}`
-      if (rs.all || rs.businessUnits.has(String(row.owningbusinessunit)) || rs.owners.has(String(row.ownerid)) || rs.records.has(name)) m.set(name, row)
+      if (readable(rs, name, row)) m.set(name, row)
     }
-    readable.set(entity, m)
+    readableRows.set(entity, m)
   }
   for (const [entity, pe] of Object.entries(profile.entities)) {
-    const since = pe.modifiedWithinDays === null ? null : new Date(now.getTime() - pe.modifiedWithinDays * 86_400_000).toISOString()
-    for (const [name, row] of readable.get(entity)!) {
-      if (since !== null && (typeof row.modifiedon !== 'string' || row.modifiedon < since)) continue
+    const since = modifiedSince(pe.modifiedWithinDays, now)
+    for (const [name, row] of readableRows.get(entity)!) {
+      if (!fresh(since, row)) continue
       if (pe.rules.some(r => ruleMatches(ix, r, name, row, me))) scope.add(name)
     }
   }
@@ -82,9 +99,9 @@ export const computeScope = (catalog: Catalog, profile: OfflineProfile, ix: Mode
       for (const relName of pe.relationships) {
         const rel = catalog.relationships.find(r => r.from === entity && r.name === relName)
         if (rel === undefined || rel.attribute === undefined) continue // N:N associations are not projected
-        const targets = readable.get(rel.to)
+        const targets = readableRows.get(rel.to)
         if (targets === undefined) continue
-        for (const [name, row] of readable.get(entity)!) {
+        for (const [name, row] of readableRows.get(entity)!) {
           if (!scope.has(name)) continue
           if (rel.kind === 'N:1') {
             const ref = row[rel.attribute]

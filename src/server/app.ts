@@ -24,6 +24,8 @@ import { CloseCode } from '../protocol/codes.ts'
 import { syncEvents } from './sync-adapter.ts'
 import { indexPage } from './index-page.ts'
 import { DeviceSession } from './device-session.ts'
+import { HeldRecords } from './held-records.ts'
+import { ScopeRowIndex } from './scope-rows.ts'
 import { guardSocket, type SocketGuard } from './socket-guard.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
 import type { ReceiptStore } from './storage/receipt-port.ts'
@@ -31,6 +33,13 @@ import type { ProjectionReader } from './storage/projection-port.ts'
 import type { BlobStore } from './storage/blob-port.ts'
 import type { DeviceHoldings } from './storage/holdings-port.ts'
 import { NO_METADATA, type Metadata } from '../metadata/metadata.ts'
+import { shareDelta } from '../authz/share-delta.ts'
+import type { ModelIndex } from '../authz/decide.ts'
+import { fieldDocName, type DocName } from '../ids.ts'
+
+/** The documents of a record's secured fields (whether or not they exist). */
+const securedDocs = (ix: ModelIndex, record: string): DocName[] =>
+  ix.model.securedFields.filter(f => f.startsWith(`${record.slice(0, record.indexOf('/'))}.`)).map(f => fieldDocName(record, f.slice(f.indexOf('.') + 1)))
 
 /** What the server runs on: storage ports (src/server/storage/*-port.ts), whatever adapters are behind them. */
 export interface ServerDeps {
@@ -91,9 +100,18 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     return placing
   }
   let securedBefore = JSON.stringify(security.model.securedFields)
+  let before = security.index
   const unsubscribe = security.onChange(ix => {
     rooms.revokeUnreadable(ix)
-    for (const s of sessions) { s.revokeUnreadable(ix); s.fullCycle() } // evictions now, then metadata and scope
+    // Shares alone changed: only the sharees' devices look again, at those records only.
+    const delta = shareDelta(before.model, ix.model)
+    before = ix
+    for (const s of sessions) {
+      if (delta === null) { s.privilegesChanged(ix); continue }
+      const mine = ix.principalsOf(s.userId)
+      if (![...delta.added, ...delta.removed].some(sh => mine.has(sh.principal))) continue
+      s.privilegesChanged(ix, delta.removed.filter(sh => mine.has(sh.principal)).flatMap(sh => [sh.record as DocName, ...securedDocs(ix, sh.record)]))
+    }
     const secured = JSON.stringify(ix.model.securedFields)
     if (secured !== securedBefore) { securedBefore = secured; void place() }
   })
@@ -105,7 +123,11 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   sweepUploads()
   const uploadSweep = setInterval(sweepUploads, Math.min(uploadTtlMs, 3_600_000))
   uploadSweep.unref()
-  const onCommitted = ({ record }: CommittedEvent): void => { for (const s of sessions) s.recordChanged(record) }
+  // What open devices hold is in memory, indexed by record: a commit costs what holds its record.
+  const holdings = new HeldRecords(deps.holdings)
+  // Offline scopes are computed from an index of the projected rows, kept current from the feed.
+  const scopeRows = new ScopeRowIndex(catalog, projection, deps.feed)
+  const onCommitted = ({ record }: CommittedEvent): void => { for (const d of holdings.holdersOf(record)) sessionsByDevice.get(d)?.recordChanged(record) }
   rooms.events.on('committed', onCommitted)
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app })
   // ws closes a socket whose frame is larger than this with 1009, before we see any of it.
@@ -141,7 +163,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     return {
       onOpen (_evt, ws) {
         const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: config.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => session?.close() })
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, holdings: deps.holdings, projection, receipts, now, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, holdings, scopeRows, projection, receipts, now, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
           b => socket.send(b), (code, reason) => socket.close(code, reason), () => socket.drained())
         sessions.add(session)
       },
@@ -182,6 +204,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
         ws.close(CloseCode.goingAway, 'server shutting down')
       }))
       await Promise.all(closing)
+      holdings.flush()
       await new Promise<void>(resolve => { if (server === null) resolve(); else server.close(() => resolve()) })
       await rooms.close()
     }

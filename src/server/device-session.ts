@@ -1,30 +1,29 @@
 // One device connection on /device: hello, sync cycles over the changes feed (what changed since the
-// device's cursor, what entered or left its scope), pushes of local edits through the projection, and
-// live changes of the records it holds.
+// device's cursor, what entered or left its scope), live changes of the records it holds, and evictions;
+// its pushes of local edits and commands go through the projection in device-edits.ts.
 
 import * as encoding from 'lib0/encoding'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
-import { computeScope } from '../authz/scope.ts'
-import type { Row } from '../projection/rows.ts'
-import { isPointer } from '../docs/activity-pointer.ts'
-import { fieldPermission, isSecured, mayAccess, type ModelIndex } from '../authz/decide.ts'
+import { fieldPermission, mayAccess, type ModelIndex } from '../authz/decide.ts'
 import { rowOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import type { Metadata } from '../metadata/metadata.ts'
 import type { OfflineProfile } from '../profiles/profile.ts'
 import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
-import { EVERY_DEVICE, Reason, type Receipt } from '../protocol/receipts.ts'
+import { EVERY_DEVICE, type Receipt } from '../protocol/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from '../protocol/device-frames.ts'
 import { CloseCode, closeCodeOf, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
 import { MalformedMessage } from '../errors.ts'
-import type { RoomMember, SubmitOutcome } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
-import type { DeviceHoldings } from './storage/holdings-port.ts'
+import type { HeldRecords } from './held-records.ts'
 import type { ProjectionReader } from './storage/projection-port.ts'
 import type { ReceiptStore } from './storage/receipt-port.ts'
 import type { CommandRunner } from './commands.ts'
+import { pace, slicer } from './pacing.ts'
+import { offlineScope, type ScopeRowIndex } from './scope-rows.ts'
+import { DeviceEdits } from './device-edits.ts'
 
 export interface DeviceDeps {
   /** views and other offline metadata; a device gets those of its profile's entities */
@@ -33,13 +32,16 @@ export interface DeviceDeps {
   readonly sessions: Map<string, DeviceSession>
   /** stored receipts (a cycle resends what a cut socket may have lost; a new device is offered the open ones) */
   readonly receipts: ReceiptStore
-  /** projected rows (a record's ownership when it is not loaded; the rows a scope is computed over) */
+  /** projected rows (a record's ownership when it is not loaded) */
   readonly projection: ProjectionReader
+  /** the projected rows offline scopes are computed from, indexed */
+  readonly scopeRows: ScopeRowIndex
   readonly catalog: Catalog
   readonly security: Security
   readonly rooms: Rooms
   readonly feed: ChangesFeed
-  readonly holdings: DeviceHoldings
+  /** the holdings port, with what open devices hold in memory */
+  readonly holdings: HeldRecords
   readonly now: () => string
   /** runs multi-record commands as a whole */
   readonly commands: CommandRunner
@@ -47,13 +49,30 @@ export interface DeviceDeps {
   readonly maxAttachmentBytes: number
 }
 
-/** What a full cycle's scope is computed from. */
+/** The second half of a cycle: what it sends, and what it records once sent. */
+interface Outgoing {
+  readonly toSend: readonly DocName[]
+  /** what the device held when the cycle began: of these only what changed after its cursor goes */
+  readonly held: ReadonlySet<DocName>
+  /** what the cycle evicted for leaving the scope */
+  readonly removed: readonly DocName[]
+  readonly upTo: number
+  /** the session's generation the cycle was decided in */
+  readonly generation: number
+  readonly sentScope: boolean
+  readonly request: number
+  readonly receiptSeq: number | null
+}
+
+/** Records noted as perhaps held, or confirmed, in one write (a part of a cycle at a time). */
+const NOTE_AT_ONCE = 250
+const NOTHING: ReadonlySet<DocName> = new Set()
+
+/** What a full cycle's scope is computed from (the rows: deps.scopeRows, prepared for them). */
 interface ScopeInputs {
   readonly profile: OfflineProfile | undefined
-  /** every row of each entity of the profile */
-  readonly rows: ReadonlyMap<string, readonly Row[]>
-  /** the documents of the secured fields the user may read, of every record */
-  readonly fieldDocuments: readonly DocName[]
+  /** the secured fields (`<entity>.<attribute>`) of the profile's entities the user may read */
+  readonly fields: readonly string[]
 }
 
 /** The most receipts one cycle delivers (the rest follow in later cycles). */
@@ -64,7 +83,7 @@ export const MAX_WAITING_FRAMES = 4096
 
 export class DeviceSession {
   private readonly deps: DeviceDeps
-  private readonly userId: string
+  readonly userId: string
   private readonly sendBytes: (b: Uint8Array) => void
   private readonly closeSocket: (code: CloseCodeValue, reason: string) => void
   /** while the socket's send buffer is filling up: resolves once it has drained */
@@ -73,7 +92,8 @@ export class DeviceSession {
   private cursor = 0
   private metadataVersion = 0
   private metadataDigest = 0
-  private delivered: number | undefined
+  /** pushes, commands and record state, once the device said hello */
+  private edits: DeviceEdits | null = null
   /** everything the session does runs in order on this chain */
   private chain: Promise<void> = Promise.resolve()
   private fullCycleQueued = false
@@ -130,6 +150,10 @@ export class DeviceSession {
 
   /** frames scheduled on the chain and not done yet */
   private waiting = 0
+  /** the device's holdings are kept in memory while this session is open */
+  private attached = false
+  /** a hello arrived (it is handled on the chain, in order with what follows it) */
+  private helloSeen = false
 
   private fail (code: CloseCodeValue, reason: string): void {
     this.closeSocket(code, reason.slice(0, 120))
@@ -138,6 +162,7 @@ export class DeviceSession {
 
   close (): void {
     this.closed = true
+    if (this.attached) { this.attached = false; this.deps.holdings.detach(this.deviceId!) }
     if (this.deviceId !== null && this.deps.sessions.get(this.deviceId) === this) this.deps.sessions.delete(this.deviceId)
   }
 
@@ -156,24 +181,16 @@ export class DeviceSession {
       this.fail(closeCodeOf(e), `malformed device message: ${e.message}`)
       return
     }
-    if (this.deviceId === null && f.type !== DeviceMessage.hello) { this.fail(CloseCode.malformed, 'the first message must be hello'); return }
+    if (!this.helloSeen && f.type !== DeviceMessage.hello) { this.fail(CloseCode.malformed, 'the first message must be hello'); return }
     switch (f.type) {
       case DeviceMessage.hello: {
-        if (this.deviceId !== null) { this.fail(CloseCode.malformed, 'hello twice'); return }
+        if (this.helloSeen) { this.fail(CloseCode.malformed, 'hello twice'); return }
         if (f.version !== DEVICE_PROTOCOL_VERSION) { this.fail(CloseCode.malformed, `protocol version ${f.version} is not ${DEVICE_PROTOCOL_VERSION}`); return }
         if (!/^[A-Za-z0-9_-]{8,64}$/.test(f.deviceId)) { this.fail(CloseCode.malformed, 'device id must be 8-64 of [A-Za-z0-9_-]'); return }
-        if (!this.deps.holdings.claimDevice(f.deviceId, this.userId)) { this.fail(CloseCode.malformed, 'this device id belongs to another user'); return }
-        // A device has one session: an older one (its socket not closed yet) stops before it could
-        // record as delivered what the device no longer listens to.
-        this.deps.sessions.get(f.deviceId)?.kick()
-        this.deps.sessions.set(f.deviceId, this)
-        this.deviceId = f.deviceId
-        this.cursor = f.cursor
-        this.metadataVersion = f.privilegeVersion
-        this.metadataDigest = f.metadataDigest
-        this.delivered = f.privilegeVersion > 0 ? f.privilegeVersion : undefined
-        // A device that did not store the last cursor may hold anything: resend its scope whole.
-        if (f.cursor !== this.deps.holdings.deviceCursor(f.deviceId)) this.schedule(() => this.resetHeld())
+        this.helloSeen = true
+        // What a hello reads and writes (the device's owner, what it holds) waits for a slice of the
+        // event loop too: a morning's devices say hello together.
+        this.schedule(async () => { await pace(); this.hello(f) })
         return
       }
       // In order after the pushes sent before it, so its 'done' answers them too.
@@ -187,11 +204,32 @@ export class DeviceSession {
         })
         return
       }
-      case DeviceMessage.push: this.schedule(() => this.push(f.record, f.id, f.update)); return
-      case DeviceMessage.command: this.schedule(() => this.command(f)); return
-      case DeviceMessage.sync: this.schedule(() => this.sync(f.record, f.step, f.payload)); return
+      case DeviceMessage.push: this.schedule(() => this.edits!.push(f.record, f.id, f.update)); return
+      case DeviceMessage.command: this.schedule(() => this.edits!.command(f)); return
+      case DeviceMessage.sync: this.schedule(() => this.edits!.sync(f.record, f.step, f.payload)); return
       default: this.fail(CloseCode.malformed, `a device does not send message type ${f.type}`)
     }
+  }
+
+  /** The device's hello, on the session's chain: its owner checked, its holdings in memory, its cursor compared. */
+  private hello (f: Extract<DeviceFrame, { type: typeof DeviceMessage.hello }>): void {
+    if (!this.deps.holdings.claimDevice(f.deviceId, this.userId)) { this.fail(CloseCode.malformed, 'this device id belongs to another user'); return }
+    // A device has one session: an older one (its socket not closed yet) stops before it could
+    // record as delivered what the device no longer listens to.
+    this.deps.sessions.get(f.deviceId)?.kick()
+    this.deps.sessions.set(f.deviceId, this)
+    const deviceId = this.deviceId = f.deviceId
+    this.deps.holdings.attach(deviceId)
+    this.attached = true
+    this.cursor = f.cursor
+    this.metadataVersion = f.privilegeVersion
+    this.metadataDigest = f.metadataDigest
+    const delivered = f.privilegeVersion > 0 ? f.privilegeVersion : undefined
+    this.edits = new DeviceEdits(this.deps, {
+      userId: this.userId, deviceId, delivered, closed: () => this.closed, send: frame => { this.send(frame) }, fail: (code, reason) => this.fail(code, reason)
+    })
+    // A device that did not store the last cursor may hold anything: resend its scope whole.
+    if (f.cursor !== this.deps.holdings.deviceCursor(deviceId)) this.resetHeld()
   }
 
   private resetHeld (): void {
@@ -206,45 +244,88 @@ export class DeviceSession {
     this.schedule(async () => { this.fullCycleQueued = false; await this.cycle(true, 0, null) })
   }
 
-  /** The owner of a record as a decision needs it: from its room when loaded, else from its row. */
-  private ownershipOf (name: DocName): RecordOwnership | undefined {
+  /**
+   * The owner of a record as a decision needs it: from its room when loaded, else from its row (the
+   * scope index's, once current, for the entities it keeps; else the projection's).
+   */
+  private ownershipOf (name: DocName, fromIndex = false): RecordOwnership | undefined {
     const field = parseFieldDocName(name)
-    if (field !== null) return this.ownershipOf(field.record)
-    const { rooms } = this.deps
-    if (rooms.has(name)) return rooms.get(name).ownership()
+    if (field !== null) return this.ownershipOf(field.record, fromIndex)
+    const { rooms, scopeRows } = this.deps
+    const room = rooms.find(name)
+    if (room !== undefined) return room.ownership()
     const parsed = parseDocName(name)
-    const row = parsed === null ? undefined : this.deps.projection.row(parsed.entity, parsed.id)
+    if (parsed === null) return undefined
+    const row = fromIndex && scopeRows.covers(parsed.entity) ? scopeRows.row(name) : this.deps.projection.row(parsed.entity, parsed.id)
     return row === undefined ? undefined : rowOwnership(name, row)
   }
 
-  /** Evicts, now and not at the next cycle, what the device may hold and its user may no longer read. */
-  revokeUnreadable (ix: ModelIndex, names?: Iterable<DocName>): void {
+  /** Evicts, now and not at the next cycle, those of `names` (records the device may hold) its user may no longer read. */
+  revokeUnreadable (ix: ModelIndex, names: Iterable<DocName>, fromIndex = false): void {
     if (this.deviceId === null || this.closed) return
-    this.generation++
-    const { holdings } = this.deps
     const gone: DocName[] = []
-    for (const name of names ?? [...holdings.held(this.deviceId), ...holdings.unconfirmed(this.deviceId)]) {
+    for (const name of names) {
       if (this.revoked.has(name)) continue
       const field = parseFieldDocName(name)
       const entity = field?.entity ?? parseDocName(name)?.entity ?? ''
-      const o = this.ownershipOf(name)
+      const o = this.ownershipOf(name, fromIndex)
       if (o !== undefined && mayAccess(ix, this.userId, 'read', entity, o).allowed && (field === null || fieldPermission(ix, this.userId, entity, field.attribute).read)) continue
       if (o === undefined && !this.deps.rooms.has(name)) continue // not created yet: nothing of it is readable anyway
       this.revoked.add(name)
       gone.push(name)
       this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
     }
-    if (gone.length > 0) holdings.unsure(this.deviceId, gone)
+    if (gone.length > 0) this.deps.holdings.unsure(this.deviceId, gone)
+  }
+
+  /**
+   * Privileges changed: a cycle under way stops, what the device may hold and its user may no longer
+   * read is evicted (of `names` only, when only those can have become unreadable), and a full cycle
+   * follows. Checking everything the device holds is done in slices, with owners from memory; until
+   * it is done every cycle checks each record it sends.
+   */
+  privilegesChanged (ix: ModelIndex, names?: readonly DocName[]): void {
+    if (this.deviceId === null || this.closed) return
+    this.generation++
+    const device = this.deviceId
+    if (names !== undefined) this.revokeUnreadable(ix, names.filter(n => this.deps.holdings.tracks(device, n)))
+    else this.sweep()
+    this.fullCycle()
+  }
+
+  /** Sweeps under way (each checks everything the device held when it began). */
+  private sweeping = 0
+
+  private sweep (): void {
+    const { holdings, feed, scopeRows, security } = this.deps
+    const device = this.deviceId!
+    const names = [...holdings.held(device), ...holdings.unconfirmed(device)]
+    this.sweeping++
+    const run = async (): Promise<void> => {
+      // Every device's sweep starts at once: each takes its slices of the event loop in turn.
+      await pace()
+      // Owners from the scope index, made current through the change first.
+      await scopeRows.current(await feed.head())
+      const slice = slicer()
+      for (let i = 0; i < names.length && !this.closed; i += 200) {
+        this.revokeUnreadable(security.index, names.slice(i, i + 200), true)
+        if (slice.due()) await slice.pace()
+      }
+    }
+    run().catch(e => {
+      console.error(`device ${device}: ${(e as Error).message}`)
+      this.fail(CloseCode.internalError, 'device session failed, reconnect')
+    }).finally(() => { this.sweeping-- })
   }
 
   /** A held record changed: evict it at once if its user lost read access, else send what changed. */
   recordChanged (name: DocName): void {
     if (this.deviceId === null) return
     const { holdings } = this.deps
-    if (!holdings.held(this.deviceId).has(name) && !holdings.unconfirmed(this.deviceId).has(name)) return
+    if (!holdings.tracks(this.deviceId, name) && !this.sending.has(name)) return
     this.revokeUnreadable(this.deps.security.index, [name])
     if (this.revoked.has(name) || this.liveQueued || this.fullCycleQueued) return
-    if (!holdings.held(this.deviceId).has(name)) return
+    if (!holdings.holds(this.deviceId, name)) return
     this.liveQueued = true
     this.schedule(async () => { this.liveQueued = false; await this.cycle(false, 0, null) })
   }
@@ -256,14 +337,20 @@ export class DeviceSession {
     // The feed and the projection are read first. From the privileges read after them to the first
     // record sent nothing is awaited, so no revocation slips in between a decision and what it sends;
     // a record revoked during the reads stays revoked for this cycle.
+    // Many cycles may be due at once (a morning's devices): each waits for its slice of the event loop.
+    await pace()
     const revokedBefore = [...this.revoked]
     const upTo = await feed.head()
-    const changed = await feed.changedSince(this.cursor, upTo)
+    // From cursor 0 every record counts as changed (the whole log would be read to say so).
+    const changedSince = this.cursor === 0 ? null : await feed.changedSince(this.cursor, upTo)
+    const changed = { has: (n: DocName): boolean => changedSince === null || changedSince.has(n) }
     let ix: ModelIndex
     let inputs: ScopeInputs | undefined
     do {
       ix = security.index
-      inputs = full ? await this.scopeInputs(ix) : undefined
+      inputs = full ? await this.scopeInputs(ix, upTo) : undefined
+      // Cycles waiting for the same rows resume together: each computes its scope in a slice of its own.
+      if (full) await pace()
     } while (ix !== security.index) // privileges changed while reading: read what the new ones need
     // Privileges or the deployed metadata (rules, flows, views) changed since the device's copy: resend.
     const digest = metadataDigest(this.deps.metadata)
@@ -272,17 +359,14 @@ export class DeviceSession {
       this.metadataVersion = ix.version
       this.metadataDigest = digest
     }
-    const held = holdings.held(device)
-    const maybe = holdings.unconfirmed(device)
+    // A full cycle compares the scope with everything the device holds; a live one looks only at what
+    // changed (its cost is what changed, not what the device holds).
+    const held = full || changedSince === null ? holdings.held(device) : new Set([...changedSince.keys()].filter(n => holdings.holds(device, n)))
+    const maybe = full ? holdings.unconfirmed(device) : new Set<DocName>()
     let scope: Set<string>
     if (inputs !== undefined) {
-      const { profile, rows, fieldDocuments } = inputs
-      scope = profile === undefined ? new Set() : computeScope(catalog, profile, ix, this.userId, e => rows.get(e) ?? [], new Date(now()))
-      // The documents of the secured fields the user may read, of records in scope that have one.
-      for (const d of fieldDocuments) {
-        const parsed = parseFieldDocName(d)
-        if (parsed !== null && scope.has(parsed.record)) scope.add(d)
-      }
+      const { profile, fields } = inputs
+      scope = profile === undefined ? new Set() : offlineScope(this.deps.scopeRows, catalog, profile, ix, this.userId, fields, new Date(now()))
     } else {
       scope = new Set([...held].filter(n => changed.has(n)))
     }
@@ -297,26 +381,50 @@ export class DeviceSession {
     if (full) for (const n of revokedBefore) this.revoked.delete(n)
     const generation = this.generation
     const toSend = ([...scope].filter(n => !held.has(n as DocName) || changed.has(n as DocName)) as DocName[]).filter(n => !this.revoked.has(n))
-    // Should the socket drop mid-cycle, what was sent may be on the device: note it before sending.
-    holdings.mayHold(device, toSend.filter(n => !held.has(n)))
+    // From here a change of any of them is checked for read access as one of a held record is.
+    this.sending = new Set(toSend)
+    try {
+      await this.sendCycle({ toSend, held, removed, upTo, generation, sentScope, request, receiptSeq })
+    } finally {
+      this.sending = NOTHING
+    }
+  }
+
+  /** The records a cycle under way is sending (a change of one is checked for read access at once). */
+  private sending: ReadonlySet<DocName> = NOTHING
+
+  /** The rest of a cycle: its records (each whole, or what changed after the cursor if held), receipts, `done`. */
+  private async sendCycle (o: Outgoing): Promise<void> {
+    const { toSend, held, upTo, generation } = o
+    const { feed, security, holdings } = this.deps
+    const device = this.deviceId!
     let bytes = 0
     let done = 0
-    for (const name of toSend) {
+    let noted = 0
+    const slice = slicer()
+    for (const [i, name] of toSend.entries()) {
       // Privileges changed meanwhile: stop; the full cycle queued after this one sends what is still readable.
       if (this.closed || this.generation !== generation) return
+      // Should the socket drop mid-cycle, what was sent may be on the device: noted before it is sent,
+      // a part of the cycle at a time.
+      if (i >= noted) {
+        noted = Math.min(toSend.length, i + NOTE_AT_ONCE)
+        holdings.mayHold(device, toSend.slice(i, noted).filter(n => !held.has(n)))
+      }
       if (this.revoked.has(name)) continue
       const payload = await feed.stateSince(name, held.has(name) ? this.cursor : 0, upTo)
       // Checked again after reading: nothing is awaited from here to the send.
       if (this.closed || this.generation !== generation) return
+      if (this.sweeping > 0) this.revokeUnreadable(security.index, [name])
+      if (this.revoked.has(name)) continue
       bytes += this.sendBatched({ type: DeviceMessage.sync, record: name, step: SyncStep.update, payload })
       // A cycle goes out no faster than the device takes it (its send buffer is bounded).
+      // Sockets drain in I/O callbacks, many at once: the cycle goes on in a paced slice, not there.
       const draining = this.drained()
-      if (draining !== undefined) await draining
+      if (draining !== undefined) { await draining; await slice.pace() }
       done++
-      if (done % 250 === 0) {
-        this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
-        await new Promise(resolve => setImmediate(resolve)) // stay responsive to other sockets
-      }
+      if (done % 250 === 0) this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
+      if (slice.due()) await slice.pace() // stay responsive to other sockets and cycles
     }
     if (this.closed) return
     this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
@@ -325,29 +433,34 @@ export class DeviceSession {
     // The resend is complete up to the newest receipt committed now, so that is the device's new mark;
     // receipts pushed live do not move it (one from a replaced session may still be missing).
     let receiptMark = 0
-    if (receiptSeq !== null) {
-      const { receipts, mark } = await this.receiptsFor(receiptSeq)
+    if (o.receiptSeq !== null) {
+      const { receipts, mark } = await this.receiptsFor(o.receiptSeq)
       if (receipts.length > 0) this.send({ type: DeviceMessage.receipts, json: JSON.stringify(receipts) })
       receiptMark = mark
     }
-    holdings.finishCycle(device, toSend.filter(n => !held.has(n)), removed, upTo, sentScope)
+    // What the device now holds is confirmed a part at a time (what was evicted meanwhile stays perhaps
+    // held: the device dropped it, or never got it); then the cursor, with what left the scope.
+    const added = toSend.filter(n => !held.has(n))
+    for (let i = 0; i < added.length; i += NOTE_AT_ONCE) {
+      if (i > 0) await slice.pace()
+      if (this.closed || this.generation !== generation) return
+      holdings.hold(device, added.slice(i, i + NOTE_AT_ONCE).filter(n => !this.revoked.has(n)))
+    }
+    holdings.finishCycle(device, [], o.removed, upTo, o.sentScope)
     this.cursor = upTo
-    this.send({ type: DeviceMessage.done, cursor: upTo, request, receiptSeq: receiptMark })
+    this.send({ type: DeviceMessage.done, cursor: upTo, request: o.request, receiptSeq: receiptMark })
   }
 
-  /** What a full cycle computes the scope from, read under `ix`. */
-  private async scopeInputs (ix: ModelIndex): Promise<ScopeInputs> {
-    const { catalog, feed, projection } = this.deps
+  /** What a full cycle computes the scope from under `ix`, its rows made current through `upTo`. */
+  private async scopeInputs (ix: ModelIndex, upTo: number): Promise<ScopeInputs> {
     const profile = profileOf(ix.model, this.userId)
-    // The activity pointer has no rows of its own (the scope takes its activities from their entities).
-    const entities = profile === undefined ? [] : Object.keys(profile.entities).filter(e => !isPointer(catalog.entities.get(e)))
-    const rows = new Map(await Promise.all(entities.map(async e => [e, await projection.all(e)] as const)))
-    const fieldDocuments: DocName[] = []
-    for (const f of ix.model.securedFields) {
+    if (profile === undefined) return { profile, fields: [] }
+    const fields = ix.model.securedFields.filter(f => {
       const [entity, attribute] = f.split('.')
-      if (fieldPermission(ix, this.userId, entity, attribute).read) fieldDocuments.push(...await feed.fieldDocuments(entity, attribute))
-    }
-    return { profile, rows, fieldDocuments }
+      return entity in profile.entities && fieldPermission(ix, this.userId, entity, attribute).read
+    })
+    await this.deps.scopeRows.prepare(profile, fields, upTo)
+    return { profile, fields }
   }
 
   /**
@@ -370,177 +483,5 @@ export class DeviceSession {
     const offer = Math.max(mark, open.at(-1)?.seq ?? 0)
     holdings.setOfferMark(device, offer)
     return { receipts: [...bySeq.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)), mark: offer }
-  }
-
-  /** The device asks for a record's state (step 1) or sends state the server asked for (step 2). */
-  private async sync (record: string, step: number, payload: Uint8Array): Promise<void> {
-    if (step === SyncStep.step1) {
-      const name = this.checkName(record)
-      if (name === null) return
-      const { feed, rooms } = this.deps
-      const room = rooms.get(name)
-      await room.ready
-      rooms.released(name)
-      const payload = await feed.stateSince(name, 0, await feed.head())
-      // Checked after the state is read (nothing awaited between the check and the send).
-      if (!room.mayOpen(this.deps.security.index, this.userId)) { this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' }); return }
-      this.send({ type: DeviceMessage.sync, record: name, step: SyncStep.step2, payload })
-      return
-    }
-    await this.push(record, 0, payload)
-  }
-
-  private checkName (record: string): DocName | null {
-    const field = parseFieldDocName(record)
-    const parsed = field ?? parseDocName(record)
-    const entity = parsed === null ? undefined : this.deps.catalog.entities.get(parsed.entity)
-    if (entity === undefined || (field !== null && !isSecured(this.deps.security.model, field.entity, field.attribute))) {
-      this.fail(CloseCode.malformed, `unknown record ${JSON.stringify(record).slice(0, 80)}`)
-      return null
-    }
-    return record as DocName
-  }
-
-  /** Integrates a device's local edit through the projection; acknowledges after its commit. */
-  private async push (record: string, id: number, update: Uint8Array): Promise<void> {
-    const name = this.checkName(record)
-    if (name === null) return
-    const { rooms, security, holdings, now } = this.deps
-    const room = rooms.get(name)
-    await room.ready
-    const ix = security.index
-    if (!room.mayOpen(ix, this.userId)) {
-      // Nothing of the record may reach this device: refuse whole, without a compensation.
-      const exists = room.ownership() !== undefined
-      const receipt: Receipt = {
-        principal: this.userId, record: name, change: 'update', field: null, attempted: null, kept: null,
-        reason: exists ? Reason.noWritePrivilege : Reason.noCreatePrivilege,
-        message: exists ? 'no read access to this record' : `no create privilege on ${room.entity.name}`, privilegeVersion: ix.version, at: now()
-      }
-      this.send({ type: DeviceMessage.receipts, json: JSON.stringify([receipt]) })
-      // Perhaps held from now on: the next full cycle evicts it again (this frame may be lost) or,
-      // should it be back in scope, sends it whole.
-      this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
-      holdings.unsure(this.deviceId!, [name])
-      rooms.released(name)
-      if (id > 0) this.send({ type: DeviceMessage.ack, record: name, id })
-      return
-    }
-    const created = room.ownership() === undefined
-    const member = this.memberFor(name)
-    room.join(member)
-    let outcome: SubmitOutcome
-    try {
-      outcome = await room.submit(member, update)
-    } finally {
-      room.leave(member)
-      rooms.released(name)
-    }
-    // An update the server could not integrate (it asked for the device's state, or the record failed)
-    // stays pending on the device: no ack, so it is sent again — until the state the device sends back
-    // (which holds it) has been decided: then it is acknowledged with that.
-    if (outcome.kind === 'failed' || outcome.kind === 'dropped' || this.closed) return
-    if (outcome.kind === 'needs-state') {
-      if (id > 0) this.awaitingState.set(name, [...(this.awaitingState.get(name) ?? []), id])
-      return
-    }
-    this.pushed([{ name, created }])
-    const answered = id === 0 ? this.awaitingState.get(name) ?? [] : [id]
-    if (id === 0) this.awaitingState.delete(name)
-    for (const a of answered) this.send({ type: DeviceMessage.ack, record: name, id: a })
-  }
-
-  /**
-   * What a device holds after its edits were integrated. A record it created, or one the server counts
-   * as held, it holds whole. Any other (an evict crossed the edit: the device drops the record on
-   * receiving it; or a cycle sending the record whole was cut) it may hold in part or not at all: were it
-   * counted as held, the next cycle would send only what changed since the cursor, which a device
-   * without the record's earlier state can never integrate. So the next full cycle sends it whole or
-   * evicts it.
-   */
-  private pushed (records: readonly { name: DocName, created: boolean }[]): void {
-    const { holdings } = this.deps
-    const device = this.deviceId!
-    const whole = records.filter(r => r.created || holdings.holds(device, r.name))
-    holdings.hold(device, whole.map(r => r.name))
-    holdings.mayHold(device, records.filter(r => !whole.includes(r)).map(r => r.name))
-  }
-
-  /** Pushes that waited for the device's state of their record (their dependencies were not integrated). */
-  private readonly awaitingState = new Map<DocName, number[]>()
-
-  /** This session as a member of one record's room, for one push or command part: what the room tells
-   * it goes out as /device frames of that record. */
-  private memberFor (name: DocName): RoomMember {
-    // Once evicted, nothing more of the record goes to the device from this member.
-    let evicted = false
-    return {
-      principal: this.userId,
-      delivered: this.delivered,
-      device: this.deviceId ?? undefined,
-      update: (payload, why) => { if (!evicted) this.send({ type: DeviceMessage.sync, record: name, step: why === 'reply' ? SyncStep.step2 : SyncStep.update, payload }) },
-      // The server lacks what the update depends on: the device answers with its state.
-      needState: payload => { if (!evicted) this.send({ type: DeviceMessage.sync, record: name, step: SyncStep.step1, payload }) },
-      receipts: list => this.send({ type: DeviceMessage.receipts, json: JSON.stringify(list) }),
-      presence: () => {}, // a device does not show presence
-      // Read access gone: the record leaves the device. Anything else (malformed, storage failed): the
-      // session ends and the device retries; its edit stays pending.
-      close: (code, reason) => {
-        if (code !== CloseCode.readRevoked) { this.fail(code, reason); return }
-        evicted = true
-        this.send({ type: DeviceMessage.evict, record: name, reason: 'no-read-access' })
-      }
-    }
-  }
-
-  /** A command over several records: accepted or rejected as a whole, then every part acknowledged. */
-  private async command (f: Extract<DeviceFrame, { type: typeof DeviceMessage.command }>): Promise<void> {
-    const target = this.checkName(f.target)
-    if (target === null) return
-    const names: DocName[] = []
-    for (const p of f.parts) { const n = this.checkName(p.record); if (n === null) return; names.push(n) }
-    if (new Set(names).size !== names.length) { this.fail(CloseCode.malformed, 'a command names a record twice'); return }
-    const { rooms, security, holdings, now } = this.deps
-    const ix = security.index
-    const joined: { name: DocName, room: ReturnType<Rooms['get']>, member: RoomMember, update: Uint8Array, created: boolean }[] = []
-    const unreadable: Receipt[] = []
-    let aborted = false
-    try {
-      for (const [i, p] of f.parts.entries()) {
-        const name = names[i]
-        const room = rooms.get(name)
-        await room.ready
-        // A record to create is decided with the rest (a create privilege lost since the device's last
-        // metadata is then reported as privilege-revoked); an existing one the user may not read is refused.
-        const created = room.ownership() === undefined
-        if (created || room.mayOpen(ix, this.userId)) {
-          const member = this.memberFor(name)
-          room.join(member)
-          joined.push({ name, room, member, update: p.update, created })
-          continue
-        }
-        rooms.released(name)
-        unreadable.push({
-          principal: this.userId, record: name, change: 'command', field: null, attempted: { command: f.command }, kept: null,
-          reason: Reason.noWritePrivilege, message: `${f.command} of ${target} rejected: no read access to ${name}`, privilegeVersion: ix.version, at: now()
-        })
-      }
-      const refused = unreadable.length === 0 ? undefined : { accepted: false as const, record: unreadable[0].record, reason: unreadable[0].reason, message: unreadable[0].message }
-      if (joined.length > 0) {
-        const outcome = await this.deps.commands.run({ command: f.command, target, refused, parts: joined.map(j => ({ record: j.name, update: j.update, member: j.member })) })
-        if (outcome.kind === 'aborted') { aborted = true; console.error(`device ${this.deviceId}: ${f.command} of ${target} not decided (${outcome.why}); the device sends it again`) }
-      }
-    } finally {
-      for (const j of joined) { j.room.leave(j.member); rooms.released(j.name) }
-    }
-    // Not decided: nothing was integrated, so nothing is acknowledged and the device sends it again.
-    if (aborted || this.closed || joined.some(j => j.room.isBroken)) return
-    if (unreadable.length > 0) {
-      this.send({ type: DeviceMessage.receipts, json: JSON.stringify(unreadable) })
-      for (const r of unreadable) this.send({ type: DeviceMessage.evict, record: r.record, reason: 'no-read-access' })
-      holdings.unsure(this.deviceId!, unreadable.map(r => r.record as DocName))
-    }
-    this.pushed(joined)
-    for (const p of f.parts) if (p.id > 0) this.send({ type: DeviceMessage.ack, record: p.record, id: p.id })
   }
 }

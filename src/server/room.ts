@@ -156,7 +156,8 @@ export class Room {
     this.ctx = ctx
     this.current = new Y.Doc({ guid: name, gc: true })
     // Presence does not depend on the record's content: it keeps its own document.
-    this.awareness = new Presence(new Y.Doc(), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c), published: update => this.events.emit('presence', [{ record: name, update }]) })
+    // A guid of its own: Y.Doc's default draws a random uuid (31 crypto calls), a cost on every room loaded.
+    this.awareness = new Presence(new Y.Doc({ guid: `${name}#presence` }), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c), published: update => this.events.emit('presence', [{ record: name, update }]) })
     this.ready = this.load()
   }
 

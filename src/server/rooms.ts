@@ -99,6 +99,12 @@ export class Rooms {
     return this.rooms.has(name)
   }
 
+  /** The room of a record if it is loaded, without loading it or putting off its unloading. */
+  find (name: DocName): Room | undefined {
+    const room = this.rooms.get(name)
+    return room === undefined || room.isBroken ? undefined : room
+  }
+
   private cancelUnload (name: DocName): void {
     const t = this.timers.get(name)
     if (t !== undefined) { clearTimeout(t); this.timers.delete(name) }

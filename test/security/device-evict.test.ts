@@ -88,6 +88,22 @@ describe('a device loses a record the moment its user loses read access', () => 
     expect(recordFrames(d, name, at)).toEqual([])
   })
 
+  it('on a share removed: evict at once, and no byte of the record after it', async () => {
+    const s = await startServer(cleanups)
+    // carol's account is in bu-south: alice reads it only through a share.
+    const [carols] = ownedAll(s, 'account', 'u-carol')
+    const [mine] = ownedAll(s, 'account', 'u-alice')
+    const d = await syncedDevice(s, 'alice', 'device-evict-a4')
+    expect((await api(s, 'avery', `/api/records/${carols}/shares`, 'PUT', { principal: 'systemuser/u-alice', access: 'read' })).status).toBe(200)
+    // Her device looks again on its own: the shared record arrives.
+    await until(() => recordFrames(d, carols).length > 0, 'the shared record arrived')
+    expect((await api(s, 'avery', `/api/records/${carols}/shares`, 'PUT', { principal: 'systemuser/u-alice', access: null })).status).toBe(200)
+    await until(() => d.frames.some(f => f.type === DeviceMessage.evict && f.record === carols && f.reason === 'no-read-access'), 'evicted')
+    const at = d.frames.findIndex(f => f.type === DeviceMessage.evict && f.record === carols)
+    await editThenFence(s, d, carols, mine)
+    expect(recordFrames(d, carols, at)).toEqual([])
+  })
+
   it('on a role taken away: evict at once, nothing after, not even in the next cycle', async () => {
     const s = await startServer(cleanups)
     const d = await syncedDevice(s, 'alice', 'device-evict-a2')

@@ -167,8 +167,8 @@ export interface RawDevice {
   send (frame: DeviceFrame): void
 }
 
-/** A raw /device socket of `login` that has said hello as device `deviceId` (nothing else yet). */
-export const rawDevice = async (cleanups: Cleanup[], s: TestServer, login: string, deviceId: string): Promise<RawDevice> => {
+/** A raw /device socket of `login` that has said hello as device `deviceId`, with `cursor` (nothing else yet). */
+export const rawDevice = async (cleanups: Cleanup[], s: TestServer, login: string, deviceId: string, cursor = 0): Promise<RawDevice> => {
   const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token(login)}`)
   ws.on('error', () => {})
   cleanups.push(() => ws.terminate())
@@ -176,6 +176,6 @@ export const rawDevice = async (cleanups: Cleanup[], s: TestServer, login: strin
   ws.on('message', (data: Buffer) => { const d = decoding.createDecoder(new Uint8Array(data)); while (decoding.hasContent(d)) frames.push(readDeviceFrame(d)) })
   await new Promise(resolve => ws.on('open', resolve))
   const send = (frame: DeviceFrame): void => ws.send(encodeDeviceFrame(frame))
-  send({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId, cursor: 0, privilegeVersion: 0, metadataDigest: 0 })
+  send({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId, cursor, privilegeVersion: 0, metadataDigest: 0 })
   return { ws, frames, send }
 }

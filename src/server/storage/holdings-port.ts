@@ -32,4 +32,6 @@ export interface DeviceHoldings {
   finishCycle (device: string, added: Iterable<DocName>, removed: Iterable<DocName>, cursor: number, sentScope: boolean): void
   /** Forgets what the device holds: its whole scope goes out again until a cycle finishes. */
   forget (device: string): void
+  /** Runs `f`, whose writes are calls of this port, as one commit: all of them or (should it throw) none. */
+  batch (f: () => void): void
 }

@@ -14,6 +14,9 @@ export interface ProjectionReader {
   row (entity: string, id: string): Row | undefined
   /** A page of the rows within `scope`, ordered by id. */
   rows (entity: string, scope: ReadScope, limit: number, offset: number): Awaitable<Row[]>
-  /** Every row of an entity (an offline scope is computed over them). */
+  /** Every row of an entity (the reference offline scope is computed over them). */
   all (entity: string): Awaitable<Row[]>
+  /** Up to `limit` rows of an entity ordered by id, those after `afterId` (null: from the first), so
+   * every row can be read a page at a time (the server's scope index loads them so). */
+  page (entity: string, afterId: string | null, limit: number): Awaitable<Row[]>
 }

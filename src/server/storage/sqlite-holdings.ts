@@ -114,6 +114,11 @@ export class SqliteDeviceHoldings implements DeviceHoldings {
     this.each('INSERT INTO device_records (device, doc, confirmed) VALUES (?, ?, 1) ON CONFLICT (device, doc) DO UPDATE SET confirmed = 1', device, docs)
   }
 
+  /** One transaction (the methods' own become savepoints inside it). */
+  batch (f: () => void): void {
+    this.db.transaction(f)()
+  }
+
   private release (device: string, docs: Iterable<DocName>): void {
     this.each('DELETE FROM device_records WHERE device = ? AND doc = ?', device, docs)
   }

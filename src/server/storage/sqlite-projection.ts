@@ -118,6 +118,12 @@ export class SqliteProjection implements ProjectionReader {
     return this.db.prepare(`SELECT * FROM ${quote(tableName(entity))}`).all() as Row[]
   }
 
+  page (entity: string, afterId: string | null, limit: number): Row[] {
+    const t = quote(tableName(entity))
+    if (afterId === null) return this.db.prepare(`SELECT * FROM ${t} ORDER BY id LIMIT ?`).all(limit) as Row[]
+    return this.db.prepare(`SELECT * FROM ${t} WHERE id > ? ORDER BY id LIMIT ?`).all(afterId, limit) as Row[]
+  }
+
   /** A page of the rows within `scope`, ordered by id. */
   rows (entity: string, scope: ReadScope, limit: number, offset: number): Row[] {
     const t = quote(tableName(entity))

@@ -66,6 +66,32 @@ export const describeHoldings = (adapter: string, open: () => Promise<HoldingsHa
       }
     })
 
+    it('commits a batch of writes at once, or none of it when it throws', async () => {
+      const h = await open()
+      try {
+        h.holdings.claimDevice('dev-00004', 'u1')
+        h.holdings.claimDevice('dev-00005', 'u1')
+        h.holdings.batch(() => {
+          h.holdings.finishCycle('dev-00004', names('account/a1'), [], 7, false)
+          h.holdings.finishCycle('dev-00005', [], [], 9, false)
+          h.holdings.mayHold('dev-00005', names('account/a2'))
+        })
+        expect(() => h.holdings.batch(() => {
+          h.holdings.finishCycle('dev-00004', [], [], 8, false)
+          h.holdings.forget('dev-00005')
+          throw new Error('in the middle')
+        })).toThrow('in the middle')
+        const holdings = await h.reopen()
+        expect(holdings.deviceCursor('dev-00004')).toBe(7)
+        expect(sorted(holdings.held('dev-00004'))).toEqual(['account/a1'])
+        expect(holdings.deviceCursor('dev-00005')).toBe(9)
+        expect(sorted(holdings.unconfirmed('dev-00005'))).toEqual(['account/a2'])
+        expect(holdings.needsScope('dev-00005')).toBe(false)
+      } finally {
+        await h.dispose()
+      }
+    })
+
     it('forgets what a device holds; it then needs its whole scope until a cycle that sent it finishes', async () => {
       const h = await open()
       try {

@@ -65,6 +65,17 @@ export const describeProjection = (adapter: string, open: () => Promise<Projecti
         expect(await ids(scope({}))).toEqual([])
         expect((await h.projection.all('account')).map(r => r.id).sort()).toEqual(['a1', 'a2', 'a3', 'a4'])
         expect(await h.projection.all('contact')).toEqual([])
+        // Every row a page at a time, by id, whole rows.
+        const pages: unknown[][] = []
+        for (let after: string | null = null; ;) {
+          const page: Row[] = await h.projection.page('account', after, 3)
+          if (page.length === 0) break
+          pages.push(page.map(r => r.id))
+          after = String(page[page.length - 1].id)
+        }
+        expect(pages).toEqual([['a1', 'a2', 'a3'], ['a4']])
+        expect(await h.projection.page('account', 'a2', 10)).toEqual([account('a3', 'u2', 'bu1'), account('a4', 'u3', 'bu3')].map(r => expect.objectContaining(r)))
+        expect(await h.projection.page('contact', null, 10)).toEqual([])
       } finally {
         await h.dispose()
       }

@@ -1,0 +1,35 @@
+// Long work done in slices (device sync cycles) shares the event loop fairly: `pace()` resolves in a
+// later turn of the loop, and once the slices run in one turn add up to the budget, the rest wait for the
+// next turn. However many cycles run at once, sockets and timers wait about one budget, not their sum.
+
+/** How long paced slices may run in one turn of the event loop, together (ms). */
+export const TURN_BUDGET_MS = 10
+
+/** When the current turn's first slice began (-1: none this turn). */
+let turnStart = -1
+
+const tick = (resolve: () => void): void => {
+  const now = performance.now()
+  if (turnStart < 0) {
+    turnStart = now
+    // Queued now, it runs first in the next turn's check phase: that turn starts a budget of its own.
+    setImmediate(() => { turnStart = -1 })
+  }
+  if (now - turnStart > TURN_BUDGET_MS) { setImmediate(tick, resolve); return }
+  resolve()
+}
+
+/**
+ * Resolves when the caller may run its next slice of work (keep a slice to a few milliseconds). Slices
+ * resume in the order they asked: each gets a turn's budget eventually.
+ */
+export const pace = (): Promise<void> => new Promise(resolve => { setImmediate(tick, resolve) })
+
+/** A pacer for one piece of work: `due()` says whether its current slice has run `sliceMs` or more. */
+export const slicer = (sliceMs = 4): { due: () => boolean, pace: () => Promise<void> } => {
+  let since = performance.now()
+  return {
+    due: () => performance.now() - since >= sliceMs,
+    pace: async () => { await pace(); since = performance.now() }
+  }
+}
