@@ -23,9 +23,11 @@ import type { ReceiptStore } from './storage/receipt-port.ts'
 import type { CommandRunner } from './commands.ts'
 import { pace, slicer } from './pacing.ts'
 import { offlineScope, type ScopeRowIndex } from './scope-rows.ts'
-import { DeviceEdits } from './device-edits.ts'
+import { DeviceEdits, type EditDeps } from './device-edits.ts'
 
-export interface DeviceDeps {
+/** (EditDeps: the catalog, security, rooms, feed, holdings — the port with what open devices hold in
+ * memory —, the clock and the runner of multi-record commands.) */
+export interface DeviceDeps extends EditDeps {
   /** views and other offline metadata; a device gets those of its profile's entities */
   readonly metadata: Metadata
   /** the open session of each device id: a device has one session at a time */
@@ -36,15 +38,6 @@ export interface DeviceDeps {
   readonly projection: ProjectionReader
   /** the projected rows offline scopes are computed from, indexed */
   readonly scopeRows: ScopeRowIndex
-  readonly catalog: Catalog
-  readonly security: Security
-  readonly rooms: Rooms
-  readonly feed: ChangesFeed
-  /** the holdings port, with what open devices hold in memory */
-  readonly holdings: HeldRecords
-  readonly now: () => string
-  /** runs multi-record commands as a whole */
-  readonly commands: CommandRunner
   /** the largest attachment the server takes (sent to devices so they refuse larger ones up front) */
   readonly maxAttachmentBytes: number
 }
