@@ -5,30 +5,16 @@
 // Seeded: SEED=<n> replays.
 
 import { describe, expect, it } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { HeldRecords } from '../../src/server/held-records.ts'
 import { SqliteDeviceHoldings } from '../../src/server/storage/sqlite-holdings.ts'
-import { openSqlite, type SqliteDb } from '../../src/server/storage/sqlite-db.ts'
 import type { DocName } from '../../src/ids.ts'
 import { describeHoldings } from './ports/holdings-suite.ts'
 import { chance, int, pick, withSeed } from '../helpers/seed.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { until } from '../helpers/server.ts'
+import { tempDb } from '../helpers/temp-db.ts'
 
 const cleanups = useCleanups()
-
-const tempDb = (): { db: () => SqliteDb, reopen: () => SqliteDb, dispose: () => void } => {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldsync-held-'))
-  const file = join(dir, 'fieldsync.db')
-  let db = openSqlite(file)
-  return {
-    db: () => db,
-    reopen: () => { db.close(); db = openSqlite(file); return db },
-    dispose: () => { if (db.open) db.close(); rmSync(dir, { recursive: true, force: true }) }
-  }
-}
 
 /** Keeps every device it is told about in memory, as if a session of each were open. */
 class AttachingHeldRecords extends HeldRecords {
@@ -41,7 +27,7 @@ class AttachingHeldRecords extends HeldRecords {
 }
 
 describeHoldings('HeldRecords over SQLite, devices attached', async () => {
-  const t = tempDb()
+  const t = tempDb('fieldsync-held-')
   let holdings = new AttachingHeldRecords(new SqliteDeviceHoldings(t.db()))
   return {
     holdings,
@@ -53,8 +39,8 @@ describeHoldings('HeldRecords over SQLite, devices attached', async () => {
 describe('HeldRecords', () => {
   it('answers as the adapter alone, and indexes each record\'s attached holders, through random writes', async () => {
     await withSeed(async gen => {
-      const a = tempDb()
-      const b = tempDb()
+      const a = tempDb('fieldsync-held-')
+      const b = tempDb('fieldsync-held-')
       cleanups.push(() => { a.dispose(); b.dispose() })
       const held = new HeldRecords(new SqliteDeviceHoldings(a.db()))
       const alone = new SqliteDeviceHoldings(b.db())
@@ -111,7 +97,7 @@ describe('HeldRecords', () => {
   })
 
   it('writes a cursor that alone changed soon after, and at once before anything reads the port', async () => {
-    const t = tempDb()
+    const t = tempDb('fieldsync-held-')
     cleanups.push(() => t.dispose())
     const held = new HeldRecords(new SqliteDeviceHoldings(t.db()))
     held.claimDevice('dev-00001', 'u1')

@@ -1,12 +1,8 @@
 // The SQLite adapters pass every storage port's shared suite (test/server/ports/*-suite.ts); the record
 // log's own suite runs in storage.test.ts.
 
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { loadCatalog } from '../../src/docs/catalog.ts'
 import { demoModel } from '../../src/server/demo.ts'
-import { openSqlite, type SqliteDb } from '../../src/server/storage/sqlite-db.ts'
 import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
 import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
 import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
@@ -18,29 +14,18 @@ import { describeProjection } from './ports/projection-suite.ts'
 import { describeSecurityStore } from './ports/security-suite.ts'
 import { describeBlobs } from './ports/blobs-suite.ts'
 import { describeHoldings } from './ports/holdings-suite.ts'
+import { tempDb } from '../helpers/temp-db.ts'
 
 const catalog = loadCatalog()
 
-/** A database file in a fresh directory, reopenable; `dispose` closes it and deletes the directory. */
-const tempDb = (): { db: () => SqliteDb, reopen: () => SqliteDb, dispose: () => void } => {
-  const dir = mkdtempSync(join(tmpdir(), 'fieldsync-ports-'))
-  const file = join(dir, 'fieldsync.db')
-  let db = openSqlite(file)
-  return {
-    db: () => db,
-    reopen: () => { db.close(); db = openSqlite(file); return db },
-    dispose: () => { if (db.open) db.close(); rmSync(dir, { recursive: true, force: true }) }
-  }
-}
-
 describeFeed('SQLite', async () => {
-  const t = tempDb()
+  const t = tempDb('fieldsync-ports-')
   const log = new SqliteRecordStorage(t.db())
   return { log, feed: log, dispose: async () => { await log.close(); t.dispose() } }
 })
 
 describeReceipts('SQLite', async () => {
-  const t = tempDb()
+  const t = tempDb('fieldsync-ports-')
   let log = new SqliteRecordStorage(t.db())
   const h = {
     log,
@@ -52,24 +37,24 @@ describeReceipts('SQLite', async () => {
 })
 
 describeProjection('SQLite', async () => {
-  const t = tempDb()
+  const t = tempDb('fieldsync-ports-')
   const projection = new SqliteProjection(t.db(), catalog)
   const log = new SqliteRecordStorage(t.db(), projection)
   return { log, projection, dispose: async () => { await log.close(); t.dispose() } }
 })
 
 describeSecurityStore('SQLite', demoModel(catalog), async () => {
-  const t = tempDb()
+  const t = tempDb('fieldsync-ports-')
   return { store: new SqliteSecurityStore(t.db()), reopen: async () => new SqliteSecurityStore(t.reopen()), dispose: async () => t.dispose() }
 })
 
 describeBlobs('SQLite', async maxBytes => {
-  const t = tempDb()
+  const t = tempDb('fieldsync-ports-')
   let now = 1_000_000
   return { blobs: new SqliteBlobStore(t.db(), maxBytes, () => now), advance: ms => { now += ms }, dispose: async () => t.dispose() }
 })
 
 describeHoldings('SQLite', async () => {
-  const t = tempDb()
+  const t = tempDb('fieldsync-ports-')
   return { holdings: new SqliteDeviceHoldings(t.db()), reopen: async () => new SqliteDeviceHoldings(t.reopen()), dispose: async () => t.dispose() }
 })
