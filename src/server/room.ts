@@ -38,7 +38,7 @@ import type { ProcessFlow } from '../metadata/process-flows.ts'
 import type { RoomEvents } from './room-events.ts'
 
 export type { RoomMember, SubmitOutcome, UpdateReason } from './room-member.ts'
-export type { RoomEvents, CommittedEvent, EvictedEvent, PresenceEvent } from './room-events.ts'
+export type { RoomEvents, CommittedEvent, CompactedEvent, EvictedEvent, PresenceEvent } from './room-events.ts'
 
 /** The principal the server's own writes (compensations, assignments) are bound to. */
 export const SERVER_PRINCIPAL = '@server'
@@ -84,8 +84,11 @@ type Job =
   | { kind: 'server', write: (doc: Y.Doc) => void, done: (e?: Error) => void }
 
 export interface RoomOptions {
-  /** merge the log into one update once it has this many rows */
+  /** merge the log into one update once it holds more updates than this: when the record has been quiet
+   * for `compactQuietMs`, or at once when it holds COMPACT_BUSY_FACTOR times as many */
   readonly compactAfter: number
+  /** how long a record whose log passed `compactAfter` must go without a commit before it is merged (default COMPACT_QUIET_MS) */
+  readonly compactQuietMs?: number
   /** what one principal may make the server keep in a record (defaults: DEFAULT_LIMITS) */
   readonly limits?: Partial<QuotaLimits>
 }
@@ -112,6 +115,11 @@ export interface RoomContext {
  * strategy) it favours the higher client id, so a device's later edit wins over a compensation it had not
  * seen yet. Other scalar fields are decided by their stamps (src/projection/arbitrate.ts). */
 export const SERVER_CLIENT_RANGE = 1 << 20
+
+/** A merge costs the whole state's encoding, which grows with the record's history: a record in use is
+ * merged once it is quiet, and one that never is, at this many times `compactAfter`. */
+export const COMPACT_QUIET_MS = 1000
+export const COMPACT_BUSY_FACTOR = 4
 
 /** A row has no notes: none are read for it. */
 const NO_NOTES: ReadonlySet<string> = new Set()
@@ -146,6 +154,8 @@ export class Room {
   private running = false
   private idle: Promise<void> = Promise.resolve()
   private logRows = 0
+  private lastCommitAt = 0
+  private quietTimer: NodeJS.Timeout | undefined
   private lastSeq = 0
   private broken = false
 
@@ -468,12 +478,13 @@ export class Room {
     if (commit !== null) {
       // Past the log's bound, this commit stores the record's whole state in place of its log, in the same
       // fsync: one merged entry from the collected document, so no earlier entry keeps content deleted since.
-      const compact = commit.updates.length > 0 && (this.compactRequested || this.logRows + commit.updates.length > this.options.compactAfter)
+      const compact = commit.updates.length > 0 && (this.compactRequested || this.logRows + commit.updates.length > this.options.compactAfter * COMPACT_BUSY_FACTOR)
       const effects = compact ? { ...commit.effects, compacted: Y.encodeStateAsUpdate(this.current) } : commit.effects
       const committed = await this.storage.append(this.name, commit.updates, effects)
       committedReceipts = committed.receipts
       if (commit.updates.length > 0) this.lastSeq = committed.seq
-      if (compact) { this.logRows = 1; this.compactRequested = false } else this.logRows += commit.updates.length
+      if (compact) { this.logRows = 1; this.compactRequested = false; this.events.emit('compacted', [{ record: this.name }]) } else this.logRows += commit.updates.length
+      if (this.logRows > this.options.compactAfter) this.compactWhenQuiet()
     }
     // Who may no longer read goes first: a reassignment is the last byte of the record a user who loses
     // read access by it could get.
@@ -498,11 +509,29 @@ export class Room {
       this.compactRequested = false
       await this.storage.compact(this.name, Y.encodeStateAsUpdate(this.current), this.lastSeq)
       this.logRows = 1
+      this.events.emit('compacted', [{ record: this.name }])
     }
     for (const done of serverJobs) done()
   }
 
   private compactRequested = false
+
+  /** Arms (once) the merge of a log past `compactAfter` for when the record has had no commit for a while. */
+  private compactWhenQuiet (): void {
+    this.lastCommitAt = performance.now()
+    if (this.quietTimer !== undefined) return
+    const quiet = this.options.compactQuietMs ?? COMPACT_QUIET_MS
+    const check = (): void => {
+      this.quietTimer = undefined
+      if (this.broken || this.logRows <= this.options.compactAfter) return
+      const wait = quiet - (performance.now() - this.lastCommitAt)
+      if (wait > 0 || this.busy) { this.quietTimer = setTimeout(check, Math.max(wait, 10)); this.quietTimer.unref(); return }
+      // (A storage failure fails the room, which closes its members: nothing more to do with it here.)
+      this.compactNow().catch(() => {})
+    }
+    this.quietTimer = setTimeout(check, quiet)
+    this.quietTimer.unref()
+  }
 
   /** Merges the record's log into one row now (after a value was moved out of it, say). */
   compactNow (): Promise<void> {
@@ -687,6 +716,7 @@ export class Room {
   }
 
   destroy (): void {
+    clearTimeout(this.quietTimer)
     this.events.destroy()
     this.awareness.destroy()
     this.awareness.awareness.doc.destroy()
