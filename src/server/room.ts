@@ -314,12 +314,24 @@ export class Room {
       rules: this.ctx.field === undefined ? this.ctx.rules : undefined, flows: this.ctx.field === undefined ? this.ctx.flows : undefined,
       parent: this.ctx.field === undefined ? undefined : this.ownership() ?? null,
       secured: this.ctx.field === undefined ? this.secured() : undefined,
-      blobSize: this.ctx.blobSize, ownershipOf: this.ctx.ownershipOf, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL,
+      blobSize: this.ctx.blobSize, ownershipOf: this.ctx.ownershipOf, isServerClient: this.isServerClient,
       command: decision?.kind === 'accept' ? decision.command : undefined,
       reject: decision?.kind === 'reject' ? decision : undefined,
-      conflicts: this.ctx.conflicts === undefined ? undefined : { ...this.ctx.conflicts, principalOf: c => this.bindings.get(c) }
+      conflicts: this.conflicts
     }
   }
+
+  // (Made once: every update's context takes them.)
+  private readonly isServerClient = (c: number): boolean => this.bindings.get(c) === SERVER_PRINCIPAL
+  private readonly principalOf = (c: number): string | undefined => this.bindings.get(c)
+  private get conflicts (): ProjectContext['conflicts'] {
+    const c = this.ctx.conflicts
+    if (c === undefined) return undefined
+    this.conflictsCtx ??= { ...c, principalOf: this.principalOf }
+    return this.conflictsCtx
+  }
+
+  private conflictsCtx: ProjectContext['conflicts']
 
   /**
    * What integrating `update` from `member` as a part of an accepted command would do, found on a copy of
