@@ -4,6 +4,7 @@
 
 export { FieldsyncDevice, type DeviceOptions, type DeviceEvents, type DeviceStatus, type NewAttachment, type NoteView, type SocketLike, type TokenSource, type UploadFailure } from './device.ts'
 export { IndexedDbLocalStore } from './indexeddb-store.ts'
+export { YIndexedDbLocalStore } from './y-indexeddb-store.ts'
 export { OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
 export { ViewError } from '../metadata/views.ts'
 export { SearchError } from '../metadata/search.ts'

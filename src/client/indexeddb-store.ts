@@ -42,6 +42,7 @@ const putIndex = (tx: IDBTransaction, record: string, entry: IndexedRecord | nul
 
 export class IndexedDbLocalStore implements LocalStore {
   private readonly db: IDBDatabase
+  private readonly name: string
   private queue: Op[] = []
   private flushing: Promise<void> | null = null
   private scheduled = false
@@ -50,8 +51,9 @@ export class IndexedDbLocalStore implements LocalStore {
   private chunk: ChunkMember[] | null = null
   private chunkWritten: Promise<void> | null = null
 
-  private constructor (db: IDBDatabase, nextChunk: number) {
+  private constructor (db: IDBDatabase, name: string, nextChunk: number) {
     this.db = db
+    this.name = name
     this.nextChunk = nextChunk
   }
 
@@ -78,7 +80,7 @@ export class IndexedDbLocalStore implements LocalStore {
       req.onerror = () => reject(req.error)
     })
     const last = await done(db.transaction('chunks', 'readonly').objectStore('chunks').openKeyCursor(null, 'prev'))
-    return new IndexedDbLocalStore(db, last === null ? 1 : Number(last.key) + 1)
+    return new IndexedDbLocalStore(db, name, last === null ? 1 : Number(last.key) + 1)
   }
 
   private schedule (): void {
@@ -278,4 +280,16 @@ export class IndexedDbLocalStore implements LocalStore {
     await this.flush()
     this.db.close()
   }
+
+  async destroy (): Promise<void> {
+    await this.close()
+    await deleteDatabase(this.name)
+  }
 }
+
+/** Deletes an IndexedDB database; connections still open (another tab) make this wait until they close. */
+export const deleteDatabase = (name: string): Promise<void> => new Promise((resolve, reject) => {
+  const r = indexedDB.deleteDatabase(name)
+  r.onsuccess = () => resolve()
+  r.onerror = () => reject(r.error)
+})
