@@ -254,7 +254,7 @@ export class IndexedDbLocalStore implements LocalStore {
       const s = tx.objectStore('blobs')
       const r = s.get(hash)
       // Pending stays pending (a download does not upload it); see LocalStore.putBlob.
-      r.onsuccess = () => { const old = r.result as { pending: number } | undefined; s.put({ hash, data, pending: old?.pending === 1 || pending ? 1 : 0, added: Date.now() }); next() }
+      r.onsuccess = () => { const old = r.result as { pending: number, added: number } | undefined; s.put({ hash, data, pending: old?.pending === 1 || pending ? 1 : 0, added: old?.added ?? Date.now() }); next() }
     })
   }
 
