@@ -79,6 +79,7 @@ export class YIndexedDbLocalStore implements LocalStore {
   /** the last document write of each record (they run one after another) */
   private readonly chains = new Map<string, Promise<void>>()
   private readonly inflight = new Set<Promise<void>>()
+  private closed = false
 
   private constructor (db: IDBDatabase, name: string) {
     this.db = db
@@ -309,12 +310,12 @@ export class YIndexedDbLocalStore implements LocalStore {
   async close (): Promise<void> {
     await this.commit()
     this.db.close()
+    this.closed = true
   }
 
   async destroy (): Promise<void> {
-    await this.commit()
-    const held = await this.records()
-    this.db.close()
+    const held = this.closed ? [] : await this.records()
+    await this.close()
     // Every record's database, and any left by a write cut short (a crash between catalog and document).
     const names = new Set(held.map(r => this.docName(r)))
     for (const d of await indexedDB.databases()) if (d.name?.startsWith(`${this.name}/`) === true) names.add(d.name)
