@@ -1,18 +1,23 @@
-// The shared LocalStore suite against the browser stores, in real headless Chromium with real IndexedDB:
-// the one-database IndexedDB store (the app's default) and the y-indexeddb store.
+// The shared LocalStore suite against the browser stores, in real headless Chromium with real IndexedDB
+// on disk (a profile in a temporary folder): the one-database IndexedDB store (the app's default) and the
+// y-indexeddb store.
 
 import { afterAll, beforeAll } from 'vitest'
-import type { Browser, Page } from 'playwright-core'
-import { bundleSdk, launchChromium, servePage } from '../helpers/browser.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { BrowserContext, Page } from 'playwright-core'
+import { bundleSdk, launchPersistentChromium, servePage } from '../helpers/browser.ts'
 import { openRemoteStore } from '../helpers/remote-store.ts'
 import { describeLocalStore } from '../client/local-store-suite.ts'
 
-let browser: Browser
+const profile = mkdtempSync(join(tmpdir(), 'fieldsync-profile-'))
+let browser: BrowserContext
 let site: { url: string, close: () => Promise<void> }
 let page: Page
 
 beforeAll(async () => {
-  browser = await launchChromium()
+  browser = await launchPersistentChromium(profile)
   site = await servePage(await bundleSdk())
   page = await browser.newPage()
   await page.goto(site.url)
@@ -20,6 +25,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close()
   await site?.close()
+  rmSync(profile, { recursive: true, force: true })
 })
 
 describeLocalStore('IndexedDB (one database)', () => ({ keepsUpdates: true, many: 2_000, open: name => openRemoteStore(page, 'IndexedDbLocalStore', name) }))

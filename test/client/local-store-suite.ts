@@ -236,6 +236,19 @@ export const describeLocalStore = (adapter: string, harness: () => LocalStoreHar
       await empty.destroy()
     })
 
+    it('destroy() after close() (a device closed, then signed out) deletes everything too', async () => {
+      const { store, again } = await fresh()
+      const a = new Rec('account/a')
+      await store.receive(a.record, a.set({ name: 'A' }), a.entry())
+      await store.addPending(a.record, a.set({ name: 'mine' }))
+      await store.setMeta({ deviceId: 'd', cursor: 5, privilegeVersion: 1, metadata: null, receiptSeq: 0 })
+      await store.close()
+      await store.destroy()
+      const empty = await again()
+      expect([await empty.meta(), await empty.records(), await empty.pending(), await empty.load(a.record)]).toEqual([undefined, [], [], []])
+      await empty.destroy()
+    })
+
     it('holds the records of an initial sync received in one go: listed, indexed and loaded after a reopen', async () => {
       const { store, again, h } = await fresh()
       const n = h.many
