@@ -1,7 +1,8 @@
 // bench/local-stores: the three device stores side by side at 1,000 and 10,000 records — the SQLite store
 // in Node, the one-database IndexedDB store and the y-indexeddb store in headless Chromium with its profile
-// on disk: time to store N records as an initial sync does, a cold start (the store opened in a new
-// process / browser: index listed, then every record loaded into a document), and the bytes on disk.
+// on disk: time to store N records as an initial sync does, a cold start (the store opened anew — SQLite
+// by a new connection, the browser stores in a new Chromium over the same profile: index listed, then every
+// record loaded into a document), and the bytes on disk.
 // Usage: npm run bench:local-stores -- [counts=1000,10000]
 
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
