@@ -15,7 +15,7 @@
 //   harmless in Yjs).
 
 import * as Y from 'yjs'
-import { IndexeddbPersistence } from 'y-indexeddb'
+import { IndexeddbPersistence, PREFERRED_TRIM_SIZE, storeState } from 'y-indexeddb'
 import { deleteDatabase } from './indexeddb-store.ts'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 
@@ -47,16 +47,6 @@ const putRow = (tx: IDBTransaction, record: string, change: (old: RecordRow | un
 const withEntry = (record: string, entry: IndexedRecord | null, doc: boolean) => (old: RecordRow | undefined): RecordRow =>
   ({ record, entity: entry?.entity ?? null, values: entry?.values ?? null, doc: doc || (old?.doc ?? false) })
 
-/** Opens a record's document from its y-indexeddb database (`initial`, if given, is stored into it first). */
-const openDoc = async (name: string, initial?: Uint8Array): Promise<{ doc: Y.Doc, persistence: IndexeddbPersistence }> => {
-  const doc = new Y.Doc()
-  if (initial !== undefined) Y.applyUpdate(doc, initial)
-  // On opening, y-indexeddb stores the document's state (here: `initial`) and then reads every update stored.
-  const persistence = new IndexeddbPersistence(name, doc)
-  await Promise.race([persistence.whenSynced, persistence._db.then(() => new Promise<never>(() => {}))])
-  return { doc, persistence }
-}
-
 /** Resolves once y-indexeddb's writes issued so far are committed (a read-only transaction starts after them). */
 const written = (p: IndexeddbPersistence): Promise<void> => new Promise((resolve, reject) => {
   const tx = p.db!.transaction('updates', 'readonly')
@@ -64,6 +54,29 @@ const written = (p: IndexeddbPersistence): Promise<void> => new Promise((resolve
   tx.oncomplete = () => resolve()
   tx.onerror = tx.onabort = () => reject(tx.error)
 })
+
+/** Opens a record's document from its y-indexeddb database (`initial`, if given, is stored into it first and
+ * committed by the time it resolves). */
+const openDoc = async (name: string, initial?: Uint8Array): Promise<{ doc: Y.Doc, persistence: IndexeddbPersistence }> => {
+  const doc = new Y.Doc()
+  if (initial !== undefined) Y.applyUpdate(doc, initial)
+  // On opening, y-indexeddb stores the document's state (here: `initial`) and then reads every update stored.
+  const persistence = new IndexeddbPersistence(name, doc)
+  try {
+    await Promise.race([persistence.whenSynced, persistence._db.then(() => new Promise<never>(() => {}))])
+    await written(persistence) // (and its row count known)
+    // y-indexeddb merges a document's updates only when a persistence stays open a second after its 500th;
+    // ours are opened for one read or write each (and every opening adds a row), so merge them here.
+    if (persistence._dbsize >= PREFERRED_TRIM_SIZE) {
+      await storeState(persistence, true)
+      await written(persistence)
+    }
+  } catch (e) {
+    await closeDoc({ doc, persistence })
+    throw e
+  }
+  return { doc, persistence }
+}
 
 const closeDoc = async (d: { doc: Y.Doc, persistence: IndexeddbPersistence }): Promise<void> => {
   await d.persistence.destroy()
@@ -172,8 +185,7 @@ export class YIndexedDbLocalStore implements LocalStore {
   /** Stores an update into a record's document database. */
   private writeDoc (record: string, update: Uint8Array): Promise<void> {
     return this.onDoc(record, async () => {
-      const d = await openDoc(this.docName(record), update)
-      try { await written(d.persistence) } finally { await closeDoc(d) }
+      await closeDoc(await openDoc(this.docName(record), update))
     })
   }
 
@@ -244,8 +256,7 @@ export class YIndexedDbLocalStore implements LocalStore {
     await this.onDoc(row.record, async () => {
       // Not if the record was removed meanwhile (its pending rows go with it).
       if (await this.read<PendingRow | undefined>('pending', s => s.get(id)) === undefined) return
-      const d = await openDoc(this.docName(row.record), row.data)
-      try { await written(d.persistence) } finally { await closeDoc(d) }
+      await closeDoc(await openDoc(this.docName(row.record), row.data))
       await this.enqueue<void>((tx, next) => putRow(tx, row.record, old => ({ record: row.record, entity: old?.entity ?? null, values: old?.values ?? null, doc: true }), next))
     })
     await this.blind(tx => tx.objectStore('pending').delete(id))
