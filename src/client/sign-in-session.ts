@@ -50,6 +50,9 @@ export class SignInFailed extends FieldsyncError {
   }
 }
 
+/** A device (FieldsyncDevice) to close before its store is deleted. */
+export interface ClosableDevice { readonly store: LocalStore, close (): Promise<void> }
+
 const DEFAULT_RENEW_BEFORE_MS = 60_000
 
 const isState = (v: unknown): v is SessionState => {
@@ -94,6 +97,15 @@ export class SignInSession extends ObservableV2<SessionEvents> {
    * be reached (a first sign-in needs the server). */
   static async signIn (opts: SignInOptions, login: string, password: string): Promise<SignInSession> {
     const r = await post(opts, '/auth/login', { login, password })
+    if (r === null) throw new TypeError(`cannot reach ${opts.url} to sign in`)
+    if (r.status !== 200 || !isState(r.body)) throw failure(r)
+    return new SignInSession(opts, r.body)
+  }
+
+  /** Demo mode only: signs in as the demo user `login` without a password (POST /auth/dev-login; a server
+   * outside demo mode answers 404, as for an unknown user). */
+  static async signInDemo (opts: SignInOptions, login: string): Promise<SignInSession> {
+    const r = await post(opts, '/auth/dev-login', { user: login })
     if (r === null) throw new TypeError(`cannot reach ${opts.url} to sign in`)
     if (r.status !== 200 || !isState(r.body)) throw failure(r)
     return new SignInSession(opts, r.body)
@@ -164,12 +176,15 @@ export class SignInSession extends ObservableV2<SessionEvents> {
 
   /**
    * Signs out: ends the sign-in on the server when it can be reached (an unreachable server lets the
-   * sign-in run out by itself), then destroys `store`, the device's data (close the device first: its
-   * close() closes the store, which destroy() then deletes).
+   * sign-in run out by itself), then deletes the device's data: given the device, closes it and destroys
+   * its store; given a store (its device closed), destroys it.
    */
-  async signOut (store?: LocalStore): Promise<{ serverSignedOut: boolean }> {
+  async signOut (data?: LocalStore | ClosableDevice): Promise<{ serverSignedOut: boolean }> {
     const r = await post(this.opts, '/auth/logout', { refreshToken: this.current.refreshToken })
-    if (store !== undefined) await store.destroy()
+    if (data !== undefined && 'store' in data) { // (a device: it has a destroy() too, its events')
+      await data.close()
+      await data.store.destroy()
+    } else if (data !== undefined) await data.destroy()
     this.endedWith ??= new SignInFailed(401, 'signed out')
     return { serverSignedOut: r?.status === 200 }
   }

@@ -140,8 +140,7 @@ describe('the sign-in session (device SDK)', () => {
     const device = await FieldsyncDevice.open({ url: `ws://127.0.0.1:${s.port}`, token: session.token, store, WebSocket: WebSocket as unknown as new (url: string) => SocketLike })
     await device.sync()
     expect((await store.records()).length).toBeGreaterThan(10)
-    await device.close()
-    expect(await session.signOut(store)).toEqual({ serverSignedOut: true })
+    expect(await session.signOut(device)).toEqual({ serverSignedOut: true }) // closes the device, destroys its store
     expect(existsSync(file)).toBe(false)
     const renewal = await fetch(`${s.url}/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: session.state.refreshToken }) })
     expect(renewal.status).toBe(401)
@@ -153,5 +152,17 @@ describe('the sign-in session (device SDK)', () => {
     await s.stop()
     expect(await again.signOut(other.store)).toEqual({ serverSignedOut: false })
     expect(existsSync(other.file)).toBe(false)
+  })
+
+  it('demo mode: signs in as a demo user without a password; outside demo mode, or an unknown user, is refused', async () => {
+    const demo = await startTestServer()
+    cleanups.push(() => demo.dispose())
+    const session = await SignInSession.signInDemo({ url: demo.url }, 'bob')
+    expect(session.user).toMatchObject({ login: 'bob' })
+    expect(await authorized(demo, session.state.token)).toBe(200)
+    expect(await session.renew()).toBe(true) // a refresh token like a password sign-in's
+    await expect(SignInSession.signInDemo({ url: demo.url }, 'nobody')).rejects.toMatchObject({ status: 404, code: 'sign-in-failed' })
+    const { opts } = await setUp() // DEMO=0
+    await expect(SignInSession.signInDemo(opts, 'bob')).rejects.toMatchObject({ status: 404 })
   })
 })
