@@ -25,6 +25,12 @@ const { enc, dec } = makeCodec()
 
 let ids = 0
 
+/** Every method of the port (a method added to LocalStore fails to compile here until it is listed). */
+const METHODS = {
+  meta: 1, setMeta: 1, records: 1, load: 1, put: 1, receive: 1, commit: 1, addPending: 1, pending: 1, acknowledge: 1, remove: 1, setIndex: 1,
+  index: 1, addInbox: 1, inbox: 1, removeInbox: 1, putBlob: 1, blob: 1, pendingBlobs: 1, blobUploaded: 1, close: 1, destroy: 1
+} satisfies Record<keyof LocalStore, 1>
+
 /** Opens `kind` under `name` in the page and gives a LocalStore whose every method runs there. */
 export const openRemoteStore = async (page: Page, kind: BrowserStoreKind, name: string): Promise<LocalStore> => {
   if (!await page.evaluate(() => 'stores' in globalThis)) await page.evaluate(`globalThis.wire = (${makeCodec.toString()})(); globalThis.stores = new Map()`)
@@ -39,6 +45,5 @@ export const openRemoteStore = async (page: Page, kind: BrowserStoreKind, name: 
     const f = store[method] as (...a: unknown[]) => Promise<unknown>
     return w.wire.enc(await f.apply(store, w.wire.dec(args) as unknown[]))
   }, { id, method, args: enc(args) }))
-  const methods: (keyof LocalStore)[] = ['meta', 'setMeta', 'records', 'load', 'put', 'receive', 'commit', 'addPending', 'pending', 'acknowledge', 'remove', 'setIndex', 'index', 'addInbox', 'inbox', 'removeInbox', 'putBlob', 'blob', 'pendingBlobs', 'blobUploaded', 'close', 'destroy']
-  return Object.fromEntries(methods.map(m => [m, (...args: unknown[]) => call(m, args)])) as unknown as LocalStore
+  return Object.fromEntries((Object.keys(METHODS) as (keyof LocalStore)[]).map(m => [m, (...args: unknown[]) => call(m, args)])) as unknown as LocalStore
 }
