@@ -8,8 +8,10 @@
 // made; a record's document writes are chained per record. Reads see every write made before them.
 // Catalog and document are two databases, so no write spans both atomically; each write is ordered so a
 // crash between its two halves is repaired by what the device does anyway:
-// - what the server sent: the index entry is written first. The cursor moves only after commit(), so a
-//   crash before the document write has the server send the change again, which rewrites the entry.
+// - what the server sent: the catalog row (with the index entry) and the document are written side by side.
+//   The cursor moves only after commit(), which waits for both, so after a crash between them the server
+//   sends the change again and both are written again (a document database without its row is also
+//   found and deleted by destroy()).
 // - a local edit: kept in the catalog only (load() adds it to the document's state) until acknowledged;
 //   then written into the document, and only after that dropped from the catalog (applying it twice is
 //   harmless in Yjs).
