@@ -27,6 +27,7 @@ import { DeviceSession } from './device-session.ts'
 import { HeldRecords } from './held-records.ts'
 import { ScopeRowIndex } from './scope-rows.ts'
 import { guardSocket, type SocketGuard } from './socket-guard.ts'
+import { pacedUpgrades } from './pacing.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
 import type { ReceiptStore } from './storage/receipt-port.ts'
 import type { ProjectionReader } from './storage/projection-port.ts'
@@ -189,7 +190,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       await place()
       return new Promise(resolve => {
         server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, info => resolve(info.port))
-        injectWebSocket(server)
+        // (injectWebSocket only adds an 'upgrade' listener: the paced server stands in for the real one.)
+        injectWebSocket(pacedUpgrades(server) as unknown as Parameters<typeof injectWebSocket>[0])
       })
     },
     close: async () => {
