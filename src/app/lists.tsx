@@ -5,7 +5,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { dataVersion, href, inboxCount, signed, unsynced } from './state.ts'
-import { show } from './words.ts'
+import { recordTitle, show } from './words.ts'
 import type { FieldsyncDevice } from '../client/device.ts'
 
 export const entityDef = (device: FieldsyncDevice, entity: string): EntityDef | undefined =>
@@ -117,7 +117,7 @@ export const RecordList = ({ entity }: { entity: string }) => {
       {problem !== null ? <p role="alert" class="error">{problem}</p> : <p class="total" role="status">{rows.length} {rows.length === 1 ? 'record' : 'records'}</p>}
       <VirtualList rows={rows} label={`${def.label} records`} render={r => (
         <a href={href.record(r.record)}>
-          <strong>{show(attr(def.primaryName), r.values[def.primaryName]) }</strong>
+          <strong>{recordTitle(def, r.values, r.record)}</strong>
           {marks.waiting.has(r.record) && <span class="badge waiting" title="Changes waiting to upload">waiting</span>}
           {marks.conflicts.has(r.record) && <span class="badge conflict" title="In the inbox">to look at</span>}
           <small>{r.matched !== undefined ? `${attr(r.matched)?.label ?? r.matched}: ${show(attr(r.matched), r.values[r.matched])}` : second.map(c => show(attr(c), r.values[c])).join(' · ')}</small>

@@ -14,7 +14,7 @@ import type { FieldsyncDevice } from '../client/device.ts'
 import { dataVersion, go, href, signed } from './state.ts'
 import { Field, MemoField } from './fields.tsx'
 import { entityDef } from './lists.tsx'
-import { refusalWords } from './words.ts'
+import { recordTitle, refusalWords } from './words.ts'
 import { Timeline } from './timeline.tsx'
 import { Presence } from './presence.tsx'
 
@@ -78,7 +78,7 @@ const FlowBar = ({ device, record, writable }: { device: FieldsyncDevice, record
     <nav class="flow" aria-label={`Process: ${stage.flow.name}`}>
       <ol>
         {stage.flow.stages.map((s, i) => (
-          <li key={s.name}><button type="button" aria-current={i === stage.index ? 'step' : undefined} disabled={!writable} onClick={() => move(() => device.setActiveStage(record, s.name))}>{s.name}</button></li>
+          <li key={s.name}><button type="button" aria-label={`Stage ${s.name}${i === stage.index ? ' (current)' : ': make it the active stage'}`} aria-current={i === stage.index ? 'step' : undefined} disabled={!writable} onClick={() => move(() => device.setActiveStage(record, s.name))}>{s.name}</button></li>
         ))}
       </ol>
       <div class="flow-moves">
@@ -146,7 +146,7 @@ export const RecordScreen = ({ record }: { record: string }) => {
   const save = (): void => {
     device.update(record, pending).then(() => { setPending({}); setMessage({ kind: 'ok', text: 'Saved on this device.' }); dataVersion.value++ }, e => setMessage({ kind: 'error', text: refusalWords(e) }))
   }
-  const title = String(s.fields[def.primaryName] ?? s.texts[def.primaryName] ?? record)
+  const title = recordTitle(def, { ...s.fields, ...s.texts }, record)
   return (
     <main class="record">
       <h1>{title} <small>{def.label}{active ? '' : s.meta.statecode === 1 ? ' · closed' : ' · inactive'}</small></h1>

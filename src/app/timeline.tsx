@@ -33,6 +33,8 @@ export const Timeline = ({ device, record }: { device: FieldsyncDevice, record: 
   const [file, setFile] = useState<File | null>(null)
   const [problem, setProblem] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  /** a new key empties the file input after a note is added */
+  const [formKey, setFormKey] = useState(0)
   const v = dataVersion.value
   useEffect(() => { void device.notes(record).then(setNotes) }, [record, v])
   const add = async (): Promise<void> => {
@@ -40,7 +42,7 @@ export const Timeline = ({ device, record }: { device: FieldsyncDevice, record: 
     try {
       const attachment = file === null ? undefined : { filename: file.name, mimetype: file.type || 'application/octet-stream', data: new Uint8Array(await file.arrayBuffer()) }
       await device.addNote(record, { subject, text, attachment })
-      setSubject(''); setText(''); setFile(null); setProblem(null)
+      setSubject(''); setText(''); setFile(null); setProblem(null); setFormKey(k => k + 1)
       setNotes(await device.notes(record))
       dataVersion.value++
     } catch (e) {
@@ -55,14 +57,14 @@ export const Timeline = ({ device, record }: { device: FieldsyncDevice, record: 
       <ol class="notes">
         {notes.length === 0 && <li class="empty">No notes yet.</li>}
         {notes.map(n => (
-          <li key={n.id} class="note">
+          <li key={n.id} class="tl-note" data-note-id={n.id}>
             <strong>{n.subject}</strong> <small>{n.createdon === '' ? '' : new Date(n.createdon).toLocaleString()}</small>
             {n.text !== '' && <p>{n.text}</p>}
             {n.attachment !== null && <Attachment device={device} record={record} note={n} />}
           </li>
         ))}
       </ol>
-      <form class="add-note" aria-label="Add a note" onSubmit={e => { e.preventDefault(); void add() }}>
+      <form key={formKey} class="add-note" aria-label="Add a note" onSubmit={e => { e.preventDefault(); void add() }}>
         <label>Note title<input name="subject" required value={subject} onInput={e => setSubject(e.currentTarget.value)} /></label>
         <label>Note<textarea name="text" rows={2} value={text} onInput={e => setText(e.currentTarget.value)} /></label>
         <label>Picture or file<input name="picture" type="file" accept="image/*" capture="environment" onChange={e => setFile(e.currentTarget.files?.[0] ?? null)} /></label>

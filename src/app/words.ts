@@ -66,3 +66,14 @@ export const inboxWords = (item: InboxItem, entityOf: (name: string) => EntityDe
   const why = `${reasonWords(r.reason)}${conflict?.by != null ? ` (changed by ${conflict.by})` : ''}. ${r.message}`
   return { title, why, when: new Date('at' in r && typeof r.at === 'string' ? r.at : item.at).toLocaleString() }
 }
+
+/** A record's title: its primary name, or (a contact whose full name is not computed yet) first and last
+ * name, or its first text value. */
+export const recordTitle = (def: EntityDef, values: Readonly<Record<string, unknown>>, record: string): string => {
+  const primary = values[def.primaryName]
+  if (typeof primary === 'string' && primary !== '') return primary
+  const names = ['firstname', 'lastname'].map(n => values[n]).filter(v => typeof v === 'string' && v !== '')
+  if (names.length > 0) return names.join(' ')
+  const text = def.attributes.find(a => a.type === 'text' && typeof values[a.name] === 'string' && values[a.name] !== '')
+  return text !== undefined ? String(values[text.name]) : record.split('/')[1] ?? record
+}
