@@ -58,5 +58,6 @@ const App = () => {
 
 if ('serviceWorker' in navigator) {
   navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e: Error) => { console.warn(`no offline start: ${e.message}`) })
+  void navigator.serviceWorker.ready.then(r => { if (navigator.serviceWorker.controller === null) r.active?.postMessage('claim') })
 }
 render(<App />, document.getElementById('app')!)

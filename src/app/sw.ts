@@ -12,6 +12,7 @@ interface FetchEvent extends ExtendableEvent { readonly request: Request, respon
 interface WorkerScope {
   addEventListener (type: 'install' | 'activate', f: (e: ExtendableEvent) => void): void
   addEventListener (type: 'fetch', f: (e: FetchEvent) => void): void
+  addEventListener (type: 'message', f: (e: MessageEvent) => void): void
   skipWaiting (): Promise<void>
   readonly clients: { claim (): Promise<void> }
   readonly location: Location
@@ -27,6 +28,10 @@ scope.addEventListener('activate', e => {
     .then(keys => Promise.all(keys.filter(k => k.startsWith('fieldsync-shell-') && k !== CACHE).map(k => caches.delete(k))))
     .then(() => scope.clients.claim()))
 })
+
+// A page that loaded while this worker was activating is not controlled yet (claim() ran before it was a
+// client); it asks, so that its next reload offline is answered from the cache.
+scope.addEventListener('message', e => { if (e.data === 'claim') void scope.clients.claim() })
 
 scope.addEventListener('fetch', e => {
   const url = new URL(e.request.url)
