@@ -30,6 +30,7 @@ export const EntityList = () => {
         <a href={href.status}>Device status{unsynced.value > 0 ? ` (${unsynced.value} waiting)` : ''}</a>
       </nav>
       <h1>Records</h1>
+      {entities.length === 0 && <p class="note" role="status">Your offline profile keeps no records on this device. An administrator can give you one; the next sync brings its records.</p>}
       <ul class="entities">
         {entities.map(e => (
           <li key={e.name}><a href={href.list(e.name)}><span>{e.label}</span><span class="count" aria-label={`${held.get(e.name) ?? 0} on this device`}>{held.get(e.name) ?? 0}</span></a></li>
