@@ -57,7 +57,13 @@ export const openDevice = async (s: SignIn): Promise<void> => {
   device.on('receipts', () => { void refreshInbox(device); dataVersion.value++ })
   device.on('evicted', () => { dataVersion.value++ })
   device.on('uploadFailed', u => { if (u.final) void refreshInbox(device) })
-  session.onEnded = message => { signInNote.value = `Your sign-in ended (${message}). Sign in again; your data on this device is kept.` ; signed.value = null }
+  session.onEnded = message => {
+    // The data stays (the same user signing in again finds it); the device stops syncing until then.
+    device.stopPeriodic()
+    device.disconnect()
+    signInNote.value = `Your sign-in ended (${message}). Sign in again; your data on this device is kept.`
+    signed.value = null
+  }
   unsynced.value = await device.unsyncedCount()
   await refreshInbox(device)
   status.value = device.status
