@@ -60,7 +60,7 @@ export const openDevice = async (s: SignIn): Promise<void> => {
   session.onEnded = message => {
     // The data stays (the same user signing in again finds it); the device stops syncing until then.
     device.stopPeriodic()
-    device.disconnect()
+    void device.close()
     signInNote.value = `Your sign-in ended (${message}). Sign in again; your data on this device is kept.`
     signed.value = null
   }
