@@ -90,6 +90,14 @@ const FlowBar = ({ device, record, writable }: { device: FieldsyncDevice, record
   )
 }
 
+/** A link to a record, named by its title (read from the device). */
+const RecordLink = ({ device, record }: { device: FieldsyncDevice, record: string }) => {
+  const [title, setTitle] = useState(record)
+  const def = entityDef(device, record.split('/')[0])
+  useEffect(() => { void device.open(record).then(d => { const s = readRecord(d); if (def !== undefined) setTitle(recordTitle(def, { ...s.fields, ...s.texts }, record)) }) }, [record])
+  return <a href={href.record(record)}>{def?.label ?? record.split('/')[0]}: {title}</a>
+}
+
 const Commands = ({ device, def, record, active }: { device: FieldsyncDevice, def: EntityDef, record: string, active: boolean }) => {
   const [made, setMade] = useState<string[] | null>(null)
   const [problem, setProblem] = useState<string | null>(null)
@@ -107,7 +115,7 @@ const Commands = ({ device, def, record, active }: { device: FieldsyncDevice, de
         : <button type="button" class="danger" onClick={() => setConfirmDelete(true)}>Delete</button>)}
       {made !== null && (
         <div role="status" class="made">Done{made.length > 0 ? '; created:' : '.'}
-          <ul>{made.map(r => <li key={r}><a href={href.record(r)}>{entityDef(device, r.split('/')[0])?.label ?? r.split('/')[0]} {r.split('/')[1]}</a></li>)}</ul>
+          <ul>{made.map(r => <li key={r}><RecordLink device={device} record={r} /></li>)}</ul>
         </div>
       )}
       {problem !== null && <p role="alert" class="error">{problem}</p>}
