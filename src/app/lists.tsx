@@ -64,6 +64,7 @@ const VirtualList = ({ rows, render, label }: { rows: readonly Row[], render: (r
 }
 
 const ALL = ''
+const SEARCH_LIMIT = 500
 
 export const RecordList = ({ entity }: { entity: string }) => {
   const device = signed.value!.device
@@ -73,6 +74,8 @@ export const RecordList = ({ entity }: { entity: string }) => {
   const [query, setQuery] = useState('')
   const [rows, setRows] = useState<readonly Row[]>([])
   const [problem, setProblem] = useState<string | null>(null)
+  /** the search the rows are for (the list says so, for whoever waits for a search's answer) */
+  const [shownQuery, setShownQuery] = useState('')
   const [marks, setMarks] = useState<{ waiting: Set<string>, conflicts: Set<string> }>({ waiting: new Set(), conflicts: new Set() })
   const v = dataVersion.value
 
@@ -80,11 +83,11 @@ export const RecordList = ({ entity }: { entity: string }) => {
     let live = true
     const t = setTimeout(() => {
       const load = async (): Promise<readonly Row[]> => {
-        if (query.trim() !== '') return (await device.search(entity, query.trim(), 500)).map(h => ({ record: h.record, values: h.values, matched: h.field }))
+        if (query.trim() !== '') return (await device.search(entity, query.trim(), SEARCH_LIMIT)).map(h => ({ record: h.record, values: h.values, matched: h.field }))
         if (view === ALL) return device.list(entity)
         return (await device.view(entity, view, 1, 1_000_000)).rows.map(r => ({ record: String(r.record), values: r }))
       }
-      load().then(r => { if (live) { setRows(r); setProblem(null) } }, (e: Error) => { if (live) { setRows([]); setProblem(e.message) } })
+      load().then(r => { if (live) { setRows(r); setShownQuery(query); setProblem(null) } }, (e: Error) => { if (live) { setRows([]); setProblem(e.message) } })
     }, query === '' ? 0 : 150)
     return () => { live = false; clearTimeout(t) }
   }, [entity, view, query, v])
@@ -115,7 +118,7 @@ export const RecordList = ({ entity }: { entity: string }) => {
           <input type="search" value={query} placeholder="name, phone, e-mail…" onInput={e => setQuery(e.currentTarget.value)} />
         </label>
       </div>
-      {problem !== null ? <p role="alert" class="error">{problem}</p> : <p class="total" role="status">{rows.length} {rows.length === 1 ? 'record' : 'records'}</p>}
+      {problem !== null ? <p role="alert" class="error">{problem}</p> : <p class="total" role="status" data-query={shownQuery}>{rows.length} {rows.length === 1 ? 'record' : 'records'}{shownQuery !== '' && rows.length === SEARCH_LIMIT ? ' (the first matches: type more to narrow)' : ''}</p>}
       <VirtualList rows={rows} label={`${def.label} records`} render={r => (
         <a href={href.record(r.record)}>
           <strong>{recordTitle(def, r.values, r.record)}</strong>
