@@ -52,7 +52,7 @@ const VirtualList = ({ rows, render, label }: { rows: readonly Row[], render: (r
   const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN)
   const last = Math.min(rows.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN)
   return (
-    <div class="scroller" role="list" aria-label={label} aria-rowcount={rows.length} ref={el => { if (el !== null && el.clientHeight > 0 && el.clientHeight !== height) setHeight(el.clientHeight) }}
+    <div class="scroller" role="list" tabIndex={0} aria-label={label} aria-rowcount={rows.length} ref={el => { if (el !== null && el.clientHeight > 0 && el.clientHeight !== height) setHeight(el.clientHeight) }}
       onScroll={e => setTop(e.currentTarget.scrollTop)}>
       <div style={{ height: `${rows.length * ROW_HEIGHT}px`, position: 'relative' }}>
         {rows.slice(first, last).map((r, i) => (

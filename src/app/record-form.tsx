@@ -145,7 +145,7 @@ export const RecordScreen = ({ record }: { record: string }) => {
     device.formState(record, pending).then(setState, (e: Error) => setMessage({ kind: 'error', text: e.message }))
   }, [doc, pending, tick, v])
   if (def === undefined) return <main><p role="alert">{entity} is not in your offline profile.</p></main>
-  if (doc === null || state === null) return <main><p>Opening…</p></main>
+  if (doc === null || state === null) return <main>{message?.kind === 'error' ? <p role="alert" class="error">{message.text}</p> : <p>Opening…</p>}</main>
   const s = readRecord(doc)
   if (s.meta.entity === undefined) return <main><p role="alert">This record is not on this device.</p></main>
   if (s.meta.deletedon !== undefined) return <main><p role="alert">This record was deleted.</p><a href={href.list(entity)}>Back to {def.label}</a></main>
