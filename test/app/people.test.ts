@@ -57,6 +57,10 @@ describe('the app with more than one person', () => {
       await synced(alice)
       await synced(bob)
 
+      // Field security: the secured revenue field is on bob's form (Finance) and not on alice's.
+      expect(await bob.getByLabel('Annual revenue').count()).toBe(1)
+      expect(await alice.getByLabel('Annual revenue').count()).toBe(0)
+
       // Presence: who else has the record open (names from the server).
       await bob.getByText(/Also here: Alice Adams/).waitFor({ timeout: 20_000 })
       await alice.getByText(/Also here: Bob Baker/).waitFor({ timeout: 20_000 })
