@@ -8,7 +8,7 @@ import { dirname, join, normalize, relative } from 'node:path'
 const SRC = 'src'
 
 const sources = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap(e =>
-  e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [])
+  e.isDirectory() ? sources(join(dir, e.name)) : /\.tsx?$/.test(e.name) ? [join(dir, e.name)] : [])
 
 /** Relative imports and re-exports of a file (type-only ones too: a cycle of types still knots two modules). */
 const importsOf = (file: string): string[] => {
