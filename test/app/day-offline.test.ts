@@ -89,13 +89,20 @@ describe('the app, a day offline', () => {
       await page.getByRole('button', { name: 'Create' }).click()
       await page.waitForURL(/#\/r\/lead\//)
       const lead = page.url().split('#/r/lead/')[1]
+      // The flow bar: forward needs the stage's required fields (refused in words), back is free.
+      await page.getByRole('button', { name: 'Next stage' }).click()
+      await page.getByRole('button', { name: 'Stage Develop (current)' }).waitFor()
+      await page.getByRole('button', { name: 'Next stage' }).click()
+      await page.getByRole('alert').filter({ hasText: /^A business rule does not allow it \(.*(Budget|budget)/ }).waitFor()
+      await page.getByRole('button', { name: 'Previous stage' }).click()
+      await page.getByRole('button', { name: 'Stage Qualify (current)' }).waitFor()
       await page.getByRole('button', { name: 'Qualify', exact: true }).click()
       await page.getByText(/Done; created:/).waitFor()
       const created = await page.locator('.made li').count()
       expect(created).toBeGreaterThan(0)
       await shot('04-lead-qualified-offline')
 
-      const waiting = 1 + 1 + 1 + 1 + (1 + created) // field edit, note, contact, lead, the command's parts
+      const waiting = 1 + 1 + 1 + 1 + 2 + (1 + created) // field edit, note, contact, lead, two stage moves, the command's parts
       await expect.poll(async () => (await syncStatus(page)).text, { timeout: 10_000 }).toContain(`${waiting} changes waiting`)
 
       // Reload with the server still down: the service worker has the app, IndexedDB the data.
@@ -108,7 +115,7 @@ describe('the app, a day offline', () => {
       await page.locator('li.tl-note', { hasText: 'Visited the site' }).waitFor()
       await page.goto(`${s.url}/#/e/contact`)
       await page.getByLabel('Search Contact').fill('Nordmann-Offline')
-      await page.locator('.row a', { hasText: 'Ola' }).waitFor()
+      await page.locator('.row a', { hasText: 'Ola' }).locator('.badge.waiting').waitFor() // marked: not uploaded yet
       await page.goto(`${s.url}/#/status`)
       expect(await page.locator('#waiting-edits').textContent()).toBe(String(waiting))
       await shot('06-device-status-offline')

@@ -131,6 +131,7 @@ describe('the app with more than one person', () => {
       await erin.getByText(/You cannot change this record: You may not change these records \(no write privilege on account\)/).waitFor()
       expect(await erin.getByLabel('Main Phone').isDisabled()).toBe(true)
       expect(await erin.getByRole('button', { name: 'Save' }).count()).toBe(0)
+      expect(await erin.getByRole('button', { name: 'Delete' }).count()).toBe(0)
       await erin.goto(`${s.url}/#/e/account`)
       await erin.getByRole('list', { name: 'Account records' }).waitFor()
       expect(await erin.getByRole('link', { name: 'New Account' }).count()).toBe(0)
@@ -161,6 +162,10 @@ describe('the app with more than one person', () => {
       await entry.waitFor({ timeout: 20_000 })
       expect(await entry.textContent()).toMatch(/Why: (your permission was removed|you may not change these records)/)
       await screenshot(alice, 'refusals', '02-alice-inbox-privilege-removed')
+      // Retrying it is refused up front now, in words; the entry stays.
+      await entry.getByRole('button', { name: 'Retry' }).click()
+      await alice.getByRole('alert').filter({ hasText: /You may not change these records \(no write privilege on account\)/ }).waitFor()
+      expect(await alice.locator('.inbox li.item', { hasText: '+47 333 REVOKED' }).count()).toBe(1)
       // Now read-only for her too, up front.
       await openRecord(alice, gate.url, `account/${account}`)
       await alice.getByText(/You cannot change this record/).waitFor()
