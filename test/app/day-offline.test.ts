@@ -112,7 +112,10 @@ describe('the app, a day offline', () => {
       await shot('05-reloaded-offline')
       await page.goto(`${s.url}/#/r/account/${String(account.id)}`)
       await expect.poll(() => page.getByLabel('Main Phone').inputValue(), { timeout: 10_000 }).toBe('+47 22 00 11 22')
-      await page.locator('li.tl-note', { hasText: 'Visited the site' }).waitFor()
+      const note = page.locator('li.tl-note', { hasText: 'Visited the site' })
+      await note.getByRole('button', { name: /Open entrance\.png/ }).click() // from the device: the server is down
+      await note.getByRole('img', { name: 'entrance.png' }).waitFor()
+      expect(await note.getByRole('img', { name: 'entrance.png' }).evaluate(img => (img as HTMLImageElement).naturalWidth)).toBe(1)
       await page.goto(`${s.url}/#/e/contact`)
       await page.getByLabel('Search Contact').fill('Nordmann-Offline')
       await page.locator('.row a', { hasText: 'Ola' }).locator('.badge.waiting').waitFor() // marked: not uploaded yet
