@@ -134,6 +134,9 @@ export class Session {
 
   /** The device SDK's TokenSource. */
   readonly token = async (request: TokenRequest): Promise<string> => {
+    // An identity provider's token the server refused cannot be renewed here: the user signs in there again
+    // (offline nothing refuses it, and the app goes on working with it).
+    if (request.refused && this.current.refreshToken === undefined) this.onEnded('the identity provider\'s token expired')
     if (request.refused || this.expiresInMs() < 60_000) await this.renew().catch(() => {})
     return this.current.token
   }
