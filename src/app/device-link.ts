@@ -57,10 +57,13 @@ export const openDevice = async (s: SignIn): Promise<void> => {
   device.on('receipts', () => { void refreshInbox(device); dataVersion.value++ })
   device.on('evicted', () => { dataVersion.value++ })
   device.on('uploadFailed', u => { if (u.final) void refreshInbox(device) })
+  let ended = false
   session.onEnded = message => {
+    if (ended) return
+    ended = true
     // The data stays (the same user signing in again finds it); the device stops syncing until then.
     device.stopPeriodic()
-    void device.close()
+    device.close().catch(() => {})
     signInNote.value = `Your sign-in ended (${message}). Sign in again; your data on this device is kept.`
     signed.value = null
   }
