@@ -23,6 +23,7 @@ import { blobRoutes } from './blob-routes.ts'
 import { CloseCode } from '../protocol/codes.ts'
 import { syncEvents } from './sync-adapter.ts'
 import { indexPage } from './index-page.ts'
+import { appRoutes } from './app-routes.ts'
 import { DeviceSession } from './device-session.ts'
 import { HeldRecords } from './held-records.ts'
 import { ScopeRowIndex } from './scope-rows.ts'
@@ -68,6 +69,8 @@ export interface ServerDeps {
   readonly clock?: () => number
   /** the identity provider's token verifier (by default built from config.oidc) */
   readonly external?: ExternalVerifier
+  /** where the built app is (default dist/app of this checkout) */
+  readonly appDir?: string
 }
 
 export interface FieldsyncServer {
@@ -139,7 +142,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   app.onError(answerError)
 
   app.get('/healthz', c => c.json({ ok: true, loadedRecords: rooms.loaded }))
-  app.get('/', async c => c.html(indexPage(config, security.model.org, await storage.list())))
+  app.get('/about', async c => c.html(indexPage(config, security.model.org, await storage.list())))
+  app.route('/', appRoutes(deps.appDir))
   // Device apps may be served from another origin; access is by bearer token (no cookies), so any
   // origin may call the API and preflight requests are answered before authentication.
   app.use('/api/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS'], exposeHeaders: ['x-content-hash'] }))
