@@ -45,15 +45,13 @@ interface UpgradeSource {
 /**
  * A server whose websocket upgrades are handled a paced slice at a time: a morning's devices connect
  * together, and a hundred upgrades (token check, handshake, session) in one turn would hold the loop
- * for all of them. A socket that fails while it waits is dropped.
+ * for all of them. Node takes its own error handler off a socket it hands to 'upgrade', and the token
+ * check is asynchronous: a client that resets its connection meanwhile (or after a refusal) made an
+ * unhandled 'error' event that ended the process. Such a socket is dropped, whenever it fails.
  */
 export const pacedUpgrades = (server: UpgradeSource): UpgradeSource => ({
   on: (event, listener) => server.on(event, (request, socket, head) => {
-    const drop = (): void => { socket.destroy() }
-    socket.on('error', drop)
-    void pace().then(() => {
-      socket.off('error', drop)
-      if (!socket.destroyed) listener(request, socket, head)
-    })
+    socket.on('error', () => { socket.destroy() })
+    void pace().then(() => { if (!socket.destroyed) listener(request, socket, head) })
   })
 })

@@ -20,12 +20,12 @@ const unnamed = (page: Page): Promise<string[]> => page.evaluate(() => {
     if (by !== null && by.split(/\s+/).some(id => (document.getElementById(id)?.textContent ?? '').trim() !== '')) return true
     if (el instanceof HTMLInputElement || el instanceof HTMLSelectElement || el instanceof HTMLTextAreaElement) {
       if (el instanceof HTMLInputElement && (el.type === 'hidden')) return true
-      return [...(el.labels ?? [])].some(l => (l.textContent ?? '').trim() !== '') || (el.title ?? '').trim() !== ''
+      return Array.from(el.labels ?? []).some(l => (l.textContent ?? '').trim() !== '') || (el.title ?? '').trim() !== ''
     }
     return (el.textContent ?? '').trim() !== '' || (el.getAttribute('title') ?? '').trim() !== ''
   }
   const visible = (el: Element): boolean => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0 }
-  return [...document.querySelectorAll('input, select, textarea, button, a[href]')]
+  return Array.from(document.querySelectorAll("input, select, textarea, button, a[href]"))
     .filter(el => visible(el) && !named(el))
     .map(el => `${el.tagName.toLowerCase()}${el.id === '' ? '' : '#' + el.id} ${el.outerHTML.slice(0, 120)}`)
 })
