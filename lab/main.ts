@@ -73,6 +73,11 @@ const main = async (): Promise<void> => {
   }
   console.error(`lab: seed ${seed} (replay with --seed ${seed}); ${traces.length} trace(s) x ${strategies.length} strategies; traces in ${tracesDir}`)
 
+  // One small discarded run per strategy first: module loading, WebAssembly and the JIT's warm-up would
+  // otherwise land on the first measured run.
+  const warm = SCENARIOS[1].generate(prng.create(seed), seed, { devices: 2 })
+  for (const st of strategies) await runTrace({ header: warm.header, steps: warm.steps.slice(0, 20) }, st)
+
   const rows: Row[] = []
   const total = traces.length * strategies.length
   const started = Date.now()

@@ -72,21 +72,24 @@ export const figures = (rows: readonly Row[], scalingName: string): Record<strin
       mark: 'bar',
       encoding: {
         facet: { field: 'scenario', type: 'nominal', columns: 4 },
-        x: { field: 'strategy', type: 'nominal', axis: { labelAngle: -45 } },
+        x: { field: 'strategy', type: 'nominal', axis: { labelAngle: -45, labelLimit: 300 }, sort: [...new Set(single.map(r => r.strategy))] },
         xOffset: { field: 'metric', type: 'nominal' },
         y: { field: 'value', type: 'quantitative', title: 'count' },
         color: { field: 'metric', type: 'nominal' }
-      }
+      },
+      resolve: { scale: { y: 'independent' } }
     }
   }
   const scale = rows.filter(r => r.scenario === scalingName)
   if (scale.length > 0) {
+    const counts = [...new Set(scale.map(r => r.devices))].sort((a, b) => a - b)
+    const strategies = [...new Set(scale.map(r => r.strategy))]
     const line = (field: string, title: string): { mark: { type: 'line', point: true }, encoding: Record<string, unknown> } => ({
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'devices', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'devices' },
+        x: { field: 'devices', type: 'quantitative', scale: { type: 'log', base: 2 }, axis: { values: counts }, title: 'devices' },
         y: { field, type: 'quantitative', title },
-        color: { field: 'strategy', type: 'nominal' }
+        color: { field: 'strategy', type: 'nominal', sort: strategies, legend: { labelLimit: 300 } }
       }
     })
     specs['cost-vs-devices'] = {
