@@ -92,7 +92,8 @@ export const measure = (r: RunResult): Metrics => {
     conflicts: r.reports.filter(x => x.kind === 'conflict').length,
     refusals: r.reports.filter(x => x.kind === 'refusal').length,
     olderWins,
-    forbiddenKept: made.filter(e => e.forbidden && inFinal(e, r.final)).length,
+    // (A cut is left out: cutting a token whose typing was refused too leaves the text as the cut would.)
+    forbiddenKept: made.filter(e => e.forbidden && e.step.op !== 'cut' && inFinal(e, r.final)).length,
     converged: Object.values(r.replicas).every(s => canonical(s) === final),
     bytesPerEdit: made.length === 0 ? 0 : r.bytes / made.length,
     storedBytes: r.stored,

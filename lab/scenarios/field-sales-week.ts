@@ -1,7 +1,7 @@
 // A field-sales week: reps and their manager edit shared accounts for five working days; each device
 // spends some days offline on site visits and syncs in the evening (or the next morning).
 
-import { DAY, HOUR, MINUTE, TraceBuilder, chance, devicesOf, int, pick, recordsOf, type Scenario } from './gen.ts'
+import { DAY, HOUR, MANAGER, MINUTE, TraceBuilder, chance, devicesOf, int, pick, recordsOf, type Scenario } from './gen.ts'
 
 export const fieldSalesWeek: Scenario = {
   name: 'field-sales-week',
@@ -10,6 +10,7 @@ export const fieldSalesWeek: Scenario = {
     const ds = devicesOf(devices)
     const records = recordsOf(6)
     const b = new TraceBuilder('field-sales-week', seed, ds, records)
+    const manager = ds.find(d => d.user === MANAGER) ?? ds[ds.length - 1]
     for (let day = 0; day < 5; day++) {
       const start = day * DAY + 8 * HOUR
       for (const d of ds) {
@@ -26,7 +27,7 @@ export const fieldSalesWeek: Scenario = {
         if (offline) { if (!chance(gen, 1 / 3)) { b.online(start + 10 * HOUR, d.id); b.offline(start + 10 * HOUR + MINUTE, d.id) } } else b.offline(start + 9 * HOUR + int(gen, 0, 30) * MINUTE, d.id)
       }
       // Once in the week the manager removes an account that is done with.
-      if (day === 3) b.remove(start + int(gen, 60, 8 * 60) * MINUTE, ds[ds.length - 1].id, pick(gen, records).id)
+      if (day === 3) b.remove(start + int(gen, 60, 8 * 60) * MINUTE, manager.id, pick(gen, records).id)
     }
     return b.build()
   }
