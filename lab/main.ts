@@ -71,7 +71,9 @@ const main = async (): Promise<void> => {
       }
     }
   }
-  console.error(`lab: seed ${seed} (replay with --seed ${seed}); ${traces.length} trace(s) x ${strategies.length} strategies; traces in ${tracesDir}`)
+  console.error(values.trace === undefined
+    ? `lab: seed ${seed} (replay with --seed ${seed}); ${traces.length} trace(s) x ${strategies.length} strategies; traces in ${tracesDir}`
+    : `lab: replaying ${values.trace} (generated with seed ${traces[0].trace.header.seed}) x ${strategies.length} strategies`)
 
   // One small discarded run per strategy first: module loading, WebAssembly and the JIT's warm-up would
   // otherwise land on the first measured run.

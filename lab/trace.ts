@@ -132,8 +132,14 @@ export const encodeTrace = (trace: Trace): string =>
   [trace.header, ...trace.steps].map(x => JSON.stringify(x)).join('\n') + '\n'
 
 export const readTrace = (file: string): Trace => {
+  let text: string
   try {
-    return decodeTrace(readFileSync(file, 'utf8'))
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new TraceError(`${file}: cannot read it (${(e as Error).message})`)
+  }
+  try {
+    return decodeTrace(text)
   } catch (e) {
     if (e instanceof TraceError) throw new TraceError(`${file}: ${e.message}`)
     throw e

@@ -88,15 +88,19 @@ export const fieldsyncRun = async (world: LabWorld, policy: string): Promise<Lab
     kind: r.reason === 'superseded' ? 'conflict' : 'refusal', user: r.principal, record: r.record.slice(r.record.indexOf('/') + 1), field: r.field, attempted: r.attempted
   })
 
+  /** A room closing a lab member is a bug of the lab or the engine: the run stops with it at the next step. */
+  const closed: string[] = []
+  /** submissions a room asked for (`needState`) and the step that caused them must wait for */
+  const inflight: Promise<void>[] = []
   const memberOf = (d: Device, record: string): RoomMember => {
     const doc = d.docs.get(record)!
     return {
       principal: d.user, delivered: d.delivered, device: d.id,
       update: update => { bytes += update.length; Y.applyUpdate(doc, update, RECEIVED) },
-      needState: stateVector => { bytes += stateVector.length; void submit(d, record, Y.encodeStateAsUpdate(doc, stateVector)) },
+      needState: stateVector => { bytes += stateVector.length; inflight.push(submit(d, record, Y.encodeStateAsUpdate(doc, stateVector))) },
       receipts: list => { bytes += jsonBytes(list); live.push(...list) },
       presence: () => {},
-      close: (code, reason) => { throw new Error(`the room closed ${d.id} on ${record}: ${code} ${reason}`) }
+      close: (code, reason) => { closed.push(`the room closed ${d.id} on ${record}: ${code} ${reason}`) }
     }
   }
 
@@ -105,7 +109,17 @@ export const fieldsyncRun = async (world: LabWorld, policy: string): Promise<Lab
     if (m === undefined) return
     bytes += update.length
     const outcome = await (await room(record)).submit(m, update)
-    if (outcome.kind === 'dropped' || outcome.kind === 'failed') throw new Error(`${d.id}'s update of ${record} was ${outcome.kind}`)
+    if (outcome.kind === 'dropped' || outcome.kind === 'failed') closed.push(`${d.id}'s update of ${record} was ${outcome.kind}`)
+  }
+
+  /** Waits until the record's room has committed and published everything, answers to its requests included. */
+  const settle = async (record: string): Promise<void> => {
+    const r = await room(record)
+    do {
+      await r.settled()
+      await Promise.all(inflight.splice(0))
+    } while (r.busy || inflight.length > 0)
+    if (closed.length > 0) throw new Error(closed.join('; '))
   }
 
   /** Runs a device's edit on its copy; sends the update at once when online. */
@@ -121,7 +135,7 @@ export const fieldsyncRun = async (world: LabWorld, policy: string): Promise<Lab
     }
     if (d.members.has(record)) {
       await submit(d, record, Y.encodeStateAsUpdate(doc, before))
-      await (await room(record)).settled()
+      await settle(record)
     }
     return true
   }
@@ -159,7 +173,7 @@ export const fieldsyncRun = async (world: LabWorld, policy: string): Promise<Lab
         bytes += serverSv.length
         const mine = Y.encodeStateAsUpdate(doc, serverSv)
         if (mine.length > 2) await submit(d, record, mine)
-        await r.settled()
+        await settle(record)
       }
       d.delivered = security.model.version
     },
