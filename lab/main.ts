@@ -3,65 +3,29 @@
 
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import * as prng from 'lib0/prng'
 import { measure } from './metrics.ts'
 import { writeOutput, markdown, type Row } from './output.ts'
 import { runTrace } from './run.ts'
 import { SCENARIOS } from './scenarios/index.ts'
 import { DEVICE_COUNTS, scaling } from './scenarios/scaling.ts'
-import { STRATEGIES } from './strategies/index.ts'
 import { readTrace, writeTrace, TraceError, type Trace } from './trace.ts'
-
-const USAGE = `npm run lab -- [options]
-  --scenario a,b      scenarios to run (default: all): ${SCENARIOS.map(s => s.name).join(', ')}
-  --strategy a,b      strategies to run (default: all): ${STRATEGIES.map(s => s.name).join(', ')}
-  --seed n            the generators' seed (default: random; printed)
-  --devices n[,m]     device count for every scenario (default: each scenario's own); for scaling, the
-                      counts to sweep (default: ${DEVICE_COUNTS.join(',')})
-  --trace file        replay a recorded trace (JSON Lines, see README) instead of the generators
-  --out dir           output folder (default: lab-out)`
-
-class UsageError extends Error {}
-
-const listOf = <T extends { name: string }>(what: string, all: readonly T[], text: string | undefined): T[] => {
-  if (text === undefined) return [...all]
-  return text.split(',').map(n => {
-    const found = all.find(x => x.name === n.trim())
-    if (found === undefined) throw new UsageError(`unknown ${what} ${JSON.stringify(n)}; one of: ${all.map(x => x.name).join(', ')}`)
-    return found
-  })
-}
-
-const positiveInts = (text: string, what: string): number[] => text.split(',').map(x => {
-  const n = Number(x)
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`${what}: expected whole numbers from 1 to 256, got ${JSON.stringify(x)}`)
-  return n
-})
+import { parseOptions, USAGE, UsageError } from './options.ts'
 
 const main = async (): Promise<void> => {
-  const { values } = parseArgs({
-    options: {
-      scenario: { type: 'string' }, strategy: { type: 'string' }, seed: { type: 'string' }, devices: { type: 'string' },
-      trace: { type: 'string' }, out: { type: 'string', default: 'lab-out' }, help: { type: 'boolean', short: 'h' }
-    },
-    strict: true
-  })
-  if (values.help === true) { console.log(USAGE); return }
-  const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : positiveInts(values.seed, '--seed')[0]
-  const strategies = listOf('strategy', STRATEGIES, values.strategy)
-  const devices = values.devices === undefined ? undefined : positiveInts(values.devices, '--devices')
-  const out = values.out
+  const options = parseOptions(process.argv.slice(2))
+  if (options.help) { console.log(USAGE); return }
+  const { seed, strategies, devices, out } = options
   const tracesDir = join(out, 'traces')
   mkdirSync(tracesDir, { recursive: true })
 
   // The traces to run: a recorded one, or each scenario's (scaling: one per device count).
   const traces: { scenario: string, devices: number, trace: Trace }[] = []
-  if (values.trace !== undefined) {
-    const trace = readTrace(values.trace)
+  if (options.trace !== undefined) {
+    const trace = readTrace(options.trace)
     traces.push({ scenario: trace.header.scenario, devices: trace.header.devices.length, trace })
   } else {
-    for (const s of listOf('scenario', SCENARIOS, values.scenario)) {
+    for (const s of options.scenarios) {
       const counts = s === scaling ? devices ?? [...DEVICE_COUNTS] : [devices?.[0]]
       for (const n of counts) {
         const trace = s.generate(prng.create(seed), seed, { devices: n })
@@ -71,9 +35,9 @@ const main = async (): Promise<void> => {
       }
     }
   }
-  console.error(values.trace === undefined
+  console.error(options.trace === undefined
     ? `lab: seed ${seed} (replay with --seed ${seed}); ${traces.length} trace(s) x ${strategies.length} strategies; traces in ${tracesDir}`
-    : `lab: replaying ${values.trace} (generated with seed ${traces[0].trace.header.seed}) x ${strategies.length} strategies`)
+    : `lab: replaying ${options.trace} (generated with seed ${traces[0].trace.header.seed}) x ${strategies.length} strategies`)
 
   // One small discarded run per strategy first: module loading, WebAssembly and the JIT's warm-up would
   // otherwise land on the first measured run.
@@ -100,7 +64,7 @@ const main = async (): Promise<void> => {
 }
 
 main().catch((e: unknown) => {
-  if (e instanceof UsageError || e instanceof TraceError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+  if (e instanceof UsageError || e instanceof TraceError) {
     console.error(`lab: ${e.message}\n\n${USAGE}`)
     process.exitCode = 2
     return
