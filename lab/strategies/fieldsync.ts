@@ -133,8 +133,10 @@ export const fieldsyncRun = async (world: LabWorld, policy: string): Promise<Lab
       if (e instanceof RecordError) return false
       throw e
     }
-    if (d.members.has(record)) {
-      await submit(d, record, Y.encodeStateAsUpdate(doc, before))
+    const update = Y.encodeStateAsUpdate(doc, before)
+    // (A cut that found no token wrote nothing: nothing to send.)
+    if (d.members.has(record) && update.length > 2) {
+      await submit(d, record, update)
       await settle(record)
     }
     return true

@@ -4,7 +4,8 @@
 
 import { describe, expect, it } from 'vitest'
 import { measure, type Metrics } from '../../lab/metrics.ts'
-import { runTrace, type RunResult } from '../../lab/run.ts'
+import { runTrace, TRACE_EPOCH, type RunResult } from '../../lab/run.ts'
+import { jsonBytes } from '../../lab/strategy.ts'
 import { STRATEGIES } from '../../lab/strategies/index.ts'
 import { checkTrace, TRACE_FORMAT, TRACE_VERSION, type Step, type Trace } from '../../lab/trace.ts'
 
@@ -150,5 +151,33 @@ describe('privilege revoked while offline', () => {
     for (const name of ['record-lww', 'field-lww-hlc', 'automerge']) {
       expect((await run(t, name)).m, name).toMatchObject({ lost: 0, refusals: 0, forbiddenKept: 1 })
     }
+  })
+})
+
+describe('bytes', () => {
+  it('field LWW: what one online edit and the others\' final connects send, exactly; what the server stores', async () => {
+    const t = trace([online(0, 'alice'), set(1000, 'alice', 'telephone1', 'a1')])
+    const { r, m } = await run(t, 'field-lww-hlc')
+    const unit = (value: string, wall: number, writer: number) => ({ value, clock: { wall, counter: 0, writer } })
+    const sent = jsonBytes({ r1: { 'f:telephone1': unit('a1', TRACE_EPOCH + 1000, 1) } })
+    // alice connects (8), sends her unit; nina and bob connect at the end (8 each) and receive it
+    expect(r.bytes).toBe(24 + 3 * sent)
+    expect(m.bytesPerEdit).toBe(24 + 3 * sent)
+    expect(m.storedBytes).toBe(jsonBytes({ r1: { 'f:telephone1': unit('a1', TRACE_EPOCH + 1000, 1), 'f:address1_city': unit('c0', 0, 0), 't:description': unit('', 0, 0) } }))
+  })
+
+  it('fieldsync: an online edit costs its update once up and once more for each other online device', async () => {
+    const base = [online(0, 'alice'), online(0, 'nina'), online(0, 'bob')]
+    const quiet = await run(trace(base), 'fieldsync-later-edit-wins')
+    const one = await run(trace([...base, set(1000, 'alice', 'telephone1', 'a1')]), 'fieldsync-later-edit-wins')
+    const two = await run(trace([...base, set(1000, 'alice', 'telephone1', 'a1'), set(2000, 'alice', 'address1_city', 'a2')]), 'fieldsync-later-edit-wins')
+    // Each edit is sent up once and published to the two other members: three copies of about the same size.
+    const first = one.r.bytes - quiet.r.bytes
+    const second = two.r.bytes - one.r.bytes
+    expect(first % 3).toBe(0)
+    expect(second % 3).toBe(0)
+    expect(first).toBeGreaterThan(3 * 20)
+    expect(two.m.bytesPerEdit).toBe(two.r.bytes / 2)
+    expect(two.m.storedBytes).toBeGreaterThan(one.m.storedBytes)
   })
 })
