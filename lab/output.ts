@@ -71,7 +71,7 @@ export const figures = (rows: readonly Row[], scalingName: string): Record<strin
       ]) },
       mark: 'bar',
       encoding: {
-        facet: { field: 'scenario', type: 'nominal', columns: 4 },
+        facet: { field: 'scenario', type: 'nominal', columns: 4, sort: [...new Set(single.map(r => r.scenario))] },
         x: { field: 'strategy', type: 'nominal', axis: { labelAngle: -45, labelLimit: 300 }, sort: [...new Set(single.map(r => r.strategy))] },
         xOffset: { field: 'metric', type: 'nominal' },
         y: { field: 'value', type: 'quantitative', title: 'count' },
