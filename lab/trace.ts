@@ -6,6 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 
 export const TRACE_FORMAT = 'fieldsync-lab-trace'
 export const TRACE_VERSION = 1
+/** A value fits every text field (fieldsync's account.telephone1 is the shortest the lab uses, 50). */
+export const MAX_VALUE_LENGTH = 40
 
 const Name = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a name of a-z, 0-9, _ and - (at most 64)'))
 const Time = v.pipe(v.number(), v.integer(), v.minValue(0))
@@ -43,7 +45,7 @@ export const HeaderSchema = v.strictObject({
 
 export const StepSchema = v.variant('op', [
   /** set a scalar field to a value (values are unique per record and field: they name the edit) */
-  v.strictObject({ op: v.literal('set'), t: Time, device: Name, record: Name, field: v.string(), value: v.string() }),
+  v.strictObject({ op: v.literal('set'), t: Time, device: Name, record: Name, field: v.string(), value: v.pipe(v.string(), v.maxLength(MAX_VALUE_LENGTH, `at most ${MAX_VALUE_LENGTH} characters`)) }),
   /** type `token` into a text, at the token boundary `at` of the way through the device's current text */
   v.strictObject({ op: v.literal('type'), t: Time, device: Name, record: Name, field: v.string(), at: Fraction, token: Token }),
   /** delete the token at `at` of the way through the device's current text (nothing if there is none) */

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import * as Y from 'yjs'
 import * as admin from '../../src/authz/admin.ts'
 import { buildCatalog } from '../../src/docs/catalog.ts'
-import { createRecord, deleteRecord, editText, isDeleted, memoText, readRecord, RecordError, setField } from '../../src/docs/record.ts'
+import { createRecord, deleteRecord, editText, isDeleted, memoText, readRecord, setField } from '../../src/docs/record.ts'
 import { asRecordId, type DocName } from '../../src/ids.ts'
 import { STRATEGIES } from '../../src/metadata/conflict-strategies.ts'
 import type { Receipt } from '../../src/protocol/receipts.ts'
@@ -21,6 +21,7 @@ import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
 import { openSqlite } from '../../src/server/storage/sqlite-db.ts'
 import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
 import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
+import { TraceError } from '../trace.ts'
 import { insertionIndex, jsonBytes, tokenAt, type LabRun, type LabWorld, type RecordSnapshot, type Report, type Strategy } from '../strategy.ts'
 
 const catalog = buildCatalog()
@@ -53,7 +54,15 @@ const clientOf = (id: string): number => {
 
 const nameOf = (record: string): DocName => `account/${record}` as DocName
 
+/** The trace's fields must be account text attributes, its texts account memo attributes, its values fit them. */
+const checkWorld = (world: LabWorld): void => {
+  const kind = (name: string): string | undefined => ACCOUNT.attributes.find(a => a.name === name)?.type
+  for (const f of world.fields) if (kind(f) !== 'text') throw new TraceError(`fieldsync runs a trace's fields as account text attributes: ${f} is not one`)
+  for (const f of world.texts) if (kind(f) !== 'memo') throw new TraceError(`fieldsync runs a trace's texts as account memo attributes: ${f} is not one`)
+}
+
 export const fieldsyncRun = async (world: LabWorld, policy: string): Promise<LabRun> => {
+  checkWorld(world)
   // On tmpfs where there is one: the lab measures CPU and bytes, not the disk's fsync.
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'fieldsync-lab-'))
   const db = openSqlite(join(dir, 'lab.db'))
@@ -126,13 +135,10 @@ export const fieldsyncRun = async (world: LabWorld, policy: string): Promise<Lab
   const edit = async (device: string, record: string, f: (doc: Y.Doc, at: string) => void): Promise<boolean> => {
     const d = dev(device)
     const doc = d.docs.get(record)!
+    // A record deleted on the device's copy takes no edit (the SDK refuses it); any other refusal is the trace's error.
+    if (isDeleted(readRecord(doc, ACCOUNT))) return false
     const before = Y.encodeStateVector(doc)
-    try {
-      f(doc, iso(world.serverNow() + d.skewMs))
-    } catch (e) {
-      if (e instanceof RecordError) return false
-      throw e
-    }
+    f(doc, iso(world.serverNow() + d.skewMs))
     const update = Y.encodeStateAsUpdate(doc, before)
     // (A cut that found no token wrote nothing: nothing to send.)
     if (d.members.has(record) && update.length > 2) {
