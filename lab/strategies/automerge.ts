@@ -19,7 +19,9 @@ const read = (r: Rec | undefined): RecordSnapshot => r === undefined
   : { deleted: false, fields: Object.fromEntries(Object.entries(r.fields).map(([k, v]) => [k, v.toString()])), texts: { ...r.texts } }
 
 export const automergeRun = (world: LabWorld): LabRun => {
-  let server = A.change(A.init<Doc>({ actor: actorOf('server') }), d => {
+  // A change's time is the trace's (seconds), not the machine's: a trace replays to the same bytes.
+  const time = (): number => Math.floor(world.serverNow() / 1000)
+  let server = A.change(A.init<Doc>({ actor: actorOf('server') }), { time: time() }, d => {
     d.records = {}
     for (const r of world.records) {
       d.records[r.id] = { fields: Object.fromEntries(Object.entries(r.fields).map(([k, v]) => [k, new A.ImmutableString(v)])), texts: { ...r.texts } }
@@ -48,7 +50,7 @@ export const automergeRun = (world: LabWorld): LabRun => {
   const change = async (id: string, record: string, f: (d: Doc, r: Rec) => void): Promise<boolean> => {
     const d = dev(id)
     if (d.doc.records[record] === undefined) return false
-    d.doc = A.change(d.doc, x => f(x, x.records[record]))
+    d.doc = A.change(d.doc, { time: time() }, x => f(x, x.records[record]))
     if (d.online) upload(id, d)
     return true
   }
