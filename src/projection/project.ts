@@ -275,11 +275,12 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     // A delete whose writer had not seen some fields' latest edits: each of their authors is told.
     const deletion = changes.find(c => c.kind === 'deleted')
     if (deletion !== undefined && !dropped.includes(deletion) && ctx.conflicts !== undefined) {
+      // (Its own writer too: an edit it had not seen was made on another of that user's devices.)
       for (const [editor, edited] of unseenEdits(fields, after.meta.deletedseen, ctx.conflicts.principalOf)) {
-        if (editor === ctx.userId) continue
+        const who = editor === ctx.userId ? 'you' : ctx.userId
         conflicts.push({
           principal: editor, record: ctx.record, change: 'deleted', field: null, attempted: edited, kept: { deletedby: after.meta.deletedby ?? null, deletedon: after.meta.deletedon ?? null },
-          reason: Reason.superseded, message: `${ctx.userId} deleted this record at ${String(after.meta.deletedon)} without having seen your changes to ${Object.keys(edited).join(', ')}; a delete wins over edits`,
+          reason: Reason.superseded, message: `${who} deleted this record at ${String(after.meta.deletedon)} without having seen ${editor === ctx.userId ? 'your changes on another device' : 'your changes'} to ${Object.keys(edited).join(', ')}; a delete wins over edits`,
           privilegeVersion: ctx.ix.version, at: now, conflict: { by: ctx.userId, at: String(after.meta.deletedon), editedAt: now }
         })
       }

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { readRecord, setField } from '../../src/docs/record.ts'
+import { deleteRecord, readRecord, setField } from '../../src/docs/record.ts'
 import { Reason } from '../../src/protocol/receipts.ts'
 import { recordingMember } from '../../tools/room-member.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
@@ -129,5 +129,23 @@ describe('what the record keeps of an update', () => {
     expect(published.map((p, i) => p.equals(Buffer.from(updates[i])))).toEqual([true, true, true])
     expect(alice.events).toEqual([])
     expect(readRecord(room.doc, account).fields.telephone1).toBe('+47 3')
+  })
+
+  it('a delete that had not seen its own user\'s edit from another device tells that user', async () => {
+    const { room } = await roomOverSqlite(cleanups, 'room-own-delete')
+    const phone = recordingMember('u-alice', { device: 'alice-phone' })
+    const laptop = recordingMember('u-alice', { device: 'alice-laptop' })
+    for (const m of [phone, laptop]) room.join(m)
+    const p = copy(room)
+    const l = copy(room)
+    const edited = edit(p, d => setField(d, account, 'telephone1', '+47 phone', { by: 'u-alice', at: AT }))
+    const deleted = edit(l, d => deleteRecord(d, account, { by: 'u-alice', at: AT }))
+    expect(await room.submit(phone, edited)).toEqual({ kind: 'committed', receipts: [] })
+    const outcome = await room.submit(laptop, deleted)
+    expect(outcome.kind).toBe('committed')
+    const entries = outcome.kind === 'committed' ? outcome.receipts : []
+    expect(entries.map(r => [r.principal, r.reason, r.change])).toEqual([['u-alice', 'superseded', 'deleted']])
+    expect(entries[0].attempted).toEqual({ telephone1: '+47 phone' })
+    expect(entries[0].message).toMatch(/your changes on another device to telephone1/)
   })
 })
