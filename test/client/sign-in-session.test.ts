@@ -164,6 +164,22 @@ describe('the sign-in session (device SDK)', () => {
     expect(existsSync(other.file)).toBe(false)
   })
 
+  it('a renewal under way when signing out is not kept (no `session` to store after sign-out)', async () => {
+    const { s, opts, advance } = await setUp()
+    const session = await SignInSession.signIn(opts, 'alice', PASSWORD)
+    const first = session.state
+    const kept: SessionState[] = []
+    session.on('session', st => kept.push(st))
+    advance(35_000) // due
+    const renewal = session.token({ refused: false }) // its POST /auth/refresh is under way
+    expect(await session.signOut()).toEqual({ serverSignedOut: true })
+    await expect(renewal).rejects.toMatchObject({ message: 'signed out' })
+    expect(kept).toEqual([])
+    expect(session.state).toBe(first)
+    const renewal2 = await fetch(`${s.url}/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: first.refreshToken }) })
+    expect(renewal2.status).toBe(401) // the sign-in ended on the server
+  })
+
   it('demo mode: signs in as a demo user without a password; outside demo mode, or an unknown user, is refused', async () => {
     const demo = await startTestServer()
     cleanups.push(() => demo.dispose())
