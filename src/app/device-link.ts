@@ -1,9 +1,11 @@
 // Opens the signed-in user's device (one IndexedDB database per user) and feeds its events to the app's
 // signals; runs the first sync with progress, periodic syncs, and sign-out (which deletes the database).
+// The sign-in itself is the device SDK's SignInSession (kept in localStorage by ./session.ts).
 
 import { FieldsyncDevice, type SocketLike } from '../client/device.ts'
 import { IndexedDbLocalStore } from '../client/indexeddb-store.ts'
-import { Session, stored, type SignIn } from './session.ts'
+import { SignInSession } from '../client/sign-in-session.ts'
+import { forget, persist, providerTokenInFragment, sessionOptions, storedSession } from './session.ts'
 import { conflictCount, dataVersion, firstSync, inboxCount, lastSyncAt, progress, signed, signInNote, status, syncError, unsynced } from './state.ts'
 
 const SYNC_EVERY_MS = 15_000
@@ -11,7 +13,7 @@ const SYNC_EVERY_MS = 15_000
 // The browser's WebSocket is a SocketLike; only its handlers' event types are narrower than the SDK's `unknown`.
 const BrowserSocket = WebSocket as unknown as new (url: string) => SocketLike
 
-const dbNameOf = (s: SignIn): string => `fieldsync-${s.user.id}`
+const dbNameOf = (session: SignInSession): string => `fieldsync-${session.user.id}`
 
 export const refreshInbox = async (device: FieldsyncDevice): Promise<void> => {
   const items = await device.inbox()
@@ -41,9 +43,9 @@ export const syncNow = async (device: FieldsyncDevice): Promise<boolean> => {
   }
 }
 
-export const openDevice = async (s: SignIn): Promise<void> => {
-  const session = new Session(s)
-  const dbName = dbNameOf(s)
+export const openDevice = async (session: SignInSession): Promise<void> => {
+  persist(session)
+  const dbName = dbNameOf(session)
   const device = await FieldsyncDevice.open({
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`,
     token: session.token, store: await IndexedDbLocalStore.open(dbName), WebSocket: BrowserSocket, syncIntervalMs: SYNC_EVERY_MS
@@ -57,22 +59,20 @@ export const openDevice = async (s: SignIn): Promise<void> => {
   device.on('receipts', () => { void refreshInbox(device); dataVersion.value++ })
   device.on('evicted', () => { dataVersion.value++ })
   device.on('uploadFailed', u => { if (u.final) void refreshInbox(device) })
-  let ended = false
-  session.onEnded = message => {
-    if (ended) return
-    ended = true
+  session.on('ended', e => { // (emitted once)
     // The data stays (the same user signing in again finds it); the device stops syncing until then.
+    forget()
     device.stopPeriodic()
     device.close().catch(() => {})
-    signInNote.value = `Your sign-in ended (${message}). Sign in again; your data on this device is kept.`
+    signInNote.value = `Your sign-in ended (${e.message}). Sign in again; your data on this device is kept.`
     signed.value = null
-  }
+  })
   unsynced.value = await device.unsyncedCount()
   await refreshInbox(device)
   status.value = device.status
-  session.start()
+  session.renewInBackground()
   firstSync.value = device.lastMetadata === null
-  signed.value = { session, device, dbName }
+  signed.value = { session, device }
   addEventListener('online', () => { void syncNow(device) })
   if (firstSync.value) {
     progress.value = { done: 0, total: 0, bytes: 0 }
@@ -82,27 +82,32 @@ export const openDevice = async (s: SignIn): Promise<void> => {
   device.startPeriodic(SYNC_EVERY_MS)
 }
 
-/** The app's start: a stored sign-in opens the device at once (offline too). */
+/** The app's start: an identity provider's token in the fragment signs in with it; else a stored sign-in
+ * opens the device at once (offline too). */
 export const resume = async (): Promise<void> => {
-  const s = stored()
-  if (s !== null) await openDevice(s)
+  const token = providerTokenInFragment()
+  if (token !== null) {
+    let session: SignInSession
+    try {
+      session = SignInSession.fromProviderToken(sessionOptions(), token)
+    } catch (e) {
+      signInNote.value = `The identity provider's sign-in could not be read (${(e as Error).message}). Sign in again.`
+      return
+    }
+    await openDevice(session)
+    return
+  }
+  const session = storedSession()
+  if (session !== null) await openDevice(session)
 }
-
-const deleteDatabase = (name: string): Promise<void> => new Promise((resolve, reject) => {
-  const req = indexedDB.deleteDatabase(name)
-  req.onsuccess = () => resolve()
-  req.onerror = () => reject(req.error ?? new Error(`could not delete ${name}`))
-  req.onblocked = () => resolve() // closed below; it goes once the last connection is gone
-})
 
 /** Signs out: ends the sign-in, closes the device and deletes its data from this browser. */
 export const signOut = async (): Promise<void> => {
   const cur = signed.value
   if (cur === null) return
   cur.device.stopPeriodic()
-  await cur.device.close()
-  await cur.session.signOut()
-  await deleteDatabase(cur.dbName)
+  forget()
+  await cur.session.signOut(cur.device) // closes the device and deletes its database
   localStorage.removeItem('fieldsync.last-sync')
   lastSyncAt.value = null
   unsynced.value = 0

@@ -30,7 +30,7 @@ export const DeviceStatusScreen = () => {
       <h1>Device status</h1>
       <dl class="figures">
         <dt>Status</dt><dd id="status-text">{headerState.value.text}{p !== null && p.total > 0 ? ` (${p.done} of ${p.total})` : ''}</dd>
-        <dt>Signed in as</dt><dd>{session.user.fullName} ({session.user.login})</dd>
+        <dt>Signed in as</dt><dd>{session.user.fullName ?? session.user.login} ({session.user.login})</dd>
         <dt>Last sync</dt><dd>{lastSyncAt.value === null ? 'never' : new Date(lastSyncAt.value).toLocaleString()}</dd>
         <dt>Changes waiting to upload</dt><dd id="waiting-edits">{unsynced.value}</dd>
         <dt>Files waiting to upload</dt><dd id="waiting-files">{f?.files ?? '…'}</dd>

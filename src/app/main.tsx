@@ -10,8 +10,6 @@ import { EntityList, RecordList } from './lists.tsx'
 import { RecordScreen, NewRecordScreen } from './record-form.tsx'
 import { InboxScreen } from './inbox.tsx'
 import { DeviceStatusScreen } from './device-status.tsx'
-import { signInWithProviderToken } from './session.ts'
-import { openDevice } from './device-link.ts'
 
 const Header = () => {
   const h = headerState.value
@@ -42,12 +40,8 @@ const App = () => {
   const [ready, setReady] = useState(false)
   const [failure, setFailure] = useState<string | null>(null)
   useEffect(() => {
-    // An identity provider hands its token back in the fragment (#id_token=…).
-    const m = /(?:^#|&)id_token=([^&]+)/.exec(location.hash)
-    const start = m !== null
-      ? (history.replaceState(null, '', location.pathname), openDevice(signInWithProviderToken(decodeURIComponent(m[1]))))
-      : resume()
-    start.then(() => setReady(true), (e: Error) => { setFailure(e.message); setReady(true) })
+    // (an identity provider's token in the fragment, or the sign-in kept in localStorage)
+    resume().then(() => setReady(true), (e: Error) => { setFailure(e.message); setReady(true) })
   }, [])
   if (!ready) return <p class="loading">Opening…</p>
   if (failure !== null) return <p role="alert" class="error">The app could not open its data: {failure}</p>

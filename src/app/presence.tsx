@@ -5,12 +5,12 @@
 import { useEffect, useState } from 'preact/hooks'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
-import type { Session } from './session.ts'
+import type { SignInSession } from '../client/sign-in-session.ts'
 import { status } from './state.ts'
 
 interface PresenceUser { readonly id?: string, readonly name?: string, readonly login?: string }
 
-export const Presence = ({ record, session }: { record: string, session: Session }) => {
+export const Presence = ({ record, session }: { record: string, session: SignInSession }) => {
   const [others, setOthers] = useState<string[]>([])
   const online = status.value !== 'offline'
   useEffect(() => {

@@ -1,7 +1,8 @@
 // The sign-in screen: a demo user picker (demo mode), login and password, and the first sync's progress.
 
 import { useEffect, useState } from 'preact/hooks'
-import { demoUsers, signInAsDemoUser, signInWithPassword, type SignIn } from './session.ts'
+import { SignInSession } from '../client/sign-in-session.ts'
+import { demoUsers, sessionOptions } from './session.ts'
 import { openDevice } from './device-link.ts'
 import { firstSync, progress, signInNote, syncError, signed } from './state.ts'
 import { syncNow } from './device-link.ts'
@@ -14,7 +15,7 @@ export const SignInScreen = () => {
   const [busy, setBusy] = useState(false)
   useEffect(() => { void demoUsers().then(setUsers) }, [])
 
-  const run = async (f: () => Promise<SignIn>): Promise<void> => {
+  const run = async (f: () => Promise<SignInSession>): Promise<void> => {
     setBusy(true)
     setError(null)
     try {
@@ -36,11 +37,11 @@ export const SignInScreen = () => {
         <section aria-labelledby="demo-h">
           <h2 id="demo-h">Demo: sign in as</h2>
           <ul class="demo-users">
-            {users.map(u => <li key={u.login}><button type="button" disabled={busy} onClick={() => { void run(() => signInAsDemoUser(u.login)) }}>{u.name} <small>({u.login})</small></button></li>)}
+            {users.map(u => <li key={u.login}><button type="button" disabled={busy} onClick={() => { void run(() => SignInSession.signInDemo(sessionOptions(), u.login)) }}>{u.name} <small>({u.login})</small></button></li>)}
           </ul>
         </section>
       )}
-      <form onSubmit={e => { e.preventDefault(); void run(() => signInWithPassword(login.trim(), password)) }}>
+      <form onSubmit={e => { e.preventDefault(); void run(() => SignInSession.signIn(sessionOptions(), login.trim(), password)) }}>
         <h2>Sign in</h2>
         <label>Login<input name="login" autocomplete="username" required value={login} onInput={e => setLogin(e.currentTarget.value)} /></label>
         <label>Password<input name="password" type="password" autocomplete="current-password" required value={password} onInput={e => setPassword(e.currentTarget.value)} /></label>
@@ -61,7 +62,7 @@ export const FirstSyncScreen = () => {
   return (
     <main class="first-sync">
       <h1>Getting your records</h1>
-      <p>Signed in as {cur?.session.user.fullName}. Your records are copied to this device so you can work offline.</p>
+      <p>Signed in as {cur?.session.user.fullName ?? cur?.session.user.login}. Your records are copied to this device so you can work offline.</p>
       <label for="first-sync-bar">Records</label>
       <progress id="first-sync-bar" max={p?.total === 0 ? undefined : p?.total} value={p?.total === 0 ? undefined : p?.done} />
       <p class="figures" role="status" aria-live="polite">{p === null || p.total === 0 ? 'Connecting…' : `${p.done} of ${p.total} records · ${kib(p.bytes)}`}</p>

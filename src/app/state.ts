@@ -3,7 +3,7 @@
 
 import { signal, computed } from '@preact/signals'
 import type { FieldsyncDevice, DeviceStatus } from '../client/device.ts'
-import type { Session } from './session.ts'
+import type { SignInSession } from '../client/sign-in-session.ts'
 
 export type Route =
   | { readonly name: 'home' }
@@ -38,7 +38,7 @@ export const route = signal<Route>(parseRoute(location.hash))
 addEventListener('hashchange', () => { route.value = parseRoute(location.hash) })
 export const go = (to: string): void => { location.hash = to }
 
-export interface Signed { readonly session: Session, readonly device: FieldsyncDevice, readonly dbName: string }
+export interface Signed { readonly session: SignInSession, readonly device: FieldsyncDevice }
 
 /** null: the sign-in screen */
 export const signed = signal<Signed | null>(null)

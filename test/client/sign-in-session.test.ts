@@ -1,7 +1,9 @@
 // The device SDK's sign-in session against a real server outside demo mode (TOKEN_TTL_SECONDS=60, the
 // server's sign-in clock and the session's moved together by the test): password sign-in, renewal before
 // expiry and when refused, work offline with the token in hand and renewal when back, a sign-in ended on
-// the server, and sign-out (the server's session ended, the device's store deleted) online and offline.
+// the server, and sign-out (the server's session ended, the device's store deleted) online and offline;
+// renewal in the background; a session with an identity provider's token (a JWKS served by the test),
+// which is not renewed here and ends when refused.
 
 import { describe, expect, it } from 'vitest'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -12,10 +14,11 @@ import { issueToken } from '../../src/server/auth.ts'
 import { SIGN_IN_REFUSED } from '../../src/server/auth-routes.ts'
 import { FieldsyncDevice, type SocketLike } from '../../src/client/device.ts'
 import { SqliteLocalStore } from '../../src/client/sqlite-store.ts'
-import { SignInFailed, SignInSession, type SessionState, type SignInOptions } from '../../src/client/sign-in-session.ts'
+import { isSessionState, PROVIDER_TOKEN_REFUSED, SignInFailed, SignInSession, type SessionEvents, type SessionState, type SignInOptions } from '../../src/client/sign-in-session.ts'
 import { SECRET, startTestServer, type TestServer } from '../helpers/server.ts'
 import { FAST_SCRYPT, setPassword } from '../helpers/sign-in.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
+import { keyPair, startIdentityProvider } from '../helpers/identity-provider.ts'
 
 const cleanups = useCleanups()
 const PASSWORD = 'alice has a long password'
@@ -43,6 +46,13 @@ const deviceStore = (): { file: string, store: SqliteLocalStore } => {
   const file = join(dir, 'device.db')
   return { file, store: new SqliteLocalStore(file) }
 }
+
+/** The first `event` the session emits, or a rejection after `ms`. */
+const next = <E extends keyof SessionEvents>(session: SignInSession, event: E, ms = 10_000): Promise<Parameters<SessionEvents[E]>[0]> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${event}' within ${ms} ms`)), ms)
+    session.once(event, ((v: Parameters<SessionEvents[E]>[0]) => { clearTimeout(timer); resolve(v) }) as SessionEvents[E])
+  })
 
 describe('the sign-in session (device SDK)', () => {
   it('signs in with a password; a wrong one is refused with the server\'s one answer', async () => {
@@ -154,6 +164,24 @@ describe('the sign-in session (device SDK)', () => {
     expect(existsSync(other.file)).toBe(false)
   })
 
+  it('a renewal under way when signing out is not kept (no `session` to store after sign-out)', async () => {
+    const { s, opts, advance } = await setUp()
+    const session = await SignInSession.signIn(opts, 'alice', PASSWORD)
+    const first = session.state
+    const kept: SessionState[] = []
+    session.on('session', st => kept.push(st))
+    advance(35_000) // due
+    const renewal = session.token({ refused: false }).catch((e: unknown) => e) // its POST /auth/refresh is under way
+    expect(await session.signOut()).toEqual({ serverSignedOut: true })
+    const refused = await renewal
+    expect(refused).toBeInstanceOf(SignInFailed)
+    expect(refused).toMatchObject({ message: 'signed out' })
+    expect(kept).toEqual([])
+    expect(session.state).toBe(first)
+    const renewal2 = await fetch(`${s.url}/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: first.refreshToken }) })
+    expect(renewal2.status).toBe(401) // the sign-in ended on the server
+  })
+
   it('demo mode: signs in as a demo user without a password; outside demo mode, or an unknown user, is refused', async () => {
     const demo = await startTestServer()
     cleanups.push(() => demo.dispose())
@@ -164,5 +192,101 @@ describe('the sign-in session (device SDK)', () => {
     await expect(SignInSession.signInDemo({ url: demo.url }, 'nobody')).rejects.toMatchObject({ status: 404, code: 'sign-in-failed' })
     const { opts } = await setUp() // DEMO=0
     await expect(SignInSession.signInDemo(opts, 'bob')).rejects.toMatchObject({ status: 404 })
+  })
+
+  it('renews in the background once the token is due, with no device asking; a sign-in ended meanwhile emits `ended` once', async () => {
+    const { s, opts, advance } = await setUp()
+    const session = await SignInSession.signIn(opts, 'alice', PASSWORD)
+    const stop = session.renewInBackground(20)
+    cleanups.push(stop)
+    const first = session.state
+    const renewed = next(session, 'session')
+    advance(35_000) // 25 s left of 60: due
+    const state = await renewed
+    expect(state.token).not.toBe(first.token)
+    expect(session.state).toBe(state)
+    expect(await authorized(s, state.token)).toBe(200)
+    const ends: SignInFailed[] = []
+    session.on('ended', e => ends.push(e))
+    const elsewhere = await fetch(`${s.url}/auth/logout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: state.refreshToken }) })
+    expect(elsewhere.status).toBe(200)
+    const ended = next(session, 'ended')
+    advance(35_000) // due again: the renewal is refused
+    expect(await ended).toMatchObject({ status: 401, code: 'sign-in-failed' })
+    expect(session.ended).toBe(true)
+    expect(ends.length).toBe(1)
+    expect(session.state).toBe(state) // nothing taken from the refusal
+  })
+
+  it('an identity provider\'s token: a device syncs with it, it is not renewed here (offline or past expiry it is handed out as it is), refused it ends the session', async () => {
+    const idp = await startIdentityProvider()
+    cleanups.push(() => idp.close())
+    const s = await startTestServer({ DEMO: '0', ...idp.env() })
+    cleanups.push(() => s.dispose())
+    const admin = await s.token('avery')
+    const patch = await fetch(`${s.url}/api/admin/users/u-alice`, { method: 'PATCH', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ externalId: 'alice@idp' }) })
+    expect(patch.status).toBe(200)
+    let now = Date.now()
+    let n = 0
+    const opts: SignInOptions = { url: s.url, clock: () => now, fetch: async (input, init) => { n++; return fetch(input, init) } }
+    const token = await idp.sign({ sub: 'alice@idp', preferred_username: 'alice', name: 'Alice Adams' })
+    const session = SignInSession.fromProviderToken(opts, token)
+    expect(session.renewable).toBe(false)
+    expect(session.user).toEqual({ id: 'external:alice@idp', login: 'alice', fullName: 'Alice Adams' })
+    expect(session.state.refreshToken).toBeUndefined()
+    const exp = (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as { exp: number }).exp
+    expect(session.state.expiresAt).toBe(new Date(exp * 1000).toISOString())
+    expect(await authorized(s, await session.token({ refused: false }))).toBe(200)
+    const { file, store } = deviceStore()
+    const device = await FieldsyncDevice.open({ url: `ws://127.0.0.1:${s.port}`, token: session.token, store, WebSocket: WebSocket as unknown as new (url: string) => SocketLike })
+    await device.sync()
+    expect((await store.records()).length).toBeGreaterThan(10)
+
+    // Near and past its expiry, and with the server down: the token as it is, and no request (nothing to renew with).
+    await s.stop()
+    now += 700_000
+    expect(await session.token({ refused: false })).toBe(token)
+    expect(await session.renew()).toBe(false)
+    expect(session.ended).toBe(false)
+    expect(n).toBe(0)
+    // Kept (as JSON in localStorage, say) and resumed: still a session that is not renewed here.
+    const kept: unknown = JSON.parse(JSON.stringify(session.state))
+    expect(isSessionState(kept)).toBe(true)
+    const resumed = SignInSession.resume(opts, kept as SessionState)
+    expect(resumed.renewable).toBe(false)
+    expect(resumed.user.login).toBe('alice')
+
+    // Refused by the server: the session ends (once) and stays ended.
+    const ends: SignInFailed[] = []
+    session.on('ended', e => ends.push(e))
+    await expect(session.token({ refused: true })).rejects.toMatchObject({ status: 401, message: PROVIDER_TOKEN_REFUSED, code: 'sign-in-failed' })
+    await expect(session.token({ refused: false })).rejects.toBeInstanceOf(SignInFailed)
+    await expect(session.renew()).rejects.toBeInstanceOf(SignInFailed)
+    expect(ends.length).toBe(1)
+    expect(session.ended).toBe(true)
+
+    // Sign-out: no sign-in of this server to end (no request); the device's data is deleted.
+    expect(await resumed.signOut(device)).toEqual({ serverSignedOut: false })
+    expect(existsSync(file)).toBe(false)
+    expect(n).toBe(0)
+  })
+
+  it('an identity provider\'s token the server does not take (another key) is still held until refused; what is not a JWT with a subject is a clear error', async () => {
+    const idp = await startIdentityProvider()
+    cleanups.push(() => idp.close())
+    const s = await startTestServer({ DEMO: '0', ...idp.env() })
+    cleanups.push(() => s.dispose())
+    const forged = await idp.sign({ sub: 'alice@idp' }, await keyPair('RS256', 'rsa-1')) // the provider's kid, another key
+    const session = SignInSession.fromProviderToken({ url: s.url }, forged)
+    expect(session.user).toEqual({ id: 'external:alice@idp', login: 'alice@idp', fullName: 'alice@idp' })
+    const held = await session.token({ refused: false }) // nothing here verifies it: the server does
+    expect(await authorized(s, held)).toBe(401)
+    await expect(session.token({ refused: true })).rejects.toMatchObject({ status: 401, message: PROVIDER_TOKEN_REFUSED })
+
+    const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url')
+    expect(() => SignInSession.fromProviderToken({ url: s.url }, 'not a token')).toThrow(expect.objectContaining({ code: 'invalid-field', message: 'token: expected the identity provider\'s token (a JWT)' }))
+    expect(() => SignInSession.fromProviderToken({ url: s.url }, `${part({ alg: 'none' })}.${part({ name: 'Nobody' })}.x`)).toThrow('token: the identity provider\'s token names no subject (sub)')
+    expect(isSessionState({ token: 't', expiresAt: 'x', sessionExpiresAt: 'x', user: { id: 'u' } })).toBe(false) // no login
+    expect(isSessionState({ token: 't', refreshToken: 7, expiresAt: 'x', sessionExpiresAt: 'x', user: { id: 'u', login: 'l' } })).toBe(false)
   })
 })
