@@ -36,6 +36,7 @@ import { NO_METADATA, type Metadata } from '../metadata/metadata.ts'
 import { shareDelta } from '../authz/share-delta.ts'
 import type { ModelIndex } from '../authz/decide.ts'
 import { fieldDocName, type DocName } from '../ids.ts'
+import { startFanOut, type FanOut } from './fan-out.ts'
 
 /** The documents of a record's secured fields (whether or not they exist). */
 const securedDocs = (ix: ModelIndex, record: string): DocName[] =>
@@ -67,6 +68,9 @@ export interface ServerDeps {
   readonly clock?: () => number
   /** the identity provider's token verifier (by default built from config.oidc) */
   readonly external?: ExternalVerifier
+  /** the Yjs client id this instance writes under, when instances share the store (config.redis: it also
+   * names the instance on the fan-out) */
+  readonly serverClient?: number
 }
 
 export interface FieldsyncServer {
@@ -88,7 +92,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const rooms = new Rooms({
     storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter, limits: config.limits,
     rules: metadata.businessRules, flows: metadata.processFlows, blobSize: (userId, hash) => deps.blobs.uploadedSize(userId, hash),
-    ownershipOf: name => storedOwnership(projection, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs
+    ownershipOf: name => storedOwnership(projection, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs,
+    serverClient: deps.serverClient
   })
   // A privilege change takes read access away at once: close those sockets now.
   const sessions = new Set<DeviceSession>()
@@ -181,11 +186,16 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   }))
 
   let server: ServerType | null = null
+  let fanOut: FanOut | null = null
   return {
     app,
     rooms,
     authenticator,
     listen: async () => {
+      if (config.redis !== undefined) {
+        if (deps.serverClient === undefined) throw new Error('fan-out between instances needs the instance\'s server client id (shared storage)')
+        fanOut = await startFanOut({ ...config.redis, instance: deps.serverClient, rooms, security })
+      }
       await place()
       return new Promise(resolve => {
         server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, info => resolve(info.port))
@@ -207,6 +217,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       holdings.flush()
       await new Promise<void>(resolve => { if (server === null) resolve(); else server.close(() => resolve()) })
       await rooms.close()
+      await fanOut?.close()
     }
   }
 }

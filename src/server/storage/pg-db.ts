@@ -21,14 +21,19 @@ const types = {
 
 /** A pool over `url` (a postgres:// connection string; `?options=-c search_path=…` selects a schema). */
 export const openPg = (url: string, max = 10): PgPool => {
-  const pool = new pg.Pool({ connectionString: url, max, types })
-  pool.on('connect', client => {
-    // An acknowledged commit is on disk, whatever the server's default says.
-    client.query('SET synchronous_commit TO on').catch(() => {})
-  })
+  const pool = new pg.Pool({ connectionString: durable(url), max, types })
   // An idle client's error (the server restarted, say) must not end the process: the pool drops it.
   pool.on('error', e => console.error(`PostgreSQL: ${e.message}`))
   return pool
+}
+
+/** `url` with synchronous_commit on for its sessions: an acknowledged commit is on disk, whatever the
+ * server's default says (kept with any other options the URL gives). */
+export const durable = (url: string): string => {
+  const u = new URL(url)
+  const options = u.searchParams.get('options')
+  u.searchParams.set('options', `${options ?? ''} -c synchronous_commit=on`.trim())
+  return u.toString()
 }
 
 /** Runs `f` in one transaction on one client of the pool. */

@@ -77,10 +77,8 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
     try {
       await c.query('BEGIN')
       await c.query(LOCK, [doc])
-      const [log, bindings] = await Promise.all([
-        c.query<LogRow>('SELECT seq, data, parts FROM record_updates WHERE doc = $1 AND seq > $2 ORDER BY seq', [doc, afterSeq]),
-        c.query<{ client: number, principal: string }>('SELECT client, principal FROM client_bindings WHERE doc = $1', [doc])
-      ])
+      const log = await c.query<LogRow>('SELECT seq, data, parts FROM record_updates WHERE doc = $1 AND seq > $2 ORDER BY seq', [doc, afterSeq])
+      const bindings = await c.query<{ client: number, principal: string }>('SELECT client, principal FROM client_bindings WHERE doc = $1', [doc])
       this.held.set(doc, c)
       return { updates: log.rows.flatMap(r => updatesOf(r).map(data => ({ seq: r.seq, data }))), bindings: bindings.rows }
     } catch (e) {

@@ -8,6 +8,7 @@
 
 import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { createRequire } from 'node:module'
+import { durable } from './pg-db.ts'
 
 /** How long one synchronous query may take before it fails (ms). */
 const TIMEOUT_MS = 30_000
@@ -21,7 +22,7 @@ const flag = new Int32Array(workerData.flag)
 const parse = (oid, format) => oid === 20 ? v => Number(v) : pg.types.getTypeParser(oid, format)
 const client = new pg.Client({ connectionString: workerData.url, types: { getTypeParser: parse } })
 client.on('error', () => {})
-const ready = client.connect().then(() => client.query('SET synchronous_commit TO on'))
+const ready = client.connect()
 const answer = m => { port.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0) }
 port.on('message', async req => {
   try {
@@ -61,7 +62,7 @@ export class SyncPg {
     this.flag = new Int32Array(shared)
     this.port = port1
     const pgPath = createRequire(import.meta.url).resolve('pg')
-    this.worker = new Worker(WORKER, { eval: true, workerData: { url, pgPath, port: port2, flag: shared }, transferList: [port2] })
+    this.worker = new Worker(WORKER, { eval: true, workerData: { url: durable(url), pgPath, port: port2, flag: shared }, transferList: [port2] })
     this.worker.unref()
     this.port.unref()
   }
