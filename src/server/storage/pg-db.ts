@@ -62,7 +62,8 @@ export const migrate = async (pool: PgPool, statements: readonly string[]): Prom
     await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
     try {
       await c.query('BEGIN')
-      for (const s of statements) await c.query(s)
+      // One round trip (the simple query protocol takes several statements).
+      await c.query(statements.join(';\n'))
       await c.query('COMMIT')
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {})

@@ -157,7 +157,7 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
     try {
       await c.query('BEGIN')
       // Each record's lock, in one order (no two such transactions wait for each other).
-      for (const doc of [...new Set(batch.map(p => p.doc))].sort()) await c.query(LOCK, [doc])
+      await c.query('SELECT pg_advisory_xact_lock(hashtextextended(d, 7146)) FROM (SELECT DISTINCT d FROM unnest($1::text[]) d ORDER BY d) x', [batch.map(p => p.doc)])
       results = await this.write(c, batch)
       await c.query('COMMIT')
     } catch (e) {
@@ -198,6 +198,9 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
       receipt = r.receipt - receiptCount
     }
     const results: CommitResult[] = []
+    /** log entries, inserted together: seq, doc, data, parts */
+    const rows: [number[], string[], Uint8Array[], number[]] = [[], [], [], []]
+    const entry = (seq: number, doc: string, data: Uint8Array, parts: number): void => { rows[0].push(seq); rows[1].push(doc); rows[2].push(data); rows[3].push(parts) }
     for (const p of batch) {
       const updates = listOf(p.data)
       let seq = 0
@@ -205,12 +208,14 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
         seq = ++feed
         const { compacted } = p.effects
         if (compacted !== undefined) {
-          await c.query('INSERT INTO record_updates (seq, doc, data) VALUES ($1, $2, $3)', [seq, p.doc, compacted])
-          await c.query('DELETE FROM record_updates WHERE doc = $1 AND seq < $2', [p.doc, seq])
+          await c.query('DELETE FROM record_updates WHERE doc = $1', [p.doc])
+          // an earlier entry of this batch for the record is in the merged state too
+          for (let i = rows[1].length - 1; i >= 0; i--) if (rows[1][i] === p.doc) for (const r of rows) r.splice(i, 1)
+          entry(seq, p.doc, compacted, 1)
         } else if (updates.length === 1) {
-          await c.query('INSERT INTO record_updates (seq, doc, data) VALUES ($1, $2, $3)', [seq, p.doc, updates[0]])
+          entry(seq, p.doc, updates[0], 1)
         } else {
-          await c.query('INSERT INTO record_updates (seq, doc, data, parts) VALUES ($1, $2, $3, $4)', [seq, p.doc, encodePackedUpdates(updates), updates.length])
+          entry(seq, p.doc, encodePackedUpdates(updates), updates.length)
         }
       }
       const stored = (p.effects.receipts ?? []).map(r => {
@@ -222,6 +227,10 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
           [stored.map(r => r.seq), stored.map(r => r.principal), stored.map(({ seq: _, ...rest }) => JSON.stringify(rest))])
       }
       results.push({ seq, receipts: stored })
+    }
+    if (rows[0].length > 0) {
+      await c.query('INSERT INTO record_updates (seq, doc, data, parts) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::int[])',
+        [rows[0], rows[1], rows[2].map(d => Buffer.from(d.buffer, d.byteOffset, d.byteLength)), rows[3]])
     }
     return results
   }
