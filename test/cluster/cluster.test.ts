@@ -53,6 +53,7 @@ describe('three instances on PostgreSQL + Redis', () => {
     let redisClient: Redis | undefined
     const instances: (ServerProcess | null)[] = []
     const clients: Client[] = []
+    let reading = false
     try {
       await withSeed(async (gen, seed) => {
         schema = await tempSchema()
@@ -101,7 +102,7 @@ describe('three instances on PostgreSQL + Redis', () => {
         // A reader of the changes feed, following it by position while everything runs.
         const shadow = new Map<DocName, Y.Doc>(records.map(r => [r, new Y.Doc()]))
         let cursor = 0
-        let reading = true
+        reading = true
         const follow = async (): Promise<void> => {
           const head = await stores!.log.head()
           for (const [doc] of await stores!.log.changedSince(cursor, head)) {
@@ -120,7 +121,7 @@ describe('three instances on PostgreSQL + Redis', () => {
           const r1 = chance(gen, 0.5) ? r0 : pick(gen, records) // half the time a same-field race
           for (const [c, r] of [[a0, r0], [a1, r1]] as const) {
             const doc = c.docs.get(r)!
-            const note = `${c.label}-${k}`
+            const note = `${c.label.replace('@', '-at-')}-${k}` // a note id: [A-Za-z0-9_-]
             addNote(doc, entityOf(r), note, { subject: note, text: `round ${k}` }, stamp('u-alice'))
             setField(doc, entityOf(r), 'telephone1', note, stamp('u-alice'))
             allowed.push({ record: r, note })
@@ -134,14 +135,35 @@ describe('three instances on PostgreSQL + Redis', () => {
           if (k === RESTART_AT) instances[1] = await startServerProcess({ ...env, PORT: String(instances[1]!.port) })
           if (k === REDIS_RESTART_AT) await redis.restart()
           // Paced by what crosses instances: alice@0's note reaches nina on instance 2.
-          await until(() => readRecord(n2.docs.get(r0)!, entityOf(r0)).notes[`alice@0-${k}`] !== undefined, `round ${k} reaches instance 2`, [], 20_000)
+          try {
+            await until(() => readRecord(n2.docs.get(r0)!, entityOf(r0)).notes[`alice-at-0-${k}`] !== undefined, `round ${k} reaches instance 2`, [], 20_000)
+          } catch (e) {
+            const d = new Y.Doc(); for (const u of (await stores.log.load(r0)).updates) Y.applyUpdate(d, u.data)
+            console.error('DBG', r0, 'stored', Object.keys(readRecord(d, entityOf(r0)).notes), 'a0', Object.keys(readRecord(a0.docs.get(r0)!, entityOf(r0)).notes), 'n2', Object.keys(readRecord(n2.docs.get(r0)!, entityOf(r0)).notes), n2.providers.map(p => p.wsconnected).join())
+            throw e
+          }
           if (int(gen, 0, 3) === 0) await new Promise(r => setImmediate(r))
         }
 
         // Quiescence: every client holds every allowed note, and all replicas are equal.
         const notesIn = (doc: Y.Doc, r: DocName): Record<string, unknown> => readRecord(doc, entityOf(r)).notes
         await until(() => clients.every(c => allowed.every(a => notesIn(c.docs.get(a.record)!, a.record)[a.note] !== undefined)), 'every allowed note on every client', [], 60_000)
-        await until(() => records.every(r => new Set(clients.map(c => stateOf(r, c.docs.get(r)!))).size === 1), 'clients identical', [], 30_000)
+        try {
+          await until(() => records.every(r => new Set(clients.map(c => stateOf(r, c.docs.get(r)!))).size === 1), 'clients identical', [], 30_000)
+        } catch (e) {
+          for (const r of records) {
+            const states = clients.map(c => readRecord(c.docs.get(r)!, entityOf(r)))
+            const flat = (x: ReturnType<typeof readRecord>): Map<string, string> => new Map(Object.entries(x).flatMap(([part, o]) => Object.entries(o as object).map(([k, v]) => [`${part}.${k}`, JSON.stringify(v)])))
+            const base = flat(states[0])
+            states.slice(1).forEach((x, i) => {
+              const f = flat(x)
+              const keys = new Set([...base.keys(), ...f.keys()])
+              const diff = [...keys].filter(k => base.get(k) !== f.get(k)).map(k => `${k}: ${base.get(k)} / ${f.get(k)}`)
+              if (diff.length > 0) console.error('DBG', r, clients[i + 1].label, diff.join(' | '))
+            })
+          }
+          throw e
+        }
         const stored = new Map<DocName, Y.Doc>()
         for (const r of records) {
           const d = new Y.Doc()
@@ -152,7 +174,7 @@ describe('three instances on PostgreSQL + Redis', () => {
           const state = stateOf(r, stored.get(r)!)
           for (const c of clients) expect(stateOf(r, c.docs.get(r)!), `${c.label} ${r}`).toBe(state)
           // the later of the allowed writes wins a race; nina's never stays
-          expect(String(readRecord(stored.get(r)!, entityOf(r)).fields.telephone1 ?? 'alice@')).toMatch(/^alice@/)
+          expect(String(readRecord(stored.get(r)!, entityOf(r)).fields.telephone1 ?? 'alice-at-')).toMatch(/^alice-at-/)
         }
         for (const a of allowed) expect(notesIn(stored.get(a.record)!, a.record)[a.note], `${a.note} on ${a.record}`).toBeDefined()
 
@@ -178,7 +200,12 @@ describe('three instances on PostgreSQL + Redis', () => {
         await Promise.all(instances.map(i => i?.kill('SIGTERM')))
         expect(await subscribers()).toBe(0)
       })
+    } catch (e) {
+      // What the instances printed tells what went wrong on their side.
+      for (const [i, p] of instances.entries()) console.error(`instance ${i}:\n${p?.output().slice(-3000) ?? ''}`)
+      throw e
     } finally {
+      reading = false
       for (const c of clients) for (const p of c.providers) p.destroy()
       await Promise.all(instances.map(i => i?.kill('SIGKILL')))
       redisClient?.disconnect()

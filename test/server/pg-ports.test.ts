@@ -1,6 +1,8 @@
 // The PostgreSQL adapters pass every storage port's shared suite (the record log's, and each port's in
 // test/server/ports/), each test in a fresh schema of the `test` database, dropped after.
 
+import { describe, expect, it } from 'vitest'
+import pg from 'pg'
 import { loadCatalog } from '../../src/docs/catalog.ts'
 import { demoModel } from '../../src/server/demo.ts'
 import { openPgStores, type PgStores } from '../../src/server/storage/pg-stores.ts'
@@ -70,4 +72,30 @@ describeBlobs('PostgreSQL', async maxBytes => {
 describeHoldings('PostgreSQL', async () => {
   const t = await fresh()
   return { holdings: t.stores().holdings, reopen: async () => (await t.reopen()).holdings, dispose: t.dispose }
+})
+
+describe('PostgreSQL migrations', () => {
+  it('bring a new schema up to date once when three instances open it together, and then wait for no running commit', async () => {
+    const schema = await tempSchema()
+    const opened: PgStores[] = []
+    const c = new pg.Client({ connectionString: schema.url })
+    try {
+      opened.push(...await Promise.all([0, 1, 2].map(() => openPgStores(schema.url, catalog, { maxAttachmentBytes: 10, poolSize: 2 }))))
+      expect((await opened[0].pool.query<{ n: number }>('SELECT count(*)::int AS n FROM fs_counters')).rows[0].n).toBe(1)
+      // An instance's commit in flight holds rows of the log and of a projection table: a fourth
+      // instance starting now must not wait for it (nor take a lock that commit would wait for).
+      await c.connect()
+      await c.query('BEGIN')
+      await c.query(`INSERT INTO rec_account (id) VALUES ('held')`)
+      await c.query(`INSERT INTO record_updates (seq, doc, data) VALUES (1, 'account/held', '\\x00')`)
+      await c.query('UPDATE fs_counters SET feed = feed + 1')
+      opened.push(await openPgStores(schema.url, catalog, { maxAttachmentBytes: 10, poolSize: 2 }))
+      await c.query('COMMIT')
+      expect(await opened[3].log.head()).toBe(1)
+    } finally {
+      await c.end().catch(() => {})
+      for (const s of opened) await s.close()
+      await schema.dispose()
+    }
+  })
 })

@@ -3,6 +3,7 @@
 // starting together run one at a time (a session advisory lock around them).
 
 import pg from 'pg'
+import { createHash } from 'node:crypto'
 
 /** The pool every PostgreSQL adapter of one server shares. */
 export type PgPool = pg.Pool
@@ -52,19 +53,45 @@ export const inTransaction = async <T>(pool: PgPool, f: (c: PgClient) => Promise
   }
 }
 
+/** What already exists in the current schema: a statement that would change nothing is not run. */
+const existing = async (c: PgClient): Promise<{ indexes: Set<string>, columns: Set<string>, views: Map<string, string> }> => {
+  const indexes = await c.query<{ n: string }>(`SELECT indexname AS n FROM pg_indexes WHERE schemaname = current_schema()`)
+  const columns = await c.query<{ n: string }>(`SELECT table_name || '.' || column_name AS n FROM information_schema.columns WHERE table_schema = current_schema()`)
+  const views = await c.query<{ n: string, d: string | null }>(`SELECT c.relname AS n, obj_description(c.oid, 'pg_class') AS d FROM pg_class c
+    WHERE c.relkind = 'v' AND c.relnamespace = current_schema()::regnamespace`)
+  return { indexes: new Set(indexes.rows.map(r => r.n)), columns: new Set(columns.rows.map(r => r.n)), views: new Map(views.rows.map(r => [r.n, r.d ?? ''])) }
+}
+
+const unquote = (name: string): string => name.replace(/^"(.*)"$/, '$1').replace(/""/g, '"')
+
 /**
- * Runs migration statements (each idempotent: IF NOT EXISTS) holding the migration lock, so instances
- * that start together bring the schema up to date one after another.
+ * Runs migration statements (each idempotent) holding the migration lock, so instances that start together
+ * bring the schema up to date one after another. Statements whose object exists already are skipped
+ * before they run: an ALTER TABLE or CREATE INDEX takes a strong lock on a table even when it then finds
+ * nothing to do, and would wait for (or deadlock with) the commits of instances already running.
+ * A view is made with a comment naming its definition, and made again only when that changes.
  */
 export const migrate = async (pool: PgPool, statements: readonly string[]): Promise<void> => {
   const c = await pool.connect()
   try {
     await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
     try {
-      await c.query('BEGIN')
-      // One round trip (the simple query protocol takes several statements).
-      await c.query(statements.join(';\n'))
-      await c.query('COMMIT')
+      const have = await existing(c)
+      const todo = statements.flatMap(st => {
+        const index = /^CREATE INDEX IF NOT EXISTS ("(?:[^"]|"")+"|\S+) ON/.exec(st)
+        if (index !== null) return have.indexes.has(unquote(index[1])) ? [] : [st]
+        const column = /^ALTER TABLE ("(?:[^"]|"")+"|\S+) ADD COLUMN IF NOT EXISTS ("(?:[^"]|"")+"|\S+)/.exec(st)
+        if (column !== null) return have.columns.has(`${unquote(column[1])}.${unquote(column[2])}`) ? [] : [st]
+        const view = /^CREATE VIEW ("(?:[^"]|"")+"|\S+) AS/.exec(st)
+        if (view !== null) {
+          const name = unquote(view[1])
+          const mark = `fieldsync:${createHash('sha256').update(st).digest('hex').slice(0, 16)}`
+          return have.views.get(name) === mark ? [] : [`DROP VIEW IF EXISTS ${view[1]}`, st, `COMMENT ON VIEW ${view[1]} IS '${mark}'`]
+        }
+        return [st]
+      })
+      // One round trip (the simple query protocol takes several statements, in one transaction here).
+      await c.query(['BEGIN', ...todo, 'COMMIT'].join(';\n'))
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {})
       throw e

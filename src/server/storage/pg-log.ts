@@ -17,7 +17,8 @@ import { decodePackedUpdates, encodePackedUpdates } from './packed-updates.ts'
 /** The statements that bring the log's tables up to date (idempotent). */
 export const logMigrations: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS fs_counters (id INTEGER PRIMARY KEY CHECK (id = 1), feed BIGINT NOT NULL, receipt BIGINT NOT NULL)`,
-  `INSERT INTO fs_counters (id, feed, receipt) VALUES (1, 0, 0) ON CONFLICT (id) DO NOTHING`,
+  // (not ON CONFLICT: that would wait for a commit holding the row)
+  `INSERT INTO fs_counters (id, feed, receipt) SELECT 1, 0, 0 WHERE NOT EXISTS (SELECT 1 FROM fs_counters)`,
   `CREATE TABLE IF NOT EXISTS record_updates (seq BIGINT PRIMARY KEY, doc TEXT COLLATE "C" NOT NULL, data BYTEA NOT NULL, parts INTEGER NOT NULL DEFAULT 1)`,
   `CREATE INDEX IF NOT EXISTS record_updates_doc ON record_updates (doc, seq)`,
   `CREATE TABLE IF NOT EXISTS client_bindings (doc TEXT COLLATE "C" NOT NULL, client BIGINT NOT NULL, principal TEXT NOT NULL, PRIMARY KEY (doc, client))`,

@@ -43,7 +43,8 @@ const pointerView = (catalog: Catalog, pointer: EntityDef): string[] => {
     const kind = new Map(columnsOf(pointer).map(c => [c.name, SQL_TYPE[c.kind]]))
     return `SELECT ${cols.map(c => have.has(c) ? quote(c) : `NULL::${kind.get(c)} AS ${quote(c)}`).join(', ')}, '${a.name}'::TEXT AS activitytypecode FROM ${quote(tableName(a.name))}`
   })
-  return [`DROP VIEW IF EXISTS ${t}`, ...(parts.length > 0 ? [`CREATE VIEW ${t} AS ${parts.join(' UNION ALL ')}`] : [])]
+  // (migrate drops and makes it again only when this definition changed)
+  return parts.length > 0 ? [`CREATE VIEW ${t} AS ${parts.join(' UNION ALL ')}`] : [`DROP VIEW IF EXISTS ${t}`]
 }
 
 export class PgProjection implements ProjectionReader {
