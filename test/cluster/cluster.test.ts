@@ -36,7 +36,11 @@ interface Client {
 }
 
 const entityOf = (name: DocName) => catalog.entities.get(name.split('/')[0])!
-const stateOf = (name: DocName, doc: Y.Doc): string => JSON.stringify(readRecord(doc, entityOf(name)))
+/** JSON with keys sorted: replicas that integrated the same updates in another order list map keys in another order. */
+const canonical = (v: unknown): string => v !== null && typeof v === 'object'
+  ? Array.isArray(v) ? `[${v.map(canonical).join(',')}]` : `{${Object.keys(v).sort().map(k => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`
+  : JSON.stringify(v)
+const stateOf = (name: DocName, doc: Y.Doc): string => canonical(readRecord(doc, entityOf(name)))
 
 const login = async (port: number, user: string): Promise<string> => {
   const r = await fetch(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: user, password: 'demo' }) })
@@ -139,7 +143,7 @@ describe('three instances on PostgreSQL + Redis', () => {
             await until(() => readRecord(n2.docs.get(r0)!, entityOf(r0)).notes[`alice-at-0-${k}`] !== undefined, `round ${k} reaches instance 2`, [], 20_000)
           } catch (e) {
             const d = new Y.Doc(); for (const u of (await stores.log.load(r0)).updates) Y.applyUpdate(d, u.data)
-            console.error('DBG', r0, 'stored', Object.keys(readRecord(d, entityOf(r0)).notes), 'a0', Object.keys(readRecord(a0.docs.get(r0)!, entityOf(r0)).notes), 'n2', Object.keys(readRecord(n2.docs.get(r0)!, entityOf(r0)).notes), n2.providers.map(p => p.wsconnected).join())
+            console.error('not delivered:', r0, 'stored', Object.keys(readRecord(d, entityOf(r0)).notes), 'a0', Object.keys(readRecord(a0.docs.get(r0)!, entityOf(r0)).notes), 'n2', Object.keys(readRecord(n2.docs.get(r0)!, entityOf(r0)).notes), n2.providers.map(p => p.wsconnected).join())
             throw e
           }
           if (int(gen, 0, 3) === 0) await new Promise(r => setImmediate(r))
@@ -159,7 +163,7 @@ describe('three instances on PostgreSQL + Redis', () => {
               const f = flat(x)
               const keys = new Set([...base.keys(), ...f.keys()])
               const diff = [...keys].filter(k => base.get(k) !== f.get(k)).map(k => `${k}: ${base.get(k)} / ${f.get(k)}`)
-              if (diff.length > 0) console.error('DBG', r, clients[i + 1].label, diff.join(' | '))
+              if (diff.length > 0) console.error('replicas differ:', r, clients[i + 1].label, diff.join(' | '))
             })
           }
           throw e
