@@ -20,18 +20,29 @@ const pg = require(workerData.pgPath)
 const port = workerData.port
 const flag = new Int32Array(workerData.flag)
 const parse = (oid, format) => oid === 20 ? v => Number(v) : pg.types.getTypeParser(oid, format)
-const client = new pg.Client({ connectionString: workerData.url, types: { getTypeParser: parse } })
-client.on('error', () => {})
-const ready = client.connect()
+// A connection lost (PostgreSQL restarted) is opened again at the next query; the query that found it
+// lost fails.
+let current = null
+const connected = () => {
+  if (current === null) {
+    const c = new pg.Client({ connectionString: workerData.url, types: { getTypeParser: parse } })
+    c.on('error', () => { if (current !== null && current.c === c) current = null })
+    current = { c, ready: c.connect().catch(e => { current = null; throw e }) }
+  }
+  const { c, ready } = current
+  return ready.then(() => c)
+}
 const answer = m => { port.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0) }
 port.on('message', async req => {
   try {
-    await ready
-    if (req.end) { await client.end(); answer({ rows: [], rowCount: 0 }); return }
+    if (req.end) { if (current !== null) await current.c.end().catch(() => {}); answer({ rows: [], rowCount: 0 }); return }
+    const client = await connected()
     const params = (req.params || []).map(p => p instanceof Uint8Array && !Buffer.isBuffer(p) ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p)
     const r = await client.query(req.sql, params)
     answer({ rows: r.rows, rowCount: r.rowCount ?? 0 })
   } catch (e) {
+    // not an SQLSTATE: the connection itself failed
+    if (current !== null && !/^[0-9A-Z]{5}$/.test(String(e.code))) { current.c.end().catch(() => {}); current = null }
     answer({ error: { message: e.message, code: e.code } })
   }
 })
