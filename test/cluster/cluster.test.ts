@@ -19,7 +19,8 @@ import { openPgStores, type PgStores } from '../../src/server/storage/pg-stores.
 import { provider, synced, until } from '../helpers/server.ts'
 import { startServerProcess, type ServerProcess } from '../helpers/process.ts'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts'
-import { tempSchema, type TempSchema } from '../helpers/pg.ts'
+import { REDIS_URL, tempSchema, type TempSchema } from '../helpers/pg.ts'
+import { CloseCode } from '../../src/protocol/codes.ts'
 import { chance, int, pick, withSeed } from '../helpers/seed.ts'
 
 const catalog = loadCatalog()
@@ -42,7 +43,7 @@ const canonical = (v: unknown): string => v !== null && typeof v === 'object'
   : JSON.stringify(v)
 const stateOf = (name: DocName, doc: Y.Doc): string => canonical(readRecord(doc, entityOf(name)))
 
-const login = async (port: number, user: string): Promise<string> => {
+const loginTo = async (port: number, user: string): Promise<string> => {
   const r = await fetch(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: user, password: 'demo' }) })
   if (r.status !== 200) throw new Error(`login of ${user} answered ${r.status}`)
   return ((await r.json()) as { token: string }).token
@@ -81,8 +82,8 @@ describe('three instances on PostgreSQL + Redis', () => {
         expect((await stores.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM rec_account WHERE ownerid = 'systemuser/u-alice'`)).rows[0].n).toBe(10) // seeded once
 
         // A token one instance issued works on every instance (the secret is kept in the database).
-        const alice = await login(instances[0]!.port, 'alice')
-        const nina = await login(instances[2]!.port, 'nina')
+        const alice = await loginTo(instances[0]!.port, 'alice')
+        const nina = await loginTo(instances[2]!.port, 'nina')
         const connect = async (label: string, instance: number, token: string): Promise<Client> => {
           const c: Client = { label, instance, docs: new Map(), providers: [] }
           for (const r of records) {
@@ -219,4 +220,49 @@ describe('three instances on PostgreSQL + Redis', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   }, 300_000)
+
+  it('carry a privilege change, a token revocation and presence from one instance to the sockets of another', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fieldsync-cluster-'))
+    const schema = await tempSchema()
+    const instances: ServerProcess[] = []
+    const providers: WebsocketProvider[] = []
+    try {
+      const env = { DATABASE_URL: schema.url, REDIS_URL: REDIS_URL, REDIS_PREFIX: `fs-cluster-${schema.schema}`, DATA_DIR: dir, DEMO: '1', CUSTOM_ENTITIES: '' }
+      instances.push(...await Promise.all([0, 1].map(() => startServerProcess(env))))
+      const [i0, i1] = instances.map(i => i.port)
+      const stores = await openPgStores(schema.url, catalog, { maxAttachmentBytes: 1024, poolSize: 1 })
+      const id = (await stores.pool.query<{ id: string }>(`SELECT id FROM rec_account WHERE ownerid = 'systemuser/u-alice' ORDER BY id LIMIT 1`)).rows[0].id
+      await stores.close()
+      const record = `account/${id}`
+      const open = async (port: number, login: string): Promise<WebsocketProvider> => {
+        const p = provider(`ws://127.0.0.1:${port}/sync`, record, new Y.Doc(), await loginTo(port, login))
+        providers.push(p)
+        await synced(p)
+        return p
+      }
+      const alice = await open(i0, 'alice')
+      const nina = await open(i1, 'nina')
+      // alice's presence on instance 0 reaches nina's socket on instance 1, with the identity the server set
+      alice.awareness.setLocalState({ cursor: 1 })
+      await until(() => [...nina.awareness.getStates().values()].some(st => (st as { user?: { id?: string } }).user?.id === 'u-alice'), 'alice\'s presence on instance 1', [], 10_000)
+      const closes: number[] = []
+      nina.on('connection-close', e => { if (e !== null) closes.push(e.code) })
+      // avery takes nina's roles away on instance 0: her socket on instance 1 closes with 4403
+      const avery = await loginTo(i0, 'avery')
+      const roles = await fetch(`http://127.0.0.1:${i0}/api/admin/users/u-nina/roles`, { method: 'PUT', headers: { authorization: `Bearer ${avery}`, 'content-type': 'application/json' }, body: JSON.stringify({ roles: [] }) })
+      expect(roles.status).toBe(200)
+      await until(() => closes.includes(CloseCode.readRevoked), 'nina closed with 4403 on instance 1', [], 10_000)
+      // a token revoked on instance 0 is refused on instance 1 at once
+      const carol = await loginTo(i1, 'carol')
+      const receipts = (token: string): Promise<number> => fetch(`http://127.0.0.1:${i1}/api/receipts`, { headers: { authorization: `Bearer ${token}` } }).then(r => r.status)
+      expect(await receipts(carol)).toBe(200)
+      expect((await fetch(`http://127.0.0.1:${i0}/api/admin/users/u-carol/revoke-tokens`, { method: 'POST', headers: { authorization: `Bearer ${avery}` } })).status).toBe(200)
+      expect(await receipts(carol)).toBe(401)
+    } finally {
+      for (const p of providers) p.destroy()
+      await Promise.all(instances.map(i => i.kill('SIGKILL')))
+      await schema.dispose()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
 })
