@@ -125,6 +125,23 @@ const main = async (): Promise<void> => {
     close(b.clients); results.push(b)
     const c = await run('3 instances, PostgreSQL + Redis', three.map(portOf), records)
     results.push(c)
+    // Delivery latency at a steady pace (the burst above measures draining a queue): one client of
+    // instance 0 writes a probe every 20 ms; clients of the other instances note when they see it.
+    const probes: number[] = []
+    const writer = c.clients.find(x => x.instance === 0)!
+    const watchers = c.clients.filter(x => x.instance !== 0)
+    const seen = new Map<string, number>()
+    for (const w of watchers) w.docs[0].getMap('fields').observe(() => {
+      const v = w.docs[0].getMap('fields').get('address1_country')
+      if (typeof v === 'string' && v.startsWith('probe-')) seen.set(`${w.instance}:${v}`, Date.now())
+    })
+    for (let i = 0; i < 200; i++) {
+      const sent = Date.now()
+      setField(writer.docs[0], account, 'address1_country', `probe-${i}`, { by: 'u-avery', at: new Date().toISOString() })
+      await until(() => watchers.every(w => seen.has(`${w.instance}:probe-${i}`)), `probe ${i}`)
+      for (const w of watchers) probes.push(seen.get(`${w.instance}:probe-${i}`)! - sent)
+      await new Promise(r => setTimeout(r, 20))
+    }
     // 4. kill -9 one instance while its clients are connected, write meanwhile, restart it: time until its
     // clients hold what the others wrote.
     const victim = c.clients.filter(x => x.instance === 2)
@@ -141,7 +158,8 @@ const main = async (): Promise<void> => {
     close(c.clients)
     console.log(`bench/cluster: ${R} records, ${C} clients (spread over the instances), ${U} field updates each; node ${process.version}, tsx`)
     for (const x of results) console.log(`  ${x.label.padEnd(34)} ${Math.round(x.perSecond).toString().padStart(6)} updates/s`)
-    console.log(`  cross-instance delivery (3 instances): p50 ${percentile(c.latencies, 0.5)} ms, p99 ${percentile(c.latencies, 0.99)} ms (${c.latencies.length} deliveries)`)
+    console.log(`  cross-instance delivery (3 instances), one probe every 20 ms: p50 ${percentile(probes, 0.5)} ms, p99 ${percentile(probes, 0.99)} ms (${probes.length} deliveries)`)
+    console.log(`  cross-instance delivery during the burst above (queueing included): p50 ${percentile(c.latencies, 0.5)} ms, p99 ${percentile(c.latencies, 0.99)} ms`)
     console.log(`  clients of a killed instance back in sync: ${Math.round(backInSync)} ms after the kill (${Math.round(afterRestart)} ms after the restarted instance listened)`)
   } finally {
     for (const p of procs) await p.kill('SIGKILL')
