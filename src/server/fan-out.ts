@@ -11,6 +11,7 @@ import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import type { CommittedEvent, PresenceEvent } from './room-events.ts'
 import type { DocName } from '../ids.ts'
+import type { ChangesFeed } from './storage/feed-port.ts'
 
 export interface FanOutOptions {
   /** redis:// URL */
@@ -21,6 +22,8 @@ export interface FanOutOptions {
   readonly instance: number
   readonly rooms: Rooms
   readonly security: Security
+  /** after a reconnect, what changed meanwhile is read here */
+  readonly feed: ChangesFeed
 }
 
 export interface FanOut {
@@ -48,6 +51,9 @@ const encodePresence = (instance: number, e: PresenceEvent): Uint8Array => {
   return encoding.toUint8Array(enc)
 }
 
+/** How far below the newest log position heard a reconnect looks for what it may have missed. */
+const HEARD_MARGIN = 10_000
+
 /** Connects to Redis and starts relaying; resolves once subscribed. */
 export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
   const channel = { records: `${o.prefix}:records`, security: `${o.prefix}:security`, presence: `${o.prefix}:presence` }
@@ -65,10 +71,25 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
   await Promise.all([pub.connect(), sub.connect()])
   await sub.subscribe(channel.records, channel.security, channel.presence)
   // After a reconnect (ioredis subscribes again) whatever was published meanwhile is read from storage.
+  // The newest log position this instance knows every record's change through (its own commits and
+  // what it heard): after a reconnect, every record changed since is caught up or announced.
+  let heard = await o.feed.head()
+  const note = (seq: number | undefined): void => { if (seq !== undefined && seq > heard) heard = seq }
   sub.on('ready', () => {
     lastError = ''
     o.security.refresh()
     o.rooms.catchUpAll()
+    // Feed positions are consecutive (one counter): messages in flight when the connection went are
+    // within a margin below the newest position heard.
+    const from = Math.max(0, heard - HEARD_MARGIN)
+    void (async () => {
+      const head = await o.feed.head()
+      for (const [record, seq] of await o.feed.changedSince(from, head)) {
+        // prevSeq 0: a loaded copy catches up from storage; the record's listeners (device sessions) hear of it
+        o.rooms.applyPeer(record, 0, seq, [])
+      }
+      note(head)
+    })().catch(e => console.error(`catching up after Redis reconnected: ${(e as Error).message}`))
   })
 
   const send = (ch: string, bytes: Uint8Array): void => {
@@ -78,6 +99,7 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
   const onCommitted = (e: CommittedEvent): void => {
     if (e.remote !== true && e.seq !== undefined) send(channel.records, encodeRecord(o.instance, e))
   }
+  const onHeard = (e: CommittedEvent): void => { if (e.remote !== true) note(e.seq) }
   const onPresence = (e: PresenceEvent): void => send(channel.presence, encodePresence(o.instance, e))
   const offSecurity = o.security.onChange(ix => {
     const enc = encoding.createEncoder()
@@ -86,6 +108,7 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
     send(channel.security, encoding.toUint8Array(enc))
   })
   o.rooms.events.on('committed', onCommitted)
+  o.rooms.events.on('committed', onHeard)
   o.rooms.events.on('presence', onPresence)
 
   sub.on('messageBuffer', (ch: Buffer, message: Buffer) => {
@@ -99,6 +122,7 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
         const seq = decoding.readVarUint(d)
         const updates = Array.from({ length: decoding.readVarUint(d) }, () => decoding.readVarUint8Array(d))
         o.rooms.applyPeer(record, prevSeq, seq, updates)
+        note(seq)
       } else if (name === channel.presence) {
         const record = decoding.readVarString(d) as DocName
         o.rooms.find(record)?.relayPresence(decoding.readVarUint8Array(d))
@@ -115,6 +139,7 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
     channels: Object.values(channel),
     close: async () => {
       o.rooms.events.off('committed', onCommitted)
+      o.rooms.events.off('committed', onHeard)
       o.rooms.events.off('presence', onPresence)
       offSecurity()
       await Promise.allSettled([sub.quit(), pub.quit()])
