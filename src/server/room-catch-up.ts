@@ -26,8 +26,9 @@ export interface PeerRoom {
   /** closes the members who may no longer read the record */
   readonly revokeUnreadable: () => void
   readonly committed: (e: CommittedEvent) => void
-  /** brings the security model up to the newest saved version (read in the record's transaction) */
-  readonly refreshSecurity: () => void
+  /** brings the security model up to the newest saved version (`saved`: that version, read in the
+   * record's transaction, when known) */
+  readonly refreshSecurity: (saved?: number) => void
   /** whether the pipeline is processing or has work queued */
   readonly busy: () => boolean
   /** queues a catch-up through the pipeline (it takes the lock, so it reads everything committed) */
@@ -64,7 +65,7 @@ export const lockedProcess = async (locks: RecordLocks, room: PeerRoom, process:
   const name = room.record()
   const caught = await locks.lock(name, room.lastSeq())
   try {
-    room.refreshSecurity()
+    room.refreshSecurity(caught.securityVersion)
     takeCatchUp(room, caught)
     await process()
   } finally {

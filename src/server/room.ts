@@ -165,7 +165,7 @@ export class Room {
     ownership: () => this.ownership(),
     revokeUnreadable: () => this.revokeUnreadable(this.ctx.security.index),
     committed: e => this.events.emit('committed', [e]),
-    refreshSecurity: () => this.ctx.security.refresh(),
+    refreshSecurity: saved => this.ctx.security.refresh(saved),
     busy: () => this.busy,
     catchUpLater: () => { this.write(() => {}).catch(() => {}) }
   }

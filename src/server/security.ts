@@ -50,8 +50,10 @@ export class Security {
    * current one, and tells listeners. Asked in each record transaction and when an instance announces a
    * change; a store used by one process alone has nothing newer.
    */
-  refresh (): void {
-    const saved = this.store.latestVersion?.()
+  refresh (known?: number): void {
+    // `known`: the newest version saved, read by the caller (in its transaction): asked of the store otherwise
+    if (known !== undefined && known <= this.current.version) return
+    const saved = known ?? this.store.latestVersion?.()
     if (saved === undefined || saved <= this.current.version) return
     const model = this.store.latest()
     if (model === undefined || model.version <= this.current.version) return

@@ -77,11 +77,14 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
     const c = await this.pool.connect()
     try {
       await c.query('BEGIN')
-      await c.query(LOCK, [doc])
+      // The lock, and (read under it) the newest privilege version: a decision is made under the current one.
+      const { v } = (await c.query<{ v: number | null }>(`SELECT pg_advisory_xact_lock(hashtextextended($1, 7146))::text AS l,
+        (SELECT MAX(version) FROM security_models) AS v`, [doc])).rows[0]
       const log = await c.query<LogRow>('SELECT seq, data, parts FROM record_updates WHERE doc = $1 AND seq > $2 ORDER BY seq', [doc, afterSeq])
-      const bindings = await c.query<{ client: number, principal: string }>('SELECT client, principal FROM client_bindings WHERE doc = $1', [doc])
+      // Bindings change only with updates: none to read when nothing was committed since.
+      const bindings = log.rows.length === 0 ? [] : (await c.query<{ client: number, principal: string }>('SELECT client, principal FROM client_bindings WHERE doc = $1', [doc])).rows
       this.held.set(doc, c)
-      return { updates: log.rows.flatMap(r => updatesOf(r).map(data => ({ seq: r.seq, data }))), bindings: bindings.rows }
+      return { updates: log.rows.flatMap(r => updatesOf(r).map(data => ({ seq: r.seq, data }))), bindings, securityVersion: v ?? 0 }
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {})
       c.release()

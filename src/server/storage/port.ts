@@ -57,7 +57,10 @@ export interface CommitResult {
 /** What was committed to a record after a position (by another server instance), and its bindings. */
 export interface CatchUp {
   readonly updates: StoredUpdate[]
+  /** the record's bindings (all of them; none when nothing was committed since) */
   readonly bindings: ClientBinding[]
+  /** the newest security-model version saved, read in the same transaction (when the store keeps it) */
+  readonly securityVersion?: number
 }
 
 /**
