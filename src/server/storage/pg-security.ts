@@ -46,12 +46,6 @@ export class PgSecurityStore implements SecurityStore {
     this.sync.query('INSERT INTO security_models (version, data) VALUES ($1, $2)', [model.version, JSON.stringify(model)])
   }
 
-  /** Saves `model` unless a version was saved already (instances starting together: the first one's stays). */
-  saveFirst (model: SecurityModel): SecurityModel {
-    this.sync.query('INSERT INTO security_models (version, data) SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM security_models)', [model.version, JSON.stringify(model)])
-    return this.latest()!
-  }
-
   delivered (principal: string): number | undefined {
     return this.sync.one<{ version: number }>('SELECT version FROM delivered_versions WHERE principal = $1', [principal])?.version
   }
@@ -66,11 +60,5 @@ export class PgSecurityStore implements SecurityStore {
 
   setSetting (key: string, value: string): void {
     this.sync.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value])
-  }
-
-  /** Sets `key` unless it is set already; answers the value kept (whichever instance set it first). */
-  settingOnce (key: string, value: string): string {
-    this.sync.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value])
-    return this.getSetting(key)!
   }
 }
