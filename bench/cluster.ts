@@ -138,7 +138,10 @@ const main = async (): Promise<void> => {
     for (let i = 0; i < 200; i++) {
       const sent = Date.now()
       setField(writer.docs[0], account, 'address1_country', `probe-${i}`, { by: 'u-avery', at: new Date().toISOString() })
-      await until(() => watchers.every(w => seen.has(`${w.instance}:probe-${i}`)), `probe ${i}`)
+      await until(() => watchers.every(w => seen.has(`${w.instance}:probe-${i}`)), `probe ${i}`, 30_000).catch(e => {
+        console.error(watchers.map(w => `${w.instance}: ${String(w.docs[0].getMap('fields').get('address1_country'))} ${w.providers[0].wsconnected}`).join(', '), `writer: ${String(writer.docs[0].getMap('fields').get('address1_country'))}`)
+        throw e
+      })
       for (const w of watchers) probes.push(seen.get(`${w.instance}:probe-${i}`)! - sent)
       await new Promise(r => setTimeout(r, 20))
     }
@@ -161,6 +164,9 @@ const main = async (): Promise<void> => {
     console.log(`  cross-instance delivery (3 instances), one probe every 20 ms: p50 ${percentile(probes, 0.5)} ms, p99 ${percentile(probes, 0.99)} ms (${probes.length} deliveries)`)
     console.log(`  cross-instance delivery during the burst above (queueing included): p50 ${percentile(c.latencies, 0.5)} ms, p99 ${percentile(c.latencies, 0.99)} ms`)
     console.log(`  clients of a killed instance back in sync: ${Math.round(backInSync)} ms after the kill (${Math.round(afterRestart)} ms after the restarted instance listened)`)
+  } catch (e) {
+    for (const p of procs) console.error(`--- instance output:\n${p.output().slice(-4000)}`)
+    throw e
   } finally {
     for (const p of procs) await p.kill('SIGKILL')
     await redis.kill('SIGKILL')

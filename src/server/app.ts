@@ -194,7 +194,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     listen: async () => {
       if (config.redis !== undefined) {
         if (deps.serverClient === undefined) throw new Error('fan-out between instances needs the instance\'s server client id (shared storage)')
-        fanOut = await startFanOut({ ...config.redis, instance: deps.serverClient, rooms, security, feed: deps.feed })
+        if (storage.locks === undefined) throw new Error('fan-out between instances needs storage they share (record locks)')
+        fanOut = await startFanOut({ ...config.redis, instance: deps.serverClient, rooms, security, feed: deps.feed, locks: storage.locks })
       }
       await place()
       return new Promise(resolve => {

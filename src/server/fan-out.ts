@@ -12,6 +12,7 @@ import type { Security } from './security.ts'
 import type { CommittedEvent, PresenceEvent } from './room-events.ts'
 import type { DocName } from '../ids.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
+import type { RecordLocks } from './storage/port.ts'
 
 export interface FanOutOptions {
   /** redis:// URL */
@@ -24,6 +25,11 @@ export interface FanOutOptions {
   readonly security: Security
   /** after a reconnect, what changed meanwhile is read here */
   readonly feed: ChangesFeed
+  /** each loaded record's newest position is read here now and then (a message lost on a connection
+   * that stayed up leaves a copy behind until then) */
+  readonly locks: RecordLocks
+  /** how often (ms); default SWEEP_MS */
+  readonly sweepMs?: number
 }
 
 export interface FanOut {
@@ -50,6 +56,9 @@ const encodePresence = (instance: number, e: PresenceEvent): Uint8Array => {
   encoding.writeVarUint8Array(enc, e.update)
   return encoding.toUint8Array(enc)
 }
+
+/** How often loaded copies are compared with their record's newest log position (ms). */
+export const SWEEP_MS = 1000
 
 /** How far below the newest log position heard a reconnect looks for what it may have missed. */
 const HEARD_MARGIN = 10_000
@@ -135,9 +144,20 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
     }
   })
 
+  // Redis may drop a message without dropping the connection (a publish refused while the publisher
+  // reconnects, say): a loaded copy left behind catches up within a sweep.
+  let sweeping = false
+  const sweep = setInterval(() => {
+    if (sweeping) return
+    sweeping = true
+    o.locks.positions(o.rooms.names()).then(p => o.rooms.catchUpTo(p), e => console.error(`comparing loaded records with storage: ${(e as Error).message}`)).finally(() => { sweeping = false })
+  }, o.sweepMs ?? SWEEP_MS)
+  sweep.unref()
+
   return {
     channels: Object.values(channel),
     close: async () => {
+      clearInterval(sweep)
       o.rooms.events.off('committed', onCommitted)
       o.rooms.events.off('committed', onHeard)
       o.rooms.events.off('presence', onPresence)

@@ -275,6 +275,11 @@ export class Room {
     if (this.storage.locks !== undefined && !this.broken) this.peer.catchUpLater()
   }
 
+  /** Catches up if the record's log reached `seq` and this copy is behind it (a published message was lost). */
+  catchUpTo (seq: number): void {
+    if (seq > this.lastSeq) this.catchUp()
+  }
+
   /** Runs a server-side write (an assignment, say) through the same commit path as device updates. */
   write (f: (doc: Y.Doc) => void): Promise<void> {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'server', write: f, done: e => e === undefined ? resolve() : reject(e) }))

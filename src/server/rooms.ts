@@ -66,6 +66,16 @@ export class Rooms {
     for (const r of this.rooms.values()) r.catchUp()
   }
 
+  /** The records loaded now. */
+  names (): DocName[] {
+    return [...this.rooms.keys()]
+  }
+
+  /** Loaded copies behind their record's newest log position (`positions`) catch up. */
+  catchUpTo (positions: ReadonlyMap<DocName, number>): void {
+    for (const [name, seq] of positions) this.find(name)?.catchUpTo(seq)
+  }
+
   /** The room of a record, loading it if needed. Await `room.ready` before answering anything. */
   get (name: DocName): Room {
     this.cancelUnload(name)

@@ -226,14 +226,14 @@ describe('three instances on PostgreSQL + Redis', () => {
     const schema = await tempSchema()
     const instances: ServerProcess[] = []
     const providers: WebsocketProvider[] = []
+    let stores: PgStores | undefined
     try {
       const env = { DATABASE_URL: schema.url, REDIS_URL: REDIS_URL, REDIS_PREFIX: `fs-cluster-${schema.schema}`, DATA_DIR: dir, DEMO: '1', CUSTOM_ENTITIES: '' }
       instances.push(...await Promise.all([0, 1].map(() => startServerProcess(env))))
       const [i0, i1] = instances.map(i => i.port)
-      const stores = await openPgStores(schema.url, catalog, { maxAttachmentBytes: 1024, poolSize: 1 })
+      stores = await openPgStores(schema.url, catalog, { maxAttachmentBytes: 1024, poolSize: 1 })
       const id = (await stores.pool.query<{ id: string }>(`SELECT id FROM rec_account WHERE ownerid = 'systemuser/u-alice' ORDER BY id LIMIT 1`)).rows[0].id
-      await stores.close()
-      const record = `account/${id}`
+      const record = `account/${id}` as DocName
       const open = async (port: number, login: string): Promise<WebsocketProvider> => {
         const p = provider(`ws://127.0.0.1:${port}/sync`, record, new Y.Doc(), await loginTo(port, login))
         providers.push(p)
@@ -245,6 +245,15 @@ describe('three instances on PostgreSQL + Redis', () => {
       // alice's presence on instance 0 reaches nina's socket on instance 1, with the identity the server set
       alice.awareness.setLocalState({ cursor: 1 })
       await until(() => [...nina.awareness.getStates().values()].some(st => (st as { user?: { id?: string } }).user?.id === 'u-alice'), 'alice\'s presence on instance 1', [], 10_000)
+      // A commit whose message Redis never carried (appended here, published nowhere) reaches both
+      // instances' sockets within a sweep of the loaded records.
+      const copy = new Y.Doc()
+      for (const u of (await stores.log.load(record)).updates) Y.applyUpdate(copy, u.data)
+      const sv = Y.encodeStateVector(copy)
+      setField(copy, entityOf(record), 'telephone1', 'never published', { by: 'u-alice', at: new Date().toISOString() })
+      await stores.log.append(record, Y.encodeStateAsUpdate(copy, sv))
+      const phoneOf = (p: WebsocketProvider): unknown => readRecord(p.doc, entityOf(record)).fields.telephone1
+      await until(() => phoneOf(alice) === 'never published' && phoneOf(nina) === 'never published', 'an unpublished commit on both instances', [alice.doc, nina.doc], 10_000)
       const closes: number[] = []
       nina.on('connection-close', e => { if (e !== null) closes.push(e.code) })
       // avery takes nina's roles away on instance 0: her socket on instance 1 closes with 4403
@@ -261,6 +270,7 @@ describe('three instances on PostgreSQL + Redis', () => {
     } finally {
       for (const p of providers) p.destroy()
       await Promise.all(instances.map(i => i.kill('SIGKILL')))
+      await stores?.close()
       await schema.dispose()
       rmSync(dir, { recursive: true, force: true })
     }

@@ -116,6 +116,12 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
     return { updates: log.rows.flatMap(r => updatesOf(r).map(data => ({ seq: r.seq, data }))), bindings: bindings.rows }
   }
 
+  async positions (docs: readonly DocName[]): Promise<Map<DocName, number>> {
+    if (docs.length === 0) return new Map()
+    const r = await this.pool.query<{ doc: string, seq: number }>('SELECT doc, MAX(seq) AS seq FROM record_updates WHERE doc = ANY($1::text[]) GROUP BY doc', [docs])
+    return new Map(r.rows.map(x => [x.doc as DocName, x.seq]))
+  }
+
   /** A server Yjs client id no instance has written under (one per start). */
   async nextServerClient (): Promise<number> {
     return (await this.pool.query<{ n: number }>(`SELECT nextval('server_client_ids') AS n`)).rows[0].n

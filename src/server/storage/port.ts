@@ -75,6 +75,8 @@ export interface RecordLocks {
   release (doc: DocName): Promise<void>
   /** What was committed after `afterSeq`, without the lock (a copy that fell behind catches up). */
   since (doc: DocName, afterSeq: number): Promise<CatchUp>
+  /** Each record's newest log position (records with none are left out): copies behind it catch up. */
+  positions (docs: readonly DocName[]): Promise<Map<DocName, number>>
 }
 
 export interface RecordStorage {
