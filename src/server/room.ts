@@ -154,20 +154,28 @@ export class Room {
   private logRows = 0
   private lastSeq = 0
   private broken = false
-  /** the room as catching up with other server instances reaches it (room-catch-up.ts) */
-  private readonly peer: PeerRoom = {
-    record: () => this.name,
-    doc: () => this.current,
-    lastSeq: () => this.lastSeq,
-    took: (seq, entries) => { this.lastSeq = seq; this.logRows += entries },
-    bind: (client, principal) => { if (!this.bindings.has(client)) this.bindings.set(client, principal) },
-    members: () => this.members,
-    ownership: () => this.ownership(),
-    revokeUnreadable: () => this.revokeUnreadable(this.ctx.security.index),
-    committed: e => this.events.emit('committed', [e]),
-    refreshSecurity: saved => this.ctx.security.refresh(saved),
-    busy: () => this.busy,
-    catchUpLater: () => { this.write(() => {}).catch(() => {}) }
+  /** the room as catching up with other server instances reaches it (room-catch-up.ts); made on first
+   * use, so that a room of a single process (SQLite) costs nothing more */
+  private peerRoom: PeerRoom | undefined
+  private get peer (): PeerRoom {
+    return this.peerRoom ??= this.makePeer()
+  }
+
+  private makePeer (): PeerRoom {
+    return {
+      record: () => this.name,
+      doc: () => this.current,
+      lastSeq: () => this.lastSeq,
+      took: (seq, entries) => { this.lastSeq = seq; this.logRows += entries },
+      bind: (client, principal) => { if (!this.bindings.has(client)) this.bindings.set(client, principal) },
+      members: () => this.members,
+      ownership: () => this.ownership(),
+      revokeUnreadable: () => this.revokeUnreadable(this.ctx.security.index),
+      committed: e => this.events.emit('committed', [e]),
+      refreshSecurity: saved => this.ctx.security.refresh(saved),
+      busy: () => this.busy,
+      catchUpLater: () => { this.write(() => {}).catch(() => {}) }
+    }
   }
 
   constructor (name: DocName, storage: RecordStorage, options: RoomOptions, ctx: RoomContext) {
