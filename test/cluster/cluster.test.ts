@@ -19,7 +19,7 @@ import { openPgStores, type PgStores } from '../../src/server/storage/pg-stores.
 import { provider, synced, until } from '../helpers/server.ts'
 import { startServerProcess, type ServerProcess } from '../helpers/process.ts'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts'
-import { REDIS_URL, tempSchema, type TempSchema } from '../helpers/pg.ts'
+import { REDIS_URL, requireRedis, tempSchema, type TempSchema } from '../helpers/pg.ts'
 import { CloseCode } from '../../src/protocol/codes.ts'
 import { chance, int, pick, withSeed } from '../helpers/seed.ts'
 
@@ -222,6 +222,7 @@ describe('three instances on PostgreSQL + Redis', () => {
   }, 300_000)
 
   it('carry a privilege change, a token revocation and presence from one instance to the sockets of another', async () => {
+    await requireRedis()
     const dir = mkdtempSync(join(tmpdir(), 'fieldsync-cluster-'))
     const schema = await tempSchema()
     const instances: ServerProcess[] = []

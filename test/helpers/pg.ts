@@ -38,3 +38,18 @@ export const tempSchema = async (): Promise<TempSchema> => {
   await admin(c => c.query(`CREATE SCHEMA ${schema}`))
   return { url: withSchema(PG_URL, schema), schema, dispose: () => admin(c => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).then(() => {}) }
 }
+
+/** Throws a clear error when Redis at `url` does not answer a PING. */
+export const requireRedis = async (url = REDIS_URL): Promise<void> => {
+  const { Redis } = await import('ioredis')
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  r.on('error', () => {})
+  try {
+    await r.connect()
+    await r.ping()
+  } catch (e) {
+    throw new Error(`this test needs Redis at ${url} (set TEST_REDIS_URL): ${(e as Error).message}`)
+  } finally {
+    r.disconnect()
+  }
+}
