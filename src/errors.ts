@@ -33,7 +33,9 @@ export const ErrorCode = {
   /** device SDK: the server refused an attachment for good */
   uploadRefused: 'upload-refused',
   /** device SDK: an attachment upload did not get through this time (retried) */
-  uploadFailed: 'upload-failed'
+  uploadFailed: 'upload-failed',
+  /** device SDK: the server refused a sign-in or a token renewal (`status`: 401, 429, ...) */
+  signInFailed: 'sign-in-failed'
 } as const
 
 export type ErrorCodeValue = typeof ErrorCode[keyof typeof ErrorCode]

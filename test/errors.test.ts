@@ -14,6 +14,7 @@ import { SearchError } from '../src/metadata/search.ts'
 import { BlobError } from '../src/server/storage/blob-port.ts'
 import { OfflineRefusal } from '../src/client/offline-rules.ts'
 import { UploadFailed, UploadRefused } from '../src/client/attachments.ts'
+import { SignInFailed } from '../src/client/sign-in-session.ts'
 import { decodeDeviceFrame } from '../src/protocol/device-frames.ts'
 import { CLOSE_CODE, CloseCode, closeCodeOf } from '../src/protocol/codes.ts'
 import { Reason } from '../src/protocol/receipts.ts'
@@ -37,7 +38,8 @@ describe('errors', () => {
       [new BlobError(ErrorCode.blobOffset, 'bad', 3), 'blob-offset'],
       [new OfflineRefusal(Reason.entityReadOnly, 'bad'), 'offline-refused'],
       [new UploadRefused(413, 'bad'), 'upload-refused'],
-      [new UploadFailed(null, 'bad'), 'upload-failed']
+      [new UploadFailed(null, 'bad'), 'upload-failed'],
+      [new SignInFailed(401, 'bad'), 'sign-in-failed']
     ]
     for (const [e, code] of made) {
       expect(e).toBeInstanceOf(FieldsyncError)

@@ -3,6 +3,7 @@
 // inbox, and what the server sends for records. The sync engine moves it; the device API edits it.
 
 import * as Y from 'yjs'
+import { stateOfWholeUpdate } from '../docs/state-of-update.ts'
 import { attributeValues, readRecord, type RecordState } from '../docs/record.ts'
 import { LISTED_SYSTEM_FIELDS } from '../docs/system-fields.ts'
 import { fieldDocName, newId, parseDocName, parseFieldDocName } from '../ids.ts'
@@ -26,6 +27,15 @@ export class CommandCapture {
 const NO_NOTES: ReadonlySet<string> = new Set()
 
 /** The values a listing shows: metadata and scalar fields. */
+/** The state of the document made of `payload` alone (notes not read: a listing shows none). */
+const readWhole = (record: string, payload: Uint8Array): RecordState => {
+  const tmp = new Y.Doc({ guid: record }) // a given guid spares a random uuid per record
+  Y.applyUpdate(tmp, payload)
+  const state = readRecord(tmp, undefined, NO_NOTES)
+  tmp.destroy()
+  return state
+}
+
 export const indexEntry = (record: string, s: RecordState): IndexedRecord | null => {
   if (s.meta.entity === undefined || s.meta.deletedon !== undefined) return null
   const values: Record<string, unknown> = attributeValues(s)
@@ -242,11 +252,9 @@ export class Replica {
       return
     }
     if (!known && open === undefined) {
-      // A record new to this device: its payload is its whole state; one write stores both.
-      const tmp = new Y.Doc({ guid: record }) // a given guid spares a random uuid per record
-      Y.applyUpdate(tmp, payload)
-      const state = readRecord(tmp, undefined, NO_NOTES) // (a listing shows no notes)
-      tmp.destroy()
+      // A record new to this device: its payload is its whole state; one write stores both. Its state is
+      // read from the payload itself when it holds map entries only (the usual record), else from a document.
+      const state = stateOfWholeUpdate(payload) ?? readWhole(record, payload)
       const entry = this.securedAttributes(parseDocName(record)?.entity ?? '').length === 0 ? indexEntry(record, state) : await this.entryOf(record, state)
       this.writes.push(this.indexWrite(record, this.store.receive(record, payload, entry)))
       return

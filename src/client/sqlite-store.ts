@@ -7,6 +7,7 @@
 // and commits nothing (a received change of a record the device holds is read with its earlier state
 // and stored with its index entry in the same turn).
 
+import { rmSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 
@@ -26,6 +27,7 @@ const SERVER_DATA_COMMIT_MS = 50
 
 export class SqliteLocalStore implements LocalStore {
   private readonly db: Database.Database
+  private readonly file: string
   private queue: (() => void)[] = []
   /** a commit at the end of this turn is scheduled */
   private scheduled = false
@@ -77,6 +79,7 @@ export class SqliteLocalStore implements LocalStore {
   }
 
   constructor (file: string, options: SqliteLocalStoreOptions = {}) {
+    this.file = file
     this.db = new Database(file)
     this.db.pragma('journal_mode = WAL')
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
@@ -207,5 +210,11 @@ export class SqliteLocalStore implements LocalStore {
   async close (): Promise<void> {
     this.flush()
     this.db.close()
+  }
+
+  async destroy (): Promise<void> {
+    if (this.db.open) await this.close()
+    if (this.file === ':memory:' || this.file === '') return
+    for (const suffix of ['', '-wal', '-shm']) rmSync(this.file + suffix, { force: true })
   }
 }

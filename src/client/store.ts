@@ -81,4 +81,6 @@ export interface LocalStore {
   pendingBlobs (): Promise<string[]>
   blobUploaded (hash: string): Promise<void>
   close (): Promise<void>
+  /** closes the store and deletes everything it holds (sign-out); a store opened again under the same name is empty */
+  destroy (): Promise<void>
 }

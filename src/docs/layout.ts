@@ -76,8 +76,20 @@ const keysOf = (() => {
   }
 })()
 
+interface Placer { readonly doc: Y.Doc, readonly placementOf: (s: Struct) => Placement, readonly placementOfHolder: (holder: Y.Item) => Placement }
+
+/** The placer of an update the check made, found again by the decision (for the same document, which
+ * nothing changes between the two: the pipeline checks and decides one update at a time). */
+const placers = new WeakMap<Decoded, Placer>()
+
+const placerOf = (doc: Y.Doc, update: Decoded): Placer => {
+  let p = placers.get(update)
+  if (p === undefined || p.doc !== doc) { p = placer(doc, update); placers.set(update, p) }
+  return p
+}
+
 /** Where each item of `update` lands in `doc` (before it is integrated), following origins as Yjs does. */
-const placer = (doc: Y.Doc, update: Decoded): { placementOf: (s: Struct) => Placement, placementOfHolder: (holder: Y.Item) => Placement } => {
+const placer = (doc: Y.Doc, update: Decoded): Placer => {
   const inUpdate = new Map<number, Struct[]>()
   for (const s of update.structs) {
     let list = inUpdate.get(s.id.client)
@@ -135,12 +147,12 @@ const placer = (doc: Y.Doc, update: Decoded): { placementOf: (s: Struct) => Plac
     if (type._item === null) return { kind: 'root', name: Y.findRootTypeKey(type), sub: holder.parentSub }
     return { kind: 'nested', holder: type._item, sub: holder.parentSub }
   }
-  return { placementOf, placementOfHolder }
+  return { doc, placementOf, placementOfHolder }
 }
 
 export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, options: LayoutOptions = {}): LayoutViolation | null => {
   const { memos, scalars } = keysOf(entity, options.field)
-  const { placementOf, placementOfHolder } = placer(doc, update)
+  const { placementOf, placementOfHolder } = placerOf(doc, update)
   for (const s of update.structs) {
     if (!(s instanceof Y.Item)) continue
     const p = placementOf(s)
@@ -208,7 +220,7 @@ export interface PartsTouched {
 
 /** Call after checkUpdate. One pass over the update's structs and one over its deletions. */
 export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
-  const { placementOf, placementOfHolder } = placer(doc, update)
+  const { placementOf, placementOfHolder } = placerOf(doc, update)
   const ids = new Set<string>()
   const memos = new Set<string>()
   const deletedEntries = new Map<string, Set<string>>()

@@ -218,7 +218,10 @@ export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)
     let clock: Hlc = stamp?.clock ?? { wall: ctx.nowMs, counter: 0, writer }
     if (clock.wall > ctx.nowMs + ctx.maxSkewMs) clock = { wall: ctx.nowMs, counter: 0, writer }
     if (sequential && pre.stamp !== null && compareHlc(clock, pre.stamp.clock) <= 0) clock = tick(pre.stamp.clock, ctx.nowMs, writer)
-    const incoming: FieldStamp = { clock, seen: stamp?.seen ?? (sequential ? pre.stamp?.clock ?? null : null) }
+    // (A stamp keeps what its writer said it saw: writing what the server knows instead would be a write of
+    // the server's on every save of a field its writer wrote last, and nobody reads it. A write without a
+    // stamp is stamped with what it was made on top of.)
+    const incoming: FieldStamp = { clock, seen: stamp !== null ? stamp.seen : sequential ? pre.stamp?.clock ?? null : null }
     const verdict = sequential ? 'incoming' : strategy.winner({ value: pre.value, stamp: pre.stamp }, { value, stamp: incoming } satisfies FieldWrite)
     if (verdict === 'incoming' && value === pre.value) unchanged.set(key, value)
     // (A field nobody ever stamped, written by a client that does not stamp, stays unstamped: no extra write.)

@@ -16,6 +16,8 @@ import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
 import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, stampsOnly, unseenEdits, type Arbitration, type DeleteSet } from './arbitrate.ts'
 import { laterEditWins, type ConflictStrategy } from '../metadata/conflict-strategies.ts'
 import { ruleWrites } from './rule-writes.ts'
+import { STAMP } from '../docs/system-fields.ts'
+import { isDateTimeText } from '../docs/date-time.ts'
 
 export interface ProjectResult {
   readonly receipts: Receipt[]
@@ -273,11 +275,12 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     // A delete whose writer had not seen some fields' latest edits: each of their authors is told.
     const deletion = changes.find(c => c.kind === 'deleted')
     if (deletion !== undefined && !dropped.includes(deletion) && ctx.conflicts !== undefined) {
+      // (Its own writer too: an edit it had not seen was made on another of that user's devices.)
       for (const [editor, edited] of unseenEdits(fields, after.meta.deletedseen, ctx.conflicts.principalOf)) {
-        if (editor === ctx.userId) continue
+        const who = editor === ctx.userId ? 'you' : ctx.userId
         conflicts.push({
           principal: editor, record: ctx.record, change: 'deleted', field: null, attempted: edited, kept: { deletedby: after.meta.deletedby ?? null, deletedon: after.meta.deletedon ?? null },
-          reason: Reason.superseded, message: `${ctx.userId} deleted this record at ${String(after.meta.deletedon)} without having seen your changes to ${Object.keys(edited).join(', ')}; a delete wins over edits`,
+          reason: Reason.superseded, message: `${who} deleted this record at ${String(after.meta.deletedon)} without having seen ${editor === ctx.userId ? 'your changes on another device' : 'your changes'} to ${Object.keys(edited).join(', ')}; a delete wins over edits`,
           privilegeVersion: ctx.ix.version, at: now, conflict: { by: ctx.userId, at: String(after.meta.deletedon), editedAt: now }
         })
       }
@@ -287,10 +290,14 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     // What the document took in is the update itself when all of it was new, none of it was deleted (Yjs
     // collects deleted content before it encodes a transaction: a refused or losing value must not be kept
     // in the bytes) and the server wrote nothing of its own (no struct under its id, no deletion after the
-    // update's integration): the usual case costs no encoding. Otherwise Yjs encodes the transaction's
-    // update when it ends (it asks for listeners then).
+    // update's integration): the usual case costs no encoding. One loss is allowed in the bytes: the save's
+    // stamp (modifiedby, modifiedon) losing Yjs's tie to a concurrent save's, which every replica's
+    // integration deletes alike, when the author's own values are valid and its save kept a change (two
+    // people saving one record at once). Otherwise Yjs encodes the transaction's update when it ends (it
+    // asks for listeners then).
     encode = structs.length === 0 || structs.length !== decoded.structs.length || Y.getState(doc.store, doc.clientID) !== serverClock ||
-      deleteCount(tr.deleteSet) !== integrationDeletes || deletesAnyOf(tr.deleteSet, structs)
+      deleteCount(tr.deleteSet) !== integrationDeletes ||
+      (deletesAnyOf(tr.deleteSet, structs) && !(keptOwnChange(changes, dropped) && onlyOwnStampsLost(doc, structs, ctx.userId)))
     if (encode) doc.on("update", take)
   }, origin)
   if (encode) doc.off('update', take)
@@ -303,6 +310,31 @@ const deleteCount = (ds: DeleteSet): number => {
   let n = 0
   for (const ranges of ds.clients.values()) n += ranges.length
   return n
+}
+
+/** Whether the update kept a change other than a stamp (a save that the decision allowed). */
+const keptOwnChange = (changes: readonly Change[], dropped: readonly Change[]): boolean =>
+  dropped.length === 0 && changes.some(c => !isStampChange(c))
+
+/**
+ * Whether every one of the update's own items that is deleted (its integration lost a Yjs tie: nothing
+ * else deleted anything) is its author's save stamp with a value the author may write: `modifiedby` the
+ * author, `modifiedon` a date-time (what decide-changes requires of a stamp).
+ */
+const onlyOwnStampsLost = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], userId: string): boolean => {
+  const meta = doc.getMap(META)
+  for (const s of structs) {
+    if (!(s instanceof Y.Item)) continue
+    for (let clock = s.id.clock; clock < s.id.clock + s.length;) {
+      const item = Y.getItem(doc.store, Y.createID(s.id.client, clock))
+      clock = item.id.clock + item.length
+      if (!item.deleted) continue
+      if (item.parent !== meta || !(item.content instanceof Y.ContentAny)) return false
+      const value = item.content.arr[0]
+      if (item.parentSub === STAMP.by ? value !== userId : item.parentSub !== STAMP.at || !isDateTimeText(value)) return false
+    }
+  }
+  return true
 }
 
 /** Whether a transaction's deletions reach any of `structs` (the update's own, new structs). */

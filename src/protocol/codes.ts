@@ -62,7 +62,8 @@ export const CLOSE_CODE: Readonly<Record<ErrorCodeValue, CloseCodeValue>> = {
   'view-unavailable': CloseCode.internalError,
   'search-unavailable': CloseCode.internalError,
   'upload-refused': CloseCode.internalError,
-  'upload-failed': CloseCode.internalError
+  'upload-failed': CloseCode.internalError,
+  'sign-in-failed': CloseCode.internalError
 }
 
 export const closeCodeOf = (e: FieldsyncError): CloseCodeValue => CLOSE_CODE[e.code]

@@ -23,10 +23,12 @@ import { blobRoutes } from './blob-routes.ts'
 import { CloseCode } from '../protocol/codes.ts'
 import { syncEvents } from './sync-adapter.ts'
 import { indexPage } from './index-page.ts'
+import { appRoutes } from './app-routes.ts'
 import { DeviceSession } from './device-session.ts'
 import { HeldRecords } from './held-records.ts'
 import { ScopeRowIndex } from './scope-rows.ts'
 import { guardSocket, type SocketGuard } from './socket-guard.ts'
+import { pacedUpgrades } from './pacing.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
 import type { ReceiptStore } from './storage/receipt-port.ts'
 import type { ProjectionReader } from './storage/projection-port.ts'
@@ -68,6 +70,8 @@ export interface ServerDeps {
   readonly clock?: () => number
   /** the identity provider's token verifier (by default built from config.oidc) */
   readonly external?: ExternalVerifier
+  /** where the built app is (default dist/app of this checkout) */
+  readonly appDir?: string
   /** the Yjs client id this instance writes under, when instances share the store (config.redis: it also
    * names the instance on the fan-out) */
   readonly serverClient?: number
@@ -143,7 +147,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   app.onError(answerError)
 
   app.get('/healthz', c => c.json({ ok: true, loadedRecords: rooms.loaded }))
-  app.get('/', async c => c.html(indexPage(config, security.model.org, await storage.list())))
+  app.get('/about', async c => c.html(indexPage(config, security.model.org, await storage.list())))
+  app.route('/', appRoutes(deps.appDir))
   // Device apps may be served from another origin; access is by bearer token (no cookies), so any
   // origin may call the API and preflight requests are answered before authentication.
   app.use('/api/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS'], exposeHeaders: ['x-content-hash'] }))
@@ -200,7 +205,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       await place()
       return new Promise(resolve => {
         server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, info => resolve(info.port))
-        injectWebSocket(server)
+        // (injectWebSocket only adds an 'upgrade' listener: the paced server stands in for the real one.)
+        injectWebSocket(pacedUpgrades(server) as unknown as Parameters<typeof injectWebSocket>[0])
       })
     },
     close: async () => {

@@ -115,6 +115,8 @@ export const authRoutes = (auth: Authenticator, security: Security, opts: AuthRo
   })
 
   if (opts.demo) {
+    // The app's sign-in screen offers these (demo mode only: outside it who may sign in is not public).
+    app.get('/demo-users', c => c.json({ users: security.model.org.users.filter(u => u.disabled !== true).map(u => ({ login: u.login, name: u.fullName })) }))
     app.post('/dev-login', async c => {
       const body = await c.req.json().catch(() => null) as { user?: unknown } | null
       if (body === null || typeof body.user !== 'string') throw new HTTPException(400, { message: 'body must be {"user": "<login>"}' })

@@ -41,7 +41,17 @@ export interface OwnToken {
   readonly generation: number
 }
 
-const keyOf = (secret: string): Uint8Array => new TextEncoder().encode(secret)
+/** The HMAC key of a secret, imported once: importing it on every verification cost more than the
+ * verification itself (a morning's devices present their tokens together). */
+const keys = new Map<string, Promise<CryptoKey>>()
+const keyOf = (secret: string): Promise<CryptoKey> => {
+  let key = keys.get(secret)
+  if (key === undefined) {
+    key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
+    keys.set(secret, key)
+  }
+  return key
+}
 
 /** A token for `user`, valid `ttlSeconds` from `now`. */
 export const issueToken = async (secret: string, user: User, ttlSeconds: number, now = Date.now(), extras: TokenExtras = {}): Promise<string> => {
@@ -49,14 +59,14 @@ export const issueToken = async (secret: string, user: User, ttlSeconds: number,
   const claims: Record<string, unknown> = { login: user.login }
   if (extras.session !== undefined) claims.sid = extras.session
   if (extras.generation !== undefined && extras.generation !== 0) claims.gen = extras.generation
-  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(user.id).setIssuedAt(iat).setExpirationTime(iat + ttlSeconds).sign(keyOf(secret))
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(user.id).setIssuedAt(iat).setExpirationTime(iat + ttlSeconds).sign(await keyOf(secret))
 }
 
 /** The claims of a token this server signed, or null when it is not one, is altered or has expired at `now`. */
 export const readOwnToken = async (secret: string, token: string, now: number): Promise<OwnToken | null> => {
   try {
     // HS256 only: a token naming another algorithm (none, or RS256 with a public key as the secret) is refused.
-    const { payload: p } = await jwtVerify(token, keyOf(secret), { algorithms: ['HS256'], requiredClaims: ['sub', 'exp'], currentDate: new Date(now) })
+    const { payload: p } = await jwtVerify(token, await keyOf(secret), { algorithms: ['HS256'], requiredClaims: ['sub', 'exp'], currentDate: new Date(now) })
     const gen = p.gen ?? 0
     if (typeof p.sub !== 'string' || typeof p.login !== 'string' || typeof p.exp !== 'number') return null
     if ((p.sid !== undefined && typeof p.sid !== 'string') || typeof gen !== 'number') return null

@@ -26,7 +26,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeValue, ContentfulStatusCode>>
   'view-unavailable': 500,
   'search-unavailable': 500,
   'upload-refused': 500,
-  'upload-failed': 500
+  'upload-failed': 500,
+  'sign-in-failed': 500
 }
 
 /** The answer to `err` thrown by a route (hono's `app.onError`). */

@@ -45,7 +45,7 @@ const main = async (): Promise<void> => {
     console.log(`new organization with one administrator; admin token (valid ${config.tokenTtlSeconds} s, renewable with POST /auth/refresh):\n${issued.token}`)
     console.log(`set its password: curl -s -X PUT ${base}/api/admin/users/${adminUser.id}/password -H "authorization: Bearer <token>" -H 'content-type: application/json' -d '{"password":"<12 or more characters>"}'`)
   }
-  console.log(`fieldsync listening on ${base}/  (data: ${stores.where}${config.redis === undefined ? '' : `, fan-out: Redis, channels ${config.redis.prefix}:*`})`)
+  console.log(`fieldsync listening on ${base}/  (open it for the app; server information at ${base}/about; data: ${stores.where}${config.redis === undefined ? '' : `, fan-out: Redis, channels ${config.redis.prefix}:*`})`)
   if (config.demo) {
     console.log(`demo users: ${security.model.org.users.map(u => u.login).join(', ')} (password "${DEMO_PASSWORD}" for those without one of their own)`)
     console.log(`sign in:    curl -s -X POST ${base}/auth/login -H 'content-type: application/json' -d '{"login":"alice","password":"${DEMO_PASSWORD}"}'`)

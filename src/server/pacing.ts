@@ -2,6 +2,9 @@
 // later turn of the loop, and once the slices run in one turn add up to the budget, the rest wait for the
 // next turn. However many cycles run at once, sockets and timers wait about one budget, not their sum.
 
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+
 /** How long paced slices may run in one turn of the event loop, together (ms). */
 export const TURN_BUDGET_MS = 10
 
@@ -33,3 +36,22 @@ export const slicer = (sliceMs = 4): { due: () => boolean, pace: () => Promise<v
     pace: async () => { await pace(); since = performance.now() }
   }
 }
+
+/** What @hono/node-ws's injectWebSocket takes of a server: its 'upgrade' listener. */
+interface UpgradeSource {
+  on (event: 'upgrade', listener: (request: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown
+}
+
+/**
+ * A server whose websocket upgrades are handled a paced slice at a time: a morning's devices connect
+ * together, and a hundred upgrades (token check, handshake, session) in one turn would hold the loop
+ * for all of them. Node takes its own error handler off a socket it hands to 'upgrade', and the token
+ * check is asynchronous: a client that resets its connection meanwhile (or after a refusal) made an
+ * unhandled 'error' event that ended the process. Such a socket is dropped, whenever it fails.
+ */
+export const pacedUpgrades = (server: UpgradeSource): UpgradeSource => ({
+  on: (event, listener) => server.on(event, (request, socket, head) => {
+    socket.on('error', () => { socket.destroy() })
+    void pace().then(() => { if (!socket.destroyed) listener(request, socket, head) })
+  })
+})

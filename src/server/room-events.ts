@@ -32,9 +32,15 @@ export interface PresenceEvent {
   readonly update: Uint8Array
 }
 
+/** The record's log was merged into one entry (README, COMPACT_AFTER). */
+export interface CompactedEvent {
+  readonly record: DocName
+}
+
 // A type alias, not an interface: ObservableV2 maps over its keys.
 export type RoomEvents = {
   committed: (e: CommittedEvent) => void
   evicted: (e: EvictedEvent) => void
   presence: (e: PresenceEvent) => void
+  compacted: (e: CompactedEvent) => void
 }

@@ -39,7 +39,7 @@ import type { RoomEvents } from './room-events.ts'
 import { applyPublished, lockedProcess, type PeerRoom } from './room-catch-up.ts'
 
 export type { RoomMember, SubmitOutcome, UpdateReason } from './room-member.ts'
-export type { RoomEvents, CommittedEvent, EvictedEvent, PresenceEvent } from './room-events.ts'
+export type { RoomEvents, CommittedEvent, CompactedEvent, EvictedEvent, PresenceEvent } from './room-events.ts'
 
 /** The principal the server's own writes (compensations, assignments) are bound to. */
 export const SERVER_PRINCIPAL = '@server'
@@ -87,8 +87,11 @@ type Job =
   | { kind: 'server', write: (doc: Y.Doc) => void, done: (e?: Error) => void }
 
 export interface RoomOptions {
-  /** merge the log into one update once it has this many rows */
+  /** merge the log into one update once it holds more updates than this: when the record has been quiet
+   * for `compactQuietMs`, or at once when it holds COMPACT_BUSY_FACTOR times as many */
   readonly compactAfter: number
+  /** how long a record whose log passed `compactAfter` must go without a commit before it is merged (default COMPACT_QUIET_MS) */
+  readonly compactQuietMs?: number
   /** the Yjs client id this server writes under in every record (one per start from a shared sequence,
    * when several instances share the store); absent: a fresh one per record */
   readonly serverClient?: number
@@ -118,6 +121,11 @@ export interface RoomContext {
  * strategy) it favours the higher client id, so a device's later edit wins over a compensation it had not
  * seen yet. Other scalar fields are decided by their stamps (src/projection/arbitrate.ts). */
 export const SERVER_CLIENT_RANGE = 1 << 20
+
+/** A merge costs the whole state's encoding, which grows with the record's history: a record in use is
+ * merged once it is quiet, and one that never is, at this many times `compactAfter`. */
+export const COMPACT_QUIET_MS = 1000
+export const COMPACT_BUSY_FACTOR = 4
 
 /** A row has no notes: none are read for it. */
 const NO_NOTES: ReadonlySet<string> = new Set()
@@ -152,6 +160,8 @@ export class Room {
   private running = false
   private idle: Promise<void> = Promise.resolve()
   private logRows = 0
+  private lastCommitAt = 0
+  private quietTimer: NodeJS.Timeout | undefined
   private lastSeq = 0
   private broken = false
   /** the room as catching up with other server instances reaches it (room-catch-up.ts); made on first
@@ -355,12 +365,24 @@ export class Room {
       rules: this.ctx.field === undefined ? this.ctx.rules : undefined, flows: this.ctx.field === undefined ? this.ctx.flows : undefined,
       parent: this.ctx.field === undefined ? undefined : this.ownership() ?? null,
       secured: this.ctx.field === undefined ? this.secured() : undefined,
-      blobSize: this.ctx.blobSize, ownershipOf: this.ctx.ownershipOf, isServerClient: c => this.bindings.get(c) === SERVER_PRINCIPAL,
+      blobSize: this.ctx.blobSize, ownershipOf: this.ctx.ownershipOf, isServerClient: this.isServerClient,
       command: decision?.kind === 'accept' ? decision.command : undefined,
       reject: decision?.kind === 'reject' ? decision : undefined,
-      conflicts: this.ctx.conflicts === undefined ? undefined : { ...this.ctx.conflicts, principalOf: c => this.bindings.get(c) }
+      conflicts: this.conflicts
     }
   }
+
+  // (Made once: every update's context takes them.)
+  private readonly isServerClient = (c: number): boolean => this.bindings.get(c) === SERVER_PRINCIPAL
+  private readonly principalOf = (c: number): string | undefined => this.bindings.get(c)
+  private get conflicts (): ProjectContext['conflicts'] {
+    const c = this.ctx.conflicts
+    if (c === undefined) return undefined
+    this.conflictsCtx ??= { ...c, principalOf: this.principalOf }
+    return this.conflictsCtx
+  }
+
+  private conflictsCtx: ProjectContext['conflicts']
 
   /**
    * What integrating `update` from `member` as a part of an accepted command would do, found on a copy of
@@ -520,13 +542,14 @@ export class Room {
     if (commit !== null) {
       // Past the log's bound, this commit stores the record's whole state in place of its log, in the same
       // fsync: one merged entry from the collected document, so no earlier entry keeps content deleted since.
-      const compact = commit.updates.length > 0 && (this.compactRequested || this.logRows + commit.updates.length > this.options.compactAfter)
+      const compact = commit.updates.length > 0 && (this.compactRequested || this.logRows + commit.updates.length > this.options.compactAfter * COMPACT_BUSY_FACTOR)
       const effects = compact ? { ...commit.effects, compacted: Y.encodeStateAsUpdate(this.current) } : commit.effects
       prevSeq = this.lastSeq
       const committed = await this.storage.append(this.name, commit.updates, effects)
       committedReceipts = committed.receipts
       if (commit.updates.length > 0) this.lastSeq = committed.seq
-      if (compact) { this.logRows = 1; this.compactRequested = false } else this.logRows += commit.updates.length
+      if (compact) { this.logRows = 1; this.compactRequested = false; this.events.emit('compacted', [{ record: this.name }]) } else this.logRows += commit.updates.length
+      if (this.logRows > this.options.compactAfter) this.compactWhenQuiet()
     }
     // Who may no longer read goes first: a reassignment is the last byte of the record a user who loses
     // read access by it could get.
@@ -551,11 +574,29 @@ export class Room {
       this.compactRequested = false
       await this.storage.compact(this.name, Y.encodeStateAsUpdate(this.current), this.lastSeq)
       this.logRows = 1
+      this.events.emit('compacted', [{ record: this.name }])
     }
     for (const done of serverJobs) done()
   }
 
   private compactRequested = false
+
+  /** Arms (once) the merge of a log past `compactAfter` for when the record has had no commit for a while. */
+  private compactWhenQuiet (): void {
+    this.lastCommitAt = performance.now()
+    if (this.quietTimer !== undefined) return
+    const quiet = this.options.compactQuietMs ?? COMPACT_QUIET_MS
+    const check = (): void => {
+      this.quietTimer = undefined
+      if (this.broken || this.logRows <= this.options.compactAfter) return
+      const wait = quiet - (performance.now() - this.lastCommitAt)
+      if (wait > 0 || this.busy) { this.quietTimer = setTimeout(check, Math.max(wait, 10)); this.quietTimer.unref(); return }
+      // (A storage failure fails the room, which closes its members: nothing more to do with it here.)
+      this.compactNow().catch(() => {})
+    }
+    this.quietTimer = setTimeout(check, quiet)
+    this.quietTimer.unref()
+  }
 
   /** Merges the record's log into one row now (after a value was moved out of it, say). */
   compactNow (): Promise<void> {
@@ -740,6 +781,7 @@ export class Room {
   }
 
   destroy (): void {
+    clearTimeout(this.quietTimer)
     this.events.destroy()
     this.awareness.destroy()
     this.awareness.awareness.doc.destroy()

@@ -33,6 +33,17 @@ export interface RoomsOptions extends RoomOptions {
   readonly maxClockSkewMs?: number
 }
 
+/** The time as the records write it; formatted once per millisecond (every update asks for it). */
+const isoNow = (): (() => string) => {
+  let ms = -1
+  let text = ''
+  return () => {
+    const t = Date.now()
+    if (t !== ms) { ms = t; text = new Date(t).toISOString() }
+    return text
+  }
+}
+
 export class Rooms {
   private readonly rooms = new Map<DocName, Room>()
   private readonly timers = new Map<DocName, NodeJS.Timeout>()
@@ -43,7 +54,7 @@ export class Rooms {
 
   constructor (options: RoomsOptions) {
     this.options = options
-    this.now = options.now ?? (() => new Date().toISOString())
+    this.now = options.now ?? isoNow()
   }
 
   /** Closes, in every loaded record, the sockets of users who may no longer read it. */

@@ -5,12 +5,16 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext } from 'playwright-core'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
 
 export const launchChromium = (): Promise<Browser> => chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
+
+/** Chromium with a profile in `dir`: IndexedDB on disk, as on a device (a context of launchChromium's
+ * browser keeps it in memory). */
+export const launchPersistentChromium = (dir: string): Promise<BrowserContext> => chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, args: FLAGS })
 
 /** Builds src/client/index.ts into one script exposing `window.fieldsync`. */
 export const bundleSdk = async (): Promise<string> => {

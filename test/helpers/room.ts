@@ -23,13 +23,13 @@ export const account = catalog.entities.get('account')!
 export const AT = '2026-11-27T09:00:00.000Z'
 
 /** Rooms over a new SQLite file, and the loaded room of `account/a1` (owned by alice), closed after the test. */
-export const roomOverSqlite = async (cleanups: Cleanup[], label: string): Promise<{ rooms: Rooms, room: Room, storage: SqliteRecordStorage }> => {
+export const roomOverSqlite = async (cleanups: Cleanup[], label: string, options: { compactAfter?: number, compactQuietMs?: number } = {}): Promise<{ rooms: Rooms, room: Room, storage: SqliteRecordStorage }> => {
   const dir = mkdtempSync(join(tmpdir(), `fieldsync-${label}-`))
   const db = openSqlite(join(dir, 'r.db'))
   const projection = new SqliteProjection(db, catalog)
   const storage = new SqliteRecordStorage(db, projection)
   const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
-  const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 1000 })
+  const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 1000, ...options })
   cleanups.push(async () => { await rooms.close(); await storage.close(); db.close(); rmSync(dir, { recursive: true, force: true }) })
   const room = rooms.get('account/a1' as DocName)
   await room.ready

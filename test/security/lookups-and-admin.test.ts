@@ -69,11 +69,11 @@ describe('lookups need appendTo on the target and read access to it (issue 9, cl
 describe('the index page (issue 9, class 15)', () => {
   it('names users and business units only in demo mode', async () => {
     const demo = await start()
-    const page = await (await fetch(`${demo.url}/`)).text()
+    const page = await (await fetch(`${demo.url}/about`)).text()
     expect(page).toContain('Avery Admin')
     expect(page).toContain('Sales North')
     const prod = await start({ DEMO: '0' })
-    const closed = await (await fetch(`${prod.url}/`)).text()
+    const closed = await (await fetch(`${prod.url}/about`)).text()
     expect(closed).toContain('fieldsync')
     for (const u of prod.security.model.org.users) {
       expect(closed).not.toContain(u.fullName)

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { readRecord, setField } from '../../src/docs/record.ts'
+import { deleteRecord, readRecord, setField } from '../../src/docs/record.ts'
 import { Reason } from '../../src/protocol/receipts.ts'
 import { recordingMember } from '../../tools/room-member.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
@@ -79,5 +79,73 @@ describe('the room\'s typed API', () => {
     expect(readRecord(d, account).fields.telephone1).toBe('+47 queued')
     // the published update came first
     expect(reader.events.map(e => e.kind === 'update' ? e.why : e.kind)).toEqual(['published', 'reply'])
+  })
+})
+
+describe('what the record keeps of an update', () => {
+  // Two saves of one record at once: both write modifiedby/modifiedon from the same base, and Yjs keeps
+  // the stamp of the higher client id. The lower one's stamp is deleted as it is integrated, on every replica.
+  const concurrentSaves = async (aliceActor: string): Promise<{ submitted: Uint8Array, published: Uint8Array, room: Awaited<ReturnType<typeof roomOverSqlite>>['room'] }> => {
+    const { room } = await roomOverSqlite(cleanups, 'room-kept')
+    const alice = recordingMember('u-alice')
+    const avery = recordingMember('u-avery')
+    const observer = recordingMember('u-avery')
+    for (const m of [alice, avery, observer]) room.join(m)
+    const a = copy(room); a.clientID = 5_000_000
+    const v = copy(room); v.clientID = 6_000_000
+    const fromAvery = edit(v, d => setField(d, account, 'name', 'Contoso Ltd', { by: 'u-avery', at: AT }))
+    const submitted = edit(a, d => setField(d, account, 'telephone1', '+47 5', { by: aliceActor, at: AT }))
+    await room.submit(avery, fromAvery)
+    expect(await room.submit(alice, submitted)).toEqual({ kind: 'committed', receipts: [] })
+    const published = observer.events.flatMap(e => e.kind === 'update' ? [e.update] : [])
+    expect(published).toHaveLength(2)
+    return { submitted, published: published[1], room }
+  }
+
+  it('an update whose only loss is its author\'s save stamp losing a tie is kept as it came', async () => {
+    const { submitted, published, room } = await concurrentSaves('u-alice')
+    expect(readRecord(room.doc, account).fields).toMatchObject({ name: 'Contoso Ltd', telephone1: '+47 5' })
+    expect(readRecord(room.doc, account).meta.modifiedby).toBe('u-avery')
+    expect(Buffer.from(published).equals(Buffer.from(submitted))).toBe(true)
+  })
+
+  it('a losing stamp the author may not write is not kept in the bytes', async () => {
+    const { submitted, published, room } = await concurrentSaves('u-bob')
+    expect(readRecord(room.doc, account).fields.telephone1).toBe('+47 5')
+    expect(Buffer.from(published).equals(Buffer.from(submitted))).toBe(false)
+    expect(Buffer.from(published).includes('u-bob')).toBe(false)
+    expect(Buffer.from(submitted).includes('u-bob')).toBe(true)
+  })
+
+  it('a save of a field its writer wrote last is kept as it came: the server writes nothing and echoes nothing', async () => {
+    const { room } = await roomOverSqlite(cleanups, 'room-kept-own')
+    const alice = recordingMember('u-alice')
+    const observer = recordingMember('u-avery')
+    for (const m of [alice, observer]) room.join(m)
+    const a = copy(room)
+    const updates = [1, 2, 3].map(i => edit(a, d => setField(d, account, 'telephone1', `+47 ${i}`, { by: 'u-alice', at: AT })))
+    for (const u of updates) expect(await room.submit(alice, u)).toEqual({ kind: 'committed', receipts: [] })
+    const published = observer.events.flatMap(e => e.kind === 'update' ? [Buffer.from(e.update)] : [])
+    expect(published.map((p, i) => p.equals(Buffer.from(updates[i])))).toEqual([true, true, true])
+    expect(alice.events).toEqual([])
+    expect(readRecord(room.doc, account).fields.telephone1).toBe('+47 3')
+  })
+
+  it('a delete that had not seen its own user\'s edit from another device tells that user', async () => {
+    const { room } = await roomOverSqlite(cleanups, 'room-own-delete')
+    const phone = recordingMember('u-alice', { device: 'alice-phone' })
+    const laptop = recordingMember('u-alice', { device: 'alice-laptop' })
+    for (const m of [phone, laptop]) room.join(m)
+    const p = copy(room)
+    const l = copy(room)
+    const edited = edit(p, d => setField(d, account, 'telephone1', '+47 phone', { by: 'u-alice', at: AT }))
+    const deleted = edit(l, d => deleteRecord(d, account, { by: 'u-alice', at: AT }))
+    expect(await room.submit(phone, edited)).toEqual({ kind: 'committed', receipts: [] })
+    const outcome = await room.submit(laptop, deleted)
+    expect(outcome.kind).toBe('committed')
+    const entries = outcome.kind === 'committed' ? outcome.receipts : []
+    expect(entries.map(r => [r.principal, r.reason, r.change])).toEqual([['u-alice', 'superseded', 'deleted']])
+    expect(entries[0].attempted).toEqual({ telephone1: '+47 phone' })
+    expect(entries[0].message).toMatch(/your changes on another device to telephone1/)
   })
 })

@@ -36,11 +36,17 @@ describe('public routes', () => {
     expect(await answer(await call('/healthz'))).toEqual([200, { ok: true, loadedRecords: expect.any(Number) }])
   })
 
-  it('GET / is the server\'s HTML page, naming the demo users', async () => {
-    const r = await call('/')
+  it('GET /about is the server\'s HTML page, naming the demo users', async () => {
+    const r = await call('/about')
     expect(r.status).toBe(200)
     expect(r.headers.get('content-type')).toMatch(/^text\/html/)
     expect(await r.text()).toContain('<code>alice</code>')
+  })
+
+  it('GET /auth/demo-users lists the demo users for the app\'s picker', async () => {
+    const [status, body] = await answer(await call('/auth/demo-users'))
+    expect(status).toBe(200)
+    expect((body as { users: { login: string, name: string }[] }).users).toContainEqual({ login: 'alice', name: 'Alice Adams (sales rep)' })
   })
 
   it('POST /auth/dev-login gives a demo user a token that the API takes; 400 on a bad body, 404 on an unknown user', async () => {

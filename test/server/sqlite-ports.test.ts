@@ -15,6 +15,8 @@ import { describeSecurityStore } from './ports/security-suite.ts'
 import { describeBlobs } from './ports/blobs-suite.ts'
 import { describeHoldings } from './ports/holdings-suite.ts'
 import { tempDb } from '../helpers/temp-db.ts'
+import { describe, expect, it } from 'vitest'
+import type { DocName } from '../../src/ids.ts'
 
 const catalog = loadCatalog()
 
@@ -57,4 +59,28 @@ describeBlobs('SQLite', async maxBytes => {
 describeHoldings('SQLite', async () => {
   const t = tempDb('fieldsync-ports-')
   return { holdings: new SqliteDeviceHoldings(t.db()), reopen: async () => new SqliteDeviceHoldings(t.reopen()), dispose: async () => t.dispose() }
+})
+
+describe('SQLite device holdings', () => {
+  it('commit without waiting for the disk and leave the file\'s other commits durable (synchronous FULL)', () => {
+    const t = tempDb('fieldsync-ports-')
+    try {
+      const db = t.db()
+      const holdings = new SqliteDeviceHoldings(db)
+      const FULL = 2
+      expect(db.pragma('synchronous', { simple: true })).toBe(FULL)
+      holdings.claimDevice('d1', 'u-alice')
+      holdings.mayHold('d1', ['account/a1' as DocName, 'account/a2' as DocName])
+      holdings.finishCycle('d1', ['account/a1' as DocName], [], 7, true)
+      holdings.batch(() => holdings.hold('d1', ['account/a3' as DocName]))
+      expect(db.pragma('synchronous', { simple: true })).toBe(FULL)
+      // inside another transaction it is that transaction's part
+      db.transaction(() => holdings.forget('d1'))()
+      expect(db.pragma('synchronous', { simple: true })).toBe(FULL)
+      expect(holdings.needsScope('d1')).toBe(true)
+      expect(holdings.deviceCursor('d1')).toBe(7)
+    } finally {
+      t.dispose()
+    }
+  })
 })
