@@ -38,6 +38,7 @@ import { NO_METADATA, type Metadata } from '../metadata/metadata.ts'
 import { shareDelta } from '../authz/share-delta.ts'
 import type { ModelIndex } from '../authz/decide.ts'
 import { fieldDocName, type DocName } from '../ids.ts'
+import { startFanOut, type FanOut } from './fan-out.ts'
 
 /** The documents of a record's secured fields (whether or not they exist). */
 const securedDocs = (ix: ModelIndex, record: string): DocName[] =>
@@ -71,6 +72,9 @@ export interface ServerDeps {
   readonly external?: ExternalVerifier
   /** where the built app is (default dist/app of this checkout) */
   readonly appDir?: string
+  /** the Yjs client id this instance writes under, when instances share the store (config.redis: it also
+   * names the instance on the fan-out) */
+  readonly serverClient?: number
 }
 
 export interface FieldsyncServer {
@@ -92,7 +96,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const rooms = new Rooms({
     storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter, limits: config.limits,
     rules: metadata.businessRules, flows: metadata.processFlows, blobSize: (userId, hash) => deps.blobs.uploadedSize(userId, hash),
-    ownershipOf: name => storedOwnership(projection, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs
+    ownershipOf: name => storedOwnership(projection, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs,
+    serverClient: deps.serverClient
   })
   // A privilege change takes read access away at once: close those sockets now.
   const sessions = new Set<DeviceSession>()
@@ -186,11 +191,17 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   }))
 
   let server: ServerType | null = null
+  let fanOut: FanOut | null = null
   return {
     app,
     rooms,
     authenticator,
     listen: async () => {
+      if (config.redis !== undefined) {
+        if (deps.serverClient === undefined) throw new Error('fan-out between instances needs the instance\'s server client id (shared storage)')
+        if (storage.locks === undefined) throw new Error('fan-out between instances needs storage they share (record locks)')
+        fanOut = await startFanOut({ ...config.redis, instance: deps.serverClient, rooms, security, feed: deps.feed, locks: storage.locks })
+      }
       await place()
       return new Promise(resolve => {
         server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, info => resolve(info.port))
@@ -213,6 +224,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       holdings.flush()
       await new Promise<void>(resolve => { if (server === null) resolve(); else server.close(() => resolve()) })
       await rooms.close()
+      await fanOut?.close()
     }
   }
 }

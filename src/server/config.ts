@@ -53,6 +53,10 @@ export interface ServerConfig {
   readonly limits: QuotaLimits
   /** how far ahead of the server's clock a field write's time may be (later ones count as written on arrival) */
   readonly maxClockSkewMs: number
+  /** PostgreSQL (DATABASE_URL) in place of the SQLite file: several instances may share it */
+  readonly databaseUrl: string | undefined
+  /** Redis (REDIS_URL) for fan-out between instances, and the prefix of its channel names (REDIS_PREFIX) */
+  readonly redis: { readonly url: string, readonly prefix: string } | undefined
 }
 
 export class ConfigError extends FieldsyncError {
@@ -108,6 +112,25 @@ const scrypt = (env: Record<string, string | undefined>): ScryptParams => {
   return p
 }
 
+const url = (env: Record<string, string | undefined>, key: string, protocols: readonly string[]): string | undefined => {
+  const raw = env[key]
+  if (raw === undefined || raw.trim() === '') return undefined
+  let u: URL
+  try { u = new URL(raw.trim()) } catch { throw new ConfigError(`${key} must be a URL (${protocols.join(' or ')}), got something else`) }
+  if (!protocols.includes(u.protocol)) throw new ConfigError(`${key} must be a ${protocols.join(' or ')} URL, got ${u.protocol}`)
+  return raw.trim()
+}
+
+const parseRedis = (env: Record<string, string | undefined>, database: string | undefined): ServerConfig['redis'] => {
+  const redis = url(env, 'REDIS_URL', ['redis:', 'rediss:'])
+  const prefix = env.REDIS_PREFIX === undefined || env.REDIS_PREFIX === '' ? 'fieldsync' : env.REDIS_PREFIX
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(prefix)) throw new ConfigError('REDIS_PREFIX must be 1 to 64 letters, digits or _ . : -')
+  if (redis === undefined) return undefined
+  // Fan-out between instances that do not share a store would announce positions nobody can read.
+  if (database === undefined) throw new ConfigError('REDIS_URL needs DATABASE_URL: instances share PostgreSQL and fan out over Redis')
+  return { url: redis, prefix }
+}
+
 export const parseConfig = (env: Record<string, string | undefined>, cwd = process.cwd()): ServerConfig => {
   const secret = env.JWT_SECRET
   if (secret !== undefined && secret.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters')
@@ -133,6 +156,8 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     customEntitiesFile: custom === '' ? undefined : resolve(cwd, custom ?? 'config/custom-entities.json'),
     metadataFile: metadata === '' ? undefined : resolve(cwd, metadata ?? 'config/metadata.json'),
     maxClockSkewMs: 1000 * int(env, 'MAX_CLOCK_SKEW_SECONDS', 120, 0, 86_400),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    redis: parseRedis(env, url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])),
     limits: {
       receiptsPerRecord: int(env, 'MAX_RECEIPTS_PER_RECORD', DEFAULT_LIMITS.receiptsPerRecord, 1, 1_000_000),
       refusedBytesPerRecord: int(env, 'MAX_REFUSED_BYTES_PER_RECORD', DEFAULT_LIMITS.refusedBytesPerRecord, 1024, 1024 * 1024 * 1024),

@@ -12,6 +12,12 @@ export interface CommittedEvent {
   readonly updates: readonly Uint8Array[]
   /** the record's owner or owning business unit changed: its fields' documents check their readers too */
   readonly ownerChanged: boolean
+  /** the log position of the commit, and the record's position before it (several instances: a copy
+   * applies a published commit only when it holds `prevSeq`) */
+  readonly seq?: number
+  readonly prevSeq?: number
+  /** committed by another server instance (taken in by this one's copy): not published again */
+  readonly remote?: boolean
 }
 
 /** A member closed because its user may no longer read the record. */

@@ -36,6 +36,7 @@ import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 
 import type { RoomEvents } from './room-events.ts'
+import { applyPublished, lockedProcess, type PeerRoom } from './room-catch-up.ts'
 
 export type { RoomMember, SubmitOutcome, UpdateReason } from './room-member.ts'
 export type { RoomEvents, CommittedEvent, CompactedEvent, EvictedEvent, PresenceEvent } from './room-events.ts'
@@ -48,6 +49,8 @@ export type Origin =
   | { source: 'device', member: RoomMember }
   | { source: 'storage' }
   | { source: 'projection' }
+  /** committed by another server instance (src/server/room-catch-up.ts) */
+  | { source: 'peer-instance' }
 
 /** What the command coordinator decided for one part of a multi-record command. */
 export type PartDecision =
@@ -89,6 +92,9 @@ export interface RoomOptions {
   readonly compactAfter: number
   /** how long a record whose log passed `compactAfter` must go without a commit before it is merged (default COMPACT_QUIET_MS) */
   readonly compactQuietMs?: number
+  /** the Yjs client id this server writes under in every record (one per start from a shared sequence,
+   * when several instances share the store); absent: a fresh one per record */
+  readonly serverClient?: number
   /** what one principal may make the server keep in a record (defaults: DEFAULT_LIMITS) */
   readonly limits?: Partial<QuotaLimits>
 }
@@ -158,6 +164,29 @@ export class Room {
   private quietTimer: NodeJS.Timeout | undefined
   private lastSeq = 0
   private broken = false
+  /** the room as catching up with other server instances reaches it (room-catch-up.ts); made on first
+   * use, so that a room of a single process (SQLite) costs nothing more */
+  private peerRoom: PeerRoom | undefined
+  private get peer (): PeerRoom {
+    return this.peerRoom ??= this.makePeer()
+  }
+
+  private makePeer (): PeerRoom {
+    return {
+      record: () => this.name,
+      doc: () => this.current,
+      lastSeq: () => this.lastSeq,
+      took: (seq, entries) => { this.lastSeq = seq; this.logRows += entries },
+      bind: (client, principal) => { if (!this.bindings.has(client)) this.bindings.set(client, principal) },
+      members: () => this.members,
+      ownership: () => this.ownership(),
+      revokeUnreadable: () => this.revokeUnreadable(this.ctx.security.index),
+      committed: e => this.events.emit('committed', [e]),
+      refreshSecurity: saved => this.ctx.security.refresh(saved),
+      busy: () => this.busy,
+      catchUpLater: () => { this.write(() => {}).catch(() => {}) }
+    }
+  }
 
   constructor (name: DocName, storage: RecordStorage, options: RoomOptions, ctx: RoomContext) {
     this.name = name
@@ -184,9 +213,11 @@ export class Room {
     for (const b of bindings) this.bindings.set(b.client, b.principal)
     this.quotas = new RecordQuotas({ ...DEFAULT_LIMITS, ...this.options.limits }, usage, bindings.map(b => b.principal))
     // A fresh client id for this server's writes, never one that has written to this record before.
-    let client: number
-    do client = 1 + Math.floor(Math.random() * (SERVER_CLIENT_RANGE - 1))
-    while (this.bindings.has(client) || Y.getState(this.current.store, client) > 0)
+    let client = this.options.serverClient ?? 0
+    if (client === 0) {
+      do client = 1 + Math.floor(Math.random() * (SERVER_CLIENT_RANGE - 1))
+      while (this.bindings.has(client) || Y.getState(this.current.store, client) > 0)
+    }
     this.serverClient = client
     this.current.clientID = client
     this.bindings.set(client, SERVER_PRINCIPAL)
@@ -252,6 +283,21 @@ export class Room {
     }
   }
 
+  /** An update another server instance committed to this record (`prevSeq`: the record's position before it). */
+  applyPeer (prevSeq: number, seq: number, updates: readonly Uint8Array[]): void {
+    this.ready.then(() => { if (!this.broken) applyPublished(this.peer, prevSeq, seq, updates) }, () => {})
+  }
+
+  /** Takes in whatever other server instances committed that this copy lacks (after fan-out was cut). */
+  catchUp (): void {
+    if (this.storage.locks !== undefined && !this.broken) this.peer.catchUpLater()
+  }
+
+  /** Catches up if the record's log reached `seq` and this copy is behind it (a published message was lost). */
+  catchUpTo (seq: number): void {
+    if (seq > this.lastSeq) this.catchUp()
+  }
+
   /** Runs a server-side write (an assignment, say) through the same commit path as device updates. */
   write (f: (doc: Y.Doc) => void): Promise<void> {
     return new Promise((resolve, reject) => this.enqueue({ kind: 'server', write: f, done: e => e === undefined ? resolve() : reject(e) }))
@@ -299,6 +345,11 @@ export class Room {
   /** A member's awareness update (y-protocols). Throws on malformed bytes; past a bound it closes the member. */
   presence (member: RoomMember, awarenessUpdate: Uint8Array): void {
     this.awareness.receive(member, awarenessUpdate)
+  }
+
+  /** An awareness update another server instance relayed to its members of this record: relayed to ours. */
+  relayPresence (awarenessUpdate: Uint8Array): void {
+    for (const m of this.members) m.presence(awarenessUpdate)
   }
 
   /** A member asks for every presence state; past the rate limit it is closed with 4429. */
@@ -422,7 +473,7 @@ export class Room {
           jobs = at < 0 ? this.inbox : this.inbox.slice(0, at)
           this.inbox = at < 0 ? [] : this.inbox.slice(at)
         }
-        await this.process(jobs)
+        await (this.storage.locks === undefined ? this.process(jobs) : lockedProcess(this.storage.locks, this.peer, () => this.process(jobs)))
       }
     } catch (e) {
       for (const j of [...jobs, ...this.inbox]) {
@@ -486,12 +537,14 @@ export class Room {
       this.serverBound = true
     }
     let committedReceipts: Receipt[] = []
+    let prevSeq = 0
     const commit = commitOf(batch, () => this.row())
     if (commit !== null) {
       // Past the log's bound, this commit stores the record's whole state in place of its log, in the same
       // fsync: one merged entry from the collected document, so no earlier entry keeps content deleted since.
       const compact = commit.updates.length > 0 && (this.compactRequested || this.logRows + commit.updates.length > this.options.compactAfter * COMPACT_BUSY_FACTOR)
       const effects = compact ? { ...commit.effects, compacted: Y.encodeStateAsUpdate(this.current) } : commit.effects
+      prevSeq = this.lastSeq
       const committed = await this.storage.append(this.name, commit.updates, effects)
       committedReceipts = committed.receipts
       if (commit.updates.length > 0) this.lastSeq = committed.seq
@@ -504,7 +557,7 @@ export class Room {
     const ownerChanged = ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit
     if (ownerChanged) this.revokeUnreadable(this.ctx.security.index)
     publish(batch, committedReceipts, this.members, () => Y.encodeStateVector(this.current))
-    if (commit !== null && commit.updates.length > 0) this.events.emit('committed', [{ record: this.name, updates: commit.updates, ownerChanged }])
+    if (commit !== null && commit.updates.length > 0) this.events.emit('committed', [{ record: this.name, updates: commit.updates, ownerChanged, seq: this.lastSeq, prevSeq }])
     // The document now equals what storage holds, so a reply cannot leak anything uncommitted.
     for (const r of replies) {
       if (this.members.has(r.member)) r.member.update(Y.encodeStateAsUpdate(this.current, r.stateVector), 'reply')

@@ -62,6 +62,31 @@ export class Rooms {
     for (const r of this.rooms.values()) r.revokeUnreadable(ix)
   }
 
+  /**
+   * An update another server instance committed to `record` (`prevSeq`: the record's position before it):
+   * a loaded copy takes it in (or catches up); either way the record's listeners hear of it.
+   */
+  applyPeer (record: DocName, prevSeq: number, seq: number, updates: readonly Uint8Array[]): void {
+    const room = this.find(record)
+    if (room !== undefined) room.applyPeer(prevSeq, seq, updates)
+    else this.events.emit('committed', [{ record, updates, ownerChanged: false, seq, prevSeq, remote: true }])
+  }
+
+  /** Every loaded copy takes in what other instances committed meanwhile (after fan-out was cut). */
+  catchUpAll (): void {
+    for (const r of this.rooms.values()) r.catchUp()
+  }
+
+  /** The records loaded now. */
+  names (): DocName[] {
+    return [...this.rooms.keys()]
+  }
+
+  /** Loaded copies behind their record's newest log position (`positions`) catch up. */
+  catchUpTo (positions: ReadonlyMap<DocName, number>): void {
+    for (const [name, seq] of positions) this.find(name)?.catchUpTo(seq)
+  }
+
   /** The room of a record, loading it if needed. Await `room.ready` before answering anything. */
   get (name: DocName): Room {
     this.cancelUnload(name)

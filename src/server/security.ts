@@ -36,12 +36,29 @@ export class Security {
 
   /** Applies a change (a pure function of the model that may throw), persists it and tells listeners. */
   change (f: (m: SecurityModel) => SecurityModel): SecurityModel {
+    this.refresh() // another instance may have saved a newer version: change that one
     const next = f(this.current.model)
     if (next.version <= this.current.version) throw new Error('a model change must bump the version')
     this.store.save(next)
     this.current = new ModelIndex(next)
     for (const l of this.listeners) l(this.current)
     return next
+  }
+
+  /**
+   * Takes the newest version saved (by another server instance sharing the store) if it is newer than the
+   * current one, and tells listeners. Asked in each record transaction and when an instance announces a
+   * change; a store used by one process alone has nothing newer.
+   */
+  refresh (known?: number): void {
+    // `known`: the newest version saved, read by the caller (in its transaction): asked of the store otherwise
+    if (known !== undefined && known <= this.current.version) return
+    const saved = known ?? this.store.latestVersion?.()
+    if (saved === undefined || saved <= this.current.version) return
+    const model = this.store.latest()
+    if (model === undefined || model.version <= this.current.version) return
+    this.current = new ModelIndex(model)
+    for (const l of this.listeners) l(this.current)
   }
 
   onChange (l: (ix: ModelIndex) => void): () => void {

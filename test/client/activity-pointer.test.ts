@@ -79,7 +79,7 @@ describe('the activity pointer', () => {
     expect(await (await api(`/records/activitypointer/${email.record.split('/')[1]}`, 'alice')).json()).toMatchObject({ activitytypecode: 'email', subject: email.values.subject })
     // carol (another unit) reads none of the north unit's tasks through the pointer either
     expect((await api(`/records/activitypointer/${ninas.record.split('/')[1]}`, 'carol')).status).toBe(403)
-    const types = s.db.prepare<[], { t: string }>('SELECT DISTINCT activitytypecode AS t FROM rec_activitypointer').all().map(r => r.t)
+    const types = s.sql<{ t: string }>('SELECT DISTINCT activitytypecode AS t FROM rec_activitypointer').map(r => r.t)
     expect(new Set(types)).toEqual(new Set(['phonecall', 'task', 'appointment', 'email']))
   })
 })

@@ -1,5 +1,6 @@
-// Starts a real fieldsync server in-process on a free port over a fresh SQLite file (the SQLite adapters
-// wired to the storage ports as main.ts wires them).
+// Starts a real fieldsync server in-process on a free port over a fresh SQLite file, or with
+// FIELDSYNC_STORE=pg over a fresh PostgreSQL schema with Redis fan-out (test-store.ts; the adapters wired
+// to the storage ports as main.ts wires them).
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -12,14 +13,9 @@ import { createServer, type FieldsyncServer, type ServerDeps } from '../../src/s
 import { issueToken } from '../../src/server/auth.ts'
 import { parseConfig } from '../../src/server/config.ts'
 import { demoModel, seedDemoRecords } from '../../src/server/demo.ts'
-import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
-import { openSqlite, type SqliteDb } from '../../src/server/storage/sqlite-db.ts'
-import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
-import { SqliteBlobStore } from '../../src/server/storage/sqlite-blobs.ts'
-import { SqliteDeviceHoldings } from '../../src/server/storage/sqlite-holdings.ts'
 import { loadMetadata } from '../../src/metadata/metadata.ts'
-import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
 import { Security } from '../../src/server/security.ts'
+import { openTestStores, type TestProjection, type TestStorage } from './test-store.ts'
 
 export const SECRET = 'test-secret-test-secret-test-secret-0123456789'
 
@@ -29,10 +25,11 @@ export interface TestServer {
   wsUrl: string
   dir: string
   server: FieldsyncServer
-  storage: SqliteRecordStorage
-  projection: SqliteProjection
+  storage: TestStorage
+  projection: TestProjection
   security: Security
-  db: SqliteDb
+  /** runs SQL on the server's database (`?` placeholders), SQLite or PostgreSQL */
+  sql<T = Record<string, unknown>> (query: string, ...params: unknown[]): T[]
   token (login: string): Promise<string>
   /** closes the server and the database, keeping the files */
   stop (): Promise<void>
@@ -49,31 +46,30 @@ export type TestDeps = Partial<Pick<ServerDeps, 'clock' | 'external'>>
 export const assembleTestServer = async (env: Record<string, string> = {}, dir?: string, deps: TestDeps = {}): Promise<Omit<TestServer, 'port' | 'url' | 'wsUrl' | 'restart'>> => {
   const fresh = dir === undefined
   const dataDir = dir ?? mkdtempSync(join(tmpdir(), 'fieldsync-test-'))
-  const config = parseConfig({ PORT: '0', DATA_DIR: dataDir, CUSTOM_ENTITIES: '', ...env })
-  const catalog = loadCatalog(config.customEntitiesFile)
-  const db = openSqlite(join(dataDir, 'fieldsync.db'))
-  const projection = new SqliteProjection(db, catalog)
-  const storage = new SqliteRecordStorage(db, projection)
-  const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
-  if (fresh) await seedDemoRecords(storage, catalog)
-  const server = createServer({ config, catalog, storage, feed: storage, receipts: storage, projection, holdings: new SqliteDeviceHoldings(db), security, metadata: loadMetadata(config.metadataFile, catalog), blobs: new SqliteBlobStore(db, config.maxAttachmentBytes), secret: SECRET, ...deps })
+  const first = parseConfig({ PORT: '0', DATA_DIR: dataDir, CUSTOM_ENTITIES: '', ...env })
+  const catalog = loadCatalog(first.customEntitiesFile)
+  const t = await openTestStores(dataDir, fresh, catalog, first.maxAttachmentBytes, env)
+  const config = parseConfig({ PORT: '0', DATA_DIR: dataDir, CUSTOM_ENTITIES: '', ...t.env, ...env })
+  const { stores, storage, projection } = t
+  const security = new Security(stores.security, demoModel(catalog))
+  if (fresh) await seedDemoRecords(stores.storage, catalog)
+  const server = createServer({ config, catalog, storage: stores.storage, feed: stores.storage, receipts: stores.storage, projection, holdings: stores.holdings, security, metadata: loadMetadata(config.metadataFile, catalog), blobs: stores.blobs, secret: SECRET, serverClient: stores.serverClient, ...deps })
   let stopped = false
   const stop = async (): Promise<void> => {
     if (stopped) return
     stopped = true
     await server.close()
-    await storage.close()
-    db.close()
+    await t.close()
   }
   return {
-    dir: dataDir, server, storage, projection, security, db,
+    dir: dataDir, server, storage, projection, security, sql: t.sql,
     token: async login => {
       const user = security.model.org.users.find(u => u.login === login)
       if (user === undefined) throw new Error(`no user ${login}`)
       return issueToken(SECRET, user, 3600)
     },
     stop,
-    dispose: async () => { await stop(); rmSync(dataDir, { recursive: true, force: true }) }
+    dispose: async () => { await stop(); await t.drop(); rmSync(dataDir, { recursive: true, force: true }) }
   }
 }
 

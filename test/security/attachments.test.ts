@@ -5,13 +5,11 @@
 
 import { describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
-import { join } from 'node:path'
 import * as Y from 'yjs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { addNote, readRecord, type AttachmentRef } from '../../src/docs/record.ts'
 import type { Receipt } from '../../src/protocol/receipts.ts'
 import { ConfigError, parseConfig } from '../../src/server/config.ts'
-import { openSqlite } from '../../src/server/storage/sqlite-db.ts'
 import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
 import { deviceFor, inboxReceipts } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
@@ -119,7 +117,7 @@ describe('a note may point only at content its author uploaded', () => {
     const secret = bytes(70_000, 42)
     const hash = sha(secret)
     expect((await put(s, 'alice', hash, secret.length, 0, secret)).body).toMatchObject({ complete: true })
-    const partsOf = (): number => (s.db.prepare('SELECT count(*) AS n FROM blob_parts WHERE hash = ?').get(hash) as { n: number }).n
+    const partsOf = (): number => Number(s.sql<{ n: number }>('SELECT count(*) AS n FROM blob_parts WHERE hash = ?', hash)[0].n)
     const storedParts = partsOf()
 
     // carol knows (or guesses) the hash and size and points a note on her own account at it.
@@ -205,7 +203,7 @@ describe('the device SDK under per-uploader content', () => {
     await nina.sync()
     expect(uploads.at(-1)).toEqual({ hash: sha(photo), from: photo.length, size: photo.length })
     expect(readRecord(s.server.rooms.get(own as never).doc).notes[third]?.contenthash).toBe(sha(photo))
-    const stored = s.db.prepare('SELECT count(*) AS n FROM blob_parts WHERE hash = ?').get(sha(photo)) as { n: number }
+    const stored = s.sql<{ n: number }>('SELECT count(*) AS n FROM blob_parts WHERE hash = ?', sha(photo))[0]
     expect(stored.n).toBe(2) // alice's two chunks; nina's copy was not kept
   })
 })
@@ -224,7 +222,7 @@ describe('abandoned partial uploads', () => {
     expect(resumed.status).toBe(409)
     expect(resumed.body.received).toBe(0)
     expect(await status(s, 'alice', sha(whole))).toEqual({ status: 200, body: { size: 2000, received: 2000, complete: true } })
-    const stored = s.db.prepare('SELECT count(*) AS n FROM blob_upload_parts').get() as { n: number }
+    const stored = s.sql<{ n: number }>('SELECT count(*) AS n FROM blob_upload_parts')[0]
     expect(stored.n).toBe(0)
   })
 
@@ -234,11 +232,9 @@ describe('abandoned partial uploads', () => {
     const dir = first.dir
     const data = bytes(5000, 2)
     expect((await put(first, 'alice', sha(data), data.length, 0, data.subarray(0, 1000))).body).toMatchObject({ received: 1000 })
-    await first.stop()
     // Two days pass (the last chunk is made two days older).
-    const db = openSqlite(join(dir, 'fieldsync.db'))
-    db.prepare('UPDATE blob_uploads SET touched = touched - ?').run(2 * 86_400_000)
-    db.close()
+    first.sql('UPDATE blob_uploads SET touched = touched - ?', 2 * 86_400_000)
+    await first.stop()
     const s = await start({}, dir)
     expect(await status(s, 'alice', sha(data))).toEqual(UNKNOWN)
   })

@@ -28,7 +28,7 @@ const refusedWrite = async (s: TestServer, login: string, userId: string, record
 }
 
 const dismissals = (s: TestServer): { seq: number, principal: string }[] =>
-  s.db.prepare('SELECT seq, principal FROM receipt_dismissals ORDER BY seq').all() as { seq: number, principal: string }[]
+  s.sql<{ seq: number, principal: string }>('SELECT seq, principal FROM receipt_dismissals ORDER BY seq')
 
 /** Every device frame a raw socket received (the server may pack several into one message). */
 const framesOf = (sock: Raw): DeviceFrame[] => sock.messages.flatMap(m => {
@@ -124,7 +124,7 @@ describe('device ids and the per-device inbox', () => {
     const intruder = await device(s, 'nina', id)
     expect((await intruder.closed).code).toBe(CloseCode.malformed)
     expect(framesOf(intruder)).toEqual([])
-    expect(s.db.prepare('SELECT principal FROM devices WHERE device = ?').get(id)).toEqual({ principal: 'u-alice' })
+    expect(s.sql('SELECT principal FROM devices WHERE device = ?', id)[0]).toEqual({ principal: 'u-alice' })
     // The owner's session was not replaced: it still answers a cycle.
     phone.ws.send(syncNow(2))
     await cycleDone(phone, 2)

@@ -230,7 +230,7 @@ describe('notes cannot be forged (issue 9, class 8)', () => {
     const avery = await client(s, 'avery', name)
     addNote(avery, account, 'v1', { subject: 'Head office', text: 'call them' }, by('u-avery'))
     addNote(avery, account, 'v2', { subject: 'Head office', text: 'and send the offer' }, by('u-avery'))
-    await settle(avery, 'u-avery', avery) // avery's notes are on the server
+    await settle(avery, 'u-avery', await client(s, 'avery', name)) // avery's notes are on the server (another copy has them)
     const d = await deviceFor(cleanups, s, 'alice')
     await d.sync()
     expect((await d.notes(name)).map(n => n.id).sort()).toEqual(['v1', 'v2'])

@@ -17,11 +17,12 @@ const outside = sources('src').filter(f => !f.startsWith(STORAGE + '/') && f !==
 const SQL = /\b(SELECT\s[^'"`]*\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX|VIEW)|PRAGMA\s)/i
 
 describe('the storage boundary', () => {
-  it('keeps SQL and the SQLite driver inside src/server/storage', () => {
+  it('keeps SQL and the SQLite and PostgreSQL drivers inside src/server/storage', () => {
     const found = outside.flatMap(f => {
       const text = readFileSync(f, 'utf8')
       return [
         ...(/from\s+['"]better-sqlite3['"]/.test(text) ? [`${f} imports better-sqlite3`] : []),
+        ...(/from\s+['"]pg['"]/.test(text) ? [`${f} imports pg`] : []),
         ...text.split('\n').flatMap((line, i) => SQL.test(line) && !/^\s*(\/\/|\*)/.test(line) ? [`${f}:${i + 1}: ${line.trim().slice(0, 80)}`] : [])
       ]
     })
@@ -30,7 +31,7 @@ describe('the storage boundary', () => {
 
   it('lets only main.ts import a storage adapter; the rest of the server imports ports', () => {
     const found = outside.filter(f => f !== WIRING).flatMap(f =>
-      [...readFileSync(f, 'utf8').matchAll(/from\s+['"]([^'"]*storage\/sqlite[^'"]*)['"]/g)].map(m => `${f} imports ${m[1]}`))
+      [...readFileSync(f, 'utf8').matchAll(/from\s+['"]([^'"]*storage\/(sqlite|pg-)[^'"]*)['"]/g)].map(m => `${f} imports ${m[1]}`))
     expect(found).toEqual([])
   })
 })

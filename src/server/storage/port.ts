@@ -54,7 +54,34 @@ export interface CommitResult {
   readonly receipts: Receipt[]
 }
 
+/** What was committed to a record after a position (by another server instance), and its bindings. */
+export interface CatchUp {
+  readonly updates: StoredUpdate[]
+  /** the record's bindings (all of them; none when nothing was committed since) */
+  readonly bindings: ClientBinding[]
+  /** the newest security-model version saved, read in the same transaction (when the store keeps it) */
+  readonly securityVersion?: number
+}
+
+/**
+ * One writer per record among server instances that share a store (PostgreSQL). A store that one process
+ * alone writes (SQLite) has none: its records' pipelines are their only writers.
+ */
+export interface RecordLocks {
+  /** Waits for the record's write lock and answers what was committed after `afterSeq` (the caller takes
+   * it in before deciding). Held until the holder's next `append` of the record has committed, or `release`. */
+  lock (doc: DocName, afterSeq: number): Promise<CatchUp>
+  /** Ends the lock if still held (what was written under it without an append, a compaction, commits). */
+  release (doc: DocName): Promise<void>
+  /** What was committed after `afterSeq`, without the lock (a copy that fell behind catches up). */
+  since (doc: DocName, afterSeq: number): Promise<CatchUp>
+  /** Each record's newest log position (records with none are left out): copies behind it catch up. */
+  positions (docs: readonly DocName[]): Promise<Map<DocName, number>>
+}
+
 export interface RecordStorage {
+  /** present when other processes write the same store (RecordLocks) */
+  readonly locks?: RecordLocks
   /** Every stored update of a record, oldest first (after compaction the merged one comes first; updates appended together share their entry's seq), and its bindings. */
   load (doc: DocName): Promise<StoredRecord>
   /**

@@ -10,6 +10,8 @@ import type { CredentialStore } from './credential-port.ts'
 export interface SecurityStore {
   /** The newest saved version, or undefined before the first save. */
   latest (): SecurityModel | undefined
+  /** The newest saved version's number, cheaply (a store that other processes write: they may have saved one). */
+  latestVersion? (): number
   at (version: number): SecurityModel | undefined
   /** Saves a new version (versions only grow; a version is saved once). */
   save (model: SecurityModel): void

@@ -1,0 +1,179 @@
+// bench/cluster: updates/s through one SQLite instance, one PostgreSQL instance and three PostgreSQL
+// instances with Redis fan-out (same machine, same run); cross-instance delivery latency; how long the
+// clients of a killed instance take to be back in sync after it is restarted.
+// Usage: npm run bench:cluster -- [records=20] [clients=6] [updates=100]
+//   needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test: a schema of its
+//   own, dropped after) and redis-server (one of its own on a free port).
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import * as Y from 'yjs'
+import WebSocket from 'ws'
+import pg from 'pg'
+import { WebsocketProvider } from 'y-websocket'
+import { buildCatalog } from '../src/docs/catalog.ts'
+import { readRecord, setField } from '../src/docs/record.ts'
+import { spawnUntil, type Spawned } from '../tools/spawn.ts'
+
+process.setMaxListeners(0) // each y-websocket provider adds a process 'exit' listener
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const [R, C, U] = [20, 6, 100].map((d, i) => Number(process.argv[2 + i] ?? d))
+const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const account = buildCatalog().entities.get('account')!
+
+const freePort = (): Promise<number> => new Promise((resolve, reject) => {
+  const s = createServer()
+  s.once('error', reject)
+  s.listen(0, '127.0.0.1', () => { const port = (s.address() as { port: number }).port; s.close(() => resolve(port)) })
+})
+
+const startInstance = (env: Record<string, string>): Promise<Spawned> => spawnUntil({
+  command: process.execPath, args: ['--import', 'tsx', 'src/server/main.ts'], cwd: ROOT,
+  env: { ...process.env, PORT: '0', CUSTOM_ENTITIES: '', ...env }, ready: /listening on http:\/\/[^:]+:(\d+)\//, timeoutMs: 120_000
+})
+
+const portOf = (s: Spawned): number => Number(s.match[1])
+
+const token = async (port: number): Promise<string> =>
+  ((await (await fetch(`http://127.0.0.1:${port}/auth/dev-login`, { method: 'POST', body: JSON.stringify({ user: 'avery' }) })).json()) as { token: string }).token
+
+const until = async (f: () => boolean, what: string, ms = 120_000): Promise<void> => {
+  const end = Date.now() + ms
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(r => setTimeout(r, 5))
+  }
+}
+
+interface Client { instance: number, docs: Y.Doc[], providers: WebsocketProvider[] }
+
+const connect = async (ports: readonly number[], instance: number, tok: string, records: readonly string[]): Promise<Client> => {
+  const docs = records.map(() => new Y.Doc())
+  const providers = records.map((r, i) => new WebsocketProvider(`ws://127.0.0.1:${ports[instance]}/sync`, r, docs[i], { params: { token: tok }, WebSocketPolyfill: WebSocket as never, disableBc: true }))
+  await until(() => providers.every(p => p.synced), 'clients synced')
+  return { instance, docs, providers }
+}
+
+const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(p * s.length))]
+}
+
+/** C clients spread over the instances write U updates each (own field per client, records in turn); the
+ * time until every client holds every client's last value of every record. Delivery latency: from a
+ * write to its sight on a client of another instance. */
+const run = async (label: string, ports: number[], records: string[]): Promise<{ label: string, perSecond: number, latencies: number[], clients: Client[] }> => {
+  const tok = await token(ports[0])
+  const clients = await Promise.all(Array.from({ length: C }, (_, i) => connect(ports, i % ports.length, tok, records)))
+  // one field per client (fields of one record merge without conflicts; address1_country marks the kill)
+  const fields = ['telephone1', 'accountnumber', 'name', 'address1_city', 'websiteurl', 'emailaddress1', 'address1_line1', 'address1_postalcode']
+  const latencies: number[] = []
+  // Each client watches the other clients' fields on instances other than its own.
+  clients.forEach(c => c.docs.forEach(d => d.getMap('fields').observe(e => {
+    const now = Date.now()
+    for (const k of e.keysChanged) {
+      const v = d.getMap('fields').get(k)
+      const m = typeof v === 'string' ? /^(\d+)@(\d+)#/.exec(v) : null
+      if (m !== null && Number(m[2]) !== c.instance) latencies.push(now - Number(m[1]))
+    }
+  })))
+  const start = performance.now()
+  for (let u = 0; u < U; u++) {
+    clients.forEach((c, i) => {
+      const r = (u + i) % records.length
+      setField(c.docs[r], account, fields[i % fields.length], `${Date.now()}@${c.instance}#${u}`, { by: 'u-avery', at: new Date().toISOString() })
+    })
+    if (u % 10 === 9) await new Promise(r => setImmediate(r))
+  }
+  const last = (c: Client, i: number, r: number): unknown => c.docs[r].getMap('fields').get(fields[i % fields.length])
+  await until(() => clients.every(o => records.every((_, r) => clients.every((c, i) => last(o, i, r) === last(c, i, r)))), `${label}: every client holds every last value`)
+  const seconds = (performance.now() - start) / 1000
+  return { label, perSecond: (C * U) / seconds, latencies, clients }
+}
+
+const close = (cs: Client[]): void => { for (const c of cs) for (const p of c.providers) p.destroy() }
+
+const main = async (): Promise<void> => {
+  const dirs: string[] = []
+  const procs: Spawned[] = []
+  const dir = (): string => { const d = mkdtempSync(join(tmpdir(), 'fieldsync-bench-cluster-')); dirs.push(d); return d }
+  const admin = new pg.Client({ connectionString: PG_URL })
+  await admin.connect()
+  const schema = `fs_bench_${process.pid}`
+  await admin.query(`CREATE SCHEMA ${schema}`)
+  const url = new URL(PG_URL)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  const redisPort = await freePort()
+  const redis = await spawnUntil({ command: 'redis-server', args: ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], cwd: ROOT, env: { ...process.env }, ready: /Ready to accept connections/ })
+  try {
+    const records = Array.from({ length: R }, (_, i) => `account/acc${String(i + 1).padStart(4, '0')}`)
+    const results = []
+    // 1. one instance on SQLite
+    const sqlite = await startInstance({ DATA_DIR: dir() })
+    procs.push(sqlite)
+    const a = await run('1 instance, SQLite', [portOf(sqlite)], records)
+    close(a.clients); await sqlite.kill('SIGTERM'); results.push(a)
+    // 2. three instances on PostgreSQL + Redis (started together: one migrates and seeds, the others wait)
+    const env = { DATABASE_URL: url.toString(), REDIS_URL: `redis://127.0.0.1:${redisPort}`, REDIS_PREFIX: schema, DATA_DIR: dir() }
+    const three = await Promise.all([0, 1, 2].map(() => startInstance(env)))
+    procs.push(...three)
+    // 3. one PostgreSQL instance alone first (the others idle)
+    const b = await run('1 instance, PostgreSQL', [portOf(three[0])], records)
+    close(b.clients); results.push(b)
+    const c = await run('3 instances, PostgreSQL + Redis', three.map(portOf), records)
+    results.push(c)
+    // Delivery latency at a steady pace (the burst above measures draining a queue): one client of
+    // instance 0 writes a probe every 20 ms; clients of the other instances note when they see it.
+    const probes: number[] = []
+    const writer = c.clients.find(x => x.instance === 0)!
+    const watchers = c.clients.filter(x => x.instance !== 0)
+    const seen = new Map<string, number>()
+    for (const w of watchers) w.docs[0].getMap('fields').observe(() => {
+      const v = w.docs[0].getMap('fields').get('address1_country')
+      if (typeof v === 'string' && v.startsWith('probe-')) seen.set(`${w.instance}:${v}`, Date.now())
+    })
+    for (let i = 0; i < 200; i++) {
+      const sent = Date.now()
+      setField(writer.docs[0], account, 'address1_country', `probe-${i}`, { by: 'u-avery', at: new Date().toISOString() })
+      await until(() => watchers.every(w => seen.has(`${w.instance}:probe-${i}`)), `probe ${i}`, 30_000).catch(e => {
+        console.error(watchers.map(w => `${w.instance}: ${String(w.docs[0].getMap('fields').get('address1_country'))} ${w.providers[0].wsconnected}`).join(', '), `writer: ${String(writer.docs[0].getMap('fields').get('address1_country'))}`)
+        throw e
+      })
+      for (const w of watchers) probes.push(seen.get(`${w.instance}:probe-${i}`)! - sent)
+      await new Promise(r => setTimeout(r, 20))
+    }
+    // 4. kill -9 one instance while its clients are connected, write meanwhile, restart it: time until its
+    // clients hold what the others wrote.
+    const victim = c.clients.filter(x => x.instance === 2)
+    const other = c.clients.find(x => x.instance === 0)!
+    const killedAt = performance.now()
+    await three[2].kill('SIGKILL')
+    records.forEach((_, r) => setField(other.docs[r], account, 'address1_country', `after-kill-${r}`, { by: 'u-avery', at: new Date().toISOString() }))
+    const restarted = await startInstance({ ...env, PORT: String(portOf(three[2])) })
+    procs.push(restarted)
+    const up = performance.now()
+    await until(() => victim.every(v => records.every((_, r) => readRecord(v.docs[r], account).fields.address1_country === `after-kill-${r}`)), 'the killed instance\'s clients back in sync')
+    const backInSync = performance.now() - killedAt
+    const afterRestart = performance.now() - up
+    close(c.clients)
+    console.log(`bench/cluster: ${R} records, ${C} clients (spread over the instances), ${U} field updates each; node ${process.version}, tsx`)
+    for (const x of results) console.log(`  ${x.label.padEnd(34)} ${Math.round(x.perSecond).toString().padStart(6)} updates/s`)
+    console.log(`  cross-instance delivery (3 instances), one probe every 20 ms: p50 ${percentile(probes, 0.5)} ms, p99 ${percentile(probes, 0.99)} ms (${probes.length} deliveries)`)
+    console.log(`  cross-instance delivery during the burst above (queueing included): p50 ${percentile(c.latencies, 0.5)} ms, p99 ${percentile(c.latencies, 0.99)} ms`)
+    console.log(`  clients of a killed instance back in sync: ${Math.round(backInSync)} ms after the kill (${Math.round(afterRestart)} ms after the restarted instance listened)`)
+  } catch (e) {
+    for (const p of procs) console.error(`--- instance output:\n${p.output().slice(-4000)}`)
+    throw e
+  } finally {
+    for (const p of procs) await p.kill('SIGKILL')
+    await redis.kill('SIGKILL')
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await admin.end()
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  }
+}
+
+main().then(() => process.exit(0), e => { console.error(e); process.exit(1) })

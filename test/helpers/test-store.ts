@@ -1,0 +1,127 @@
+// The storage a test server runs on: a SQLite file (default) or, with FIELDSYNC_STORE=pg, a fresh schema of
+// the `test` PostgreSQL database with Redis fan-out (channels prefixed by the schema's name), wired by the
+// server's own storage/open-stores.ts. Tests read receipts and run SQL synchronously through TestStorage on
+// either (PostgreSQL over the adapters' synchronous connection).
+
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Catalog } from '../../src/docs/catalog-types.ts'
+import type { DocName } from '../../src/ids.ts'
+import type { Receipt } from '../../src/protocol/receipts.ts'
+import type { RecordStorage } from '../../src/server/storage/port.ts'
+import type { ChangesFeed } from '../../src/server/storage/feed-port.ts'
+import type { ReceiptStore } from '../../src/server/storage/receipt-port.ts'
+import type { ProjectionReader } from '../../src/server/storage/projection-port.ts'
+import type { ReadScope } from '../../src/authz/decide.ts'
+import { tableName, type Row } from '../../src/projection/rows.ts'
+import { openStores, type Stores } from '../../src/server/storage/open-stores.ts'
+import { openSqlite, type SqliteDb } from '../../src/server/storage/sqlite-db.ts'
+import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
+import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
+import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
+import { SqliteDeviceHoldings } from '../../src/server/storage/sqlite-holdings.ts'
+import { SqliteBlobStore } from '../../src/server/storage/sqlite-blobs.ts'
+import { SyncPg } from '../../src/server/storage/pg-sync.ts'
+import { PG_URL, REDIS_URL, withSchema } from './pg.ts'
+
+/** Whether test servers run on PostgreSQL + Redis (FIELDSYNC_STORE=pg) rather than SQLite. */
+export const ON_PG = process.env.FIELDSYNC_STORE === 'pg'
+
+/** The record log as tests read it: receipts and secured-field documents answered in the same turn. */
+export interface TestStorage extends RecordStorage {
+  receipts (principal: string, since: number, limit: number): Receipt[]
+  openReceipts (principal: string, limit: number): Receipt[]
+  fieldDocuments (entity: string, attribute: string): DocName[]
+  head (): number
+}
+
+/** The projection as tests read it: every read answered in the same turn. */
+export interface TestProjection extends ProjectionReader {
+  rows (entity: string, scope: ReadScope, limit: number, offset: number): Row[]
+  all (entity: string): Row[]
+  page (entity: string, afterId: string | null, limit: number): Row[]
+}
+
+export interface TestStores {
+  readonly stores: Omit<Stores, 'storage'> & { readonly storage: RecordStorage & ChangesFeed & ReceiptStore }
+  readonly storage: TestStorage
+  readonly projection: TestProjection
+  /** environment the server's configuration takes (DATABASE_URL, REDIS_URL…) */
+  readonly env: Record<string, string>
+  /** runs SQL on the test's database (`?` placeholders) and returns its rows */
+  sql<T = Record<string, unknown>> (query: string, ...params: unknown[]): T[]
+  close (): Promise<void>
+  /** drops what the test stored (the schema; the SQLite file goes with its folder) */
+  drop (): Promise<void>
+}
+
+const SCHEMA_FILE = 'pg-schema'
+
+const sqliteStores = (dataDir: string, catalog: Catalog, maxAttachmentBytes: number): TestStores => {
+  const db: SqliteDb = openSqlite(join(dataDir, 'fieldsync.db'))
+  const projection = new SqliteProjection(db, catalog)
+  const storage = new SqliteRecordStorage(db, projection)
+  const stores = {
+    storage, projection, security: new SqliteSecurityStore(db), holdings: new SqliteDeviceHoldings(db),
+    blobs: new SqliteBlobStore(db, maxAttachmentBytes), where: dataDir, serverClient: undefined,
+    exclusive: <T>(f: () => Promise<T>) => f(), close: async () => { await storage.close(); db.close() }
+  }
+  return {
+    stores, storage, projection, env: {},
+    sql: <T>(query: string, ...params: unknown[]) => { const st = db.prepare(query); if (st.reader) return st.all(...params) as T[]; st.run(...params); return [] },
+    close: stores.close,
+    drop: async () => {}
+  }
+}
+
+/** Opens the test's stores over `dataDir` (PostgreSQL: the schema named in it, made when `fresh`). */
+export const openTestStores = async (dataDir: string, fresh: boolean, catalog: Catalog, maxAttachmentBytes: number, env: Record<string, string>): Promise<TestStores> => {
+  if (!ON_PG) return sqliteStores(dataDir, catalog, maxAttachmentBytes)
+  const file = join(dataDir, SCHEMA_FILE)
+  let schema: string
+  if (fresh || !existsSync(file)) {
+    schema = `fs_srv_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
+    const admin = new SyncPg(PG_URL)
+    try { admin.query(`CREATE SCHEMA ${schema}`) } finally { admin.close() }
+    writeFileSync(file, schema)
+  } else {
+    schema = readFileSync(file, 'utf8').trim()
+  }
+  const url = withSchema(PG_URL, schema)
+  const serverEnv = { DATABASE_URL: url, REDIS_URL, REDIS_PREFIX: schema, ...env }
+  const stores = await openStores({ dataDir, databaseUrl: url, maxAttachmentBytes }, catalog)
+  const sync = new SyncPg(url)
+  const log = stores.storage
+  const storage: TestStorage = {
+    locks: log.locks,
+    load: doc => log.load(doc),
+    append: (doc, update, effects) => log.append(doc, update, effects),
+    compact: (doc, merged, through) => log.compact(doc, merged, through),
+    list: entity => log.list(entity),
+    close: () => log.close(),
+    receipts: (principal: string, since: number, limit: number): Receipt[] =>
+      sync.query<{ seq: number, data: string }>('SELECT seq, data FROM receipts WHERE principal = $1 AND seq > $2 ORDER BY seq LIMIT $3', [principal, since, limit]).rows.map(r => ({ ...JSON.parse(r.data) as Receipt, seq: r.seq })),
+    openReceipts: (principal: string, limit: number): Receipt[] =>
+      sync.query<{ seq: number, data: string }>('SELECT r.seq, r.data FROM receipts r WHERE r.principal = $1 AND NOT EXISTS (SELECT 1 FROM receipt_dismissals d WHERE d.seq = r.seq) ORDER BY r.seq LIMIT $2', [principal, limit]).rows.map(r => ({ ...JSON.parse(r.data) as Receipt, seq: r.seq })),
+    fieldDocuments: (entity: string, attribute: string): DocName[] =>
+      sync.query<{ doc: string }>('SELECT DISTINCT doc FROM record_updates WHERE split_part(doc, \'/\', 1) = $1 AND split_part(doc, \'/\', 3) = $2 AND split_part(doc, \'/\', 4) = \'\'', [entity, attribute]).rows.map(r => r.doc as DocName),
+    head: (): number => sync.one<{ m: number | null }>('SELECT MAX(seq) AS m FROM record_updates')?.m ?? 0
+  }
+  const all = (entity: string): Row[] => sync.query<Row>(`SELECT * FROM "${tableName(entity)}" ORDER BY id`).rows
+  const projection: TestProjection = {
+    row: (entity, id) => stores.projection.row(entity, id),
+    all,
+    page: (entity, afterId, limit) => all(entity).filter(r => afterId === null || String(r.id) > afterId).slice(0, limit),
+    rows: (entity, scope, limit, offset) => all(entity).filter(r => scope.all || scope.businessUnits.has(String(r.owningbusinessunit)) ||
+      scope.owners.has(String(r.ownerid)) || scope.records.has(`${entity}/${String(r.id)}`)).slice(offset, offset + limit)
+  }
+  return {
+    stores, storage, projection, env: serverEnv,
+    sql: <T>(query: string, ...params: unknown[]) => { let i = 0; return sync.query<T>(query.replace(/\?/g, () => `$${++i}`), params).rows },
+    close: async () => { sync.close(); await stores.close() },
+    drop: async () => {
+      const admin = new SyncPg(PG_URL)
+      try { admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) } finally { admin.close() }
+    }
+  }
+}
