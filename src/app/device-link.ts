@@ -43,6 +43,14 @@ export const syncNow = async (device: FieldsyncDevice): Promise<boolean> => {
   }
 }
 
+/** What the browser's coming back online does: sync the open device (one listener, the open device's). */
+let onOnline: (() => void) | null = null
+const syncWhenOnline = (device: FieldsyncDevice | null): void => {
+  if (onOnline !== null) removeEventListener('online', onOnline)
+  onOnline = device === null ? null : () => { void syncNow(device) }
+  if (onOnline !== null) addEventListener('online', onOnline)
+}
+
 export const openDevice = async (session: SignInSession): Promise<void> => {
   persist(session)
   const dbName = dbNameOf(session)
@@ -62,6 +70,7 @@ export const openDevice = async (session: SignInSession): Promise<void> => {
   session.on('ended', e => { // (emitted once)
     // The data stays (the same user signing in again finds it); the device stops syncing until then.
     forget()
+    syncWhenOnline(null)
     device.stopPeriodic()
     device.close().catch(() => {})
     signInNote.value = `Your sign-in ended (${e.message}). Sign in again; your data on this device is kept.`
@@ -73,7 +82,7 @@ export const openDevice = async (session: SignInSession): Promise<void> => {
   session.renewInBackground()
   firstSync.value = device.lastMetadata === null
   signed.value = { session, device }
-  addEventListener('online', () => { void syncNow(device) })
+  syncWhenOnline(device)
   if (firstSync.value) {
     progress.value = { done: 0, total: 0, bytes: 0 }
     const ok = await syncNow(device)
@@ -106,6 +115,7 @@ export const signOut = async (): Promise<void> => {
   const cur = signed.value
   if (cur === null) return
   cur.device.stopPeriodic()
+  syncWhenOnline(null)
   forget()
   await cur.session.signOut(cur.device) // closes the device and deletes its database
   localStorage.removeItem('fieldsync.last-sync')
