@@ -209,6 +209,8 @@ export class Room {
       for (const r of updates) Y.applyUpdate(this.current, r.data)
     }, { source: 'storage' } satisfies Origin)
     this.logRows = updates.length
+    // (A log left past the bound, by a server that stopped before it was quiet, is merged once this one is.)
+    if (this.logRows > this.options.compactAfter) this.compactWhenQuiet()
     this.lastSeq = updates.length > 0 ? updates[updates.length - 1].seq : 0
     for (const b of bindings) this.bindings.set(b.client, b.principal)
     this.quotas = new RecordQuotas({ ...DEFAULT_LIMITS, ...this.options.limits }, usage, bindings.map(b => b.principal))

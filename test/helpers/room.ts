@@ -23,7 +23,7 @@ export const account = catalog.entities.get('account')!
 export const AT = '2026-11-27T09:00:00.000Z'
 
 /** Rooms over a new SQLite file, and the loaded room of `account/a1` (owned by alice), closed after the test. */
-export const roomOverSqlite = async (cleanups: Cleanup[], label: string, options: { compactAfter?: number, compactQuietMs?: number } = {}): Promise<{ rooms: Rooms, room: Room, storage: SqliteRecordStorage }> => {
+export const roomOverSqlite = async (cleanups: Cleanup[], label: string, options: { compactAfter?: number, compactQuietMs?: number } = {}): Promise<{ rooms: Rooms, room: Room, storage: SqliteRecordStorage, security: Security }> => {
   const dir = mkdtempSync(join(tmpdir(), `fieldsync-${label}-`))
   const db = openSqlite(join(dir, 'r.db'))
   const projection = new SqliteProjection(db, catalog)
@@ -34,7 +34,7 @@ export const roomOverSqlite = async (cleanups: Cleanup[], label: string, options
   const room = rooms.get('account/a1' as DocName)
   await room.ready
   await room.write(doc => createRecord(doc, account, { id: asRecordId('a1'), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { name: 'Contoso' } }, { by: 'u-avery', at: AT }))
-  return { rooms, room, storage }
+  return { rooms, room, storage, security }
 }
 
 /** A device's copy of what the room holds now. */

@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { readRecord, setField } from '../../src/docs/record.ts'
 import { COMPACT_BUSY_FACTOR } from '../../src/server/room.ts'
+import { Rooms } from '../../src/server/rooms.ts'
 import { recordingMember } from '../../tools/room-member.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { account, AT, copy, edit, roomOverSqlite } from '../helpers/room.ts'
+import { account, AT, catalog, copy, edit, roomOverSqlite } from '../helpers/room.ts'
 
 const cleanups = useCleanups()
 
@@ -52,5 +53,24 @@ describe('log compaction', () => {
     const after = await stored(storage, room.name)
     expect(after.entries).toBe(1)
     expect(readRecord(after.doc, account).fields.numberofemployees).toBe(1000)
+  })
+
+  it('merges, once quiet, a log a stopped server left past the bound', async () => {
+    const { rooms, room, storage, security } = await roomOverSqlite(cleanups, 'compaction-reload', { compactAfter: 5, compactQuietMs: 600_000 })
+    const alice = recordingMember('u-alice')
+    room.join(alice)
+    const d = copy(room)
+    for (let i = 0; i < 8; i++) await room.submit(alice, edit(d, x => setField(x, account, 'numberofemployees', i, { by: 'u-alice', at: AT })))
+    room.leave(alice)
+    await rooms.close() // stopped before the quiet delay: the log stays as it is
+    expect((await stored(storage, room.name)).entries).toBeGreaterThan(5)
+    const again = new Rooms({ storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 5, compactQuietMs: 50 })
+    cleanups.push(() => again.close())
+    const reloaded = again.get(room.name)
+    await reloaded.ready
+    await new Promise(resolve => reloaded.events.once('compacted', resolve))
+    const after = await stored(storage, room.name)
+    expect(after.entries).toBe(1)
+    expect(readRecord(after.doc, account).fields.numberofemployees).toBe(7)
   })
 })
