@@ -92,7 +92,12 @@ const profiled = async <T>(server: FieldsyncProcess, name: string, f: () => Prom
 try {
   if (parts.has('storm') || parts.has('live') || o.soak === true) {
     const teams = Math.ceil(Math.max(parts.has('storm') ? K : 0, parts.has('live') ? L : 0, o.soak === true ? L + S : 0) / S)
-    const t = await startTeamServer({ host, dir: tempDir(), layout: { teams, teamSize: S, recordsPerTeam: R }, cpu: SERVER_CPU, synchronous: DEVICE_SYNC, profileFile: o.profile === undefined ? undefined : join(o.profile, 'team.cpuprofile') })
+    const soakMinutes = num(o['soak-minutes'], 60, 60)
+    const t = await startTeamServer({
+      host, dir: tempDir(), layout: { teams, teamSize: S, recordsPerTeam: R }, cpu: SERVER_CPU, synchronous: DEVICE_SYNC,
+      profileFile: o.profile === undefined ? undefined : join(o.profile, 'team.cpuprofile'),
+      tokenTtlSeconds: o.soak === true ? Math.ceil(soakMinutes * 60 + 1800) : undefined
+    })
     const { server } = t
     const synced = new Set<string>()
 
@@ -133,7 +138,7 @@ try {
       printTable(LIVE_HEAD, [liveRow('one device editing', single), liveRow('all editing', all)])
     }
 
-    if (o.soak === true) await runSoakPart({ host, team: t, synced, liveDevices: L, minutes: num(o['soak-minutes'], 60, 60) })
+    if (o.soak === true) await runSoakPart({ host, team: t, synced, liveDevices: L, minutes: soakMinutes })
     await host.close([...synced], true)
     await server.proc.kill('SIGTERM')
   }

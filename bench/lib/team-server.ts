@@ -26,13 +26,15 @@ export interface TeamServer {
   open (keys: readonly string[]): Promise<void>
 }
 
-export const startTeamServer = async (o: { host: DeviceHost, dir: string, layout: TeamLayout, cpu: number | null, synchronous: 'full' | 'normal', profileFile?: string }): Promise<TeamServer> => {
+export const startTeamServer = async (o: { host: DeviceHost, dir: string, layout: TeamLayout, cpu: number | null, synchronous: 'full' | 'normal', profileFile?: string, tokenTtlSeconds?: number }): Promise<TeamServer> => {
   const { layout } = o
   let t0 = performance.now()
   const accounts = await seedStorage(o.dir, teamModel(buildCatalog(), layout), teamRecords(layout))
   console.log(`seeded ${layout.teams} teams of ${layout.teamSize} reps, ${layout.recordsPerTeam} accounts each (${accounts} accounts) in ${fmt.s((performance.now() - t0) / 1000)}`)
   t0 = performance.now()
-  const server = await startFieldsync({ dir: o.dir, cpu: o.cpu, profileFile: o.profileFile })
+  // (The devices and clients keep the tokens issued here: a run longer than the server's default token
+  // lifetime, the soak, asks for tokens that outlast it, else its load would stop at their expiry.)
+  const server = await startFieldsync({ dir: o.dir, cpu: o.cpu, profileFile: o.profileFile, env: o.tokenTtlSeconds === undefined ? {} : { TOKEN_TTL_SECONDS: String(o.tokenTtlSeconds) } })
   console.log(`server ready in ${fmt.s((performance.now() - t0) / 1000)}`)
   const reps = Array.from({ length: layout.teams * layout.teamSize }, (_, i) => ({ key: `d${i}`, team: Math.floor(i / layout.teamSize), login: repLogin(Math.floor(i / layout.teamSize), i % layout.teamSize) }))
   const tokens = new Map<string, string>()
