@@ -13,12 +13,15 @@ import { fmt, printTable } from './table.ts'
 export const runInitialPart = async (o: { host: DeviceHost, dir: string, records: number, serverCpu: number | null }): Promise<void> => {
   const n = o.records
   await seedStorage(o.dir, demoModel(buildCatalog()), Array.from({ length: n }, (_, i) => benchRecord(i)))
-  const server = await startFieldsync({ dir: o.dir, cpu: o.serverCpu })
+  const server = await startFieldsync({ dir: o.dir, cpu: o.serverCpu, ...(process.env.INITIAL_SERVER_PROFILE === undefined ? {} : { profileFile: process.env.INITIAL_SERVER_PROFILE }) })
   let ours
   try {
     // One device, as on a phone or laptop: its store syncs every commit to disk.
     await o.host.open([{ key: 'initial', url: server.wsUrl, token: await server.token('alice'), synchronous: 'full' }])
+    const profiling = process.env.INITIAL_SERVER_PROFILE !== undefined
+    if (profiling) process.kill(server.pid, 'SIGUSR2')
     ours = await measure(server, () => o.host.sync(['initial']), o.host.pid)
+    if (profiling) { process.kill(server.pid, 'SIGUSR2'); await new Promise(resolve => setTimeout(resolve, 1000)) }
     await o.host.close(['initial'], true)
   } finally {
     await server.proc.kill('SIGTERM')
