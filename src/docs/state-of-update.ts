@@ -1,107 +1,274 @@
 // A record's plain state read straight from an update holding its whole state (what a device receives for
-// a record new to it), without a Y.Doc: decoding is half the cost of taking such an update in, integrating
-// it and reading the document back the other half. Only for the usual shape — entries of root maps, and
-// memo texts written in order by one writer; an update with notes, texts edited elsewhere than at their
-// end, or anything it cannot place answers null, and the caller reads a document.
+// a record new to it), without a Y.Doc and without Yjs's struct objects: the update's bytes (format v1) are
+// walked once with lib0's decoder, keeping a few numbers per item. Only for the usual shape — entries of
+// root maps, and memo texts written in order by one writer; an update with notes, texts edited elsewhere
+// than at their end, or anything it cannot place answers null, and the caller reads a document.
 
-import * as Y from 'yjs'
+import * as decoding from 'lib0/decoding'
 import { CLOCKS, emptyState, FIELDS, MEMO_PREFIX, META, type RecordState } from './record.ts'
-import type { MetaKey } from './system-fields.ts'
 import type { FieldValue } from './values.ts'
 
-type Struct = Y.Item | Y.GC | Y.Skip
+/** Content refs of the update format (yjs `contentRefs`); 0 is a GC struct and 10 a skip, not items. */
+const REF = { gc: 0, deleted: 1, json: 2, binary: 3, string: 4, embed: 5, format: 6, type: 7, any: 8, doc: 9, skip: 10 } as const
+const ORIGIN = 0x80
+const RIGHT_ORIGIN = 0x40
+const PARENT_SUB = 0x20
+/** yjs type refs that carry a name (XmlElement, XmlHook). */
+const NAMED_TYPES = new Set([3, 5])
 
-/** The roots a state read from an update may hold: meta and fields are read, clocks only placed. */
-const MAPS = new Set([META, FIELDS, CLOCKS])
+const utf8 = new TextDecoder()
+
+/**
+ * Names (roots and keys) met before, by a hash of their bytes: an update holds some seventy of them and a
+ * sync thousands of updates with the same few dozen, and making a string costs more than finding it.
+ */
+const names = new Map<number, string>()
+const NAMES_MAX = 4096
+
+/** Whether the ASCII string `s` is the bytes `arr[start, end)`. */
+const sameBytes = (s: string, arr: Uint8Array, start: number, end: number): boolean => {
+  if (s.length !== end - start) return false
+  for (let i = start; i < end; i++) if (s.charCodeAt(i - start) !== arr[i]) return false
+  return true
+}
+
+/** The string of bytes `arr[start, end)`. Short ASCII ones are built from their bytes (cheaper than a TextDecoder call). */
+const stringAt = (arr: Uint8Array, start: number, end: number): string => {
+  if (end - start <= 32) {
+    let s = ''
+    let i = start
+    for (; i < end; i++) {
+      const c = arr[i]
+      if (c > 0x7f) break
+      s += String.fromCharCode(c)
+    }
+    if (i === end) return s
+  }
+  return utf8.decode(arr.subarray(start, end))
+}
+
+/** Where the next string's bytes are (its length read); the decoder moves past it. */
+const nextString = (d: decoding.Decoder): number => {
+  const length = decoding.readVarUint(d)
+  const start = d.pos
+  if (start + length > d.arr.length) throw new Error('update: a string runs past the end')
+  d.pos = start + length
+  return start
+}
+
+const readString = (d: decoding.Decoder): string => {
+  const start = nextString(d)
+  return stringAt(d.arr, start, d.pos)
+}
+
+/** A root's or key's name, interned. */
+const readName = (d: decoding.Decoder): string => {
+  const start = nextString(d)
+  const end = d.pos
+  let hash = end - start
+  for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + d.arr[i]) | 0
+  const known = names.get(hash)
+  if (known !== undefined && sameBytes(known, d.arr, start, end)) return known
+  const s = stringAt(d.arr, start, end)
+  if (names.size >= NAMES_MAX) names.clear()
+  names.set(hash, s)
+  return s
+}
+
+/** A value of a ContentAny (lib0's `writeAny`): the usual kinds here, the others through lib0. */
+const readValue = (d: decoding.Decoder): unknown => {
+  switch (d.arr[d.pos]) {
+    case 119: d.pos++; return readString(d)
+    case 125: d.pos++; return decoding.readVarInt(d)
+    case 120: d.pos++; return true
+    case 121: d.pos++; return false
+    case 126: d.pos++; return null
+    default: return decoding.readAny(d)
+  }
+}
+
+/** Passes over a ContentAny's value that is not read (a stamp in `clocks`). */
+const skipValue = (d: decoding.Decoder): void => {
+  if (d.arr[d.pos] !== 119) { decoding.readAny(d); return }
+  d.pos++
+  nextString(d)
+}
+
+/** One item of the update, as much as placing and reading it needs. */
+interface Item {
+  readonly client: number
+  readonly clock: number
+  readonly length: number
+  /** left origin (client, clock), or -1 */
+  readonly oc: number
+  readonly ok: number
+  /** right origin, or -1 */
+  readonly rc: number
+  readonly rk: number
+  /** the root it names itself (a string), null when it names a nested parent, undefined when it copies its neighbour's */
+  readonly root: string | null | undefined
+  readonly sub: string | null
+  readonly ref: number
+  /** a ContentAny's only value, a ContentString's text */
+  readonly value: unknown
+  readonly single: boolean
+  place?: Place
+}
+type Place = { readonly root: string, readonly key: string | null } | null
+
+/** Reads an item's content: what it holds when it matters here, and its length. */
+const readContent = (d: decoding.Decoder, ref: number, skip: boolean): { length: number, value: unknown, single: boolean } => {
+  switch (ref) {
+    case REF.deleted: return { length: decoding.readVarUint(d), value: undefined, single: false }
+    case REF.json: {
+      const n = decoding.readVarUint(d)
+      for (let i = 0; i < n; i++) decoding.readVarString(d)
+      return { length: n, value: undefined, single: false }
+    }
+    case REF.binary: decoding.readVarUint8Array(d); return { length: 1, value: undefined, single: false }
+    case REF.string: { const s = readString(d); return { length: s.length, value: s, single: false } }
+    case REF.embed: decoding.readVarString(d); return { length: 1, value: undefined, single: false }
+    case REF.format: decoding.readVarString(d); decoding.readVarString(d); return { length: 1, value: undefined, single: false }
+    case REF.type: if (NAMED_TYPES.has(decoding.readVarUint(d))) decoding.readVarString(d); return { length: 1, value: undefined, single: false }
+    case REF.any: {
+      const n = decoding.readVarUint(d)
+      let value: unknown
+      if (skip) for (let i = 0; i < n; i++) skipValue(d)
+      else for (let i = 0; i < n; i++) value = readValue(d)
+      return { length: n, value, single: n === 1 }
+    }
+    case REF.doc: decoding.readVarString(d); decoding.readAny(d); return { length: 1, value: undefined, single: false }
+    default: throw new Error(`update: unknown content ref ${ref}`)
+  }
+}
 
 /**
  * The state `readRecord(doc, undefined, NO_NOTES)` would give for the document made of `update` alone, or
  * null when the update holds more than entries of `meta`, `fields` and `clocks` (or something it cannot
- * place: then a document decides).
+ * place: then a document decides). Malformed bytes throw.
  */
 export const stateOfWholeUpdate = (update: Uint8Array): RecordState | null => {
-  const { structs, ds } = Y.decodeUpdate(update)
-  const byClient = new Map<number, Struct[]>()
-  for (const s of structs) {
-    let list = byClient.get(s.id.client)
-    if (list === undefined) { list = []; byClient.set(s.id.client, list) }
-    list.push(s)
+  const d = decoding.createDecoder(update)
+  const byClient = new Map<number, Item[]>()
+  const items: Item[] = []
+  for (let groups = decoding.readVarUint(d); groups > 0; groups--) {
+    const count = decoding.readVarUint(d)
+    const client = decoding.readVarUint(d)
+    let clock = decoding.readVarUint(d)
+    let list = byClient.get(client)
+    if (list === undefined) { list = []; byClient.set(client, list) }
+    for (let i = 0; i < count; i++) {
+      const info = decoding.readUint8(d)
+      const ref = info & 0x1f
+      if (ref === REF.gc || ref === REF.skip) { clock += decoding.readVarUint(d); continue }
+      const hasOrigin = (info & ORIGIN) !== 0
+      const oc = hasOrigin ? decoding.readVarUint(d) : -1
+      const ok = hasOrigin ? decoding.readVarUint(d) : -1
+      const hasRight = (info & RIGHT_ORIGIN) !== 0
+      const rc = hasRight ? decoding.readVarUint(d) : -1
+      const rk = hasRight ? decoding.readVarUint(d) : -1
+      let root: string | null | undefined
+      let sub: string | null = null
+      if (!hasOrigin && !hasRight) {
+        if (decoding.readVarUint(d) === 1) root = readName(d)
+        else { decoding.readVarUint(d); decoding.readVarUint(d); root = null }
+        if ((info & PARENT_SUB) !== 0) sub = readName(d)
+      }
+      // A stamp's value is never read (only placed): not made into a string.
+      const c = readContent(d, ref, root === CLOCKS)
+      const item: Item = { client, clock, length: c.length, oc, ok, rc, rk, root, sub, ref, value: c.value, single: c.single }
+      list.push(item)
+      items.push(item)
+      clock += c.length
+    }
   }
-  const find = (id: Y.ID): Struct | undefined => {
-    const list = byClient.get(id.client)
+  // The delete set: per client, [clock, length] ranges.
+  const deletes = new Map<number, number[]>()
+  for (let clients = decoding.readVarUint(d); clients > 0; clients--) {
+    const client = decoding.readVarUint(d)
+    const ranges: number[] = []
+    for (let n = decoding.readVarUint(d); n > 0; n--) ranges.push(decoding.readVarUint(d), decoding.readVarUint(d))
+    deletes.set(client, ranges)
+  }
+  /** Whether an item is deleted: true, false, or null when the delete set covers only part of it. */
+  const deletedPart = (item: Item): boolean | null => {
+    if (item.ref === REF.deleted) return true
+    const ranges = deletes.get(item.client)
+    if (ranges === undefined) return false
+    const end = item.clock + item.length
+    for (let i = 0; i < ranges.length; i += 2) {
+      const from = ranges[i]
+      const to = from + ranges[i + 1]
+      if (to <= item.clock || from >= end) continue
+      return from <= item.clock && to >= end ? true : null
+    }
+    return false
+  }
+  const find = (client: number, clock: number): Item | undefined => {
+    const list = byClient.get(client)
     if (list === undefined) return undefined
-    // (Structs of one client come in clock order: a binary search.)
+    // (Items of one client come in clock order: a binary search.)
     let lo = 0
     let hi = list.length - 1
     while (lo <= hi) {
       const mid = (lo + hi) >> 1
       const s = list[mid]
-      if (id.clock < s.id.clock) hi = mid - 1
-      else if (id.clock >= s.id.clock + s.length) lo = mid + 1
+      if (clock < s.clock) hi = mid - 1
+      else if (clock >= s.clock + s.length) lo = mid + 1
       else return s
     }
     return undefined
   }
   // Where each item belongs: an item encoded with a neighbour carries no parent; its neighbour's is its own.
-  type Place = { readonly root: string, readonly key: string | null } | null
-  const placed = new Map<Y.Item, Place>()
-  const placeOf = (item: Y.Item): Place => {
-    const known = placed.get(item)
-    if (known !== undefined) return known
-    const chain: Y.Item[] = []
-    let at: Y.Item = item
+  const placeOf = (item: Item): Place => {
+    if (item.place !== undefined) return item.place
+    const chain: Item[] = []
+    let at: Item = item
     let where: Place = null
     for (;;) {
-      const seen = placed.get(at)
-      if (seen !== undefined) { where = seen; break }
+      if (at.place !== undefined) { where = at.place; break }
       chain.push(at)
-      const parent: unknown = at.parent
-      if (typeof parent === 'string') { where = { root: parent, key: at.parentSub }; break }
-      if (parent !== null) break // nested in a type: not a root's own
-      const neighbour = at.origin ?? at.rightOrigin
-      const next = neighbour === null ? undefined : find(neighbour)
-      if (!(next instanceof Y.Item) || chain.length > structs.length) break
+      if (at.root !== undefined) { where = at.root === null ? null : { root: at.root, key: at.sub }; break }
+      const next = at.oc >= 0 ? find(at.oc, at.ok) : find(at.rc, at.rk)
+      if (next === undefined || chain.length > items.length) break
       at = next
     }
-    for (const c of chain) placed.set(c, where)
+    for (const c of chain) c.place = where
     return where
   }
-  const live = new Map<string, FieldValue>()
-  const texts = new Map<string, { readonly parts: string[], last: Y.Item }>()
-  for (const s of structs) {
-    if (!(s instanceof Y.Item)) continue
+  const state = emptyState()
+  const meta = state.meta as Record<string, FieldValue>
+  const texts = new Map<string, { readonly parts: string[], last: Item }>()
+  for (const s of items) {
     const where = placeOf(s)
     if (where === null) return null
-    const deleted = s.content instanceof Y.ContentDeleted || Y.isDeleted(ds, s.id)
-    if (where.root.startsWith(MEMO_PREFIX) && where.key === null) {
+    const deleted = deletedPart(s)
+    if (deleted === null) return null
+    const root = where.root
+    if (where.key === null) {
+      if (!root.startsWith(MEMO_PREFIX)) return null
       // A text: each item must follow the one before it (one writer appending), so that clock order is the text's order.
-      const t = texts.get(where.root)
+      const t = texts.get(root)
       const after = t?.last
       const follows = after === undefined
-        ? s.origin === null
-        : s.origin !== null && s.origin.client === after.id.client && s.origin.clock === after.id.clock + after.length - 1
-      if (!follows || s.rightOrigin !== null || (after !== undefined && s.id.client !== after.id.client)) return null
-      if (!deleted && !(s.content instanceof Y.ContentString)) return null
+        ? s.oc < 0
+        : s.oc === after.client && s.ok === after.clock + after.length - 1
+      if (!follows || s.rc >= 0 || (after !== undefined && s.client !== after.client)) return null
+      if (!deleted && s.ref !== REF.string) return null
       const parts = t?.parts ?? []
-      if (!deleted) parts.push((s.content as Y.ContentString).str)
-      texts.set(where.root, { parts, last: s })
+      if (!deleted) parts.push(s.value as string)
+      texts.set(root, { parts, last: s })
       continue
     }
-    if (where.key === null || !MAPS.has(where.root)) return null
-    if (where.root === CLOCKS || deleted) continue
-    if (!(s.content instanceof Y.ContentAny) || s.length !== 1) return null
-    const slot = `${where.root}\u0000${where.key}`
+    if (root === CLOCKS) continue
+    const into = root === FIELDS ? state.fields : root === META ? meta : null
+    if (into === null) return null
+    if (deleted) continue
+    if (where.key === '__proto__') return null
+    if (s.ref !== REF.any || !s.single) return null
     // Two live values for one entry: the document's order would decide; let it.
-    if (live.has(slot)) return null
-    live.set(slot, s.content.arr[0] as FieldValue)
-  }
-  const state = emptyState()
-  for (const [slot, value] of live) {
-    const cut = slot.indexOf('\u0000')
-    const root = slot.slice(0, cut)
-    const key = slot.slice(cut + 1)
-    if (root === META) state.meta[key as MetaKey] = value
-    else state.fields[key] = value
+    if (Object.hasOwn(into, where.key)) return null
+    into[where.key] = s.value as FieldValue
   }
   for (const [root, t] of texts) {
     const text = t.parts.join('')
