@@ -142,6 +142,55 @@ const readContent = (d: decoding.Decoder, ref: number, skip: boolean): { length:
   }
 }
 
+/** Whether an item is deleted: true, false, or null when the delete set covers only part of it. */
+const deletedPart = (deletes: ReadonlyMap<number, readonly number[]>, item: Item): boolean | null => {
+  if (item.ref === REF.deleted) return true
+  const ranges = deletes.get(item.client)
+  if (ranges === undefined) return false
+  const end = item.clock + item.length
+  for (let i = 0; i < ranges.length; i += 2) {
+    const from = ranges[i]
+    const to = from + ranges[i + 1]
+    if (to <= item.clock || from >= end) continue
+    return from <= item.clock && to >= end ? true : null
+  }
+  return false
+}
+
+/** The item holding (client, clock). (Items of one client come in clock order: a binary search.) */
+const find = (byClient: ReadonlyMap<number, readonly Item[]>, client: number, clock: number): Item | undefined => {
+  const list = byClient.get(client)
+  if (list === undefined) return undefined
+  let lo = 0
+  let hi = list.length - 1
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1
+    const s = list[mid]
+    if (clock < s.clock) hi = mid - 1
+    else if (clock >= s.clock + s.length) lo = mid + 1
+    else return s
+  }
+  return undefined
+}
+
+/** Where an item belongs: an item encoded with a neighbour carries no parent; its neighbour's is its own. */
+const placeOf = (byClient: ReadonlyMap<number, readonly Item[]>, count: number, item: Item): Place => {
+  if (item.place !== undefined) return item.place
+  const chain: Item[] = []
+  let at: Item = item
+  let where: Place = null
+  for (;;) {
+    if (at.place !== undefined) { where = at.place; break }
+    chain.push(at)
+    if (at.root !== undefined) { where = at.root === null ? null : { root: at.root, key: at.sub }; break }
+    const next = at.oc >= 0 ? find(byClient, at.oc, at.ok) : find(byClient, at.rc, at.rk)
+    if (next === undefined || chain.length > count) break
+    at = next
+  }
+  for (const c of chain) c.place = where
+  return where
+}
+
 /**
  * The state `readRecord(doc, undefined, NO_NOTES)` would give for the document made of `update` alone, or
  * null when the update holds more than entries of `meta`, `fields` and `clocks` (or something it cannot
@@ -190,59 +239,13 @@ export const stateOfWholeUpdate = (update: Uint8Array): RecordState | null => {
     for (let n = decoding.readVarUint(d); n > 0; n--) ranges.push(decoding.readVarUint(d), decoding.readVarUint(d))
     deletes.set(client, ranges)
   }
-  /** Whether an item is deleted: true, false, or null when the delete set covers only part of it. */
-  const deletedPart = (item: Item): boolean | null => {
-    if (item.ref === REF.deleted) return true
-    const ranges = deletes.get(item.client)
-    if (ranges === undefined) return false
-    const end = item.clock + item.length
-    for (let i = 0; i < ranges.length; i += 2) {
-      const from = ranges[i]
-      const to = from + ranges[i + 1]
-      if (to <= item.clock || from >= end) continue
-      return from <= item.clock && to >= end ? true : null
-    }
-    return false
-  }
-  const find = (client: number, clock: number): Item | undefined => {
-    const list = byClient.get(client)
-    if (list === undefined) return undefined
-    // (Items of one client come in clock order: a binary search.)
-    let lo = 0
-    let hi = list.length - 1
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1
-      const s = list[mid]
-      if (clock < s.clock) hi = mid - 1
-      else if (clock >= s.clock + s.length) lo = mid + 1
-      else return s
-    }
-    return undefined
-  }
-  // Where each item belongs: an item encoded with a neighbour carries no parent; its neighbour's is its own.
-  const placeOf = (item: Item): Place => {
-    if (item.place !== undefined) return item.place
-    const chain: Item[] = []
-    let at: Item = item
-    let where: Place = null
-    for (;;) {
-      if (at.place !== undefined) { where = at.place; break }
-      chain.push(at)
-      if (at.root !== undefined) { where = at.root === null ? null : { root: at.root, key: at.sub }; break }
-      const next = at.oc >= 0 ? find(at.oc, at.ok) : find(at.rc, at.rk)
-      if (next === undefined || chain.length > items.length) break
-      at = next
-    }
-    for (const c of chain) c.place = where
-    return where
-  }
   const state = emptyState()
   const meta = state.meta as Record<string, FieldValue>
   const texts = new Map<string, { readonly parts: string[], last: Item }>()
   for (const s of items) {
-    const where = placeOf(s)
+    const where = placeOf(byClient, items.length, s)
     if (where === null) return null
-    const deleted = deletedPart(s)
+    const deleted = deletedPart(deletes, s)
     if (deleted === null) return null
     const root = where.root
     if (where.key === null) {

@@ -136,6 +136,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const holdings = new HeldRecords(deps.holdings)
   // Offline scopes are computed from an index of the projected rows, kept current from the feed.
   const scopeRows = new ScopeRowIndex(catalog, projection, deps.feed)
+  scopeRows.warm(security.index.model.profiles).catch(e => console.error(`loading the offline scope index: ${(e as Error).message}`))
   const onCommitted = ({ record }: CommittedEvent): void => { for (const d of holdings.holdersOf(record)) sessionsByDevice.get(d)?.recordChanged(record) }
   rooms.events.on('committed', onCommitted)
   const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app })

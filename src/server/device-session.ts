@@ -59,6 +59,8 @@ interface Outgoing {
 
 /** Records noted as perhaps held, or confirmed, in one write (a part of a cycle at a time). */
 const NOTE_AT_ONCE = 250
+/** Records whose states a cycle reads from the log at once. */
+const READ_AHEAD = 64
 const NOTHING: ReadonlySet<DocName> = new Set()
 
 /** What a full cycle's scope is computed from (the rows: deps.scopeRows, prepared for them). */
@@ -389,12 +391,13 @@ export class DeviceSession {
   /** The rest of a cycle: its records (each whole, or what changed after the cursor if held), receipts, `done`. */
   private async sendCycle (o: Outgoing): Promise<void> {
     const { toSend, held, upTo, generation } = o
-    const { feed, security, holdings } = this.deps
+    const { security, holdings } = this.deps
     const device = this.deviceId!
     let bytes = 0
     let done = 0
     let noted = 0
     const slice = slicer()
+    let ahead = new Map<string, Uint8Array>()
     for (const [i, name] of toSend.entries()) {
       // Privileges changed meanwhile: stop; the full cycle queued after this one sends what is still readable.
       if (this.closed || this.generation !== generation) return
@@ -405,7 +408,11 @@ export class DeviceSession {
         holdings.mayHold(device, toSend.slice(i, noted).filter(n => !held.has(n)))
       }
       if (this.revoked.has(name)) continue
-      const payload = await feed.stateSince(name, held.has(name) ? this.cursor : 0, upTo)
+      let payload = ahead.get(name)
+      if (payload === undefined) {
+        ahead = await this.readAhead(toSend.slice(i, i + READ_AHEAD), held, upTo)
+        payload = ahead.get(name)!
+      }
       // Checked again after reading: nothing is awaited from here to the send.
       if (this.closed || this.generation !== generation) return
       if (this.sweeping > 0) this.revokeUnreadable(security.index, [name])
@@ -442,6 +449,18 @@ export class DeviceSession {
     holdings.finishCycle(device, [], o.removed, upTo, o.sentScope)
     this.cursor = upTo
     this.send({ type: DeviceMessage.done, cursor: upTo, request: o.request, receiptSeq: receiptMark })
+  }
+
+  /** The states a cycle sends next, read together: what the device holds since its cursor, the rest whole. */
+  private async readAhead (names: readonly DocName[], held: ReadonlySet<string>, upTo: number): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>()
+    const wanted = names.filter(n => !this.revoked.has(n))
+    for (const [cursor, docs] of [[this.cursor, wanted.filter(n => held.has(n))], [0, wanted.filter(n => !held.has(n))]] as const) {
+      if (docs.length === 0) continue
+      const states = await this.deps.feed.statesSince(docs, cursor, upTo)
+      docs.forEach((d, k) => out.set(d, states[k]))
+    }
+    return out
   }
 
   /** What a full cycle computes the scope from under `ix`, its rows made current through `upTo`. */

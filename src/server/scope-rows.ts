@@ -136,6 +136,15 @@ export class ScopeRowIndex implements ScopeRows {
     return run
   }
 
+  /**
+   * Loads, in paced slices, the rows every profile of the model reads, so that the first device to sync
+   * after a start does not wait for it (a cycle's scope is computed before its first record goes out).
+   */
+  async warm (profiles: readonly OfflineProfile[]): Promise<void> {
+    const upTo = await this.feed.head()
+    for (const p of profiles) await this.prepare(p, [], upTo)
+  }
+
   private async bringUp (needs: Map<string, Set<string>>, fields: readonly string[], upTo: number): Promise<void> {
     // Every change after this position is read again below: rows loaded after it are at least this new.
     if (this.cursor === null) this.cursor = await this.feed.head()

@@ -13,6 +13,11 @@ export interface ChangesFeed {
   changedSince (cursor: number, upTo: number): Awaitable<Map<DocName, number>>
   /** A record's committed state after `cursor` (everything when cursor is 0) through `upTo`, as one update. */
   stateSince (doc: DocName, cursor: number, upTo: number): Awaitable<Uint8Array>
+  /**
+   * `stateSince` of each of `docs` (in their order), read together: a cycle sends thousands of records,
+   * and one read a record is the most of its cost (a round trip each, on a server database).
+   */
+  statesSince (docs: readonly DocName[], cursor: number, upTo: number): Awaitable<Uint8Array[]>
   /** The stored documents of one secured field (`<entity>/<id>/<attribute>`), of every record. */
   fieldDocuments (entity: string, attribute: string): Awaitable<DocName[]>
 }

@@ -279,6 +279,16 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
     return parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
   }
 
+  async statesSince (docs: readonly DocName[], cursor: number, upTo: number): Promise<Uint8Array[]> {
+    const r = await this.pool.query<{ doc: string, data: Buffer, parts: number }>('SELECT doc, data, parts FROM record_updates WHERE doc = ANY($1) AND seq > $2 AND seq <= $3 ORDER BY doc, seq', [docs, cursor, upTo])
+    const parts = new Map<string, Uint8Array[]>()
+    for (const row of r.rows) {
+      const list = parts.get(row.doc)
+      if (list === undefined) parts.set(row.doc, updatesOf(row)); else list.push(...updatesOf(row))
+    }
+    return docs.map(d => { const p = parts.get(d) ?? []; return p.length === 1 ? p[0] : Y.mergeUpdates(p) })
+  }
+
   async fieldDocuments (entity: string, attribute: string): Promise<DocName[]> {
     const esc = (s: string): string => s.replace(/[\\%_]/g, m => `\\${m}`)
     const r = await this.pool.query<{ doc: string }>(`SELECT DISTINCT doc FROM record_updates WHERE doc LIKE $1 ESCAPE '\\'`, [`${esc(entity)}/%/${esc(attribute)}`])

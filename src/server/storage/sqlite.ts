@@ -22,6 +22,9 @@ const updatesOf = (r: { data: Buffer, parts: number }): Uint8Array[] => {
   return r.parts === 1 ? [bytes] : decodePackedUpdates(bytes, r.parts)
 }
 
+/** A record's updates as one (an empty update when there are none). */
+const oneUpdate = (parts: Uint8Array[]): Uint8Array => parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
+
 export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore {
   private readonly db: SqliteDb
   private readonly projection: SqliteProjection | undefined
@@ -48,6 +51,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
     head: Database.Statement<[], { m: number | null }>
     changed: Database.Statement<[number, number], { doc: string, seq: number }>
     since: Database.Statement<[string, number, number], { data: Buffer, parts: number }>
+    sinceMany: Database.Statement<[string, number, number], { doc: string, data: Buffer, parts: number }>
     glob: Database.Statement<[string], { doc: string }>
   }
 
@@ -100,6 +104,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
       head: db.prepare('SELECT MAX(seq) AS m FROM record_updates'),
       changed: db.prepare('SELECT doc, MAX(seq) AS seq FROM record_updates WHERE seq > ? AND seq <= ? GROUP BY doc'),
       since: db.prepare('SELECT data, parts FROM record_updates WHERE doc = ? AND seq > ? AND seq <= ? ORDER BY seq'),
+      sinceMany: db.prepare('SELECT doc, data, parts FROM record_updates WHERE doc IN (SELECT value FROM json_each(?)) AND seq > ? AND seq <= ? ORDER BY doc, seq'),
       glob: db.prepare('SELECT DISTINCT doc FROM record_updates WHERE doc GLOB ?')
     }
   }
@@ -189,8 +194,16 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
 
   /** Served from the log without loading the record's Y.Doc. */
   stateSince (doc: DocName, cursor: number, upTo: number): Uint8Array {
-    const parts = this.stmt.since.all(doc, cursor, upTo).flatMap(updatesOf)
-    return parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
+    return oneUpdate(this.stmt.since.all(doc, cursor, upTo).flatMap(updatesOf))
+  }
+
+  statesSince (docs: readonly DocName[], cursor: number, upTo: number): Uint8Array[] {
+    const parts = new Map<string, Uint8Array[]>()
+    for (const r of this.stmt.sinceMany.all(JSON.stringify(docs), cursor, upTo)) {
+      const list = parts.get(r.doc)
+      if (list === undefined) parts.set(r.doc, updatesOf(r)); else list.push(...updatesOf(r))
+    }
+    return docs.map(d => oneUpdate(parts.get(d) ?? []))
   }
 
   fieldDocuments (entity: string, attribute: string): DocName[] {

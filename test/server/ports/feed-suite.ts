@@ -57,6 +57,7 @@ export const describeFeed = (adapter: string, open: () => Promise<FeedHarness>):
       try {
         const a = new Y.Doc()
         const s1 = await edit(h.log, 'account/a2', a, 'k1', 1)
+        const atS1 = Y.encodeStateAsUpdate(a)
         const s2 = await edit(h.log, 'account/a2', a, 'k2', 2)
         const atS2 = Y.encodeStateAsUpdate(a)
         const s3 = await edit(h.log, 'account/a2', a, 'k3', 3)
@@ -67,11 +68,23 @@ export const describeFeed = (adapter: string, open: () => Promise<FeedHarness>):
         expect(stateOf(since)).toEqual({})
         expect(stateOf(atS2, since)).toEqual({ k1: 1, k2: 2, k3: 3 })
         expect(stateOf(await h.feed.stateSince(name('account/a2'), s1, s2))).not.toHaveProperty('k1')
+        // Read together: each as it is read alone, in the order asked; a record with nothing, an empty update.
+        const b = new Y.Doc()
+        const s4 = await edit(h.log, 'account/b9', b, 'z', 9)
+        const together = await h.feed.statesSince([name('account/a2'), name('account/none'), name('account/b9')], s1, s4)
+        expect(together).toHaveLength(3)
+        expect(together[0]).toEqual(await h.feed.stateSince(name('account/a2'), s1, s4))
+        expect(stateOf(atS1, together[0])).toEqual({ k1: 1, k2: 2, k3: 3 })
+        expect(stateOf(together[1])).toEqual({})
+        expect(stateOf(together[2])).toEqual({ z: 9 })
+        expect((await h.feed.statesSince([name('account/b9'), name('account/a2')], 0, s3)).map(u => stateOf(u))).toEqual([{}, { k1: 1, k2: 2, k3: 3 }])
+        expect((await h.feed.statesSince([name('account/a2')], 0, s2)).map(u => stateOf(u))).toEqual([{ k1: 1, k2: 2 }])
         // Compaction keeps what the feed serves.
         await h.log.compact(name('account/a2'), atS2, s2)
         expect(stateOf(await h.feed.stateSince(name('account/a2'), 0, s3))).toEqual({ k1: 1, k2: 2, k3: 3 })
+        expect(stateOf((await h.feed.statesSince([name('account/a2')], 0, s3))[0])).toEqual({ k1: 1, k2: 2, k3: 3 })
         expect(await h.feed.changedSince(s2, s3)).toEqual(new Map([[name('account/a2'), s3]]))
-        expect(await h.feed.head()).toBe(s3)
+        expect(await h.feed.head()).toBe(s4)
       } finally {
         await h.dispose()
       }
@@ -86,6 +99,7 @@ export const describeFeed = (adapter: string, open: () => Promise<FeedHarness>):
         for (const k of ['k2', 'k3']) { const sv = Y.encodeStateVector(a); a.getMap('fields').set(k, 2); together.push(Y.encodeStateAsUpdate(a, sv)) }
         const s2 = (await h.log.append(name('account/a3'), together)).seq
         expect(stateOf(await h.feed.stateSince(name('account/a3'), 0, s2))).toEqual({ k1: 1, k2: 2, k3: 2 })
+        expect(stateOf((await h.feed.statesSince([name('account/a3')], 0, s2))[0])).toEqual({ k1: 1, k2: 2, k3: 2 })
         expect(stateOf(await h.feed.stateSince(name('account/a3'), 0, s1), await h.feed.stateSince(name('account/a3'), s1, s2))).toEqual({ k1: 1, k2: 2, k3: 2 })
         expect(await h.feed.changedSince(s1, s2)).toEqual(new Map([[name('account/a3'), s2]]))
       } finally {
