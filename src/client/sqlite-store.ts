@@ -81,6 +81,10 @@ export class SqliteLocalStore implements LocalStore {
   constructor (file: string, options: SqliteLocalStoreOptions = {}) {
     this.file = file
     this.db = new Database(file)
+    // 16 KiB pages (for a new file; an existing one keeps its own): a record's state is one to a few KiB,
+    // and with 4 KiB pages an initial sync spent as long in the kernel writing pages as in the rest of
+    // the store (about 23 us of CPU a record against 15, in process).
+    this.db.pragma('page_size = 16384')
     this.db.pragma('journal_mode = WAL')
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
     this.db.exec(`
