@@ -1,4 +1,5 @@
-// The record log in SQLite (better-sqlite3): WAL with synchronous=FULL, group commit of appends. The
+// The record log in SQLite (better-sqlite3): WAL, group commit of appends, each group acknowledged once
+// the WAL is on disk (synced off the event loop: wal-sync.ts). The
 // same tables serve the changes feed (the log read by position) and the receipts committed with the
 // updates, so this one adapter implements those three ports; the projection is written through its own
 // adapter inside the same transaction.
@@ -12,6 +13,7 @@ import type { CommitEffects, CommitResult, RecordStorage, StoredRecord } from '.
 import type { ChangesFeed } from './feed-port.ts'
 import type { ReceiptStore } from './receipt-port.ts'
 import type { SqliteProjection } from './sqlite-projection.ts'
+import { WalSync } from './wal-sync.ts'
 import { decodePackedUpdates, encodePackedUpdates } from './packed-updates.ts'
 
 interface Pending { doc: DocName, data: Uint8Array | readonly Uint8Array[] | null, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
@@ -56,9 +58,13 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
   }
 
   /** `projection`, when given, receives each commit's row in the same transaction. */
+  /** syncs the WAL for the group commits (null: a database in memory, committed as FULL says) */
+  private readonly wal: WalSync | null
+
   constructor (db: SqliteDb, projection?: SqliteProjection) {
     this.db = db
     this.projection = projection
+    this.wal = db.memory ? null : new WalSync(db.name)
     db.exec(`
       CREATE TABLE IF NOT EXISTS record_updates (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -135,13 +141,23 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
     this.pending = []
     if (batch.length === 0) return
     let results: CommitResult[]
+    const commit = this.db.transaction(() => batch.map(p => this.write(p)))
     try {
-      results = this.db.transaction(() => batch.map(p => this.write(p)))()
+      if (this.wal === null) results = commit()
+      else {
+        // Committed without waiting for the disk; acknowledged below once the WAL is synced.
+        this.db.pragma('synchronous = NORMAL')
+        try { results = commit() } finally { this.db.pragma('synchronous = FULL') }
+      }
     } catch (e) {
       for (const p of batch) p.reject(e as Error)
       return
     }
-    batch.forEach((p, i) => p.resolve(results[i]))
+    if (this.wal === null) { batch.forEach((p, i) => p.resolve(results[i])); return }
+    this.wal.durable().then(
+      () => batch.forEach((p, i) => p.resolve(results[i])),
+      (e: unknown) => { for (const p of batch) p.reject(new Error(`the commit could not be synced to disk: ${(e as Error).message}`)) }
+    )
   }
 
   private write (p: Pending): CommitResult {
@@ -227,5 +243,6 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
     if (this.closed) return
     this.flush()
     this.closed = true
+    await this.wal?.close()
   }
 }
