@@ -1,19 +1,20 @@
 // Attacks through items that are in an update's bytes but that Yjs does not integrate on the server, so that
 // neither the layout nor the decision judged what they would do elsewhere: items Yjs collects as it integrates
 // them (their parent, or a neighbour, is already collected: a removed note's entries, a struct sent as
-// collected). Kept as the bytes they came in, they reach the log and every replica, and a replica that still
-// has what they point at (one that keeps deleted content, or a device given the log since its cursor merged
-// into one update, whose deletions come after its structs) places them.
+// collected), and sections of a client's structs that Yjs skips (a later section of the same client replaces
+// an earlier one). Kept as the bytes they came in, they reach the log and every replica, and a replica that
+// still has what they point at (one that keeps deleted content, or a device given the log since its cursor
+// merged into one update, whose deletions come after its structs) places them.
 
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import { buildCatalog } from '../../src/docs/catalog.ts'
-import { addNote, META, NOTES, readRecord, removeNote } from '../../src/docs/record.ts'
+import { addNote, META, NOTES, readRecord, removeNote, setField, stampRecord } from '../../src/docs/record.ts'
 import { until } from '../helpers/server.ts'
 import { deviceFor } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { copyOf, edit, ownedBy, raw, startServer } from './support.ts'
+import { copyOf, edit, exactly, ownedBy, raw, startServer } from './support.ts'
 import { heldValues, iso, keepingReplica, nowhere, send, spells, storedRows } from './concurrent-saves.ts'
 
 const cleanups = useCleanups()
@@ -100,5 +101,52 @@ describe('items Yjs collects as it integrates them', () => {
     expect(spells(watcher.messages.slice(from), marker), 'what a reader was sent').toBe(false)
     const fresh = await keepingReplica(cleanups, s, name, 'avery')
     expect(heldValues(fresh).some(v => JSON.stringify(v ?? null).includes(marker))).toBe(false)
+  })
+})
+
+describe('a client\'s structs in more than one section', () => {
+  it('are refused whole (malformed): nothing of them is kept, and a device catching up gets none of the skipped section', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const forged = 'u-mallory'
+    const device = await deviceFor(cleanups, s, 'alice')
+    await device.sync()
+    device.disconnect()
+    // Something for the device to catch up with besides: the log since its cursor is then merged.
+    const alice = await raw(cleanups, s, name, 'alice')
+    await send(s, name, alice, edit(copyOf(s, name, 0x5100002), d => setField(d, ACCOUNT, 'telephone1', '+47 alice', { by: 'u-alice', at: iso(Date.now()) })))
+    const record = exactly(s.server.rooms.get(name).doc)
+    const rows = await storedRows(s, name)
+    const stamp = s.server.rooms.get(name).doc.getMap(META)._map.get('modifiedby')!.lastId
+    /** bob's modifiedby of his choosing, right after the record's (at `client`:0) */
+    const forgedStamp = (client: number): Y.Item => beside(id(client, 0), stamp, null, new Y.ContentAny([forged]))
+    /** the structs of an honest save of bob's under `client` (after `first`, made on the same copy, if given) */
+    const save = (client: number, first?: (d: Y.Doc) => void): Y.Item[] => {
+      const d = copyOf(s, name, client)
+      return Y.decodeUpdate(edit(d, d => { first?.(d); setField(d, ACCOUNT, 'telephone1', '+47 bob', { by: 'u-bob', at: iso(Date.now()) }) })).structs as Y.Item[]
+    }
+    const c = (i: number): number => 0x6200000 + i
+    const attacks: [string, Parameters<typeof sectionsUpdate>[0]][] = [
+      ['two sections of one client over the same clocks', [{ client: c(1), clock: 0, structs: [forgedStamp(c(1))] }, { client: c(1), clock: 0, structs: save(c(1)) }]],
+      ['a section, then an empty one of the same client', [{ client: c(2), clock: 0, structs: [forgedStamp(c(2))] }, { client: c(2), clock: 0, structs: [] }]],
+      ['a client\'s section after another client\'s', [{ client: c(3), clock: 0, structs: [forgedStamp(c(3))] }, { client: c(4), clock: 0, structs: save(c(4)) }, { client: c(3), clock: 0, structs: [forgedStamp(c(3))] }]],
+      ['two sections of one client, one after the other', (() => {
+        const structs = save(c(5), d => stampRecord(d, { by: forged, at: iso(Date.now()) }))
+        return [{ client: c(5), clock: 0, structs: structs.slice(0, 1) }, { client: c(5), clock: 1, structs: structs.slice(1) }]
+      })()]
+    ]
+    for (const [what, sections] of attacks) {
+      const bob = await raw(cleanups, s, name, 'bob')
+      await send(s, name, bob, sectionsUpdate(sections))
+      expect(spells(await storedRows(s, name), forged), `${what}: the stored log`).toBe(false)
+      expect(exactly(s.server.rooms.get(name).doc), what).toEqual(record)
+      expect(await storedRows(s, name), what).toEqual(rows)
+      expect(bob.ws.readyState, `${what}: the sender is closed`).toBeGreaterThanOrEqual(2)
+      expect((await bob.closed).code, what).toBe(4400)
+    }
+    await device.sync()
+    const onDevice = await device.open(name)
+    expect(exactly(onDevice)).toEqual(record)
+    nowhere(forged, rows, [onDevice], 'the skipped sections')
   })
 })
