@@ -290,13 +290,13 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     // What the document took in is the update itself when all of it was new, none of it was deleted (Yjs
     // collects deleted content before it encodes a transaction: a refused or losing value must not be kept
     // in the bytes) and the server wrote nothing of its own (no struct under its id, no deletion after the
-    // update's integration): the usual case costs no encoding. One loss is allowed in the bytes: the save's
-    // stamp (modifiedby, modifiedon) losing Yjs's tie to a concurrent save's, which every replica's
-    // integration deletes alike, when the author's own values are valid and its save kept a change (two
-    // people saving one record at once). Otherwise Yjs encodes the transaction's update when it ends (it
-    // asks for listeners then).
+    // update's integration), and Yjs collected none of it: the usual case costs no encoding. One loss is
+    // allowed in the bytes: the save's stamp (modifiedby, modifiedon) losing Yjs's tie to a concurrent
+    // save's, which every replica's integration deletes alike, when the author's own values are valid and
+    // its save kept a change (two people saving one record at once). Otherwise Yjs encodes the transaction's
+    // update when it ends (it asks for listeners then).
     encode = structs.length === 0 || structs.length !== decoded.structs.length || Y.getState(doc.store, doc.clientID) !== serverClock ||
-      deleteCount(tr.deleteSet) !== integrationDeletes ||
+      deleteCount(tr.deleteSet) !== integrationDeletes || collectedAny(doc, structs) ||
       (deletesAnyOf(tr.deleteSet, structs) && !(keptOwnChange(changes, dropped) && onlyOwnStampsLost(doc, structs, ctx.userId)))
     if (encode) doc.on("update", take)
   }, origin)
@@ -310,6 +310,22 @@ const deleteCount = (ds: DeleteSet): number => {
   let n = 0
   for (const ranges of ds.clients.values()) n += ranges.length
   return n
+}
+
+/**
+ * Whether Yjs collected any of the update's items as it integrated them (a parent or a neighbour of theirs
+ * was collected already: a removed note's entries, a struct sent as collected). Nothing of them is in the
+ * document and no deletion says so, and the layout was not checked for them, but their content is in the
+ * update's bytes: a replica that still has what they point at places them (one that keeps deleted content,
+ * or a device given the log merged into one update, whose deletions come after its structs).
+ */
+const collectedAny = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[]): boolean => {
+  for (const s of structs) {
+    if (!(s instanceof Y.Item)) continue
+    // (An item Yjs did not integrate at all, which the check step rules out, is not kept as sent either.)
+    if (Y.getState(doc.store, s.id.client) <= s.id.clock || !(Y.getItem(doc.store, s.id) instanceof Y.Item)) return true
+  }
+  return false
 }
 
 /** Whether the update kept a change other than a stamp (a save that the decision allowed). */

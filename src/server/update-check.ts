@@ -3,6 +3,7 @@
 // pending and apply it later inside someone else's transaction.
 
 import * as Y from 'yjs'
+import * as decoding from 'lib0/decoding'
 
 export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>
 
@@ -45,6 +46,11 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
     if (list === undefined) { list = []; structsOf.set(client, list) }
     list.push(s)
   }
+  // Yjs integrates one section of structs per client (a later section of a client replaces an earlier one,
+  // empty or not), while decoding lists the structs of every section: what the layout and the decision
+  // read would not be what the document takes in, and a replica that merges the bytes with others takes
+  // in the sections Yjs skipped here. An encoder writes each client once, with at least one struct.
+  if (decoding.readVarUint(decoding.createDecoder(update)) !== ranges.size) return malformed('update has a client\'s structs in more than one section, or an empty section')
   for (const [client, r] of ranges) {
     const known = Y.getState(doc.store, client)
     if (r.start > known) return missing(`client ${client} starts at clock ${r.start}, document has ${known}`)
