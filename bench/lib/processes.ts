@@ -34,6 +34,8 @@ export interface FieldsyncProcess {
   readonly wsUrl: string
   /** the longest event-loop block (ms) the server reported since the last call */
   takeLoopDelay (): number
+  /** the server's V8 heap in use and its array buffers (MiB), as it last reported them */
+  memory (): { heap: number, buffers: number }
   /** a token of a user (demo login) */
   token (login: string): Promise<string>
 }
@@ -51,6 +53,7 @@ export const startFieldsync = async (o: { dir: string, cpu: number | null, env?:
     ready: /listening on http:\/\/[^:]+:(\d+)\//
   })
   let loopMax = 0
+  let memory = { heap: NaN, buffers: NaN }
   let partial = ''
   // Read what the server prints from now on (spawnUntil keeps only what came before it was ready).
   for (const s of [proc.child.stdout, proc.child.stderr]) {
@@ -60,6 +63,8 @@ export const startFieldsync = async (o: { dir: string, cpu: number | null, env?:
       partial = lines.pop() ?? ''
       for (const line of lines) {
         const m = /^loop-delay ([\d.]+)/.exec(line)
+        const mem = /heap ([\d.]+) buffers ([\d.]+)/.exec(line)
+        if (mem !== null) memory = { heap: Number(mem[1]), buffers: Number(mem[2]) }
         if (m !== null) loopMax = Math.max(loopMax, Number(m[1]))
         else if (line.trim() !== '') process.stderr.write(`[server] ${line}\n`)
       }
@@ -70,6 +75,7 @@ export const startFieldsync = async (o: { dir: string, cpu: number | null, env?:
   return {
     proc, pid: proc.child.pid!, port, httpUrl, wsUrl: `ws://127.0.0.1:${port}`,
     takeLoopDelay: () => { const m = loopMax; loopMax = 0; return m },
+    memory: () => memory,
     token: async login => {
       const r = await fetch(`${httpUrl}/auth/dev-login`, { method: 'POST', body: JSON.stringify({ user: login }) })
       if (!r.ok) throw new Error(`dev-login ${login}: ${r.status}`)

@@ -1,11 +1,15 @@
 // bench/team --soak: the mixed load of team-soak.ts on the team server for M minutes, the server's
-// resident memory sampled every minute (every tenth of the run when shorter); whether the last half grew
-// less than 5%.
+// resident memory sampled every minute (every tenth of the run when shorter), with its V8 heap in use and
+// array buffers; whether the last half grew less than 5%: from its first sample to its last, and (one
+// sample is at the mercy of when the garbage collector last ran) from the median of its first five samples
+// to the median of its last five.
 
 import { rssMiB } from './processes.ts'
 import type { DeviceHost } from './team-host-client.ts'
 import type { TeamServer } from './team-server.ts'
 import { fmt } from './table.ts'
+
+const median = (xs: readonly number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 
 export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synced: Set<string>, liveDevices: number, minutes: number }): Promise<void> => {
   const { host, team } = o
@@ -20,11 +24,14 @@ export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synce
   const sampleMs = Math.min(60_000, seconds * 100)
   console.log(`\nsoak: ${o.minutes} min; ${online.length} devices online (periodic sync every 30 s, ${online.length} edits/s, one reconnecting every 15 s), a fresh device syncing a whole scope every 20 s, ${yclients.length} y-websocket clients connecting every 10 s`)
   const samples: number[] = []
+  const heaps: number[] = []
   const started = Date.now()
   const timer = setInterval(() => {
     const rss = rssMiB(server.pid).now
+    const { heap, buffers } = server.memory()
     samples.push(rss)
-    console.log(`  ${((Date.now() - started) / 60_000).toFixed(1).padStart(5)} min  server RSS ${fmt.mib(rss)}`)
+    heaps.push(heap)
+    console.log(`  ${((Date.now() - started) / 60_000).toFixed(1).padStart(5)} min  server RSS ${fmt.mib(rss)}  V8 heap in use ${fmt.mib(heap)}  array buffers ${fmt.mib(buffers)}`)
   }, sampleMs)
   let done
   try {
@@ -32,8 +39,15 @@ export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synce
   } finally {
     clearInterval(timer)
   }
-  const half = samples.slice(Math.floor(samples.length / 2))
-  const growth = half.length < 2 ? NaN : (half.at(-1)! - half[0]) / half[0]
   console.log(`soak done: ${done.edits} edits, ${done.syncs} syncs, ${done.freshDevices} fresh devices, ${done.yclientSessions} y-websocket sessions, ${done.errors} errors`)
-  console.log(`server RSS: first ${fmt.mib(samples[0] ?? NaN)}, peak ${fmt.mib(Math.max(...samples))}, last ${fmt.mib(samples.at(-1) ?? NaN)}; last half grew ${(growth * 100).toFixed(1)}% (${growth < 0.05 ? 'under' : 'NOT under'} 5%)`)
+  const verdict = (what: string, series: number[]): void => {
+    const half = series.slice(Math.floor(series.length / 2))
+    const ends = half.length < 2 ? NaN : (half.at(-1)! - half[0]) / half[0]
+    const k = Math.min(5, Math.floor(half.length / 2))
+    const medians = k < 1 ? NaN : (median(half.slice(-k)) - median(half.slice(0, k))) / median(half.slice(0, k))
+    const pct = (x: number): string => `${(x * 100).toFixed(1)}% (${x < 0.05 ? 'under' : 'NOT under'} 5%)`
+    console.log(`${what}: first ${fmt.mib(series[0] ?? NaN)}, peak ${fmt.mib(Math.max(...series))}, last ${fmt.mib(series.at(-1) ?? NaN)}; the last half grew ${pct(ends)} first to last sample, ${pct(medians)} median of its first ${k} to median of its last ${k}`)
+  }
+  verdict('server RSS', samples)
+  verdict('server V8 heap in use', heaps)
 }
