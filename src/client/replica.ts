@@ -3,7 +3,7 @@
 // inbox, and what the server sends for records. The sync engine moves it; the device API edits it.
 
 import * as Y from 'yjs'
-import { stateOfWholeUpdate } from '../docs/state-of-update.ts'
+import { stateOfUpdates, stateOfWholeUpdate } from '../docs/state-of-update.ts'
 import { attributeValues, readRecord, type RecordState } from '../docs/record.ts'
 import { LISTED_SYSTEM_FIELDS } from '../docs/system-fields.ts'
 import { fieldDocName, newId, parseDocName, parseFieldDocName } from '../ids.ts'
@@ -27,10 +27,10 @@ export class CommandCapture {
 const NO_NOTES: ReadonlySet<string> = new Set()
 
 /** The values a listing shows: metadata and scalar fields. */
-/** The state of the document made of `payload` alone (notes not read: a listing shows none). */
-const readWhole = (record: string, payload: Uint8Array): RecordState => {
+/** The state of the document made of `updates` (notes not read: a listing shows none). */
+const readUpdates = (record: string, updates: readonly Uint8Array[]): RecordState => {
   const tmp = new Y.Doc({ guid: record }) // a given guid spares a random uuid per record
-  Y.applyUpdate(tmp, payload)
+  tmp.transact(() => { for (const u of updates) Y.applyUpdate(tmp, u) })
   const state = readRecord(tmp, undefined, NO_NOTES)
   tmp.destroy()
   return state
@@ -254,7 +254,7 @@ export class Replica {
     if (!known && open === undefined) {
       // A record new to this device: its payload is its whole state; one write stores both. Its state is
       // read from the payload itself when it holds map entries only (the usual record), else from a document.
-      const state = stateOfWholeUpdate(payload) ?? readWhole(record, payload)
+      const state = stateOfWholeUpdate(payload) ?? readUpdates(record, [payload])
       const entry = this.securedAttributes(parseDocName(record)?.entity ?? '').length === 0 ? indexEntry(record, state) : await this.entryOf(record, state)
       this.writes.push(this.indexWrite(record, this.store.receive(record, payload, entry)))
       return
@@ -265,11 +265,10 @@ export class Replica {
       Y.applyUpdate(open, payload, REMOTE)
       state = readRecord(open)
     } else {
-      const tmp = new Y.Doc({ guid: record })
-      const updates = await this.store.load(record)
-      tmp.transact(() => { for (const u of [...updates, payload]) Y.applyUpdate(tmp, u) })
-      state = readRecord(tmp, undefined, NO_NOTES)
-      tmp.destroy()
+      // Read from the updates themselves when they hold map entries only (a live change of a record held
+      // but not open: the usual case), else from a document made of them.
+      const updates = [...await this.store.load(record), payload]
+      state = stateOfUpdates(updates) ?? readUpdates(record, updates)
     }
     const entry = await this.entryOf(record, state)
     this.writes.push(this.indexWrite(record, this.store.put(record, payload, entry)))

@@ -196,48 +196,63 @@ const placeOf = (byClient: ReadonlyMap<number, readonly Item[]>, count: number, 
  * null when the update holds more than entries of `meta`, `fields` and `clocks` (or something it cannot
  * place: then a document decides). Malformed bytes throw.
  */
-export const stateOfWholeUpdate = (update: Uint8Array): RecordState | null => {
-  const d = decoding.createDecoder(update)
+export const stateOfWholeUpdate = (update: Uint8Array): RecordState | null => stateOfUpdates([update])
+
+/**
+ * The same for the document made of `updates` applied in order (a record's stored updates and one more):
+ * null when an update depends on something none of them holds, or two hold the same struct.
+ */
+export const stateOfUpdates = (updates: readonly Uint8Array[]): RecordState | null => {
   const byClient = new Map<number, Item[]>()
   const items: Item[] = []
-  for (let groups = decoding.readVarUint(d); groups > 0; groups--) {
-    const count = decoding.readVarUint(d)
-    const client = decoding.readVarUint(d)
-    let clock = decoding.readVarUint(d)
-    let list = byClient.get(client)
-    if (list === undefined) { list = []; byClient.set(client, list) }
-    for (let i = 0; i < count; i++) {
-      const info = decoding.readUint8(d)
-      const ref = info & 0x1f
-      if (ref === REF.gc || ref === REF.skip) { clock += decoding.readVarUint(d); continue }
-      const hasOrigin = (info & ORIGIN) !== 0
-      const oc = hasOrigin ? decoding.readVarUint(d) : -1
-      const ok = hasOrigin ? decoding.readVarUint(d) : -1
-      const hasRight = (info & RIGHT_ORIGIN) !== 0
-      const rc = hasRight ? decoding.readVarUint(d) : -1
-      const rk = hasRight ? decoding.readVarUint(d) : -1
-      let root: string | null | undefined
-      let sub: string | null = null
-      if (!hasOrigin && !hasRight) {
-        if (decoding.readVarUint(d) === 1) root = readName(d)
-        else { decoding.readVarUint(d); decoding.readVarUint(d); root = null }
-        if ((info & PARENT_SUB) !== 0) sub = readName(d)
-      }
-      // A stamp's value is never read (only placed): not made into a string.
-      const c = readContent(d, ref, root === CLOCKS)
-      const item: Item = { client, clock, length: c.length, oc, ok, rc, rk, root, sub, ref, value: c.value, single: c.single }
-      list.push(item)
-      items.push(item)
-      clock += c.length
-    }
-  }
   // The delete set: per client, [clock, length] ranges.
   const deletes = new Map<number, number[]>()
-  for (let clients = decoding.readVarUint(d); clients > 0; clients--) {
-    const client = decoding.readVarUint(d)
-    const ranges: number[] = []
-    for (let n = decoding.readVarUint(d); n > 0; n--) ranges.push(decoding.readVarUint(d), decoding.readVarUint(d))
-    deletes.set(client, ranges)
+  for (const update of updates) {
+    const d = decoding.createDecoder(update)
+    for (let groups = decoding.readVarUint(d); groups > 0; groups--) {
+      const count = decoding.readVarUint(d)
+      const client = decoding.readVarUint(d)
+      let clock = decoding.readVarUint(d)
+      let list = byClient.get(client)
+      if (list === undefined) { list = []; byClient.set(client, list) }
+      for (let i = 0; i < count; i++) {
+        const info = decoding.readUint8(d)
+        const ref = info & 0x1f
+        if (ref === REF.gc || ref === REF.skip) { clock += decoding.readVarUint(d); continue }
+        const hasOrigin = (info & ORIGIN) !== 0
+        const oc = hasOrigin ? decoding.readVarUint(d) : -1
+        const ok = hasOrigin ? decoding.readVarUint(d) : -1
+        const hasRight = (info & RIGHT_ORIGIN) !== 0
+        const rc = hasRight ? decoding.readVarUint(d) : -1
+        const rk = hasRight ? decoding.readVarUint(d) : -1
+        let root: string | null | undefined
+        let sub: string | null = null
+        if (!hasOrigin && !hasRight) {
+          if (decoding.readVarUint(d) === 1) root = readName(d)
+          else { decoding.readVarUint(d); decoding.readVarUint(d); root = null }
+          if ((info & PARENT_SUB) !== 0) sub = readName(d)
+        }
+        // A stamp's value is never read (only placed): not made into a string.
+        const c = readContent(d, ref, root === CLOCKS)
+        const item: Item = { client, clock, length: c.length, oc, ok, rc, rk, root, sub, ref, value: c.value, single: c.single }
+        list.push(item)
+        items.push(item)
+        clock += c.length
+      }
+    }
+    for (let clients = decoding.readVarUint(d); clients > 0; clients--) {
+      const client = decoding.readVarUint(d)
+      let ranges = deletes.get(client)
+      if (ranges === undefined) { ranges = []; deletes.set(client, ranges) }
+      for (let n = decoding.readVarUint(d); n > 0; n--) ranges.push(decoding.readVarUint(d), decoding.readVarUint(d))
+    }
+  }
+  if (updates.length > 1) {
+    // Each client's items in clock order (a binary search finds them), none twice.
+    for (const list of byClient.values()) {
+      list.sort((x, y) => x.clock - y.clock)
+      for (let i = 1; i < list.length; i++) if (list[i - 1].clock + list[i - 1].length > list[i].clock) return null
+    }
   }
   const state = emptyState()
   const meta = state.meta as Record<string, FieldValue>

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { addNote, clearField, createRecord, deleteRecord, editText, readRecord, setField } from '../../src/docs/record.ts'
-import { stateOfWholeUpdate } from '../../src/docs/state-of-update.ts'
+import { stateOfUpdates, stateOfWholeUpdate } from '../../src/docs/state-of-update.ts'
 import { asRecordId } from '../../src/ids.ts'
 import { chance, int, pick, withSeed, word } from '../helpers/seed.ts'
 
@@ -25,6 +25,7 @@ describe('stateOfWholeUpdate', () => {
   it('reads what a document made of the update reads, for records of map entries (seeded)', () => withSeed(gen => {
     let read = 0
     let textsRead = 0
+    let partsRead = 0
     for (let round = 0; round < 80; round++) {
       const origin = new Y.Doc()
       createRecord(origin, account, { id: asRecordId(`a${round}`), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { name: word(gen, 1) } }, { by: 'u-alice', at: AT })
@@ -51,8 +52,14 @@ describe('stateOfWholeUpdate', () => {
       }
       // the server's copy: everything merged, deleted content collected (as a device receives it) or kept
       const server = new Y.Doc({ gc: chance(gen, 0.7) })
+      // what a device holding the record stores: the server's updates one by one, as they came
+      const stored: Uint8Array[] = []
+      server.on('update', (u: Uint8Array) => { stored.push(u) })
       for (const w of writers) Y.applyUpdate(server, Y.encodeStateAsUpdate(w))
       const update = Y.encodeStateAsUpdate(server)
+      const fromParts = stateOfUpdates(stored)
+      if (fromParts !== null) { partsRead++; expect(fromParts).toEqual(readDoc(update)) }
+      if (!richer && !texts && stored.length > 1) expect(stateOfUpdates([...stored, stored[0]]), 'a struct twice: left to a document').toBeNull()
       const fast = stateOfWholeUpdate(update)
       if (fast !== null) read++
       if (fast !== null && texts && Object.keys(fast.texts).length > 0) textsRead++
@@ -65,6 +72,7 @@ describe('stateOfWholeUpdate', () => {
     }
     expect(read).toBeGreaterThan(20)
     expect(textsRead).toBeGreaterThan(2)
+    expect(partsRead).toBeGreaterThan(20)
   }))
 
   it('leaves texts, notes and list items to a document', () => {
