@@ -291,12 +291,16 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
       await c.query('DELETE FROM record_updates WHERE doc = $1 AND seq <= $2', [doc, throughSeq])
       await c.query('INSERT INTO record_updates (seq, doc, data) VALUES ($1, $2, $3)', [throughSeq, doc, merged])
     }
-    // Under the record's lock: in its transaction (committed by release); otherwise one of its own.
-    if (held !== undefined) { await run(held); return }
-    const c = await this.pool.connect()
+    // Under the record's lock: in its transaction, which commits here (as an append's does), so the
+    // compaction is stored once this resolves (the room announces it then); otherwise one of its own.
+    const own = held === undefined
+    if (!own) this.held.delete(doc)
+    const c = held ?? await this.pool.connect()
     try {
-      await c.query('BEGIN')
-      await c.query(LOCK, [doc])
+      if (own) {
+        await c.query('BEGIN')
+        await c.query(LOCK, [doc])
+      }
       await run(c)
       await c.query('COMMIT')
     } catch (e) {

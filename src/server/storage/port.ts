@@ -69,9 +69,10 @@ export interface CatchUp {
  */
 export interface RecordLocks {
   /** Waits for the record's write lock and answers what was committed after `afterSeq` (the caller takes
-   * it in before deciding). Held until the holder's next `append` of the record has committed, or `release`. */
+   * it in before deciding). Held until the holder's next `append` or `compact` of the record has committed,
+   * or `release`. */
   lock (doc: DocName, afterSeq: number): Promise<CatchUp>
-  /** Ends the lock if still held (what was written under it without an append, a compaction, commits). */
+  /** Ends the lock if still held (committing nothing: appends and compactions commit their own). */
   release (doc: DocName): Promise<void>
   /** What was committed after `afterSeq`, without the lock (a copy that fell behind catches up). */
   since (doc: DocName, afterSeq: number): Promise<CatchUp>
