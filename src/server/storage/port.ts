@@ -61,6 +61,9 @@ export interface CatchUp {
   readonly bindings: ClientBinding[]
   /** the newest security-model version saved, read in the same transaction (when the store keeps it) */
   readonly securityVersion?: number
+  /** what each principal has the record keep, read under the lock: every instance's commits counted, so a
+   * principal's quotas hold across instances (principals absent have used nothing) */
+  readonly usage?: PrincipalUsage[]
 }
 
 /**
