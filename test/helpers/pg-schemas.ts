@@ -72,12 +72,12 @@ const runTemplate = (): Promise<Template | undefined> => {
 }
 
 /** A schema for a new test server of `catalog`: a free one of the run (`seeded`: holding the demo
- * records already), or a new empty one. */
-export const takeSchema = async (catalog: Catalog): Promise<{ schema: string, seeded: boolean, reusable: boolean }> => {
+ * records already), or (none free, another catalog, or `empty` asked) a new empty one. */
+export const takeSchema = async (catalog: Catalog, empty = false): Promise<{ schema: string, seeded: boolean, reusable: boolean }> => {
   const t = await runTemplate()
   const reusable = t !== undefined && t.digest === migrationsDigest(catalog)
   return withAdmin(async c => {
-    if (reusable) {
+    if (reusable && !empty) {
       const { free } = runSchemas(runId()!)
       const taken = await c.query<{ name: string }>(`DELETE FROM ${free}.schemas WHERE name = (SELECT name FROM ${free}.schemas LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING name`)
       if (taken.rows.length > 0) return { schema: taken.rows[0].name, seeded: true, reusable }

@@ -91,14 +91,15 @@ const release = async (lease: Lease): Promise<void> => {
   await releaseSchema(lease.schema, lease.reusable)
 }
 
-/** Opens the test's stores over `dataDir` (PostgreSQL: the schema named in it, taken when `fresh`). */
-export const openTestStores = async (dataDir: string, fresh: boolean, catalog: Catalog, maxAttachmentBytes: number, env: Record<string, string>): Promise<TestStores> => {
+/** Opens the test's stores over `dataDir` (PostgreSQL: the schema named in it, taken when `fresh`; `empty`:
+ * a new one, holding nothing, not even the demo records). */
+export const openTestStores = async (dataDir: string, fresh: boolean, catalog: Catalog, maxAttachmentBytes: number, env: Record<string, string>, options: { empty?: boolean } = {}): Promise<TestStores> => {
   if (!ON_PG) return sqliteStores(dataDir, catalog, maxAttachmentBytes)
   const file = join(dataDir, SCHEMA_FILE)
   let lease: Lease
   let seeded = false
   if (fresh || !existsSync(file)) {
-    const taken = await takeSchema(catalog)
+    const taken = await takeSchema(catalog, options.empty === true)
     seeded = taken.seeded
     lease = { schema: taken.schema, reusable: taken.reusable, open: 0, dropped: false, released: false }
     leases.set(lease.schema, lease)
