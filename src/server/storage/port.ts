@@ -75,7 +75,7 @@ export interface RecordLocks {
    * it in before deciding). Held until the holder's next `append` or `compact` of the record has committed,
    * or `release`. */
   lock (doc: DocName, afterSeq: number): Promise<CatchUp>
-  /** Ends the lock if still held (committing nothing: appends and compactions commit their own). */
+  /** Ends the lock if still held (nothing was written under it: an append or a compaction commits its own). */
   release (doc: DocName): Promise<void>
   /** What was committed after `afterSeq`, without the lock (a copy that fell behind catches up). */
   since (doc: DocName, afterSeq: number): Promise<CatchUp>
