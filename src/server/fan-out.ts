@@ -1,15 +1,17 @@
 // Fan-out between server instances over Redis pub/sub (README, "More than one instance"): after each
-// commit an instance publishes "record R reached log position N" with the update bytes; security changes
-// and presence go the same way. Redis carries nothing that storage does not hold: an instance applies a
-// published update only when it is the next one its copy expects, and catches up from storage otherwise
-// and after every reconnect, so a lost message or a Redis restart loses nothing.
+// commit an instance publishes "record R reached log position N" with the update bytes, the client ids it
+// bound and its conflict entries for other users' sockets; security changes and presence go the same way.
+// Redis carries nothing that storage does not hold: an instance applies a published update only when it
+// is the next one its copy expects, and catches up from storage otherwise and after every reconnect, so a
+// lost message or a Redis restart loses nothing (but a conflict entry pushed live: it waits in storage).
 
 import { Redis } from 'ioredis'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
-import type { CommittedEvent, PresenceEvent } from './room-events.ts'
+import type { CommittedEvent, PresenceEvent, Published } from './room-events.ts'
+import type { Receipt } from '../protocol/receipts.ts'
 import type { DocName } from '../ids.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
 import type { RecordLocks } from './storage/port.ts'
@@ -46,7 +48,21 @@ const encodeRecord = (instance: number, e: CommittedEvent): Uint8Array => {
   encoding.writeVarUint(enc, e.seq ?? 0)
   encoding.writeVarUint(enc, e.updates.length)
   for (const u of e.updates) encoding.writeVarUint8Array(enc, u)
+  // Then what the commit bound and its entries for other users (a message without them, from an older
+  // instance, ends here).
+  const bindings = e.bindings ?? []
+  encoding.writeVarUint(enc, bindings.length)
+  for (const b of bindings) { encoding.writeVarUint(enc, b.client); encoding.writeVarString(enc, b.principal) }
+  encoding.writeVarString(enc, JSON.stringify(e.receipts ?? []))
   return encoding.toUint8Array(enc)
+}
+
+/** What follows a record message's updates (encodeRecord). */
+const readPublished = (d: decoding.Decoder): Published => {
+  if (!decoding.hasContent(d)) return {}
+  const bindings = Array.from({ length: decoding.readVarUint(d) }, () => ({ client: decoding.readVarUint(d), principal: decoding.readVarString(d) }))
+  const receipts = JSON.parse(decoding.readVarString(d)) as Receipt[]
+  return { bindings, receipts }
 }
 
 const encodePresence = (instance: number, e: PresenceEvent): Uint8Array => {
@@ -130,7 +146,7 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
         const prevSeq = decoding.readVarUint(d)
         const seq = decoding.readVarUint(d)
         const updates = Array.from({ length: decoding.readVarUint(d) }, () => decoding.readVarUint8Array(d))
-        o.rooms.applyPeer(record, prevSeq, seq, updates)
+        o.rooms.applyPeer(record, prevSeq, seq, updates, readPublished(d))
         note(seq)
       } else if (name === channel.presence) {
         const record = decoding.readVarString(d) as DocName

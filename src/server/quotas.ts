@@ -55,6 +55,13 @@ export class RecordQuotas {
     return null
   }
 
+  /** What each principal has the record keep now, as storage counts it (every instance's commits; a
+   * principal absent has used nothing): replaces the receipts and refused bytes counted so far. */
+  setUsage (usage: readonly PrincipalUsage[]): void {
+    for (const a of this.accounts.values()) { a.receipts = 0; a.refusedBytes = 0 }
+    for (const u of usage) Object.assign(this.account(u.principal), { receipts: u.receipts, refusedBytes: u.refusedBytes })
+  }
+
   /** Whether one more receipt, telling the principal it reached a bound, may still be kept (one past the bound). */
   mayNotify (principal: string): boolean {
     return this.account(principal).receipts <= this.limits.receiptsPerRecord

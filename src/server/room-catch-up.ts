@@ -7,7 +7,7 @@
 import * as Y from 'yjs'
 import type { DocName } from '../ids.ts'
 import type { RecordOwnership } from '../docs/ownership.ts'
-import type { CatchUp, RecordLocks } from './storage/port.ts'
+import type { CatchUp, ClientBinding, PrincipalUsage, RecordLocks } from './storage/port.ts'
 import type { CommittedEvent } from './room-events.ts'
 import type { RoomMember } from './room-member.ts'
 
@@ -21,6 +21,8 @@ export interface PeerRoom {
   readonly took: (seq: number, entries: number) => void
   /** a client id another instance bound (kept unless known) */
   readonly bind: (client: number, principal: string) => void
+  /** what each principal has the record keep, as read under the lock */
+  readonly usage: (usage: readonly PrincipalUsage[]) => void
   readonly members: () => ReadonlySet<RoomMember>
   readonly ownership: () => RecordOwnership | undefined
   /** closes the members who may no longer read the record */
@@ -67,6 +69,7 @@ export const lockedProcess = async (locks: RecordLocks, room: PeerRoom, process:
   try {
     room.refreshSecurity(caught.securityVersion)
     takeCatchUp(room, caught)
+    if (caught.usage !== undefined) room.usage(caught.usage)
     await process()
   } finally {
     await locks.release(name)
@@ -76,12 +79,15 @@ export const lockedProcess = async (locks: RecordLocks, room: PeerRoom, process:
 /**
  * An update another instance committed and published (`prevSeq`: the record's position before it). Applied
  * now when it follows what the copy holds and the pipeline is idle; otherwise (a message lost, or one that
- * arrived while a batch runs) the pipeline catches up from storage. Nothing published is trusted further:
- * bindings and anything missed come from storage.
+ * arrived while a batch runs) the pipeline catches up from storage. What a message carries is what the
+ * instance that committed it published; anything missed comes from storage.
  */
-export const applyPublished = (room: PeerRoom, prevSeq: number, seq: number, updates: readonly Uint8Array[]): void => {
+export const applyPublished = (room: PeerRoom, prevSeq: number, seq: number, updates: readonly Uint8Array[], bindings: readonly ClientBinding[] = []): void => {
   if (seq <= room.lastSeq()) return // held already
   if (prevSeq === room.lastSeq() && !room.busy()) {
+    // The client ids it bound come with it: a copy holding its updates knows who wrote them (a catch-up
+    // from storage reads them there).
+    for (const b of bindings) room.bind(b.client, b.principal)
     takeIn(room, updates.map(data => ({ seq, data })))
     return
   }

@@ -3,6 +3,8 @@
 // handed to each room.
 
 import type { DocName } from '../ids.ts'
+import type { Receipt } from '../protocol/receipts.ts'
+import type { ClientBinding } from './storage/port.ts'
 import type { RoomMember } from './room-member.ts'
 
 /** A commit that changed the record, after its members were sent it. */
@@ -18,7 +20,15 @@ export interface CommittedEvent {
   readonly prevSeq?: number
   /** committed by another server instance (taken in by this one's copy): not published again */
   readonly remote?: boolean
+  /** the Yjs client ids the commit bound (other instances' copies take them with the updates) */
+  readonly bindings?: readonly ClientBinding[]
+  /** the commit's receipts for users other than the writers (conflict entries), which their members on
+   * every instance get */
+  readonly receipts?: readonly Receipt[]
 }
+
+/** What a commit's message between instances carries besides its updates (fan-out.ts). */
+export type Published = Pick<CommittedEvent, 'bindings' | 'receipts'>
 
 /** A member closed because its user may no longer read the record. */
 export interface EvictedEvent {

@@ -35,7 +35,7 @@ import type { Security } from './security.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 
-import type { RoomEvents } from './room-events.ts'
+import type { Published, RoomEvents } from './room-events.ts'
 import { applyPublished, lockedProcess, type PeerRoom } from './room-catch-up.ts'
 
 export type { RoomMember, SubmitOutcome, UpdateReason } from './room-member.ts'
@@ -177,7 +177,9 @@ export class Room {
       doc: () => this.current,
       lastSeq: () => this.lastSeq,
       took: (seq, entries) => { this.lastSeq = seq; this.logRows += entries },
-      bind: (client, principal) => { if (!this.bindings.has(client)) this.bindings.set(client, principal) },
+      // (A client id bound elsewhere counts toward its principal's quota here too.)
+      bind: (client, principal) => { if (!this.bindings.has(client)) { this.bindings.set(client, principal); this.quotas.add(principal, { clientIds: 1 }) } },
+      usage: u => this.quotas.setUsage(u),
       members: () => this.members,
       ownership: () => this.ownership(),
       revokeUnreadable: () => this.revokeUnreadable(this.ctx.security.index),
@@ -285,9 +287,15 @@ export class Room {
     }
   }
 
-  /** An update another server instance committed to this record (`prevSeq`: the record's position before it). */
-  applyPeer (prevSeq: number, seq: number, updates: readonly Uint8Array[]): void {
-    this.ready.then(() => { if (!this.broken) applyPublished(this.peer, prevSeq, seq, updates) }, () => {})
+  /** An update another server instance committed to this record (`prevSeq`: the record's position before
+   * it), with the client ids it bound and its receipts for users other than its writers. */
+  applyPeer (prevSeq: number, seq: number, updates: readonly Uint8Array[], published: Published = {}): void {
+    this.ready.then(() => {
+      if (this.broken) return
+      applyPublished(this.peer, prevSeq, seq, updates, published.bindings)
+      // Conflict entries reach their users' members here as on the instance that decided them.
+      for (const r of published.receipts ?? []) for (const m of this.members) if (m.principal === r.principal) m.receipts([r])
+    }, () => {})
   }
 
   /** Takes in whatever other server instances committed that this copy lacks (after fan-out was cut). */
@@ -559,7 +567,10 @@ export class Room {
     const ownerChanged = ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit
     if (ownerChanged) this.revokeUnreadable(this.ctx.security.index)
     publish(batch, committedReceipts, this.members, () => Y.encodeStateVector(this.current))
-    if (commit !== null && commit.updates.length > 0) this.events.emit('committed', [{ record: this.name, updates: commit.updates, ownerChanged, seq: this.lastSeq, prevSeq }])
+    if (commit !== null && commit.updates.length > 0) {
+      const forOthers = committedReceipts.filter((_, i) => batch.receipts[i].member === null)
+      this.events.emit('committed', [{ record: this.name, updates: commit.updates, ownerChanged, seq: this.lastSeq, prevSeq, bindings: batch.bindings, receipts: forOthers }])
+    }
     // The document now equals what storage holds, so a reply cannot leak anything uncommitted.
     for (const r of replies) {
       if (this.members.has(r.member)) r.member.update(Y.encodeStateAsUpdate(this.current, r.stateVector), 'reply')

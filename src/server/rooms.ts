@@ -8,7 +8,7 @@ import type { RecordOwnership } from '../docs/ownership.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { Room, type RoomOptions } from './room.ts'
-import type { CommittedEvent, RoomEvents } from './room-events.ts'
+import type { CommittedEvent, Published, RoomEvents } from './room-events.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 import { DEFAULT_POLICIES, strategyFor, type ConflictPolicies } from '../metadata/conflict-policies.ts'
@@ -66,9 +66,9 @@ export class Rooms {
    * An update another server instance committed to `record` (`prevSeq`: the record's position before it):
    * a loaded copy takes it in (or catches up); either way the record's listeners hear of it.
    */
-  applyPeer (record: DocName, prevSeq: number, seq: number, updates: readonly Uint8Array[]): void {
+  applyPeer (record: DocName, prevSeq: number, seq: number, updates: readonly Uint8Array[], published: Published = {}): void {
     const room = this.find(record)
-    if (room !== undefined) room.applyPeer(prevSeq, seq, updates)
+    if (room !== undefined) room.applyPeer(prevSeq, seq, updates, published)
     else this.events.emit('committed', [{ record, updates, ownerChanged: false, seq, prevSeq, remote: true }])
   }
 

@@ -7,6 +7,16 @@ import { randomBytes } from 'node:crypto'
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
+/** The test run's id (set by pg-run.ts, vitest's globalSetup), in the name of every schema the run makes. */
+export const runId = (): string | undefined => process.env.FIELDSYNC_PG_RUN
+
+/** A new schema name: `fs_<run>_<kind>_<random>` in a run (its end drops it), else `fs_<kind>_<pid>_<random>`. */
+export const schemaName = (kind: string): string => {
+  const run = runId()
+  const rand = randomBytes(5).toString('hex')
+  return run === undefined ? `fs_${kind}_${process.pid}_${rand}` : `fs_${run}_${kind}_${rand}`
+}
+
 /** `url` with a search_path of `schema` (every connection opened with it works in that schema). */
 export const withSchema = (url: string, schema: string): string => {
   const u = new URL(url)
@@ -34,7 +44,7 @@ export interface TempSchema {
 
 /** A new empty schema in the test database. */
 export const tempSchema = async (): Promise<TempSchema> => {
-  const schema = `fs_test_${process.pid}_${randomBytes(5).toString('hex')}`
+  const schema = schemaName('test')
   await admin(c => c.query(`CREATE SCHEMA ${schema}`))
   return { url: withSchema(PG_URL, schema), schema, dispose: () => admin(c => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).then(() => {}) }
 }

@@ -1,5 +1,6 @@
-// A record's pipeline over real SQLite storage and no socket: the demo organization, one account
-// `account/a1` created by the server, and the helpers the room tests edit copies of it with.
+// A record's pipeline over the test store and no socket (a SQLite file, or with FIELDSYNC_STORE=pg a
+// PostgreSQL schema, where each batch is decided holding the record's lock): the demo organization, one
+// account `account/a1` created by the server, and the helpers the room tests edit copies of it with.
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -12,25 +13,21 @@ import { Rooms } from '../../src/server/rooms.ts'
 import type { Room } from '../../src/server/room.ts'
 import { Security } from '../../src/server/security.ts'
 import { demoModel } from '../../src/server/demo.ts'
-import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
-import { openSqlite } from '../../src/server/storage/sqlite-db.ts'
-import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
-import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
+import { openTestStores, type TestStorage } from './test-store.ts'
 import type { Cleanup } from './cleanups.ts'
 
 export const catalog = buildCatalog()
 export const account = catalog.entities.get('account')!
 export const AT = '2026-11-27T09:00:00.000Z'
 
-/** Rooms over a new SQLite file, and the loaded room of `account/a1` (owned by alice), closed after the test. */
-export const roomOverSqlite = async (cleanups: Cleanup[], label: string, options: { compactAfter?: number, compactQuietMs?: number } = {}): Promise<{ rooms: Rooms, room: Room, storage: SqliteRecordStorage, security: Security }> => {
+/** Rooms over a new test store, and the loaded room of `account/a1` (owned by alice), closed after the test. */
+export const roomOverStore = async (cleanups: Cleanup[], label: string, options: { compactAfter?: number, compactQuietMs?: number } = {}): Promise<{ rooms: Rooms, room: Room, storage: TestStorage, security: Security }> => {
   const dir = mkdtempSync(join(tmpdir(), `fieldsync-${label}-`))
-  const db = openSqlite(join(dir, 'r.db'))
-  const projection = new SqliteProjection(db, catalog)
-  const storage = new SqliteRecordStorage(db, projection)
-  const security = new Security(new SqliteSecurityStore(db), demoModel(catalog))
-  const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 1000, ...options })
-  cleanups.push(async () => { await rooms.close(); await storage.close(); db.close(); rmSync(dir, { recursive: true, force: true }) })
+  const t = await openTestStores(dir, true, catalog, 1024, {})
+  const storage = t.storage
+  const security = new Security(t.stores.security, demoModel(catalog))
+  const rooms = new Rooms({ storage: t.stores.storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 1000, ...options })
+  cleanups.push(async () => { await rooms.close(); await t.close(); await t.drop(); rmSync(dir, { recursive: true, force: true }) })
   const room = rooms.get('account/a1' as DocName)
   await room.ready
   await room.write(doc => createRecord(doc, account, { id: asRecordId('a1'), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { name: 'Contoso' } }, { by: 'u-avery', at: AT }))

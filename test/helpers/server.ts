@@ -15,6 +15,8 @@ import { parseConfig } from '../../src/server/config.ts'
 import { demoModel, seedDemoRecords } from '../../src/server/demo.ts'
 import { loadMetadata } from '../../src/metadata/metadata.ts'
 import { Security } from '../../src/server/security.ts'
+import { decodePackedUpdates } from '../../src/server/storage/packed-updates.ts'
+import type { DocName } from '../../src/ids.ts'
 import { openTestStores, type TestProjection, type TestStorage } from './test-store.ts'
 
 export const SECRET = 'test-secret-test-secret-test-secret-0123456789'
@@ -30,6 +32,8 @@ export interface TestServer {
   security: Security
   /** runs SQL on the server's database (`?` placeholders), SQLite or PostgreSQL */
   sql<T = Record<string, unknown>> (query: string, ...params: unknown[]): T[]
+  /** the record's stored updates, read in the same turn */
+  stored (name: DocName): Uint8Array[]
   token (login: string): Promise<string>
   /** closes the server and the database, keeping the files */
   stop (): Promise<void>
@@ -52,7 +56,7 @@ export const assembleTestServer = async (env: Record<string, string> = {}, dir?:
   const config = parseConfig({ PORT: '0', DATA_DIR: dataDir, CUSTOM_ENTITIES: '', ...t.env, ...env })
   const { stores, storage, projection } = t
   const security = new Security(stores.security, demoModel(catalog))
-  if (fresh) await seedDemoRecords(stores.storage, catalog)
+  if (fresh && !t.seeded) await seedDemoRecords(stores.storage, catalog)
   const server = createServer({ config, catalog, storage: stores.storage, feed: stores.storage, receipts: stores.storage, projection, holdings: stores.holdings, security, metadata: loadMetadata(config.metadataFile, catalog), blobs: stores.blobs, secret: SECRET, serverClient: stores.serverClient, ...deps })
   let stopped = false
   const stop = async (): Promise<void> => {
@@ -63,6 +67,10 @@ export const assembleTestServer = async (env: Record<string, string> = {}, dir?:
   }
   return {
     dir: dataDir, server, storage, projection, security, sql: t.sql,
+    stored: name => t.sql<{ data: Uint8Array, parts: number }>('SELECT data, parts FROM record_updates WHERE doc = ? ORDER BY seq', name).flatMap(r => {
+      const data = new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength)
+      return r.parts === 1 ? [data] : decodePackedUpdates(data, r.parts)
+    }),
     token: async login => {
       const user = security.model.org.users.find(u => u.login === login)
       if (user === undefined) throw new Error(`no user ${login}`)

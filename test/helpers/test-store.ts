@@ -23,6 +23,7 @@ import { SqliteDeviceHoldings } from '../../src/server/storage/sqlite-holdings.t
 import { SqliteBlobStore } from '../../src/server/storage/sqlite-blobs.ts'
 import { SyncPg } from '../../src/server/storage/pg-sync.ts'
 import { PG_URL, REDIS_URL, withSchema } from './pg.ts'
+import { releaseSchema, takeSchema } from './pg-schemas.ts'
 
 /** Whether test servers run on PostgreSQL + Redis (FIELDSYNC_STORE=pg) rather than SQLite. */
 export const ON_PG = process.env.FIELDSYNC_STORE === 'pg'
@@ -43,6 +44,8 @@ export interface TestProjection extends ProjectionReader {
 }
 
 export interface TestStores {
+  /** whether the store holds the demo records already (a reused PostgreSQL schema) */
+  readonly seeded: boolean
   readonly stores: Omit<Stores, 'storage'> & { readonly storage: RecordStorage & ChangesFeed & ReceiptStore }
   readonly storage: TestStorage
   readonly projection: TestProjection
@@ -67,26 +70,47 @@ const sqliteStores = (dataDir: string, catalog: Catalog, maxAttachmentBytes: num
     exclusive: <T>(f: () => Promise<T>) => f(), close: async () => { await storage.close(); db.close() }
   }
   return {
-    stores, storage, projection, env: {},
+    seeded: false, stores, storage, projection, env: {},
     sql: <T>(query: string, ...params: unknown[]) => { const st = db.prepare(query); if (st.reader) return st.all(...params) as T[]; st.run(...params); return [] },
     close: stores.close,
     drop: async () => {}
   }
 }
 
-/** Opens the test's stores over `dataDir` (PostgreSQL: the schema named in it, made when `fresh`). */
-export const openTestStores = async (dataDir: string, fresh: boolean, catalog: Catalog, maxAttachmentBytes: number, env: Record<string, string>): Promise<TestStores> => {
+/** A PostgreSQL schema a test's servers use: given back (pg-schemas.ts) once the last of them closed and
+ * the test dropped it. */
+interface Lease { readonly schema: string, readonly reusable: boolean, open: number, dropped: boolean, released: boolean }
+
+/** the lease of each schema this process has servers over, by schema */
+const leases = new Map<string, Lease>()
+
+const release = async (lease: Lease): Promise<void> => {
+  if (lease.released || !lease.dropped || lease.open > 0) return
+  lease.released = true
+  if (leases.get(lease.schema) === lease) leases.delete(lease.schema)
+  await releaseSchema(lease.schema, lease.reusable)
+}
+
+/** Opens the test's stores over `dataDir` (PostgreSQL: the schema named in it, taken when `fresh`; `empty`:
+ * a new one, holding nothing, not even the demo records). */
+export const openTestStores = async (dataDir: string, fresh: boolean, catalog: Catalog, maxAttachmentBytes: number, env: Record<string, string>, options: { empty?: boolean } = {}): Promise<TestStores> => {
   if (!ON_PG) return sqliteStores(dataDir, catalog, maxAttachmentBytes)
   const file = join(dataDir, SCHEMA_FILE)
-  let schema: string
+  let lease: Lease
+  let seeded = false
   if (fresh || !existsSync(file)) {
-    schema = `fs_srv_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
-    const admin = new SyncPg(PG_URL)
-    try { admin.query(`CREATE SCHEMA ${schema}`) } finally { admin.close() }
-    writeFileSync(file, schema)
+    const taken = await takeSchema(catalog, options.empty === true)
+    seeded = taken.seeded
+    lease = { schema: taken.schema, reusable: taken.reusable, open: 0, dropped: false, released: false }
+    leases.set(lease.schema, lease)
+    writeFileSync(file, lease.schema)
   } else {
-    schema = readFileSync(file, 'utf8').trim()
+    const name = readFileSync(file, 'utf8').trim()
+    // (A schema no lease of this process knows is not given back: the run's end drops it.)
+    lease = leases.get(name) ?? { schema: name, reusable: false, open: 0, dropped: false, released: false }
   }
+  lease.open++
+  const schema = lease.schema
   const url = withSchema(PG_URL, schema)
   const serverEnv = { DATABASE_URL: url, REDIS_URL, REDIS_PREFIX: schema, ...env }
   const stores = await openStores({ dataDir, databaseUrl: url, maxAttachmentBytes }, catalog)
@@ -115,13 +139,19 @@ export const openTestStores = async (dataDir: string, fresh: boolean, catalog: C
     rows: (entity, scope, limit, offset) => all(entity).filter(r => scope.all || scope.businessUnits.has(String(r.owningbusinessunit)) ||
       scope.owners.has(String(r.ownerid)) || scope.records.has(`${entity}/${String(r.id)}`)).slice(offset, offset + limit)
   }
+  let closed = false
   return {
-    stores, storage, projection, env: serverEnv,
+    seeded, stores, storage, projection, env: serverEnv,
     sql: <T>(query: string, ...params: unknown[]) => { let i = 0; return sync.query<T>(query.replace(/\?/g, () => `$${++i}`), params).rows },
-    close: async () => { sync.close(); await stores.close() },
-    drop: async () => {
-      const admin = new SyncPg(PG_URL)
-      try { admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) } finally { admin.close() }
-    }
+    close: async () => {
+      if (closed) return
+      closed = true
+      sync.close()
+      await stores.close()
+      lease.open--
+      await release(lease)
+    },
+    // Once every server over the schema has closed (a restarted server's included).
+    drop: async () => { lease.dropped = true; await release(lease) }
   }
 }

@@ -22,10 +22,7 @@ import { Rooms } from '../../src/server/rooms.ts'
 import type { Room } from '../../src/server/room.ts'
 import { recordingMember, type MemberEvent } from '../../tools/room-member.ts'
 import { Security } from '../../src/server/security.ts'
-import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
-import { openSqlite, type SqliteDb } from '../../src/server/storage/sqlite-db.ts'
-import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
-import { SqliteSecurityStore } from '../../src/server/storage/sqlite-security.ts'
+import { openTestStores } from '../helpers/test-store.ts'
 import { asRecordId, type DocName } from '../../src/ids.ts'
 import { chance, int, pick, withSeed, type Gen } from '../helpers/seed.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
@@ -34,6 +31,14 @@ const catalog = buildCatalog()
 const ENTITIES = ['account', 'task', 'email'] as const
 const PRIVS: Privilege[] = ['create', 'read', 'write', 'delete', 'appendTo', 'assign']
 const cleanups = useCleanups()
+
+/** An empty test store (a SQLite file, or a new PostgreSQL schema with FIELDSYNC_STORE=pg) holding `model`. */
+const stores = async (label: string, model: SecurityModel) => {
+  const dir = mkdtempSync(join(tmpdir(), label))
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+  const t = await openTestStores(dir, true, catalog, 1024, {}, { empty: true })
+  return { t, storage: t.storage, projection: t.projection, security: new Security(t.stores.security, model) }
+}
 
 const randomModel = (gen: Gen): SecurityModel => {
   const users = ['u1', 'u2', 'u3', 'u4']
@@ -147,13 +152,9 @@ describe('authorization projection (property)', () => {
   it.each([undefined, 99])('persisted state = projected rows = allowed changes only; dropped values never persisted or broadcast; one receipt per drop (seed %s)', async (fixed) => {
     await withSeed(async (gen, seed) => {
       markerCount = 0
-      const dir = mkdtempSync(join(tmpdir(), 'fieldsync-prop-'))
-      const db: SqliteDb = openSqlite(join(dir, 'p.db'))
-      const projection = new SqliteProjection(db, catalog)
-      const storage = new SqliteRecordStorage(db, projection)
-      const security = new Security(new SqliteSecurityStore(db), randomModel(gen))
-      const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 25 })
-      cleanups.push(async () => { await rooms.close(); await storage.close(); db.close(); rmSync(dir, { recursive: true, force: true }) })
+      const { t, storage, projection, security } = await stores('fieldsync-prop-', randomModel(gen))
+      const rooms = new Rooms({ storage: t.stores.storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 25 })
+      cleanups.push(async () => { await rooms.close(); await t.close(); await t.drop() })
 
       const broadcast: MemberEvent[] = []
       const peerOf = (principal: string) => recordingMember(principal, { events: broadcast })
@@ -239,7 +240,7 @@ describe('authorization projection (property)', () => {
         expect(receiptsSeen, `step ${step} receipts`).toBe(dropsExpected)
       }
       // No dropped value was ever persisted or broadcast.
-      const persisted = db.prepare<[], { data: Buffer }>('SELECT data FROM record_updates').all().map(r => r.data)
+      const persisted = t.sql<{ data: Uint8Array }>('SELECT data FROM record_updates').map(r => r.data)
       // (what members were sent; receipts, which name the attempted value to its author, were not asked for)
       const all = Buffer.concat([...persisted, ...broadcast.flatMap(b => b.kind === 'update' || b.kind === 'presence' ? [Buffer.from(b.update)] : [])])
       const leaked = [...dropped].filter(m => all.includes(m))
@@ -255,15 +256,11 @@ describe('authorization projection (property)', () => {
 
 describe('a compensation the device has not seen yet', () => {
   it('loses to the user\'s later allowed edit of the same field', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fieldsync-tie-'))
-    const db: SqliteDb = openSqlite(join(dir, 'p.db'))
-    const projection = new SqliteProjection(db, catalog)
-    const storage = new SqliteRecordStorage(db, projection)
     const model = randomModel((await import('lib0/prng')).create(1))
     const readOnly: Role = { id: 'ro', name: 'ro', admin: false, privileges: { account: { read: 'organization' } } }
-    const security = new Security(new SqliteSecurityStore(db), { ...model, roles: [...model.roles, readOnly], userRoles: { ...model.userRoles, u1: ['ro'] }, teamRoles: {}, hierarchy: { enabled: false, depth: 1 }, shares: [] })
-    const rooms = new Rooms({ storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 1000 })
-    cleanups.push(async () => { await rooms.close(); await storage.close(); db.close(); rmSync(dir, { recursive: true, force: true }) })
+    const { t, projection, security } = await stores('fieldsync-tie-', { ...model, roles: [...model.roles, readOnly], userRoles: { ...model.userRoles, u1: ['ro'] }, teamRoles: {}, hierarchy: { enabled: false, depth: 1 }, shares: [] })
+    const rooms = new Rooms({ storage: t.stores.storage, catalog, security, idleUnloadMs: 60_000, compactAfter: 1000 })
+    cleanups.push(async () => { await rooms.close(); await t.close(); await t.drop() })
     const account = catalog.entities.get('account')!
     const room = rooms.get('account/t1' as DocName)
     await room.ready

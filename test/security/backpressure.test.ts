@@ -1,6 +1,8 @@
 // Issue 9, class 7: every socket has a bounded send buffer; presence is bounded in size, client ids per
 // connection and queries.
 
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import type { Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import WebSocket from 'ws'
@@ -33,6 +35,30 @@ const open = async (s: TestServer, login: string, doc = new Y.Doc()) => {
   cleanups.push(() => p.destroy())
   await synced(p)
   return p
+}
+
+/** Every update sent so far has been committed and the record holds `n` notes: a peer opened now gets the
+ * record in one reply, not as a stream of published updates (which a small send buffer would refuse). */
+const notesCommitted = (s: TestServer, n: number): Promise<void> => until(() => {
+  const room = s.server.rooms.find(RECORD as never)
+  return room !== undefined && !room.busy && Object.keys(readRecord(room.doc, account).notes).length >= n
+}, `${n} notes committed`)
+
+/** The server's side of each TCP connection accepted from now on (the test server runs in this process),
+ * by the client's port. */
+const acceptedSockets = (): ReadonlyMap<number, Socket> => {
+  const byPort = new Map<number, Socket>()
+  const accepted = (m: unknown): void => { const { socket } = m as { socket: Socket }; if (socket.remotePort !== undefined) byPort.set(socket.remotePort, socket) }
+  subscribe('net.server.socket', accepted)
+  cleanups.push(() => { unsubscribe('net.server.socket', accepted) })
+  return byPort
+}
+
+/** The server's websocket on `socket` (ws keeps it on the TCP socket under a symbol named 'websocket'). */
+const serverWebSocket = (socket: Socket | undefined): WebSocket | undefined => {
+  if (socket === undefined) return undefined
+  const key = Object.getOwnPropertySymbols(socket).find(k => k.description === 'websocket')
+  return key === undefined ? undefined : (socket as unknown as Record<symbol, WebSocket | undefined>)[key]
 }
 
 /** A presence state of about `bytes` of JSON. */
@@ -146,10 +172,12 @@ describe('bounded send buffers (issue 9, class 7)', () => {
     const doc = new Y.Doc()
     const p = await open(s, 'avery', doc)
     for (let i = 0; i < 6; i++) addNote(doc, account, `big${i}`, { subject: 'big', text: 'y'.repeat(100_000) }, { by: 'u-avery', at: new Date().toISOString() })
+    await notesCommitted(s, 6)
     const check = new Y.Doc()
     const q = await open(s, 'avery', check)
     await until(() => Object.keys(readRecord(check, account).notes).length >= 6, 'the large notes committed', [check])
     p.destroy(); q.destroy()
+    const serverSide = acceptedSockets()
     const ws = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token('avery')}`)
     cleanups.push(() => ws.terminate())
     ws.on('error', () => {})
@@ -163,6 +191,10 @@ describe('bounded send buffers (issue 9, class 7)', () => {
     const ask = encodeDeviceFrame({ type: DeviceMessage.sync, record: RECORD, step: SyncStep.step1, payload: Y.encodeStateVector(new Y.Doc()) })
     for (let i = 0; i < 80; i++) ws.send(ask) // ~48 MB of answers if all were sent
     await new Promise<void>(resolve => ws.send(ask, () => resolve()))
+    // The client reads nothing until the server has given up on it (once the kernel's buffers are full and
+    // more than the limit waits, its next answer closes the socket), however fast the store answers.
+    const local = (socket as unknown as { localPort: number }).localPort
+    await until(() => (serverWebSocket(serverSide.get(local))?.readyState ?? WebSocket.OPEN) > WebSocket.OPEN, 'the server closing the paused device\'s socket')
     // the server answers in order; a fresh device socket is served meanwhile
     const other = new WebSocket(`ws://127.0.0.1:${s.port}/device?token=${await s.token('avery')}`)
     cleanups.push(() => other.terminate())
@@ -183,6 +215,7 @@ describe('a device that reads (issue 9, class 7)', () => {
     const doc = new Y.Doc()
     const p = await open(s, 'alice', doc)
     for (let i = 0; i < 6; i++) addNote(doc, account, `big${i}`, { subject: 'big', text: 'z'.repeat(100_000) }, { by: 'u-alice', at: new Date().toISOString() })
+    await notesCommitted(s, 6)
     const check = new Y.Doc()
     const q = await open(s, 'nina', check)
     await until(() => Object.keys(readRecord(check, account).notes).length >= 6, 'the large notes committed', [check])

@@ -97,7 +97,10 @@ export const applyReceived = (doc: Y.Doc, messages: readonly Uint8Array[]): void
 /** A copy of what the server holds of a record now, as a device would have it after syncing. */
 export const copyOf = (s: TestServer, name: DocName, clientID?: number): Y.Doc => {
   const doc = new Y.Doc()
-  Y.applyUpdate(doc, Y.encodeStateAsUpdate(s.server.rooms.get(name).doc))
+  const room = s.server.rooms.get(name)
+  // A room still loading holds nothing yet: what storage holds is what the server holds.
+  if (room.doc.store.clients.size > 0) Y.applyUpdate(doc, Y.encodeStateAsUpdate(room.doc))
+  else for (const u of s.stored(name)) Y.applyUpdate(doc, u)
   // Set after applying: Yjs gives a document a new client id when a remote update advanced its own.
   if (clientID !== undefined) doc.clientID = clientID
   return doc

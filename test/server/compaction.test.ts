@@ -8,11 +8,11 @@ import { COMPACT_BUSY_FACTOR } from '../../src/server/room.ts'
 import { Rooms } from '../../src/server/rooms.ts'
 import { recordingMember } from '../../tools/room-member.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { account, AT, catalog, copy, edit, roomOverSqlite } from '../helpers/room.ts'
+import { account, AT, catalog, copy, edit, roomOverStore } from '../helpers/room.ts'
 
 const cleanups = useCleanups()
 
-const stored = async (storage: Awaited<ReturnType<typeof roomOverSqlite>>['storage'], name: string): Promise<{ entries: number, doc: Y.Doc }> => {
+const stored = async (storage: Awaited<ReturnType<typeof roomOverStore>>['storage'], name: string): Promise<{ entries: number, doc: Y.Doc }> => {
   const { updates } = await storage.load(name as never)
   const doc = new Y.Doc()
   for (const u of updates) Y.applyUpdate(doc, u.data)
@@ -21,7 +21,7 @@ const stored = async (storage: Awaited<ReturnType<typeof roomOverSqlite>>['stora
 
 describe('log compaction', () => {
   it('merges a log past the bound once the record has had no commit for the quiet delay', async () => {
-    const { room, storage } = await roomOverSqlite(cleanups, 'compaction-quiet', { compactAfter: 5, compactQuietMs: 100 })
+    const { room, storage } = await roomOverStore(cleanups, 'compaction-quiet', { compactAfter: 5, compactQuietMs: 100 })
     const alice = recordingMember('u-alice')
     room.join(alice)
     const d = copy(room)
@@ -39,7 +39,7 @@ describe('log compaction', () => {
   })
 
   it('merges a record that is never quiet in the commit that takes it past the busy bound', async () => {
-    const { room, storage } = await roomOverSqlite(cleanups, 'compaction-busy', { compactAfter: 5, compactQuietMs: 600_000 })
+    const { room, storage } = await roomOverStore(cleanups, 'compaction-busy', { compactAfter: 5, compactQuietMs: 600_000 })
     const alice = recordingMember('u-alice')
     room.join(alice)
     const d = copy(room)
@@ -56,7 +56,7 @@ describe('log compaction', () => {
   })
 
   it('merges, once quiet, a log a stopped server left past the bound', async () => {
-    const { rooms, room, storage, security } = await roomOverSqlite(cleanups, 'compaction-reload', { compactAfter: 5, compactQuietMs: 600_000 })
+    const { rooms, room, storage, security } = await roomOverStore(cleanups, 'compaction-reload', { compactAfter: 5, compactQuietMs: 600_000 })
     const alice = recordingMember('u-alice')
     room.join(alice)
     const d = copy(room)

@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest'
 import pg from 'pg'
+import * as Y from 'yjs'
 import { loadCatalog } from '../../src/docs/catalog.ts'
 import { demoModel } from '../../src/server/demo.ts'
 import { openPgStores, type PgStores } from '../../src/server/storage/pg-stores.ts'
@@ -24,6 +25,7 @@ const fresh = async (now?: () => number, maxAttachmentBytes = 1024) => {
   return {
     stores: () => stores,
     reopen: async () => { await stores.close(); stores = await openPgStores(schema.url, catalog, { maxAttachmentBytes, now, poolSize: 4 }); return stores },
+    url: schema.url,
     dispose: async () => { await stores.close(); await schema.dispose() }
   }
 }
@@ -96,6 +98,34 @@ describe('PostgreSQL migrations', () => {
       await c.end().catch(() => {})
       for (const s of opened) await s.close()
       await schema.dispose()
+    }
+  })
+})
+
+describe('PostgreSQL record locks', () => {
+  it('a compaction under the record\'s lock is stored once it resolves (another instance reads it), and frees the lock', async () => {
+    const t = await fresh()
+    const reader = await openPgStores(t.url, catalog, { maxAttachmentBytes: 1024, poolSize: 1 })
+    try {
+      const log = t.stores().log
+      const doc = 'account/compacted' as never
+      const a = new Y.Doc()
+      let seq = 0
+      for (let i = 0; i < 3; i++) {
+        const sv = Y.encodeStateVector(a)
+        a.getMap('fields').set('n', i)
+        seq = (await log.append(doc, Y.encodeStateAsUpdate(a, sv))).seq
+      }
+      await log.locks!.lock(doc, seq)
+      await log.compact(doc, Y.encodeStateAsUpdate(a), seq)
+      expect((await reader.log.load(doc)).updates).toHaveLength(1)
+      // the lock went with the compaction's commit: another instance takes it without a release
+      await reader.log.locks!.lock(doc, seq)
+      await reader.log.locks!.release(doc)
+      await log.locks!.release(doc)
+    } finally {
+      await reader.close()
+      await t.dispose()
     }
   })
 })

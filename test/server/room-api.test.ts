@@ -7,10 +7,10 @@ import { deleteRecord, readRecord, setField } from '../../src/docs/record.ts'
 import { Reason } from '../../src/protocol/receipts.ts'
 import { recordingMember } from '../../tools/room-member.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { account, AT, copy, edit, roomOverSqlite } from '../helpers/room.ts'
+import { account, AT, copy, edit, roomOverStore } from '../helpers/room.ts'
 
 const cleanups = useCleanups()
-const setup = () => roomOverSqlite(cleanups, 'room-api')
+const setup = () => roomOverStore(cleanups, 'room-api')
 
 describe('the room\'s typed API', () => {
   it('submit resolves once committed: kept, or refused with the receipts the member was sent', async () => {
@@ -85,8 +85,8 @@ describe('the room\'s typed API', () => {
 describe('what the record keeps of an update', () => {
   // Two saves of one record at once: both write modifiedby/modifiedon from the same base, and Yjs keeps
   // the stamp of the higher client id. The lower one's stamp is deleted as it is integrated, on every replica.
-  const concurrentSaves = async (aliceActor: string): Promise<{ submitted: Uint8Array, published: Uint8Array, room: Awaited<ReturnType<typeof roomOverSqlite>>['room'] }> => {
-    const { room } = await roomOverSqlite(cleanups, 'room-kept')
+  const concurrentSaves = async (aliceActor: string): Promise<{ submitted: Uint8Array, published: Uint8Array, room: Awaited<ReturnType<typeof roomOverStore>>['room'] }> => {
+    const { room } = await roomOverStore(cleanups, 'room-kept')
     const alice = recordingMember('u-alice')
     const avery = recordingMember('u-avery')
     const observer = recordingMember('u-avery')
@@ -118,7 +118,7 @@ describe('what the record keeps of an update', () => {
   })
 
   it('a save of a field its writer wrote last is kept as it came: the server writes nothing and echoes nothing', async () => {
-    const { room } = await roomOverSqlite(cleanups, 'room-kept-own')
+    const { room } = await roomOverStore(cleanups, 'room-kept-own')
     const alice = recordingMember('u-alice')
     const observer = recordingMember('u-avery')
     for (const m of [alice, observer]) room.join(m)
@@ -132,7 +132,7 @@ describe('what the record keeps of an update', () => {
   })
 
   it('a delete that had not seen its own user\'s edit from another device tells that user', async () => {
-    const { room } = await roomOverSqlite(cleanups, 'room-own-delete')
+    const { room } = await roomOverStore(cleanups, 'room-own-delete')
     const phone = recordingMember('u-alice', { device: 'alice-phone' })
     const laptop = recordingMember('u-alice', { device: 'alice-laptop' })
     for (const m of [phone, laptop]) room.join(m)

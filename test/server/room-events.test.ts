@@ -11,10 +11,10 @@ import { CloseCode } from '../../src/protocol/codes.ts'
 import { Reason } from '../../src/protocol/receipts.ts'
 import { recordingMember } from '../../tools/room-member.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { account, AT, copy, edit, roomOverSqlite } from '../helpers/room.ts'
+import { account, AT, copy, edit, roomOverStore } from '../helpers/room.ts'
 
 const cleanups = useCleanups()
-const setup = () => roomOverSqlite(cleanups, 'room-events')
+const setup = () => roomOverStore(cleanups, 'room-events')
 
 /** Every event `source` emits, in order, as [name, event]. */
 const recordEvents = (source: { on: <N extends keyof RoomEvents>(name: N, f: RoomEvents[N]) => unknown }): Array<[keyof RoomEvents, Parameters<RoomEvents[keyof RoomEvents]>[0]]> => {

@@ -1,8 +1,9 @@
 // The server's scope index against the reference: random organizations, roles, teams, shares, hierarchy
 // settings and offline profiles (every rule kind, custom conditions, data filters, relationships); random
-// creates, assigns, edits, deletes and secured-field writes committed to real SQLite storage, with model
-// changes and time passing in between. At every checkpoint each user's scope from the index (kept current
-// from the feed) equals computeScope over every projected row. Seeded: SEED=<n> replays.
+// creates, assigns, edits, deletes and secured-field writes committed to real storage (SQLite, or
+// PostgreSQL with FIELDSYNC_STORE=pg), with model changes and time passing in between. At every
+// checkpoint each user's scope from the index (kept current from the feed) equals computeScope over every
+// projected row. Seeded: SEED=<n> replays.
 
 import { describe, expect, it } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -17,9 +18,7 @@ import { computeScope } from '../../src/authz/scope.ts'
 import { parseProfile, type OfflineProfile } from '../../src/profiles/profile.ts'
 import { profileOf } from '../../src/server/device-metadata.ts'
 import { offlineScope, ScopeRowIndex } from '../../src/server/scope-rows.ts'
-import { SqliteRecordStorage } from '../../src/server/storage/sqlite.ts'
-import { openSqlite } from '../../src/server/storage/sqlite-db.ts'
-import { SqliteProjection } from '../../src/server/storage/sqlite-projection.ts'
+import { openTestStores } from '../helpers/test-store.ts'
 import { parseFieldDocName, type DocName } from '../../src/ids.ts'
 import type { Row } from '../../src/projection/rows.ts'
 import { chance, int, pick, withSeed, type Gen } from '../helpers/seed.ts'
@@ -127,12 +126,12 @@ describe('the scope index', () => {
   it('gives every user the scope computeScope gives over every row, through random changes of records and privileges', async () => {
     await withSeed(async gen => {
       const dir = mkdtempSync(join(tmpdir(), 'fieldsync-scope-rows-'))
-      const db = openSqlite(join(dir, 'fieldsync.db'))
-      cleanups.push(() => { db.close(); rmSync(dir, { recursive: true, force: true }) })
-      const projection = new SqliteProjection(db, catalog)
-      const storage = new SqliteRecordStorage(db, projection)
-      cleanups.push(() => storage.close())
-      const index = new ScopeRowIndex(catalog, projection, storage)
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+      const t = await openTestStores(dir, true, catalog, 1024, {}, { empty: true })
+      cleanups.push(async () => { await t.close(); await t.drop() })
+      const { storage, projection } = t
+      // (the adapter's own reads for the index; the test's for the reference)
+      const index = new ScopeRowIndex(catalog, t.stores.projection, t.stores.storage)
       let model = randomModel(gen)
       let now = Date.UTC(2026, 10, 27)
       const empty = Y.encodeStateAsUpdate(new Y.Doc())

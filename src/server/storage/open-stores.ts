@@ -18,6 +18,7 @@ import { SqliteSecurityStore } from './sqlite-security.ts'
 import { SqliteDeviceHoldings } from './sqlite-holdings.ts'
 import { SqliteBlobStore } from './sqlite-blobs.ts'
 import { openPgStores } from './pg-stores.ts'
+import { SCHEMA_LOCK_KEY } from './pg-db.ts'
 
 export interface Stores {
   /** the record log, which also serves the changes feed and the receipts */
@@ -42,7 +43,8 @@ export interface StoresConfig {
   readonly maxAttachmentBytes: number
 }
 
-/** The advisory lock of start-up work (seeding a new database once, whichever instance starts first). */
+/** The advisory lock of start-up work (seeding a new database once, whichever instance starts first),
+ * one per schema (pg-db.ts). */
 const START_LOCK = 7_146_205_002
 
 export const openStores = async (config: StoresConfig, catalog: Catalog): Promise<Stores> => {
@@ -74,8 +76,8 @@ export const openStores = async (config: StoresConfig, catalog: Catalog): Promis
     exclusive: async f => {
       const c = await pg.pool.connect()
       try {
-        await c.query('SELECT pg_advisory_lock($1)', [START_LOCK])
-        try { return await f() } finally { await c.query('SELECT pg_advisory_unlock($1)', [START_LOCK]) }
+        await c.query(`SELECT pg_advisory_lock(${SCHEMA_LOCK_KEY})`, [START_LOCK])
+        try { return await f() } finally { await c.query(`SELECT pg_advisory_unlock(${SCHEMA_LOCK_KEY})`, [START_LOCK]) }
       } finally {
         c.release()
       }

@@ -9,8 +9,13 @@ import { createHash } from 'node:crypto'
 export type PgPool = pg.Pool
 export type PgClient = pg.PoolClient
 
-/** The advisory lock key migrations are run under (any constant other locks of ours do not use). */
+/** The advisory lock migrations are run under (any constant other locks of ours do not use), one per
+ * schema: the instances of one deployment wait for each other, deployments in other schemas of the same
+ * database (and tests, each in a schema of its own) do not. */
 const MIGRATION_LOCK = 7_146_205_001
+
+/** An advisory lock key of the connection's current schema (64 bits of a hash of its name seeded by `key`). */
+export const SCHEMA_LOCK_KEY = 'hashtextextended(current_schema(), $1)'
 
 // BIGINT (int8) and NUMERIC come back as strings by default; our values fit a double.
 const types = {
@@ -74,7 +79,7 @@ const unquote = (name: string): string => name.replace(/^"(.*)"$/, '$1').replace
 export const migrate = async (pool: PgPool, statements: readonly string[]): Promise<void> => {
   const c = await pool.connect()
   try {
-    await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
+    await c.query(`SELECT pg_advisory_lock(${SCHEMA_LOCK_KEY})`, [MIGRATION_LOCK])
     try {
       const have = await existing(c)
       const todo = statements.flatMap(st => {
@@ -96,7 +101,7 @@ export const migrate = async (pool: PgPool, statements: readonly string[]): Prom
       await c.query('ROLLBACK').catch(() => {})
       throw e
     } finally {
-      await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
+      await c.query(`SELECT pg_advisory_unlock(${SCHEMA_LOCK_KEY})`, [MIGRATION_LOCK])
     }
   } finally {
     c.release()

@@ -83,8 +83,10 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
       const log = await c.query<LogRow>('SELECT seq, data, parts FROM record_updates WHERE doc = $1 AND seq > $2 ORDER BY seq', [doc, afterSeq])
       // Bindings change only with updates: none to read when nothing was committed since.
       const bindings = log.rows.length === 0 ? [] : (await c.query<{ client: number, principal: string }>('SELECT client, principal FROM client_bindings WHERE doc = $1', [doc])).rows
+      // Usage changes with commits that append nothing too (an update refused whole): read every time.
+      const usage = (await c.query<{ principal: string, receipts: number, refusedBytes: number }>('SELECT principal, receipts, refused_bytes AS "refusedBytes" FROM principal_usage WHERE doc = $1', [doc])).rows
       this.held.set(doc, c)
-      return { updates: log.rows.flatMap(r => updatesOf(r).map(data => ({ seq: r.seq, data }))), bindings, securityVersion: v ?? 0 }
+      return { updates: log.rows.flatMap(r => updatesOf(r).map(data => ({ seq: r.seq, data }))), bindings, securityVersion: v ?? 0, usage }
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {})
       c.release()
@@ -301,12 +303,16 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
       await c.query('DELETE FROM record_updates WHERE doc = $1 AND seq <= $2', [doc, throughSeq])
       await c.query('INSERT INTO record_updates (seq, doc, data) VALUES ($1, $2, $3)', [throughSeq, doc, merged])
     }
-    // Under the record's lock: in its transaction (committed by release); otherwise one of its own.
-    if (held !== undefined) { await run(held); return }
-    const c = await this.pool.connect()
+    // Under the record's lock: in its transaction, which commits here (as an append's does), so the
+    // compaction is stored once this resolves (the room announces it then); otherwise one of its own.
+    const own = held === undefined
+    if (!own) this.held.delete(doc)
+    const c = held ?? await this.pool.connect()
     try {
-      await c.query('BEGIN')
-      await c.query(LOCK, [doc])
+      if (own) {
+        await c.query('BEGIN')
+        await c.query(LOCK, [doc])
+      }
       await run(c)
       await c.query('COMMIT')
     } catch (e) {

@@ -31,11 +31,15 @@ export interface PgStoresOptions {
   readonly poolSize?: number
 }
 
+/** The statements that bring a schema up to date for `catalog` (each idempotent), in order. */
+export const pgMigrations = (catalog: Catalog): string[] =>
+  [...logMigrations, ...securityMigrations, ...holdingsMigrations, ...blobMigrations, ...projectionMigrations(catalog)]
+
 /** Opens every port over the database at `url`, bringing its schema up to date first. */
 export const openPgStores = async (url: string, catalog: Catalog, options: PgStoresOptions): Promise<PgStores> => {
   const pool = openPg(url, options.poolSize)
   try {
-    await migrate(pool, [...logMigrations, ...securityMigrations, ...holdingsMigrations, ...blobMigrations, ...projectionMigrations(catalog)])
+    await migrate(pool, pgMigrations(catalog))
   } catch (e) {
     await pool.end()
     throw e

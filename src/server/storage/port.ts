@@ -61,6 +61,9 @@ export interface CatchUp {
   readonly bindings: ClientBinding[]
   /** the newest security-model version saved, read in the same transaction (when the store keeps it) */
   readonly securityVersion?: number
+  /** what each principal has the record keep, read under the lock: every instance's commits counted, so a
+   * principal's quotas hold across instances (principals absent have used nothing) */
+  readonly usage?: PrincipalUsage[]
 }
 
 /**
@@ -69,9 +72,10 @@ export interface CatchUp {
  */
 export interface RecordLocks {
   /** Waits for the record's write lock and answers what was committed after `afterSeq` (the caller takes
-   * it in before deciding). Held until the holder's next `append` of the record has committed, or `release`. */
+   * it in before deciding). Held until the holder's next `append` or `compact` of the record has committed,
+   * or `release`. */
   lock (doc: DocName, afterSeq: number): Promise<CatchUp>
-  /** Ends the lock if still held (what was written under it without an append, a compaction, commits). */
+  /** Ends the lock if still held (nothing was written under it: an append or a compaction commits its own). */
   release (doc: DocName): Promise<void>
   /** What was committed after `afterSeq`, without the lock (a copy that fell behind catches up). */
   since (doc: DocName, afterSeq: number): Promise<CatchUp>

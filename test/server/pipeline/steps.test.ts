@@ -79,6 +79,19 @@ describe('check', () => {
   })
 })
 
+describe('quotas', () => {
+  it('take what storage counts (every instance\'s commits) in place of what was counted, client ids kept', () => {
+    const q = new RecordQuotas({ ...DEFAULT_LIMITS, receiptsPerRecord: 5, refusedBytesPerRecord: 2048, clientIdsPerRecord: 2 }, [{ principal: 'u-nina', receipts: 1, refusedBytes: 10 }], ['u-nina'])
+    q.add('u-erin', { receipts: 3 })
+    q.setUsage([{ principal: 'u-nina', receipts: 5, refusedBytes: 100 }])
+    expect(q.exceeded('u-nina', { receipts: 1 })).toMatch(/at most 5 receipts/)
+    expect(q.exceeded('u-nina', { refusedBytes: 1948 })).toBeNull()
+    expect(q.exceeded('u-nina', { refusedBytes: 1949 })).toMatch(/bytes of partly refused/)
+    expect(q.exceeded('u-erin', { receipts: 5 })).toBeNull() // absent from storage: nothing kept
+    expect(q.exceeded('u-nina', { clientIds: 2 })).toMatch(/client ids/)
+  })
+})
+
 describe('decide', () => {
   const ctx = (userId: string): ProjectContext => ({ entity: account, record: NAME, userId, ix, now: AT, isServerClient: c => c === 7 })
 
