@@ -17,8 +17,8 @@ import type { PgProjection } from './pg-projection.ts'
 /** How many groups may be taking their locks or deciding at once (one more may be committing). */
 export const MAX_OPEN_GROUPS = 2
 
-/** Each lock in one order: the records' names sorted (every transaction of ours that waits for several
-// locks takes them so). */
+/** Records' write locks: a record's key is 64 bits of a hash of its name (hashtextextended), and they are
+ * taken in one order, the names sorted (every transaction of ours that waits for locks takes them so). */
 export const LOCK_ALL = 'SELECT pg_advisory_xact_lock(hashtextextended(d, 7146)) FROM (SELECT DISTINCT d FROM unnest($1::text[]) d ORDER BY d) x'
 
 // Sent behind LOCK_ALL, it runs once the locks are granted, with a snapshot of its own: it sees every
@@ -102,18 +102,13 @@ export class LockGroups {
     })
   }
 
-  /** The open transaction holding `doc`'s lock, while the record has not appended or released. */
-  clientOf (doc: DocName): PgClient | undefined {
-    const g = this.groupOf.get(doc)
-    return g !== undefined && g.members.get(doc)?.settled === false ? g.client : undefined
-  }
-
   /** Whether `doc`'s lock is held and it may still append. */
   holds (doc: DocName): boolean {
-    return this.clientOf(doc) !== undefined
+    const g = this.groupOf.get(doc)
+    return g?.client !== undefined && g.members.get(doc)?.settled === false
   }
 
-  /** The record's append under its lock: committed with the rest of its group. */
+  /** The record's append (or compaction) under its lock: committed with the rest of its group. */
   append (doc: DocName, write: LogWrite): Promise<CommitResult> {
     const g = this.groupOf.get(doc)!
     const m = g.members.get(doc)!

@@ -10,11 +10,13 @@ import type { PgProjection, ProjectedRow } from './pg-projection.ts'
 import { prepared, type PgClient } from './pg-db.ts'
 import { encodePackedUpdates } from './packed-updates.ts'
 
-/** One record's append: its updates (one log entry) and what commits with them. */
+/** One record's append: its updates (one log entry) and what commits with them; or (`merge`) a compaction
+ * on its own: the record's entries through `throughSeq` replaced by one holding `merged`. */
 export interface LogWrite {
   readonly doc: DocName
   readonly data: Uint8Array | readonly Uint8Array[] | null
   readonly effects: CommitEffects
+  readonly merge?: { readonly merged: Uint8Array, readonly throughSeq: number }
 }
 
 const listOf = (data: LogWrite['data']): readonly Uint8Array[] =>
@@ -41,11 +43,18 @@ export const writeLog = async (c: PgClient, writes: readonly LogWrite[], project
   const rows: ProjectedRow[] = writes.flatMap(w => w.effects.row === undefined ? [] : [w.effects.row])
   if (rows.length > 0 && projection === undefined) throw new Error('this storage has no projection')
   const receipts = writes.flatMap(w => w.effects.receipts ?? [])
+  const merges = writes.flatMap(w => w.merge === undefined ? [] : [{ doc: w.doc, ...w.merge }])
 
   const sent: Promise<unknown>[] = []
   const send = <T>(p: Promise<T>): Promise<T> => { sent.push(p); return p }
   let numbers: Promise<{ rows: { feed: number, receipt: number }[] }> | undefined
   try {
+    if (merges.length > 0) {
+      send(c.query(prepared('DELETE FROM record_updates r USING unnest($1::text[], $2::bigint[]) AS x(doc, through) WHERE r.doc = x.doc AND r.seq <= x.through',
+        [merges.map(m => m.doc), merges.map(m => m.throughSeq)])))
+      send(c.query(prepared('INSERT INTO record_updates (seq, doc, data) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[])',
+        [merges.map(m => m.throughSeq), merges.map(m => m.doc), merges.map(m => buffer(m.merged))])))
+    }
     if (compacted.length > 0) send(c.query(prepared('DELETE FROM record_updates WHERE doc = ANY($1::text[])', [compacted])))
     if (bindings.length > 0) {
       send(c.query(prepared('INSERT INTO client_bindings (doc, client, principal) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING',

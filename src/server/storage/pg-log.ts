@@ -12,7 +12,7 @@ import type { CatchUp, CommitEffects, CommitResult, RecordLocks, RecordStorage, 
 import type { ChangesFeed } from './feed-port.ts'
 import type { ReceiptStore } from './receipt-port.ts'
 import type { PgProjection } from './pg-projection.ts'
-import { bytesOf, prepared, type PgClient, type PgPool } from './pg-db.ts'
+import { bytesOf, prepared, type PgPool } from './pg-db.ts'
 import { decodePackedUpdates } from './packed-updates.ts'
 import { writeLog } from './pg-log-writes.ts'
 import { LOCK_ALL, LockGroups } from './pg-lock-groups.ts'
@@ -41,9 +41,6 @@ const updatesOf = (r: { data: Buffer, parts: number }): Uint8Array[] => {
   const bytes = bytesOf(r.data)
   return r.parts === 1 ? [bytes] : decodePackedUpdates(bytes, r.parts)
 }
-
-/** The advisory lock key of a record: 64 bits of a hash of its name (hashtextextended). */
-const LOCK = 'SELECT pg_advisory_xact_lock(hashtextextended($1, 7146))'
 
 export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore, RecordLocks {
   private readonly pool: PgPool
@@ -188,25 +185,20 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
   }
 
   async compact (doc: DocName, merged: Uint8Array, throughSeq: number): Promise<void> {
-    const held = this.groups.clientOf(doc)
-    const run = async (c: PgClient): Promise<void> => {
-      await c.query('DELETE FROM record_updates WHERE doc = $1 AND seq <= $2', [doc, throughSeq])
-      await c.query('INSERT INTO record_updates (seq, doc, data) VALUES ($1, $2, $3)', [throughSeq, doc, merged])
-    }
-    // Under the record's lock: in its transaction (committed by release); otherwise one of its own.
-    if (held !== undefined) { await run(held); return }
-    const c = await this.pool.connect()
+    const write = { doc, data: null, effects: {}, merge: { merged, throughSeq } }
+    // Under the record's lock: in its group's commit (this ends its part in it); otherwise a transaction of its own.
+    if (this.groups.holds(doc)) { await this.groups.append(doc, write); return }
+    const c = await this.commitPool.connect()
     try {
       await c.query('BEGIN')
-      await c.query(LOCK, [doc])
-      await run(c)
-      await c.query('COMMIT')
+      await c.query(prepared(LOCK_ALL, [[doc]]))
+      await writeLog(c, [write], this.projection, true)
     } catch (e) {
       await c.query('ROLLBACK').catch(() => {})
+      c.release(e as Error)
       throw e
-    } finally {
-      c.release()
     }
+    c.release()
   }
 
   async list (entity?: string): Promise<DocName[]> {
