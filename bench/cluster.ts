@@ -6,7 +6,9 @@
 //   own, dropped after) and redis-server (one of its own on a free port).
 //   COUNT_PG=1: the instances reach PostgreSQL through a proxy that counts statements and round trips.
 //   PROFILE_DIR=<dir>: a V8 CPU profile of each of the three instances during their burst.
+//   TSX=1: the instances run through tsx instead of from `npm run build`'s dist/.
 
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,9 +39,13 @@ const PROFILE_DIR = process.env.PROFILE_DIR
 const PROFILE_PRELOAD = fileURLToPath(new URL('./lib/cpu-profile-preload.mjs', import.meta.url))
 let profiles = 0
 
+// The instances run from built JavaScript (`npm run build` first, as in production and bench/relay);
+// TSX=1 runs them through tsx (what `npm start` does: about a fifth more CPU per update here).
+const TSX = process.env.TSX === '1'
+
 /** With PROFILE_DIR, SIGUSR2 starts and stops a CPU profile of the instance (cpu-profile-preload.mjs). */
 const startInstance = (env: Record<string, string>): Promise<Spawned> => spawnUntil({
-  command: process.execPath, args: [...(PROFILE_DIR === undefined ? [] : ['--import', PROFILE_PRELOAD]), '--import', 'tsx', 'src/server/main.ts'], cwd: ROOT,
+  command: process.execPath, args: [...(PROFILE_DIR === undefined ? [] : ['--import', PROFILE_PRELOAD]), ...(TSX ? ['--import', 'tsx', 'src/server/main.ts'] : ['dist/server/main.js'])], cwd: ROOT,
   env: { ...process.env, PORT: '0', CUSTOM_ENTITIES: '', ...(PROFILE_DIR === undefined ? {} : { CPU_PROFILE_FILE: join(PROFILE_DIR, `instance-${++profiles}.cpuprofile`) }), ...env },
   ready: /listening on http:\/\/[^:]+:(\d+)\//, timeoutMs: 120_000
 })
@@ -65,13 +71,16 @@ const until = async (f: () => boolean, what: string, ms = 120_000): Promise<void
   }
 }
 
-interface Client { instance: number, docs: Y.Doc[], providers: WebsocketProvider[] }
+/** `closes`: the close codes its sockets saw (printed when a wait fails) */
+interface Client { instance: number, docs: Y.Doc[], providers: WebsocketProvider[], closes: Map<number, number> }
 
 const connect = async (ports: readonly number[], instance: number, tok: string, records: readonly string[]): Promise<Client> => {
   const docs = records.map(() => new Y.Doc())
   const providers = records.map((r, i) => new WebsocketProvider(`ws://127.0.0.1:${ports[instance]}/sync`, r, docs[i], { params: { token: tok }, WebSocketPolyfill: WebSocket as never, disableBc: true }))
   await until(() => providers.every(p => p.synced), 'clients synced')
-  return { instance, docs, providers }
+  const closes = new Map<number, number>()
+  for (const p of providers) p.on('connection-close', (e: CloseEvent | null) => { const code = e?.code ?? 0; closes.set(code, (closes.get(code) ?? 0) + 1) })
+  return { instance, docs, providers, closes }
 }
 
 const percentile = (xs: number[], p: number): number => {
@@ -158,26 +167,47 @@ const run = async (label: string, ports: number[], records: string[], meter: Met
       if (m !== null && Number(m[2]) !== c.instance) latencies.push(now - Number(m[1]))
     }
   })))
+  const last = (c: Client, i: number, r: number): unknown => c.docs[r].getMap('fields').get(fields[i % fields.length])
+  const burst = async (round: string): Promise<void> => {
+    for (let u = 0; u < U; u++) {
+      clients.forEach((c, i) => {
+        const r = (u + i) % records.length
+        setField(c.docs[r], account, fields[i % fields.length], `${Date.now()}@${c.instance}#${round}${u}`, { by: 'u-avery', at: new Date().toISOString() })
+      })
+      if (u % 10 === 9) await new Promise(r => setImmediate(r))
+    }
+    await until(() => clients.every(o => records.every((_, r) => clients.every((c, i) => last(o, i, r) === last(c, i, r)))), `${label}: every client holds every last value`)
+  }
+  // The same burst once, not timed: the instances (started for this run) and the clients run their
+  // code optimized, as a server that has run for a while does.
+  await burst('w')
+  latencies.length = 0
   await starting?.()
   const before = await meter.sample()
   const start = performance.now()
-  for (let u = 0; u < U; u++) {
-    clients.forEach((c, i) => {
-      const r = (u + i) % records.length
-      setField(c.docs[r], account, fields[i % fields.length], `${Date.now()}@${c.instance}#${u}`, { by: 'u-avery', at: new Date().toISOString() })
-    })
-    if (u % 10 === 9) await new Promise(r => setImmediate(r))
-  }
-  const last = (c: Client, i: number, r: number): unknown => c.docs[r].getMap('fields').get(fields[i % fields.length])
-  await until(() => clients.every(o => records.every((_, r) => clients.every((c, i) => last(o, i, r) === last(c, i, r)))), `${label}: every client holds every last value`)
+  await burst('')
   const seconds = (performance.now() - start) / 1000
   const cost = costOf(before, await meter.sample(), C * U)
   return { label, perSecond: (C * U) / seconds, latencies, clients, cost }
 }
 
+/** What an instance that stopped answering is doing: its /healthz, and its PostgreSQL sessions. */
+const diagnose = async (instances: readonly Spawned[], admin: pg.Client, app: string): Promise<void> => {
+  for (const [i, p] of instances.entries()) {
+    const t0 = performance.now()
+    const health = await fetch(`http://127.0.0.1:${portOf(p)}/healthz`, { signal: AbortSignal.timeout(5000) }).then(r => String(r.status), (e: Error) => e.message)
+    console.error(`instance ${i} (pid ${p.child.pid}, exit ${p.child.exitCode} ${p.child.signalCode}): /healthz ${health} in ${Math.round(performance.now() - t0)} ms`)
+  }
+  const sessions = await admin.query(`SELECT a.pid, a.state, a.wait_event_type, a.wait_event, now() - a.xact_start AS xact, left(a.query, 80) AS query,
+    (SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted) AS advisory
+    FROM pg_stat_activity a WHERE a.application_name = $1`, [app])
+  for (const r of sessions.rows) console.error(JSON.stringify(r))
+}
+
 const close = (cs: Client[]): void => { for (const c of cs) for (const p of c.providers) p.destroy() }
 
 const main = async (): Promise<void> => {
+  if (!TSX) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' })
   const dirs: string[] = []
   const procs: Spawned[] = []
   const dir = (): string => { const d = mkdtempSync(join(tmpdir(), 'fieldsync-bench-cluster-')); dirs.push(d); return d }
@@ -234,8 +264,9 @@ const main = async (): Promise<void> => {
     for (let i = 0; i < 200; i++) {
       const sent = Date.now()
       setField(writer.docs[0], account, 'address1_country', `probe-${i}`, { by: 'u-avery', at: new Date().toISOString() })
-      await until(() => watchers.every(w => seen.has(`${w.instance}:probe-${i}`)), `probe ${i}`, 30_000).catch(e => {
-        console.error(watchers.map(w => `${w.instance}: ${String(w.docs[0].getMap('fields').get('address1_country'))} ${w.providers[0].wsconnected}`).join(', '), `writer: ${String(writer.docs[0].getMap('fields').get('address1_country'))}`)
+      await until(() => watchers.every(w => seen.has(`${w.instance}:probe-${i}`)), `probe ${i}`, 30_000).catch(async e => {
+        console.error(watchers.map(w => `${w.instance}: ${String(w.docs[0].getMap('fields').get('address1_country'))} ${w.providers[0].wsconnected} closes ${JSON.stringify([...w.closes])}`).join(', '), `writer: ${String(writer.docs[0].getMap('fields').get('address1_country'))}`)
+        await diagnose(three, admin, schema)
         throw e
       })
       for (const w of watchers) probes.push(seen.get(`${w.instance}:probe-${i}`)! - sent)
@@ -253,14 +284,14 @@ const main = async (): Promise<void> => {
     const up = performance.now()
     await until(() => victim.every(v => records.every((_, r) => readRecord(v.docs[r], account).fields.address1_country === `after-kill-${r}`)), 'the killed instance\'s clients back in sync').catch(e => {
       for (const v of [...victim, other]) {
-        console.error(`client of instance ${v.instance}: ${records.map((_, r) => `${String(readRecord(v.docs[r], account).fields.address1_country)}${v.providers[r].wsconnected ? '' : ' (not connected)'}${v.providers[r].synced ? '' : ' (not synced)'}`).join(', ')}`)
+        console.error(`client of instance ${v.instance} (closes ${JSON.stringify([...v.closes])}): ${records.map((_, r) => `${String(readRecord(v.docs[r], account).fields.address1_country)}${v.providers[r].wsconnected ? '' : ' (not connected)'}${v.providers[r].synced ? '' : ' (not synced)'}`).join(', ')}`)
       }
       throw e
     })
     const backInSync = performance.now() - killedAt
     const afterRestart = performance.now() - up
     close(c.clients)
-    console.log(`bench/cluster: ${R} records, ${C} clients (spread over the instances), ${U} field updates each; node ${process.version}, tsx`)
+    console.log(`bench/cluster: ${R} records, ${C} clients (spread over the instances), ${U} field updates each (after as many not timed, to warm up); node ${process.version}, server ${TSX ? 'through tsx' : 'built (dist/)'}`)
     for (const x of results) console.log(`  ${x.label.padEnd(34)} ${Math.round(x.perSecond).toString().padStart(6)} updates/s; ${formatCost(x.cost)}`)
     console.log(`  cross-instance delivery (3 instances), one probe every 20 ms: p50 ${percentile(probes, 0.5)} ms, p99 ${percentile(probes, 0.99)} ms (${probes.length} deliveries)`)
     console.log(`  cross-instance delivery during the burst above (queueing included): p50 ${percentile(c.latencies, 0.5)} ms, p99 ${percentile(c.latencies, 0.99)} ms`)
