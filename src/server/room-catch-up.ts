@@ -11,8 +11,32 @@ import type { CatchUp, ClientBinding, PrincipalUsage, RecordLocks } from './stor
 import type { CommittedEvent } from './room-events.ts'
 import type { RoomMember } from './room-member.ts'
 
+/** An update another instance published that this copy could not take in yet (keyed by `prevSeq`), with
+ * the client ids its commit bound. */
+interface Kept { readonly seq: number, readonly updates: readonly Uint8Array[], readonly bindings: readonly ClientBinding[] }
+
+/** How many published updates a copy keeps while its pipeline runs; past it, it catches up from storage. */
+const MAX_HELD = 256
+
+/** What catching up keeps per room. */
+export interface PeerState {
+  /** the log position through which this copy's client-id bindings were read from storage (a published
+   * update brings the ids its commit bound, but nothing published is what a decision relies on: the lock
+   * reads them from storage when the copy took in any since) */
+  bindingsSeq: number
+  /** whether a batch is being decided (from its lock to its end): the document must not change */
+  deciding: boolean
+  /** published updates that arrived while a batch was decided, or ahead of the copy */
+  readonly held: Map<number, Kept>
+  /** whether the copy must catch up from storage after the batch (a message that could not be kept) */
+  behind: boolean
+}
+
+export const newPeerState = (lastSeq: number): PeerState => ({ bindingsSeq: lastSeq, deciding: false, held: new Map(), behind: false })
+
 /** What catching up reaches inside a room. */
 export interface PeerRoom {
+  readonly state: PeerState
   readonly record: () => DocName
   readonly doc: () => Y.Doc
   /** the log position this copy holds everything through */
@@ -65,31 +89,73 @@ const takeCatchUp = (room: PeerRoom, c: CatchUp): void => {
 /** Runs one batch of the pipeline holding the record's write lock, the copy caught up first. */
 export const lockedProcess = async (locks: RecordLocks, room: PeerRoom, process: () => Promise<void>): Promise<void> => {
   const name = room.record()
-  const caught = await locks.lock(name, room.lastSeq())
+  const { state } = room
+  const caught = await locks.lock(name, room.lastSeq(), state.bindingsSeq)
+  state.deciding = true
   try {
     room.refreshSecurity(caught.securityVersion)
     takeCatchUp(room, caught)
+    // the bindings were read with what was committed since they last were, if anything was
+    state.bindingsSeq = room.lastSeq()
     if (caught.usage !== undefined) room.usage(caught.usage)
     await process()
+    // (its own commit's bindings are the copy's own)
+    state.bindingsSeq = room.lastSeq()
   } finally {
-    await locks.release(name)
+    try {
+      await locks.release(name)
+    } finally {
+      state.deciding = false
+    }
   }
+}
+
+/** After a batch: takes in the published updates kept meanwhile that follow the copy; if any are left
+ * that do not (one between was lost, or arrived before it), the copy catches up from storage. */
+export const afterBatch = (room: PeerRoom): void => {
+  const { state } = room
+  takeHeld(room)
+  if (state.behind || state.held.size > 0) {
+    state.behind = false
+    state.held.clear()
+    room.catchUpLater()
+  }
+}
+
+/** Takes in a published update with the client ids its commit bound: a copy holding its updates knows who
+ * wrote them between batches too (presence checks its members' client ids against the bindings). */
+const takeWithBindings = (room: PeerRoom, p: Kept): void => {
+  for (const b of p.bindings) room.bind(b.client, b.principal)
+  takeIn(room, p.updates.map(data => ({ seq: p.seq, data })))
+}
+
+/** Takes in the kept published updates that follow the copy, in order; drops those it holds already. */
+const takeHeld = (room: PeerRoom): void => {
+  const { held } = room.state
+  for (let next = held.get(room.lastSeq()); next !== undefined; next = held.get(room.lastSeq())) {
+    held.delete(room.lastSeq())
+    takeWithBindings(room, next)
+  }
+  for (const [prev, p] of held) if (p.seq <= room.lastSeq()) held.delete(prev)
 }
 
 /**
  * An update another instance committed and published (`prevSeq`: the record's position before it). Applied
- * now when it follows what the copy holds and the pipeline is idle; otherwise (a message lost, or one that
- * arrived while a batch runs) the pipeline catches up from storage. What a message carries is what the
- * instance that committed it published; anything missed comes from storage.
+ * now when it follows what the copy holds and no batch is being decided (one waiting for its lock may: its
+ * catch-up then skips what the copy holds); kept while a batch is decided, and applied after it if it then
+ * follows. Otherwise (a message lost, or ahead of one still on its way) the copy catches up from storage in
+ * its pipeline. The client ids its commit bound come with it; a decision still reads bindings from storage.
  */
 export const applyPublished = (room: PeerRoom, prevSeq: number, seq: number, updates: readonly Uint8Array[], bindings: readonly ClientBinding[] = []): void => {
   if (seq <= room.lastSeq()) return // held already
-  if (prevSeq === room.lastSeq() && !room.busy()) {
-    // The client ids it bound come with it: a copy holding its updates knows who wrote them (a catch-up
-    // from storage reads them there).
-    for (const b of bindings) room.bind(b.client, b.principal)
-    takeIn(room, updates.map(data => ({ seq, data })))
+  const { state } = room
+  if (updates.length > 0 && prevSeq === room.lastSeq() && !state.deciding) {
+    takeWithBindings(room, { seq, updates, bindings })
+    takeHeld(room)
     return
   }
-  room.catchUpLater()
+  if (updates.length > 0 && state.held.size < MAX_HELD) state.held.set(prevSeq, { seq, updates, bindings })
+  else state.behind = true
+  // A pipeline that runs looks at what is kept after its batch; an idle one catches up now.
+  if (!room.busy()) afterBatch(room)
 }

@@ -36,7 +36,7 @@ import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 
 import type { Published, RoomEvents } from './room-events.ts'
-import { applyPublished, lockedProcess, type PeerRoom } from './room-catch-up.ts'
+import { afterBatch, applyPublished, lockedProcess, newPeerState, type PeerRoom } from './room-catch-up.ts'
 
 export type { RoomMember, SubmitOutcome, UpdateReason } from './room-member.ts'
 export type { RoomEvents, CommittedEvent, CompactedEvent, EvictedEvent, PresenceEvent } from './room-events.ts'
@@ -173,6 +173,7 @@ export class Room {
 
   private makePeer (): PeerRoom {
     return {
+      state: newPeerState(this.lastSeq),
       record: () => this.name,
       doc: () => this.current,
       lastSeq: () => this.lastSeq,
@@ -483,7 +484,12 @@ export class Room {
           jobs = at < 0 ? this.inbox : this.inbox.slice(0, at)
           this.inbox = at < 0 ? [] : this.inbox.slice(at)
         }
-        await (this.storage.locks === undefined ? this.process(jobs) : lockedProcess(this.storage.locks, this.peer, () => this.process(jobs)))
+        if (this.storage.locks === undefined) {
+          await this.process(jobs)
+        } else {
+          await lockedProcess(this.storage.locks, this.peer, () => this.process(jobs))
+          afterBatch(this.peer)
+        }
       }
     } catch (e) {
       for (const j of [...jobs, ...this.inbox]) {

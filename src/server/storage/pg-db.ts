@@ -25,9 +25,12 @@ const types = {
   }) as typeof pg.types.getTypeParser
 }
 
-/** A pool over `url` (a postgres:// connection string; `?options=-c search_path=…` selects a schema). */
-export const openPg = (url: string, max = 10): PgPool => {
-  const pool = new pg.Pool({ connectionString: durable(url), max, types })
+/** A pool over `url` (a postgres:// connection string; `?options=-c search_path=…` selects a schema).
+ * `pipeline`: a client sends a query without waiting for the answers to those before it (queries issued
+ * together cost one round trip; each still answers on its own, and one that fails fails no other outside
+ * a transaction). */
+export const openPg = (url: string, max = 10, pipeline = false): PgPool => {
+  const pool = new pg.Pool({ connectionString: durable(url), max, types, pipeline })
   // An idle client's error (the server restarted, say) must not end the process: the pool drops it.
   pool.on('error', e => console.error(`PostgreSQL: ${e.message}`))
   return pool
@@ -106,6 +109,16 @@ export const migrate = async (pool: PgPool, statements: readonly string[]): Prom
   } finally {
     c.release()
   }
+}
+
+const names = new Map<string, string>()
+
+/** `text` as a named statement: each connection parses and plans it once, and later runs send only its
+ * name and values. */
+export const prepared = (text: string, values: unknown[]): pg.QueryConfig => {
+  let name = names.get(text)
+  if (name === undefined) names.set(text, name = `fs_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`)
+  return { name, text, values }
 }
 
 /** A quoted identifier. */

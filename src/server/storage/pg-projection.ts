@@ -7,11 +7,15 @@ import { activityEntities, isPointer } from '../../docs/activity-pointer.ts'
 import { columnsOf, tableName, type Row } from '../../projection/rows.ts'
 import type { ReadScope } from '../../authz/decide.ts'
 import type { ProjectionReader } from './projection-port.ts'
-import { quoteIdent as quote, type PgClient, type PgPool } from './pg-db.ts'
+import type { CommitEffects } from './port.ts'
+import { prepared, quoteIdent as quote, type PgClient, type PgPool } from './pg-db.ts'
 import type { SyncPg } from './pg-sync.ts'
 
 /** PostgreSQL text holds no NUL character (SQLite's does): a value's NULs are stored as U+FFFD. */
 const pgValue = (v: Row[string] | undefined): Row[string] => typeof v === 'string' && v.includes('\u0000') ? v.replaceAll('\u0000', '\ufffd') : v ?? null
+
+/** A record's projected row as a commit writes it. */
+export type ProjectedRow = NonNullable<CommitEffects['row']>
 
 const SQL_TYPE = { text: 'TEXT', integer: 'BIGINT', real: 'DOUBLE PRECISION' } as const
 
@@ -77,6 +81,50 @@ export class PgProjection implements ProjectionReader {
     const sets = given.filter(col => col !== 'id').map(col => `${quote(col)} = excluded.${quote(col)}`)
     await c.query(`INSERT INTO ${t} (${given.map(quote).join(', ')}) VALUES (${given.map((_, i) => `$${i + 1}`).join(', ')})
       ON CONFLICT (id) DO ${sets.length === 0 ? 'NOTHING' : `UPDATE SET ${sets.join(', ')}`}`, given.map(col => pgValue(row[col])))
+  }
+
+  /**
+   * Sends the statements that write `rows` in `c`'s transaction and returns their answers without waiting
+   * for them: per table, one statement removes the rows that go and one writes each set of columns given
+   * (an upsert from a JSON array). A row given twice (appends of one record outside its lock), a value
+   * JSON cannot carry (a number that is not finite) and a secured field's column are written one
+   * statement each, in order, the secured fields last (after the row they go into).
+   */
+  writeRows (c: PgClient, rows: readonly ProjectedRow[]): Promise<void>[] {
+    const out: Promise<void>[] = []
+    const key = (r: ProjectedRow): string => `${r.entity}\u0000${r.id}`
+    const times = new Map<string, number>()
+    for (const r of rows) if (r.partial !== true) times.set(key(r), (times.get(key(r)) ?? 0) + 1)
+    const tables = new Map<string, { gone: string[], upserts: Map<string, Row[]> }>()
+    const alone: ProjectedRow[] = []
+    for (const r of rows) {
+      if (r.partial === true) continue
+      const values = r.values
+      if (times.get(key(r))! > 1 || isPointer(this.catalog.entities.get(r.entity)) || (values !== null && Object.values(values).some(v => typeof v === 'number' && !Number.isFinite(v)))) { alone.push(r); continue }
+      let t = tables.get(r.entity)
+      if (t === undefined) tables.set(r.entity, t = { gone: [], upserts: new Map() })
+      if (values === null) { t.gone.push(r.id); continue }
+      const given = this.columns(r.entity).filter(col => col in values)
+      const row: Row = {}
+      for (const col of given) row[col] = pgValue(values[col])
+      const cols = given.join('\u0000')
+      const list = t.upserts.get(cols)
+      if (list === undefined) t.upserts.set(cols, [row]); else list.push(row)
+    }
+    const done = (p: Promise<unknown>): Promise<void> => p.then(() => {})
+    for (const [entity, t] of tables) {
+      const table = quote(tableName(entity))
+      if (t.gone.length > 0) out.push(done(c.query(prepared(`DELETE FROM ${table} WHERE id = ANY($1::text[])`, [t.gone]))))
+      for (const [cols, list] of t.upserts) {
+        const given = cols.split('\u0000')
+        const sets = given.filter(col => col !== 'id').map(col => `${quote(col)} = excluded.${quote(col)}`)
+        out.push(done(c.query(prepared(`INSERT INTO ${table} (${given.map(quote).join(', ')}) SELECT ${given.map(quote).join(', ')} FROM json_populate_recordset(NULL::${table}, $1::json)
+          ON CONFLICT (id) DO ${sets.length === 0 ? 'NOTHING' : `UPDATE SET ${sets.join(', ')}`}`, [JSON.stringify(list)]))))
+      }
+    }
+    for (const r of alone) out.push(this.write(c, r.entity, r.id, r.values))
+    for (const r of rows) if (r.partial === true && r.values !== null) out.push(this.update(c, r.entity, r.id, r.values))
+    return out
   }
 
   /** Sets some columns of an existing row (nothing when there is none). */

@@ -6,10 +6,15 @@ import type { Catalog } from '../../docs/catalog-types.ts'
 import { migrate, openPg, type PgPool } from './pg-db.ts'
 import { SyncPg } from './pg-sync.ts'
 import { logMigrations, PgRecordStorage } from './pg-log.ts'
+import { MAX_OPEN_GROUPS } from './pg-lock-groups.ts'
 import { PgProjection, projectionMigrations } from './pg-projection.ts'
 import { PgSecurityStore, securityMigrations } from './pg-security.ts'
 import { holdingsMigrations, PgDeviceHoldings } from './pg-holdings.ts'
 import { blobMigrations, PgBlobStore } from './pg-blobs.ts'
+
+/** Connections for the record log's commits: the lock groups that may be open, one committing, and one
+ * for appends made without a lock (pg-lock-groups.ts). */
+const COMMIT_CONNECTIONS = MAX_OPEN_GROUPS + 2
 
 export interface PgStores {
   readonly pool: PgPool
@@ -46,7 +51,10 @@ export const openPgStores = async (url: string, catalog: Catalog, options: PgSto
   }
   const sync = new SyncPg(url)
   const projection = new PgProjection(pool, sync, catalog)
-  const log = new PgRecordStorage(pool, projection)
+  // The record log's commits and lock groups run on connections of their own, pipelined: a group's
+  // BEGIN, locks and catch-up go out together, and so do its writes and COMMIT.
+  const commits = openPg(url, COMMIT_CONNECTIONS, true)
+  const log = new PgRecordStorage(pool, projection, commits)
   let closed = false
   return {
     pool,
@@ -61,7 +69,7 @@ export const openPgStores = async (url: string, catalog: Catalog, options: PgSto
       closed = true
       await log.close()
       sync.close()
-      await pool.end()
+      await Promise.all([pool.end(), commits.end()])
     }
   }
 }

@@ -32,21 +32,24 @@ const connected = () => {
   const { c, ready } = current
   return ready.then(() => c)
 }
-const answer = m => { port.postMessage(m); Atomics.store(flag, 0, 1); Atomics.notify(flag, 0) }
+// Each answer carries its request's id and counts up the flag (after the message is on the port).
+const answer = (id, m) => { port.postMessage({ id, ...m }); Atomics.add(flag, 0, 1); Atomics.notify(flag, 0) }
 port.on('message', async req => {
   try {
-    if (req.end) { if (current !== null) await current.c.end().catch(() => {}); answer({ rows: [], rowCount: 0 }); return }
+    if (req.end) { if (current !== null) await current.c.end().catch(() => {}); answer(req.id, { rows: [], rowCount: 0 }); return }
     const client = await connected()
     const params = (req.params || []).map(p => p instanceof Uint8Array && !Buffer.isBuffer(p) ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p)
     const r = await client.query(req.sql, params)
-    answer({ rows: r.rows, rowCount: r.rowCount ?? 0 })
+    answer(req.id, { rows: r.rows, rowCount: r.rowCount ?? 0 })
   } catch (e) {
     // not an SQLSTATE: the connection itself failed
     if (current !== null && !/^[0-9A-Z]{5}$/.test(String(e.code))) { current.c.end().catch(() => {}); current = null }
-    answer({ error: { message: e.message, code: e.code } })
+    answer(req.id, { error: { message: e.message, code: e.code } })
   }
 })
 `
+
+interface Answer { readonly id: number, readonly rows: unknown[], readonly rowCount: number, readonly error?: { message: string, code?: string } }
 
 export interface SyncResult<R> { readonly rows: R[], readonly rowCount: number }
 
@@ -66,8 +69,14 @@ export class SyncPg {
   private readonly flag: Int32Array
   private depth = 0
   private closed = false
+  /** the id of the last request sent */
+  private sent = 0
 
-  constructor (url: string) {
+  private readonly timeoutMs: number
+
+  /** `timeoutMs`: how long one query may take before it fails (default TIMEOUT_MS). */
+  constructor (url: string, timeoutMs = TIMEOUT_MS) {
+    this.timeoutMs = timeoutMs
     const { port1, port2 } = new MessageChannel()
     const shared = new SharedArrayBuffer(4)
     this.flag = new Int32Array(shared)
@@ -81,13 +90,29 @@ export class SyncPg {
   /** Runs one statement and waits for its answer; throws SyncPgError when PostgreSQL refuses it. */
   query<R = Record<string, unknown>> (sql: string, params: readonly unknown[] = []): SyncResult<R> {
     if (this.closed) throw new Error('the synchronous PostgreSQL connection is closed')
-    Atomics.store(this.flag, 0, 0)
-    this.port.postMessage({ sql, params })
-    if (Atomics.wait(this.flag, 0, 0, TIMEOUT_MS) === 'timed-out') throw new Error(`PostgreSQL did not answer within ${TIMEOUT_MS / 1000} s`)
-    const m = receiveMessageOnPort(this.port)?.message as { rows: R[], rowCount: number, error?: { message: string, code?: string } } | undefined
-    if (m === undefined) throw new Error('the synchronous PostgreSQL worker answered nothing')
+    const id = ++this.sent
+    this.port.postMessage({ id, sql, params })
+    const m = this.answerTo(id)
     if (m.error !== undefined) throw new SyncPgError(m.error.message, m.error.code)
-    return m
+    return m as Answer & SyncResult<R>
+  }
+
+  /**
+   * Waits for the answer to request `id`. Answers are told apart by id: the answer to a request that was
+   * given up (timed out) arrives later and is dropped, never taken for the next request's.
+   */
+  private answerTo (id: number, timeoutMs = this.timeoutMs): Answer {
+    const deadline = performance.now() + timeoutMs
+    for (;;) {
+      // The flag is read before the port: an answer posted after this read changes it, so the wait below
+      // returns at once instead of missing it.
+      const seen = Atomics.load(this.flag, 0)
+      for (let m = receiveMessageOnPort(this.port)?.message as Answer | undefined; m !== undefined; m = receiveMessageOnPort(this.port)?.message as Answer | undefined) {
+        if (m.id === id) return m
+      }
+      const left = deadline - performance.now()
+      if (left <= 0 || Atomics.wait(this.flag, 0, seen, left) === 'timed-out') throw new Error(`PostgreSQL did not answer within ${timeoutMs} ms`)
+    }
   }
 
   /** The first row of a statement, if any. */
@@ -114,9 +139,9 @@ export class SyncPg {
 
   close (): void {
     if (this.closed) return
-    Atomics.store(this.flag, 0, 0)
-    this.port.postMessage({ end: true })
-    Atomics.wait(this.flag, 0, 0, 2000)
+    const id = ++this.sent
+    this.port.postMessage({ id, end: true })
+    try { this.answerTo(id, 2000) } catch { /* the worker is terminated below either way */ }
     this.closed = true
     this.port.close()
     void this.worker.terminate()

@@ -57,7 +57,7 @@ export interface CommitResult {
 /** What was committed to a record after a position (by another server instance), and its bindings. */
 export interface CatchUp {
   readonly updates: StoredUpdate[]
-  /** the record's bindings (all of them; none when nothing was committed since) */
+  /** the record's bindings (all of them; none when nothing was committed after the position asked for) */
   readonly bindings: ClientBinding[]
   /** the newest security-model version saved, read in the same transaction (when the store keeps it) */
   readonly securityVersion?: number
@@ -72,10 +72,13 @@ export interface CatchUp {
  */
 export interface RecordLocks {
   /** Waits for the record's write lock and answers what was committed after `afterSeq` (the caller takes
-   * it in before deciding). Held until the holder's next `append` or `compact` of the record has committed,
-   * or `release`. */
-  lock (doc: DocName, afterSeq: number): Promise<CatchUp>
-  /** Ends the lock if still held (nothing was written under it: an append or a compaction commits its own). */
+   * it in before deciding), the record's bindings if anything was committed after `bindingsAfter` (default
+   * `afterSeq`: a copy that took in published updates reads their bindings here before it decides), and
+   * each principal's usage of the record. Held until the holder's next `append` or `compact` of the record
+   * has committed, or `release`. */
+  lock (doc: DocName, afterSeq: number, bindingsAfter?: number): Promise<CatchUp>
+  /** Ends the lock if still held (nothing was written under it: an append or a compaction commits its own);
+   * resolves once it has ended. */
   release (doc: DocName): Promise<void>
   /** What was committed after `afterSeq`, without the lock (a copy that fell behind catches up). */
   since (doc: DocName, afterSeq: number): Promise<CatchUp>
