@@ -121,4 +121,32 @@ describe('a device loses a record the moment its user loses read access', () => 
     await until(() => d.frames.some(f => f.type === DeviceMessage.done && f.request === 2), 'the next cycle')
     expect(recordFrames(d, mine, at)).toEqual([])
   })
+
+  it('on a reassignment while a cycle has read the record ahead but not sent it: nothing of it goes out', async () => {
+    const s = await startServer(cleanups)
+    const mine = new Set(ownedAll(s, 'account', 'u-alice'))
+    // The cycle reads its records' states a window at a time: the reassignment lands after the read of
+    // the window holding one of alice's accounts, before that account is sent.
+    const feed = s.storage as unknown as { statesSince: (docs: readonly DocName[], cursor: number, upTo: number) => unknown }
+    const read = feed.statesSince.bind(feed)
+    let target: string | undefined
+    feed.statesSince = async (docs, cursor, upTo) => {
+      const states = await read(docs, cursor, upTo)
+      const candidate = target === undefined ? docs.slice(1).findLast(n => mine.has(n)) : undefined
+      if (candidate !== undefined) {
+        target = candidate
+        const res = await api(s, 'avery', `/api/records/${candidate}/assign`, 'POST', { ownerid: 'systemuser/u-carol' })
+        expect(res.status).toBe(200)
+      }
+      return states
+    }
+    const d = await rawDevice(cleanups, s, 'alice', 'device-evict-ahead')
+    d.send({ type: DeviceMessage.syncNow, request: 1, count: 0, digest: holdingsDigest([]), receiptSeq: 0 })
+    await until(() => d.frames.some(f => f.type === DeviceMessage.done), 'the first cycle')
+    expect(target, 'a window held one of alice\'s accounts after its first record').toBeDefined()
+    expect(recordFrames(d, target!)).toEqual([])
+    // (the cycle did send records: the one read ahead is what was held back)
+    const sent = d.frames.filter(f => f.type === DeviceMessage.sync).length
+    expect(sent).toBeGreaterThan(1)
+  })
 })
