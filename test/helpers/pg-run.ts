@@ -15,7 +15,8 @@ import { demoModel, seedDemoRecords } from '../../src/server/demo.ts'
 import { Security } from '../../src/server/security.ts'
 import { openStores } from '../../src/server/storage/open-stores.ts'
 import { PG_URL, REDIS_URL, withSchema } from './pg.ts'
-import { migrationsDigest, runSchemas, withAdmin } from './pg-schemas.ts'
+import { migrationsDigest, runSchemas } from './pg-schemas.ts'
+import { withAdmin } from './pg.ts'
 
 /** Drops every schema whose name starts with the run's prefix. */
 const dropRun = async (run: string): Promise<number> => withAdmin(async c => {

@@ -12,7 +12,7 @@ import pg from 'pg'
 import type { Catalog } from '../../src/docs/catalog-types.ts'
 import { pgMigrations } from '../../src/server/storage/pg-stores.ts'
 import { quoteIdent } from '../../src/server/storage/pg-db.ts'
-import { PG_URL, runId, schemaName } from './pg.ts'
+import { runId, schemaName, withAdmin } from './pg.ts'
 
 /** The schema holding the run's free list, and the template's. */
 export const runSchemas = (run: string): { free: string, template: string } => ({ free: `fs_${run}_free`, template: `fs_${run}_template` })
@@ -20,17 +20,6 @@ export const runSchemas = (run: string): { free: string, template: string } => (
 /** The migrations a catalog's schema gets, as one digest: schemas are reused only between equal ones. */
 export const migrationsDigest = (catalog: Catalog): string =>
   createHash('sha256').update(pgMigrations(catalog).join(';\n')).digest('hex').slice(0, 16)
-
-/** Runs `f` on a connection of its own to the test database (closed after). */
-export const withAdmin = async <T>(f: (c: pg.Client) => Promise<T>): Promise<T> => {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 })
-  try {
-    await c.connect()
-  } catch (e) {
-    throw new Error(`these tests need PostgreSQL at ${PG_URL} (set TEST_DATABASE_URL): ${(e as Error).message}`)
-  }
-  try { return await f(c) } finally { await c.end() }
-}
 
 /** The shape of a schema (tables, columns and their types, indexes, views, sequences), as one digest. */
 const SHAPE = `SELECT md5(coalesce(string_agg(x, ',' ORDER BY x), '')) AS shape FROM (

@@ -24,7 +24,8 @@ export const withSchema = (url: string, schema: string): string => {
   return u.toString()
 }
 
-const admin = async <T>(f: (c: pg.Client) => Promise<T>): Promise<T> => {
+/** Runs `f` on a connection of its own to the test database (closed after). */
+export const withAdmin = async <T>(f: (c: pg.Client) => Promise<T>): Promise<T> => {
   const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 5000 })
   try {
     await c.connect()
@@ -45,8 +46,8 @@ export interface TempSchema {
 /** A new empty schema in the test database. */
 export const tempSchema = async (): Promise<TempSchema> => {
   const schema = schemaName('test')
-  await admin(c => c.query(`CREATE SCHEMA ${schema}`))
-  return { url: withSchema(PG_URL, schema), schema, dispose: () => admin(c => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).then(() => {}) }
+  await withAdmin(c => c.query(`CREATE SCHEMA ${schema}`))
+  return { url: withSchema(PG_URL, schema), schema, dispose: () => withAdmin(c => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).then(() => {}) }
 }
 
 /** Throws a clear error when Redis at `url` does not answer a PING. */

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { spawnUntil, type Spawned } from '../../tools/spawn.ts'
 import { PG_URL, REDIS_URL, schemaName, withSchema } from './pg.ts'
-import { withAdmin } from './pg-schemas.ts'
+import { withAdmin } from './pg.ts'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
