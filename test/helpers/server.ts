@@ -15,6 +15,7 @@ import { parseConfig } from '../../src/server/config.ts'
 import { demoModel, seedDemoRecords } from '../../src/server/demo.ts'
 import { loadMetadata } from '../../src/metadata/metadata.ts'
 import { Security } from '../../src/server/security.ts'
+import type { ChangesFeed } from '../../src/server/storage/feed-port.ts'
 import { decodePackedUpdates } from '../../src/server/storage/packed-updates.ts'
 import type { DocName } from '../../src/ids.ts'
 import { openTestStores, type TestProjection, type TestStorage } from './test-store.ts'
@@ -28,6 +29,8 @@ export interface TestServer {
   dir: string
   server: FieldsyncServer
   storage: TestStorage
+  /** the changes feed the server reads (the adapter itself, on either store) */
+  feed: ChangesFeed
   projection: TestProjection
   security: Security
   /** runs SQL on the server's database (`?` placeholders), SQLite or PostgreSQL */
@@ -66,7 +69,7 @@ export const assembleTestServer = async (env: Record<string, string> = {}, dir?:
     await t.close()
   }
   return {
-    dir: dataDir, server, storage, projection, security, sql: t.sql,
+    dir: dataDir, server, storage, feed: stores.storage, projection, security, sql: t.sql,
     stored: name => t.sql<{ data: Uint8Array, parts: number }>('SELECT data, parts FROM record_updates WHERE doc = ? ORDER BY seq', name).flatMap(r => {
       const data = new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength)
       return r.parts === 1 ? [data] : decodePackedUpdates(data, r.parts)

@@ -127,12 +127,12 @@ describe('a device loses a record the moment its user loses read access', () => 
     const mine = new Set(ownedAll(s, 'account', 'u-alice'))
     // The cycle reads its records' states a window at a time: the reassignment lands after the read of
     // the window holding one of alice's accounts, before that account is sent.
-    const feed = s.storage as unknown as { statesSince: (docs: readonly DocName[], cursor: number, upTo: number) => unknown }
+    const feed = s.feed
     const read = feed.statesSince.bind(feed)
     let target: string | undefined
     feed.statesSince = async (docs, cursor, upTo) => {
       const states = await read(docs, cursor, upTo)
-      const candidate = target === undefined ? docs.slice(1).findLast(n => mine.has(n)) : undefined
+      const candidate = target === undefined ? [...docs.slice(1)].reverse().find(n => mine.has(n)) : undefined
       if (candidate !== undefined) {
         target = candidate
         const res = await api(s, 'avery', `/api/records/${candidate}/assign`, 'POST', { ownerid: 'systemuser/u-carol' })
