@@ -2,6 +2,7 @@
 // batch's updates are stored this way: one row instead of one per update, and no Yjs merge (which would
 // cost more than storing them).
 
+import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 
@@ -18,4 +19,23 @@ export const decodePackedUpdates = (data: Uint8Array, parts: number): Uint8Array
   for (let i = 0; i < parts; i++) out.push(decoding.readVarUint8Array(d))
   if (decoding.hasContent(d)) throw new Error(`a packed log entry holds more than its ${parts} updates`)
   return out
+}
+
+/** The updates of one log row (`parts` of them packed, or one as it is). */
+export const updatesOf = (r: { data: Uint8Array, parts: number }): Uint8Array[] => {
+  const bytes = new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength)
+  return r.parts === 1 ? [bytes] : decodePackedUpdates(bytes, r.parts)
+}
+
+/** Updates as one (an empty update when there are none). */
+export const oneUpdate = (parts: readonly Uint8Array[]): Uint8Array => parts.length === 1 ? parts[0] : Y.mergeUpdates([...parts])
+
+/** Each of `docs`' state, in their order, from log rows of several documents (each document's in order). */
+export const statesOf = (docs: readonly string[], rows: Iterable<{ doc: string, data: Uint8Array, parts: number }>): Uint8Array[] => {
+  const parts = new Map<string, Uint8Array[]>()
+  for (const r of rows) {
+    const list = parts.get(r.doc)
+    if (list === undefined) parts.set(r.doc, updatesOf(r)); else list.push(...updatesOf(r))
+  }
+  return docs.map(d => oneUpdate(parts.get(d) ?? []))
 }

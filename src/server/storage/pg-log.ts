@@ -5,15 +5,14 @@
 // same tables serve the changes feed and the receipts; the projection's row is written in the same
 // transaction (pg-log-writes.ts).
 
-import * as Y from 'yjs'
 import type { DocName } from '../../ids.ts'
 import type { Receipt } from '../../protocol/receipts.ts'
 import type { CatchUp, CommitEffects, CommitResult, RecordLocks, RecordStorage, StoredRecord } from './port.ts'
 import type { ChangesFeed } from './feed-port.ts'
 import type { ReceiptStore } from './receipt-port.ts'
 import type { PgProjection } from './pg-projection.ts'
-import { bytesOf, prepared, type PgPool } from './pg-db.ts'
-import { decodePackedUpdates } from './packed-updates.ts'
+import { prepared, type PgPool } from './pg-db.ts'
+import { oneUpdate, statesOf, updatesOf } from './packed-updates.ts'
 import { writeLog } from './pg-log-writes.ts'
 import { LOCK_ALL, LockGroups } from './pg-lock-groups.ts'
 
@@ -36,11 +35,6 @@ export const logMigrations: readonly string[] = [
 interface Pending { doc: DocName, data: Uint8Array | readonly Uint8Array[] | null, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
 
 type LogRow = { seq: number, data: Buffer, parts: number }
-
-const updatesOf = (r: { data: Buffer, parts: number }): Uint8Array[] => {
-  const bytes = bytesOf(r.data)
-  return r.parts === 1 ? [bytes] : decodePackedUpdates(bytes, r.parts)
-}
 
 export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore, RecordLocks {
   private readonly pool: PgPool
@@ -175,17 +169,12 @@ export class PgRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore
   async stateSince (doc: DocName, cursor: number, upTo: number): Promise<Uint8Array> {
     const r = await this.pool.query<{ data: Buffer, parts: number }>('SELECT data, parts FROM record_updates WHERE doc = $1 AND seq > $2 AND seq <= $3 ORDER BY seq', [doc, cursor, upTo])
     const parts = r.rows.flatMap(updatesOf)
-    return parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
+    return oneUpdate(parts)
   }
 
   async statesSince (docs: readonly DocName[], cursor: number, upTo: number): Promise<Uint8Array[]> {
     const r = await this.pool.query<{ doc: string, data: Buffer, parts: number }>('SELECT doc, data, parts FROM record_updates WHERE doc = ANY($1) AND seq > $2 AND seq <= $3 ORDER BY doc, seq', [docs, cursor, upTo])
-    const parts = new Map<string, Uint8Array[]>()
-    for (const row of r.rows) {
-      const list = parts.get(row.doc)
-      if (list === undefined) parts.set(row.doc, updatesOf(row)); else list.push(...updatesOf(row))
-    }
-    return docs.map(d => { const p = parts.get(d) ?? []; return p.length === 1 ? p[0] : Y.mergeUpdates(p) })
+    return statesOf(docs, r.rows)
   }
 
   async fieldDocuments (entity: string, attribute: string): Promise<DocName[]> {

@@ -4,7 +4,6 @@
 // updates, so this one adapter implements those three ports; the projection is written through its own
 // adapter inside the same transaction.
 
-import * as Y from 'yjs'
 import type Database from 'better-sqlite3'
 import type { SqliteDb } from './sqlite-db.ts'
 import type { DocName } from '../../ids.ts'
@@ -14,18 +13,9 @@ import type { ChangesFeed } from './feed-port.ts'
 import type { ReceiptStore } from './receipt-port.ts'
 import type { SqliteProjection } from './sqlite-projection.ts'
 import { WalSync } from './wal-sync.ts'
-import { decodePackedUpdates, encodePackedUpdates } from './packed-updates.ts'
+import { encodePackedUpdates, oneUpdate, statesOf, updatesOf } from './packed-updates.ts'
 
 interface Pending { doc: DocName, data: Uint8Array | readonly Uint8Array[] | null, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
-
-/** The updates of one log entry. */
-const updatesOf = (r: { data: Buffer, parts: number }): Uint8Array[] => {
-  const bytes = new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength)
-  return r.parts === 1 ? [bytes] : decodePackedUpdates(bytes, r.parts)
-}
-
-/** A record's updates as one (an empty update when there are none). */
-const oneUpdate = (parts: Uint8Array[]): Uint8Array => parts.length === 1 ? parts[0] : Y.mergeUpdates(parts)
 
 export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptStore {
   private readonly db: SqliteDb
@@ -214,12 +204,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
   }
 
   statesSince (docs: readonly DocName[], cursor: number, upTo: number): Uint8Array[] {
-    const parts = new Map<string, Uint8Array[]>()
-    for (const r of this.stmt.sinceMany.all(JSON.stringify(docs), cursor, upTo)) {
-      const list = parts.get(r.doc)
-      if (list === undefined) parts.set(r.doc, updatesOf(r)); else list.push(...updatesOf(r))
-    }
-    return docs.map(d => oneUpdate(parts.get(d) ?? []))
+    return statesOf(docs, this.stmt.sinceMany.all(JSON.stringify(docs), cursor, upTo))
   }
 
   fieldDocuments (entity: string, attribute: string): DocName[] {
