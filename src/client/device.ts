@@ -401,7 +401,7 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
   }
 
   async unsyncedCount (): Promise<number> {
-    return (await this.store.pending()).length
+    return await this.store.pendingCount()
   }
 
   // --- inbox ---------------------------------------------------------------------------------

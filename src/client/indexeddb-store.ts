@@ -216,6 +216,10 @@ export class IndexedDbLocalStore implements LocalStore {
     return rows.sort((a, b) => a.id - b.id).map(r => ({ id: r.id, record: r.record, update: r.data, ...(r.command === undefined ? {} : { command: r.command }) }))
   }
 
+  pendingCount (): Promise<number> {
+    return this.read('updates', s => s.index('pending').count(1))
+  }
+
   acknowledge (id: number): Promise<void> {
     return this.enqueue(function (this: Op, tx, next) {
       const s = tx.objectStore('updates')

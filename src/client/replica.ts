@@ -59,6 +59,9 @@ export class Replica {
    * search then do not parse the whole index on every query */
   private readonly indexCache = new Map<string, IndexedRecord[]>()
   private readonly indexGeneration = new Map<string, number>()
+  /** an unsynced count is scheduled for the end of this turn */
+  private unsyncedCounting = false
+  private closed = false
   /** sends a frame now when the device is connected and live (the sync engine sets it) */
   sendLive: (f: DeviceFrame) => void = () => {}
 
@@ -198,8 +201,17 @@ export class Replica {
     })
   }
 
+  /**
+   * Tells listeners how many local edits are unsynced. Counted once for all the edits and
+   * acknowledgements of a turn (under live load a device acknowledges dozens a second), after them.
+   */
   emitUnsynced (): void {
-    void this.store.pending().then(p => this.emit('unsynced', [p.length]))
+    if (this.unsyncedCounting) return
+    this.unsyncedCounting = true
+    setImmediate(() => {
+      this.unsyncedCounting = false
+      if (!this.closed) void this.store.pendingCount().then(n => this.emit('unsynced', [n]))
+    })
   }
 
   /** The entity's index entries, from the cache or read once from the store. */
@@ -363,6 +375,7 @@ export class Replica {
   }
 
   async close (): Promise<void> {
+    this.closed = true
     await this.chain
     for (const d of this.docs.values()) d.destroy()
     await this.store.close()

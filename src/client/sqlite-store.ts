@@ -151,6 +151,11 @@ export class SqliteLocalStore implements LocalStore {
       .map(r => ({ id: r.id, record: r.record, update: bytes(r.data), ...(r.command === null ? {} : { command: JSON.parse(r.command) as PendingCommand }) }))
   }
 
+  async pendingCount (): Promise<number> {
+    this.flush()
+    return this.st<[], { n: number }>('SELECT count(*) AS n FROM updates WHERE pending = 1').get()!.n
+  }
+
   acknowledge (id: number): Promise<void> {
     return this.write(() => { this.st('UPDATE updates SET pending = 0 WHERE id = ?').run(id) })
   }

@@ -63,6 +63,8 @@ export interface LocalStore {
   /** stores a local edit (a part of `command`, if given), returning its id; it stays pending until acknowledged */
   addPending (record: string, update: Uint8Array, command?: PendingCommand): Promise<number>
   pending (): Promise<PendingUpdate[]>
+  /** how many local edits are pending, without reading them (the sync status shows it after every edit and acknowledgement) */
+  pendingCount (): Promise<number>
   acknowledge (id: number): Promise<void>
   /** drops a record and its pending edits (eviction) */
   remove (record: string): Promise<void>

@@ -248,6 +248,10 @@ export class YIndexedDbLocalStore implements LocalStore {
     return rows.map(r => ({ id: r.id!, record: r.record, update: r.data, ...(r.command === undefined ? {} : { command: r.command }) }))
   }
 
+  pendingCount (): Promise<number> {
+    return this.read<number>('pending', s => s.count())
+  }
+
   acknowledge (id: number): Promise<void> {
     return this.track(this.acknowledged(id))
   }

@@ -133,17 +133,20 @@ export const describeLocalStore = (adapter: string, harness: () => LocalStoreHar
       const command = { group: 'g', name: 'qualify', target: 'lead/l' }
       const ids = [await store.addPending(t.record, t.set({ subject: 'new here' })), await store.addPending(a.record, a.set({ name: 'edited' }), command)]
       expect(ids[1]).toBeGreaterThan(ids[0])
+      expect(await store.pendingCount()).toBe(2)
       expect(await store.records()).toEqual(['account/a', 'task/t']) // a record made on the device is held from its first edit
       await store.put(a.record, a.set({ phone: '7' }))
       await store.acknowledge(ids[0])
       await store.close()
       const reopened = await again()
       expect(await reopened.pending()).toEqual([{ id: ids[1], record: a.record, update: a.updates[1], command }])
+      expect(await reopened.pendingCount()).toBe(1)
       expect(fieldsOf(await reopened.load(t.record))).toEqual({ subject: 'new here' })
       expect(await loaded(reopened, h, a.record, a.updates)).toEqual({ name: 'edited', phone: '7' })
       await reopened.acknowledge(ids[1])
       await reopened.acknowledge(ids[1]) // twice: nothing more
       expect(await reopened.pending()).toEqual([])
+      expect(await reopened.pendingCount()).toBe(0)
       expect(fieldsOf(await reopened.load(a.record))).toEqual({ name: 'edited', phone: '7' })
       await reopened.destroy()
     })
@@ -160,6 +163,7 @@ export const describeLocalStore = (adapter: string, harness: () => LocalStoreHar
       expect(await store.records()).toEqual(['account/b'])
       expect(await store.index('account')).toEqual([b.entry({ name: 'B' })])
       expect((await store.pending()).map(p => p.id)).toEqual([kept])
+      expect(await store.pendingCount()).toBe(1)
       await store.close()
       const reopened = await again()
       expect(await reopened.load(a.record)).toEqual([])
