@@ -53,6 +53,8 @@ export class Replica {
   private known = new Set<string>()
   /** store writes of this cycle, awaited before the cursor is stored */
   private writes: Promise<unknown>[] = []
+  /** the last cycle's cursor is stored (cycles store theirs in order, each after its own writes) */
+  private cursorStored: Promise<void> = Promise.resolve()
   /** local work runs in order on this chain (store writes, then sends) */
   private chain: Promise<unknown> = Promise.resolve()
   /** the local index per entity, read once and dropped when a write touches the entity: views and
@@ -208,10 +210,10 @@ export class Replica {
   emitUnsynced (): void {
     if (this.unsyncedCounting) return
     this.unsyncedCounting = true
-    setImmediate(() => {
+    setTimeout(() => { // (a browser has no setImmediate)
       this.unsyncedCounting = false
       if (!this.closed) void this.store.pendingCount().then(n => this.emit('unsynced', [n]))
-    })
+    }, 0)
   }
 
   /** The entity's index entries, from the cache or read once from the store. */
@@ -286,9 +288,11 @@ export class Replica {
     this.writes.push(this.indexWrite(record, this.store.put(record, payload, entry)))
   }
 
-  async acknowledge (id: number): Promise<void> {
-    await this.store.acknowledge(id)
-    this.emitUnsynced()
+  /** The server has a local edit. Stored with the next group commit; the caller need not wait for that. */
+  acknowledge (id: number): Promise<void> {
+    const stored = this.store.acknowledge(id)
+    this.emitUnsynced() // (counted after the acknowledgement is stored)
+    return stored
   }
 
   /** Receipts into the inbox, each once (a cycle resends those a cut socket may have lost). */
@@ -337,13 +341,26 @@ export class Replica {
     await this.store.setMeta(this.metaValue)
   }
 
-  /** A cycle is complete: once its writes are stored, store its cursor and receipt mark. */
-  async finishCycle (cursor: number, receiptSeq: number): Promise<void> {
+  /**
+   * A cycle is complete: once its writes are stored, store its cursor and receipt mark; returns when
+   * that is done. Cycles store their cursors in order. A cycle the device asked for commits its writes
+   * now. A live one (the server ends one every few changes of held records) leaves them to the store's
+   * next group commit, so the caller need not wait for it: under live load a device ends dozens of
+   * cycles a second, and committing each, then its cursor apart, was most of the device's work.
+   */
+  finishCycle (cursor: number, receiptSeq: number, asked: boolean): Promise<void> {
     const writes = this.writes.splice(0)
-    await this.store.commit() // (what the server sent may be held back for a larger commit: not now)
-    await Promise.all(writes)
-    this.metaValue = { ...this.metaValue, cursor, receiptSeq: Math.max(this.metaValue.receiptSeq, receiptSeq) }
-    await this.store.setMeta(this.metaValue)
+    // (what the server sent may be held back for a larger commit: not now)
+    const committed = asked ? this.store.commit() : Promise.resolve()
+    const stored = this.cursorStored.then(async () => {
+      await committed
+      await Promise.all(writes)
+      this.metaValue = { ...this.metaValue, cursor, receiptSeq: Math.max(this.metaValue.receiptSeq, receiptSeq) }
+      await this.store.setMeta(this.metaValue, !asked)
+    })
+    // A failed write keeps its cycle's cursor from being stored; the cycles after it go on (the caller reports it).
+    this.cursorStored = stored.catch(() => {})
+    return stored
   }
 
   /** Drops every record outside `keep`; returns those dropped. */
@@ -377,6 +394,9 @@ export class Replica {
   async close (): Promise<void> {
     this.closed = true
     await this.chain
+    // What is held back for a group commit is stored now; so are the cursors of the cycles that wrote it.
+    await this.store.commit()
+    await this.cursorStored
     for (const d of this.docs.values()) d.destroy()
     await this.store.close()
   }

@@ -47,7 +47,8 @@ export interface InboxItem {
 
 export interface LocalStore {
   meta (): Promise<LocalMeta | undefined>
-  setMeta (m: LocalMeta): Promise<void>
+  /** `lazy`: may be held back like put (a live cycle's cursor: lost in a crash, the device receives those changes again) */
+  setMeta (m: LocalMeta, lazy?: boolean): Promise<void>
   records (): Promise<string[]>
   /** every update of a record: from the server and local, oldest first */
   load (record: string): Promise<Uint8Array[]>
@@ -65,6 +66,8 @@ export interface LocalStore {
   pending (): Promise<PendingUpdate[]>
   /** how many local edits are pending, without reading them (the sync status shows it after every edit and acknowledgement) */
   pendingCount (): Promise<number>
+  /** the server has the edit: it is no longer pending. May be held back like put (lost in a crash, the edit goes
+   * out again, and the server, which has it, acknowledges it again) */
   acknowledge (id: number): Promise<void>
   /** drops a record and its pending edits (eviction) */
   remove (record: string): Promise<void>

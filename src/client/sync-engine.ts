@@ -362,6 +362,12 @@ export class SyncEngine {
     if (this.socket?.readyState === 1) this.socket.send(encodeDeviceFrame(f))
   }
 
+  /** A store write the frames behind it did not wait for failed. */
+  private storeFailed (e: unknown): void {
+    console.error(`device store: ${(e as Error).message}`)
+    this.setStatus('error')
+  }
+
   private async handle (f: DeviceFrame): Promise<void> {
     const r = this.replica
     switch (f.type) {
@@ -375,13 +381,16 @@ export class SyncEngine {
         await r.receive(f.record, f.payload)
         this.refreshed(f.record)
         return
-      case DeviceMessage.ack: await r.acknowledge(f.id); return
+      case DeviceMessage.ack: r.acknowledge(f.id).catch(e => this.storeFailed(e)); return
       case DeviceMessage.receipts: await r.addReceipts(JSON.parse(f.json) as Receipt[]); return
       case DeviceMessage.evict: await r.evict(f.record); this.refreshed(f.record); return
       case DeviceMessage.scope: for (const gone of await r.keepOnly(new Set(JSON.parse(f.json) as string[]))) this.refreshed(gone); return
       case DeviceMessage.progress: this.emit('progress', [{ done: f.done, total: f.total, bytes: f.bytes }]); return
       case DeviceMessage.done: {
-        await r.finishCycle(f.cursor, f.receiptSeq)
+        const stored = r.finishCycle(f.cursor, f.receiptSeq, f.request > 0)
+        // A live or server-started cycle: its writes and cursor are stored with the next group commit.
+        if (f.request > 0) await stored
+        else stored.catch(e => this.storeFailed(e))
         this.expiredRetries = 0
         if (this.answeredState && f.request > 0) {
           // An edit the server could only take with our state (an earlier one was refused whole): the

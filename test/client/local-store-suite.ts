@@ -177,10 +177,14 @@ export const describeLocalStore = (adapter: string, harness: () => LocalStoreHar
       const writes: Promise<unknown>[] = []
       for (const r of recs) writes.push(store.receive(r.record, r.set({ n: r.record }), r.entry()))
       for (const r of recs.slice(0, 10)) writes.push(store.put(r.record, r.set({ more: true }), r.entry()))
-      writes.push(store.setMeta({ deviceId: 'd1', cursor: 41, privilegeVersion: 3, metadata: '{}', receiptSeq: 2 }))
+      writes.push(store.setMeta({ deviceId: 'd1', cursor: 40, privilegeVersion: 3, metadata: '{}', receiptSeq: 2 }))
+      const acked = await store.addPending(recs[2].record, recs[2].set({ mine: 2 }))
       writes.push(store.addPending(recs[0].record, recs[0].set({ mine: 1 })))
       writes.push(store.addInbox(item(recs[1].record, 1)))
       writes.push(store.putBlob('h1', new Uint8Array([1, 2, 3]), true))
+      // Writes that may be held back (an acknowledgement, a live cycle's cursor) are in it too.
+      writes.push(store.acknowledge(acked))
+      writes.push(store.setMeta({ deviceId: 'd1', cursor: 41, privilegeVersion: 3, metadata: '{}', receiptSeq: 2 }, true))
       await store.commit()
       const other = await again() // the first is still open: what the second sees is what was committed
       expect(await other.records()).toEqual(recs.map(r => r.record))

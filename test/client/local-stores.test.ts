@@ -30,7 +30,7 @@ it('the SQLite store\'s destroy() deletes its file and its WAL', async () => {
   expect(readdirSync(dir).length).toBe(before)
 })
 
-it('a store made before 16 KiB pages keeps its own pages and its data', async () => {
+it('a store made before 8 KiB pages keeps its own pages and its data', async () => {
   const file = join(dir, 'old-pages.db')
   const Database = (await import('better-sqlite3')).default
   const raw = new Database(file)
@@ -51,6 +51,6 @@ it('a store made before 16 KiB pages keeps its own pages and its data', async ()
   const n = new SqliteLocalStore(fresh)
   await n.close()
   const checkNew = new Database(fresh, { readonly: true })
-  expect(checkNew.pragma('page_size', { simple: true })).toBe(16384)
+  expect(checkNew.pragma('page_size', { simple: true })).toBe(8192)
   checkNew.close()
 })
