@@ -16,7 +16,7 @@ import { requireToken } from './auth.ts'
 import { Authenticator } from './authenticator.ts'
 import { authRoutes } from './auth-routes.ts'
 import type { ExternalVerifier } from './oidc.ts'
-import { Rooms } from './rooms.ts'
+import { isoNow, Rooms } from './rooms.ts'
 import type { CommittedEvent } from './room-events.ts'
 import { CommandRunner } from './commands.ts'
 import { blobRoutes } from './blob-routes.ts'
@@ -90,7 +90,7 @@ export interface FieldsyncServer {
 
 export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const { config, catalog, storage, projection, receipts, security, secret } = deps
-  const now = deps.now ?? (() => new Date().toISOString())
+  const now = deps.now ?? isoNow()
   const app = new Hono()
   const metadata = deps.metadata ?? NO_METADATA
   const rooms = new Rooms({

@@ -34,7 +34,7 @@ export interface RoomsOptions extends RoomOptions {
 }
 
 /** The time as the records write it; formatted once per millisecond (every update asks for it). */
-const isoNow = (): (() => string) => {
+export const isoNow = (): (() => string) => {
   let ms = -1
   let text = ''
   return () => {
