@@ -5,7 +5,9 @@
 // CHUNK_RECORDS records: loading one record reads its whole chunk (bench:local-stores measured loading
 // every record of 1,000 received in one chunk at 7.6 s, growing with the square of the count).
 
+import * as Y from 'yjs'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
+import { COMPACT_ROWS } from './compact.ts'
 
 /** Records per chunk: a load reads ~1.3 KB x this of first states (an account of 20 fields) to find its own. */
 const CHUNK_RECORDS = 32
@@ -178,8 +180,29 @@ export class IndexedDbLocalStore implements LocalStore {
       const hit = chunk?.find(([r]) => r === record)
       if (hit !== undefined) first.push(hit[1])
     }
-    const rows = await this.read('updates', s => s.index('record').getAll(record)) as { id: number, data: Uint8Array }[]
-    return [...first, ...rows.sort((a, b) => a.id - b.id).map(r => r.data)]
+    const rows = (await this.read('updates', s => s.index('record').getAll(record)) as { id: number, data: Uint8Array, pending: number }[]).sort((a, b) => a.id - b.id)
+    if (rows.length > COMPACT_ROWS) this.compact(record, rows)
+    return [...first, ...rows.map(r => r.data)]
+  }
+
+  /** records whose compaction is queued */
+  private readonly compacting = new Set<string>()
+
+  /**
+   * Replaces the record's updates read (`rows`) by their merge, with the next write (as the SQLite store
+   * does: pending edits keep their rows, and their content in the merge changes nothing).
+   */
+  private compact (record: string, rows: readonly { id: number, data: Uint8Array, pending: number }[]): void {
+    if (this.compacting.has(record)) return
+    this.compacting.add(record)
+    const merged = Y.mergeUpdates(rows.map(r => r.data))
+    const gone = rows.filter(r => r.pending === 0).map(r => r.id)
+    void this.enqueue(function (this: Op, tx, next) {
+      const s = tx.objectStore('updates')
+      for (const id of gone) s.delete(id)
+      s.add({ record, data: merged, pending: 0 })
+      next()
+    }).finally(() => this.compacting.delete(record))
   }
 
   put (record: string, update: Uint8Array, entry?: IndexedRecord | null): Promise<void> {

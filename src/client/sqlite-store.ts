@@ -9,7 +9,9 @@
 
 import { rmSync } from 'node:fs'
 import Database from 'better-sqlite3'
+import * as Y from 'yjs'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
+import { COMPACT_ROWS } from './compact.ts'
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
@@ -122,9 +124,30 @@ export class SqliteLocalStore implements LocalStore {
   }
 
   async load (record: string): Promise<Uint8Array[]> {
-    const stored = this.removed.has(record) ? [] : this.st<[string], { data: Buffer }>('SELECT data FROM updates WHERE record = ? ORDER BY id').all(record).map(r => bytes(r.data))
+    const rows = this.removed.has(record) ? [] : this.st<[string], { id: number, data: Buffer }>('SELECT id, data FROM updates WHERE record = ? ORDER BY id').all(record)
+    const stored = rows.map(r => bytes(r.data))
+    if (rows.length > COMPACT_ROWS) this.compact(record, rows[rows.length - 1].id, stored)
     const queued = this.unflushed.get(record)
     return queued === undefined ? stored : [...stored, ...queued]
+  }
+
+  /** records whose compaction is queued */
+  private compacting = new Set<string>()
+
+  /**
+   * Replaces the record's stored updates up to row `upTo` by their merge, with the next group commit.
+   * Pending edits keep their rows (they go out until acknowledged); their content in the merge as well
+   * changes nothing (Yjs takes what it has once). Writes queued meanwhile keep theirs.
+   */
+  private compact (record: string, upTo: number, updates: Uint8Array[]): void {
+    if (this.compacting.has(record)) return
+    this.compacting.add(record)
+    const merged = Y.mergeUpdates(updates)
+    void this.write(() => {
+      this.compacting.delete(record)
+      this.st('DELETE FROM updates WHERE record = ? AND id <= ? AND pending = 0').run(record, upTo)
+      this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, merged)
+    }, true)
   }
 
   put (record: string, update: Uint8Array, entry?: IndexedRecord | null): Promise<void> {

@@ -171,6 +171,32 @@ export const describeLocalStore = (adapter: string, harness: () => LocalStoreHar
       await reopened.destroy()
     })
 
+    it('merges the many stored updates of a record once it is read, keeping its state, its pending edit and what came after', async () => {
+      const { store, again } = await fresh()
+      const a = new Rec('account/a')
+      await store.receive(a.record, a.set({ n: 0 }), a.entry())
+      let pendingId = 0
+      const writes: Promise<void>[] = []
+      for (let i = 1; i <= 150; i++) {
+        if (i === 40) pendingId = await store.addPending(a.record, a.set({ mine: 'pending' }))
+        writes.push(store.put(a.record, a.set({ n: i }), a.entry()))
+      }
+      await store.commit()
+      await Promise.all(writes)
+      expect(fieldsOf(await store.load(a.record))).toEqual({ n: 150, mine: 'pending' }) // (this read has them merged)
+      const late = store.put(a.record, a.set({ n: 151 }), a.entry())
+      await store.commit()
+      await late
+      const after = await store.load(a.record)
+      expect(after.length).toBeLessThanOrEqual(4) // the merge, the pending edit, the change after
+      expect(fieldsOf(after)).toEqual({ n: 151, mine: 'pending' })
+      expect((await store.pending()).map(p => p.id)).toEqual([pendingId])
+      await store.close()
+      const reopened = await again()
+      expect(fieldsOf(await reopened.load(a.record))).toEqual({ n: 151, mine: 'pending' })
+      await reopened.destroy()
+    })
+
     it('commit() stores every write made before it, awaited or not: another connection sees them all', async () => {
       const { store, again } = await fresh()
       const recs = Array.from({ length: 40 }, (_, i) => new Rec(`contact/c${String(i).padStart(2, '0')}`))
