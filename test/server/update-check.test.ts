@@ -76,7 +76,8 @@ describe('update check', () => {
   })
 
   // 2009563259: a corrupted origin naming the item's own later clock made Yjs throw in getItemCleanEnd.
-  it.each([undefined, 2009563259])('never throws on corrupted or truncated bytes, and what it lets through integrates with nothing pending (seed %s)', async (fixed) => {
+  // 1634212338: a value list of no values (a struct of length 0) made Yjs throw in the transaction's cleanup.
+  it.each([undefined, 2009563259, 1634212338])('never throws on corrupted or truncated bytes, and what it lets through integrates with nothing pending (seed %s)', async (fixed) => {
     await withSeed(gen => {
       let accepted = 0
       let refused = 0
