@@ -405,18 +405,22 @@ const deleteItemsOf = (doc: Y.Doc, tr: Y.Transaction, structs: readonly (Y.Item 
 }
 
 /**
- * The update that brings the sender of a refused update back to `before`, for the sender alone: on a
- * document that holds the refused update it deletes every item the update added and restores what
+ * The update that brings the sender of a refused update back to `before`, for the sender alone: it
+ * integrates the refused update into `doc`, then deletes every item the update added and restores what
  * the update removed or shadowed. New items are written under `client`, a fresh client id; nothing of
  * this is kept by the server.
  * Leaves `doc` changed: call it on a document that is dropped afterwards.
  */
-export const revertForSender = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], before: RecordState, entity: EntityDef, client: number): Uint8Array | null => {
-  let out: Uint8Array | null = null
-  const capture = (u: Uint8Array): void => { out = u }
+export const revertForSender = (doc: Y.Doc, update: Uint8Array, structs: readonly (Y.Item | Y.GC | Y.Skip)[], before: RecordState, entity: EntityDef, client: number): Uint8Array | null => {
+  const out: Uint8Array[] = []
+  // Integrating text formats makes Yjs delete redundant ones in a local transaction of its own, after the
+  // update's: those deletions are part of what the sender must take in (its items already deleted here
+  // are not deleted again below), or its copy keeps a format the record never shows.
+  const capture = (u: Uint8Array, _origin: unknown, _doc: Y.Doc, tr: Y.Transaction): void => { if (tr.local) out.push(u) }
   doc.clientID = client
   doc.on('update', capture)
   try {
+    Y.applyUpdate(doc, update)
     Y.transact(doc, tr => {
       deleteItemsOf(doc, tr, structs)
       forgetPositions(doc)
@@ -425,5 +429,5 @@ export const revertForSender = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y
   } finally {
     doc.off('update', capture)
   }
-  return out
+  return out.length === 0 ? null : out.length === 1 ? out[0] : Y.mergeUpdates(out)
 }

@@ -777,10 +777,9 @@ export class Room {
     if (!this.takeRefusal(batch, member)) return
     const doc = this.current
     const state = readRecord(doc, this.ctx.entity)
-    Y.applyUpdate(doc, update)
     // A fresh client id: writing under the sender's own would make its Yjs pick a new one (and
     // y-websocket's presence then fails), and could collide with what it wrote meanwhile.
-    const revert = revertForSender(doc, decoded.structs, state, this.ctx.entity, senderScratchClient())
+    const revert = revertForSender(doc, update, decoded.structs, state, this.ctx.entity, senderScratchClient())
     await this.rebuild(batch.accepted.map(a => a.update))
     if (this.addReceipts(batch, member, receipts) && revert !== null) {
       batch.direct.push({ member, message: { kind: 'revert', update: revert }, at: batch.accepted.length })
