@@ -1,8 +1,9 @@
 // Runs a command that touches several records (lead qualify creating account, contact and opportunity,
-// …) as a whole: every record's pipeline is brought to the command's part and held there, the parts are
-// tried together on copies, then every part is integrated (accepted) or integrated and reverted
+// …) as a whole: every record's pipeline is brought to the command's part and held there, caught up with
+// what every instance committed (under the records' locks, taken together), the parts are tried together
+// on copies, then every part is integrated (accepted) or integrated and reverted
 // (rejected, with a receipt per part saying why). All parts are appended in the same turn, so the
-// SQLite adapter commits them in one transaction.
+// SQLite adapter commits them in one transaction, and PostgreSQL in the one that took their locks.
 
 import type { Catalog } from '../docs/catalog-types.ts'
 import type { DocName } from '../ids.ts'
@@ -28,6 +29,9 @@ export interface CommandRequest {
 export type CommandOutcome = { readonly kind: 'accepted' } | { readonly kind: 'rejected', readonly verdict: CommandVerdict } | { readonly kind: 'aborted', readonly why: string }
 
 interface Deferred<T> { promise: Promise<T>, resolve: (v: T) => void, reject: (e: Error) => void }
+/** A deferred whose rejection is not reported as unhandled before anyone awaits it (a part's room may fail
+ * at any step; the runner looks at each step's promises in turn). */
+const handled = <T>(d: Deferred<T>): Deferred<T> => { d.promise.catch(() => {}); return d }
 const deferred = <T>(): Deferred<T> => {
   let resolve!: (v: T) => void
   let reject!: (e: Error) => void
@@ -56,24 +60,40 @@ export class CommandRunner {
 
   private async execute (req: CommandRequest): Promise<CommandOutcome> {
     const rooms = req.parts.map(p => this.rooms.get(p.record))
-    const arrived = req.parts.map(() => deferred<void>())
+    /** each record's pipeline reached its part */
+    const arrived = req.parts.map(() => handled(deferred<void>()))
+    /** every part arrived: the pipelines go on together (and take their locks in one turn) */
+    const go = deferred<void>()
+    /** each record's copy is caught up, its pipeline waiting for the decision */
+    const ready = req.parts.map(() => handled(deferred<void>()))
     const decisions = req.parts.map(() => deferred<PartDecision>())
     // Each part is a submission of its record's pipeline; each settles once its record committed it
     // (or, not decided, dropped).
     const parts = req.parts.map((p, i) => rooms[i].submit(p.member, {
       kind: 'command-part',
       update: p.update,
-      gate: { arrive: () => { arrived[i].resolve(); return decisions[i].promise }, fail: e => arrived[i].reject(e) }
+      gate: {
+        arrive: () => { arrived[i].resolve(); return go.promise },
+        decide: () => { ready[i].resolve(); return decisions[i].promise },
+        fail: e => { arrived[i].reject(e); ready[i].reject(e) }
+      }
     }))
-    try {
-      await Promise.all(arrived.map(a => a.promise))
-    } catch (e) {
+    const abort = async (e: Error): Promise<CommandOutcome> => {
       for (const d of decisions) d.resolve({ kind: 'abort' })
+      go.resolve()
       await Promise.all(parts)
       await Promise.allSettled(rooms.map(r => r.settled()))
-      return { kind: 'aborted', why: (e as Error).message }
+      return { kind: 'aborted', why: e.message }
     }
-    // Every pipeline now waits at its part: nothing changes the records until the decisions are out.
+    try {
+      await Promise.all(arrived.map(a => a.promise))
+      go.resolve()
+      await Promise.all(ready.map(r => r.promise))
+    } catch (e) {
+      return abort(e as Error)
+    }
+    // Every pipeline now waits at its part, its copy caught up: nothing changes the records until the
+    // decisions are out.
     const outcome = this.decide(req, rooms.map((r, i) => ({ room: r, part: req.parts[i] })))
     decisions.forEach((d, i) => d.resolve(outcome.decisions[i]))
     await Promise.all(parts)

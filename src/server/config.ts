@@ -56,7 +56,7 @@ export interface ServerConfig {
   /** PostgreSQL (DATABASE_URL) in place of the SQLite file: several instances may share it */
   readonly databaseUrl: string | undefined
   /** Redis (REDIS_URL) for fan-out between instances, and the prefix of its channel names (REDIS_PREFIX) */
-  readonly redis: { readonly url: string, readonly prefix: string } | undefined
+  readonly redis: { readonly url: string, readonly prefix: string, readonly sweepMs: number } | undefined
 }
 
 export class ConfigError extends FieldsyncError {
@@ -128,7 +128,7 @@ const parseRedis = (env: Record<string, string | undefined>, database: string | 
   if (redis === undefined) return undefined
   // Fan-out between instances that do not share a store would announce positions nobody can read.
   if (database === undefined) throw new ConfigError('REDIS_URL needs DATABASE_URL: instances share PostgreSQL and fan out over Redis')
-  return { url: redis, prefix }
+  return { url: redis, prefix, sweepMs: int(env, 'CATCH_UP_SWEEP_MS', 1000, 100, 3_600_000) }
 }
 
 export const parseConfig = (env: Record<string, string | undefined>, cwd = process.cwd()): ServerConfig => {

@@ -61,9 +61,13 @@ export type PartDecision =
 
 /** How a room takes part in a command (src/server/commands.ts). */
 export interface CommandGate {
-  /** Called when the room's pipeline reaches the part, with nothing else queued before it and the
-   * document equal to storage; the pipeline waits for the returned decision. */
-  arrive (): Promise<PartDecision>
+  /** Called when the room's pipeline reaches the part, with nothing else queued before it; the pipeline
+   * goes on when the returned promise resolves (every part has arrived: with several instances, the
+   * parts then ask for their records' locks in the same turn, so one transaction takes them in one order). */
+  arrive (): Promise<void>
+  /** Called with the copy caught up with what every instance committed (under the record's lock when
+   * there is one); the pipeline waits for the returned decision. */
+  decide (): Promise<PartDecision>
   /** The room failed before the part was decided. */
   fail (e: Error): void
 }
@@ -476,18 +480,26 @@ export class Room {
         // A command part is processed alone, once the coordinator has decided the whole command.
         const at = this.inbox.findIndex(isPart)
         const first = this.inbox[0]
-        if (at === 0 && isPart(first)) {
+        const part = at === 0 && isPart(first) ? first : undefined
+        if (part !== undefined) {
           this.inbox.shift()
-          jobs = [first]
-          first.decision = await first.gate.arrive()
+          jobs = [part]
+          await part.gate.arrive()
         } else {
           jobs = at < 0 ? this.inbox : this.inbox.slice(0, at)
           this.inbox = at < 0 ? [] : this.inbox.slice(at)
         }
+        const batch = jobs
+        // A part is decided on the copy as every instance committed it (caught up under the lock), never
+        // on what this copy held when the command came.
+        const processBatch = async (): Promise<void> => {
+          if (part !== undefined) part.decision = await part.gate.decide()
+          await this.process(batch)
+        }
         if (this.storage.locks === undefined) {
-          await this.process(jobs)
+          await processBatch()
         } else {
-          await lockedProcess(this.storage.locks, this.peer, () => this.process(jobs))
+          await lockedProcess(this.storage.locks, this.peer, processBatch)
           afterBatch(this.peer)
         }
       }

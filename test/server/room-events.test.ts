@@ -27,7 +27,7 @@ const recordEvents = (source: { on: <N extends keyof RoomEvents>(name: N, f: Roo
 
 /** A gate that decides its part with `decision` when the part reaches the pipeline. */
 const gate = (decision: PartDecision): CommandGate & { arrived: boolean } => {
-  const g = { arrived: false, arrive: async () => { g.arrived = true; return decision }, fail: (e: Error) => { throw e } }
+  const g = { arrived: false, arrive: async () => { g.arrived = true }, decide: async () => decision, fail: (e: Error) => { throw e } }
   return g
 }
 
@@ -127,11 +127,11 @@ describe('a command part is a submission', () => {
     const part = room.submit(alice, {
       kind: 'command-part',
       update: edit(d, x => setField(x, account, 'telephone1', '+47 part', { by: 'u-alice', at: AT })),
-      gate: { arrive: async () => { order.push('arrive'); return { kind: 'accept', command: { target: 'lead/l1', statecode: 1 } } }, fail: e => { throw e } }
+      gate: { arrive: async () => { order.push('arrive') }, decide: async () => { order.push('decide'); return { kind: 'accept', command: { target: 'lead/l1', statecode: 1 } } }, fail: e => { throw e } }
     }).then(() => order.push('part'))
     const after = room.submit(alice, edit(d, x => setField(x, account, 'telephone1', '+47 after', { by: 'u-alice', at: AT }))).then(() => order.push('after'))
     await Promise.all([first, part, after])
-    expect(order).toEqual(['first', 'arrive', 'part', 'after'])
+    expect(order).toEqual(['first', 'arrive', 'decide', 'part', 'after'])
     expect(readRecord(room.doc, account).fields.telephone1).toBe('+47 after')
   })
 })
