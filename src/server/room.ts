@@ -139,6 +139,9 @@ export const MAX_WAITING_PER_PEER = { messages: 16_384, bytes: 16 * 1024 * 1024 
 
 /** A fresh client id outside the server's range, for what the server writes for a sender alone (it
  * comes back, if ever, as part of that sender's state, and is then bound to it). */
+/** Conflict entries of other instances' commits a copy keeps until it takes in those commits. */
+const MAX_HELD_RECEIPTS = 256
+
 const senderScratchClient = (): number => SERVER_CLIENT_RANGE + Math.floor(Math.random() * (0xffffffff - SERVER_CLIENT_RANGE))
 
 export class Room {
@@ -188,7 +191,7 @@ export class Room {
       members: () => this.members,
       ownership: () => this.ownership(),
       revokeUnreadable: () => this.revokeUnreadable(this.ctx.security.index),
-      committed: e => this.events.emit('committed', [e]),
+      committed: e => { this.events.emit('committed', [e]); this.sendPeerReceipts() },
       refreshSecurity: saved => this.ctx.security.refresh(saved),
       busy: () => this.busy,
       catchUpLater: () => { this.write(() => {}).catch(() => {}) }
@@ -298,9 +301,23 @@ export class Room {
     this.ready.then(() => {
       if (this.broken) return
       applyPublished(this.peer, prevSeq, seq, updates, published.bindings)
-      // Conflict entries reach their users' members here as on the instance that decided them.
-      for (const r of published.receipts ?? []) for (const m of this.members) if (m.principal === r.principal) m.receipts([r])
+      // Conflict entries reach their users' members here as on the instance that decided them, after the
+      // update they are about: held until the copy has taken it in (from Redis or catching up).
+      if ((published.receipts ?? []).length > 0) this.peerReceipts.push({ seq, receipts: published.receipts! })
+      this.sendPeerReceipts()
     }, () => {})
+  }
+
+  /** Conflict entries other instances published, waiting for this copy to take in their commits. */
+  private peerReceipts: { readonly seq: number, readonly receipts: readonly Receipt[] }[] = []
+
+  private sendPeerReceipts (): void {
+    if (this.peerReceipts.length === 0) return
+    // (Past a bound, the oldest go out now: a copy that stays behind must not keep them without end.)
+    const due = this.peerReceipts.filter((p, i) => p.seq <= this.lastSeq || i < this.peerReceipts.length - MAX_HELD_RECEIPTS)
+    if (due.length === 0) return
+    this.peerReceipts = this.peerReceipts.filter(p => !due.includes(p))
+    for (const p of due) for (const r of p.receipts) for (const m of this.members) if (m.principal === r.principal) m.receipts([r])
   }
 
   /** Takes in whatever other server instances committed that this copy lacks (after fan-out was cut). */

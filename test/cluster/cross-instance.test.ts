@@ -10,11 +10,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadCatalog } from '../../src/docs/catalog.ts'
-import { setField } from '../../src/docs/record.ts'
+import { readRecord, setField } from '../../src/docs/record.ts'
 import type { DocName } from '../../src/ids.ts'
 import { CloseCode, MessageType, SyncStep } from '../../src/protocol/codes.ts'
 import { Reason } from '../../src/protocol/receipts.ts'
-import { encodeSyncStep1 } from '../../src/protocol/sync-messages.ts'
+import { decodeSyncMessage, encodeSyncStep1 } from '../../src/protocol/sync-messages.ts'
 import { openPgStores, type PgStores } from '../../src/server/storage/pg-stores.ts'
 import { until } from '../helpers/server.ts'
 import { startServerProcess, type ServerProcess } from '../helpers/process.ts'
@@ -43,12 +43,14 @@ beforeAll(async () => {
   schema = await tempSchema()
   const env = {
     DATABASE_URL: schema.url, REDIS_URL, REDIS_PREFIX: schema.schema, DATA_DIR: dir, DEMO: '1', CUSTOM_ENTITIES: '',
-    MAX_RECEIPTS_PER_RECORD: String(RECEIPTS), MAX_CLIENT_IDS_PER_RECORD: String(CLIENT_IDS)
+    MAX_RECEIPTS_PER_RECORD: String(RECEIPTS), MAX_CLIENT_IDS_PER_RECORD: String(CLIENT_IDS),
+    // A copy behind (a commit it was never told of) stays behind until something takes its lock.
+    CATCH_UP_SWEEP_MS: '3600000'
   }
   instances.push(...await Promise.all([0, 1].map(() => startServerProcess(env))))
   ports.push(...instances.map(i => i.port))
   stores = await openPgStores(schema.url, catalog, { maxAttachmentBytes: 1024, poolSize: 2 })
-  records = (await stores.pool.query<{ id: string }>(`SELECT id FROM rec_account WHERE ownerid = 'systemuser/u-alice' ORDER BY id LIMIT 3`)).rows.map(r => `account/${r.id}` as DocName)
+  records = (await stores.pool.query<{ id: string }>(`SELECT id FROM rec_account WHERE ownerid = 'systemuser/u-alice' ORDER BY id LIMIT 4`)).rows.map(r => `account/${r.id}` as DocName)
 }, 120_000)
 
 afterAll(async () => {
@@ -125,6 +127,37 @@ describe('two instances on PostgreSQL + Redis', () => {
     expect(stored).toHaveLength(1)
     await until(() => aliceSocket.receipts().some(r => r.record === record && r.reason === Reason.superseded), 'alice\'s socket on instance 1 told her value was superseded', [], 10_000)
     expect(aliceSocket.receipts().filter(r => r.reason === Reason.superseded)).toEqual([expect.objectContaining({ seq: stored[0].seq, attempted: 'alice wrote', kept: 'bob wrote' })])
+  })
+
+  it('send a superseded entry after the update that superseded the value, on an instance whose copy had to catch up first', async () => {
+    const record = records[3]
+    const aliceSocket = await socket(1, record, 'alice')
+    const bobSocket = await socket(0, record, 'bob')
+    const aliceDoc = await copyOf(record, 0x4000011)
+    const bobDoc = await copyOf(record, 0x4000012)
+    const now = Date.now()
+    await write(aliceSocket, record, aliceDoc, d => setField(d, account, 'telephone1', 'alice wrote', { by: 'u-alice', at: iso(now - 60_000) }))
+    expect(await processed(aliceSocket)).toBe(true)
+    // A commit no instance was told of: instance 1's copy is behind it when bob's commit is published.
+    const unheard = await copyOf(record, 0x4000013)
+    const sv = Y.encodeStateVector(unheard)
+    setField(unheard, account, 'websiteurl', 'https://unheard.example', { by: 'u-avery', at: iso(now - 45_000) })
+    await stores!.log.append(record, Y.encodeStateAsUpdate(unheard, sv))
+    const from = aliceSocket.messages.length
+    await write(bobSocket, record, bobDoc, d => setField(d, account, 'telephone1', 'bob wrote', { by: 'u-bob', at: iso(now - 30_000) }))
+    expect(await processed(bobSocket)).toBe(true)
+    await until(() => aliceSocket.receipts().some(r => r.record === record && r.reason === Reason.superseded), 'alice\'s socket told her value was superseded', [], 10_000)
+    // What alice's socket had received when the entry came shows bob's value already.
+    const entry = aliceSocket.messages.findIndex((m, i) => i >= from && m[0] === MessageType.receipts)
+    const seen = new Y.Doc()
+    for (const m of aliceSocket.messages.slice(0, entry)) {
+      const msg = decodeSyncMessage(m)
+      if (msg.type === MessageType.sync && msg.step !== SyncStep.step1) Y.applyUpdate(seen, msg.payload)
+    }
+    const stored = new Y.Doc()
+    for (const u of (await stores!.log.load(record)).updates) Y.applyUpdate(stored, u.data)
+    expect(readRecord(stored, account).fields).toMatchObject({ telephone1: 'bob wrote', websiteurl: 'https://unheard.example' })
+    expect(readRecord(seen, account).fields.telephone1).toBe('bob wrote')
   })
 
   it('refuse, on either instance, a write under a Yjs client id another user bound on the other', async () => {
