@@ -163,4 +163,36 @@ describe('grouped commits on PostgreSQL', () => {
       await schema.dispose()
     }
   }, 60_000)
+
+  it('fail alone a record whose quotas\' use changed after its group read it, when the group\'s commit failed', async () => {
+    const schema = await tempSchema()
+    const store = await openPgStores(schema.url, catalog, { maxAttachmentBytes: 1024, poolSize: 2 })
+    const other = await openPgStores(schema.url, catalog, { maxAttachmentBytes: 1024, poolSize: 1 })
+    try {
+      const docs = ['account/used', 'account/bad'] as DocName[]
+      const caught = await Promise.all(docs.map(d => store.log.lock(d, 0)))
+      expect(caught[0].usage).toEqual([])
+      // Another instance's commit that appends nothing (a refusal's receipt, say) changes what u-1 has the record
+      // keep: it waits for the lock the group holds, and takes it when the group's transaction fails.
+      const sneaky = other.log.append(docs[0], null, { usage: [{ principal: 'u-1', receipts: 1, refusedBytes: 10 }] })
+      const waiting = async (): Promise<boolean> => (await store.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows[0].n > 0
+      for (let i = 0; i < 500 && !await waiting(); i++) await new Promise(r => setTimeout(r, 10))
+      expect(await waiting()).toBe(true)
+      const row = (id: string, statecode: string | number) => ({ entity: 'account', id, values: { id, name: id, statecode } })
+      const results = await Promise.allSettled([
+        store.log.append(docs[0], encode(1), { row: row('used', 0), usage: [{ principal: 'u-1', receipts: 1, refusedBytes: 0 }] }),
+        store.log.append(docs[1], encode(1), { row: row('bad', 'not a number') })
+      ])
+      await Promise.all(docs.map(d => store.log.release(d)))
+      await sneaky
+      expect(results.map(r => r.status)).toEqual(['rejected', 'rejected'])
+      expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/quotas' use changed/)
+      expect((await store.log.load(docs[0])).updates).toEqual([])
+      expect((await store.pool.query('SELECT principal, receipts, refused_bytes FROM principal_usage WHERE doc = $1', [docs[0]])).rows).toEqual([{ principal: 'u-1', receipts: 1, refused_bytes: 10 }])
+    } finally {
+      await other.close()
+      await store.close()
+      await schema.dispose()
+    }
+  }, 60_000)
 })

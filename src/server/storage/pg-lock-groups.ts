@@ -17,6 +17,10 @@ import type { PgProjection } from './pg-projection.ts'
 /** How many groups may be taking their locks or deciding at once (one more may be committing). */
 export const MAX_OPEN_GROUPS = 2
 
+/** What each principal has a record keep, as one comparable string. */
+const usageKey = (usage: readonly PrincipalUsage[]): string =>
+  usage.map(u => `${u.principal}:${Number(u.receipts)}:${Number(u.refusedBytes)}`).sort().join(' ')
+
 /** Records' write locks: a record's key is 64 bits of a hash of its name (hashtextextended), and they are
  * taken in one order, the names sorted (every transaction of ours that waits for locks takes them so). */
 export const LOCK_ALL = 'SELECT pg_advisory_xact_lock(hashtextextended(d, 7146)) FROM (SELECT DISTINCT d FROM unnest($1::text[]) d ORDER BY d) x'
@@ -53,6 +57,8 @@ interface Member {
   readonly request: Request
   /** the newest log position of the record when its lock was granted */
   head: number
+  /** what each principal had the record keep then (usageKey) */
+  usage: string
   settled: boolean
   write?: LogWrite & { resolve: (r: CommitResult) => void, reject: (e: Error) => void }
 }
@@ -145,7 +151,7 @@ export class LockGroups {
       this.queue = []
       let end!: () => void
       const ended = new Promise<void>(resolve => { end = resolve })
-      const g: Group = { members: new Map(requests.map(r => [r.doc, { request: r, head: r.afterSeq, settled: false }])), version: 0, open: requests.length, ended, end }
+      const g: Group = { members: new Map(requests.map(r => [r.doc, { request: r, head: r.afterSeq, usage: '', settled: false }])), version: 0, open: requests.length, ended, end }
       for (const doc of g.members.keys()) this.groupOf.set(doc, g)
       this.opening++
       this.running.add(g)
@@ -206,6 +212,7 @@ export class LockGroups {
     for (const [doc, m] of g.members) {
       const u = updates.get(doc) ?? []
       if (u.length > 0) m.head = u[u.length - 1].seq
+      m.usage = usageKey(usage.get(doc) ?? [])
       m.request.resolve({ updates: u, bindings: bindings.get(doc) ?? [], securityVersion: g.version, usage: usage.get(doc) ?? [] })
     }
   }
@@ -253,7 +260,8 @@ export class LockGroups {
 
   /**
    * Commits each member's write in a transaction of its own, holding its lock again, if nothing was
-   * committed to the record and no privilege changed since its group read them; otherwise (or when this
+   * committed to the record, no privilege changed and no principal's use of its quotas changed since its
+   * group read them; otherwise (or when this
    * fails too) its append fails.
    */
   private async alone (g: Group, members: readonly Member[], cause: Error): Promise<void> {
@@ -266,7 +274,11 @@ export class LockGroups {
         await c.query(prepared(LOCK_ALL, [[m.request.doc]]))
         const now = (await c.query<{ moved: boolean, v: number | null }>(`SELECT EXISTS (SELECT 1 FROM record_updates WHERE doc = $1 AND seq > $2) AS moved,
           (SELECT MAX(version) FROM security_models)::bigint AS v`, [m.request.doc, m.head])).rows[0]
-        if (now.moved || (now.v ?? 0) !== g.version) throw new Error(`the commit of ${m.request.doc} failed (${cause.message}) and the record or the privileges changed since`)
+        // (What a principal has the record keep changes with commits that append nothing too.)
+        const usage = (await c.query<{ principal: string, receipts: number, refused: number }>('SELECT principal, receipts, refused_bytes AS refused FROM principal_usage WHERE doc = $1', [m.request.doc])).rows
+        if (now.moved || (now.v ?? 0) !== g.version || usageKey(usage.map(u => ({ principal: u.principal, receipts: Number(u.receipts), refusedBytes: Number(u.refused) }))) !== m.usage) {
+          throw new Error(`the commit of ${m.request.doc} failed (${cause.message}) and the record, the privileges or its quotas' use changed since`)
+        }
         const [result] = await writeLog(c, [w], this.projection, true)
         c.release()
         w.resolve(result)
