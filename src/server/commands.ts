@@ -93,8 +93,14 @@ export class CommandRunner {
       return abort(e as Error)
     }
     // Every pipeline now waits at its part, its copy caught up: nothing changes the records until the
-    // decisions are out.
-    const outcome = this.decide(req, rooms.map((r, i) => ({ room: r, part: req.parts[i] })))
+    // decisions are out. (They hold their records' locks meanwhile: a decision that throws aborts them all.)
+    let outcome: ReturnType<CommandRunner['decide']>
+    try {
+      outcome = this.decide(req, rooms.map((r, i) => ({ room: r, part: req.parts[i] })))
+    } catch (e) {
+      console.error(`command ${req.command} of ${req.target} could not be decided: ${(e as Error).stack ?? (e as Error).message}`)
+      return abort(e as Error)
+    }
     decisions.forEach((d, i) => d.resolve(outcome.decisions[i]))
     await Promise.all(parts)
     await Promise.all(rooms.map(r => r.settled()))

@@ -86,8 +86,12 @@ const takeCatchUp = (room: PeerRoom, c: CatchUp): void => {
   takeIn(room, c.updates)
 }
 
-/** Runs one batch of the pipeline holding the record's write lock, the copy caught up first. */
-export const lockedProcess = async (locks: RecordLocks, room: PeerRoom, process: () => Promise<void>): Promise<void> => {
+/**
+ * Runs one batch of the pipeline holding the record's write lock, the copy caught up first. `failed` hears
+ * of a failure before the lock is released: releasing waits for the lock's whole group to end, and another
+ * record of the group may wait on this one (a command's parts).
+ */
+export const lockedProcess = async (locks: RecordLocks, room: PeerRoom, process: () => Promise<void>, failed?: (e: Error) => void): Promise<void> => {
   const name = room.record()
   const { state } = room
   const caught = await locks.lock(name, room.lastSeq(), state.bindingsSeq)
@@ -101,6 +105,9 @@ export const lockedProcess = async (locks: RecordLocks, room: PeerRoom, process:
     await process()
     // (its own commit's bindings are the copy's own)
     state.bindingsSeq = room.lastSeq()
+  } catch (e) {
+    failed?.(e as Error)
+    throw e
   } finally {
     try {
       await locks.release(name)

@@ -137,11 +137,11 @@ const NO_NOTES: ReadonlySet<string> = new Set()
 /** What one member may have waiting in a record's pipeline (README, "Security"). */
 export const MAX_WAITING_PER_PEER = { messages: 16_384, bytes: 16 * 1024 * 1024 }
 
-/** A fresh client id outside the server's range, for what the server writes for a sender alone (it
- * comes back, if ever, as part of that sender's state, and is then bound to it). */
 /** Conflict entries of other instances' commits a copy keeps until it takes in those commits. */
 const MAX_HELD_RECEIPTS = 256
 
+/** A fresh client id outside the server's range, for what the server writes for a sender alone (it
+ * comes back, if ever, as part of that sender's state, and is then bound to it). */
 const senderScratchClient = (): number => SERVER_CLIENT_RANGE + Math.floor(Math.random() * (0xffffffff - SERVER_CLIENT_RANGE))
 
 export class Room {
@@ -418,7 +418,7 @@ export class Room {
 
   /**
    * What integrating `update` from `member` as a part of an accepted command would do, found on a copy of
-   * the document (nothing here changes). Call it from `CommandGate.arrive`, when the room is waiting.
+   * the document (nothing here changes). Call it once the room called `CommandGate.decide`, while it waits.
    */
   trial (member: RoomMember, update: Uint8Array, command: { target: string, statecode: number }): PartTrial {
     // The same check step, in the same order, as the part gets when it is integrated.
@@ -516,7 +516,9 @@ export class Room {
         if (this.storage.locks === undefined) {
           await processBatch()
         } else {
-          await lockedProcess(this.storage.locks, this.peer, processBatch)
+          // (Nothing may be awaited between the part's arrival and asking for the lock: the parts of a
+          // command ask in one turn, so that one transaction takes their locks in one order.)
+          await lockedProcess(this.storage.locks, this.peer, processBatch, e => { if (part !== undefined && part.decision === undefined) part.gate.fail(e) })
           afterBatch(this.peer)
         }
       }
