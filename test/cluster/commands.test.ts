@@ -14,7 +14,7 @@ import { readRecord } from '../../src/docs/record.ts'
 import type { Receipt } from '../../src/protocol/receipts.ts'
 import { openPgStores, type PgStores } from '../../src/server/storage/pg-stores.ts'
 import { loadCatalog } from '../../src/docs/catalog.ts'
-import { startServerProcess, type ServerProcess } from '../helpers/process.ts'
+import { startServerProcess, stopCluster, type ServerProcess } from '../helpers/process.ts'
 import { REDIS_URL, requireRedis, tempSchema, type TempSchema } from '../helpers/pg.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 
@@ -37,12 +37,7 @@ beforeAll(async () => {
   stores = await openPgStores(schema.url, catalog, { maxAttachmentBytes: 1024, poolSize: 1 })
 }, 120_000)
 
-afterAll(async () => {
-  await Promise.all(instances.map(i => i.kill('SIGKILL')))
-  await stores?.close()
-  await schema?.dispose()
-  if (dir !== '') rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => stopCluster(instances, stores, schema, dir))
 
 const tokenOf = async (port: number, login: string): Promise<string> => {
   const r = await fetch(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login, password: 'demo' }) })

@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadCatalog } from '../../src/docs/catalog.ts'
@@ -17,7 +17,7 @@ import { Reason } from '../../src/protocol/receipts.ts'
 import { decodeSyncMessage, encodeSyncStep1 } from '../../src/protocol/sync-messages.ts'
 import { openPgStores, type PgStores } from '../../src/server/storage/pg-stores.ts'
 import { until } from '../helpers/server.ts'
-import { startServerProcess, type ServerProcess } from '../helpers/process.ts'
+import { startServerProcess, stopCluster, type ServerProcess } from '../helpers/process.ts'
 import { REDIS_URL, requireRedis, tempSchema, type TempSchema } from '../helpers/pg.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { rawAt, type Raw } from '../security/support.ts'
@@ -53,12 +53,7 @@ beforeAll(async () => {
   records = (await stores.pool.query<{ id: string }>(`SELECT id FROM rec_account WHERE ownerid = 'systemuser/u-alice' ORDER BY id LIMIT 4`)).rows.map(r => `account/${r.id}` as DocName)
 }, 120_000)
 
-afterAll(async () => {
-  await Promise.all(instances.map(i => i.kill('SIGKILL')))
-  await stores?.close()
-  await schema?.dispose()
-  if (dir !== '') rmSync(dir, { recursive: true, force: true })
-})
+afterAll(() => stopCluster(instances, stores, schema, dir))
 
 const tokens = new Map<string, string>()
 const tokenOf = async (login: string): Promise<string> => {
@@ -110,43 +105,42 @@ const processed = async (s: Raw): Promise<boolean> => {
 const iso = (ms: number): string => new Date(ms).toISOString()
 
 describe('two instances on PostgreSQL + Redis', () => {
-  it('send a superseded entry to the loser\'s socket on the instance that did not decide it', async () => {
-    const record = records[0]
+  /** Alice writes a value on instance 1, then bob, on instance 0, from a copy that had not seen hers and
+   * later by clock (`between` runs in between): instance 0 decides that bob's value supersedes alice's.
+   * Resolves with alice's socket and how many messages it had before bob wrote. */
+  const aliceThenBob = async (record: DocName, clients: number, between: (now: number) => Promise<void> = async () => {}): Promise<{ aliceSocket: Raw, from: number }> => {
     const aliceSocket = await socket(1, record, 'alice')
     const bobSocket = await socket(0, record, 'bob')
-    // Both copies from before either write: bob has not seen alice's value when he writes his, later by clock.
-    const aliceDoc = await copyOf(record, 0x4000001)
-    const bobDoc = await copyOf(record, 0x4000002)
+    const aliceDoc = await copyOf(record, clients + 1)
+    const bobDoc = await copyOf(record, clients + 2)
     const now = Date.now()
     await write(aliceSocket, record, aliceDoc, d => setField(d, account, 'telephone1', 'alice wrote', { by: 'u-alice', at: iso(now - 60_000) }))
     expect(await processed(aliceSocket)).toBe(true)
-    // Instance 0 decides bob's write: alice's value is superseded, and alice is on instance 1.
+    await between(now)
+    const from = aliceSocket.messages.length
     await write(bobSocket, record, bobDoc, d => setField(d, account, 'telephone1', 'bob wrote', { by: 'u-bob', at: iso(now - 30_000) }))
     expect(await processed(bobSocket)).toBe(true)
+    await until(() => aliceSocket.receipts().some(r => r.record === record && r.reason === Reason.superseded), 'alice\'s socket on instance 1 told her value was superseded', [], 10_000)
+    return { aliceSocket, from }
+  }
+
+  it('send a superseded entry to the loser\'s socket on the instance that did not decide it', async () => {
+    const record = records[0]
+    const { aliceSocket } = await aliceThenBob(record, 0x4000000)
     const stored = (await stores!.log.receipts('u-alice', 0, 1000)).filter(r => r.record === record && r.reason === Reason.superseded)
     expect(stored).toHaveLength(1)
-    await until(() => aliceSocket.receipts().some(r => r.record === record && r.reason === Reason.superseded), 'alice\'s socket on instance 1 told her value was superseded', [], 10_000)
     expect(aliceSocket.receipts().filter(r => r.reason === Reason.superseded)).toEqual([expect.objectContaining({ seq: stored[0].seq, attempted: 'alice wrote', kept: 'bob wrote' })])
   })
 
   it('send a superseded entry after the update that superseded the value, on an instance whose copy had to catch up first', async () => {
     const record = records[3]
-    const aliceSocket = await socket(1, record, 'alice')
-    const bobSocket = await socket(0, record, 'bob')
-    const aliceDoc = await copyOf(record, 0x4000011)
-    const bobDoc = await copyOf(record, 0x4000012)
-    const now = Date.now()
-    await write(aliceSocket, record, aliceDoc, d => setField(d, account, 'telephone1', 'alice wrote', { by: 'u-alice', at: iso(now - 60_000) }))
-    expect(await processed(aliceSocket)).toBe(true)
     // A commit no instance was told of: instance 1's copy is behind it when bob's commit is published.
-    const unheard = await copyOf(record, 0x4000013)
-    const sv = Y.encodeStateVector(unheard)
-    setField(unheard, account, 'websiteurl', 'https://unheard.example', { by: 'u-avery', at: iso(now - 45_000) })
-    await stores!.log.append(record, Y.encodeStateAsUpdate(unheard, sv))
-    const from = aliceSocket.messages.length
-    await write(bobSocket, record, bobDoc, d => setField(d, account, 'telephone1', 'bob wrote', { by: 'u-bob', at: iso(now - 30_000) }))
-    expect(await processed(bobSocket)).toBe(true)
-    await until(() => aliceSocket.receipts().some(r => r.record === record && r.reason === Reason.superseded), 'alice\'s socket told her value was superseded', [], 10_000)
+    const { aliceSocket, from } = await aliceThenBob(record, 0x4000010, async now => {
+      const unheard = await copyOf(record, 0x4000013)
+      const sv = Y.encodeStateVector(unheard)
+      setField(unheard, account, 'websiteurl', 'https://unheard.example', { by: 'u-avery', at: iso(now - 45_000) })
+      await stores!.log.append(record, Y.encodeStateAsUpdate(unheard, sv))
+    })
     // What alice's socket had received when the entry came shows bob's value already.
     const entry = aliceSocket.messages.findIndex((m, i) => i >= from && m[0] === MessageType.receipts)
     const seen = new Y.Doc()

@@ -2,7 +2,7 @@
 // server given a DATA_DIR (and no DATABASE_URL) runs on PostgreSQL + Redis instead: a new schema of the
 // test database, named in that folder so a restart over it finds the same (the run's end drops it).
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { spawnUntil, type Spawned } from '../../tools/spawn.ts'
@@ -37,4 +37,12 @@ export const startServerProcess = async (env: Record<string, string>): Promise<S
     env: { ...process.env, PORT: '0', ...store, ...env }, ready: /listening on http:\/\/[^:]+:(\d+)\//
   })
   return { ...s, port: Number(s.match[1]) }
+}
+
+/** Ends a cluster test: its instances killed, its store closed, its schema and folder removed. */
+export const stopCluster = async (instances: readonly ServerProcess[], stores: { close (): Promise<void> } | undefined, schema: { dispose (): Promise<void> } | undefined, dir: string): Promise<void> => {
+  await Promise.all(instances.map(i => i.kill('SIGKILL')))
+  await stores?.close()
+  await schema?.dispose()
+  if (dir !== '') rmSync(dir, { recursive: true, force: true })
 }
