@@ -19,6 +19,7 @@ import { openPgStores, type PgStores } from '../../src/server/storage/pg-stores.
 import { provider, synced, until } from '../helpers/server.ts'
 import { startServerProcess, type ServerProcess } from '../helpers/process.ts'
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.ts'
+import { loginTo, twoInstances } from '../helpers/cluster.ts'
 import { REDIS_URL, requireRedis, tempSchema, type TempSchema } from '../helpers/pg.ts'
 import { CloseCode } from '../../src/protocol/codes.ts'
 import { chance, int, pick, withSeed } from '../helpers/seed.ts'
@@ -42,12 +43,6 @@ const canonical = (v: unknown): string => v !== null && typeof v === 'object'
   ? Array.isArray(v) ? `[${v.map(canonical).join(',')}]` : `{${Object.keys(v).sort().map(k => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`
   : JSON.stringify(v)
 const stateOf = (name: DocName, doc: Y.Doc): string => canonical(readRecord(doc, entityOf(name)))
-
-const loginTo = async (port: number, user: string): Promise<string> => {
-  const r = await fetch(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: user, password: 'demo' }) })
-  if (r.status !== 200) throw new Error(`login of ${user} answered ${r.status}`)
-  return ((await r.json()) as { token: string }).token
-}
 
 describe('three instances on PostgreSQL + Redis', () => {
   it('lose nothing, stay identical and receipt each forbidden change once through a kill -9 and a Redis restart', async () => {
@@ -226,19 +221,9 @@ describe('three instances on PostgreSQL + Redis', () => {
   }, 300_000)
 
   it('carry a privilege change, a token revocation and presence from one instance to the sockets of another', async () => {
-    await requireRedis()
-    const dir = mkdtempSync(join(tmpdir(), 'fieldsync-cluster-'))
-    const schema = await tempSchema()
-    const instances: ServerProcess[] = []
-    const providers: WebsocketProvider[] = []
-    let stores: PgStores | undefined
+    const { instances, stores, record, providers, stop } = await twoInstances(catalog, 'fs-cluster')
     try {
-      const env = { DATABASE_URL: schema.url, REDIS_URL: REDIS_URL, REDIS_PREFIX: `fs-cluster-${schema.schema}`, DATA_DIR: dir, DEMO: '1', CUSTOM_ENTITIES: '' }
-      instances.push(...await Promise.all([0, 1].map(() => startServerProcess(env))))
       const [i0, i1] = instances.map(i => i.port)
-      stores = await openPgStores(schema.url, catalog, { maxAttachmentBytes: 1024, poolSize: 1 })
-      const id = (await stores.pool.query<{ id: string }>(`SELECT id FROM rec_account WHERE ownerid = 'systemuser/u-alice' ORDER BY id LIMIT 1`)).rows[0].id
-      const record = `account/${id}` as DocName
       const open = async (port: number, login: string): Promise<WebsocketProvider> => {
         const p = provider(`ws://127.0.0.1:${port}/sync`, record, new Y.Doc(), await loginTo(port, login))
         providers.push(p)
@@ -273,11 +258,7 @@ describe('three instances on PostgreSQL + Redis', () => {
       expect((await fetch(`http://127.0.0.1:${i0}/api/admin/users/u-carol/revoke-tokens`, { method: 'POST', headers: { authorization: `Bearer ${avery}` } })).status).toBe(200)
       expect(await receipts(carol)).toBe(401)
     } finally {
-      for (const p of providers) p.destroy()
-      await Promise.all(instances.map(i => i.kill('SIGKILL')))
-      await stores?.close()
-      await schema.dispose()
-      rmSync(dir, { recursive: true, force: true })
+      await stop()
     }
   }, 120_000)
 })

@@ -17,6 +17,7 @@ import { loadCatalog } from '../../src/docs/catalog.ts'
 import { startServerProcess, stopCluster, type ServerProcess } from '../helpers/process.ts'
 import { REDIS_URL, requireRedis, tempSchema, type TempSchema } from '../helpers/pg.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
+import { loginTo } from '../helpers/cluster.ts'
 
 const catalog = loadCatalog()
 const cleanups = useCleanups()
@@ -39,16 +40,10 @@ beforeAll(async () => {
 
 afterAll(() => stopCluster(instances, stores, schema, dir))
 
-const tokenOf = async (port: number, login: string): Promise<string> => {
-  const r = await fetch(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login, password: 'demo' }) })
-  if (r.status !== 200) throw new Error(`login of ${login} answered ${r.status}`)
-  return ((await r.json()) as { token: string }).token
-}
-
 const deviceOn = async (instance: number, login: string): Promise<FieldsyncDevice> => {
   const folder = mkdtempSync(join(tmpdir(), 'fieldsync-device-'))
   const port = instances[instance].port
-  const d = await FieldsyncDevice.open({ url: `ws://127.0.0.1:${port}`, token: await tokenOf(port, login), store: new SqliteLocalStore(join(folder, 'device.db')), WebSocket: WebSocket as unknown as new (url: string) => SocketLike })
+  const d = await FieldsyncDevice.open({ url: `ws://127.0.0.1:${port}`, token: await loginTo(port, login), store: new SqliteLocalStore(join(folder, 'device.db')), WebSocket: WebSocket as unknown as new (url: string) => SocketLike })
   cleanups.push(async () => { await d.close(); rmSync(folder, { recursive: true, force: true }) })
   return d
 }
@@ -63,7 +58,7 @@ describe('a command over several records on two instances', () => {
     await alice.sync()
     const lead = await alice.create('lead', { subject: 'Fleet renewal', companyname: 'Tailspin Toys', firstname: 'Kira', lastname: 'Ito', emailaddress1: 'kira@tailspin.example', budgetamount: 120000 })
     await alice.sync()
-    const res = await fetch(`http://127.0.0.1:${instances[0].port}/api/records/lead/${lead.split('/')[1]}/assign`, { method: 'POST', headers: { authorization: `Bearer ${await tokenOf(instances[0].port, 'alice')}`, 'content-type': 'application/json' }, body: JSON.stringify({ ownerid: 'team/t-north' }) })
+    const res = await fetch(`http://127.0.0.1:${instances[0].port}/api/records/lead/${lead.split('/')[1]}/assign`, { method: 'POST', headers: { authorization: `Bearer ${await loginTo(instances[0].port, 'alice')}`, 'content-type': 'application/json' }, body: JSON.stringify({ ownerid: 'team/t-north' }) })
     expect(res.status).toBe(200)
     await alice.sync()
     await nina.sync()

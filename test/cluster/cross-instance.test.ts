@@ -20,6 +20,7 @@ import { until } from '../helpers/server.ts'
 import { startServerProcess, stopCluster, type ServerProcess } from '../helpers/process.ts'
 import { REDIS_URL, requireRedis, tempSchema, type TempSchema } from '../helpers/pg.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
+import { loginTo } from '../helpers/cluster.ts'
 import { rawAt, type Raw } from '../security/support.ts'
 import { within } from '../security/sync-socket.ts'
 
@@ -59,9 +60,7 @@ const tokens = new Map<string, string>()
 const tokenOf = async (login: string): Promise<string> => {
   const known = tokens.get(login)
   if (known !== undefined) return known
-  const r = await fetch(`http://127.0.0.1:${ports[0]}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login, password: 'demo' }) })
-  if (r.status !== 200) throw new Error(`login of ${login} answered ${r.status}`)
-  const token = ((await r.json()) as { token: string }).token
+  const token = await loginTo(ports[0], login)
   tokens.set(login, token)
   return token
 }
