@@ -20,6 +20,11 @@ import { newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, no
 import { parseDocName } from '../ids.ts'
 import { unexpectedCase } from '../errors.ts'
 
+
+/** What an accepted command lets its parts do: move the target's statecode to `statecode`; point lookups
+ * at `records` (the command's parts) before they exist. */
+export interface CommandGrant { readonly target: string, readonly statecode: number, readonly records: readonly string[] }
+
 export interface DecideContext {
   readonly entity: EntityDef
   /** `<entity>/<id>` of the record the update is for */
@@ -36,8 +41,9 @@ export interface DecideContext {
   /** the size of attachment content if `userId` uploaded it completely: a note may only point at
    * content its author uploaded (undefined otherwise, whoever else did) */
   readonly blobSize?: (userId: string, hash: string) => number | undefined
-  /** set while integrating a part of an accepted command: the target's statecode may move to `statecode` */
-  readonly command?: { readonly target: string, readonly statecode: number }
+  /** set while integrating a part of an accepted command: the target's statecode may move to `statecode`;
+   * `records` are the command's parts (a lookup may point at one that does not exist yet: the command creates it) */
+  readonly command?: CommandGrant
   /** the server's clock (UTC date-time) when deciding; note times are checked against it (default: the system clock) */
   readonly now?: string
   /**
@@ -148,7 +154,7 @@ const lookupProblem = (ctx: DecideContext, attr: AttributeDef, value: unknown): 
   if (target === null) return { reason: Reason.invalidValue, message: `${attr.name} expects a reference "<entity>/<id>"` }
   const owner = ctx.ownershipOf?.(value)
   const unreadable: Denial = { reason: Reason.invalidValue, message: `${attr.name}: ${value} does not exist or you may not read it` }
-  if (owner === undefined) return ctx.command !== undefined && ctx.ownershipOf !== undefined ? null : unreadable
+  if (owner === undefined) return ctx.command?.records.includes(value) === true && ctx.ownershipOf !== undefined ? null : unreadable
   if (!mayAccess(ctx.ix, ctx.userId, 'read', target.entity, owner).allowed) return unreadable
   const d = privilege(ctx, 'appendTo', owner, Reason.noWritePrivilege, target.entity)
   return d === null ? null : { reason: d.reason, message: `${attr.name}: no appendTo on ${value}: ${d.message}` }

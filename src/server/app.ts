@@ -12,7 +12,7 @@ import type { Security } from './security.ts'
 import { adminRoutes } from './admin-routes.ts'
 import { recordRoutes, storedOwnership } from './record-routes.ts'
 import type { ServerConfig } from './config.ts'
-import { requireToken } from './auth.ts'
+import { requireToken, tokenOf, type Principal } from './auth.ts'
 import { Authenticator } from './authenticator.ts'
 import { authRoutes } from './auth-routes.ts'
 import type { ExternalVerifier } from './oidc.ts'
@@ -144,6 +144,26 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   wss.options.maxPayload = config.maxFrameBytes
   const authenticator = new Authenticator({ security, secret, config, clock: deps.clock, external: deps.external })
   const auth = requireToken(token => authenticator.authenticate(token))
+  // Open sockets by user, with the token each was opened with: when sign-ins of a user end (revoked,
+  // signed out), the sockets whose tokens are no longer taken close with 4401 at once.
+  const openSockets = new Map<string, Set<{ readonly token: string, readonly expire: () => void }>>()
+  const track = (principal: Principal, token: string, expire: () => void): (() => void) => {
+    const entry = { token, expire }
+    let set = openSockets.get(principal.userId)
+    if (set === undefined) { set = new Set(); openSockets.set(principal.userId, set) }
+    set.add(entry)
+    return () => { set.delete(entry); if (set.size === 0 && openSockets.get(principal.userId) === set) openSockets.delete(principal.userId) }
+  }
+  const stopTracking = authenticator.onSignInsEnded(userId => {
+    // A disabled user holds no privileges: /sync sockets have closed (4403) and devices are being sent
+    // their evictions, which closing them now would cut short (nothing else reaches them, no edit lands).
+    if (security.index.user(userId)?.disabled === true) return
+    for (const s of [...openSockets.get(userId) ?? []]) {
+      const taken = authenticator.stillTaken(s.token)
+      if (taken === false) s.expire()
+      else if (taken === undefined) void authenticator.authenticate(s.token).then(a => { if (!a.ok) s.expire() }, () => {})
+    }
+  })
 
   app.onError(answerError)
 
@@ -163,20 +183,23 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   app.route('/auth', authRoutes(authenticator, security, { demo: config.demo, trustProxy: config.trustProxy }))
 
   // A record's document, or (with an attribute) the document of one of its secured fields.
-  const syncSocket = upgradeWebSocket(syncEvents({ catalog, security, rooms, maxSendBufferBytes: config.maxSendBufferBytes }))
+  const syncSocket = upgradeWebSocket(syncEvents({ catalog, security, rooms, maxSendBufferBytes: config.maxSendBufferBytes, track }))
   app.get('/sync/:entity/:id', auth, syncSocket)
   app.get('/sync/:entity/:id/:attribute', auth, syncSocket)
 
   app.get('/device', auth, upgradeWebSocket(c => {
     const principal = c.get('principal')
+    const token = tokenOf(c.req.header('authorization'), c.req.query('token'))
     let session: DeviceSession | null = null
     let guard: SocketGuard | null = null
+    let untrack: (() => void) | undefined
     return {
       onOpen (_evt, ws) {
         const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: config.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => session?.close() })
         session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, holdings, scopeRows, projection, receipts, now, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
           b => socket.send(b), (code, reason) => socket.close(code, reason), () => socket.drained())
         sessions.add(session)
+        if (token !== undefined) untrack = track(principal, token, () => socket.expire('the sign-in ended'))
       },
       onMessage (evt, ws) {
         if (session === null) return
@@ -184,6 +207,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
         session.receive(new Uint8Array(evt.data))
       },
       onClose () {
+        untrack?.()
         guard?.dispose()
         if (session !== null) { session.close(); sessions.delete(session) }
         security.setDelivered(principal.userId, security.index.version)
@@ -214,6 +238,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       await placing
       clearInterval(uploadSweep)
       unsubscribe()
+      stopTracking()
       rooms.events.off('committed', onCommitted)
       // Close every socket and wait for the close handshakes (bounded), so their handlers run now.
       const closing = [...wss.clients].map(ws => new Promise<void>(resolve => {

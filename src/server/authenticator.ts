@@ -76,6 +76,8 @@ export class Authenticator {
   private readonly verified = new Map<string, Verified>()
   private dummyHash: Promise<string> | undefined
   private demoHash: Promise<string> | undefined
+  /** told when sign-ins of a user may have ended: that user's open sockets check their tokens */
+  private readonly endedListeners = new Set<(userId: string) => void>()
 
   constructor (opts: AuthenticatorOptions) {
     this.security = opts.security
@@ -130,9 +132,29 @@ export class Authenticator {
     return v.session === undefined || this.sessions.live(v.session) !== undefined
   }
 
+  /** Whether `token` (one that was taken before) is still taken, answered now from the tokens already
+   * verified (a socket's token was verified when it opened); undefined when it is not among them. */
+  stillTaken (token: string): boolean | undefined {
+    const v = this.verified.get(token)
+    if (v === undefined) return undefined
+    return (v.expiresAt === undefined || v.expiresAt > this.clock()) && this.stillValid(v)
+  }
+
+  /** `l` is told (synchronously) when sign-ins of a user may have ended (revoked, signed out, a reused
+   * refresh token, the oldest past the limit): sockets opened with their tokens must close. */
+  onSignInsEnded (l: (userId: string) => void): () => void {
+    this.endedListeners.add(l)
+    return () => this.endedListeners.delete(l)
+  }
+
+  private ended (userId: string): void {
+    for (const l of this.endedListeners) l(userId)
+  }
+
   /** Signs `user` in: a new session, its first token and refresh token (dev-login, password sign-in, the printed admin token). */
   async issue (user: User): Promise<Issued> {
     const { session, refreshToken } = this.sessions.start(user.id)
+    this.ended(user.id) // the user's oldest sign-in ends past MAX_SESSIONS_PER_USER
     return { ...await this.tokenFor(user, session.id, session.expiresAt), refreshToken }
   }
 
@@ -180,14 +202,21 @@ export class Authenticator {
   /** A new token and refresh token for a refresh token (`POST /auth/refresh` with `{refreshToken}`). */
   async renewSession (refreshToken: string): Promise<Renewed> {
     const r = this.sessions.renew(refreshToken)
-    if (!r.ok) return { ok: false, status: 401, message: r.why }
+    if (!r.ok) {
+      if (r.ended !== undefined) this.ended(r.ended) // a reused refresh token ended its sign-in
+      return { ok: false, status: 401, message: r.why }
+    }
     const user = this.security.index.user(r.session.userId)
     if (user === undefined || user.disabled === true) return { ok: false, status: 401, message: 'the sign-in ended: sign in again' }
     return { ok: true, issued: { ...await this.tokenFor(user, r.session.id, r.session.expiresAt), refreshToken: r.refreshToken } }
   }
 
   /** Ends a sign-in: its refresh token and every token of it stop working. */
-  signOut (session: string): void { this.sessions.end(session) }
+  signOut (session: string): void {
+    const userId = this.sessions.live(session)?.userId
+    this.sessions.end(session)
+    if (userId !== undefined) this.ended(userId)
+  }
 
   /** Sets (or replaces) a user's password. */
   async setPassword (userId: string, password: string): Promise<void> {
@@ -197,6 +226,7 @@ export class Authenticator {
   /** Every token of the user issued so far stops working, and every sign-in of theirs ends. */
   revokeTokens (userId: string): void {
     this.security.credentials.revokeTokens(userId)
+    this.ended(userId)
   }
 
   private dummy (): Promise<string> {

@@ -111,7 +111,8 @@ export class CommandRunner {
     const targetEntity = this.catalog.entities.get(parseDocName(req.target)?.entity ?? '')
     // Not a state command: decideCommand refuses it; the grant then matches no statecode.
     const statecode = isStateCommand(req.command) ? STATE_AFTER[req.command] : -1
-    const grant = { target: req.target, statecode }
+    // A lookup may point at a part's record before it exists (the command creates it), at no other.
+    const grant = { target: req.target, statecode, records: req.parts.map(p => p.record) }
     const trials: TrialPart[] = []
     for (const { room, part } of parts) {
       const t = room.trial(part.member, part.update, grant)

@@ -4,7 +4,7 @@
 
 import * as encoding from 'lib0/encoding'
 import type { Catalog } from '../docs/catalog-types.ts'
-import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
+import { fieldDocName, parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { fieldPermission, mayAccess, type ModelIndex } from '../authz/decide.ts'
 import { rowOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import type { Metadata } from '../metadata/metadata.ts'
@@ -318,7 +318,15 @@ export class DeviceSession {
     if (this.deviceId === null) return
     const { holdings } = this.deps
     if (!holdings.tracks(this.deviceId, name) && !this.sending.has(name)) return
-    this.revokeUnreadable(this.deps.security.index, [name])
+    const ix = this.deps.security.index
+    this.revokeUnreadable(ix, [name])
+    // A record out of reach (a reassignment) takes its secured fields' documents with it, held or being sent.
+    if (this.revoked.has(name) && parseFieldDocName(name) === null) {
+      const device = this.deviceId
+      const entity = name.slice(0, name.indexOf('/'))
+      const fields = ix.model.securedFields.filter(f => f.startsWith(`${entity}.`)).map(f => fieldDocName(name, f.slice(entity.length + 1)))
+      this.revokeUnreadable(ix, fields.filter(n => holdings.tracks(device, n) || this.sending.has(n)))
+    }
     if (this.revoked.has(name) || this.liveQueued || this.fullCycleQueued) return
     if (!holdings.holds(this.deviceId, name)) return
     this.liveQueued = true

@@ -25,6 +25,10 @@ const DismissBody = v.object({ seqs: v.pipe(v.array(v.pipe(v.number(), v.integer
 /** 1,000 seqs of 16 digits take 17 KB: a bigger body is refused while it streams in, not parsed whole. */
 const MAX_DISMISS_BODY_BYTES = 64 * 1024
 
+/** Assign, share and associate bodies are a few short strings: a bigger body is refused while it streams in. */
+const MAX_RECORD_BODY_BYTES = 16 * 1024
+const recordBodyLimit = bodyLimit({ maxSize: MAX_RECORD_BODY_BYTES, onError: c => c.json({ error: `a body here may have at most ${MAX_RECORD_BODY_BYTES} bytes` }, 413) })
+
 /** The owner of a stored record (`<entity>/<id>`) from its projected row; undefined when there is none. */
 export const storedOwnership = (projection: Pick<ProjectionReader, 'row'>, name: string): RecordOwnership | undefined => {
   const ref = parseDocName(name)
@@ -116,9 +120,15 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
     return c.json(isPointer(asked) ? pointerRow(asked, entity, shown) : shown)
   })
 
-  app.post('/records/:entity/:id/assign', async c => {
+  /** The activity pointer has no records of its own (read, delete): its records are assigned and shared as the activity they are. */
+  const notPointer = (entity: EntityDef, row: Row, what: string): void => {
+    if (isPointer(entity)) throw new HTTPException(400, { message: `${entity.name} has no records of its own: ${what} ${String(row.activitytypecode)}/${String(row.id)}` })
+  }
+
+  app.post('/records/:entity/:id/assign', recordBodyLimit, async c => {
     const entity = entityOf(c.req.param('entity'))
     const row = rowOrThrow(entity, c.req.param('id'))
+    notPointer(entity, row, 'assign')
     const body = await c.req.json().catch(() => null) as { ownerid?: unknown } | null
     const ix = security.index
     const owner = ownerUnit(ix, body?.ownerid)
@@ -144,7 +154,7 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
   // Associations through N:N relationships are read-only for devices (they are not part of a record
   // document); 1:N associations are made by setting the lookup on the related record.
   for (const action of ['associate', 'disassociate'] as const) {
-    app.post(`/records/:entity/:id/${action}`, async c => {
+    app.post(`/records/:entity/:id/${action}`, recordBodyLimit, async c => {
       const entity = entityOf(c.req.param('entity'))
       rowOrThrow(entity, c.req.param('id'))
       const body = await c.req.json().catch(() => null) as { relationship?: unknown } | null
@@ -155,9 +165,10 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
     })
   }
 
-  app.put('/records/:entity/:id/shares', async c => {
+  app.put('/records/:entity/:id/shares', recordBodyLimit, async c => {
     const entity = entityOf(c.req.param('entity'))
     const row = rowOrThrow(entity, c.req.param('id'))
+    notPointer(entity, row, 'share')
     const body = await c.req.json().catch(() => null)
     const d = mayAccess(security.index, c.get('principal').userId, 'share', entity.name, ownership(entity, row))
     if (!d.allowed) throw new HTTPException(403, { message: d.why })

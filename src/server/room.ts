@@ -14,6 +14,7 @@ import { metaOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import { attributeOf } from '../docs/catalog-types.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { projectUpdate, revertForSender, type ProjectContext } from '../projection/project.ts'
+import type { CommandGrant } from '../projection/decide-changes.ts'
 import type { ConflictStrategy } from '../metadata/conflict-strategies.ts'
 import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
 import { rowOf, sqlValue } from '../projection/rows.ts'
@@ -54,7 +55,7 @@ export type Origin =
 
 /** What the command coordinator decided for one part of a multi-record command. */
 export type PartDecision =
-  | { readonly kind: 'accept', readonly command: { readonly target: string, readonly statecode: number } }
+  | { readonly kind: 'accept', readonly command: CommandGrant }
   | { readonly kind: 'reject', readonly command: string, readonly reason: ReasonCode, readonly message: string }
   /** not decided (another part's record failed): nothing is integrated; the device sends it again */
   | { readonly kind: 'abort' }
@@ -420,7 +421,7 @@ export class Room {
    * What integrating `update` from `member` as a part of an accepted command would do, found on a copy of
    * the document (nothing here changes). Call it once the room called `CommandGate.decide`, while it waits.
    */
-  trial (member: RoomMember, update: Uint8Array, command: { target: string, statecode: number }): PartTrial {
+  trial (member: RoomMember, update: Uint8Array, command: CommandGrant): PartTrial {
     // The same check step, in the same order, as the part gets when it is integrated.
     const admission = this.admit(member, update)
     if (!admission.ok) return { ok: false, ...this.trialRefusal(admission), missing: admission.problem === 'missing-dependencies' }

@@ -14,7 +14,7 @@ export const MAX_SESSIONS_PER_USER = 50
 
 export type Renewal =
   | { readonly ok: true, readonly session: SignInSession, readonly refreshToken: string }
-  | { readonly ok: false, readonly why: string }
+  | { readonly ok: false, readonly why: string, /** the user whose sign-in this ended (a reused token) */ readonly ended?: string }
 
 const TOKEN = /^([A-Za-z0-9_-]{22})\.(\d{1,15})\.([A-Za-z0-9_-]{43})$/
 
@@ -70,7 +70,7 @@ export class Sessions {
     if (n === s.counter - 1 && now - s.rotatedAt <= REFRESH_GRACE_MS) return { ok: true, session: s, refreshToken: this.tokenOf(s) }
     // A token spent before: someone else holds a copy. Neither holder may go on.
     this.store.endSession(id)
-    return { ok: false, why: 'this refresh token was already used: the sign-in is ended, sign in again' }
+    return { ok: false, why: 'this refresh token was already used: the sign-in is ended, sign in again', ended: s.userId }
   }
 
   /** The session a refresh token names, if the token is genuine (spent or not). */

@@ -26,6 +26,8 @@ export interface SocketGuard {
   /** Sends `bytes`; a socket whose backlog already exceeds the limit is closed with 4408 instead. */
   send (bytes: Uint8Array): void
   close (code: CloseCodeValue, reason: string): void
+  /** Closes the socket with 4401 as if its token had expired (its sign-in ended), telling `closing` first. */
+  expire (reason: string): void
   /** While the backlog is above half the limit: resolves once the socket has drained (or closed). */
   drained (): Promise<void> | undefined
   /** Clears the timers; call when the socket has closed. */
@@ -71,6 +73,7 @@ export const guardSocket = (ws: WebSocket, opts: SocketGuardOptions): SocketGuar
       ws.send(bytes)
     },
     close,
+    expire (reason) { closeOwn(CloseCode.tokenExpired, reason) },
     drained () {
       if (ws.readyState !== OPEN || ws.bufferedAmount <= max / 2) return undefined
       // The net.Socket under ws says when its write buffer has emptied.

@@ -16,7 +16,7 @@ import type { Room, RoomMember } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import { guardSocket, type SocketGuard } from './socket-guard.ts'
-import type { Principal } from './auth.ts'
+import { tokenOf, type Principal } from './auth.ts'
 
 export interface SyncAdapterDeps {
   readonly catalog: Catalog
@@ -24,6 +24,8 @@ export interface SyncAdapterDeps {
   readonly rooms: Rooms
   /** the most a socket may have unsent (README, MAX_SEND_BUFFER_BYTES) */
   readonly maxSendBufferBytes: number
+  /** registers an open socket of `principal` opened with `token`; `expire` closes it when its sign-in ends. Returns the unregistration. */
+  readonly track?: (principal: Principal, token: string, expire: () => void) => () => void
 }
 
 /** What a /sync connection sends: y-websocket frames over a guarded socket. */
@@ -123,11 +125,14 @@ export const syncEvents = (deps: SyncAdapterDeps) => async (c: Context): Promise
   let room: Room | null = null
   let member: RoomMember | null = null
   let guard: SocketGuard | null = null
+  let untrack: (() => void) | undefined
+  const token = tokenOf(c.req.header('authorization'), c.req.query('token'))
   const early: Uint8Array[] = []
   return {
     onOpen (_evt, ws) {
       // A slow consumer or an expired token: the member leaves the record now, not after the handshake.
       const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: deps.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => { if (room !== null && member !== null) room.leave(member) } })
+      if (token !== undefined) untrack = deps.track?.(principal, token, () => socket.expire('the sign-in ended'))
       const m = member = syncMember({ principal: principal.userId, delivered, wantsReceipts, send: b => socket.send(b), close: (code, reason) => socket.close(code, reason) })
       const r = rooms.get(name)
       // The room may have been unloaded and reloaded since the upgrade check: join once it is ready.
@@ -147,6 +152,7 @@ export const syncEvents = (deps: SyncAdapterDeps) => async (c: Context): Promise
       else deliver(room, member, f)
     },
     onClose () {
+      untrack?.()
       guard?.dispose()
       if (room !== null && member !== null) room.leave(member)
       rooms.released(name)

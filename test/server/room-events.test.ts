@@ -95,7 +95,7 @@ describe('a command part is a submission', () => {
     const { room } = await setup()
     const alice = recordingMember('u-alice', { device: 'alice-device-1' })
     room.join(alice)
-    const command = { target: 'lead/l1', statecode: 1 }
+    const command = { target: 'lead/l1', statecode: 1, records: ['lead/l1'] }
     const accepted = gate({ kind: 'accept', command })
     const part = edit(copy(room), d => setField(d, account, 'telephone1', '+47 part', { by: 'u-alice', at: AT }))
     expect(await room.submit(alice, { kind: 'command-part', update: part, gate: accepted })).toEqual({ kind: 'committed', receipts: [] })
@@ -127,7 +127,7 @@ describe('a command part is a submission', () => {
     const part = room.submit(alice, {
       kind: 'command-part',
       update: edit(d, x => setField(x, account, 'telephone1', '+47 part', { by: 'u-alice', at: AT })),
-      gate: { arrive: async () => { order.push('arrive') }, decide: async () => { order.push('decide'); return { kind: 'accept', command: { target: 'lead/l1', statecode: 1 } } }, fail: e => { throw e } }
+      gate: { arrive: async () => { order.push('arrive') }, decide: async () => { order.push('decide'); return { kind: 'accept', command: { target: 'lead/l1', statecode: 1, records: ['lead/l1'] } } }, fail: e => { throw e } }
     }).then(() => order.push('part'))
     const after = room.submit(alice, edit(d, x => setField(x, account, 'telephone1', '+47 after', { by: 'u-alice', at: AT }))).then(() => order.push('after'))
     await Promise.all([first, part, after])
@@ -147,7 +147,7 @@ describe('a command part\'s trial', () => {
     await room.submit(alice, edit(d, x => setField(x, account, 'telephone1', '+47 alice', { by: 'u-alice', at: AT })))
     // bob sends under alice's client id, and writes a root the record layout does not have
     const part = edit(d, x => x.getMap('not-a-record-part').set('x', 1))
-    const t = room.trial(bob, part, { target: 'lead/l1', statecode: 1 })
+    const t = room.trial(bob, part, { target: 'lead/l1', statecode: 1, records: ['lead/l1'] })
     expect(t).toMatchObject({ ok: false, reason: Reason.foreignClientId, missing: false })
     // what submit does with the same update: refused for the client id (a receipt saying so)
     const s = await room.submit(bob, part)
@@ -156,6 +156,6 @@ describe('a command part\'s trial', () => {
     const own = new Y.Doc()
     Y.applyUpdate(own, Y.encodeStateAsUpdate(room.doc))
     const outside = edit(own, x => x.getMap('not-a-record-part').set('x', 1))
-    expect(room.trial(bob, outside, { target: 'lead/l1', statecode: 1 })).toMatchObject({ ok: false, reason: Reason.invalidValue, missing: false, message: expect.stringContaining('not-a-record-part') })
+    expect(room.trial(bob, outside, { target: 'lead/l1', statecode: 1, records: ['lead/l1'] })).toMatchObject({ ok: false, reason: Reason.invalidValue, missing: false, message: expect.stringContaining('not-a-record-part') })
   })
 })
