@@ -225,7 +225,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       if (config.redis !== undefined) {
         if (deps.serverClient === undefined) throw new Error('fan-out between instances needs the instance\'s server client id (shared storage)')
         if (storage.locks === undefined) throw new Error('fan-out between instances needs storage they share (record locks)')
-        fanOut = await startFanOut({ ...config.redis, instance: deps.serverClient, rooms, security, feed: deps.feed, locks: storage.locks })
+        fanOut = await startFanOut({ ...config.redis, instance: deps.serverClient, rooms, security, feed: deps.feed, locks: storage.locks, signIns: authenticator })
       }
       await place()
       return new Promise(resolve => {

@@ -76,8 +76,9 @@ export class Authenticator {
   private readonly verified = new Map<string, Verified>()
   private dummyHash: Promise<string> | undefined
   private demoHash: Promise<string> | undefined
-  /** told when sign-ins of a user may have ended: that user's open sockets check their tokens */
-  private readonly endedListeners = new Set<(userId: string) => void>()
+  /** told when sign-ins of a user may have ended: that user's open sockets check their tokens (`here`:
+   * ended through this instance, not heard of from another) */
+  private readonly endedListeners = new Set<(userId: string, here: boolean) => void>()
 
   constructor (opts: AuthenticatorOptions) {
     this.security = opts.security
@@ -142,13 +143,18 @@ export class Authenticator {
 
   /** `l` is told (synchronously) when sign-ins of a user may have ended (revoked, signed out, a reused
    * refresh token, the oldest past the limit): sockets opened with their tokens must close. */
-  onSignInsEnded (l: (userId: string) => void): () => void {
+  onSignInsEnded (l: (userId: string, here: boolean) => void): () => void {
     this.endedListeners.add(l)
     return () => this.endedListeners.delete(l)
   }
 
+  /** Another instance ended sign-ins of `userId` (heard over the fan-out): this one's sockets check theirs. */
+  endedElsewhere (userId: string): void {
+    for (const l of this.endedListeners) l(userId, false)
+  }
+
   private ended (userId: string): void {
-    for (const l of this.endedListeners) l(userId)
+    for (const l of this.endedListeners) l(userId, true)
   }
 
   /** Signs `user` in: a new session, its first token and refresh token (dev-login, password sign-in, the printed admin token). */

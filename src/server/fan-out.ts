@@ -1,6 +1,7 @@
 // Fan-out between server instances over Redis pub/sub (README, "More than one instance"): after each
 // commit an instance publishes "record R reached log position N" with the update bytes, the client ids it
-// bound and its conflict entries for other users' sockets; security changes and presence go the same way.
+// bound and its conflict entries for other users' sockets; security changes, presence and ended sign-ins
+// go the same way.
 // Redis carries nothing that storage does not hold: an instance applies a published update only when it
 // is the next one its copy expects, and catches up from storage otherwise and after every reconnect, so a
 // lost message or a Redis restart loses nothing (but a conflict entry pushed live: it waits in storage).
@@ -32,6 +33,12 @@ export interface FanOutOptions {
   readonly locks: RecordLocks
   /** how often (ms); default SWEEP_MS */
   readonly sweepMs?: number
+  /** sign-ins ended on one instance (a revoked phone, a sign-out): every instance's sockets of that
+   * user check their tokens */
+  readonly signIns?: {
+    onSignInsEnded (l: (userId: string, here: boolean) => void): () => void
+    endedElsewhere (userId: string): void
+  }
 }
 
 export interface FanOut {
@@ -81,7 +88,7 @@ const HEARD_MARGIN = 10_000
 
 /** Connects to Redis and starts relaying; resolves once subscribed. */
 export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
-  const channel = { records: `${o.prefix}:records`, security: `${o.prefix}:security`, presence: `${o.prefix}:presence` }
+  const channel = { records: `${o.prefix}:records`, security: `${o.prefix}:security`, presence: `${o.prefix}:presence`, signIns: `${o.prefix}:sign-ins` }
   // Publishing never queues while Redis is away (peers catch up from storage when it is back).
   const pub = new Redis(o.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true })
   const sub = new Redis(o.url, { lazyConnect: true })
@@ -94,7 +101,7 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
   pub.on('error', report('publish'))
   sub.on('error', report('subscribe'))
   await Promise.all([pub.connect(), sub.connect()])
-  await sub.subscribe(channel.records, channel.security, channel.presence)
+  await sub.subscribe(channel.records, channel.security, channel.presence, channel.signIns)
   // After a reconnect (ioredis subscribes again) whatever was published meanwhile is read from storage.
   // The newest log position this instance knows every record's change through (its own commits and
   // what it heard): after a reconnect, every record changed since is caught up or announced.
@@ -132,6 +139,13 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
     encoding.writeVarUint(enc, ix.version)
     send(channel.security, encoding.toUint8Array(enc))
   })
+  const offSignIns = o.signIns?.onSignInsEnded((userId, here) => {
+    if (!here) return
+    const enc = encoding.createEncoder()
+    encoding.writeVarUint(enc, o.instance)
+    encoding.writeVarString(enc, userId)
+    send(channel.signIns, encoding.toUint8Array(enc))
+  })
   o.rooms.events.on('committed', onCommitted)
   o.rooms.events.on('committed', onHeard)
   o.rooms.events.on('presence', onPresence)
@@ -153,6 +167,8 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
         o.rooms.find(record)?.relayPresence(decoding.readVarUint8Array(d))
       } else if (name === channel.security) {
         o.security.refresh()
+      } else if (name === channel.signIns) {
+        o.signIns?.endedElsewhere(decoding.readVarString(d))
       }
     } catch (e) {
       // Only instances publish here; a message that does not decode is a bug or a foreign writer.
@@ -178,6 +194,7 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
       o.rooms.events.off('committed', onHeard)
       o.rooms.events.off('presence', onPresence)
       offSecurity()
+      offSignIns?.()
       await Promise.allSettled([sub.quit(), pub.quit()])
       sub.disconnect()
       pub.disconnect()

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import WebSocket from 'ws'
 import type { WebsocketProvider } from 'y-websocket'
 import { loadCatalog } from '../../src/docs/catalog.ts'
 import { addNote, readRecord, setField } from '../../src/docs/record.ts'
@@ -251,12 +252,17 @@ describe('three instances on PostgreSQL + Redis', () => {
       const roles = await fetch(`http://127.0.0.1:${i0}/api/admin/users/u-nina/roles`, { method: 'PUT', headers: { authorization: `Bearer ${avery}`, 'content-type': 'application/json' }, body: JSON.stringify({ roles: [] }) })
       expect(roles.status).toBe(200)
       await until(() => closes.includes(CloseCode.readRevoked), 'nina closed with 4403 on instance 1', [], 10_000)
-      // a token revoked on instance 0 is refused on instance 1 at once
+      // a token revoked on instance 0 is refused on instance 1 at once, and a socket opened with it there closes (4401)
       const carol = await loginTo(i1, 'carol')
       const receipts = (token: string): Promise<number> => fetch(`http://127.0.0.1:${i1}/api/receipts`, { headers: { authorization: `Bearer ${token}` } }).then(r => r.status)
       expect(await receipts(carol)).toBe(200)
+      const carolsDevice = new WebSocket(`ws://127.0.0.1:${i1}/device?token=${carol}`)
+      carolsDevice.on('error', () => {})
+      const carolClosed = new Promise<number>(resolve => carolsDevice.on('close', code => resolve(code)))
+      await new Promise(resolve => carolsDevice.on('open', resolve))
       expect((await fetch(`http://127.0.0.1:${i0}/api/admin/users/u-carol/revoke-tokens`, { method: 'POST', headers: { authorization: `Bearer ${avery}` } })).status).toBe(200)
       expect(await receipts(carol)).toBe(401)
+      expect(await Promise.race([carolClosed, new Promise(resolve => setTimeout(() => resolve('still open after 10 s'), 10_000).unref())])).toBe(CloseCode.tokenExpired)
     } finally {
       await stop()
     }
