@@ -22,6 +22,8 @@ export const ErrorCode = {
   blobOffset: 'blob-offset',
   /** an attachment above the server's limit (HTTP 413) */
   blobTooLarge: 'blob-too-large',
+  /** an upload that would take its user's attachments past their quota (HTTP 413) */
+  blobQuota: 'blob-quota',
   /** uploaded content that does not match its hash (HTTP 422) */
   blobHashMismatch: 'blob-hash-mismatch',
   /** device SDK: the last metadata forbids the change; `reason` is the receipt reason code the server would give */

@@ -57,6 +57,7 @@ export const CLOSE_CODE: Readonly<Record<ErrorCodeValue, CloseCodeValue>> = {
   'blob-invalid': CloseCode.internalError,
   'blob-offset': CloseCode.internalError,
   'blob-too-large': CloseCode.internalError,
+  'blob-quota': CloseCode.internalError,
   'blob-hash-mismatch': CloseCode.internalError,
   'offline-refused': CloseCode.internalError,
   'view-unavailable': CloseCode.internalError,

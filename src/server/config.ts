@@ -29,6 +29,7 @@ export interface ServerConfig {
   readonly maxSendBufferBytes: number
   /** the largest attachment (note picture or file) the server takes */
   readonly maxAttachmentBytes: number
+  readonly maxAttachmentBytesPerUser: number
   /** a partial attachment upload untouched for this long is removed (seconds) */
   readonly blobUploadTtlSeconds: number
   readonly idleUnloadMs: number
@@ -144,6 +145,7 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     maxFrameBytes: int(env, 'MAX_FRAME_BYTES', 1024 * 1024, 1024, 256 * 1024 * 1024),
     maxSendBufferBytes: int(env, 'MAX_SEND_BUFFER_BYTES', 8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     maxAttachmentBytes: int(env, 'MAX_ATTACHMENT_BYTES', 10 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    maxAttachmentBytesPerUser: int(env, 'MAX_ATTACHMENT_BYTES_PER_USER', 1024 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
     blobUploadTtlSeconds: int(env, 'BLOB_UPLOAD_TTL_SECONDS', 86_400, 1, 365 * 86_400),
     idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),
     compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),

@@ -16,6 +16,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCodeValue, ContentfulStatusCode>>
   'blob-invalid': 400,
   'blob-offset': 409,
   'blob-too-large': 413,
+  'blob-quota': 413,
   'blob-hash-mismatch': 422,
   'invalid-config': 500,
   'invalid-catalog': 500,

@@ -55,7 +55,7 @@ export const assembleTestServer = async (env: Record<string, string> = {}, dir?:
   const dataDir = dir ?? mkdtempSync(join(tmpdir(), 'fieldsync-test-'))
   const first = parseConfig({ PORT: '0', DATA_DIR: dataDir, CUSTOM_ENTITIES: '', ...env })
   const catalog = loadCatalog(first.customEntitiesFile)
-  const t = await openTestStores(dataDir, fresh, catalog, first.maxAttachmentBytes, env)
+  const t = await openTestStores(dataDir, fresh, catalog, first.maxAttachmentBytes, env, { maxAttachmentBytesPerUser: first.maxAttachmentBytesPerUser })
   const config = parseConfig({ PORT: '0', DATA_DIR: dataDir, CUSTOM_ENTITIES: '', ...t.env, ...env })
   const { stores, storage, projection } = t
   const security = new Security(stores.security, demoModel(catalog))

@@ -60,13 +60,13 @@ export interface TestStores {
 
 const SCHEMA_FILE = 'pg-schema'
 
-const sqliteStores = (dataDir: string, catalog: Catalog, maxAttachmentBytes: number): TestStores => {
+const sqliteStores = (dataDir: string, catalog: Catalog, maxAttachmentBytes: number, maxAttachmentBytesPerUser?: number): TestStores => {
   const db: SqliteDb = openSqlite(join(dataDir, 'fieldsync.db'))
   const projection = new SqliteProjection(db, catalog)
   const storage = new SqliteRecordStorage(db, projection)
   const stores = {
     storage, projection, security: new SqliteSecurityStore(db), holdings: new SqliteDeviceHoldings(db),
-    blobs: new SqliteBlobStore(db, maxAttachmentBytes), where: dataDir, serverClient: undefined,
+    blobs: new SqliteBlobStore(db, maxAttachmentBytes, Date.now, maxAttachmentBytesPerUser), where: dataDir, serverClient: undefined,
     exclusive: <T>(f: () => Promise<T>) => f(), close: async () => { await storage.close(); db.close() }
   }
   return {
@@ -93,8 +93,8 @@ const release = async (lease: Lease): Promise<void> => {
 
 /** Opens the test's stores over `dataDir` (PostgreSQL: the schema named in it, taken when `fresh`; `empty`:
  * a new one, holding nothing, not even the demo records). */
-export const openTestStores = async (dataDir: string, fresh: boolean, catalog: Catalog, maxAttachmentBytes: number, env: Record<string, string>, options: { empty?: boolean } = {}): Promise<TestStores> => {
-  if (!ON_PG) return sqliteStores(dataDir, catalog, maxAttachmentBytes)
+export const openTestStores = async (dataDir: string, fresh: boolean, catalog: Catalog, maxAttachmentBytes: number, env: Record<string, string>, options: { empty?: boolean, maxAttachmentBytesPerUser?: number } = {}): Promise<TestStores> => {
+  if (!ON_PG) return sqliteStores(dataDir, catalog, maxAttachmentBytes, options.maxAttachmentBytesPerUser)
   const file = join(dataDir, SCHEMA_FILE)
   let lease: Lease
   let seeded = false
@@ -113,7 +113,7 @@ export const openTestStores = async (dataDir: string, fresh: boolean, catalog: C
   const schema = lease.schema
   const url = withSchema(PG_URL, schema)
   const serverEnv = { DATABASE_URL: url, REDIS_URL, REDIS_PREFIX: schema, ...env }
-  const stores = await openStores({ dataDir, databaseUrl: url, maxAttachmentBytes }, catalog)
+  const stores = await openStores({ dataDir, databaseUrl: url, maxAttachmentBytes, maxAttachmentBytesPerUser: options.maxAttachmentBytesPerUser }, catalog)
   const sync = new SyncPg(url)
   const log = stores.storage
   const storage: TestStorage = {

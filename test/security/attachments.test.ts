@@ -79,6 +79,17 @@ describe('attachment upload state is per uploader', () => {
     expect(await status(s, 'alice', sha(partial))).toEqual({ status: 200, body: { size: 4000, received: 1500, complete: false } })
   })
 
+  it('refuses (413) an upload that would take the user past MAX_ATTACHMENT_BYTES_PER_USER, and not another user\'s', async () => {
+    const s = await start({ MAX_ATTACHMENT_BYTES_PER_USER: '3000' })
+    const [a, b, c] = [bytes(2000, 1), bytes(1500, 2), bytes(1500, 3)]
+    expect((await put(s, 'alice', sha(a), 2000, 0, a)).body.complete).toBe(true)
+    const over = await fetch(`${s.url}/api/blobs/${sha(b)}?size=1500&offset=0`, { method: 'PUT', headers: { authorization: `Bearer ${await s.token('alice')}` }, body: b as Uint8Array<ArrayBuffer> })
+    expect(over.status).toBe(413)
+    expect(((await over.json()) as { error: string }).error).toMatch(/past your 3000/)
+    expect(await status(s, 'alice', sha(b))).toEqual(UNKNOWN)
+    expect((await put(s, 'bob', sha(c), 1500, 0, c)).body.complete).toBe(true)
+  })
+
   it('does not let another user reset an upload in progress by naming another size', async () => {
     const s = await start()
     const data = bytes(6000)

@@ -19,9 +19,9 @@ import { tempSchema } from '../helpers/pg.ts'
 const catalog = loadCatalog()
 
 /** Stores over a fresh schema, reopenable over the same data; `dispose` closes them and drops the schema. */
-const fresh = async (now?: () => number, maxAttachmentBytes = 1024) => {
+const fresh = async (now?: () => number, maxAttachmentBytes = 1024, maxAttachmentBytesPerUser?: number) => {
   const schema = await tempSchema()
-  let stores: PgStores = await openPgStores(schema.url, catalog, { maxAttachmentBytes, now, poolSize: 4 })
+  let stores: PgStores = await openPgStores(schema.url, catalog, { maxAttachmentBytes, maxAttachmentBytesPerUser, now, poolSize: 4 })
   return {
     stores: () => stores,
     reopen: async () => { await stores.close(); stores = await openPgStores(schema.url, catalog, { maxAttachmentBytes, now, poolSize: 4 }); return stores },
@@ -65,9 +65,9 @@ describeSecurityStore('PostgreSQL', demoModel(catalog), async () => {
   return { store: t.stores().security, reopen: async () => (await t.reopen()).security, dispose: t.dispose }
 })
 
-describeBlobs('PostgreSQL', async maxBytes => {
+describeBlobs('PostgreSQL', async (maxBytes, maxUserBytes) => {
   let now = 1_000_000
-  const t = await fresh(() => now, maxBytes)
+  const t = await fresh(() => now, maxBytes, maxUserBytes)
   return { blobs: t.stores().blobs, advance: ms => { now += ms }, dispose: t.dispose }
 })
 

@@ -50,10 +50,10 @@ describeSecurityStore('SQLite', demoModel(catalog), async () => {
   return { store: new SqliteSecurityStore(t.db()), reopen: async () => new SqliteSecurityStore(t.reopen()), dispose: async () => t.dispose() }
 })
 
-describeBlobs('SQLite', async maxBytes => {
+describeBlobs('SQLite', async (maxBytes, maxUserBytes) => {
   const t = tempDb('fieldsync-ports-')
   let now = 1_000_000
-  return { blobs: new SqliteBlobStore(t.db(), maxBytes, () => now), advance: ms => { now += ms }, dispose: async () => t.dispose() }
+  return { blobs: new SqliteBlobStore(t.db(), maxBytes, () => now, maxUserBytes), advance: ms => { now += ms }, dispose: async () => t.dispose() }
 })
 
 describeHoldings('SQLite', async () => {

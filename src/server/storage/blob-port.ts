@@ -7,7 +7,7 @@ import { ErrorCode, FieldsyncError } from '../../errors.ts'
 
 export interface BlobStatus { readonly size: number, readonly received: number, readonly complete: boolean }
 
-export type BlobErrorCode = typeof ErrorCode.blobInvalid | typeof ErrorCode.blobOffset | typeof ErrorCode.blobTooLarge | typeof ErrorCode.blobHashMismatch
+export type BlobErrorCode = typeof ErrorCode.blobInvalid | typeof ErrorCode.blobOffset | typeof ErrorCode.blobTooLarge | typeof ErrorCode.blobQuota | typeof ErrorCode.blobHashMismatch
 
 /** A refused upload (its HTTP status follows from its code); `received` is what the server holds when the uploader should resume from there. */
 export class BlobError extends FieldsyncError {
@@ -21,9 +21,22 @@ export class BlobError extends FieldsyncError {
   }
 }
 
+/** What one user's attachments may take by default: their content and their uploads in progress. */
+export const MAX_USER_BLOB_BYTES = 1024 * 1024 * 1024
+
+/**
+ * Refuses a new upload of `size` bytes by a user whose attachments take `used` bytes (content they
+ * uploaded whole, and the declared size of their other uploads in progress) when it would pass `max`.
+ */
+export const checkUserQuota = (used: number, size: number, max: number): void => {
+  if (used + size > max) throw new BlobError(ErrorCode.blobQuota, `your attachments would take ${used + size} bytes, past your ${max}`)
+}
+
 export interface BlobStore {
   /** the largest blob taken */
   readonly maxBytes: number
+  /** the most one user's attachments may take (content uploaded whole, and uploads in progress at their size) */
+  readonly maxUserBytes: number
   /**
    * The size of `hash` if `userId` uploaded that content completely: what a note of theirs may point at.
    * Synchronous: asked while a note is decided; an adapter over the network keeps ownership in memory.
@@ -34,7 +47,8 @@ export interface BlobStore {
   /**
    * Stores `chunk` at `offset` of `userId`'s upload of `hash` (`size` bytes in all); the last chunk is
    * checked against the hash. Throws BlobError: invalid name, size or chunk; wrong offset (with the offset
-   * expected); too large; content does not match (the upload starts over).
+   * expected); too large; past the user's quota (checked when an upload starts); content does not match
+   * (the upload starts over).
    */
   write (userId: string, hash: string, size: number, offset: number, chunk: Uint8Array): Awaitable<BlobStatus>
   /** The content of a complete blob (whoever uploaded it: callers check who may see it). */

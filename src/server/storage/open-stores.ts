@@ -41,6 +41,8 @@ export interface StoresConfig {
   readonly dataDir: string
   readonly databaseUrl: string | undefined
   readonly maxAttachmentBytes: number
+  /** the most one user's attachments may take (default MAX_USER_BLOB_BYTES) */
+  readonly maxAttachmentBytesPerUser?: number
 }
 
 /** The advisory lock of start-up work (seeding a new database once, whichever instance starts first),
@@ -58,14 +60,14 @@ export const openStores = async (config: StoresConfig, catalog: Catalog): Promis
       storage, projection,
       security: new SqliteSecurityStore(db),
       holdings: new SqliteDeviceHoldings(db),
-      blobs: new SqliteBlobStore(db, config.maxAttachmentBytes),
+      blobs: new SqliteBlobStore(db, config.maxAttachmentBytes, Date.now, config.maxAttachmentBytesPerUser),
       where: file,
       serverClient: undefined,
       exclusive: f => f(),
       close: async () => { await storage.close(); db.close() }
     }
   }
-  const pg = await openPgStores(config.databaseUrl, catalog, { maxAttachmentBytes: config.maxAttachmentBytes })
+  const pg = await openPgStores(config.databaseUrl, catalog, { maxAttachmentBytes: config.maxAttachmentBytes, maxAttachmentBytesPerUser: config.maxAttachmentBytesPerUser })
   const serverClient = await pg.log.nextServerClient()
   const shown = new URL(config.databaseUrl)
   shown.password = ''

@@ -2,7 +2,7 @@
 // same rules as sqlite-blobs.ts). Ownership (what a note may point at) is read synchronously (pg-sync.ts).
 
 import { createHash } from 'node:crypto'
-import { BlobError, type BlobStatus, type BlobStore } from './blob-port.ts'
+import { BlobError, checkUserQuota, MAX_USER_BLOB_BYTES, type BlobStatus, type BlobStore } from './blob-port.ts'
 import { ErrorCode } from '../../errors.ts'
 import { CONTENT_HASH } from '../../docs/record.ts'
 import { bytesOf, inTransaction, type PgPool } from './pg-db.ts'
@@ -21,14 +21,16 @@ const MISMATCH = -1
 
 export class PgBlobStore implements BlobStore {
   readonly maxBytes: number
+  readonly maxUserBytes: number
   private readonly pool: PgPool
   private readonly sync: SyncPg
   private readonly now: () => number
 
-  constructor (pool: PgPool, sync: SyncPg, maxBytes: number, now: () => number = Date.now) {
+  constructor (pool: PgPool, sync: SyncPg, maxBytes: number, now: () => number = Date.now, maxUserBytes = MAX_USER_BLOB_BYTES) {
     this.pool = pool
     this.sync = sync
     this.maxBytes = maxBytes
+    this.maxUserBytes = maxUserBytes
     this.now = now
   }
 
@@ -49,12 +51,17 @@ export class PgBlobStore implements BlobStore {
     if (size > this.maxBytes) throw new BlobError(ErrorCode.blobTooLarge, `an attachment may have at most ${this.maxBytes} bytes; this one has ${size}`)
     const key = [userId, hash]
     const result = await inTransaction(this.pool, async (c): Promise<BlobStatus> => {
-      // One upload of one user at a time (its rows are locked by the first statement that touches them).
-      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7147))', [JSON.stringify(key)])
+      // One chunk of one user at a time, on any instance: the quota is checked against their other uploads.
+      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7147))', [JSON.stringify([userId])])
       const owned = (await c.query<{ size: number }>('SELECT b.size FROM blob_owners o JOIN blobs b ON b.hash = o.hash WHERE o.user_id = $1 AND o.hash = $2', key)).rows[0]
       if (owned !== undefined) return { size: owned.size, received: owned.size, complete: true }
       const now = this.now()
       const u = (await c.query<{ size: number, received: number }>('SELECT size, received FROM blob_uploads WHERE user_id = $1 AND hash = $2', key)).rows[0]
+      if (u === undefined || u.size !== size) {
+        const used = (await c.query<{ n: string }>(`SELECT (SELECT COALESCE(SUM(b.size), 0) FROM blob_owners o JOIN blobs b ON b.hash = o.hash WHERE o.user_id = $1) +
+          (SELECT COALESCE(SUM(size), 0) FROM blob_uploads WHERE user_id = $1 AND hash <> $2) AS n`, key)).rows[0]
+        checkUserQuota(Number(used?.n ?? 0), size, this.maxUserBytes)
+      }
       if (u === undefined) await c.query('INSERT INTO blob_uploads (user_id, hash, size, received, touched) VALUES ($1, $2, $3, 0, $4)', [...key, size, now])
       else if (u.size !== size) {
         await c.query('DELETE FROM blob_upload_parts WHERE user_id = $1 AND hash = $2', key)

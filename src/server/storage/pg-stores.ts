@@ -31,6 +31,8 @@ export interface PgStores {
 
 export interface PgStoresOptions {
   readonly maxAttachmentBytes: number
+  /** the most one user's attachments may take (default MAX_USER_BLOB_BYTES) */
+  readonly maxAttachmentBytesPerUser?: number
   /** the blob store's clock (ms) */
   readonly now?: () => number
   readonly poolSize?: number
@@ -63,7 +65,7 @@ export const openPgStores = async (url: string, catalog: Catalog, options: PgSto
     projection,
     security: new PgSecurityStore(sync),
     holdings: new PgDeviceHoldings(sync),
-    blobs: new PgBlobStore(pool, sync, options.maxAttachmentBytes, options.now),
+    blobs: new PgBlobStore(pool, sync, options.maxAttachmentBytes, options.now, options.maxAttachmentBytesPerUser),
     close: async () => {
       if (closed) return
       closed = true

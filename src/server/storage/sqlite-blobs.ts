@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import type { SqliteDb } from './sqlite-db.ts'
-import { BlobError, type BlobStatus, type BlobStore } from './blob-port.ts'
+import { BlobError, checkUserQuota, MAX_USER_BLOB_BYTES, type BlobStatus, type BlobStore } from './blob-port.ts'
 import { ErrorCode } from '../../errors.ts'
 import { CONTENT_HASH } from '../../docs/record.ts'
 
@@ -17,6 +17,7 @@ type Key = [userId: string, hash: string]
 
 export class SqliteBlobStore implements BlobStore {
   readonly maxBytes: number
+  readonly maxUserBytes: number
   private readonly db: SqliteDb
   private readonly now: () => number
   private readonly stmt: {
@@ -36,12 +37,14 @@ export class SqliteBlobStore implements BlobStore {
     parts: Database.Statement<[string], { data: Buffer }>
     sweepParts: Database.Statement<[number]>
     sweep: Database.Statement<[number]>
+    used: Database.Statement<[string, string, string], { n: number | null }>
   }
 
   /** `now` (ms since the epoch) stamps each upload's last chunk, which the sweep measures from. */
-  constructor (db: SqliteDb, maxBytes: number, now: () => number = Date.now) {
+  constructor (db: SqliteDb, maxBytes: number, now: () => number = Date.now, maxUserBytes = MAX_USER_BLOB_BYTES) {
     this.db = db
     this.maxBytes = maxBytes
+    this.maxUserBytes = maxUserBytes
     this.now = now
     // `blobs` keeps its first layout (received, complete) so that existing databases open; it now holds
     // complete content only. Partial uploads from before uploads were per uploader have no known
@@ -72,7 +75,9 @@ export class SqliteBlobStore implements BlobStore {
       dropUpload: db.prepare('DELETE FROM blob_uploads WHERE user_id = ? AND hash = ?'),
       parts: db.prepare('SELECT data FROM blob_parts WHERE hash = ? ORDER BY offset'),
       sweepParts: db.prepare('DELETE FROM blob_upload_parts WHERE (user_id, hash) IN (SELECT user_id, hash FROM blob_uploads WHERE touched < ?)'),
-      sweep: db.prepare('DELETE FROM blob_uploads WHERE touched < ?')
+      sweep: db.prepare('DELETE FROM blob_uploads WHERE touched < ?'),
+      used: db.prepare(`SELECT (SELECT COALESCE(SUM(b.size), 0) FROM blob_owners o JOIN blobs b ON b.hash = o.hash WHERE o.user_id = ?) +
+        (SELECT COALESCE(SUM(size), 0) FROM blob_uploads WHERE user_id = ? AND hash <> ?) AS n`)
     }
   }
 
@@ -105,6 +110,7 @@ export class SqliteBlobStore implements BlobStore {
       if (owned !== undefined) return { size: owned, received: owned, complete: true } // this user proved it already
       const now = this.now()
       const u = this.stmt.upload.get(...key)
+      if (u === undefined || u.size !== size) checkUserQuota(this.stmt.used.get(userId, userId, hash)?.n ?? 0, size, this.maxUserBytes)
       if (u === undefined) this.stmt.start.run(...key, size, now)
       else if (u.size !== size) { this.stmt.dropUploadParts.run(...key); this.stmt.restart.run(size, now, ...key) }
       const received = u === undefined || u.size !== size ? 0 : u.received

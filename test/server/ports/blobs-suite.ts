@@ -21,8 +21,8 @@ const refusal = async (write: () => unknown): Promise<BlobError> => {
   throw new Error('the write was not refused')
 }
 
-/** `open(maxBytes)` gives a fresh store taking blobs of at most `maxBytes`. */
-export const describeBlobs = (adapter: string, open: (maxBytes: number) => Promise<BlobsHarness>): void => {
+/** `open(maxBytes, maxUserBytes)` gives a fresh store taking blobs of at most `maxBytes`, and at most `maxUserBytes` of one user's. */
+export const describeBlobs = (adapter: string, open: (maxBytes: number, maxUserBytes?: number) => Promise<BlobsHarness>): void => {
   describe(`${adapter} blobs`, () => {
     it('takes a blob in chunks at the offset reached so far, and keeps it once it matches its hash', async () => {
       const h = await open(1000)
@@ -76,6 +76,29 @@ export const describeBlobs = (adapter: string, open: (maxBytes: number) => Promi
         expect([mismatch.code, mismatch.received]).toEqual(['blob-hash-mismatch', 0])
         expect(await h.blobs.status('u1', other)).toBeUndefined()
         expect(await h.blobs.read(other)).toBeUndefined()
+      } finally {
+        await h.dispose()
+      }
+    })
+
+    it('bounds what one user\'s attachments take: content uploaded whole and uploads in progress at their size', async () => {
+      const h = await open(1000, 1500)
+      try {
+        const [a, b, c, d] = [bytes(600, 1), bytes(600, 2), bytes(400, 3), bytes(1000, 4)]
+        expect(h.blobs.maxUserBytes).toBe(1500)
+        expect((await h.blobs.write('u1', sha(a), 600, 0, a)).complete).toBe(true)
+        expect((await h.blobs.write('u1', sha(b), 600, 0, b.subarray(0, 10))).received).toBe(10) // in progress: 600 counted
+        const over = await refusal(() => h.blobs.write('u1', sha(c), 400, 0, c))
+        expect(over.code).toBe('blob-quota')
+        expect(await h.blobs.status('u1', sha(c))).toBeUndefined()
+        // Others are not held back by u1, and content u1 holds already costs nothing again.
+        expect((await h.blobs.write('u2', sha(d), 1000, 0, d)).complete).toBe(true)
+        expect((await h.blobs.write('u1', sha(a), 600, 0, a)).complete).toBe(true)
+        // The upload in progress goes on (its size was counted when it started); once it is removed, there is room.
+        expect((await h.blobs.write('u1', sha(b), 600, 10, b.subarray(10, 20))).received).toBe(20)
+        h.advance(10_000)
+        expect(await h.blobs.removeAbandoned(5_000)).toBe(1)
+        expect((await h.blobs.write('u1', sha(c), 400, 0, c)).complete).toBe(true)
       } finally {
         await h.dispose()
       }
