@@ -142,7 +142,7 @@ const reaches = (ix: ModelIndex, userId: string, g: Grant, r: RecordOwnership): 
  * Dynamics, a share grants one of them only to a sharee whose roles (own or teams') hold that privilege
  * on the entity at some depth (user depth at least): it widens the reach of a privilege, never adds one.
  */
-const SHARE_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
+export const SHARE_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
   read: ['read'],
   readwrite: ['read', 'write', 'append', 'appendTo']
 }

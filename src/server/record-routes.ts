@@ -6,7 +6,7 @@ import * as v from 'valibot'
 import { HTTPException } from 'hono/http-exception'
 import { bodyLimit } from 'hono/body-limit'
 import type { Catalog, EntityDef } from '../docs/catalog-types.ts'
-import { fieldPermission, mayAccess, ownerUnit, readScope, type ModelIndex, type ReadScope } from '../authz/decide.ts'
+import { fieldPermission, mayAccess, ownerUnit, readScope, SHARE_GRANTS, type ModelIndex, type ReadScope } from '../authz/decide.ts'
 import { rowOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import * as admin from '../authz/admin.ts'
 import { docName, isValidId, parseDocName, type RecordId } from '../ids.ts'
@@ -170,8 +170,17 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
     const row = rowOrThrow(entity, c.req.param('id'))
     notPointer(entity, row, 'share')
     const body = await c.req.json().catch(() => null)
-    const d = mayAccess(security.index, c.get('principal').userId, 'share', entity.name, ownership(entity, row))
+    const ix = security.index
+    const userId = c.get('principal').userId
+    const d = mayAccess(ix, userId, 'share', entity.name, ownership(entity, row))
     if (!d.allowed) throw new HTTPException(403, { message: d.why })
+    // As in Dynamics, a share grants no more than the sharer holds on the record: the share privilege alone
+    // would let a user share a record read-write with themselves and write what their roles do not reach.
+    const access = (body as { access?: unknown } | null)?.access
+    for (const privilege of typeof access === 'string' && Object.hasOwn(SHARE_GRANTS, access) ? SHARE_GRANTS[access] : []) {
+      const held = mayAccess(ix, userId, privilege, entity.name, ownership(entity, row))
+      if (!held.allowed) throw new HTTPException(403, { message: `a ${access} share grants ${privilege}, which you do not hold on this record: ${held.why}` })
+    }
     return c.json({ version: security.change(m => admin.setShare(m, `${entity.name}/${String(row.id)}`, body)).version })
   })
   return app
