@@ -189,7 +189,26 @@ const fieldOf = (c: Change): string | null => {
 export { fieldOf }
 
 export const decideChanges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] =>
-  applyRules(ctx, before, decidePrivileges(ctx, before, after, changes))
+  gateStages(ctx, before, applyRules(ctx, before, decidePrivileges(ctx, before, after, changes)))
+
+/**
+ * A stage move stands only if the record as kept (the update's allowed changes, not everything it tried)
+ * has the required fields of every stage it leaves: a required value dropped in the same update (a lookup
+ * the user may not set, a save a business rule refuses) must not carry the move with it.
+ */
+const gateStages = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]): Verdict[] => {
+  const isMove = (v: Verdict): boolean => v.allowed && v.change.kind === 'meta-set' && v.change.key === 'activestage'
+  if (!verdicts.some(isMove)) return verdicts
+  const allowed = verdicts.filter(v => v.allowed).map(v => v.change)
+  const kept = attributeValues(applyChanges(before, allowed))
+  const creating = allowed.some(c => c.kind === 'created')
+  const flow = (ctx.flows ?? []).find(f => f.entity === ctx.entity.name)
+  return verdicts.map((v): Verdict => {
+    if (!isMove(v) || v.change.kind !== 'meta-set') return v
+    const denied = stageMoveDenial(ctx.entity.name, flow, creating ? undefined : v.change.old, v.change.new, kept)
+    return denied === null ? v : { change: v.change, allowed: false, reason: creating ? Reason.businessRule : denied.reason, message: denied.message }
+  })
+}
 
 /** A save that would break a business rule is dropped (its field changes) with the rule's message. */
 const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]): Verdict[] => {
