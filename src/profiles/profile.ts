@@ -81,12 +81,14 @@ void (true satisfies Same<ProfileRule['kind'], typeof RULE_KINDS[number]>)
 /** `all` and `related-only` say on their own which records an entity sends. */
 const alone = (kind: 'all' | 'related-only') => v.check<ProfileRule[], string>(rules => !rules.some(r => r.kind === kind) || rules.length === 1, `"${kind}" must be the only rule`)
 
-const DAYS = 'expected a whole number of days or null'
+/** The longest organization data filter (100 years): "modified since" must stay a date (null: no filter). */
+export const MAX_MODIFIED_WITHIN_DAYS = 36_500
+const DAYS = `expected a whole number of days from 0 to ${MAX_MODIFIED_WITHIN_DAYS}, or null for no filter`
 const ProfileEntitySchema = v.pipe(
   v.strictObject({
     rules: v.pipe(v.array(RuleSchema, 'each entity needs at least one rule'), v.minLength(1, 'each entity needs at least one rule'), alone('all'), alone('related-only'), v.readonly()),
     /** organization data filter: only records modified in the last N days; null for none */
-    modifiedWithinDays: v.optional(v.nullable(v.pipe(v.number(DAYS), v.integer(DAYS), v.minValue(0, DAYS))), DEFAULT_MODIFIED_WITHIN_DAYS),
+    modifiedWithinDays: v.optional(v.nullable(v.pipe(v.number(DAYS), v.integer(DAYS), v.minValue(0, DAYS), v.maxValue(MAX_MODIFIED_WITHIN_DAYS, DAYS))), DEFAULT_MODIFIED_WITHIN_DAYS),
     /** relationship names (from the catalog) this entity brings related records through */
     relationships: v.optional(v.pipe(
       v.array(v.string('expected a relationship name'), 'expected an array of relationship names'),

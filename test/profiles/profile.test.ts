@@ -56,7 +56,7 @@ describe('offline profile validation', () => {
     [profile({ account: { rules: [{ kind: 'ownership', mine: 'yes' }] } }), 'entities.account.rules[0].mine', /true or false/],
     [profile({ account: { rules: [{ kind: 'custom', conditions: [{ field: 'name', op: 'eq' }] }] } }), 'entities.account.rules[0].conditions[0]', /op eq needs a value/],
     [profile({ account: { rules: [mine], relationship: [] } }), 'entities.account.relationship', /unknown key "relationship"/],
-    [profile({ account: { rules: [mine], modifiedWithinDays: '5' } }), 'entities.account.modifiedWithinDays', /whole number of days or null/],
+    [profile({ account: { rules: [mine], modifiedWithinDays: '5' } }), 'entities.account.modifiedWithinDays', /whole number of days from 0 to 36500, or null/],
     [profile({ account: { rules: [mine], relationships: 'contact_parentcustomerid_account' } }), 'entities.account.relationships', /array of relationship names/],
     [{ id: 'p', name: 'P', entities: {} }, 'entities', /at least one entity/],
     [{ id: 'p p', name: 'P', entities: { account: { rules: [mine] } } }, 'id', /1-64/],
@@ -67,7 +67,8 @@ describe('offline profile validation', () => {
     [profile({ account: { rules: [mine], relationships: ['contact_parentcustomerid_account', 'opportunity_parentaccountid_account'] }, contact: { rules: [mine] }, opportunity: { rules: [mine] } }), 'entities.account.relationships', /at most one 1:N or N:N/],
     [profile({ account: { rules: [mine], relationships: Array.from({ length: 11 }, () => 'x') } }), 'entities.account.relationships', /at most 10 relationships/],
     [profile({ account: { rules: [mine], relationships: ['contact_parentcustomerid_account'] }, contact: { rules: [mine], relationships: ['contact_parentcustomerid_account'] } }), 'entities.account.relationships', /circular reference: account -> contact -> account/],
-    [profile({ account: { rules: [mine], modifiedWithinDays: -1 } }), 'entities.account.modifiedWithinDays', /whole number of days/]
+    [profile({ account: { rules: [mine], modifiedWithinDays: -1 } }), 'entities.account.modifiedWithinDays', /whole number of days/],
+    [profile({ account: { rules: [mine], modifiedWithinDays: 1e9 } }), 'entities.account.modifiedWithinDays', /from 0 to 36500/],
   ])('refuses a bad profile naming the entity and rule (%#)', (p, field, message) => {
     try {
       parseProfile(catalog, p)
