@@ -111,6 +111,9 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   let securedBefore = JSON.stringify(security.model.securedFields)
   let before = security.index
   const unsubscribe = security.onChange(ix => {
+    // A user enabled again: the sockets left open while disabled (for their evictions) belong to sign-ins
+    // that ended with the disabling; they close now, before the privileges come back to them.
+    for (const userId of [...openSockets.keys()]) if (before.user(userId)?.disabled === true && ix.user(userId)?.disabled !== true) closeEnded(userId)
     rooms.revokeUnreadable(ix)
     // Shares alone changed: only the sharees' devices look again, at those records only.
     const delta = shareDelta(before.model, ix.model)
@@ -154,15 +157,20 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     set.add(entry)
     return () => { set.delete(entry); if (set.size === 0 && openSockets.get(principal.userId) === set) openSockets.delete(principal.userId) }
   }
-  const stopTracking = authenticator.onSignInsEnded(userId => {
-    // A disabled user holds no privileges: /sync sockets have closed (4403) and devices are being sent
-    // their evictions, which closing them now would cut short (nothing else reaches them, no edit lands).
-    if (security.index.user(userId)?.disabled === true) return
+  /** Closes (4401) the user's sockets whose tokens are no longer taken. */
+  const closeEnded = (userId: string): void => {
     for (const s of [...openSockets.get(userId) ?? []]) {
       const taken = authenticator.stillTaken(s.token)
       if (taken === false) s.expire()
       else if (taken === undefined) void authenticator.authenticate(s.token).then(a => { if (!a.ok) s.expire() }, () => {})
     }
+  }
+  const stopTracking = authenticator.onSignInsEnded(userId => {
+    // A disabled user holds no privileges: /sync sockets have closed (4403) and devices are being sent
+    // their evictions, which closing them now would cut short (nothing else reaches them, no edit lands).
+    // Enabled again, the user's sockets of ended sign-ins close then (security.onChange above).
+    if (security.index.user(userId)?.disabled === true) return
+    closeEnded(userId)
   })
 
   app.onError(answerError)
