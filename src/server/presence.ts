@@ -19,7 +19,10 @@ export const PresenceLimit = {
   colorLength: 32,
   /** presence queries (message type 3): a burst of this many, then one per second */
   queryBurst: 10,
-  queriesPerSecond: 1
+  queriesPerSecond: 1,
+  /** awareness client ids of departed connections whose clocks are kept (the newest; each departed id's
+   * clock keeps an echo of its old state from being taken as new) */
+  departedClocks: 1000
 } as const
 
 interface PresencePeer {
@@ -52,6 +55,8 @@ export class Presence<P extends PresencePeer> {
   readonly awareness: awarenessProtocol.Awareness
   private readonly peers = new Map<P, PeerPresence>()
   private readonly ctx: PresenceContext
+  /** client ids of departed connections whose clocks the awareness keeps, oldest first (bounded) */
+  private readonly departed = new Set<number>()
 
   constructor (doc: Y.Doc, peers: () => Iterable<P>, ctx: PresenceContext) {
     this.ctx = ctx
@@ -95,7 +100,15 @@ export class Presence<P extends PresencePeer> {
   leave (peer: P): void {
     const owned = this.peers.get(peer)?.owned
     this.peers.delete(peer)
-    if (owned !== undefined && owned.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...owned], 'leave')
+    if (owned === undefined || owned.size === 0) return
+    awarenessProtocol.removeAwarenessStates(this.awareness, [...owned], 'leave')
+    // Their clocks are kept, but not forever: a client reconnecting with fresh ids would grow them without bound.
+    for (const c of owned) { this.departed.delete(c); this.departed.add(c) }
+    for (const c of this.departed) {
+      if (this.departed.size <= PresenceLimit.departedClocks) break
+      this.departed.delete(c)
+      if (!this.awareness.states.has(c)) this.awareness.meta.delete(c)
+    }
   }
 
   /**
@@ -136,7 +149,7 @@ export class Presence<P extends PresencePeer> {
       }
       allowed.push({ ...e, state: state === null ? 'null' : JSON.stringify(this.withIdentity(peer.principal, state as Record<string, unknown>)) })
     }
-    for (const c of introduced) owned.add(c)
+    for (const c of introduced) { owned.add(c); this.departed.delete(c) }
     if (allowed.length === 0) return
     const e = encoding.createEncoder()
     encoding.writeVarUint(e, allowed.length)
