@@ -96,7 +96,7 @@ export const authRoutes = (auth: Authenticator, security: Security, opts: AuthRo
     if (token === undefined) throw new HTTPException(400, { message: 'send {"refreshToken": "..."} or Authorization: Bearer <token>' })
     const a = await auth.authenticate(token)
     if (!a.ok) return c.json({ error: a.message }, a.status)
-    return answerRenewal(c, await auth.renewToken(a.principal))
+    return answerRenewal(c, await auth.renewToken(a.principal, token))
   })
 
   // Ends the sign-in named by {refreshToken} (spent or not) or by a valid token of this server.

@@ -30,6 +30,8 @@ export interface TokenExtras {
   readonly session?: string
   /** the user's token generation when it was issued (0 when absent): a revocation bumps it */
   readonly generation?: number
+  /** when the token it renews with itself was first issued (seconds): bearer renewals chain from there */
+  readonly renewedFrom?: number
 }
 
 /** A token of this server, verified. */
@@ -39,6 +41,8 @@ export interface OwnToken {
   readonly expiresAt: number
   readonly session: string | undefined
   readonly generation: number
+  /** when the first token of its chain of bearer renewals was issued (ms; its own issue time if none) */
+  readonly chainStart: number
 }
 
 /** The HMAC key of a secret, imported once: importing it on every verification cost more than the
@@ -59,6 +63,7 @@ export const issueToken = async (secret: string, user: User, ttlSeconds: number,
   const claims: Record<string, unknown> = { login: user.login }
   if (extras.session !== undefined) claims.sid = extras.session
   if (extras.generation !== undefined && extras.generation !== 0) claims.gen = extras.generation
+  if (extras.renewedFrom !== undefined) claims.ren = extras.renewedFrom
   return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(user.id).setIssuedAt(iat).setExpirationTime(iat + ttlSeconds).sign(await keyOf(secret))
 }
 
@@ -70,7 +75,9 @@ export const readOwnToken = async (secret: string, token: string, now: number): 
     const gen = p.gen ?? 0
     if (typeof p.sub !== 'string' || typeof p.login !== 'string' || typeof p.exp !== 'number') return null
     if ((p.sid !== undefined && typeof p.sid !== 'string') || typeof gen !== 'number') return null
-    return { userId: p.sub, login: p.login, expiresAt: p.exp * 1000, session: p.sid, generation: gen }
+    const start = p.ren ?? p.iat
+    if (typeof start !== 'number') return null
+    return { userId: p.sub, login: p.login, expiresAt: p.exp * 1000, session: p.sid, generation: gen, chainStart: start * 1000 }
   } catch {
     return null
   }

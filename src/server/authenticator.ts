@@ -62,6 +62,10 @@ export interface AuthenticatorOptions {
   readonly external?: ExternalVerifier
 }
 
+/** How long tokens may renew themselves (POST /auth/refresh with Authorization: Bearer), from the first
+ * token of the chain: an hour, after which the refresh token renews (README, "Sign-in"). */
+export const BEARER_RENEWAL_MS = 3600_000
+
 export class Authenticator {
   private readonly security: Security
   private readonly secret: string
@@ -164,11 +168,12 @@ export class Authenticator {
     return { ...await this.tokenFor(user, session.id, session.expiresAt), refreshToken }
   }
 
-  private async tokenFor (user: User, session: string, sessionExpiresAt: number): Promise<Issued> {
+  /** `renewedFrom`: when the first token of a bearer-renewal chain was issued (ms), for a token renewed with itself. */
+  private async tokenFor (user: User, session: string, sessionExpiresAt: number, renewedFrom?: number): Promise<Issued> {
     const now = this.clock()
     // A token never outlives its sign-in.
     const ttl = Math.max(1, Math.min(this.config.tokenTtlSeconds, Math.floor((sessionExpiresAt - now) / 1000)))
-    const token = await issueToken(this.secret, user, ttl, now, { session, generation: this.security.credentials.tokenGeneration(user.id) })
+    const token = await issueToken(this.secret, user, ttl, now, { session, generation: this.security.credentials.tokenGeneration(user.id), renewedFrom: renewedFrom === undefined ? undefined : Math.floor(renewedFrom / 1000) })
     return { token, user, expiresAt: new Date((Math.floor(now / 1000) + ttl) * 1000).toISOString(), sessionExpiresAt: new Date(sessionExpiresAt).toISOString() }
   }
 
@@ -197,12 +202,17 @@ export class Authenticator {
   }
 
   /** A new token for the session of a valid token of this server (`POST /auth/refresh` with a bearer token). */
-  async renewToken (p: Principal): Promise<Renewed> {
+  async renewToken (p: Principal, token: string): Promise<Renewed> {
     if (p.issuer === 'external') return { ok: false, status: 400, message: 'tokens of the identity provider are renewed with the identity provider' }
     const session = p.session === undefined ? undefined : this.sessions.live(p.session)
     const user = this.security.index.user(p.userId)
     if (session === undefined || user === undefined) return { ok: false, status: 401, message: 'this token has no sign-in to renew: sign in again' }
-    return { ok: true, issued: await this.tokenFor(user, session.id, session.expiresAt) }
+    // A token that leaked (websocket URLs are logged) must not be renewable for the whole sign-in: tokens
+    // renew themselves for BEARER_RENEWAL_MS from the first of their chain, then only the refresh token does.
+    const own = await readOwnToken(this.secret, token, this.clock())
+    if (own === null) return { ok: false, status: 401, message: 'this token cannot be renewed: sign in again' }
+    if (this.clock() - own.chainStart > BEARER_RENEWAL_MS) return { ok: false, status: 401, message: 'a token renews itself for an hour at most: renew with the refresh token, or sign in again' }
+    return { ok: true, issued: await this.tokenFor(user, session.id, session.expiresAt, own.chainStart) }
   }
 
   /** A new token and refresh token for a refresh token (`POST /auth/refresh` with `{refreshToken}`). */

@@ -93,6 +93,26 @@ describe('tokens: short-lived, renewed', () => {
     expect((await request(app, '/auth/refresh', { token: first.token, method: 'POST' })).status).toBe(401)
   })
 
+  it('a token renews itself for an hour from the first of its chain; then only the refresh token renews (a leaked token dies within the hour)', async () => {
+    const first = await signIn('alice', ALICE_PASSWORD)
+    let token = first.token
+    for (let i = 0; i < 5; i++) {
+      advance(11 * 60_000)
+      const r = await request(app, '/auth/refresh', { token, method: 'POST' })
+      expect(r.status, `bearer renewal ${i + 1}, ${(i + 1) * 11} minutes in`).toBe(200)
+      token = r.body.token as string
+    }
+    advance(10 * 60_000) // 65 minutes after the first token: the chain is past its hour
+    const late = await request(app, '/auth/refresh', { token, method: 'POST' })
+    expect(late.status).toBe(401)
+    expect(late.body.error).toMatch(/refresh token/)
+    expect((await request(app, '/api/receipts', { token })).status).toBe(200) // the token itself still works until it expires
+    const renewed = await request(app, '/auth/refresh', { body: { refreshToken: first.refreshToken } })
+    expect(renewed.status).toBe(200)
+    // A new chain starts with a token the refresh token gave.
+    expect((await request(app, '/auth/refresh', { token: renewed.body.token as string, method: 'POST' })).status).toBe(200)
+  })
+
   it('a device offline for a day renews with its refresh token (rotated at each use)', async () => {
     const first = await signIn('alice', ALICE_PASSWORD)
     advance(24 * 3600_000)
