@@ -177,9 +177,16 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
   })
 
   // Redis may drop a message without dropping the connection (a publish refused while the publisher
-  // reconnects, say): a loaded copy left behind catches up within a sweep.
+  // reconnects, say): a loaded copy left behind catches up within a sweep, and so does the security
+  // model (one indexed read of its newest version): a change whose message was lost takes read access
+  // away here within a sweep, not only when one of this instance's record transactions reads it.
   let sweeping = false
   const sweep = setInterval(() => {
+    try {
+      o.security.refresh()
+    } catch (e) {
+      console.error(`comparing the security model with storage: ${(e as Error).message}`)
+    }
     if (sweeping) return
     sweeping = true
     o.locks.positions(o.rooms.names()).then(p => o.rooms.catchUpTo(p), e => console.error(`comparing loaded records with storage: ${(e as Error).message}`)).finally(() => { sweeping = false })
