@@ -8,19 +8,25 @@ import { refusalWords } from './words.ts'
 
 const size = (n: number): string => n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`
 
+/** Picture types shown in place: raster only (an SVG carries script). Its note's author chose the type, so
+ * anything else gets an object URL of no type a browser renders: a blob: URL is of the app's origin, and
+ * one of HTML or SVG opened in a tab of its own would run the author's script beside the reader's sign-in. */
+const PICTURES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif', 'image/bmp'])
+
 const Attachment = ({ device, record, note }: { device: FieldsyncDevice, record: string, note: NoteView }) => {
   const [url, setUrl] = useState<string | null>(null)
   const [problem, setProblem] = useState<string | null>(null)
   const a = note.attachment!
+  const picture = PICTURES.has(a.mimetype.toLowerCase())
   useEffect(() => () => { if (url !== null) URL.revokeObjectURL(url) }, [url])
   const open = (): void => {
-    device.attachment(record, note.id).then(data => setUrl(URL.createObjectURL(new Blob([data.slice()], { type: a.mimetype }))), (e: Error) => setProblem(e.message))
+    device.attachment(record, note.id).then(data => setUrl(URL.createObjectURL(new Blob([data.slice()], { type: picture ? a.mimetype.toLowerCase() : 'application/octet-stream' }))), (e: Error) => setProblem(e.message))
   }
   return (
     <div class="attachment">
       {url === null
         ? <button type="button" onClick={open}>Open {a.filename} ({size(a.size)})</button>
-        : a.mimetype.startsWith('image/') ? <img src={url} alt={a.filename} /> : <a href={url} download={a.filename}>Save {a.filename}</a>}
+        : picture ? <img src={url} alt={a.filename} /> : <a href={url} download={a.filename}>Save {a.filename}</a>}
       {problem !== null && <small class="error" role="alert">{problem}</small>}
     </div>
   )
