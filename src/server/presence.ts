@@ -22,7 +22,12 @@ export const PresenceLimit = {
   queriesPerSecond: 1,
   /** awareness client ids of departed connections whose clocks are kept (the newest; each departed id's
    * clock keeps an echo of its old state from being taken as new) */
-  departedClocks: 1000
+  departedClocks: 1000,
+  /** how long an awareness client id another instance relayed a state under stays that instance's
+   * connection's (ms): y-protocols clients renew their state every 15 s and drop one unrenewed for 30 s */
+  relayedMs: 30_000,
+  /** relayed client ids remembered at most (the oldest forgotten first) */
+  relayedIds: 4096
 } as const
 
 interface PresencePeer {
@@ -57,6 +62,9 @@ export class Presence<P extends PresencePeer> {
   private readonly ctx: PresenceContext
   /** client ids of departed connections whose clocks the awareness keeps, oldest first (bounded) */
   private readonly departed = new Set<number>()
+  /** client ids connections of other instances write under (their states relayed here, never taken into
+   * this awareness), with when each was last heard of, oldest first: no connection here may introduce one */
+  private readonly relayedIds = new Map<number, number>()
 
   constructor (doc: Y.Doc, peers: () => Iterable<P>, ctx: PresenceContext) {
     this.ctx = ctx
@@ -161,13 +169,57 @@ export class Presence<P extends PresencePeer> {
     awarenessProtocol.applyAwarenessUpdate(this.awareness, encoding.toUint8Array(e), peer)
   }
 
-  /** A client id no other connection uses and no other principal's writes are bound to. */
+  /** A client id no other connection uses (here or, as far as relayed states tell, on another instance)
+   * and no other principal's writes are bound to. */
   private mayWrite (peer: P, owned: ReadonlySet<number>, client: number): boolean {
     const bound = this.ctx.boundTo(client)
     if (bound !== undefined && bound !== peer.principal) return false
     if (owned.has(client)) return true
+    if (this.relayedIds.has(client)) return false
     for (const [other, x] of this.peers) if (other !== peer && x.owned.has(client)) return false
     return true
+  }
+
+  private ownedHere (client: number): boolean {
+    for (const x of this.peers.values()) if (x.owned.has(client)) return true
+    return false
+  }
+
+  /**
+   * An awareness update another instance relayed (its connections' states, identity set there): what of
+   * it the peers here get. The client ids it writes are remembered as that instance's connections' (a
+   * removal frees one; one not renewed for `relayedMs` is forgotten), and entries under an id a
+   * connection here uses are dropped (each instance's connections keep their own ids). Throws on
+   * malformed bytes.
+   */
+  relayed (update: Uint8Array): Uint8Array | null {
+    const now = Date.now()
+    for (const [c, at] of this.relayedIds) {
+      if (now - at < PresenceLimit.relayedMs && this.relayedIds.size <= PresenceLimit.relayedIds) break
+      this.relayedIds.delete(c)
+    }
+    const d = decoding.createDecoder(update)
+    const n = decoding.readVarUint(d)
+    const kept: { client: number, clock: number, state: string }[] = []
+    for (let i = 0; i < n; i++) {
+      const client = decoding.readVarUint(d)
+      const clock = decoding.readVarUint(d)
+      const state = decoding.readVarString(d)
+      if (this.ownedHere(client)) continue
+      this.relayedIds.delete(client)
+      if (state !== 'null') this.relayedIds.set(client, now)
+      kept.push({ client, clock, state })
+    }
+    if (kept.length === 0) return null
+    if (kept.length === n) return update
+    const e = encoding.createEncoder()
+    encoding.writeVarUint(e, kept.length)
+    for (const k of kept) {
+      encoding.writeVarUint(e, k.client)
+      encoding.writeVarUint(e, k.clock)
+      encoding.writeVarString(e, k.state)
+    }
+    return encoding.toUint8Array(e)
   }
 
   /** The state with `user` set from the principal (a short client `user.color` is kept). */

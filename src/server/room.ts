@@ -382,7 +382,8 @@ export class Room {
 
   /** An awareness update another server instance relayed to its members of this record: relayed to ours. */
   relayPresence (awarenessUpdate: Uint8Array): void {
-    for (const m of this.members) m.presence(awarenessUpdate)
+    const update = this.awareness.relayed(awarenessUpdate)
+    if (update !== null) for (const m of this.members) m.presence(update)
   }
 
   /** A member asks for every presence state; past the rate limit it is closed with 4429. */
