@@ -9,7 +9,7 @@ import type { Security } from './security.ts'
 import type { ServerConfig } from './config.ts'
 import { issueToken, readOwnToken, type Authentication, type Principal } from './auth.ts'
 import { hashPassword, needsRehash, verifyPassword } from './passwords.ts'
-import { TokenBuckets } from './rate-limit.ts'
+import { TokenBuckets, type Buckets } from './rate-limit.ts'
 import { Sessions } from './sessions.ts'
 import { externalVerifier, type ExternalVerifier } from './oidc.ts'
 
@@ -73,8 +73,8 @@ export class Authenticator {
   private readonly clock: () => number
   private readonly external: ExternalVerifier | undefined
   readonly sessions: Sessions
-  readonly byLogin: TokenBuckets
-  readonly byAddress: TokenBuckets
+  readonly byLogin: Buckets
+  readonly byAddress: Buckets
   /** Tokens already verified, until they expire: a reconnecting client is not verified again (signature
    * checks on every upgrade were the largest cost of a socket that is opened and closed). */
   private readonly verified = new Map<string, Verified>()
@@ -91,9 +91,11 @@ export class Authenticator {
     this.clock = opts.clock ?? Date.now
     this.external = opts.external ?? (opts.config.oidc === undefined ? undefined : externalVerifier(opts.config.oidc, this.clock))
     this.sessions = new Sessions(opts.security.credentials, opts.secret, this.clock, opts.config.sessionTtlSeconds)
+    // Shared by every instance on the store when it has several (PostgreSQL), else kept here.
     const limits = { maxKeys: SIGN_IN_LIMITS.maxKeys, now: this.clock }
-    this.byLogin = new TokenBuckets({ ...SIGN_IN_LIMITS.perLogin, ...limits })
-    this.byAddress = new TokenBuckets({ ...SIGN_IN_LIMITS.perAddress, ...limits })
+    const credentials = opts.security.credentials
+    this.byLogin = credentials.sharedBuckets?.('login', { ...SIGN_IN_LIMITS.perLogin, now: this.clock }) ?? new TokenBuckets({ ...SIGN_IN_LIMITS.perLogin, ...limits })
+    this.byAddress = credentials.sharedBuckets?.('address', { ...SIGN_IN_LIMITS.perAddress, now: this.clock }) ?? new TokenBuckets({ ...SIGN_IN_LIMITS.perAddress, ...limits })
   }
 
   /** The principal of `token` (the server's or the identity provider's), checked against the current model. */

@@ -17,7 +17,19 @@ export interface BucketOptions {
 
 interface Bucket { tokens: number, at: number }
 
-export class TokenBuckets {
+/** Token buckets by key, wherever they are kept: in this process, or shared by every instance (storage). */
+export interface Buckets {
+  /** ms until `key` may make one attempt (0: now) */
+  waitMs (key: string): number
+  /** charges one attempt to `key`, or answers false (and charges nothing) when it has none left */
+  take (key: string): boolean
+  /** gives one attempt back (it turned out to be no failure) */
+  refund (key: string): void
+  /** forgets `key`: it has its whole burst again */
+  reset (key: string): void
+}
+
+export class TokenBuckets implements Buckets {
   private readonly opts: BucketOptions
   /** in the order keys were last charged (a charged key moves to the end) */
   private readonly buckets = new Map<string, Bucket>()

@@ -1,9 +1,8 @@
 // Failed sign-ins are limited per login (a burst of 10, then one per minute: README, "Sign-in") for the
 // deployment, not per instance: behind a load balancer over N instances, an attacker guessing one user's
-// password must not get N times the guesses by spreading them. Today each instance keeps its own buckets in
-// memory (src/server/rate-limit.ts), so a login limited on one instance is checked in full on another:
-// the guess that instance 0 refuses with 429 is answered (401, or 200 when right) by instance 1. The fix
-// is a shared bucket (a row per key in the store, charged atomically), not small: left failing.
+// password must not get N times the guesses by spreading them. Each instance kept its own buckets in
+// memory (src/server/rate-limit.ts), so a login limited on one instance was checked in full on another
+// (401, or 200 when right); the buckets are rows in PostgreSQL now (src/server/storage/pg-buckets.ts).
 
 import { describe, expect, it } from 'vitest'
 import { loadCatalog } from '../../src/docs/catalog.ts'
@@ -15,7 +14,7 @@ const attempt = (port: number, password: string): Promise<number> =>
   fetch(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: 'alice', password }) }).then(r => r.status)
 
 describe('failed sign-ins across instances', () => {
-  it.fails('limit a login once for the deployment: guesses past its burst on one instance are refused (429) on another', async () => {
+  it('limit a login once for the deployment: guesses past its burst on one instance are refused (429) on another', async () => {
     const { instances, stop } = await twoInstances(catalog, 'fs-sign-in-limits')
     try {
       const [i0, i1] = instances.map(i => i.port)

@@ -2,6 +2,8 @@
 // issued before) and sign-in sessions (what a refresh token renews). Synchronous like the security model
 // it sits beside; adapters pass test/server/ports/security-suite.ts.
 
+import type { BucketOptions, Buckets } from '../rate-limit.ts'
+
 export interface SignInSession {
   readonly id: string
   readonly userId: string
@@ -28,4 +30,9 @@ export interface CredentialStore {
    * moved already (another renewal got there first) or the session is gone. */
   rotateSession (id: string, from: number, rotatedAt: number): boolean
   endSession (id: string): void
+  /**
+   * Token buckets every instance on this store shares (failed sign-ins counted once for the deployment), or
+   * undefined when one process owns the store (SQLite: the buckets stay in memory). `name` keeps kinds apart.
+   */
+  sharedBuckets? (name: string, opts: Omit<BucketOptions, 'maxKeys'>): Buckets
 }

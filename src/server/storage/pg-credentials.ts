@@ -3,6 +3,8 @@
 
 import type { CredentialStore, SignInSession } from './credential-port.ts'
 import type { SyncPg } from './pg-sync.ts'
+import type { BucketOptions, Buckets } from '../rate-limit.ts'
+import { PgBuckets } from './pg-buckets.ts'
 
 interface SessionRow { id: string, user_id: string, counter: number, rotated_at: number, expires_at: number }
 
@@ -53,5 +55,9 @@ export class PgCredentialStore implements CredentialStore {
 
   endSession (id: string): void {
     this.sync.query('DELETE FROM sign_in_sessions WHERE id = $1', [id])
+  }
+
+  sharedBuckets (name: string, opts: Omit<BucketOptions, 'maxKeys'>): Buckets {
+    return new PgBuckets(this.sync, name, opts)
   }
 }
