@@ -159,7 +159,14 @@ export class Authenticator {
     for (const l of this.endedListeners) l(userId, false)
   }
 
+  /** With several instances: the users whose sign-ins ended after `after` on any instance (storage keeps
+   * the notes, so a lost fan-out message loses nothing); undefined with one process. */
+  signInsEndedSince (after: number | null): { readonly position: number, readonly users: readonly string[] } | undefined {
+    return this.security.credentials.signInsEndedSince?.(after)
+  }
+
   private ended (userId: string): void {
+    this.security.credentials.noteSignInsEnded?.(userId)
     for (const l of this.endedListeners) l(userId, true)
   }
 

@@ -38,6 +38,8 @@ export interface FanOutOptions {
   readonly signIns?: {
     onSignInsEnded (l: (userId: string, here: boolean) => void): () => void
     endedElsewhere (userId: string): void
+    /** the users whose sign-ins ended after `after` on any instance, as storage noted them */
+    signInsEndedSince (after: number | null): { readonly position: number, readonly users: readonly string[] } | undefined
   }
 }
 
@@ -181,11 +183,23 @@ export const startFanOut = async (o: FanOutOptions): Promise<FanOut> => {
   // model (one indexed read of its newest version): a change whose message was lost takes read access
   // away here within a sweep, not only when one of this instance's record transactions reads it.
   let sweeping = false
+  /** the newest ended sign-in this instance has looked at (storage's position) */
+  let signInsSeen = o.signIns?.signInsEndedSince(null)?.position ?? 0
   const sweep = setInterval(() => {
     try {
       o.security.refresh()
     } catch (e) {
       console.error(`comparing the security model with storage: ${(e as Error).message}`)
+    }
+    // Likewise ended sign-ins: their sockets here close within a sweep, whatever became of the message.
+    try {
+      const ended = o.signIns?.signInsEndedSince(signInsSeen)
+      if (ended !== undefined) {
+        for (const u of ended.users) o.signIns?.endedElsewhere(u)
+        signInsSeen = ended.position
+      }
+    } catch (e) {
+      console.error(`reading ended sign-ins: ${(e as Error).message}`)
     }
     if (sweeping) return
     sweeping = true

@@ -9,6 +9,7 @@
 
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
+import WebSocket from 'ws'
 import { loadCatalog } from '../../src/docs/catalog.ts'
 import * as admin from '../../src/authz/admin.ts'
 import { CloseCode } from '../../src/protocol/codes.ts'
@@ -31,6 +32,25 @@ describe('a security change whose Redis message was lost', () => {
       stores.security.save(admin.setRoles(model, 'user', 'u-nina', { roles: [] }))
       await until(() => closes.includes(CloseCode.readRevoked), 'nina closed with 4403 on instance 1', [], 10_000)
       expect(closes[0]).toBe(CloseCode.readRevoked)
+    } finally {
+      await stop()
+    }
+  }, 60_000)
+})
+
+describe('an ended sign-in whose Redis message was lost', () => {
+  it('closes, within seconds, the sockets of that sign-in on an instance that heard nothing', async () => {
+    const { instances, stores, stop } = await twoInstances(catalog, 'fs-lost-sign-ins')
+    try {
+      const carol = await loginTo(instances[1].port, 'carol')
+      const socket = new WebSocket(`ws://127.0.0.1:${instances[1].port}/device?token=${carol}`)
+      socket.on('error', () => {})
+      const closed = new Promise<number>(resolve => socket.on('close', code => resolve(code)))
+      await new Promise(resolve => socket.on('open', resolve))
+      // carol's tokens revoked (as instance 0 does: the store changed and noted), published nowhere
+      stores.security.credentials.revokeTokens('u-carol')
+      stores.security.credentials.noteSignInsEnded!('u-carol')
+      expect(await Promise.race([closed, new Promise(resolve => setTimeout(() => resolve('still open after 10 s'), 10_000).unref())])).toBe(CloseCode.tokenExpired)
     } finally {
       await stop()
     }

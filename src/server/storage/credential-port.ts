@@ -35,4 +35,13 @@ export interface CredentialStore {
    * undefined when one process owns the store (SQLite: the buckets stay in memory). `name` keeps kinds apart.
    */
   sharedBuckets? (name: string, opts: Omit<BucketOptions, 'maxKeys'>): Buckets
+  /**
+   * With several instances on the store: notes that sign-ins of `userId` ended (revoked, signed out…), so
+   * that every instance's sockets of that user are checked even when the fan-out message is lost; answers
+   * the note's position.
+   */
+  noteSignInsEnded? (userId: string): number
+  /** The users whose sign-ins ended after position `after` (notes older than a day are dropped), and the
+   * newest position; `after` null: only the newest position. */
+  signInsEndedSince? (after: number | null): { readonly position: number, readonly users: readonly string[] }
 }

@@ -60,4 +60,16 @@ export class PgCredentialStore implements CredentialStore {
   sharedBuckets (name: string, opts: Omit<BucketOptions, 'maxKeys'>): Buckets {
     return new PgBuckets(this.sync, name, opts)
   }
+
+  noteSignInsEnded (userId: string): number {
+    return Number(this.sync.one<{ position: string }>('INSERT INTO sign_in_ends (user_id, at) VALUES ($1, $2) RETURNING position', [userId, Date.now()])!.position)
+  }
+
+  signInsEndedSince (after: number | null): { position: number, users: string[] } {
+    if (after === null) return { position: Number(this.sync.one<{ p: string | null }>('SELECT MAX(position) AS p FROM sign_in_ends')?.p ?? 0), users: [] }
+    // (A token lives minutes; a note older than a day tells no socket anything.)
+    if (Math.random() < 0.001) this.sync.query('DELETE FROM sign_in_ends WHERE at < $1', [Date.now() - 86_400_000])
+    const rows = this.sync.query<{ position: string, user_id: string }>('SELECT position, user_id FROM sign_in_ends WHERE position > $1 ORDER BY position', [after]).rows
+    return { position: rows.length > 0 ? Number(rows[rows.length - 1].position) : after, users: [...new Set(rows.map(r => r.user_id))] }
+  }
 }

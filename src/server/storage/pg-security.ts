@@ -14,6 +14,7 @@ export const securityMigrations: readonly string[] = [
   'CREATE TABLE IF NOT EXISTS credentials (user_id TEXT PRIMARY KEY, password_hash TEXT, token_generation BIGINT NOT NULL DEFAULT 0)',
   'CREATE TABLE IF NOT EXISTS sign_in_sessions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, counter BIGINT NOT NULL, rotated_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, created BIGSERIAL)',
   // Failed sign-ins by login and by address, for every instance (pg-buckets.ts).
+  'CREATE TABLE IF NOT EXISTS sign_in_ends (position BIGSERIAL PRIMARY KEY, user_id TEXT NOT NULL, at BIGINT NOT NULL)',
   'CREATE TABLE IF NOT EXISTS sign_in_buckets (name TEXT NOT NULL, key TEXT NOT NULL, tokens DOUBLE PRECISION NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (name, key))',
   'CREATE INDEX IF NOT EXISTS sign_in_sessions_user ON sign_in_sessions (user_id, expires_at)',
   'CREATE INDEX IF NOT EXISTS sign_in_sessions_expiry ON sign_in_sessions (expires_at)'
