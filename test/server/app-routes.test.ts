@@ -32,6 +32,16 @@ describe('the app routes', () => {
     expect((await app.request('/index.html')).status).toBe(404)
   })
 
+  it('serve the page with a content security policy: the app\'s own files only, no inline script, no framing', async () => {
+    const csp = (await appRoutes(dir).request('/')).headers.get('content-security-policy') ?? ''
+    const directive = (name: string): string[] => csp.split(';').map(d => d.trim().split(/\s+/)).find(d => d[0] === name)?.slice(1) ?? []
+    expect(directive('default-src')).toEqual(["'self'"])
+    expect(directive('script-src')).toEqual(["'self'"])
+    expect(directive('object-src')).toEqual(["'none'"])
+    expect(directive('frame-ancestors')).toEqual(["'none'"])
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval|\*/)
+  })
+
   it('answer 503 with what to run when the app is not built', async () => {
     const r = await appRoutes(join(dir, 'missing')).request('/')
     expect(r.status).toBe(503)

@@ -40,7 +40,9 @@ describe('public routes', () => {
     const r = await call('/about')
     expect(r.status).toBe(200)
     expect(r.headers.get('content-type')).toMatch(/^text\/html/)
-    expect(await r.text()).toContain('<code>alice</code>')
+    const page = await r.text()
+    expect(page).toContain('<code>alice</code>')
+    expect(page).toContain('the password <code>demo</code>')
   })
 
   it('GET /auth/demo-users lists the demo users for the app\'s picker', async () => {

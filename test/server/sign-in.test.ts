@@ -74,6 +74,15 @@ describe('PUT /api/admin/users/<id>/password', () => {
   })
 })
 
+describe('the public page outside demo mode', () => {
+  it('GET /about names no record of the organization, nor how many there are', async () => {
+    const page = await (await app.request('/about')).text()
+    expect(page).toContain('<h1>fieldsync</h1>')
+    expect(page).not.toMatch(/<h2>Records<\/h2>|<h2>Users<\/h2>/)
+    expect(page).toContain("'account/&#60;id&#62;'")
+  })
+})
+
 describe('tokens: short-lived, renewed', () => {
   it('last 15 minutes by default; POST /auth/refresh with a valid token gives a new token of the same sign-in', async () => {
     const first = await signIn('alice', ALICE_PASSWORD)
