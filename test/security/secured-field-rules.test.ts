@@ -1,0 +1,70 @@
+// Business rules whose condition or action names a secured field (README, "Business rules"; DESIGN.md:
+// "a change that violates a rule is rejected with the rule's message"). A secured field's value lives in
+// its own document (`<entity>/<id>/<attribute>`); a save of that document is still a save of the record
+// and must not break the entity's rules. The demo metadata's "Large accounts need a head count" (revenue
+// >= 10,000,000 makes numberofemployees required) reads account.revenue, which is secured.
+
+import { describe, expect, it } from 'vitest'
+import { buildCatalog } from '../../src/docs/catalog.ts'
+import { clearField, FIELDS } from '../../src/docs/record.ts'
+import { SyncStep } from '../../src/protocol/codes.ts'
+import { Reason } from '../../src/protocol/receipts.ts'
+import { fieldDocName, type DocName } from '../../src/ids.ts'
+import type { TestServer } from '../helpers/server.ts'
+import { until } from '../helpers/server.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
+import { copyOf, edit, ownedBy, raw, receiptsOn, startServer, type Raw } from './support.ts'
+
+const cleanups = useCleanups()
+const ACCOUNT = buildCatalog().entities.get('account')!
+
+const send = async (s: TestServer, name: DocName, r: Raw, update: Uint8Array): Promise<void> => {
+  const from = r.messages.length
+  r.update(update)
+  r.ws.send(new Uint8Array([0, SyncStep.step1, 1, 0]))
+  await until(() => r.messages.slice(from).some(m => m[0] === 0 && m[1] === SyncStep.step2) || r.ws.readyState >= 2, 'the reply')
+  await s.server.rooms.get(name).settled()
+}
+
+const row = (s: TestServer, name: DocName): Record<string, unknown> | undefined => s.projection.row('account', name.split('/')[1])
+
+// Not fixed: a secured field's document is decided with no business rules at all (room.ts passes
+// `rules: undefined` when ctx.field is set), and a record's document is decided without the values of its
+// secured fields (ruleInput sees no revenue), so a rule reading one is enforced on neither side. A fix
+// needs the record's values in the field document's decision and the secured values in the record's.
+describe('a business rule that reads a secured field', () => {
+  it.fails('is enforced on a save of the field\'s own document: revenue of 20 million without a head count is refused', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const before = row(s, name)?.revenue as number
+    expect(before).toBeLessThan(10_000_000)
+    // alice clears the head count (allowed: the rule's condition does not hold).
+    const alice = await raw(cleanups, s, name, 'alice')
+    await send(s, name, alice, edit(copyOf(s, name, 0x7100001), d => clearField(d, ACCOUNT, 'numberofemployees', { by: 'u-alice', at: new Date().toISOString() })))
+    expect(row(s, name)?.numberofemployees ?? null).toBeNull()
+    // bob (Finance profile, may update revenue) writes 20 million into the field's own document.
+    const field = fieldDocName(name, 'revenue')
+    const bob = await raw(cleanups, s, field, 'bob')
+    await send(s, field, bob, edit(copyOf(s, field, 0x7100002), d => d.getMap(FIELDS).set('revenue', 20_000_000)))
+    // The save breaks "Large accounts need a head count": refused with the rule's reason, revenue unchanged.
+    expect(row(s, name)?.revenue).toBe(before)
+    expect(receiptsOn(s, 'u-bob', field).some(r => r.reason === Reason.businessRule)).toBe(true)
+  })
+
+  it.fails('is enforced on a save of the record whose secured value makes the rule hold: the head count cannot be cleared', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const field = fieldDocName(name, 'revenue')
+    const bob = await raw(cleanups, s, field, 'bob')
+    // A head count first, then 20 million (allowed: the rule holds and is met).
+    const alice = await raw(cleanups, s, name, 'alice')
+    await send(s, name, alice, edit(copyOf(s, name, 0x7100003), d => d.getMap(FIELDS).set('numberofemployees', 50)))
+    await send(s, field, bob, edit(copyOf(s, field, 0x7100004), d => d.getMap(FIELDS).set('revenue', 20_000_000)))
+    expect(row(s, name)?.revenue).toBe(20_000_000)
+    expect(row(s, name)?.numberofemployees).toBe(50)
+    // alice clears the head count of a 20-million account: "numberofemployees is required".
+    await send(s, name, alice, edit(copyOf(s, name, 0x7100005), d => clearField(d, ACCOUNT, 'numberofemployees', { by: 'u-alice', at: new Date().toISOString() })))
+    expect(row(s, name)?.numberofemployees).toBe(50)
+    expect(receiptsOn(s, 'u-alice', name).some(r => r.reason === Reason.businessRule)).toBe(true)
+  })
+})
