@@ -47,6 +47,30 @@ export interface PresenceContext {
   published?: (awarenessUpdate: Uint8Array) => void
 }
 
+
+/** One entry of a y-protocols awareness update: a client id, its clock and its state (JSON, 'null' when removed). */
+interface AwarenessEntry { readonly client: number, readonly clock: number, readonly state: string }
+
+/** The entries of an awareness update (y-protocols' format). Throws on malformed bytes. */
+const decodeEntries = (update: Uint8Array): AwarenessEntry[] => {
+  const d = decoding.createDecoder(update)
+  const entries: AwarenessEntry[] = []
+  // (Read one by one: the count is the sender's, and a claimed count costs nothing until its entries are there.)
+  for (let n = decoding.readVarUint(d); n > 0; n--) entries.push({ client: decoding.readVarUint(d), clock: decoding.readVarUint(d), state: decoding.readVarString(d) })
+  return entries
+}
+
+const encodeEntries = (entries: readonly AwarenessEntry[]): Uint8Array => {
+  const e = encoding.createEncoder()
+  encoding.writeVarUint(e, entries.length)
+  for (const x of entries) {
+    encoding.writeVarUint(e, x.client)
+    encoding.writeVarUint(e, x.clock)
+    encoding.writeVarString(e, x.state)
+  }
+  return encoding.toUint8Array(e)
+}
+
 /** What the server keeps about one peer's presence. */
 interface PeerPresence {
   /** awareness client ids the peer introduced */
@@ -125,18 +149,10 @@ export class Presence<P extends PresencePeer> {
    * per-connection limit closes the peer with 4413 and nothing of the update is applied.
    */
   receive (peer: P, update: Uint8Array): void {
-    const d = decoding.createDecoder(update)
-    const n = decoding.readVarUint(d)
-    const entries: { client: number, clock: number, state: string }[] = []
-    for (let i = 0; i < n; i++) {
-      const client = decoding.readVarUint(d)
-      const clock = decoding.readVarUint(d)
-      const state = decoding.readVarString(d)
-      entries.push({ client, clock, state })
-    }
+    const entries = decodeEntries(update)
     const { owned } = this.of(peer)
     const introduced = new Set<number>()
-    const allowed: { client: number, clock: number, state: string }[] = []
+    const allowed: AwarenessEntry[] = []
     for (const e of entries) {
       if (Buffer.byteLength(e.state) > PresenceLimit.stateBytes) {
         peer.close(CloseCode.quotaExceeded, `a presence state is larger than ${PresenceLimit.stateBytes} bytes`)
@@ -159,14 +175,7 @@ export class Presence<P extends PresencePeer> {
     }
     for (const c of introduced) { owned.add(c); this.departed.delete(c) }
     if (allowed.length === 0) return
-    const e = encoding.createEncoder()
-    encoding.writeVarUint(e, allowed.length)
-    for (const a of allowed) {
-      encoding.writeVarUint(e, a.client)
-      encoding.writeVarUint(e, a.clock)
-      encoding.writeVarString(e, a.state)
-    }
-    awarenessProtocol.applyAwarenessUpdate(this.awareness, encoding.toUint8Array(e), peer)
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeEntries(allowed), peer)
   }
 
   /** A client id no other connection uses (here or, as far as relayed states tell, on another instance)
@@ -198,28 +207,14 @@ export class Presence<P extends PresencePeer> {
       if (now - at < PresenceLimit.relayedMs && this.relayedIds.size <= PresenceLimit.relayedIds) break
       this.relayedIds.delete(c)
     }
-    const d = decoding.createDecoder(update)
-    const n = decoding.readVarUint(d)
-    const kept: { client: number, clock: number, state: string }[] = []
-    for (let i = 0; i < n; i++) {
-      const client = decoding.readVarUint(d)
-      const clock = decoding.readVarUint(d)
-      const state = decoding.readVarString(d)
-      if (this.ownedHere(client)) continue
+    const entries = decodeEntries(update)
+    const kept = entries.filter(x => !this.ownedHere(x.client))
+    for (const { client, state } of kept) {
       this.relayedIds.delete(client)
       if (state !== 'null') this.relayedIds.set(client, now)
-      kept.push({ client, clock, state })
     }
     if (kept.length === 0) return null
-    if (kept.length === n) return update
-    const e = encoding.createEncoder()
-    encoding.writeVarUint(e, kept.length)
-    for (const k of kept) {
-      encoding.writeVarUint(e, k.client)
-      encoding.writeVarUint(e, k.clock)
-      encoding.writeVarString(e, k.state)
-    }
-    return encoding.toUint8Array(e)
+    return kept.length === entries.length ? update : encodeEntries(kept)
   }
 
   /** The state with `user` set from the principal (a short client `user.color` is kept). */

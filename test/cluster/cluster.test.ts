@@ -222,15 +222,9 @@ describe('three instances on PostgreSQL + Redis', () => {
   }, 300_000)
 
   it('carry a privilege change, a token revocation and presence from one instance to the sockets of another', async () => {
-    const { instances, stores, record, providers, stop } = await twoInstances(catalog, 'fs-cluster')
+    const { instances, stores, record, open, stop } = await twoInstances(catalog, 'fs-cluster')
     try {
       const [i0, i1] = instances.map(i => i.port)
-      const open = async (port: number, login: string): Promise<WebsocketProvider> => {
-        const p = provider(`ws://127.0.0.1:${port}/sync`, record, new Y.Doc(), await loginTo(port, login))
-        providers.push(p)
-        await synced(p)
-        return p
-      }
       const alice = await open(i0, 'alice')
       const nina = await open(i1, 'nina')
       // alice's presence on instance 0 reaches nina's socket on instance 1, with the identity the server set

@@ -11,23 +11,17 @@ import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import { loadCatalog } from '../../src/docs/catalog.ts'
-import { provider, synced, until } from '../helpers/server.ts'
-import { loginTo, twoInstances } from '../helpers/cluster.ts'
+import { until } from '../helpers/server.ts'
+import { twoInstances } from '../helpers/cluster.ts'
 
 const catalog = loadCatalog()
 type State = { user?: { id?: string }, cursor?: number } | undefined
 
 describe('presence client ids across instances', () => {
   it('a connection on one instance cannot write under an awareness client id a connection on another uses', async () => {
-    const { instances, record, providers, stop } = await twoInstances(catalog, 'fs-presence-ids')
+    const { instances, open, stop } = await twoInstances(catalog, 'fs-presence-ids')
     try {
       const [i0, i1] = instances.map(i => i.port)
-      const open = async (port: number, login: string) => {
-        const p = provider(`ws://127.0.0.1:${port}/sync`, record, new Y.Doc(), await loginTo(port, login))
-        providers.push(p)
-        await synced(p)
-        return p
-      }
       const alice = await open(i0, 'alice')
       const avery = await open(i0, 'avery')
       const nina = await open(i1, 'nina')

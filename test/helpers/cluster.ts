@@ -7,7 +7,9 @@ import { join } from 'node:path'
 import type { WebsocketProvider } from 'y-websocket'
 import type { Catalog } from '../../src/docs/catalog-types.ts'
 import type { DocName } from '../../src/ids.ts'
+import * as Y from 'yjs'
 import { openPgStores, type PgStores } from '../../src/server/storage/pg-stores.ts'
+import { provider, synced } from './server.ts'
 import { startServerProcess, type ServerProcess } from './process.ts'
 import { REDIS_URL, requireRedis, tempSchema } from './pg.ts'
 
@@ -26,6 +28,8 @@ export interface TwoInstances {
   readonly record: DocName
   /** providers the test opened (destroyed at the end) */
   readonly providers: WebsocketProvider[]
+  /** a y-websocket client of the record as `login` on the instance at `port`, once synced (destroyed at the end) */
+  open (port: number, login: string): Promise<WebsocketProvider>
   /** providers destroyed, instances killed, schema and folder removed */
   stop (): Promise<void>
 }
@@ -39,8 +43,15 @@ export const twoInstances = async (catalog: Catalog, prefix: string): Promise<Tw
   const stores = await openPgStores(schema.url, catalog, { maxAttachmentBytes: 1024, poolSize: 1 })
   const id = (await stores.pool.query<{ id: string }>(`SELECT id FROM rec_account WHERE ownerid = 'systemuser/u-alice' ORDER BY id LIMIT 1`)).rows[0].id
   const providers: WebsocketProvider[] = []
+  const record = `account/${id}` as DocName
   return {
-    instances, stores, record: `account/${id}` as DocName, providers,
+    instances, stores, record, providers,
+    open: async (port, login) => {
+      const p = provider(`ws://127.0.0.1:${port}/sync`, record, new Y.Doc(), await loginTo(port, login))
+      providers.push(p)
+      await synced(p)
+      return p
+    },
     stop: async () => {
       // (a provider whose doc received an update under its own client id changed that id, and then fails
       // to encode its presence on destroy: the test's own failure is the one to report)
