@@ -172,8 +172,9 @@ export class Authenticator {
 
   /** Signs `user` in: a new session, its first token and refresh token (dev-login, password sign-in, the printed admin token). */
   async issue (user: User): Promise<Issued> {
-    const { session, refreshToken } = this.sessions.start(user.id)
-    this.ended(user.id) // the user's oldest sign-in ends past MAX_SESSIONS_PER_USER
+    const { session, refreshToken, ended } = this.sessions.start(user.id)
+    // (Only when it ended one: every instance then checks the user's sockets, and storage notes it.)
+    if (ended > 0) this.ended(user.id) // the user's oldest sign-in ends past MAX_SESSIONS_PER_USER
     return { ...await this.tokenFor(user, session.id, session.expiresAt), refreshToken }
   }
 

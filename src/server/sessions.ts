@@ -39,11 +39,12 @@ export class Sessions {
   private tokenOf (s: SignInSession): string { return `${s.id}.${s.counter}.${this.mac(s.id, s.counter)}` }
 
   /** A new session of `userId` and its first refresh token. */
-  start (userId: string): { readonly session: SignInSession, readonly refreshToken: string } {
+  /** A new sign-in of `userId`; `ended`: how many of the user's sign-ins it ended (the oldest past the limit). */
+  start (userId: string): { readonly session: SignInSession, readonly refreshToken: string, readonly ended: number } {
     const now = this.clock()
     const session: SignInSession = { id: randomBytes(16).toString('base64url'), userId, counter: 0, rotatedAt: now, expiresAt: now + this.ttlMs }
-    this.store.createSession(session, now, MAX_SESSIONS_PER_USER)
-    return { session, refreshToken: this.tokenOf(session) }
+    const ended = this.store.createSession(session, now, MAX_SESSIONS_PER_USER)
+    return { session, refreshToken: this.tokenOf(session), ended }
   }
 
   /** The session, while it lasts. */

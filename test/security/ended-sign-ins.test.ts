@@ -13,6 +13,8 @@ import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, holdingsDige
 import { CloseCode } from '../../src/protocol/codes.ts'
 import { until, type TestServer } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
+import { ON_PG } from '../helpers/test-store.ts'
+import { MAX_SESSIONS_PER_USER } from '../../src/server/sessions.ts'
 import { api, copyOf, edit, ownedBy, rawAt, startServer, TIME } from './support.ts'
 
 const account = buildCatalog().entities.get('account')!
@@ -67,5 +69,22 @@ describe('sockets of an ended sign-in', () => {
     const out = await fetch(`${s.url}/auth/logout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken }) })
     expect(out.status).toBe(200)
     await expectEnded(s, d, sync, name)
+  })
+})
+
+describe('signing in again and again', () => {
+  it('ends no sign-in (and makes no instance check the user\'s sockets) until one past the limit is dropped', async () => {
+    const s = await startServer(cleanups)
+    const ended: string[] = []
+    cleanups.push(s.server.authenticator.onSignInsEnded(userId => { ended.push(userId) }))
+    const token = await s.token('alice')
+    const d = await device(s, token, 'device-kept-open')
+    const signIn = async (): Promise<number> => (await fetch(`${s.url}/auth/dev-login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'alice' }) })).status
+    for (let i = 0; i < MAX_SESSIONS_PER_USER; i++) expect(await signIn()).toBe(200)
+    expect(ended).toEqual([])
+    if (ON_PG) expect(s.sql<{ n: number }>('SELECT count(*)::int AS n FROM sign_in_ends')[0].n).toBe(0)
+    expect(await signIn()).toBe(200) // the 51st: the oldest of alice's sign-ins ends
+    expect(ended).toEqual(['u-alice'])
+    expect(d.closed()).toBeUndefined() // (its token has no sign-in of its own)
   })
 })

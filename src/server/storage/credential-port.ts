@@ -24,8 +24,9 @@ export interface CredentialStore {
   /** Bumps the user's token generation and ends every session of the user, together; answers the new generation. */
   revokeTokens (userId: string): number
   session (id: string): SignInSession | undefined
-  /** Saves a new session; ends every session expired at `now`, and the user's oldest beyond `maxPerUser`. */
-  createSession (session: SignInSession, now: number, maxPerUser: number): void
+  /** Saves a new session; ends every session expired at `now`, and the user's oldest beyond `maxPerUser`:
+   * answers how many of the user's live sessions that ended (their tokens stop working). */
+  createSession (session: SignInSession, now: number, maxPerUser: number): number
   /** Moves a session's counter from `from` to `from + 1` (its refresh token was renewed); false when it had
    * moved already (another renewal got there first) or the session is gone. */
   rotateSession (id: string, from: number, rotatedAt: number): boolean

@@ -40,12 +40,12 @@ export class PgCredentialStore implements CredentialStore {
     return r === undefined ? undefined : { id: r.id, userId: r.user_id, counter: r.counter, rotatedAt: r.rotated_at, expiresAt: r.expires_at }
   }
 
-  createSession (s: SignInSession, now: number, maxPerUser: number): void {
-    this.sync.transaction(() => {
+  createSession (s: SignInSession, now: number, maxPerUser: number): number {
+    return this.sync.transaction(() => {
       this.sync.query('DELETE FROM sign_in_sessions WHERE expires_at <= $1', [now])
       this.sync.query('INSERT INTO sign_in_sessions (id, user_id, counter, rotated_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [s.id, s.userId, s.counter, s.rotatedAt, s.expiresAt])
-      this.sync.query(`DELETE FROM sign_in_sessions WHERE user_id = $1 AND id NOT IN
-        (SELECT id FROM sign_in_sessions WHERE user_id = $1 ORDER BY expires_at DESC, created DESC LIMIT $2)`, [s.userId, maxPerUser])
+      return this.sync.query(`DELETE FROM sign_in_sessions WHERE user_id = $1 AND id NOT IN
+        (SELECT id FROM sign_in_sessions WHERE user_id = $1 ORDER BY expires_at DESC, created DESC LIMIT $2)`, [s.userId, maxPerUser]).rowCount ?? 0
     })
   }
 

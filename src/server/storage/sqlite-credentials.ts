@@ -56,12 +56,12 @@ export class SqliteCredentialStore implements CredentialStore {
     return r === undefined ? undefined : { id: r.id, userId: r.user_id, counter: r.counter, rotatedAt: r.rotated_at, expiresAt: r.expires_at }
   }
 
-  createSession (s: SignInSession, now: number, maxPerUser: number): void {
-    this.db.transaction(() => {
+  createSession (s: SignInSession, now: number, maxPerUser: number): number {
+    return this.db.transaction(() => {
       this.db.prepare('DELETE FROM sign_in_sessions WHERE expires_at <= ?').run(now)
       this.db.prepare('INSERT INTO sign_in_sessions (id, user_id, counter, rotated_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(s.id, s.userId, s.counter, s.rotatedAt, s.expiresAt)
-      this.db.prepare(`DELETE FROM sign_in_sessions WHERE user_id = ? AND id NOT IN
-        (SELECT id FROM sign_in_sessions WHERE user_id = ? ORDER BY expires_at DESC, rowid DESC LIMIT ?)`).run(s.userId, s.userId, maxPerUser)
+      return this.db.prepare(`DELETE FROM sign_in_sessions WHERE user_id = ? AND id NOT IN
+        (SELECT id FROM sign_in_sessions WHERE user_id = ? ORDER BY expires_at DESC, rowid DESC LIMIT ?)`).run(s.userId, s.userId, maxPerUser).changes
     })()
   }
 

@@ -86,8 +86,8 @@ export const describeSecurityStore = (adapter: string, model: SecurityModel, ope
         expect(c.rotateSession('s1', 0, 6)).toBe(false)
         expect(c.session('s1')).toEqual({ id: 's1', userId: 'u1', counter: 1, rotatedAt: 5, expiresAt: 1000 })
         expect(c.rotateSession('nope', 0, 6)).toBe(false)
-        c.createSession({ id: 's2', userId: 'u1', counter: 0, rotatedAt: 10, expiresAt: 2000 }, 10, 2)
-        c.createSession({ id: 's3', userId: 'u1', counter: 0, rotatedAt: 20, expiresAt: 3000 }, 20, 2)
+        expect(c.createSession({ id: 's2', userId: 'u1', counter: 0, rotatedAt: 10, expiresAt: 2000 }, 10, 2)).toBe(0)
+        expect(c.createSession({ id: 's3', userId: 'u1', counter: 0, rotatedAt: 20, expiresAt: 3000 }, 20, 2)).toBe(1) // s1, the oldest past 2
         expect([c.session('s1'), c.session('s2')?.id, c.session('s3')?.id]).toEqual([undefined, 's2', 's3'])
         c.createSession({ id: 's4', userId: 'u2', counter: 0, rotatedAt: 2500, expiresAt: 9000 }, 2500, 2)
         expect(c.session('s2')).toBeUndefined() // expired at 2500
