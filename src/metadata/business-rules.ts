@@ -7,7 +7,7 @@ import type { Catalog } from '../docs/catalog-types.ts'
 import { checkValue } from '../docs/values.ts'
 import { attributeValues, type RecordState } from '../docs/record.ts'
 import { expected, list, text, type Problem } from '../schema.ts'
-import { filterProblems, FilterSchema, matches, ScalarSchema } from '../docs/filters.ts'
+import { filterFields, filterProblems, FilterSchema, matches, ScalarSchema } from '../docs/filters.ts'
 
 const field = text('a field name')
 const action = <const TEntries extends v.ObjectEntries>(entries: TEntries) => v.pipe(v.strictObject(entries), v.readonly())
@@ -61,6 +61,21 @@ export const ruleProblems = (catalog: Catalog, rules: readonly BusinessRule[]): 
     })
   })
   return problems
+}
+
+const fieldsOfRules = new WeakMap<readonly BusinessRule[], Map<string, ReadonlySet<string>>>()
+
+/** The fields an entity's rules read or set: their conditions' and their actions' (metadata is fixed while
+ * a server runs, so this is worked out once per rules list and entity). */
+export const ruleFields = (rules: readonly BusinessRule[], entity: string): ReadonlySet<string> => {
+  let byEntity = fieldsOfRules.get(rules)
+  if (byEntity === undefined) { byEntity = new Map(); fieldsOfRules.set(rules, byEntity) }
+  let fields = byEntity.get(entity)
+  if (fields === undefined) {
+    fields = new Set(rules.filter(r => r.entity === entity).flatMap(r => [...(r.condition === undefined ? [] : filterFields(r.condition)), ...r.actions.flatMap(a => a.field === undefined ? [] : [a.field])]))
+    byEntity.set(entity, fields)
+  }
+  return fields
 }
 
 /** The values business rules see in a record: fields, texts, statecode and owner (the server's decisions and the device's forms alike). */

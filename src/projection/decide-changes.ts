@@ -13,7 +13,7 @@ import type { Privilege } from '../authz/model.ts'
 import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import { applyChanges, isStampChange } from '../docs/diff.ts'
 import { STAMP } from '../docs/system-fields.ts'
-import { ruleInput, saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
+import { ruleFields, ruleInput, saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
 import { newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
@@ -59,6 +59,12 @@ export interface DecideContext {
   readonly parent?: RecordOwnership | null
   /** for a record's document: its entity's secured attributes, whose values live in their own documents */
   readonly secured?: ReadonlySet<string>
+  /**
+   * The record's values kept in other documents that its business rules read: for a record's document,
+   * its secured fields' values; for a secured field's own document, the rest of its record (statecode and
+   * owner too). Absent: the rules read nothing kept elsewhere (a field's document is then not ruled at all).
+   */
+  readonly elsewhere?: () => Readonly<Record<string, unknown>>
 }
 
 export type Verdict =
@@ -210,21 +216,35 @@ const gateStages = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]
   })
 }
 
-/** A save that would break a business rule is dropped (its field changes) with the rule's message. */
+/**
+ * A save that would break a business rule is dropped (its field changes) with the rule's message. The
+ * rules see the whole record, values kept in other documents included (`ctx.elsewhere`); when they read a
+ * field the user may not read, the message is a general one, so that a refusal never tells its value.
+ */
 const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]): Verdict[] => {
   const rules = (ctx.rules ?? []).filter(r => r.entity === ctx.entity.name)
   if (rules.length === 0 || verdicts.length === 0) return verdicts
+  // (A secured field's own document has no meta: its record exists, or every change was refused already.)
+  const fieldDocument = ctx.parent !== undefined
+  if (fieldDocument && ctx.elsewhere === undefined) return verdicts
   const allowed = verdicts.filter(v => v.allowed).map(v => v.change)
   const result = applyChanges(before, allowed)
-  if (result.meta.entity === undefined || result.meta.deletedon !== undefined) return verdicts
+  if (!fieldDocument && (result.meta.entity === undefined || result.meta.deletedon !== undefined)) return verdicts
   const changedFields = allowed.flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ? [c.field] : [])
   if (changedFields.length === 0) return verdicts
-  const violation = saveViolation(rules, ctx.entity.name, ruleInput(before), ruleInput(result), changedFields)
+  const other = ctx.elsewhere?.()
+  const input = (s: RecordState): Record<string, unknown> => {
+    const own = fieldDocument ? attributeValues(s) : ruleInput(s)
+    return other === undefined ? own : { ...other, ...own }
+  }
+  const violation = saveViolation(rules, ctx.entity.name, input(before), input(result), changedFields)
   if (violation === null) return verdicts
+  const hidden = [...ruleFields(rules, ctx.entity.name)].some(f => !fieldPermission(ctx.ix, ctx.userId, ctx.entity.name, f).read)
+  const message = hidden ? `this save breaks a business rule of ${ctx.entity.name} that reads fields you may not read` : violation
   const creating = allowed.some(c => c.kind === 'created')
   const saved = (c: Change): boolean => creating || c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ||
     isStampChange(c)
-  return verdicts.map(v => v.allowed && saved(v.change) ? { change: v.change, allowed: false, reason: Reason.businessRule, message: violation } : v)
+  return verdicts.map(v => v.allowed && saved(v.change) ? { change: v.change, allowed: false, reason: Reason.businessRule, message } : v)
 }
 
 /** The changes of a secured field's own document: write on its record, and the field's permission. */

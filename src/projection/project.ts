@@ -6,8 +6,7 @@ import * as Y from 'yjs'
 import type { EntityDef } from '../docs/catalog-types.ts'
 import { applyChanges, applyChangesToDoc, diff, invertAll, isStampChange, type Change } from '../docs/diff.ts'
 import { partsTouched, type PartsTouched } from '../docs/layout.ts'
-import { filterFields } from '../docs/filters.ts'
-import type { BusinessRule } from '../metadata/business-rules.ts'
+import { ruleFields, type BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { CLOCKS, exists, FIELDS, isDeleted, META, memoText, readRecord, replaceText, rereadTouched, type RecordState } from '../docs/record.ts'
@@ -130,7 +129,7 @@ const lostWritesRefused = (ctx: ProjectContext, before: RecordState, arbitration
 
 /** The fields an entity's business rules and flows read: rule conditions and actions, stages' required fields. */
 const fieldsNamed = (entity: string, rules: readonly BusinessRule[], flows: readonly ProcessFlow[]): Set<string> => new Set([
-  ...rules.filter(r => r.entity === entity).flatMap(r => [...(r.condition === undefined ? [] : filterFields(r.condition)), ...r.actions.flatMap(a => a.field === undefined ? [] : [a.field])]),
+  ...ruleFields(rules, entity),
   ...flows.filter(f => f.entity === entity).flatMap(f => f.stages.flatMap(s => s.required))
 ])
 

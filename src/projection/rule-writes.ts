@@ -22,6 +22,8 @@ const saves = (c: Change): boolean =>
  * carried is not written again. Secured fields are left out (their values live in their own documents).
  */
 export const ruleWrites = (ctx: DecideContext, before: RecordState, verdicts: readonly Verdict[]): Change[] => {
+  // (A secured field's own document holds no other field to write: its rules only refuse.)
+  if (ctx.parent !== undefined) return []
   const rules = (ctx.rules ?? []).filter(r => r.entity === ctx.entity.name)
   if (rules.length === 0) return []
   const allowed = verdicts.filter(v => v.allowed).map(v => v.change)

@@ -10,7 +10,7 @@ import { answerError } from './http-errors.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { adminRoutes } from './admin-routes.ts'
-import { recordRoutes, storedOwnership } from './record-routes.ts'
+import { recordRoutes, storedOwnership, storedRow } from './record-routes.ts'
 import type { ServerConfig } from './config.ts'
 import { requireToken, tokenOf, type Principal } from './auth.ts'
 import { Authenticator } from './authenticator.ts'
@@ -96,7 +96,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const rooms = new Rooms({
     storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter, limits: config.limits,
     rules: metadata.businessRules, flows: metadata.processFlows, blobSize: (userId, hash) => deps.blobs.uploadedSize(userId, hash),
-    ownershipOf: name => storedOwnership(projection, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs,
+    ownershipOf: name => storedOwnership(projection, name), storedRow: name => storedRow(projection, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs,
     serverClient: deps.serverClient
   })
   // A privilege change takes read access away at once: close those sockets now.

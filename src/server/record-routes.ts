@@ -29,10 +29,15 @@ const MAX_DISMISS_BODY_BYTES = 64 * 1024
 const MAX_RECORD_BODY_BYTES = 16 * 1024
 const recordBodyLimit = bodyLimit({ maxSize: MAX_RECORD_BODY_BYTES, onError: c => c.json({ error: `a body here may have at most ${MAX_RECORD_BODY_BYTES} bytes` }, 413) })
 
+/** A stored record's (`<entity>/<id>`) projected row; undefined when there is none. */
+export const storedRow = (projection: Pick<ProjectionReader, 'row'>, name: string): Row | undefined => {
+  const ref = parseDocName(name)
+  return ref === null ? undefined : projection.row(ref.entity, ref.id)
+}
+
 /** The owner of a stored record (`<entity>/<id>`) from its projected row; undefined when there is none. */
 export const storedOwnership = (projection: Pick<ProjectionReader, 'row'>, name: string): RecordOwnership | undefined => {
-  const ref = parseDocName(name)
-  const row = ref === null ? undefined : projection.row(ref.entity, ref.id)
+  const row = storedRow(projection, name)
   return row === undefined ? undefined : rowOwnership(name, row)
 }
 

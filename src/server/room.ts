@@ -7,7 +7,7 @@
 import * as Y from 'yjs'
 import { ObservableV2 } from 'lib0/observable'
 import type { EntityDef } from '../docs/catalog-types.ts'
-import { readRecord, type RecordState } from '../docs/record.ts'
+import { attributeValues, readRecord, type RecordState } from '../docs/record.ts'
 import type { Change } from '../docs/diff.ts'
 import { fieldPermission, mayAccess, type ModelIndex } from '../authz/decide.ts'
 import { metaOwnership, type RecordOwnership } from '../docs/ownership.ts'
@@ -33,7 +33,7 @@ import { publish } from './pipeline/publish.ts'
 import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
 import { META as META_MAP } from '../docs/record.ts'
 import type { Security } from './security.ts'
-import type { BusinessRule } from '../metadata/business-rules.ts'
+import { ruleFields, ruleInput, type BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 
 import type { Published, RoomEvents } from './room-events.ts'
@@ -115,6 +115,8 @@ export interface RoomContext {
   readonly blobSize?: (userId: string, hash: string) => number | undefined
   /** set for the document of one secured field of a record (`<entity>/<id>/<attribute>`): the attribute */
   readonly field?: string
+  /** the record's values kept outside this document (src/projection/decide-changes.ts `elsewhere`) */
+  readonly elsewhere?: () => Readonly<Record<string, unknown>>
   /** for a field's document: the owner of its record now (undefined while the record does not exist) */
   readonly parentOwnership?: () => RecordOwnership | undefined
   readonly ownershipOf?: ProjectContext['ownershipOf']
@@ -172,6 +174,7 @@ export class Room {
   private quietTimer: NodeJS.Timeout | undefined
   private lastSeq = 0
   private broken = false
+  private loaded = false
   /** the room as catching up with other server instances reaches it (room-catch-up.ts); made on first
    * use, so that a room of a single process (SQLite) costs nothing more */
   private peerRoom: PeerRoom | undefined
@@ -234,6 +237,7 @@ export class Room {
     this.serverClient = client
     this.current.clientID = client
     this.bindings.set(client, SERVER_PRINCIPAL)
+    this.loaded = true
   }
 
   /**
@@ -279,12 +283,33 @@ export class Room {
     const version = this.ctx.security.index.version
     if (this.securedCache?.version !== version) {
       const e = this.ctx.entity.name
-      this.securedCache = { version, set: new Set(this.ctx.security.model.securedFields.filter(f => f.startsWith(`${e}.`)).map(f => f.slice(e.length + 1))) }
+      const set = new Set(this.ctx.security.model.securedFields.filter(f => f.startsWith(`${e}.`)).map(f => f.slice(e.length + 1)))
+      const read = ruleFields(this.ctx.rules ?? [], e)
+      this.securedCache = { version, set, ruled: [...set].some(f => read.has(f)) }
     }
     return this.securedCache.set
   }
 
-  private securedCache: { version: number, set: ReadonlySet<string> } | undefined
+  private securedCache: { version: number, set: ReadonlySet<string>, ruled: boolean } | undefined
+
+  /**
+   * The record's values kept in other documents, when the entity's business rules read them: a record's
+   * secured fields, or (for a secured field's document) the rest of the record.
+   */
+  private elsewhere (): (() => Readonly<Record<string, unknown>>) | undefined {
+    const { field, rules, entity, elsewhere } = this.ctx
+    if (elsewhere === undefined) return undefined
+    if (field !== undefined) return ruleFields(rules ?? [], entity.name).has(field) ? elsewhere : undefined
+    this.secured()
+    return this.securedCache?.ruled === true ? elsewhere : undefined
+  }
+
+  /** What business rules read in this document (a record's values, or a secured field's), or undefined until it is loaded. */
+  values (): Record<string, unknown> | undefined {
+    if (!this.loaded) return undefined
+    const state = readRecord(this.current, this.ctx.entity, NO_NOTES)
+    return this.ctx.field !== undefined ? attributeValues(state) : ruleInput(state)
+  }
 
   /** Closes the members that may no longer read the record. */
   revokeUnreadable (ix: ModelIndex): void {
@@ -396,9 +421,9 @@ export class Room {
     return {
       entity, record: this.name, userId: member.principal, ix: security.index, now: this.ctx.now(),
       delivered: member.delivered === undefined ? undefined : security.at(member.delivered),
-      rules: this.ctx.field === undefined ? this.ctx.rules : undefined, flows: this.ctx.field === undefined ? this.ctx.flows : undefined,
+      rules: this.ctx.rules, flows: this.ctx.field === undefined ? this.ctx.flows : undefined,
       parent: this.ctx.field === undefined ? undefined : this.ownership() ?? null,
-      secured: this.ctx.field === undefined ? this.secured() : undefined,
+      secured: this.ctx.field === undefined ? this.secured() : undefined, elsewhere: this.elsewhere(),
       blobSize: this.ctx.blobSize, ownershipOf: this.ctx.ownershipOf, isServerClient: this.isServerClient,
       command: decision?.kind === 'accept' ? decision.command : undefined,
       reject: decision?.kind === 'reject' ? decision : undefined,

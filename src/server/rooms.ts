@@ -1,8 +1,9 @@
 // The loaded records of one server: loads a record on first use, unloads it once idle.
 
 import { ObservableV2 } from 'lib0/observable'
-import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
-import type { Catalog } from '../docs/catalog-types.ts'
+import { fieldDocName, parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
+import { attributeOf, type AttributeDef, type Catalog, type EntityDef } from '../docs/catalog-types.ts'
+import { recordValue, type Row } from '../docs/row.ts'
 import type { ModelIndex } from '../authz/decide.ts'
 import type { RecordOwnership } from '../docs/ownership.ts'
 import type { RecordStorage } from './storage/port.ts'
@@ -27,6 +28,8 @@ export interface RoomsOptions extends RoomOptions {
   readonly blobSize?: (userId: string, hash: string) => number | undefined
   /** the owner of a stored record (`<entity>/<id>`), undefined when there is none: lookups are checked against it */
   readonly ownershipOf?: (record: string) => RecordOwnership | undefined
+  /** a stored record's row (`<entity>/<id>`): business rules read the values kept outside a document from it */
+  readonly storedRow?: (record: DocName) => Row | undefined
   /** the conflict strategy of each field (default: later-edit-wins everywhere) */
   readonly conflicts?: ConflictPolicies
   /** how far ahead of the server's clock a write's time may be (ms) */
@@ -101,8 +104,10 @@ export class Rooms {
       const parentOwnership = field === null
         ? undefined
         : () => this.rooms.get(field.record)?.ownership() ?? ownershipOf?.(field.record)
+      const record = field === null ? name : field.record
+      const elsewhere = (): Record<string, unknown> => this.valuesElsewhere(record, entity, field?.attribute)
       room = new Room(name, storage, this.options, {
-        entity, security, now: this.now, rules, flows, blobSize, ownershipOf, field: field?.attribute, parentOwnership,
+        entity, security, now: this.now, rules, flows, blobSize, ownershipOf, field: field?.attribute, parentOwnership, elsewhere,
         conflicts: { strategyOf: attribute => strategyFor(conflicts, entity.name, attribute), maxSkewMs: maxClockSkewMs }
       })
       room.events.on('committed', e => this.committed(e))
@@ -113,6 +118,35 @@ export class Rooms {
       this.scheduleUnload(name)
     }
     return room
+  }
+
+  /**
+   * A record's values kept outside the document of its secured field `attribute` (undefined: outside the
+   * record's own document, that is its secured fields). A loaded copy is read first (it holds what its
+   * batch integrated and has not committed yet), else the record's row.
+   */
+  private valuesElsewhere (record: DocName, entity: EntityDef, attribute: string | undefined): Record<string, unknown> {
+    const out: Record<string, unknown> = {}
+    const row = this.options.storedRow?.(record)
+    const stored = (a: AttributeDef | undefined, name: string): unknown => recordValue(row?.[name], a?.type === 'boolean')
+    if (attribute !== undefined) {
+      const values = this.rooms.get(record)?.values()
+      if (values !== undefined) Object.assign(out, values)
+      else {
+        for (const a of entity.attributes) out[a.name] = stored(a, a.name)
+        for (const k of ['statecode', 'ownerid'] as const) out[k] = stored(undefined, k)
+      }
+    }
+    const prefix = `${entity.name}.`
+    for (const key of this.options.security.model.securedFields) {
+      if (!key.startsWith(prefix)) continue
+      const f = key.slice(prefix.length)
+      if (f === attribute) continue
+      const values = this.rooms.get(fieldDocName(record, f))?.values()
+      out[f] = values !== undefined ? values[f] : stored(attributeOf(entity, f), f)
+    }
+    if (attribute !== undefined) delete out[attribute]
+    return out
   }
 
   private committed (e: CommittedEvent): void {
