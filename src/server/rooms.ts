@@ -47,6 +47,10 @@ export const isoNow = (): (() => string) => {
   }
 }
 
+/** How long a record's secured values read from its row are reused (a commit of one of their documents, on
+ * any instance, forgets them at once; this bounds a missed one). */
+const STORED_SECURED_MS = 1000
+
 export class Rooms {
   private readonly rooms = new Map<DocName, Room>()
   private readonly timers = new Map<DocName, NodeJS.Timeout>()
@@ -72,7 +76,7 @@ export class Rooms {
   applyPeer (record: DocName, prevSeq: number, seq: number, updates: readonly Uint8Array[], published: Published = {}): void {
     const room = this.find(record)
     if (room !== undefined) room.applyPeer(prevSeq, seq, updates, published)
-    else this.events.emit('committed', [{ record, updates, ownerChanged: false, seq, prevSeq, remote: true }])
+    else this.committed({ record, updates, ownerChanged: false, seq, prevSeq, remote: true })
   }
 
   /** Every loaded copy takes in what other instances committed meanwhile (after fan-out was cut). */
@@ -127,8 +131,11 @@ export class Rooms {
    */
   private valuesElsewhere (record: DocName, entity: EntityDef, attribute: string | undefined): Record<string, unknown> {
     const out: Record<string, unknown> = {}
-    const row = this.options.storedRow?.(record)
-    const stored = (a: AttributeDef | undefined, name: string): unknown => recordValue(row?.[name], a?.type === 'boolean')
+    let row: Row | undefined | null = null
+    const stored = (a: AttributeDef | undefined, name: string): unknown => {
+      if (row === null) row = this.options.storedRow?.(record)
+      return recordValue(row?.[name], a?.type === 'boolean')
+    }
     if (attribute !== undefined) {
       const values = this.rooms.get(record)?.values()
       if (values !== undefined) Object.assign(out, values)
@@ -137,19 +144,32 @@ export class Rooms {
         for (const k of ['statecode', 'ownerid'] as const) out[k] = stored(undefined, k)
       }
     }
+    // (A record's saves read its secured values every time: those its row holds are kept a moment.)
+    const version = this.options.security.index.version
+    const now = Date.now()
+    let cached = attribute === undefined ? this.storedSecured.get(record) : undefined
+    if (cached !== undefined && (cached.version !== version || now - cached.at > STORED_SECURED_MS)) cached = undefined
+    const fresh: Record<string, unknown> = {}
     const prefix = `${entity.name}.`
     for (const key of this.options.security.model.securedFields) {
       if (!key.startsWith(prefix)) continue
       const f = key.slice(prefix.length)
       if (f === attribute) continue
       const values = this.rooms.get(fieldDocName(record, f))?.values()
-      out[f] = values !== undefined ? values[f] : stored(attributeOf(entity, f), f)
+      if (values !== undefined) out[f] = values[f]
+      else out[f] = fresh[f] = cached !== undefined && f in cached.values ? cached.values[f] : stored(attributeOf(entity, f), f)
     }
+    if (attribute === undefined && cached === undefined && this.rooms.has(record)) this.storedSecured.set(record, { version, at: now, values: fresh })
     if (attribute !== undefined) delete out[attribute]
     return out
   }
 
+  /** loaded records -> their secured fields' values as their row held them (valuesElsewhere) */
+  private readonly storedSecured = new Map<DocName, { version: number, at: number, values: Record<string, unknown> }>()
+
   private committed (e: CommittedEvent): void {
+    const field = parseFieldDocName(e.record)
+    if (field !== null) this.storedSecured.delete(field.record)
     // A record's new owner decides who reads its secured fields too: their documents check their members.
     if (e.ownerChanged) for (const [n, r] of this.rooms) if (n.startsWith(`${e.record}/`)) r.revokeUnreadable(this.options.security.index)
     this.events.emit('committed', [e])
@@ -195,6 +215,7 @@ export class Rooms {
 
   private drop (name: DocName, room: Room): void {
     this.rooms.delete(name)
+    this.storedSecured.delete(name)
     room.destroy()
   }
 

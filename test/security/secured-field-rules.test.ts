@@ -89,4 +89,22 @@ describe('a business rule that reads a secured field', () => {
     await send(s, field, bob, edit(copyOf(s, field, 0x7100008), d => d.getMap(FIELDS).set('revenue', 5_000_000)))
     expect(row(s, name)?.revenue).toBe(5_000_000)
   })
+
+  it('sees a secured value committed a moment ago while its document is no longer loaded', async () => {
+    const s = await startServer(cleanups, { IDLE_UNLOAD_MS: '10' })
+    const name = ownedBy(s, 'account', 'u-alice')
+    const alice = await raw(cleanups, s, name, 'alice')
+    // A save of the record reads revenue (from the row: its document is not loaded).
+    await send(s, name, alice, edit(copyOf(s, name, 0x7100009), d => d.getMap(FIELDS).set('numberofemployees', 50)))
+    expect(row(s, name)?.numberofemployees).toBe(50)
+    const field = fieldDocName(name, 'revenue')
+    const bob = await raw(cleanups, s, field, 'bob')
+    await send(s, field, bob, edit(copyOf(s, field, 0x710000a), d => d.getMap(FIELDS).set('revenue', 20_000_000)))
+    bob.ws.close()
+    await until(() => !s.server.rooms.has(field), 'the field\'s document unloaded')
+    expect(row(s, name)?.revenue).toBe(20_000_000)
+    await send(s, name, alice, edit(copyOf(s, name, 0x710000b), d => clearField(d, ACCOUNT, 'numberofemployees', { by: 'u-alice', at: new Date().toISOString() })))
+    expect(row(s, name)?.numberofemployees).toBe(50)
+    expect(receiptsOn(s, 'u-alice', name).some(r => r.reason === Reason.businessRule)).toBe(true)
+  })
 })
