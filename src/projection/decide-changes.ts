@@ -237,10 +237,21 @@ const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]
     const own = fieldDocument ? attributeValues(s) : ruleInput(s)
     return other === undefined ? own : { ...other, ...own }
   }
-  const violation = saveViolation(rules, ctx.entity.name, input(before), input(result), changedFields)
+  const was = input(before)
+  const is = input(result)
+  const violation = saveViolation(rules, ctx.entity.name, was, is, changedFields)
   if (violation === null) return verdicts
-  const hidden = [...ruleFields(rules, ctx.entity.name)].some(f => !fieldPermission(ctx.ix, ctx.userId, ctx.entity.name, f).read)
-  const message = hidden ? `this save breaks a business rule of ${ctx.entity.name} that reads fields you may not read` : violation
+  // The rule's message unless the fields the user may not read make a difference to it (the refusal
+  // would tell their value): the same save decided without them must break the rules the same way.
+  const hidden = [...ruleFields(rules, ctx.entity.name)].filter(f => !fieldPermission(ctx.ix, ctx.userId, ctx.entity.name, f).read)
+  const without = (values: Record<string, unknown>): Record<string, unknown> => {
+    const out = { ...values }
+    for (const f of hidden) delete out[f]
+    return out
+  }
+  const message = hidden.length === 0 || saveViolation(rules, ctx.entity.name, without(was), without(is), changedFields.filter(f => !hidden.includes(f))) === violation
+    ? violation
+    : `this save breaks a business rule of ${ctx.entity.name} that reads fields you may not read`
   const creating = allowed.some(c => c.kind === 'created')
   const saved = (c: Change): boolean => creating || c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ||
     isStampChange(c)
