@@ -7,13 +7,12 @@
 // without bound (and a removal of a share that was not there was a new version too).
 
 import { describe, expect, it } from 'vitest'
+import { KEPT_MODEL_VERSIONS } from '../../src/server/storage/security-port.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import type { TestServer } from '../helpers/server.ts'
 import { api, ownedBy, startServer } from './support.ts'
 
 const cleanups = useCleanups()
-/** the newest versions a store keeps (besides those some user's devices last received) */
-const KEPT_MODEL_VERSIONS = 100
 
 const stored = (s: TestServer): { versions: number, bytes: number } => {
   const r = s.sql<{ n: number | string, b: number | string }>('SELECT count(*) AS n, sum(length(data)) AS b FROM security_models')[0]
