@@ -13,13 +13,15 @@ import { issueToken } from '../../src/server/auth.ts'
 import { SIGN_IN_LIMITS } from '../../src/server/authenticator.ts'
 import { SECRET } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
+import { ON_PG } from '../helpers/test-store.ts'
 import { clockedServer, request, setPassword } from '../helpers/sign-in.ts'
 
 const cleanups = useCleanups()
 const PASSWORD = 'the right password for alice'
 
 describe('the per-login limit under a flood of other logins', () => {
-  it.fails('keeps a login whose burst is spent limited, however many other logins fail meanwhile', async () => {
+  // (Holds on PostgreSQL; fails on SQLite, the hole.)
+  ;(ON_PG ? it : it.fails)('keeps a login whose burst is spent limited, however many other logins fail meanwhile', async () => {
     const t = await clockedServer({ DEMO: '0' })
     cleanups.push(() => t.s.dispose())
     const admin = await issueToken(SECRET, t.s.security.index.userByLogin('avery')!, 3600, t.now())
