@@ -4,7 +4,7 @@
 
 import type { Catalog } from '../docs/catalog-types.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
-import { isSecured } from '../authz/decide.ts'
+import { isSecured, mayAccess } from '../authz/decide.ts'
 import { Reason, type Receipt } from '../protocol/receipts.ts'
 import { DeviceMessage, type DeviceFrame } from '../protocol/device-frames.ts'
 import { CloseCode, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
@@ -167,6 +167,13 @@ export class DeviceEdits {
     }
   }
 
+  /** Whether the privileges the device last received let its user create `entity` (they no longer do). */
+  private createRevoked (entity: string): boolean {
+    const { security } = this.deps
+    const delivered = this.link.delivered === undefined ? undefined : security.at(this.link.delivered)
+    return delivered !== undefined && delivered.version !== security.index.version && mayAccess(delivered, this.link.userId, 'create', entity).allowed
+  }
+
   /** A command over several records: accepted or rejected as a whole, then every part acknowledged. */
   async command (f: Extract<DeviceFrame, { type: typeof DeviceMessage.command }>): Promise<void> {
     const target = this.checkName(f.target)
@@ -184,19 +191,26 @@ export class DeviceEdits {
         const name = names[i]
         const room = rooms.get(name)
         await room.ready
-        // A record to create is decided with the rest (a create privilege lost since the device's last
-        // metadata is then reported as privilege-revoked); an existing one the user may not read is refused.
+        // A record the user may not open (as on /sync and a push: an existing one it may not read, one that
+        // does not exist without the create privilege on its entity, a secured field's document of a record
+        // that does not exist) is refused without touching it: a rejected command's parts are integrated and
+        // reverted, which would keep placeholders and receipts under any name the device makes up.
         const created = room.ownership() === undefined
-        if (created || room.mayOpen(ix, this.link.userId)) {
+        if (room.mayOpen(ix, this.link.userId)) {
           const member = this.memberFor(name)
           room.join(member)
           joined.push({ name, room, member, update: p.update, created })
           continue
         }
         rooms.released(name)
+        const why = !created
+          ? { reason: Reason.noWritePrivilege, message: `no read access to ${name}` }
+          : parseFieldDocName(name) !== null
+            ? { reason: Reason.invalidValue, message: `${name} is the field of a record that does not exist` }
+            : { reason: this.createRevoked(room.entity.name) ? Reason.privilegeRevoked : Reason.noCreatePrivilege, message: `no create privilege on ${room.entity.name}` }
         unreadable.push({
           principal: this.link.userId, record: name, change: 'command', field: null, attempted: { command: f.command }, kept: null,
-          reason: Reason.noWritePrivilege, message: `${f.command} of ${target} rejected: no read access to ${name}`, privilegeVersion: ix.version, at: now()
+          reason: why.reason, message: `${f.command} of ${target} rejected: ${why.message}`, privilegeVersion: ix.version, at: now()
         })
       }
       const refused = unreadable.length === 0 ? undefined : { accepted: false as const, record: unreadable[0].record, reason: unreadable[0].reason, message: unreadable[0].message }

@@ -186,7 +186,12 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
       const held = mayAccess(ix, userId, privilege, entity.name, ownership(entity, row))
       if (!held.allowed) throw new HTTPException(403, { message: `a ${access} share grants ${privilege}, which you do not hold on this record: ${held.why}` })
     }
-    return c.json({ version: security.change(m => admin.setShare(m, `${entity.name}/${String(row.id)}`, body)).version })
+    const record = `${entity.name}/${String(row.id)}`
+    // A change that changes nothing is no new version (each version is a copy of the whole model).
+    const same = (a: typeof ix.model.shares, b: typeof ix.model.shares): boolean =>
+      JSON.stringify(a.filter(x => x.record === record)) === JSON.stringify(b.filter(x => x.record === record))
+    if (same(admin.setShare(ix.model, record, body).shares, ix.model.shares)) return c.json({ version: ix.version })
+    return c.json({ version: security.change(m => admin.setShare(m, record, body)).version })
   })
   return app
 }

@@ -1,9 +1,10 @@
-// The security model port in PostgreSQL: every version as one JSON row, what each principal's device last
+// The security model port in PostgreSQL: each version as one JSON row (the newest KEPT_MODEL_VERSIONS and each
+// principal's delivered one), what each principal's device last
 // received, settings, and sign-in (pg-credentials.ts). Synchronous (pg-sync.ts): every instance reads what
 // any instance saved.
 
 import type { SecurityModel } from '../../authz/model.ts'
-import type { SecurityStore } from './security-port.ts'
+import { KEPT_MODEL_VERSIONS, type SecurityStore } from './security-port.ts'
 import type { SyncPg } from './pg-sync.ts'
 import { PgCredentialStore } from './pg-credentials.ts'
 
@@ -47,6 +48,7 @@ export class PgSecurityStore implements SecurityStore {
 
   save (model: SecurityModel): void {
     this.sync.query('INSERT INTO security_models (version, data) VALUES ($1, $2)', [model.version, JSON.stringify(model)])
+    this.sync.query('DELETE FROM security_models WHERE version <= $1 AND version NOT IN (SELECT version FROM delivered_versions)', [model.version - KEPT_MODEL_VERSIONS])
   }
 
   delivered (principal: string): number | undefined {

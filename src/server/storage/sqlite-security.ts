@@ -1,9 +1,9 @@
-// The security model port in SQLite: every version kept as one JSON row (changes are rare and small), so a
-// decision can be replayed under the privileges a device last received.
+// The security model port in SQLite: each version kept as one JSON row, so a decision can be replayed under
+// the privileges a device last received (the newest KEPT_MODEL_VERSIONS and each principal's delivered one).
 
 import type { SecurityModel } from '../../authz/model.ts'
 import type { SqliteDb } from './sqlite-db.ts'
-import type { SecurityStore } from './security-port.ts'
+import { KEPT_MODEL_VERSIONS, type SecurityStore } from './security-port.ts'
 import { SqliteCredentialStore } from './sqlite-credentials.ts'
 
 export class SqliteSecurityStore implements SecurityStore {
@@ -33,7 +33,10 @@ export class SqliteSecurityStore implements SecurityStore {
   }
 
   save (model: SecurityModel): void {
-    this.db.prepare('INSERT INTO security_models (version, data) VALUES (?, ?)').run(model.version, JSON.stringify(model))
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO security_models (version, data) VALUES (?, ?)').run(model.version, JSON.stringify(model))
+      this.db.prepare('DELETE FROM security_models WHERE version <= ? AND version NOT IN (SELECT version FROM delivered_versions)').run(model.version - KEPT_MODEL_VERSIONS)
+    })()
   }
 
   /** The privilege version a principal's device last received, if any. */
