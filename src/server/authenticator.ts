@@ -20,7 +20,7 @@ export const DEMO_PASSWORD = 'demo'
 export const SIGN_IN_LIMITS = {
   perLogin: { burst: 10, refillMs: 60_000 },
   perAddress: { burst: 30, refillMs: 10_000 },
-  /** keys remembered by each limiter (about 100 bytes each) */
+  /** keys remembered by each limiter (about 100 bytes each; drained ones up to HARD_KEYS_FACTOR times as many) */
   maxKeys: 10_000
 } as const
 

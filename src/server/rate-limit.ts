@@ -1,8 +1,10 @@
 // Token buckets per key (a login, a client address): a burst, then a steady refill. Used for failed
 // sign-ins, where a key is charged before the password is checked and refunded on success, so a flood of
 // parallel attempts cannot all slip through while the first ones are still being hashed.
-// Memory is bounded: a bucket that has refilled is the same as no bucket and is dropped, and past
-// `maxKeys` the least recently charged bucket goes (which only gives that key its burst back).
+// Memory is bounded: a bucket that has refilled is the same as no bucket and is dropped; past `maxKeys`
+// buckets that still allow an attempt go first (least recently charged first), and a drained one only past
+// HARD_KEYS_FACTOR times `maxKeys`: forgetting a drained bucket gives an attacker that key's burst back, so
+// a flood of other keys must not be what makes it go.
 
 export interface BucketOptions {
   /** attempts a key may make at once */
@@ -16,6 +18,9 @@ export interface BucketOptions {
 }
 
 interface Bucket { tokens: number, at: number }
+
+/** How far past `maxKeys` drained buckets are kept (about 100 bytes each). */
+export const HARD_KEYS_FACTOR = 10
 
 /** Token buckets by key, wherever they are kept: in this process, or shared by every instance (storage). */
 export interface Buckets {
@@ -55,11 +60,13 @@ export class TokenBuckets implements Buckets {
   /** Charges one attempt to `key`, or answers false (and charges nothing) when it has none left. */
   take (key: string): boolean {
     const now = this.opts.now()
-    const tokens = this.level(this.buckets.get(key), now)
-    if (tokens < 1) return false
+    const b = this.buckets.get(key)
+    const tokens = this.level(b, now)
+    // (A refused attempt counts as use too: a key under attack is the last one to be forgotten.)
     this.buckets.delete(key)
+    if (tokens < 1) { this.buckets.set(key, b!); return false }
     this.buckets.set(key, { tokens: tokens - 1, at: now })
-    this.bound(now)
+    this.bound(now, key)
     return true
   }
 
@@ -76,14 +83,26 @@ export class TokenBuckets implements Buckets {
   /** Forgets `key`: it has its whole burst again. */
   reset (key: string): void { this.buckets.delete(key) }
 
-  private bound (now: number): void {
-    if (this.buckets.size <= this.opts.maxKeys) return
-    // Refilled buckets go first, then the least recently charged, down to 90% so that the sweep is rare.
-    for (const [key, b] of this.buckets) if (this.level(b, now) >= this.opts.burst) this.buckets.delete(key)
+  /** the size past which the next sweep runs (it rises while drained buckets fill the table, so that a
+   * table full of them is not swept on every charge) */
+  private sweepPast = 0
+
+  private bound (now: number, charged: string): void {
+    const hard = this.opts.maxKeys * HARD_KEYS_FACTOR
+    if (this.buckets.size <= Math.max(this.opts.maxKeys, Math.min(this.sweepPast, hard))) return
+    // Refilled buckets go first, then those that still allow an attempt, least recently used first (never
+    // the one just charged), down to 90% so that the sweep is rare; drained ones only past the hard bound.
     const keep = Math.floor(this.opts.maxKeys * 0.9)
-    for (const key of this.buckets.keys()) {
-      if (this.buckets.size <= keep) break
-      this.buckets.delete(key)
+    for (const [key, b] of this.buckets) {
+      const level = this.level(b, now)
+      if (level >= this.opts.burst || (level >= 1 && this.buckets.size > keep && key !== charged)) this.buckets.delete(key)
     }
+    if (this.buckets.size > hard) {
+      for (const key of this.buckets.keys()) {
+        if (this.buckets.size <= Math.floor(hard * 0.9)) break
+        this.buckets.delete(key)
+      }
+    }
+    this.sweepPast = Math.ceil(this.buckets.size * 1.1)
   }
 }

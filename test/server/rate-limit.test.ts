@@ -1,7 +1,7 @@
 // Token buckets on an injected clock: a burst, a steady refill, refunds, and a bounded number of keys.
 
 import { describe, expect, it } from 'vitest'
-import { TokenBuckets } from '../../src/server/rate-limit.ts'
+import { HARD_KEYS_FACTOR, TokenBuckets } from '../../src/server/rate-limit.ts'
 
 const buckets = (maxKeys = 100): { b: TokenBuckets, advance: (ms: number) => void } => {
   let now = 1_000_000
@@ -61,5 +61,19 @@ describe('token buckets', () => {
     expect(b.waitMs('flood999')).toBe(0) // 2 left of 3: may still try
     b.take('flood999'); b.take('flood999')
     expect(b.take('flood999')).toBe(false)
+  })
+
+  it('keep a drained bucket through a flood of other keys, up to the hard bound, without sweeping on every charge', () => {
+    const { b } = buckets(10)
+    for (let i = 0; i < 3; i++) b.take('victim')
+    expect(b.take('victim')).toBe(false)
+    // Keys that still allow an attempt go, however many: the drained one stays.
+    for (let i = 0; i < 1000; i++) { b.take(`flood${i}`); expect(b.size).toBeLessThanOrEqual(10) }
+    expect(b.take('victim')).toBe(false)
+    // Drained keys fill the table past maxKeys, never past the hard bound; past it the least recently charged go.
+    for (let i = 0; i < 1000; i++) { for (let j = 0; j < 3; j++) b.take(`drained${i}`); expect(b.size).toBeLessThanOrEqual(10 * HARD_KEYS_FACTOR) }
+    expect(b.size).toBeGreaterThan(10 * HARD_KEYS_FACTOR * 0.9)
+    expect(b.take('victim')).toBe(true) // forgotten past the hard bound: only then its burst is back
+    expect(b.take('drained999')).toBe(false)
   })
 })
