@@ -25,6 +25,9 @@ const DismissBody = v.object({ seqs: v.pipe(v.array(v.pipe(v.number(), v.integer
 /** 1,000 seqs of 16 digits take 17 KB: a bigger body is refused while it streams in, not parsed whole. */
 const MAX_DISMISS_BODY_BYTES = 64 * 1024
 
+/** How far the activity pointer's list pages (each activity entity's rows up to it are read per request). */
+export const MAX_POINTER_WINDOW = 10_000
+
 /** Assign, share and associate bodies are a few short strings: a bigger body is refused while it streams in. */
 const MAX_RECORD_BODY_BYTES = 16 * 1024
 const recordBodyLimit = bodyLimit({ maxSize: MAX_RECORD_BODY_BYTES, onError: c => c.json({ error: `a body here may have at most ${MAX_RECORD_BODY_BYTES} bytes` }, 413) })
@@ -101,7 +104,9 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
     const ix = security.index
     const userId = c.get('principal').userId
     if (isPointer(entity)) {
-      // Each activity entity's rows the caller may read, by id across them.
+      // Each activity entity's rows the caller may read, by id across them: every entity's first
+      // offset + limit rows are read and merged, so the window is bounded.
+      if (offset + limit > MAX_POINTER_WINDOW) throw new HTTPException(400, { message: `offset + limit may be at most ${MAX_POINTER_WINDOW} for ${entity.name} (list each activity entity for more)` })
       const all = (await Promise.all(activityEntities(catalog.entities.values()).map(async a =>
         (await projection.rows(a.name, readScope(ix, userId, a.name), limit + offset, 0)).map(r => pointerRow(entity, a, redact(ix, userId, a, r)))))).flat()
       all.sort((x, y) => String(x.id) < String(y.id) ? -1 : String(x.id) > String(y.id) ? 1 : 0)

@@ -4,12 +4,15 @@
 // stored a pointer document holding an owner; and a share of the pointer was stored. And a body far larger
 // than any of these routes takes is refused while it streams in (413), not read whole into memory first —
 // before the fix any signed-in user, even one without any privilege on the record, could make the server
-// buffer and parse a body of any size.
+// buffer and parse a body of any size. And the activity pointer's list, which reads each activity entity's
+// first offset + limit rows to merge them, took any offset (a signed-in user made each request read every
+// activity row into memory).
 
 import { describe, expect, it } from 'vitest'
 import type { DocName } from '../../src/ids.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { api, copyOf, exactly, idsOwnedBy, startServer } from './support.ts'
+import { MAX_POINTER_WINDOW } from '../../src/server/record-routes.ts'
 
 const cleanups = useCleanups()
 
@@ -51,5 +54,20 @@ describe('bodies of the record routes', () => {
     }
     expect(s.projection.row('account', id)?.ownerid).toBe('systemuser/u-alice')
     expect(s.security.model.shares).toEqual([])
+  })
+})
+
+describe('the activity pointer\'s list', () => {
+  it('pages within a bounded window and refuses an offset past it (400), naming the bound', async () => {
+    const s = await startServer(cleanups)
+    const page = await api(s, 'alice', '/api/records/activitypointer?limit=5&offset=0')
+    expect(page.status).toBe(200)
+    expect(((await page.json()) as { rows: unknown[] }).rows.length).toBeGreaterThan(0)
+    expect((await api(s, 'alice', `/api/records/activitypointer?limit=1000&offset=${MAX_POINTER_WINDOW - 1000}`)).status).toBe(200)
+    const far = await api(s, 'alice', `/api/records/activitypointer?limit=1&offset=${MAX_POINTER_WINDOW}`)
+    expect(far.status).toBe(400)
+    expect(((await far.json()) as { error: string }).error).toContain(String(MAX_POINTER_WINDOW))
+    // Another entity's list pages as before.
+    expect((await api(s, 'alice', `/api/records/account?limit=1&offset=${MAX_POINTER_WINDOW}`)).status).toBe(200)
   })
 })
