@@ -420,7 +420,8 @@ export class Room {
     const { entity, security } = this.ctx
     return {
       entity, record: this.name, userId: member.principal, ix: security.index, now: this.ctx.now(),
-      delivered: member.delivered === undefined ? undefined : security.at(member.delivered),
+      // (Read only to word a refusal: a socket may name any kept version, and loading one is not free.)
+      get delivered () { return member.delivered === undefined ? undefined : security.at(member.delivered) },
       rules: this.ctx.rules, flows: this.ctx.field === undefined ? this.ctx.flows : undefined,
       parent: this.ctx.field === undefined ? undefined : this.ownership() ?? null,
       secured: this.ctx.field === undefined ? this.secured() : undefined, elsewhere: this.elsewhere(),
