@@ -11,14 +11,13 @@ import { buildCatalog } from '../../src/docs/catalog.ts'
 import { setField } from '../../src/docs/record.ts'
 import { SyncStep } from '../../src/protocol/codes.ts'
 import { DeviceMessage } from '../../src/protocol/device-frames.ts'
+import { MAX_AWAITING_STATE } from '../../src/server/device-edits.ts'
 import { until } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { copyOf, ownedBy, rawDevice, startServer, TIME, type RawDevice } from './support.ts'
 
 const account = buildCatalog().entities.get('account')!
 const cleanups = useCleanups()
-/** the bound a session should keep to (not in the server yet) */
-const MAX_AWAITING_STATE = 4096
 
 const acked = (d: RawDevice): number[] => d.frames.flatMap(f => f.type === DeviceMessage.ack ? [f.id] : [])
 const asked = (d: RawDevice): number => d.frames.filter(f => f.type === DeviceMessage.sync && f.step === SyncStep.step1).length
