@@ -78,7 +78,22 @@ export class Rooms {
   applyPeer (record: DocName, prevSeq: number, seq: number, updates: readonly Uint8Array[], published: Published = {}): void {
     const room = this.find(record)
     if (room !== undefined) room.applyPeer(prevSeq, seq, updates, published)
-    else this.committed({ record, updates, ownerChanged: false, seq, prevSeq, remote: true })
+    else {
+      this.committed({ record, updates, ownerChanged: false, seq, prevSeq, remote: true })
+      // Whether its owner changed is not known here: the loaded documents of its secured fields check
+      // their members (before, a reassignment on another instance left their sockets open here).
+      this.checkFieldReaders(record)
+    }
+  }
+
+  /** The loaded secured-field documents of `record` close the members who may no longer read it. */
+  private checkFieldReaders (record: DocName): void {
+    if (parseFieldDocName(record) !== null) return
+    const entity = record.slice(0, record.indexOf('/'))
+    const ix = this.options.security.index
+    for (const f of ix.model.securedFields) {
+      if (f.startsWith(`${entity}.`)) this.rooms.get(fieldDocName(record, f.slice(entity.length + 1)))?.revokeUnreadable(ix)
+    }
   }
 
   /** Every loaded copy takes in what other instances committed meanwhile (after fan-out was cut). */
