@@ -8,7 +8,7 @@ import { readScope, type ModelIndex, type ReadScope } from './decide.ts'
 import type { Row } from '../docs/row.ts'
 import { principalRef } from '../ids.ts'
 import type { OfflineProfile, ProfileEntity } from '../profiles/profile.ts'
-import { fresh, meOf, modifiedSince, readable, ruleMatches, type Me } from './scope.ts'
+import { followable, fresh, meOf, modifiedSince, readable, ruleMatches, type Me } from './scope.ts'
 
 /** The projected rows of the profile's entities, by name (`<entity>/<id>`) and indexed. */
 export interface ScopeRows {
@@ -82,7 +82,7 @@ export const scopeFromRows = (catalog: Catalog, profile: OfflineProfile, ix: Mod
   // Relationships bring related readable records along (whatever their age), each record's own in turn.
   const relationshipsOf = new Map(Object.entries(profile.entities).map(([entity, pe]) => [entity, pe.relationships
     .map(relName => catalog.relationships.find(r => r.from === entity && r.name === relName))
-    .filter(rel => rel !== undefined && rel.attribute !== undefined && scopes.has(rel.to))]))
+    .filter(rel => rel !== undefined && rel.attribute !== undefined && scopes.has(rel.to) && followable(me, rel.kind === 'N:1' ? entity : rel.to, rel.attribute))]))
   const bring = (entity: string, name: string): void => {
     if (scope.has(name) || readableRow(entity, name) === undefined) return
     scope.add(name)

@@ -4,7 +4,7 @@
 
 import type { Catalog } from '../docs/catalog-types.ts'
 import { isPointer } from '../docs/activity-pointer.ts'
-import { readScope, type ModelIndex, type ReadScope } from './decide.ts'
+import { fieldPermission, readScope, type ModelIndex, type ReadScope } from './decide.ts'
 import type { Row } from '../docs/row.ts'
 import { principalRef } from '../ids.ts'
 import { unexpectedCase } from '../errors.ts'
@@ -19,7 +19,19 @@ export interface Me {
   readonly businessUnitId: string
   /** `systemuser/<id>` of every user below me within the hierarchy security depth (empty when it is off) */
   readonly reports: ReadonlySet<string>
+  /** the secured fields (`<entity>.<attribute>`) I may not read: a rule sees them empty, as I do */
+  readonly unreadable: ReadonlySet<string>
 }
+
+/** The row as `me` may see it: the secured fields of `entity` I may not read are empty. */
+const seenBy = (me: Me, entity: string, row: Row, fields: Iterable<string>): Row => {
+  let out = row
+  for (const f of fields) if (me.unreadable.has(`${entity}.${f}`) && out[f] !== null) out = { ...out, [f]: null }
+  return out
+}
+
+/** Whether a relationship's lookup (on `entity`) is one `me` may read: one that is not brings nothing. */
+export const followable = (me: Me, entity: string, attribute: string): boolean => !me.unreadable.has(`${entity}.${attribute}`)
 
 export const ruleMatches = (ix: ModelIndex, rule: ProfileRule, name: string, row: Row, me: Me): boolean => {
   switch (rule.kind) {
@@ -31,7 +43,11 @@ export const ruleMatches = (ix: ModelIndex, rule: ProfileRule, name: string, row
         (rule.myBusinessUnit && row.owningbusinessunit === me.businessUnitId)
     case 'shared': return ix.sharesOf(name).some(s => me.principals.has(s.principal))
     case 'hierarchy': return typeof row.ownerid === 'string' && me.reports.has(row.ownerid)
-    case 'custom': return rule.conditions.every(c => matches(row, c, ROW_VALUES))
+    case 'custom': {
+      // A condition on a secured field the user may not read would tell the user its value.
+      const seen = me.unreadable.size === 0 ? row : seenBy(me, name.slice(0, name.indexOf('/')), row, rule.conditions.map(c => c.field))
+      return rule.conditions.every(c => matches(seen, c, ROW_VALUES))
+    }
   }
 }
 
@@ -50,7 +66,9 @@ const reportsOf = (ix: ModelIndex, userId: string): Set<string> => {
 /** Who `userId` is for the rules, or undefined when there is no such user. */
 export const meOf = (ix: ModelIndex, userId: string): Me | undefined => {
   const user = ix.user(userId)
-  return user === undefined ? undefined : { userId, principals: ix.principalsOf(userId), businessUnitId: user.businessUnitId, reports: reportsOf(ix, userId) }
+  if (user === undefined) return undefined
+  const unreadable = new Set(ix.model.securedFields.filter(f => !fieldPermission(ix, userId, f.slice(0, f.indexOf('.')), f.slice(f.indexOf('.') + 1)).read))
+  return { userId, principals: ix.principalsOf(userId), businessUnitId: user.businessUnitId, reports: reportsOf(ix, userId), unreadable }
 }
 
 /** Whether the row `name` of an entity is within the user's read scope `rs` of that entity. */
@@ -99,6 +117,7 @@ export const computeScope = (catalog: Catalog, profile: OfflineProfile, ix: Mode
       for (const relName of pe.relationships) {
         const rel = catalog.relationships.find(r => r.from === entity && r.name === relName)
         if (rel === undefined || rel.attribute === undefined) continue // N:N associations are not projected
+        if (!followable(me, rel.kind === 'N:1' ? entity : rel.to, rel.attribute)) continue
         const targets = readableRows.get(rel.to)
         if (targets === undefined) continue
         for (const [name, row] of readableRows.get(entity)!) {

@@ -37,6 +37,9 @@ export interface DeviceLink {
   fail (code: CloseCodeValue, reason: string): void
 }
 
+/** Pushes one session remembers as waiting for the device's state of their record (README, "Security"). */
+export const MAX_AWAITING_STATE = 4096
+
 export class DeviceEdits {
   private readonly deps: EditDeps
   private readonly link: DeviceLink
@@ -115,12 +118,12 @@ export class DeviceEdits {
     // (which holds it) has been decided: then it is acknowledged with that.
     if (outcome.kind === 'failed' || outcome.kind === 'dropped' || this.link.closed()) return
     if (outcome.kind === 'needs-state') {
-      if (id > 0) this.awaitingState.set(name, [...(this.awaitingState.get(name) ?? []), id])
+      if (id > 0) this.awaitState(name, id)
       return
     }
     this.pushed([{ name, created }])
-    const answered = id === 0 ? this.awaitingState.get(name) ?? [] : [id]
-    if (id === 0) this.awaitingState.delete(name)
+    const answered = id === 0 ? [...this.awaitingState.get(name) ?? []] : [id]
+    if (id === 0 && this.awaitingState.delete(name)) this.awaiting -= answered.length
     for (const a of answered) this.link.send({ type: DeviceMessage.ack, record: name, id: a })
   }
 
@@ -141,7 +144,20 @@ export class DeviceEdits {
   }
 
   /** Pushes that waited for the device's state of their record (their dependencies were not integrated). */
-  private readonly awaitingState = new Map<DocName, number[]>()
+  private readonly awaitingState = new Map<DocName, Set<number>>()
+  /** how many ids awaitingState holds, over every record */
+  private awaiting = 0
+
+  /** Remembers a push to acknowledge with the device's state of its record, up to MAX_AWAITING_STATE ids
+   * per session: one past it goes unacknowledged now and the device sends it again at its next
+   * connection (kept all, a device sending such pushes under new ids grew this without bound). */
+  private awaitState (name: DocName, id: number): void {
+    let ids = this.awaitingState.get(name)
+    if (ids?.has(id) === true || this.awaiting >= MAX_AWAITING_STATE) return
+    if (ids === undefined) { ids = new Set(); this.awaitingState.set(name, ids) }
+    ids.add(id)
+    this.awaiting++
+  }
 
   /** This session as a member of one record's room, for one push or command part: what the room tells
    * it goes out as /device frames of that record. */

@@ -54,6 +54,8 @@ const STORED_SECURED_MS = 1000
 export class Rooms {
   private readonly rooms = new Map<DocName, Room>()
   private readonly timers = new Map<DocName, NodeJS.Timeout>()
+  /** per loaded record, its gets not matched by a release yet: while any is open the room may be in use */
+  private readonly uses = new Map<DocName, number>()
   private readonly options: RoomsOptions
   private readonly now: () => string
   /** what every loaded record publishes (each room's `events`, in one place) */
@@ -76,7 +78,22 @@ export class Rooms {
   applyPeer (record: DocName, prevSeq: number, seq: number, updates: readonly Uint8Array[], published: Published = {}): void {
     const room = this.find(record)
     if (room !== undefined) room.applyPeer(prevSeq, seq, updates, published)
-    else this.committed({ record, updates, ownerChanged: false, seq, prevSeq, remote: true })
+    else {
+      this.committed({ record, updates, ownerChanged: false, seq, prevSeq, remote: true })
+      // Whether its owner changed is not known here: the loaded documents of its secured fields check
+      // their members (before, a reassignment on another instance left their sockets open here).
+      this.checkFieldReaders(record)
+    }
+  }
+
+  /** The loaded secured-field documents of `record` close the members who may no longer read it. */
+  private checkFieldReaders (record: DocName): void {
+    if (parseFieldDocName(record) !== null) return
+    const entity = record.slice(0, record.indexOf('/'))
+    const ix = this.options.security.index
+    for (const f of ix.model.securedFields) {
+      if (f.startsWith(`${entity}.`)) this.rooms.get(fieldDocName(record, f.slice(entity.length + 1)))?.revokeUnreadable(ix)
+    }
   }
 
   /** Every loaded copy takes in what other instances committed meanwhile (after fan-out was cut). */
@@ -121,6 +138,7 @@ export class Rooms {
       // A record that nobody joins (a failed upgrade) must not stay loaded.
       this.scheduleUnload(name)
     }
+    this.uses.set(name, (this.uses.get(name) ?? 0) + 1)
     return room
   }
 
@@ -178,7 +196,14 @@ export class Rooms {
   /** Called when a peer leaves: unload after the idle delay if nobody is left. */
   released (name: DocName): void {
     const room = this.rooms.get(name)
-    if (room !== undefined && room.members.size === 0) this.scheduleUnload(name)
+    if (room === undefined) return
+    const uses = Math.max(0, (this.uses.get(name) ?? 0) - 1)
+    this.uses.set(name, uses)
+    if (room.members.size > 0) return
+    // A record that does not exist (its document holds nothing) and that no one uses goes at once: kept
+    // for the idle delay, anyone naming records that do not exist made the server hold a room for each.
+    if (uses === 0 && !room.busy && room.doc.store.clients.size === 0) { this.cancelUnload(name); this.uses.delete(name); this.drop(name, room); return }
+    this.scheduleUnload(name)
   }
 
   get loaded (): number {
@@ -207,6 +232,7 @@ export class Rooms {
       const room = this.rooms.get(name)
       if (room === undefined || room.members.size > 0) return
       if (room.busy) { this.scheduleUnload(name); return }
+      this.uses.delete(name)
       this.drop(name, room)
     }, this.options.idleUnloadMs)
     t.unref()
@@ -225,5 +251,6 @@ export class Rooms {
     this.timers.clear()
     await Promise.all([...this.rooms.values()].map(r => r.settled()))
     for (const [name, room] of this.rooms) this.drop(name, room)
+    this.uses.clear()
   }
 }

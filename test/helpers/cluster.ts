@@ -34,11 +34,12 @@ export interface TwoInstances {
   stop (): Promise<void>
 }
 
-export const twoInstances = async (catalog: Catalog, prefix: string): Promise<TwoInstances> => {
+/** (`extra`: more of the instances' environment, e.g. IDLE_UNLOAD_MS) */
+export const twoInstances = async (catalog: Catalog, prefix: string, extra: Record<string, string> = {}): Promise<TwoInstances> => {
   await requireRedis()
   const dir = mkdtempSync(join(tmpdir(), 'fieldsync-cluster-'))
   const schema = await tempSchema()
-  const env = { DATABASE_URL: schema.url, REDIS_URL, REDIS_PREFIX: `${prefix}-${schema.schema}`, DATA_DIR: dir, DEMO: '1', CUSTOM_ENTITIES: '' }
+  const env = { DATABASE_URL: schema.url, REDIS_URL, REDIS_PREFIX: `${prefix}-${schema.schema}`, DATA_DIR: dir, DEMO: '1', CUSTOM_ENTITIES: '', ...extra }
   const instances = await Promise.all([0, 1].map(() => startServerProcess(env)))
   const stores = await openPgStores(schema.url, catalog, { maxAttachmentBytes: 1024, poolSize: 1 })
   const id = (await stores.pool.query<{ id: string }>(`SELECT id FROM rec_account WHERE ownerid = 'systemuser/u-alice' ORDER BY id LIMIT 1`)).rows[0].id
