@@ -332,9 +332,12 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
         } else d = { reason: Reason.fieldReadOnly, message: c.key === 'statecode' ? 'statecode changes only through a command (qualify, disqualify, mark complete, convert)' : `${c.key} is a system field` }
         break
       case 'deleted':
+        // (The tombstone names its deleter and time to every later editor, like createdby and modifiedby.)
         d = !allows(e, 'delete')
           ? { reason: Reason.commandNotOffline, message: `delete is not an offline command of ${e.name}` }
-          : privilege(ctx, 'delete', owner, Reason.noDeletePrivilege)
+          : privilege(ctx, 'delete', owner, Reason.noDeletePrivilege) ??
+            (c.by !== ctx.userId ? { reason: Reason.invalidValue, message: 'deletedby must be the author' } : null) ??
+            (!isDateTimeText(c.on) ? { reason: Reason.invalidValue, message: 'deletedon must be a UTC date-time' } : null)
         break
       case 'undeleted':
         d = { reason: Reason.fieldReadOnly, message: 'a deleted record cannot be restored from a device' }
