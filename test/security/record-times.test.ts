@@ -1,0 +1,45 @@
+// A save's `modifiedon` is the time the row shows and what the organization data filter of offline profiles
+// ("records modified in the last N days") and views sorted by it read. A note's times are bounded by the
+// server's clock (not past it by more than the skew a device may have); a record's must be too, or any user
+// who may write a record dates it years ahead.
+
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { buildCatalog } from '../../src/docs/catalog.ts'
+import { readRecord, setField } from '../../src/docs/record.ts'
+import { encodeSyncStep1 } from '../../src/protocol/sync-messages.ts'
+import { MessageType, SyncStep } from '../../src/protocol/codes.ts'
+import { Reason } from '../../src/protocol/receipts.ts'
+import { copyOf, edit, ownedBy, raw, receiptsOn, startServer, type Raw } from './support.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
+
+const cleanups = useCleanups()
+const ACCOUNT = buildCatalog().entities.get('account')!
+
+/** Sends `update` on `sock` and waits until the server has committed it (its answer to a later step 1). */
+const send = async (sock: Raw, update: Uint8Array): Promise<void> => {
+  sock.update(update)
+  const before = sock.messages.length
+  sock.ws.send(encodeSyncStep1(new Y.Doc()))
+  await sock.received(m => sock.messages.indexOf(m) >= before && m[0] === MessageType.sync && m[1] === SyncStep.step2)
+}
+
+describe('a save\'s modifiedon', () => {
+  it('years past the server\'s clock is not kept (the save\'s value is); a device\'s offline time and a clock a minute ahead are', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const id = name.split('/')[1]
+    const sock = await raw(cleanups, s, name, 'alice')
+    const doc = copyOf(s, name)
+    const before = s.projection.row('account', id)?.modifiedon
+    await send(sock, edit(doc, d => setField(d, ACCOUNT, 'telephone1', 'dated ahead', { by: 'u-alice', at: '2099-01-01T00:00:00.000Z' })))
+    expect(s.projection.row('account', id)).toMatchObject({ telephone1: 'dated ahead', modifiedon: before })
+    expect(readRecord(s.server.rooms.get(name).doc, ACCOUNT).meta.modifiedon).toBe(before)
+    expect(receiptsOn(s, 'u-alice', name).map(r => [r.field, r.reason])).toEqual([['modifiedon', Reason.invalidValue]])
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(s.server.rooms.get(name).doc))
+    for (const at of [new Date(Date.now() - 3 * 86_400_000).toISOString(), new Date(Date.now() + 60_000).toISOString()]) {
+      await send(sock, edit(doc, d => setField(d, ACCOUNT, 'telephone1', at, { by: 'u-alice', at })))
+      expect(s.projection.row('account', id)).toMatchObject({ telephone1: at, modifiedon: at })
+    }
+  })
+})
