@@ -16,7 +16,7 @@ import { STAMP } from '../docs/system-fields.ts'
 import { ruleFields, ruleInput, saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
-import { newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
+import { MAX_CLOCK_SKEW_MS, newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
 import { parseDocName } from '../ids.ts'
 import { unexpectedCase } from '../errors.ts'
 
@@ -74,6 +74,9 @@ export type Verdict =
 type Denial = { reason: ReasonCode, message: string }
 
 const NOTE_LIMIT = { subject: 500, text: 100_000 }
+
+/** A device's time (a date-time) later than the server's clock by more than a device's clock may run ahead. */
+const aheadOf = (ctx: DecideContext, at: string): boolean => Date.parse(at) > nowOf(ctx) + MAX_CLOCK_SKEW_MS
 
 /** The server's clock in ms: `ctx.now` when it is a date-time, else the system clock. */
 const nowOf = (ctx: DecideContext): number => {
@@ -337,7 +340,7 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
           ? { reason: Reason.commandNotOffline, message: `delete is not an offline command of ${e.name}` }
           : privilege(ctx, 'delete', owner, Reason.noDeletePrivilege) ??
             (c.by !== ctx.userId ? { reason: Reason.invalidValue, message: 'deletedby must be the author' } : null) ??
-            (!isDateTimeText(c.on) ? { reason: Reason.invalidValue, message: 'deletedon must be a UTC date-time' } : null)
+            (!isDateTimeText(c.on) || aheadOf(ctx, c.on) ? { reason: Reason.invalidValue, message: `deletedon must be a UTC date-time no later than the server's clock plus ${MAX_CLOCK_SKEW_MS / 60_000} minutes` } : null)
         break
       case 'undeleted':
         d = { reason: Reason.fieldReadOnly, message: 'a deleted record cannot be restored from a device' }
@@ -375,6 +378,7 @@ const settleStamps = (ctx: DecideContext, verdicts: Verdict[], touch: () => Deni
     if (denied !== null) return { change: c, allowed: false, reason: denied.reason, message: denied.message }
     if (c.key === STAMP.by && c.new !== ctx.userId) return { change: c, allowed: false, reason: Reason.fieldReadOnly, message: 'modifiedby must be the author' }
     if (c.key === STAMP.at && !isDateTimeText(c.new)) return { change: c, allowed: false, reason: Reason.invalidValue, message: 'modifiedon must be a UTC date-time' }
+    if (c.key === STAMP.at && aheadOf(ctx, c.new as string)) return { change: c, allowed: false, reason: Reason.invalidValue, message: `modifiedon ${String(c.new)} is later than the server's clock plus ${MAX_CLOCK_SKEW_MS / 60_000} minutes` }
     return v
   })
 }

@@ -56,6 +56,13 @@ describe('a delete\'s tombstone', () => {
     expect(receiptsOn(s, 'u-alice', name).map(r => [r.change, r.reason])).toContainEqual(['deleted', Reason.invalidValue])
   })
 
+  it('dated past the server\'s clock (by more than a device\'s clock may run ahead) is refused', async () => {
+    const { s, name, sock, doc } = await setUp()
+    await send(sock, edit(doc, d => deleteRecord(d, ACCOUNT, { by: 'u-alice', at: '2099-01-01T00:00:00.000Z' })))
+    expect(deletedOn(s, name)).not.toHaveProperty('deletedon')
+    expect(receiptsOn(s, 'u-alice', name).map(r => [r.change, r.reason])).toContainEqual(['deleted', Reason.invalidValue])
+  })
+
   it('of the author, at a date-time, stands', async () => {
     const { s, name, sock, doc } = await setUp()
     await send(sock, edit(doc, d => deleteRecord(d, ACCOUNT, { by: 'u-alice', at: new Date().toISOString() })))
