@@ -91,11 +91,14 @@ export const openDevice = async (session: SignInSession): Promise<void> => {
   device.startPeriodic(SYNC_EVERY_MS)
 }
 
-/** The app's start: an identity provider's token in the fragment signs in with it; else a stored sign-in
- * opens the device at once (offline too). */
+/** The app's start: a stored sign-in opens the device at once (offline too); else an identity provider's
+ * token in the fragment signs in with it. */
 export const resume = async (): Promise<void> => {
   const token = providerTokenInFragment()
-  if (token !== null) {
+  const stored = storedSession()
+  // A token in a link does not replace the sign-in kept here: the app starts no provider sign-in (no state
+  // or nonce to check it against), so anyone could send a link with their own token.
+  if (token !== null && stored === null) {
     let session: SignInSession
     try {
       session = SignInSession.fromProviderToken(sessionOptions(), token)
@@ -106,8 +109,7 @@ export const resume = async (): Promise<void> => {
     await openDevice(session)
     return
   }
-  const session = storedSession()
-  if (session !== null) await openDevice(session)
+  if (stored !== null) await openDevice(stored)
 }
 
 /** Signs out: ends the sign-in, closes the device and deletes its data from this browser. */
