@@ -122,9 +122,15 @@ export class Rooms {
       const field = parseFieldDocName(name)
       const entity = catalog.entities.get(field?.entity ?? parseDocName(name)?.entity ?? '')
       if (entity === undefined) throw new Error(`no entity for ${name}`)
+      // (A deleted record has no owner for its fields' documents: a delete wins over their edits too, as
+      // when the record is not loaded and its row is gone.)
       const parentOwnership = field === null
         ? undefined
-        : () => this.rooms.get(field.record)?.ownership() ?? ownershipOf?.(field.record)
+        : () => {
+          const parent = this.rooms.get(field.record)
+          if (parent?.doc.getMap('meta').has('deletedon') === true) return undefined
+          return parent?.ownership() ?? ownershipOf?.(field.record)
+        }
       const record = field === null ? name : field.record
       const elsewhere = (): Record<string, unknown> => this.valuesElsewhere(record, entity, field?.attribute)
       room = new Room(name, storage, this.options, {
