@@ -27,6 +27,9 @@ interface ChunkMember { record: string, update: Uint8Array, entry: IndexedRecord
 interface Op {
   run (tx: IDBTransaction, next: () => void): void
   result?: unknown
+  /** a setMeta: only the last of a transaction writes */
+  meta?: boolean
+  superseded?: boolean
   resolve (v: unknown): void
   reject (e: unknown): void
 }
@@ -57,6 +60,8 @@ export class IndexedDbLocalStore implements LocalStore {
   /** first states received since the last write of another kind, stored as one chunk */
   private chunk: ChunkMember[] | null = null
   private chunkWritten: Promise<void> | null = null
+  /** the metadata in its entry, once this store wrote it (undefined: not known) */
+  private metadataStored: string | null | undefined = undefined
 
   private constructor (db: IDBDatabase, name: string, nextChunk: number) {
     this.db = db
@@ -97,10 +102,10 @@ export class IndexedDbLocalStore implements LocalStore {
     }
   }
 
-  private enqueue<T> (run: Op['run']): Promise<T> {
+  private enqueue<T> (run: Op['run'], meta = false): Promise<T> {
     this.chunk = null // a later first state starts a new chunk, after this write
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject })
+      this.queue.push({ run, resolve: resolve as (v: unknown) => void, reject, ...(meta ? { meta } : {}) })
       this.schedule()
     })
   }
@@ -121,12 +126,14 @@ export class IndexedDbLocalStore implements LocalStore {
     this.queue = []
     this.chunk = null
     if (ops.length === 0) return
+    let last = true
+    for (let i = ops.length - 1; i >= 0; i--) if (ops[i].meta === true) { ops[i].superseded = !last; last = false }
     this.flushing = new Promise<void>(resolve => {
       const tx = this.db.transaction([...STORES], 'readwrite', { durability: 'strict' } as IDBTransactionOptions)
       const step = (i: number): void => { if (i < ops.length) ops[i].run.call(ops[i], tx, () => step(i + 1)) }
       step(0)
       tx.oncomplete = () => { for (const op of ops) op.resolve(op.result); resolve() }
-      tx.onerror = tx.onabort = () => { for (const op of ops) op.reject(tx.error); resolve() }
+      tx.onerror = tx.onabort = () => { this.metadataStored = undefined; for (const op of ops) op.reject(tx.error); resolve() }
     })
     await this.flushing
     this.flushing = null
@@ -148,11 +155,32 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   async meta (): Promise<LocalMeta | undefined> {
-    return this.read('meta', s => s.get('meta') as IDBRequest<LocalMeta | undefined>)
+    await this.settle()
+    const s = this.db.transaction('meta', 'readonly').objectStore('meta')
+    const [m, metadata] = await Promise.all([
+      done(s.get('meta') as IDBRequest<(Omit<LocalMeta, 'metadata'> & { metadata?: string | null }) | undefined>),
+      done(s.get('metadata') as IDBRequest<string | undefined>)
+    ])
+    if (m === undefined) return undefined
+    // (a database written before the metadata had an entry of its own holds it in this one)
+    return m.metadata !== undefined ? m as LocalMeta : { ...m, metadata: metadata ?? null }
   }
 
+  /** As the SQLite store: the metadata is written only when it changed, and of the settings in one transaction only the last. */
   setMeta (m: LocalMeta): Promise<void> {
-    return this.blind(tx => tx.objectStore('meta').put(m, 'meta'))
+    const store = this
+    return this.enqueue(function (this: Op, tx, next) {
+      if (this.superseded !== true) {
+        const { metadata, ...rest } = m
+        const s = tx.objectStore('meta')
+        s.put(rest, 'meta')
+        if (metadata !== store.metadataStored) {
+          if (metadata === null) s.delete('metadata'); else s.put(metadata, 'metadata')
+          store.metadataStored = metadata
+        }
+      }
+      next()
+    }, true)
   }
 
   async records (): Promise<string[]> {

@@ -40,6 +40,10 @@ export class SqliteLocalStore implements LocalStore {
   /** records removed by a queued write: their stored updates are gone once it commits */
   private removed = new Set<string>()
   private readonly statements = new Map<string, Database.Statement>()
+  /** the last setMeta queued (the one its group commit writes) */
+  private metaQueued: LocalMeta | null = null
+  /** the metadata in the metadata row, once this store wrote it (undefined: not known) */
+  private metadataStored: string | null | undefined = undefined
 
   /** A statement prepared once. */
   private st<P extends unknown[] = unknown[], R = unknown> (sql: string): Database.Statement<P, R> {
@@ -77,7 +81,13 @@ export class SqliteLocalStore implements LocalStore {
     this.queue = []
     this.unflushed = new Map()
     this.removed = new Set()
-    if (ops.length > 0 && this.db.open) this.db.transaction(() => { for (const op of ops) op() })()
+    if (ops.length === 0 || !this.db.open) return
+    try {
+      this.db.transaction(() => { for (const op of ops) op() })()
+    } catch (e) {
+      this.metadataStored = undefined // (rolled back: not known any more)
+      throw e
+    }
   }
 
   constructor (file: string, options: SqliteLocalStoreOptions = {}) {
@@ -94,6 +104,7 @@ export class SqliteLocalStore implements LocalStore {
     this.db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (k INTEGER PRIMARY KEY CHECK (k = 1), data TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS metadata (k INTEGER PRIMARY KEY CHECK (k = 1), data TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS updates (id INTEGER PRIMARY KEY AUTOINCREMENT, record TEXT NOT NULL, data BLOB NOT NULL, pending INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS updates_record ON updates (record, id);
       -- Only pending edits are indexed as such (a few), not every update the server sent (thousands).
@@ -111,11 +122,30 @@ export class SqliteLocalStore implements LocalStore {
   async meta (): Promise<LocalMeta | undefined> {
     this.flush()
     const r = this.st<[], { data: string }>('SELECT data FROM meta WHERE k = 1').get()
-    return r === undefined ? undefined : JSON.parse(r.data) as LocalMeta
+    if (r === undefined) return undefined
+    const m = JSON.parse(r.data) as Omit<LocalMeta, 'metadata'> & { metadata?: string | null }
+    // (a store written before the metadata had a row of its own holds it in this one)
+    if (m.metadata !== undefined) return m as LocalMeta
+    const metadata = this.st<[], { data: string }>('SELECT data FROM metadata WHERE k = 1').get()?.data ?? null
+    return { ...m, metadata }
   }
 
+  /**
+   * The cursor moves with every live cycle (dozens a second under live load), the metadata (tens of KiB)
+   * seldom: it has a row of its own, written only when it changed. Of the settings queued for one group
+   * commit only the last is written: the commit stores all of them or none.
+   */
   setMeta (m: LocalMeta, lazy = false): Promise<void> {
-    return this.write(() => { this.st('INSERT INTO meta (k, data) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET data = excluded.data').run(JSON.stringify(m)) }, lazy)
+    this.metaQueued = m
+    return this.write(() => {
+      if (this.metaQueued !== m) return
+      const { metadata, ...rest } = m
+      this.st('INSERT INTO meta (k, data) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET data = excluded.data').run(JSON.stringify(rest))
+      if (metadata === this.metadataStored) return
+      if (metadata === null) this.st('DELETE FROM metadata WHERE k = 1').run()
+      else this.st('INSERT INTO metadata (k, data) VALUES (1, ?) ON CONFLICT (k) DO UPDATE SET data = excluded.data').run(metadata)
+      this.metadataStored = metadata
+    }, lazy)
   }
 
   async records (): Promise<string[]> {
@@ -200,8 +230,11 @@ export class SqliteLocalStore implements LocalStore {
   }
 
   private writeIndex (record: string, entry: IndexedRecord | null): void {
-    if (entry === null) this.st('DELETE FROM idx WHERE record = ?').run(record)
-    else this.st('INSERT INTO idx (record, entity, data) VALUES (?, ?, ?) ON CONFLICT (record) DO UPDATE SET entity = excluded.entity, data = excluded.data').run(record, entry.entity, JSON.stringify(entry.values))
+    if (entry === null) { this.st('DELETE FROM idx WHERE record = ?').run(record); return }
+    const data = JSON.stringify(entry.values)
+    // Usually the entry is there with its entity: only its data changes, and idx_entity is not rewritten.
+    if (this.st('UPDATE idx SET data = ? WHERE record = ? AND entity = ?').run(data, record, entry.entity).changes > 0) return
+    this.st('INSERT INTO idx (record, entity, data) VALUES (?, ?, ?) ON CONFLICT (record) DO UPDATE SET entity = excluded.entity, data = excluded.data').run(record, entry.entity, data)
   }
 
   async index (entity: string): Promise<IndexedRecord[]> {

@@ -252,6 +252,29 @@ export const describeLocalStore = (adapter: string, harness: () => LocalStoreHar
       await reopened.destroy()
     })
 
+    it('keeps the last of many device metas set close together, and the metadata each time it changes', async () => {
+      const { store, again } = await fresh()
+      const m = { deviceId: 'd', cursor: 0, privilegeVersion: 1, metadata: JSON.stringify({ v: 1 }), receiptSeq: 0 }
+      // Live cycles: one setting each, not awaited one by one (some may be held back).
+      const writes: Promise<void>[] = []
+      for (let c = 1; c <= 30; c++) writes.push(store.setMeta({ ...m, cursor: c }, c % 3 === 0))
+      await Promise.all(writes)
+      expect(await store.meta()).toEqual({ ...m, cursor: 30 })
+      const v2 = { ...m, privilegeVersion: 2, metadata: JSON.stringify({ v: 2 }) }
+      await store.setMeta({ ...v2, cursor: 31 })
+      await store.setMeta({ ...v2, cursor: 32 })
+      const other = await again()
+      expect(await other.meta()).toEqual({ ...v2, cursor: 32 })
+      await other.close()
+      await store.setMeta({ ...v2, cursor: 33, metadata: null })
+      expect(await store.meta()).toEqual({ ...v2, cursor: 33, metadata: null })
+      await store.setMeta({ ...v2, cursor: 34 })
+      await store.close()
+      const reopened = await again()
+      expect(await reopened.meta()).toEqual({ ...v2, cursor: 34 })
+      await reopened.destroy()
+    })
+
     it('destroy() deletes everything it holds: the same name opens empty', async () => {
       const { store, again } = await fresh()
       const a = new Rec('account/a')

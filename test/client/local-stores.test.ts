@@ -54,3 +54,20 @@ it('a store made before 8 KiB pages keeps its own pages and its data', async () 
   expect(checkNew.pragma('page_size', { simple: true })).toBe(8192)
   checkNew.close()
 })
+
+it('a store made before the metadata had a row of its own keeps its meta, and moves the metadata at its next setting', async () => {
+  const file = join(dir, 'old-meta.db')
+  const Database = (await import('better-sqlite3')).default
+  const raw = new Database(file)
+  const meta = { deviceId: 'd', cursor: 7, privilegeVersion: 2, metadata: JSON.stringify({ entities: ['account'] }), receiptSeq: 1 }
+  raw.exec('CREATE TABLE meta (k INTEGER PRIMARY KEY CHECK (k = 1), data TEXT NOT NULL)')
+  raw.prepare('INSERT INTO meta (k, data) VALUES (1, ?)').run(JSON.stringify(meta))
+  raw.close()
+  const s = new SqliteLocalStore(file)
+  expect(await s.meta()).toEqual(meta)
+  await s.setMeta({ ...meta, cursor: 8 })
+  await s.close()
+  const again = new SqliteLocalStore(file)
+  opened.push(again)
+  expect(await again.meta()).toEqual({ ...meta, cursor: 8 })
+})
