@@ -33,6 +33,15 @@ type Placement =
 const META_SET: ReadonlySet<string> = new Set(META_KEYS)
 const NOTE_SET: ReadonlySet<string> = new Set(NOTE_KEYS)
 
+/** A root type's name. Yjs finds it by walking the document's roots, making an entry for each; the layout
+ * asks for the root of every existing item an update refers to or deletes. (A root keeps its name.) */
+const rootNames = new WeakMap<Y.AbstractType<unknown>, string>()
+const rootName = (type: Y.AbstractType<unknown>): string => {
+  let name = rootNames.get(type)
+  if (name === undefined) { name = Y.findRootTypeKey(type); rootNames.set(type, name) }
+  return name
+}
+
 const isScalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))
 
 /** A map entry holds one scalar (or nothing, once deleted and collected). */
@@ -136,7 +145,7 @@ const placer = (doc: Y.Doc, update: Decoded): Placer => {
     if (!(item instanceof Y.Item)) return { kind: 'collected' }
     const type = item.parent
     if (!(type instanceof Y.AbstractType)) return { kind: 'collected' }
-    if (type._item === null) return { kind: 'root', name: Y.findRootTypeKey(type), sub: item.parentSub }
+    if (type._item === null) return { kind: 'root', name: rootName(type), sub: item.parentSub }
     return { kind: 'nested', holder: type._item, sub: item.parentSub }
   }
 
@@ -144,7 +153,7 @@ const placer = (doc: Y.Doc, update: Decoded): Placer => {
     if (holder.id.clock >= Y.getState(doc.store, holder.id.client)) return placementOf(holder)
     const type = holder.parent
     if (!(type instanceof Y.AbstractType)) return { kind: 'collected' }
-    if (type._item === null) return { kind: 'root', name: Y.findRootTypeKey(type), sub: holder.parentSub }
+    if (type._item === null) return { kind: 'root', name: rootName(type), sub: holder.parentSub }
     return { kind: 'nested', holder: type._item, sub: holder.parentSub }
   }
   return { doc, placementOf, placementOfHolder }
@@ -252,7 +261,7 @@ export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
           const type = item.parent
           if (type instanceof Y.AbstractType) {
             if (type._item === null) {
-              const name = Y.findRootTypeKey(type)
+              const name = rootName(type)
               if (item.parentSub !== null) {
                 const keys = deletedEntries.get(name) ?? new Set<string>()
                 keys.add(item.parentSub)

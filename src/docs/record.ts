@@ -116,7 +116,11 @@ export const rereadTouched = (doc: Y.Doc, before: RecordState, touched: TouchedP
 }
 
 /** A record's attribute values: its scalar fields and its multi-line texts. */
-export const attributeValues = (s: RecordState): Record<string, FieldValue> => ({ ...s.fields, ...s.texts })
+export const attributeValues = (s: RecordState): Record<string, FieldValue> => {
+  const values = { ...s.fields }
+  for (const k in s.texts) if (Object.hasOwn(s.texts, k)) values[k] = s.texts[k]
+  return values
+}
 
 export const exists = (s: RecordState): boolean => s.meta.entity !== undefined
 export const isDeleted = (s: RecordState): boolean => s.meta.deletedon !== undefined

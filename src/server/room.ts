@@ -616,10 +616,11 @@ export class Room {
     }
     for (const j of dropped) j.settle({ kind: 'dropped' })
     for (const { job, receiptsFrom, receiptsTo, closesFrom, directFrom } of submitted) {
+      // (Searched in place: every update of the batch is settled here.)
       const member = job.member
-      if (batch.closes.slice(closesFrom).some(c => c.member === member)) job.settle({ kind: 'dropped' })
-      else if (batch.direct.slice(directFrom).some(d => d.member === member && d.message.kind === 'need-state')) job.settle({ kind: 'needs-state' })
-      else job.settle({ kind: 'committed', receipts: committedReceipts.slice(receiptsFrom, receiptsTo).filter((_, i) => batch.receipts[receiptsFrom + i].member === member) })
+      if (anyFrom(batch.closes, closesFrom, c => c.member === member)) job.settle({ kind: 'dropped' })
+      else if (anyFrom(batch.direct, directFrom, d => d.member === member && d.message.kind === 'need-state')) job.settle({ kind: 'needs-state' })
+      else job.settle({ kind: 'committed', receipts: receiptsTo === receiptsFrom ? NO_RECEIPTS : committedReceipts.slice(receiptsFrom, receiptsTo).filter((_, i) => batch.receipts[receiptsFrom + i].member === member) })
     }
     if (this.compactRequested && this.lastSeq > 0) {
       // Asked for with nothing to append: one merged entry on its own.
@@ -839,6 +840,15 @@ export class Room {
     this.doc.destroy()
   }
 }
+
+/** Whether an element of `list` from index `from` on is one `f` selects. */
+const anyFrom = <T>(list: readonly T[], from: number, f: (x: T) => boolean): boolean => {
+  for (let i = from; i < list.length; i++) if (f(list[i])) return true
+  return false
+}
+
+/** What an update that got no receipts is told it got (frozen: shared by every such outcome). */
+const NO_RECEIPTS: readonly Receipt[] = Object.freeze([])
 
 const isPart = (j: Job | undefined): j is Extract<Job, { kind: 'update' }> & { gate: CommandGate } =>
   j?.kind === 'update' && j.gate !== undefined

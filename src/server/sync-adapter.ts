@@ -40,9 +40,14 @@ export interface SyncConnection {
 
 /** A published update's frame, encoded once for all the record's connections (publish hands each the same bytes). */
 const published = new WeakMap<Uint8Array, Uint8Array>()
+/** The last update framed: publish hands one update to every member in turn, so this answers most asks
+ * without the WeakMap (whose lookups and entries cost more than the frame's encoding on small updates). */
+let lastPublished: { readonly update: Uint8Array, readonly frame: Uint8Array } | undefined
 const publishedFrame = (update: Uint8Array): Uint8Array => {
+  if (lastPublished?.update === update) return lastPublished.frame
   let frame = published.get(update)
   if (frame === undefined) { frame = encodeSyncUpdate(SyncStep.update, update); published.set(update, frame) }
+  lastPublished = { update, frame }
   return frame
 }
 
