@@ -87,13 +87,15 @@ const keysOf = (() => {
 
 interface Placer { readonly doc: Y.Doc, readonly placementOf: (s: Struct) => Placement, readonly placementOfHolder: (holder: Y.Item) => Placement }
 
-/** The placer of an update the check made, found again by the decision (for the same document, which
- * nothing changes between the two: the pipeline checks and decides one update at a time). */
-const placers = new WeakMap<Decoded, Placer>()
+/** The placer of the update the check made last, found again by the decision (for the same document, which
+ * nothing changes between the two: the pipeline checks and decides one update at a time, the decision right
+ * after the check). One entry, not a WeakMap: an entry per update made every update cost a weak entry. */
+let lastPlacer: { readonly update: Decoded, readonly placer: Placer } | undefined
 
 const placerOf = (doc: Y.Doc, update: Decoded): Placer => {
-  let p = placers.get(update)
-  if (p === undefined || p.doc !== doc) { p = placer(doc, update); placers.set(update, p) }
+  if (lastPlacer?.update === update && lastPlacer.placer.doc === doc) return lastPlacer.placer
+  const p = placer(doc, update)
+  lastPlacer = { update, placer: p }
   return p
 }
 

@@ -50,6 +50,15 @@ export const emptyState = (): RecordState => ({ meta: {}, fields: {}, texts: {},
 
 export const memoText = (doc: Y.Doc, attr: string): Y.Text => doc.getText(MEMO_PREFIX + attr)
 
+/**
+ * The document's root map `name`: `doc.getMap(name)` without its cost once the map is defined (Yjs makes a
+ * closure on every call, and an update's decision asks for the record's maps a score of times).
+ */
+export const rootMap = <T>(doc: Y.Doc, name: string): Y.Map<T> => {
+  const type = doc.share.get(name)
+  return type instanceof Y.Map ? type as Y.Map<T> : doc.getMap<T>(name)
+}
+
 const noteOf = (note: Y.Map<string>): NoteState => {
   const n: NoteState = {}
   note.forEach((v, k) => { if ((NOTE_KEYS as readonly string[]).includes(k) && typeof v === 'string') n[k as NoteKey] = v })
@@ -63,8 +72,8 @@ const noteOf = (note: Y.Map<string>): NoteState => {
  */
 export const readRecord = (doc: Y.Doc, entity?: EntityDef, notes?: ReadonlySet<string>, memos?: ReadonlySet<string>): RecordState => {
   const state = emptyState()
-  doc.getMap<FieldValue>(META).forEach((v, k) => { state.meta[k as MetaKey] = v })
-  doc.getMap<FieldValue>(FIELDS).forEach((v, k) => { state.fields[k] = v })
+  rootMap<FieldValue>(doc, META).forEach((v, k) => { state.meta[k as MetaKey] = v })
+  rootMap<FieldValue>(doc, FIELDS).forEach((v, k) => { state.fields[k] = v })
   const memoNames = memos !== undefined
     ? memos
     : entity !== undefined
@@ -74,7 +83,7 @@ export const readRecord = (doc: Y.Doc, entity?: EntityDef, notes?: ReadonlySet<s
     const s = memoText(doc, name).toString()
     if (s !== '') state.texts[name] = s
   }
-  const timeline = doc.getMap<Y.Map<string>>(NOTES)
+  const timeline = rootMap<Y.Map<string>>(doc, NOTES)
   const readNote = (note: unknown, id: string): void => {
     if (note instanceof Y.Map) state.notes[id] = noteOf(note)
   }
@@ -97,16 +106,16 @@ export interface TouchedParts {
  */
 export const rereadTouched = (doc: Y.Doc, before: RecordState, touched: TouchedParts): RecordState => {
   const state: RecordState = { meta: { ...before.meta }, fields: { ...before.fields }, texts: { ...before.texts }, notes: { ...before.notes } }
-  const meta = doc.getMap<FieldValue>(META)
+  const meta = rootMap<FieldValue>(doc, META)
   for (const k of touched.meta) { if (meta.has(k)) state.meta[k as MetaKey] = meta.get(k)!; else delete state.meta[k as MetaKey] }
-  const fields = doc.getMap<FieldValue>(FIELDS)
+  const fields = rootMap<FieldValue>(doc, FIELDS)
   for (const k of touched.fields) { if (fields.has(k)) state.fields[k] = fields.get(k)!; else delete state.fields[k] }
   for (const name of touched.memos) {
     const s = memoText(doc, name).toString()
     if (s !== '') state.texts[name] = s
     else delete state.texts[name]
   }
-  const timeline = doc.getMap<Y.Map<string>>(NOTES)
+  const timeline = rootMap<Y.Map<string>>(doc, NOTES)
   for (const id of touched.notes) {
     const note = timeline.get(id)
     if (note instanceof Y.Map) state.notes[id] = noteOf(note)

@@ -10,7 +10,7 @@ import { filterFields } from '../docs/filters.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 import type { FieldValue } from '../docs/values.ts'
-import { CLOCKS, exists, FIELDS, isDeleted, META, memoText, readRecord, replaceText, rereadTouched, type RecordState } from '../docs/record.ts'
+import { CLOCKS, exists, FIELDS, isDeleted, META, memoText, readRecord, replaceText, rereadTouched, rootMap, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
 import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, stampsOnly, unseenEdits, type Arbitration, type DeleteSet } from './arbitrate.ts'
@@ -66,7 +66,7 @@ const kept = (c: Change): unknown => {
  * write its value again so that it is visible, and decided like any other change of this user.
  */
 const restoreShadowedWrites = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], isServerClient: (client: number) => boolean, merged: (field: string) => boolean): void => {
-  const fields = doc.getMap(FIELDS)
+  const fields = rootMap(doc, FIELDS)
   for (const s of structs) {
     if (!(s instanceof Y.Item)) continue
     // The integrated item knows its parent and key (an encoded item that has a left neighbour does not).
@@ -338,7 +338,7 @@ const keptOwnChange = (changes: readonly Change[], dropped: readonly Change[]): 
  * author, `modifiedon` a date-time (what decide-changes requires of a stamp).
  */
 const onlyOwnStampsLost = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], userId: string): boolean => {
-  const meta = doc.getMap(META)
+  const meta = rootMap(doc, META)
   for (const s of structs) {
     if (!(s instanceof Y.Item)) continue
     for (let clock = s.id.clock; clock < s.id.clock + s.length;) {

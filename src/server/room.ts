@@ -31,7 +31,7 @@ import { capture, decide } from './pipeline/decide.ts'
 import { commitOf } from './pipeline/commit.ts'
 import { publish } from './pipeline/publish.ts'
 import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
-import { META as META_MAP } from '../docs/record.ts'
+import { META as META_MAP, rootMap } from '../docs/record.ts'
 import type { Security } from './security.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
@@ -258,7 +258,7 @@ export class Room {
   /** The record's owner as a decision needs it, or undefined while it does not exist. */
   ownership (): RecordOwnership | undefined {
     if (this.ctx.field !== undefined) return this.ctx.parentOwnership?.()
-    const meta = this.current.getMap(META_MAP)
+    const meta = rootMap(this.current, META_MAP)
     if (!meta.has('entity')) return undefined
     return metaOwnership(this.name, k => meta.get(k)) ?? undefined
   }
