@@ -65,6 +65,14 @@ const noteOf = (note: Y.Map<string>): NoteState => {
   return n
 }
 
+/** Copies a map's entries into `into`: what Y.Map.forEach gives, read from its items directly (every
+ * update's decision reads the record's meta and fields). */
+const readEntries = (map: Y.Map<FieldValue>, into: Record<string, FieldValue>): void => {
+  for (const [key, item] of map._map) {
+    if (!item.deleted) into[key] = item.content.getContent()[item.length - 1] as FieldValue
+  }
+}
+
 /**
  * Reads a record document into a plain state. Memo texts are read only for the entity's memo attributes
  * (only those in `memos` when given); notes only those in `notes` when given (an update's decision reads
@@ -72,8 +80,8 @@ const noteOf = (note: Y.Map<string>): NoteState => {
  */
 export const readRecord = (doc: Y.Doc, entity?: EntityDef, notes?: ReadonlySet<string>, memos?: ReadonlySet<string>): RecordState => {
   const state = emptyState()
-  rootMap<FieldValue>(doc, META).forEach((v, k) => { state.meta[k as MetaKey] = v })
-  rootMap<FieldValue>(doc, FIELDS).forEach((v, k) => { state.fields[k] = v })
+  readEntries(rootMap<FieldValue>(doc, META), state.meta)
+  readEntries(rootMap<FieldValue>(doc, FIELDS), state.fields)
   const memoNames = memos !== undefined
     ? memos
     : entity !== undefined

@@ -142,6 +142,16 @@ const entriesOf = (t: PartsTouched, name: string): Iterable<string> => {
 }
 
 const NONE: readonly never[] = []
+
+/** The `meta` keys whose change is a delete or its undoing (a decision then asks about every field). */
+const TOMBSTONE_KEYS: ReadonlySet<string> = new Set(['deletedon', 'deletedseen'])
+
+/** Whether an update writes or deletes any of `keys` in root map `name`. */
+const touchesAny = (t: PartsTouched, name: string, keys: ReadonlySet<string>): boolean => {
+  for (const k of t.writtenEntries.get(name) ?? NONE) if (keys.has(k)) return true
+  for (const k of t.deletedEntries.get(name) ?? NONE) if (keys.has(k)) return true
+  return false
+}
 /** Per rules list, flows list and entity: the memo attributes they name (metadata is fixed while a server runs). */
 const namedMemos = new WeakMap<object, WeakMap<object, Map<string, ReadonlySet<string>>>>()
 
@@ -190,9 +200,13 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   const touched = partsTouched(doc, decoded)
   const notes = touched.notes
   const memos = memosRead(ctx, touched.memos)
-  const deletes = [...entriesOf(touched, META)].some(k => k === 'deletedon' || k === 'deletedseen')
+  const deletes = touchesAny(touched, META, TOMBSTONE_KEYS)
   /** the fields the update writes, clears or stamps */
-  const fieldKeys = new Set([...entriesOf(touched, FIELDS), ...entriesOf(touched, CLOCKS)])
+  const fieldKeys = new Set<string>()
+  for (const name of [FIELDS, CLOCKS]) {
+    for (const k of touched.writtenEntries.get(name) ?? NONE) fieldKeys.add(k)
+    for (const k of touched.deletedEntries.get(name) ?? NONE) fieldKeys.add(k)
+  }
   let integrated: Uint8Array | null = null
   const take = (u: Uint8Array): void => { integrated = integrated === null ? u : Y.mergeUpdates([integrated, u]) }
   let encode = false
