@@ -571,7 +571,9 @@ export class Room {
       const kept = batch.accepted.length
       const at = { receiptsFrom: batch.receipts.length, closesFrom: batch.closes.length, directFrom: batch.direct.length }
       try {
-        await this.handleUpdate(job.member, job.update, decision, batch)
+        // (Awaited only when it has something to wait for: most updates are decided synchronously.)
+        const waiting = this.handleUpdate(job.member, job.update, decision, batch)
+        if (waiting !== undefined) await waiting
       } catch (e) {
         // An update nothing foresaw broke its own processing: it leaves no trace and costs only its sender.
         console.error(`record ${this.name}: an update of ${job.member.principal} failed: ${(e as Error).stack ?? (e as Error).message}`)
@@ -712,7 +714,7 @@ export class Room {
    * sender alone gets what it needs to converge), then decide and integrate it with its refused part
    * compensated in the same transaction (pipeline/decide.ts), adding what the batch keeps of it.
    */
-  private async handleUpdate (member: RoomMember, update: Uint8Array, decision: PartDecision | undefined, batch: Batch): Promise<void> {
+  private handleUpdate (member: RoomMember, update: Uint8Array, decision: PartDecision | undefined, batch: Batch): Promise<void> | undefined {
     const doc = this.current
     const principal = member.principal
     const admission = this.admit(member, update)
@@ -737,8 +739,7 @@ export class Room {
           return
         case 'outside-layout': {
           const receipt = this.wholeReceipt(principal, Reason.invalidValue, `not part of a ${this.ctx.entity.name} record: ${admission.message}`, admission.path)
-          await this.refuseWhole(member, update, admission.decoded, [receipt], batch)
-          return
+          return this.refuseWhole(member, update, admission.decoded, [receipt], batch)
         }
         default: unexpectedCase(admission)
       }
@@ -750,9 +751,9 @@ export class Room {
     if (integrated === null) return // nothing new (sent again)
     if (refused) {
       const drop = async (): Promise<void> => { batch.accepted.splice(before); await this.rebuild(batch.accepted.map(a => a.update)) }
-      if (!this.takeRefusal(batch, member)) { await drop(); return }
+      if (!this.takeRefusal(batch, member)) return drop()
       const over = this.quotas.exceeded(principal, { receipts: r.receipts.length, refusedBytes: integrated.length, clientIds: fresh.length })
-      if (over !== null) { await drop(); this.overQuota(batch, member, over); return }
+      if (over !== null) return drop().then(() => { this.overQuota(batch, member, over) })
       this.count(batch, principal, { refusedBytes: integrated.length })
       this.addReceipts(batch, member, r.receipts)
     }
