@@ -213,6 +213,9 @@ export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, opti
 
 }
 
+/** No notes or texts touched (shared: a PartsTouched is only read). */
+const NOTHING: ReadonlySet<string> = new Set()
+
 /** Past this many structs an update deletes, it counts as touching every note. */
 const MAX_DELETIONS_TRACED = 2048
 
@@ -232,13 +235,14 @@ export interface PartsTouched {
 /** Call after checkUpdate. One pass over the update's structs and one over its deletions. */
 export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
   const { placementOf, placementOfHolder } = placerOf(doc, update)
-  const ids = new Set<string>()
-  const memos = new Set<string>()
+  // (Made on the first note or text touched: most updates touch neither.)
+  let ids: Set<string> | undefined
+  let memos: Set<string> | undefined
   const deletedEntries = new Map<string, Set<string>>()
   const writtenEntries = new Map<string, Set<string>>()
   const note = (p: Placement): void => {
-    if (p.kind === 'root' && p.name === NOTES && p.sub !== null) ids.add(p.sub)
-    else if (p.kind === 'root' && p.name.startsWith(MEMO_PREFIX)) memos.add(p.name.slice(MEMO_PREFIX.length))
+    if (p.kind === 'root' && p.name === NOTES && p.sub !== null) (ids ??= new Set()).add(p.sub)
+    else if (p.kind === 'root' && p.name.startsWith(MEMO_PREFIX)) (memos ??= new Set()).add(p.name.slice(MEMO_PREFIX.length))
     else if (p.kind === 'nested') note(placementOfHolder(p.holder))
   }
   for (const s of update.structs) {
@@ -278,5 +282,5 @@ export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
       }
     }
   }
-  return { notes: all ? undefined : ids, deletedEntries, writtenEntries, memos }
+  return { notes: all ? undefined : ids ?? NOTHING, deletedEntries, writtenEntries, memos: memos ?? NOTHING }
 }

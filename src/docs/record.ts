@@ -68,9 +68,12 @@ const noteOf = (note: Y.Map<string>): NoteState => {
 /** Copies a map's entries into `into`: what Y.Map.forEach gives, read from its items directly (every
  * update's decision reads the record's meta and fields). */
 const readEntries = (map: Y.Map<FieldValue>, into: Record<string, FieldValue>): void => {
-  for (const [key, item] of map._map) {
-    if (!item.deleted) into[key] = item.content.getContent()[item.length - 1] as FieldValue
-  }
+  // (Map.forEach with `into` as its this: no closure, and no [key, item] pair per entry as for...of makes.)
+  map._map.forEach(copyEntry, into)
+}
+
+function copyEntry (this: Record<string, FieldValue>, item: Y.Item, key: string): void {
+  if (!item.deleted) this[key] = item.content.getContent()[item.length - 1] as FieldValue
 }
 
 /**
