@@ -42,27 +42,35 @@ export const diff = (before: RecordState, after: RecordState): Change[] => {
     const n = am[key] ?? null
     if (o !== n) out.push({ kind: 'meta-set', key, old: o, new: n })
   }
-  for (const field of new Set([...Object.keys(before.fields), ...Object.keys(after.fields)])) {
+  // (Each part's keys in the order of a Set of before's then after's: before's keys, then after's new ones.
+  // Walked without building that Set: every update diffs the whole record.)
+  const fieldChange = (field: string): void => {
     const o = before.fields[field]
     const n = after.fields[field]
-    if (o === n) continue
+    if (o === n) return
     if (n === undefined) out.push({ kind: 'field-cleared', field, old: o })
     else out.push({ kind: 'field-set', field, old: o ?? null, new: n })
   }
-  for (const field of new Set([...Object.keys(before.texts), ...Object.keys(after.texts)])) {
+  for (const field in before.fields) if (Object.hasOwn(before.fields, field)) fieldChange(field)
+  for (const field in after.fields) if (Object.hasOwn(after.fields, field) && !Object.hasOwn(before.fields, field)) fieldChange(field)
+  const textChange = (field: string): void => {
     const o = before.texts[field] ?? ''
     const n = after.texts[field] ?? ''
-    if (o === n) continue
+    if (o === n) return
     const s = spliceBetween(o, n)
     out.push({ kind: 'text-edited', field, ...s, removed: o.slice(s.index, s.index + s.deleteCount) })
   }
-  for (const noteId of new Set([...Object.keys(before.notes), ...Object.keys(after.notes)])) {
+  for (const field in before.texts) if (Object.hasOwn(before.texts, field)) textChange(field)
+  for (const field in after.texts) if (Object.hasOwn(after.texts, field) && !Object.hasOwn(before.texts, field)) textChange(field)
+  const noteChange = (noteId: string): void => {
     const o = before.notes[noteId]
     const n = after.notes[noteId]
     if (o === undefined) out.push({ kind: 'note-added', noteId, note: n })
     else if (n === undefined) out.push({ kind: 'note-removed', noteId, old: o })
     else if (!sameNote(o, n)) out.push({ kind: 'note-edited', noteId, old: o, new: n })
   }
+  for (const noteId in before.notes) if (Object.hasOwn(before.notes, noteId)) noteChange(noteId)
+  for (const noteId in after.notes) if (Object.hasOwn(after.notes, noteId) && !Object.hasOwn(before.notes, noteId)) noteChange(noteId)
   if (isDeleted && !wasDeleted) {
     out.push({ kind: 'deleted', by: String(am.deletedby ?? ''), on: String(am.deletedon), ...(am.deletedseen === undefined ? {} : { seen: String(am.deletedseen) }) })
   } else if (wasDeleted && !isDeleted) {

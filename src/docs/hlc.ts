@@ -18,31 +18,57 @@ export interface FieldStamp {
 export const ZERO: Hlc = { wall: 0, counter: 0, writer: 0 }
 
 const MAX_COUNTER = 0xffff
-const PART = /^(\d{1,15}):(\d{1,5}):(\d{1,10})$/
-
 /** Total order: wall time, then counter, then writer (only exact wall and counter ties reach the writer). */
 export const compareHlc = (a: Hlc, b: Hlc): number =>
   a.wall - b.wall || a.counter - b.counter || a.writer - b.writer
 
 export const encodeHlc = (c: Hlc): string => `${c.wall}:${c.counter}:${c.writer}`
 
-export const decodeHlc = (s: string): Hlc | null => {
-  const m = PART.exec(s)
-  if (m === null) return null
-  const c = { wall: Number(m[1]), counter: Number(m[2]), writer: Number(m[3]) }
-  return Number.isSafeInteger(c.wall) && c.counter <= MAX_COUNTER && c.writer <= 0xffffffff ? c : null
+/** The value of the 1 to `max` decimal digits of `s` from `at` up to `end` (exclusive), or -1 when that is not what is there. */
+const digits = (s: string, at: number, end: number, max: number): number => {
+  if (end <= at || end - at > max) return -1
+  let n = 0
+  for (let i = at; i < end; i++) {
+    const d = s.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return -1
+    n = n * 10 + d
+  }
+  return n
 }
+
+/**
+ * `wall:counter:writer` in `s` from `at` up to `end`: 1-15, 1-5 and 1-10 decimal digits (written without a
+ * regular expression or a split: every update reads the stamps it touches).
+ */
+const readHlc = (s: string, at: number, end: number): Hlc | null => {
+  const a = s.indexOf(':', at)
+  if (a < 0 || a >= end) return null
+  const b = s.indexOf(':', a + 1)
+  if (b < 0 || b >= end) return null
+  const wall = digits(s, at, a, 15)
+  const counter = digits(s, a + 1, b, 5)
+  const writer = digits(s, b + 1, end, 10)
+  if (wall < 0 || counter < 0 || writer < 0) return null
+  return counter <= MAX_COUNTER && writer <= 0xffffffff ? { wall, counter, writer } : null
+}
+
+export const decodeHlc = (s: string): Hlc | null => readHlc(s, 0, s.length)
 
 /** `clock` or `clock seen` (README, "Record document layout"). */
 export const encodeStamp = (s: FieldStamp): string => s.seen === null ? encodeHlc(s.clock) : `${encodeHlc(s.clock)} ${encodeHlc(s.seen)}`
 
 export const decodeStamp = (s: unknown): FieldStamp | null => {
   if (typeof s !== 'string' || s.length > 80) return null
-  const [a, b, ...rest] = s.split(' ')
-  if (rest.length > 0) return null
-  const clock = decodeHlc(a)
-  const seen = b === undefined ? null : decodeHlc(b)
-  return clock === null || (b !== undefined && seen === null) ? null : { clock, seen }
+  const space = s.indexOf(' ')
+  if (space < 0) {
+    const clock = readHlc(s, 0, s.length)
+    return clock === null ? null : { clock, seen: null }
+  }
+  // (Two parts at most: a second space is no stamp.)
+  if (s.indexOf(' ', space + 1) >= 0) return null
+  const clock = readHlc(s, 0, space)
+  const seen = clock === null ? null : readHlc(s, space + 1, s.length)
+  return clock === null || seen === null ? null : { clock, seen }
 }
 
 /** The next clock of `writer` after `last` (the newest it has issued or seen) at wall time `now`. */

@@ -33,6 +33,15 @@ type Placement =
 const META_SET: ReadonlySet<string> = new Set(META_KEYS)
 const NOTE_SET: ReadonlySet<string> = new Set(NOTE_KEYS)
 
+/** A root type's name. Yjs finds it by walking the document's roots, making an entry for each; the layout
+ * asks for the root of every existing item an update refers to or deletes. (A root keeps its name.) */
+const rootNames = new WeakMap<Y.AbstractType<unknown>, string>()
+const rootName = (type: Y.AbstractType<unknown>): string => {
+  let name = rootNames.get(type)
+  if (name === undefined) { name = Y.findRootTypeKey(type); rootNames.set(type, name) }
+  return name
+}
+
 const isScalar = (v: unknown): boolean => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))
 
 /** A map entry holds one scalar (or nothing, once deleted and collected). */
@@ -78,13 +87,15 @@ const keysOf = (() => {
 
 interface Placer { readonly doc: Y.Doc, readonly placementOf: (s: Struct) => Placement, readonly placementOfHolder: (holder: Y.Item) => Placement }
 
-/** The placer of an update the check made, found again by the decision (for the same document, which
- * nothing changes between the two: the pipeline checks and decides one update at a time). */
-const placers = new WeakMap<Decoded, Placer>()
+/** The placer of the update the check made last, found again by the decision (for the same document, which
+ * nothing changes between the two: the pipeline checks and decides one update at a time, the decision right
+ * after the check). One entry, not a WeakMap: an entry per update made every update cost a weak entry. */
+let lastPlacer: { readonly update: Decoded, readonly placer: Placer } | undefined
 
 const placerOf = (doc: Y.Doc, update: Decoded): Placer => {
-  let p = placers.get(update)
-  if (p === undefined || p.doc !== doc) { p = placer(doc, update); placers.set(update, p) }
+  if (lastPlacer?.update === update && lastPlacer.placer.doc === doc) return lastPlacer.placer
+  const p = placer(doc, update)
+  lastPlacer = { update, placer: p }
   return p
 }
 
@@ -136,7 +147,7 @@ const placer = (doc: Y.Doc, update: Decoded): Placer => {
     if (!(item instanceof Y.Item)) return { kind: 'collected' }
     const type = item.parent
     if (!(type instanceof Y.AbstractType)) return { kind: 'collected' }
-    if (type._item === null) return { kind: 'root', name: Y.findRootTypeKey(type), sub: item.parentSub }
+    if (type._item === null) return { kind: 'root', name: rootName(type), sub: item.parentSub }
     return { kind: 'nested', holder: type._item, sub: item.parentSub }
   }
 
@@ -144,7 +155,7 @@ const placer = (doc: Y.Doc, update: Decoded): Placer => {
     if (holder.id.clock >= Y.getState(doc.store, holder.id.client)) return placementOf(holder)
     const type = holder.parent
     if (!(type instanceof Y.AbstractType)) return { kind: 'collected' }
-    if (type._item === null) return { kind: 'root', name: Y.findRootTypeKey(type), sub: holder.parentSub }
+    if (type._item === null) return { kind: 'root', name: rootName(type), sub: holder.parentSub }
     return { kind: 'nested', holder: type._item, sub: holder.parentSub }
   }
   return { doc, placementOf, placementOfHolder }
@@ -202,6 +213,9 @@ export const checkLayout = (doc: Y.Doc, update: Decoded, entity: EntityDef, opti
 
 }
 
+/** No notes or texts touched (shared: a PartsTouched is only read). */
+const NOTHING: ReadonlySet<string> = new Set()
+
 /** Past this many structs an update deletes, it counts as touching every note. */
 const MAX_DELETIONS_TRACED = 2048
 
@@ -221,13 +235,14 @@ export interface PartsTouched {
 /** Call after checkUpdate. One pass over the update's structs and one over its deletions. */
 export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
   const { placementOf, placementOfHolder } = placerOf(doc, update)
-  const ids = new Set<string>()
-  const memos = new Set<string>()
+  // (Made on the first note or text touched: most updates touch neither.)
+  let ids: Set<string> | undefined
+  let memos: Set<string> | undefined
   const deletedEntries = new Map<string, Set<string>>()
   const writtenEntries = new Map<string, Set<string>>()
   const note = (p: Placement): void => {
-    if (p.kind === 'root' && p.name === NOTES && p.sub !== null) ids.add(p.sub)
-    else if (p.kind === 'root' && p.name.startsWith(MEMO_PREFIX)) memos.add(p.name.slice(MEMO_PREFIX.length))
+    if (p.kind === 'root' && p.name === NOTES && p.sub !== null) (ids ??= new Set()).add(p.sub)
+    else if (p.kind === 'root' && p.name.startsWith(MEMO_PREFIX)) (memos ??= new Set()).add(p.name.slice(MEMO_PREFIX.length))
     else if (p.kind === 'nested') note(placementOfHolder(p.holder))
   }
   for (const s of update.structs) {
@@ -252,7 +267,7 @@ export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
           const type = item.parent
           if (type instanceof Y.AbstractType) {
             if (type._item === null) {
-              const name = Y.findRootTypeKey(type)
+              const name = rootName(type)
               if (item.parentSub !== null) {
                 const keys = deletedEntries.get(name) ?? new Set<string>()
                 keys.add(item.parentSub)
@@ -267,5 +282,5 @@ export const partsTouched = (doc: Y.Doc, update: Decoded): PartsTouched => {
       }
     }
   }
-  return { notes: all ? undefined : ids, deletedEntries, writtenEntries, memos }
+  return { notes: all ? undefined : ids ?? NOTHING, deletedEntries, writtenEntries, memos: memos ?? NOTHING }
 }

@@ -50,10 +50,30 @@ export const emptyState = (): RecordState => ({ meta: {}, fields: {}, texts: {},
 
 export const memoText = (doc: Y.Doc, attr: string): Y.Text => doc.getText(MEMO_PREFIX + attr)
 
+/**
+ * The document's root map `name`: `doc.getMap(name)` without its cost once the map is defined (Yjs makes a
+ * closure on every call, and an update's decision asks for the record's maps a score of times).
+ */
+export const rootMap = <T>(doc: Y.Doc, name: string): Y.Map<T> => {
+  const type = doc.share.get(name)
+  return type instanceof Y.Map ? type as Y.Map<T> : doc.getMap<T>(name)
+}
+
 const noteOf = (note: Y.Map<string>): NoteState => {
   const n: NoteState = {}
   note.forEach((v, k) => { if ((NOTE_KEYS as readonly string[]).includes(k) && typeof v === 'string') n[k as NoteKey] = v })
   return n
+}
+
+/** Copies a map's entries into `into`: what Y.Map.forEach gives, read from its items directly (every
+ * update's decision reads the record's meta and fields). */
+const readEntries = (map: Y.Map<FieldValue>, into: Record<string, FieldValue>): void => {
+  // (Map.forEach with `into` as its this: no closure, and no [key, item] pair per entry as for...of makes.)
+  map._map.forEach(copyEntry, into)
+}
+
+function copyEntry (this: Record<string, FieldValue>, item: Y.Item, key: string): void {
+  if (!item.deleted) this[key] = item.content.getContent()[item.length - 1] as FieldValue
 }
 
 /**
@@ -63,8 +83,8 @@ const noteOf = (note: Y.Map<string>): NoteState => {
  */
 export const readRecord = (doc: Y.Doc, entity?: EntityDef, notes?: ReadonlySet<string>, memos?: ReadonlySet<string>): RecordState => {
   const state = emptyState()
-  doc.getMap<FieldValue>(META).forEach((v, k) => { state.meta[k as MetaKey] = v })
-  doc.getMap<FieldValue>(FIELDS).forEach((v, k) => { state.fields[k] = v })
+  readEntries(rootMap<FieldValue>(doc, META), state.meta)
+  readEntries(rootMap<FieldValue>(doc, FIELDS), state.fields)
   const memoNames = memos !== undefined
     ? memos
     : entity !== undefined
@@ -74,7 +94,7 @@ export const readRecord = (doc: Y.Doc, entity?: EntityDef, notes?: ReadonlySet<s
     const s = memoText(doc, name).toString()
     if (s !== '') state.texts[name] = s
   }
-  const timeline = doc.getMap<Y.Map<string>>(NOTES)
+  const timeline = rootMap<Y.Map<string>>(doc, NOTES)
   const readNote = (note: unknown, id: string): void => {
     if (note instanceof Y.Map) state.notes[id] = noteOf(note)
   }
@@ -97,16 +117,16 @@ export interface TouchedParts {
  */
 export const rereadTouched = (doc: Y.Doc, before: RecordState, touched: TouchedParts): RecordState => {
   const state: RecordState = { meta: { ...before.meta }, fields: { ...before.fields }, texts: { ...before.texts }, notes: { ...before.notes } }
-  const meta = doc.getMap<FieldValue>(META)
+  const meta = rootMap<FieldValue>(doc, META)
   for (const k of touched.meta) { if (meta.has(k)) state.meta[k as MetaKey] = meta.get(k)!; else delete state.meta[k as MetaKey] }
-  const fields = doc.getMap<FieldValue>(FIELDS)
+  const fields = rootMap<FieldValue>(doc, FIELDS)
   for (const k of touched.fields) { if (fields.has(k)) state.fields[k] = fields.get(k)!; else delete state.fields[k] }
   for (const name of touched.memos) {
     const s = memoText(doc, name).toString()
     if (s !== '') state.texts[name] = s
     else delete state.texts[name]
   }
-  const timeline = doc.getMap<Y.Map<string>>(NOTES)
+  const timeline = rootMap<Y.Map<string>>(doc, NOTES)
   for (const id of touched.notes) {
     const note = timeline.get(id)
     if (note instanceof Y.Map) state.notes[id] = noteOf(note)
@@ -116,7 +136,11 @@ export const rereadTouched = (doc: Y.Doc, before: RecordState, touched: TouchedP
 }
 
 /** A record's attribute values: its scalar fields and its multi-line texts. */
-export const attributeValues = (s: RecordState): Record<string, FieldValue> => ({ ...s.fields, ...s.texts })
+export const attributeValues = (s: RecordState): Record<string, FieldValue> => {
+  const values = { ...s.fields }
+  for (const k in s.texts) if (Object.hasOwn(s.texts, k)) values[k] = s.texts[k]
+  return values
+}
 
 export const exists = (s: RecordState): boolean => s.meta.entity !== undefined
 export const isDeleted = (s: RecordState): boolean => s.meta.deletedon !== undefined

@@ -79,7 +79,13 @@ export const ruleFields = (rules: readonly BusinessRule[], entity: string): Read
 }
 
 /** The values business rules see in a record: fields, texts, statecode and owner (the server's decisions and the device's forms alike). */
-export const ruleInput = (s: RecordState): Record<string, unknown> => ({ ...attributeValues(s), statecode: s.meta.statecode, ownerid: s.meta.ownerid })
+export const ruleInput = (s: RecordState): Record<string, unknown> => {
+  // (attributeValues, copied once: every update's decision reads the rules' input twice.)
+  const input: Record<string, unknown> = attributeValues(s)
+  input.statecode = s.meta.statecode
+  input.ownerid = s.meta.ownerid
+  return input
+}
 
 const empty = (v: unknown): boolean => v === undefined || v === null || v === ''
 
@@ -89,22 +95,43 @@ const empty = (v: unknown): boolean => v === undefined || v === null || v === ''
  * default is written when a record is created, README "Business rules").
  */
 export const evaluateRules = (rules: readonly BusinessRule[], entity: string, input: Readonly<Record<string, unknown>>, { defaults = true } = {}): FormState => {
-  const values: Record<string, unknown> = { ...input }
-  const set = new Set<string>()
-  const required = new Set<string>()
-  const locked = new Set<string>()
-  const errors: { rule: string, field: string | null, message: string }[] = []
+  const s = evaluate(rules, entity, input, defaults)
+  return { values: s.values === input ? { ...input } : s.values, set: s.set ?? new Set(), required: s.required ?? new Set(), locked: s.locked ?? new Set(), errors: s.errors ?? [] }
+}
+
+/** What evaluateRules finds, made only as far as the rules act: `values` is `input` itself until a rule
+ * sets one (then a copy), and a set or list no action touches is left undefined. (The server runs the
+ * rules on every update; most rules act on few records.) */
+interface Evaluated {
+  readonly values: Readonly<Record<string, unknown>>
+  readonly set?: Set<string>
+  readonly required?: Set<string>
+  readonly locked?: Set<string>
+  readonly errors?: { rule: string, field: string | null, message: string }[]
+}
+
+const evaluate = (rules: readonly BusinessRule[], entity: string, input: Readonly<Record<string, unknown>>, defaults: boolean): Evaluated => {
+  let values = input
+  let set: Set<string> | undefined
+  let required: Set<string> | undefined
+  let locked: Set<string> | undefined
+  let errors: { rule: string, field: string | null, message: string }[] | undefined
+  const write = (field: string, value: unknown): void => {
+    if (values === input) values = { ...input }
+    ;(values as Record<string, unknown>)[field] = value
+    ;(set ??= new Set()).add(field)
+  }
   for (const r of rules) {
     if (r.entity !== entity) continue
     if (r.condition !== undefined && !matches(values, r.condition)) continue
     for (const a of r.actions) {
       switch (a.type) {
-        case 'set-value': values[a.field] = a.value; set.add(a.field); break
-        case 'set-default': if (defaults && empty(values[a.field])) { values[a.field] = a.value; set.add(a.field) } break
-        case 'set-required': if (a.required) required.add(a.field); else required.delete(a.field); break
-        case 'lock': locked.add(a.field); break
-        case 'unlock': locked.delete(a.field); break
-        case 'show-error': errors.push({ rule: r.name, field: a.field ?? null, message: a.message }); break
+        case 'set-value': write(a.field, a.value); break
+        case 'set-default': if (defaults && empty(values[a.field])) write(a.field, a.value); break
+        case 'set-required': if (a.required) (required ??= new Set()).add(a.field); else required?.delete(a.field); break
+        case 'lock': (locked ??= new Set()).add(a.field); break
+        case 'unlock': locked?.delete(a.field); break
+        case 'show-error': (errors ??= []).push({ rule: r.name, field: a.field ?? null, message: a.message }); break
       }
     }
   }
@@ -134,11 +161,14 @@ export const ruleValues = (rules: readonly BusinessRule[], entity: string, value
  * take the rule's value, and a device that wrote it is not refused for it).
  */
 export const saveViolation = (rules: readonly BusinessRule[], entity: string, before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, unknown>>, changedFields: readonly string[]): string | null => {
-  const state = evaluateRules(rules, entity, after)
-  if (state.errors.length > 0) return state.errors[0].message
-  for (const f of state.required) if (empty(after[f])) return `${f} is required`
-  const lockedBefore = evaluateRules(rules, entity, before).locked
-  const rulesOwn = (f: string): boolean => state.set.has(f) && state.values[f] === after[f]
-  for (const f of changedFields) if (lockedBefore.has(f) && state.locked.has(f) && !rulesOwn(f)) return `${f} is locked`
+  const state = evaluate(rules, entity, after, true)
+  if (state.errors !== undefined && state.errors.length > 0) return state.errors[0].message
+  for (const f of state.required ?? []) if (empty(after[f])) return `${f} is required`
+  const locked = state.locked
+  // (What was locked before matters only for a field locked now.)
+  if (locked === undefined || locked.size === 0) return null
+  const lockedBefore = evaluate(rules, entity, before, true).locked
+  const rulesOwn = (f: string): boolean => state.set?.has(f) === true && state.values[f] === after[f]
+  for (const f of changedFields) if (lockedBefore?.has(f) === true && locked.has(f) && !rulesOwn(f)) return `${f} is locked`
   return null
 }

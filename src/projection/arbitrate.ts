@@ -4,7 +4,7 @@
 // winner's value and stamp are written back as the server's own write; the loser's author is told.
 
 import * as Y from 'yjs'
-import { CLOCKS, FIELDS } from '../docs/record.ts'
+import { CLOCKS, FIELDS, rootMap } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { compareHlc, decodeStamp, encodeStamp, hlcTime, tick, ZERO, type FieldStamp, type Hlc } from '../docs/hlc.ts'
 import type { ConflictStrategy, FieldWrite } from '../metadata/conflict-strategies.ts'
@@ -42,9 +42,9 @@ export const fieldsBefore = (doc: Y.Doc, structs: readonly { readonly id: Y.ID }
     for (const k of asked!) { const item = m.get(k); if (item !== undefined) out.set(k, item) }
     return out
   }
-  const asked = only === undefined ? undefined : new Set(only)
-  const items = entries(doc.getMap<FieldValue>(FIELDS)._map)
-  const stamps = entries(doc.getMap<string>(CLOCKS)._map)
+  const asked = only === undefined ? undefined : only instanceof Set ? only as ReadonlySet<string> : new Set(only)
+  const items = entries(rootMap<FieldValue>(doc, FIELDS)._map)
+  const stamps = entries(rootMap<string>(doc, CLOCKS)._map)
   // (An item's deleted flag may change when the update is integrated; its content stays readable until
   // the transaction ends.)
   const gone = new Set<string>()
@@ -88,8 +88,8 @@ interface Touched {
  * items it deletes (found before it was integrated, with the record's other parts: src/docs/layout.ts).
  */
 const touchedKeys = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], deletedKeys: Iterable<string>): Touched => {
-  const fields = doc.getMap(FIELDS)
-  const clocks = doc.getMap(CLOCKS)
+  const fields = rootMap(doc, FIELDS)
+  const clocks = rootMap(doc, CLOCKS)
   const touched: Touched = { keys: new Set(deletedKeys), fields: new Map(), clocks: new Map() }
   for (const s of structs) {
     if (!(s instanceof Y.Item)) continue
@@ -163,8 +163,8 @@ export type DeleteSet = ReturnType<typeof Y.decodeUpdate>['ds']
  * `ds` is the update's delete set.
  */
 export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], deletedKeys: Iterable<string>, ds: DeleteSet, before: FieldsBefore, ctx: ArbitrationContext): Arbitration => {
-  const fields = doc.getMap<FieldValue>(FIELDS)
-  const clocks = doc.getMap<string>(CLOCKS)
+  const fields = rootMap<FieldValue>(doc, FIELDS)
+  const clocks = rootMap<string>(doc, CLOCKS)
   const isNew = before.isNew
   const touched = new Map<string, Before>()
   const superseded: Superseded[] = []
@@ -248,7 +248,7 @@ export const arbitrate = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)
  * stamp it had, so the `clocks` entry always belongs to the value the record shows.
  */
 export const settleStamps = (doc: Y.Doc, arbitration: Arbitration, kept: (field: string) => boolean): boolean => {
-  const clocks = doc.getMap<string>(CLOCKS)
+  const clocks = rootMap<string>(doc, CLOCKS)
   let wrote = false
   for (const [key, pre] of arbitration.touched) {
     if (kept(key) || clocks.get(key) === pre.raw) continue
@@ -275,7 +275,7 @@ export const NO_ARBITRATION: Arbitration = { touched: new Map(), superseded: [],
 
 /** Stamps fields the server itself wrote in this transaction (a business rule's value) with its own clock. */
 export const stampServerWrites = (doc: Y.Doc, fields: readonly string[], nowMs: number): void => {
-  const clocks = doc.getMap<string>(CLOCKS)
+  const clocks = rootMap<string>(doc, CLOCKS)
   for (const f of fields) {
     const pre = decodeStamp(clocks.get(f))
     clocks.set(f, encodeStamp({ clock: tick(pre?.clock ?? ZERO, nowMs, doc.clientID), seen: pre?.clock ?? null }))

@@ -9,7 +9,7 @@ import { partsTouched, type PartsTouched } from '../docs/layout.ts'
 import { ruleFields, type BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 import type { FieldValue } from '../docs/values.ts'
-import { CLOCKS, exists, FIELDS, isDeleted, META, memoText, readRecord, replaceText, rereadTouched, type RecordState } from '../docs/record.ts'
+import { CLOCKS, exists, FIELDS, isDeleted, META, memoText, readRecord, replaceText, rereadTouched, rootMap, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
 import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, stampsOnly, unseenEdits, type Arbitration, type DeleteSet } from './arbitrate.ts'
@@ -65,7 +65,7 @@ const kept = (c: Change): unknown => {
  * write its value again so that it is visible, and decided like any other change of this user.
  */
 const restoreShadowedWrites = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], isServerClient: (client: number) => boolean, merged: (field: string) => boolean): void => {
-  const fields = doc.getMap(FIELDS)
+  const fields = rootMap(doc, FIELDS)
   for (const s of structs) {
     if (!(s instanceof Y.Item)) continue
     // The integrated item knows its parent and key (an encoded item that has a left neighbour does not).
@@ -141,6 +141,16 @@ const entriesOf = (t: PartsTouched, name: string): Iterable<string> => {
 }
 
 const NONE: readonly never[] = []
+
+/** The `meta` keys whose change is a delete or its undoing (a decision then asks about every field). */
+const TOMBSTONE_KEYS: ReadonlySet<string> = new Set(['deletedon', 'deletedseen'])
+
+/** Whether an update writes or deletes any of `keys` in root map `name`. */
+const touchesAny = (t: PartsTouched, name: string, keys: ReadonlySet<string>): boolean => {
+  for (const k of t.writtenEntries.get(name) ?? NONE) if (keys.has(k)) return true
+  for (const k of t.deletedEntries.get(name) ?? NONE) if (keys.has(k)) return true
+  return false
+}
 /** Per rules list, flows list and entity: the memo attributes they name (metadata is fixed while a server runs). */
 const namedMemos = new WeakMap<object, WeakMap<object, Map<string, ReadonlySet<string>>>>()
 
@@ -189,9 +199,13 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   const touched = partsTouched(doc, decoded)
   const notes = touched.notes
   const memos = memosRead(ctx, touched.memos)
-  const deletes = [...entriesOf(touched, META)].some(k => k === 'deletedon' || k === 'deletedseen')
+  const deletes = touchesAny(touched, META, TOMBSTONE_KEYS)
   /** the fields the update writes, clears or stamps */
-  const fieldKeys = new Set([...entriesOf(touched, FIELDS), ...entriesOf(touched, CLOCKS)])
+  const fieldKeys = new Set<string>()
+  for (const name of [FIELDS, CLOCKS]) {
+    for (const k of touched.writtenEntries.get(name) ?? NONE) fieldKeys.add(k)
+    for (const k of touched.deletedEntries.get(name) ?? NONE) fieldKeys.add(k)
+  }
   let integrated: Uint8Array | null = null
   const take = (u: Uint8Array): void => { integrated = integrated === null ? u : Y.mergeUpdates([integrated, u]) }
   let encode = false
@@ -337,7 +351,7 @@ const keptOwnChange = (changes: readonly Change[], dropped: readonly Change[]): 
  * author, `modifiedon` a date-time (what decide-changes requires of a stamp).
  */
 const onlyOwnStampsLost = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip)[], userId: string): boolean => {
-  const meta = doc.getMap(META)
+  const meta = rootMap(doc, META)
   for (const s of structs) {
     if (!(s instanceof Y.Item)) continue
     for (let clock = s.id.clock; clock < s.id.clock + s.length;) {

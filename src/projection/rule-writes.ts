@@ -7,8 +7,25 @@ import type { Change } from '../docs/diff.ts'
 import { applyChanges, isStampChange } from '../docs/diff.ts'
 import { exists, isDeleted, spliceBetween, type RecordState } from '../docs/record.ts'
 import { attributeOf } from '../docs/catalog-types.ts'
-import { ruleInput, ruleValues } from '../metadata/business-rules.ts'
+import { ruleInput, ruleValues, type BusinessRule } from '../metadata/business-rules.ts'
 import type { DecideContext, Verdict } from './decide-changes.ts'
+
+/** Per rule list and entity: whether any of its rules sets a value (set-value), or a default (set-default). */
+const setters = new WeakMap<readonly BusinessRule[], Map<string, { readonly values: boolean, readonly defaults: boolean }>>()
+
+/** Whether the entity's rules can write anything (a set-value; a set-default when `creating`): most
+ * entities' rules only check a save, and then no rule needs evaluating for its values on every update. */
+const mayWrite = (rules: readonly BusinessRule[], entity: string, creating: boolean): boolean => {
+  let byEntity = setters.get(rules)
+  if (byEntity === undefined) { byEntity = new Map(); setters.set(rules, byEntity) }
+  let s = byEntity.get(entity)
+  if (s === undefined) {
+    const actions = rules.filter(r => r.entity === entity).flatMap(r => r.actions)
+    s = { values: actions.some(a => a.type === 'set-value'), defaults: actions.some(a => a.type === 'set-default') }
+    byEntity.set(entity, s)
+  }
+  return s.values || (creating && s.defaults)
+}
 
 /** Whether an allowed change saves the record (a note, or the stamps alone, do not). */
 const saves = (c: Change): boolean =>
@@ -24,13 +41,13 @@ const saves = (c: Change): boolean =>
 export const ruleWrites = (ctx: DecideContext, before: RecordState, verdicts: readonly Verdict[]): Change[] => {
   // (A secured field's own document holds no other field to write: its rules only refuse.)
   if (ctx.parent !== undefined) return []
-  const rules = (ctx.rules ?? []).filter(r => r.entity === ctx.entity.name)
-  if (rules.length === 0) return []
+  const creating = verdicts.some(v => v.allowed && v.change.kind === 'created')
+  if (ctx.rules === undefined || !mayWrite(ctx.rules, ctx.entity.name, creating)) return []
+  const rules = ctx.rules.filter(r => r.entity === ctx.entity.name)
   const allowed = verdicts.filter(v => v.allowed).map(v => v.change)
   if (!allowed.some(saves)) return []
   const saved = applyChanges(before, allowed)
   if (!exists(saved) || isDeleted(saved)) return []
-  const creating = allowed.some(c => c.kind === 'created')
   const out: Change[] = []
   for (const [field, value] of Object.entries(ruleValues(rules, ctx.entity.name, ruleInput(saved), creating))) {
     const attr = attributeOf(ctx.entity, field)

@@ -20,11 +20,19 @@ export type SyncMessage =
 
 /** A sync message of `step` carrying `payload` (a state vector for step 1, an update otherwise). */
 export const encodeSyncUpdate = (step: number, payload: Uint8Array): Uint8Array => {
-  const e = encoding.createEncoder()
-  encoding.writeVarUint(e, MessageType.sync)
-  encoding.writeVarUint(e, step)
-  encoding.writeVarUint8Array(e, payload)
-  return encoding.toUint8Array(e)
+  // (Written straight into one buffer of the frame's size: every published update is framed. The type and
+  // the step are below 128, one byte each as var-uints; then the payload's length as a var-uint, lib0's way.)
+  let lengthBytes = 1
+  for (let n = payload.length; n > 0x7f; n = Math.floor(n / 0x80)) lengthBytes++
+  const frame = new Uint8Array(2 + lengthBytes + payload.length)
+  frame[0] = MessageType.sync
+  frame[1] = step
+  let at = 2
+  let n = payload.length
+  while (n > 0x7f) { frame[at++] = 0x80 | (n & 0x7f); n = Math.floor(n / 0x80) }
+  frame[at++] = n
+  frame.set(payload, at)
+  return frame
 }
 
 export const encodeSyncStep1 = (doc: Y.Doc): Uint8Array => encodeSyncUpdate(SyncStep.step1, Y.encodeStateVector(doc))

@@ -31,7 +31,7 @@ import { capture, decide } from './pipeline/decide.ts'
 import { commitOf } from './pipeline/commit.ts'
 import { publish } from './pipeline/publish.ts'
 import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
-import { META as META_MAP } from '../docs/record.ts'
+import { META as META_MAP, rootMap } from '../docs/record.ts'
 import type { Security } from './security.ts'
 import { ruleFields, ruleInput, type BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
@@ -262,7 +262,7 @@ export class Room {
   /** The record's owner as a decision needs it, or undefined while it does not exist. */
   ownership (): RecordOwnership | undefined {
     if (this.ctx.field !== undefined) return this.ctx.parentOwnership?.()
-    const meta = this.current.getMap(META_MAP)
+    const meta = rootMap(this.current, META_MAP)
     if (!meta.has('entity')) return undefined
     return metaOwnership(this.name, k => meta.get(k)) ?? undefined
   }
@@ -597,7 +597,9 @@ export class Room {
       const kept = batch.accepted.length
       const at = { receiptsFrom: batch.receipts.length, closesFrom: batch.closes.length, directFrom: batch.direct.length }
       try {
-        await this.handleUpdate(job.member, job.update, decision, batch)
+        // (Awaited only when it has something to wait for: most updates are decided synchronously.)
+        const waiting = this.handleUpdate(job.member, job.update, decision, batch)
+        if (waiting !== undefined) await waiting
       } catch (e) {
         // An update nothing foresaw broke its own processing: it leaves no trace and costs only its sender.
         console.error(`record ${this.name}: an update of ${job.member.principal} failed: ${(e as Error).stack ?? (e as Error).message}`)
@@ -642,10 +644,11 @@ export class Room {
     }
     for (const j of dropped) j.settle({ kind: 'dropped' })
     for (const { job, receiptsFrom, receiptsTo, closesFrom, directFrom } of submitted) {
+      // (Searched in place: every update of the batch is settled here.)
       const member = job.member
-      if (batch.closes.slice(closesFrom).some(c => c.member === member)) job.settle({ kind: 'dropped' })
-      else if (batch.direct.slice(directFrom).some(d => d.member === member && d.message.kind === 'need-state')) job.settle({ kind: 'needs-state' })
-      else job.settle({ kind: 'committed', receipts: committedReceipts.slice(receiptsFrom, receiptsTo).filter((_, i) => batch.receipts[receiptsFrom + i].member === member) })
+      if (anyFrom(batch.closes, closesFrom, c => c.member === member)) job.settle({ kind: 'dropped' })
+      else if (anyFrom(batch.direct, directFrom, d => d.member === member && d.message.kind === 'need-state')) job.settle({ kind: 'needs-state' })
+      else job.settle({ kind: 'committed', receipts: receiptsTo === receiptsFrom ? NO_RECEIPTS : committedReceipts.slice(receiptsFrom, receiptsTo).filter((_, i) => batch.receipts[receiptsFrom + i].member === member) })
     }
     if (this.compactRequested && this.lastSeq > 0) {
       // Asked for with nothing to append: one merged entry on its own.
@@ -737,7 +740,7 @@ export class Room {
    * sender alone gets what it needs to converge), then decide and integrate it with its refused part
    * compensated in the same transaction (pipeline/decide.ts), adding what the batch keeps of it.
    */
-  private async handleUpdate (member: RoomMember, update: Uint8Array, decision: PartDecision | undefined, batch: Batch): Promise<void> {
+  private handleUpdate (member: RoomMember, update: Uint8Array, decision: PartDecision | undefined, batch: Batch): Promise<void> | undefined {
     const doc = this.current
     const principal = member.principal
     const admission = this.admit(member, update)
@@ -762,8 +765,7 @@ export class Room {
           return
         case 'outside-layout': {
           const receipt = this.wholeReceipt(principal, Reason.invalidValue, `not part of a ${this.ctx.entity.name} record: ${admission.message}`, admission.path)
-          await this.refuseWhole(member, update, admission.decoded, [receipt], batch)
-          return
+          return this.refuseWhole(member, update, admission.decoded, [receipt], batch)
         }
         default: unexpectedCase(admission)
       }
@@ -775,9 +777,9 @@ export class Room {
     if (integrated === null) return // nothing new (sent again)
     if (refused) {
       const drop = async (): Promise<void> => { batch.accepted.splice(before); await this.rebuild(batch.accepted.map(a => a.update)) }
-      if (!this.takeRefusal(batch, member)) { await drop(); return }
+      if (!this.takeRefusal(batch, member)) return drop()
       const over = this.quotas.exceeded(principal, { receipts: r.receipts.length, refusedBytes: integrated.length, clientIds: fresh.length })
-      if (over !== null) { await drop(); this.overQuota(batch, member, over); return }
+      if (over !== null) return drop().then(() => { this.overQuota(batch, member, over) })
       this.count(batch, principal, { refusedBytes: integrated.length })
       this.addReceipts(batch, member, r.receipts)
     }
@@ -865,6 +867,15 @@ export class Room {
     this.doc.destroy()
   }
 }
+
+/** Whether an element of `list` from index `from` on is one `f` selects. */
+const anyFrom = <T>(list: readonly T[], from: number, f: (x: T) => boolean): boolean => {
+  for (let i = from; i < list.length; i++) if (f(list[i])) return true
+  return false
+}
+
+/** What an update that got no receipts is told it got (frozen: shared by every such outcome). */
+const NO_RECEIPTS: readonly Receipt[] = Object.freeze([])
 
 const isPart = (j: Job | undefined): j is Extract<Job, { kind: 'update' }> & { gate: CommandGate } =>
   j?.kind === 'update' && j.gate !== undefined

@@ -13,6 +13,7 @@ import type { CommittedEvent, Published, RoomEvents } from './room-events.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 import { DEFAULT_POLICIES, strategyFor, type ConflictPolicies } from '../metadata/conflict-policies.ts'
+import type { ConflictStrategy } from '../metadata/conflict-strategies.ts'
 
 export interface RoomsOptions extends RoomOptions {
   readonly storage: RecordStorage
@@ -50,6 +51,26 @@ export const isoNow = (): (() => string) => {
 /** How long a record's secured values read from its row are reused (a commit of one of their documents, on
  * any instance, forgets them at once; this bounds a missed one). */
 const STORED_SECURED_MS = 1000
+
+/** Each attribute's conflict strategy, found once per attribute (the policies are fixed while the server
+ * runs; every update asks for the strategy of each field it writes, and finding it builds a string).
+ * Shared by the entity's records: an attribute is one of the entity's (the layout refuses any other). */
+const strategyCaches = new WeakMap<ConflictPolicies, Map<string, (attribute: string) => ConflictStrategy>>()
+const strategiesOf = (policies: ConflictPolicies, entity: string): ((attribute: string) => ConflictStrategy) => {
+  let byEntity = strategyCaches.get(policies)
+  if (byEntity === undefined) { byEntity = new Map(); strategyCaches.set(policies, byEntity) }
+  let of = byEntity.get(entity)
+  if (of === undefined) {
+    const known = new Map<string, ConflictStrategy>()
+    of = attribute => {
+      let s = known.get(attribute)
+      if (s === undefined) { s = strategyFor(policies, entity, attribute); known.set(attribute, s) }
+      return s
+    }
+    byEntity.set(entity, of)
+  }
+  return of
+}
 
 export class Rooms {
   private readonly rooms = new Map<DocName, Room>()
@@ -135,7 +156,7 @@ export class Rooms {
       const elsewhere = (): Record<string, unknown> => this.valuesElsewhere(record, entity, field?.attribute)
       room = new Room(name, storage, this.options, {
         entity, security, now: this.now, rules, flows, blobSize, ownershipOf, field: field?.attribute, parentOwnership, elsewhere,
-        conflicts: { strategyOf: attribute => strategyFor(conflicts, entity.name, attribute), maxSkewMs: maxClockSkewMs }
+        conflicts: { strategyOf: strategiesOf(conflicts, entity.name), maxSkewMs: maxClockSkewMs }
       })
       room.events.on('committed', e => this.committed(e))
       room.events.on('evicted', e => this.events.emit('evicted', [e]))

@@ -38,11 +38,14 @@ export interface SyncConnection {
   close (code: Parameters<RoomMember['close']>[0], reason: string): void
 }
 
-/** A published update's frame, encoded once for all the record's connections (publish hands each the same bytes). */
-const published = new WeakMap<Uint8Array, Uint8Array>()
+/** A published update's frame, encoded once for all the record's connections: publish hands one update to
+ * every member in turn, so the last one framed is kept. (Not a WeakMap of every update: its entries cost
+ * more than framing a small update again when a frame is asked for out of turn.) */
+let lastPublished: { readonly update: Uint8Array, readonly frame: Uint8Array } | undefined
 const publishedFrame = (update: Uint8Array): Uint8Array => {
-  let frame = published.get(update)
-  if (frame === undefined) { frame = encodeSyncUpdate(SyncStep.update, update); published.set(update, frame) }
+  if (lastPublished?.update === update) return lastPublished.frame
+  const frame = encodeSyncUpdate(SyncStep.update, update)
+  lastPublished = { update, frame }
   return frame
 }
 

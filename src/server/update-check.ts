@@ -29,7 +29,6 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
     return malformed(`update does not decode: ${(e as Error).message}`)
   }
   const ranges = new Map<number, Range>()
-  const structsOf = new Map<number, Array<Y.Item | Y.GC>>()
   for (const s of decoded.structs) {
     const { client, clock } = s.id
     if (!Number.isSafeInteger(client) || client < 0 || client > 0xffffffff) return malformed(`client id ${client} out of range`)
@@ -44,9 +43,6 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
       if (clock > r.end) return missing(`update skips clocks of client ${client}`)
       r.end = Math.max(r.end, clock + s.length)
     }
-    let list = structsOf.get(client)
-    if (list === undefined) { list = []; structsOf.set(client, list) }
-    list.push(s)
   }
   // Yjs integrates one section of structs per client (a later section of a client replaces an earlier one,
   // empty or not), while decoding lists the structs of every section: what the layout and the decision
@@ -63,19 +59,23 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
   }
   const knownEnd = (client: number): number => Math.max(Y.getState(doc.store, client), ranges.get(client)?.end ?? 0)
   const isKnown = (id: Y.ID): boolean => id.clock < knownEnd(id.client)
+  /** the update's structs by client, for a parent that is an id (made on the first such parent) */
+  let structsOf: Map<number, Array<Y.Item | Y.GC>> | undefined
+  const refProblem = (s: Y.Item, ref: Y.ID | null): UpdateCheck | null => {
+    if (ref === null) return null
+    if (later(s, ref)) return malformed(`item ${s.id.client}:${s.id.clock} refers to its own or a later clock`)
+    if (!isKnown(ref)) return missing(`refers to unknown id ${ref.client}:${ref.clock}`)
+    return null
+  }
   for (const s of decoded.structs) {
     if (!(s instanceof Y.Item)) continue
-    // Yjs trusts a reference to the item's own client to point at an earlier clock (its integration order);
-    // one at or after the item itself can never come from an honest writer and makes Yjs throw.
-    const later = (ref: Y.ID): boolean => ref.client === s.id.client && ref.clock >= s.id.clock
-    for (const ref of [s.origin, s.rightOrigin]) {
-      if (ref !== null && later(ref)) return malformed(`item ${s.id.client}:${s.id.clock} refers to its own or a later clock`)
-      if (ref !== null && !isKnown(ref)) return missing(`refers to unknown id ${ref.client}:${ref.clock}`)
-    }
+    const bad = refProblem(s, s.origin) ?? refProblem(s, s.rightOrigin)
+    if (bad !== null) return bad
     const parent: unknown = s.parent
     if (isId(parent)) {
-      if (later(parent)) return malformed(`item ${s.id.client}:${s.id.clock} has its own or a later clock as parent`)
+      if (later(s, parent)) return malformed(`item ${s.id.client}:${s.id.clock} has its own or a later clock as parent`)
       if (!isKnown(parent)) return missing(`parent ${parent.client}:${parent.clock} unknown`)
+      structsOf ??= byClient(decoded.structs)
       if (!parentIsType(doc, parent, structsOf)) return malformed(`parent ${parent.client}:${parent.clock} is not a shared type`)
     } else if (parent !== null && typeof parent !== 'string') {
       return malformed('item parent is neither a name nor an id')
@@ -88,6 +88,22 @@ export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
     }
   }
   return { ok: true, clients: [...ranges.keys()], decoded }
+}
+
+/** Yjs trusts a reference to the item's own client to point at an earlier clock (its integration order);
+ * one at or after the item itself can never come from an honest writer and makes Yjs throw. */
+const later = (s: Y.Item, ref: Y.ID): boolean => ref.client === s.id.client && ref.clock >= s.id.clock
+
+/** The structs of each client (a checked update's: no skips). */
+const byClient = (structs: readonly (Y.Item | Y.GC | Y.Skip)[]): Map<number, Array<Y.Item | Y.GC>> => {
+  const out = new Map<number, Array<Y.Item | Y.GC>>()
+  for (const s of structs) {
+    if (s instanceof Y.Skip) continue
+    let list = out.get(s.id.client)
+    if (list === undefined) { list = []; out.set(s.id.client, list) }
+    list.push(s)
+  }
+  return out
 }
 
 /**

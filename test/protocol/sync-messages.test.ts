@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import * as prng from 'lib0/prng'
+import * as encoding from 'lib0/encoding'
 import { MessageType, SyncStep } from '../../src/protocol/codes.ts'
 import { decodeSyncMessage, encodeAwareness, encodeQueryAwareness, encodeReceipts, encodeSyncStep1, encodeSyncUpdate } from '../../src/protocol/sync-messages.ts'
 import { Reason, type Receipt } from '../../src/protocol/receipts.ts'
@@ -34,6 +35,21 @@ describe('y-websocket messages (/sync)', () => {
         expect(m.type === MessageType.receipts && JSON.parse(m.json)).toEqual(receipts)
       }
     })
+  })
+
+  it('frames an update byte for byte as lib0 writes y-protocols\' messages, at every var-uint length boundary', () => {
+    const lib0Frame = (step: number, payload: Uint8Array): Uint8Array => {
+      const e = encoding.createEncoder()
+      encoding.writeVarUint(e, MessageType.sync)
+      encoding.writeVarUint(e, step)
+      encoding.writeVarUint8Array(e, payload)
+      return encoding.toUint8Array(e)
+    }
+    for (const n of [0, 1, 99, 100, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152]) {
+      const payload = new Uint8Array(n).map((_, i) => i * 31)
+      // (Compared as buffers: an element-wise comparison of megabytes takes the test's whole time.)
+      for (const step of [SyncStep.step1, SyncStep.step2, SyncStep.update]) expect(Buffer.from(encodeSyncUpdate(step, payload)).equals(lib0Frame(step, payload)), `${n} bytes, step ${step}`).toBe(true)
+    }
   })
 
   it('refuses unknown types and steps and truncated frames as malformed', () => {

@@ -61,7 +61,9 @@ export class SqliteProjection implements ProjectionReader {
       const t = quote(tableName(entity))
       const columns = columnsOf(e).map(c => c.name)
       s = {
-        upsert: this.db.prepare(`INSERT OR REPLACE INTO ${t} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`),
+        // An update in place, not INSERT OR REPLACE: a replace deletes the row and inserts it again under a
+        // new rowid, rewriting every index's entry and more pages of the table, in every commit of a record.
+        upsert: this.db.prepare(`INSERT INTO ${t} (${columns.map(quote).join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${columns.filter(c => c !== 'id').map(c => `${quote(c)} = excluded.${quote(c)}`).join(', ')}`),
         remove: this.db.prepare(`DELETE FROM ${t} WHERE id = ?`),
         get: this.db.prepare(`SELECT * FROM ${t} WHERE id = ?`),
         columns

@@ -53,6 +53,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
 
   constructor (db: SqliteDb, projection?: SqliteProjection) {
     this.db = db
+    this.commitAll = db.transaction((batch: readonly Pending[]) => batch.map(p => this.write(p)))
     this.projection = projection
     this.wal = db.memory ? null : new WalSync(db.name)
     db.exec(`
@@ -131,7 +132,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
     this.pending = []
     if (batch.length === 0) return
     let results: CommitResult[]
-    const commit = this.db.transaction(() => batch.map(p => this.write(p)))
+    const commit = (): CommitResult[] => this.commitAll(batch)
     try {
       if (this.wal === null) results = commit()
       else {
@@ -149,6 +150,9 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
       (e: unknown) => { for (const p of batch) p.reject(new Error(`the commit could not be synced to disk: ${(e as Error).message}`)) }
     )
   }
+
+  /** One commit of appended updates (made once: better-sqlite3 builds a transaction's wrappers anew on every call of db.transaction). */
+  private readonly commitAll: (batch: readonly Pending[]) => CommitResult[]
 
   private write (p: Pending): CommitResult {
     let seq = 0
