@@ -63,6 +63,17 @@ export const ruleProblems = (catalog: Catalog, rules: readonly BusinessRule[]): 
   return problems
 }
 
+const rulesByEntity = new WeakMap<readonly BusinessRule[], Map<string, readonly BusinessRule[]>>()
+
+/** An entity's rules, in their order (worked out once per rules list and entity: every save asks). */
+export const rulesOf = (rules: readonly BusinessRule[], entity: string): readonly BusinessRule[] => {
+  let byEntity = rulesByEntity.get(rules)
+  if (byEntity === undefined) { byEntity = new Map(); rulesByEntity.set(rules, byEntity) }
+  let own = byEntity.get(entity)
+  if (own === undefined) { own = rules.filter(r => r.entity === entity); byEntity.set(entity, own) }
+  return own
+}
+
 const fieldsOfRules = new WeakMap<readonly BusinessRule[], Map<string, ReadonlySet<string>>>()
 
 /** The fields an entity's rules read or set: their conditions' and their actions' (metadata is fixed while

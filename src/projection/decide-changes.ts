@@ -13,12 +13,14 @@ import type { Privilege } from '../authz/model.ts'
 import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import { applyChanges, isStampChange } from '../docs/diff.ts'
 import { STAMP } from '../docs/system-fields.ts'
-import { ruleFields, ruleInput, saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
+import { ruleFields, ruleInput, rulesOf, saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
 import { MAX_CLOCK_SKEW_MS, newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
 import { parseDocName } from '../ids.ts'
 import { unexpectedCase } from '../errors.ts'
+
+const NO_RULES: readonly BusinessRule[] = []
 
 
 /** What an accepted command lets its parts do: move the target's statecode to `statecode`; point lookups
@@ -225,7 +227,7 @@ const gateStages = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]
  * field the user may not read, the message is a general one, so that a refusal never tells its value.
  */
 const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]): Verdict[] => {
-  const rules = (ctx.rules ?? []).filter(r => r.entity === ctx.entity.name)
+  const rules = rulesOf(ctx.rules ?? NO_RULES, ctx.entity.name)
   if (rules.length === 0 || verdicts.length === 0) return verdicts
   // (A secured field's own document has no meta: its record exists, or every change was refused already.)
   const fieldDocument = ctx.parent !== undefined
