@@ -171,14 +171,14 @@ export const ruleValues = (rules: readonly BusinessRule[], entity: string, value
  * rule sets it to is no violation: that is the rule's own write (so a field locked at a stale value can
  * take the rule's value, and a device that wrote it is not refused for it).
  */
-export const saveViolation = (rules: readonly BusinessRule[], entity: string, before: Readonly<Record<string, unknown>>, after: Readonly<Record<string, unknown>>, changedFields: readonly string[]): string | null => {
+export const saveViolation = (rules: readonly BusinessRule[], entity: string, before: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>), after: Readonly<Record<string, unknown>>, changedFields: readonly string[]): string | null => {
   const state = evaluate(rules, entity, after, true)
   if (state.errors !== undefined && state.errors.length > 0) return state.errors[0].message
   for (const f of state.required ?? []) if (empty(after[f])) return `${f} is required`
   const locked = state.locked
   // (What was locked before matters only for a field locked now.)
   if (locked === undefined || locked.size === 0) return null
-  const lockedBefore = evaluate(rules, entity, before, true).locked
+  const lockedBefore = evaluate(rules, entity, typeof before === 'function' ? before() : before, true).locked
   const rulesOwn = (f: string): boolean => state.set?.has(f) === true && state.values[f] === after[f]
   for (const f of changedFields) if (lockedBefore?.has(f) === true && locked.has(f) && !rulesOwn(f)) return `${f} is locked`
   return null

@@ -240,9 +240,12 @@ const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]
   const other = ctx.elsewhere?.()
   const input = (s: RecordState): Record<string, unknown> => {
     const own = fieldDocument ? attributeValues(s) : ruleInput(s)
-    return other === undefined ? own : { ...other, ...own }
+    // (The document's own values win: a record's document holds no secured value, a field's only its own.)
+    if (other !== undefined) for (const k in other) if (own[k] === undefined) own[k] = other[k]
+    return own
   }
-  const was = input(before)
+  let wasInput: Record<string, unknown> | undefined
+  const was = (): Record<string, unknown> => (wasInput ??= input(before))
   const is = input(result)
   const violation = saveViolation(rules, ctx.entity.name, was, is, changedFields)
   if (violation === null) return verdicts
@@ -254,7 +257,7 @@ const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]
     for (const f of hidden) delete out[f]
     return out
   }
-  const message = hidden.length === 0 || saveViolation(rules, ctx.entity.name, without(was), without(is), changedFields.filter(f => !hidden.includes(f))) === violation
+  const message = hidden.length === 0 || saveViolation(rules, ctx.entity.name, without(was()), without(is), changedFields.filter(f => !hidden.includes(f))) === violation
     ? violation
     : `this save breaks a business rule of ${ctx.entity.name} that reads fields you may not read`
   const creating = allowed.some(c => c.kind === 'created')
