@@ -7,22 +7,14 @@ import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { readRecord, setField } from '../../src/docs/record.ts'
-import { encodeSyncStep1 } from '../../src/protocol/sync-messages.ts'
-import { MessageType, SyncStep } from '../../src/protocol/codes.ts'
 import { Reason } from '../../src/protocol/receipts.ts'
-import { copyOf, edit, ownedBy, raw, receiptsOn, startServer, type Raw } from './support.ts'
+import { copyOf, edit, ownedBy, raw, receiptsOn, sendCommitted, startServer } from './support.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 
 const cleanups = useCleanups()
 const ACCOUNT = buildCatalog().entities.get('account')!
 
-/** Sends `update` on `sock` and waits until the server has committed it (its answer to a later step 1). */
-const send = async (sock: Raw, update: Uint8Array): Promise<void> => {
-  sock.update(update)
-  const before = sock.messages.length
-  sock.ws.send(encodeSyncStep1(new Y.Doc()))
-  await sock.received(m => sock.messages.indexOf(m) >= before && m[0] === MessageType.sync && m[1] === SyncStep.step2)
-}
+const send = sendCommitted
 
 describe('a save\'s modifiedon', () => {
   it('years past the server\'s clock is not kept (the save\'s value is); a device\'s offline time and a clock a minute ahead are', async () => {

@@ -6,7 +6,7 @@ import WebSocket from 'ws'
 import * as decoding from 'lib0/decoding'
 import type { WebsocketProvider } from 'y-websocket'
 import { MessageType, SyncStep } from '../../src/protocol/codes.ts'
-import { encodeSyncUpdate } from '../../src/protocol/sync-messages.ts'
+import { encodeSyncStep1, encodeSyncUpdate } from '../../src/protocol/sync-messages.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, readDeviceFrame, type DeviceFrame } from '../../src/protocol/device-frames.ts'
 import type { Receipt } from '../../src/protocol/receipts.ts'
 import type { DocName } from '../../src/ids.ts'
@@ -181,4 +181,12 @@ export const rawDevice = async (cleanups: Cleanup[], s: TestServer, login: strin
   const send = (frame: DeviceFrame): void => ws.send(encodeDeviceFrame(frame))
   send({ type: DeviceMessage.hello, version: DEVICE_PROTOCOL_VERSION, deviceId, cursor, privilegeVersion: 0, metadataDigest: 0 })
   return { ws, frames, send }
+}
+
+/** Sends `update` on `sock` and waits until the server has committed it (its answer to a later step 1). */
+export const sendCommitted = async (sock: Raw, update: Uint8Array): Promise<void> => {
+  sock.update(update)
+  const before = sock.messages.length
+  sock.ws.send(encodeSyncStep1(new Y.Doc()))
+  await sock.received(m => sock.messages.indexOf(m) >= before && m[0] === MessageType.sync && m[1] === SyncStep.step2)
 }
