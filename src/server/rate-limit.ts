@@ -2,9 +2,9 @@
 // sign-ins, where a key is charged before the password is checked and refunded on success, so a flood of
 // parallel attempts cannot all slip through while the first ones are still being hashed.
 // Memory is bounded: a bucket that has refilled is the same as no bucket and is dropped; past `maxKeys`
-// buckets that still allow an attempt go first (least recently charged first), and a drained one only past
-// HARD_KEYS_FACTOR times `maxKeys`: forgetting a drained bucket gives an attacker that key's burst back, so
-// a flood of other keys must not be what makes it go.
+// buckets that still allow an attempt go first, the fullest first, and a drained one only past
+// HARD_KEYS_FACTOR times `maxKeys`: forgetting a bucket gives an attacker that key's burst back, so a
+// flood of other keys must not be what makes a spent one go.
 
 export interface BucketOptions {
   /** attempts a key may make at once */
@@ -93,9 +93,20 @@ export class TokenBuckets implements Buckets {
     // Refilled buckets go first, then those that still allow an attempt, least recently used first (never
     // the one just charged), down to 90% so that the sweep is rare; drained ones only past the hard bound.
     const keep = Math.floor(this.opts.maxKeys * 0.9)
+    const usable: { key: string, level: number }[] = []
     for (const [key, b] of this.buckets) {
       const level = this.level(b, now)
-      if (level >= this.opts.burst || (level >= 1 && this.buckets.size > keep && key !== charged)) this.buckets.delete(key)
+      if (level >= this.opts.burst) this.buckets.delete(key)
+      else if (level >= 1 && key !== charged) usable.push({ key, level })
+    }
+    // Fullest first (forgetting one gives back least), least recently used first among equals (a stable
+    // sort): a key an attacker has nearly spent outlasts any number of keys tried once.
+    if (this.buckets.size > keep) {
+      usable.sort((a, b) => b.level - a.level)
+      for (const u of usable) {
+        if (this.buckets.size <= keep) break
+        this.buckets.delete(u.key)
+      }
     }
     if (this.buckets.size > hard) {
       for (const key of this.buckets.keys()) {

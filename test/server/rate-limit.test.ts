@@ -76,4 +76,16 @@ describe('token buckets', () => {
     expect(b.take('victim')).toBe(true) // forgotten past the hard bound: only then its burst is back
     expect(b.take('drained999')).toBe(false)
   })
+
+  it('keep a nearly spent bucket through a flood of keys tried once: the fullest go first', () => {
+    let now = 1_000_000
+    const b = new TokenBuckets({ burst: 10, refillMs: 60_000, maxKeys: 100, now: () => now })
+    for (let i = 0; i < 9; i++) expect(b.take('alice')).toBe(true)
+    for (let i = 0; i < 1000; i++) b.take(`nobody${i}`)
+    let allowed = 0
+    for (let i = 0; i < 20; i++) if (b.take('alice')) allowed++
+    expect(allowed).toBe(1) // the one attempt it had left, no burst back
+    now += 60_000
+    expect(b.take('alice')).toBe(true)
+  })
 })
