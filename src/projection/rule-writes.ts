@@ -49,7 +49,11 @@ export const ruleWrites = (ctx: DecideContext, before: RecordState, verdicts: re
   const saved = applyChanges(before, allowed)
   if (!exists(saved) || isDeleted(saved)) return []
   const out: Change[] = []
-  for (const [field, value] of Object.entries(ruleValues(rules, ctx.entity.name, ruleInput(saved), creating))) {
+  // (The rules see the record's values kept elsewhere too, as the decision does: a condition on a secured field.)
+  const input = ruleInput(saved)
+  const other = ctx.elsewhere?.()
+  if (other !== undefined) for (const k in other) if (input[k] === undefined) input[k] = other[k]
+  for (const [field, value] of Object.entries(ruleValues(rules, ctx.entity.name, input, creating))) {
     const attr = attributeOf(ctx.entity, field)
     if (attr === undefined || ctx.secured?.has(field) === true) continue
     if (attr.type === 'memo') {

@@ -33,7 +33,7 @@ import { publish } from './pipeline/publish.ts'
 import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
 import { META as META_MAP, rootMap } from '../docs/record.ts'
 import type { Security } from './security.ts'
-import { ruleFields, ruleInput, type BusinessRule } from '../metadata/business-rules.ts'
+import { ruleFields, ruleInput, rulesOf, type BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 
 import type { Published, RoomEvents } from './room-events.ts'
@@ -299,7 +299,8 @@ export class Room {
   private elsewhere (): (() => Readonly<Record<string, unknown>>) | undefined {
     const { field, rules, entity, elsewhere } = this.ctx
     if (elsewhere === undefined) return undefined
-    if (field !== undefined) return ruleFields(rules ?? [], entity.name).has(field) ? elsewhere : undefined
+    // (A field's save is a save of the record: every rule of the entity applies, named field or not.)
+    if (field !== undefined) return rulesOf(rules ?? [], entity.name).length > 0 ? elsewhere : undefined
     this.secured()
     return this.securedCache?.ruled === true ? elsewhere : undefined
   }

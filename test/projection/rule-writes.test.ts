@@ -88,3 +88,36 @@ describe('a save of the stamps alone', () => {
     expect(save(ctxFor('lead'), at, again('u-nina')).verdicts.map(v => v.allowed ? 'ok' : v.reason)).toEqual(['field-read-only', 'ok'])
   })
 })
+
+describe('rules that read a value kept in another document (a secured field, or the rest of the record)', () => {
+  // donotemail is false unless revenue (secured: kept in its own document) is 10 million or more.
+  const byRevenue = [
+    { entity: 'account', name: 'Mail by default', actions: [{ type: 'set-value' as const, field: 'donotemail', value: false }] },
+    { entity: 'account', name: 'No mail to large accounts', condition: { field: 'revenue', op: 'ge' as const, value: 10_000_000 }, actions: [{ type: 'set-value' as const, field: 'donotemail', value: true }] }
+  ]
+  const large = (): Record<string, unknown> => ({ revenue: 20_000_000 })
+
+  it('write the rule\'s value as the decision sees it, the secured value included', () => {
+    const ctx = ctxFor('account', 'u-bob', { rules: byRevenue, secured: new Set(['revenue']), elsewhere: large })
+    const before = recordOf('account', { name: 'Big', donotemail: false })
+    // bob's device, which reads revenue, saved donotemail = true: accepted, and not written back to false.
+    const kept = save(ctx, before, stamped(recordOf('account', { name: 'Big', donotemail: true }), 'u-bob'))
+    expect(kept.verdicts.every(v => v.allowed)).toBe(true)
+    expect(kept.writes).toEqual([])
+    // A client without rules saved another field: the server writes the rule's value.
+    const other = save(ctx, before, stamped(recordOf('account', { name: 'Bigger', donotemail: false }), 'u-bob'))
+    expect(other.writes).toEqual([{ kind: 'field-set', field: 'donotemail', old: false, new: true }])
+  })
+
+  it('refuse a save of a secured field\'s own document that a rule naming other fields refuses (show-error on the record\'s values)', () => {
+    const frozen = [{ entity: 'account', name: 'Frozen', condition: { field: 'statecode', op: 'eq' as const, value: 1 }, actions: [{ type: 'show-error' as const, message: 'inactive accounts are read-only' }] }]
+    const parent = { name: 'account/r1', ownerid: 'systemuser/u-bob', owningbusinessunit: 'bu-north' }
+    const ctx = ctxFor('account', 'u-bob', { record: 'account/r1/revenue', rules: frozen, parent, elsewhere: () => ({ statecode: 1, name: 'Big' }) })
+    const field = (revenue: number): RecordState => ({ ...emptyState(), fields: { revenue } })
+    const v = decideChanges(ctx, field(5), field(6), diff(field(5), field(6)))
+    expect(v.some(x => !x.allowed && x.reason === 'business-rule')).toBe(true)
+    // An active account's field saves as before.
+    const active = decideChanges({ ...ctx, elsewhere: () => ({ statecode: 0, name: 'Big' }) }, field(5), field(6), diff(field(5), field(6)))
+    expect(active.every(x => x.allowed)).toBe(true)
+  })
+})
