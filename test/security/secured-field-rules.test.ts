@@ -107,4 +107,23 @@ describe('a business rule that reads a secured field', () => {
     expect(row(s, name)?.numberofemployees).toBe(50)
     expect(receiptsOn(s, 'u-alice', name).some(r => r.reason === Reason.businessRule)).toBe(true)
   })
+
+  it('tells a read-only user nothing of a rule over a secured field: the save is refused for want of a privilege, before any rule', async () => {
+    const s = await startServer(cleanups)
+    const name = ownedBy(s, 'account', 'u-alice')
+    const alice = await raw(cleanups, s, name, 'alice')
+    await send(s, name, alice, edit(copyOf(s, name, 0x710000c), d => d.getMap(FIELDS).set('numberofemployees', 50)))
+    const field = fieldDocName(name, 'revenue')
+    const bob = await raw(cleanups, s, field, 'bob')
+    await send(s, field, bob, edit(copyOf(s, field, 0x710000d), d => d.getMap(FIELDS).set('revenue', 20_000_000)))
+    // erin reads accounts and writes none: clearing the head count of a large account is refused for want of
+    // the privilege, as on any account, and says nothing of the rule (which would tell her revenue is large).
+    const erin = await raw(cleanups, s, name, 'erin')
+    await send(s, name, erin, edit(copyOf(s, name, 0x710000e), d => clearField(d, ACCOUNT, 'numberofemployees', { by: 'u-erin', at: new Date().toISOString() })))
+    expect(row(s, name)?.numberofemployees).toBe(50)
+    const receipts = receiptsOn(s, 'u-erin', name)
+    expect(receipts.length).toBeGreaterThan(0)
+    expect(receipts.every(r => r.reason === Reason.noWritePrivilege)).toBe(true)
+    expect(receipts.some(r => /rule|required|revenue/i.test(r.message))).toBe(false)
+  })
 })
