@@ -152,7 +152,12 @@ export class Room {
   readonly members = new Set<RoomMember>()
   /** what the record publishes: commits, evictions, presence */
   readonly events = new ObservableV2<RoomEvents>()
-  private readonly awareness: Presence<RoomMember>
+  /** the record's presence, made when a member first takes part in it: most rooms (devices' edits, HTTP
+   * writes) never do, and each Presence keeps a document and a 3 s timer */
+  private presenceOf: Presence<RoomMember> | undefined
+  private get awareness (): Presence<RoomMember> {
+    return this.presenceOf ??= new Presence(new Y.Doc({ guid: `${this.name}#presence` }), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c), published: update => this.events.emit('presence', [{ record: this.name, update }]) })
+  }
   /** resolves once the stored state is in `doc`; nothing is answered before */
   readonly ready: Promise<void>
   private readonly storage: RecordStorage
@@ -208,9 +213,6 @@ export class Room {
     this.options = options
     this.ctx = ctx
     this.current = new Y.Doc({ guid: name, gc: true })
-    // Presence does not depend on the record's content: it keeps its own document.
-    // A guid of its own: Y.Doc's default draws a random uuid (31 crypto calls), a cost on every room loaded.
-    this.awareness = new Presence(new Y.Doc({ guid: `${name}#presence` }), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c), published: update => this.events.emit('presence', [{ record: name, update }]) })
     this.ready = this.load()
   }
 
@@ -370,12 +372,12 @@ export class Room {
   /** Adds a member; it gets the record's current presence (if any). */
   join (member: RoomMember): void {
     this.members.add(member)
-    this.awareness.sendAll(member)
+    this.presenceOf?.sendAll(member)
   }
 
   leave (member: RoomMember): void {
     this.members.delete(member)
-    this.awareness.leave(member)
+    this.presenceOf?.leave(member)
   }
 
   /**
@@ -863,8 +865,8 @@ export class Room {
   destroy (): void {
     clearTimeout(this.quietTimer)
     this.events.destroy()
-    this.awareness.destroy()
-    this.awareness.awareness.doc.destroy()
+    this.presenceOf?.destroy()
+    this.presenceOf?.awareness.doc.destroy()
     this.doc.destroy()
   }
 }
