@@ -45,7 +45,8 @@ export interface FieldsyncProcess {
  * SIGUSR2 starts and stops a CPU profile written there (cpu-profile-preload.mjs).
  */
 export const startFieldsync = async (o: { dir: string, cpu: number | null, env?: Record<string, string>, profileFile?: string }): Promise<FieldsyncProcess> => {
-  const preload = ['--import', LOOP_DELAY, ...(o.profileFile === undefined ? [] : ['--import', PROFILE])]
+  // SERVER_NODE_FLAGS: extra node flags for the server (say --trace-gc, or --heapsnapshot-signal=SIGUSR1).
+  const preload = [...(process.env.SERVER_NODE_FLAGS?.split(' ').filter(f => f !== '') ?? []), '--import', LOOP_DELAY, ...(o.profileFile === undefined ? [] : ['--import', PROFILE])]
   const cmd = pinned(o.cpu, [...preload, '--import', 'tsx', 'src/server/main.ts'])
   const proc = await spawnUntil({
     ...cmd, cwd: ROOT, timeoutMs: 300_000,
