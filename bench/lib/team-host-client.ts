@@ -32,7 +32,7 @@ export class DeviceHost {
   get pid (): number { return this.child.pid! }
 
   static async start (cpu: number | null): Promise<DeviceHost> {
-    const child = fork(HOST, [], { cwd: ROOT, execArgv: ['--import', 'tsx', '--max-old-space-size=6144', ...(process.env.HOST_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.HOST_PROFILE_DIR}`])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(HOST, [], { cwd: ROOT, execArgv: [...(process.env.HOST_NODE_FLAGS?.split(' ').filter(f => f !== '') ?? []), '--import', 'tsx', '--max-old-space-size=6144', ...(process.env.HOST_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.HOST_PROFILE_DIR}`])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve())
       child.once('exit', code => reject(new Error(`device host exited (${code}) before it was ready`)))
