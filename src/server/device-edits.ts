@@ -40,6 +40,9 @@ export interface DeviceLink {
 /** Pushes one session remembers as waiting for the device's state of their record (README, "Security"). */
 export const MAX_AWAITING_STATE = 4096
 
+/** A push answered at once (refused before its record's pipeline, or malformed). */
+const DONE = { settled: Promise.resolve() }
+
 export class DeviceEdits {
   private readonly deps: EditDeps
   private readonly link: DeviceLink
@@ -64,7 +67,7 @@ export class DeviceEdits {
       this.link.send({ type: DeviceMessage.sync, record: name, step: SyncStep.step2, payload })
       return
     }
-    await this.push(record, 0, payload)
+    await (await this.push(record, 0, payload)).settled
   }
 
   private checkName (record: string): DocName | null {
@@ -78,10 +81,15 @@ export class DeviceEdits {
     return record as DocName
   }
 
-  /** Integrates a device's local edit through the projection; acknowledges after its commit. */
-  async push (record: string, id: number, update: Uint8Array): Promise<void> {
+  /**
+   * Integrates a device's local edit through the projection; acknowledges after its commit. Resolves once
+   * the record's pipeline has taken the edit (in order with what the device sent before it); `settled`
+   * resolves once it is committed and answered. The session goes on with its next frames meanwhile, so
+   * a device's edits share group commits and what others changed reaches it while its own edits commit.
+   */
+  async push (record: string, id: number, update: Uint8Array): Promise<{ readonly settled: Promise<void> }> {
     const name = this.checkName(record)
-    if (name === null) return
+    if (name === null) return DONE
     const { rooms, security, holdings, now } = this.deps
     const room = rooms.get(name)
     await room.ready
@@ -101,18 +109,20 @@ export class DeviceEdits {
       holdings.unsure(this.link.deviceId, [name])
       rooms.released(name)
       if (id > 0) this.link.send({ type: DeviceMessage.ack, record: name, id })
-      return
+      return DONE
     }
     const created = room.ownership() === undefined
     const member = this.memberFor(name)
     room.join(member)
-    let outcome: SubmitOutcome
-    try {
-      outcome = await room.submit(member, update)
-    } finally {
+    const submitted = room.submit(member, update).finally(() => {
       room.leave(member)
       rooms.released(name)
-    }
+    })
+    return { settled: submitted.then(outcome => this.answer(name, id, created, outcome)) }
+  }
+
+  /** A push decided: acknowledged (or kept waiting for the device's state), what the device holds noted. */
+  private answer (name: DocName, id: number, created: boolean, outcome: SubmitOutcome): void {
     // An update the server could not integrate (it asked for the device's state, or the record failed)
     // stays pending on the device: no ack, so it is sent again — until the state the device sends back
     // (which holds it) has been decided: then it is acknowledged with that.

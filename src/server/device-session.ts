@@ -143,8 +143,26 @@ export class DeviceSession {
     }).finally(() => { this.waiting-- })
   }
 
-  /** frames scheduled on the chain and not done yet */
+  /** frames scheduled on the chain and not done yet, and pushes not settled yet */
   private waiting = 0
+  /** pushes taken by their records' pipelines and not committed and answered yet */
+  private readonly inFlight = new Set<Promise<void>>()
+
+  /** Keeps a push's commit and answer counted (as a frame waiting) until it settles; a failure ends the session as on the chain. */
+  private track (settled: Promise<void>): void {
+    this.waiting++
+    const p: Promise<void> = settled.catch(e => {
+      console.error(`device ${this.deviceId ?? '?'}: ${(e as Error).message}`)
+      this.fail(CloseCode.internalError, 'device session failed, reconnect')
+    }).finally(() => { this.waiting--; this.inFlight.delete(p) })
+    this.inFlight.add(p)
+  }
+
+  /** Resolves once every push taken so far has settled: a command, a record's state and a cycle the
+   * device asked for ('done' answers the pushes sent before it) come after them, as sent. */
+  private async pushesSettled (): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight])
+  }
   /** the device's holdings are kept in memory while this session is open */
   private attached = false
   /** a hello arrived (it is handled on the chain, in order with what follows it) */
@@ -191,7 +209,8 @@ export class DeviceSession {
       // In order after the pushes sent before it, so its 'done' answers them too.
       case DeviceMessage.syncNow: {
         const { request, count, digest, receiptSeq } = f
-        this.schedule(() => {
+        this.schedule(async () => {
+          await this.pushesSettled()
           // The device says what it holds; if that is not what the server recorded, start over.
           const held = this.deps.holdings.held(this.deviceId!)
           if (held.size !== count || holdingsDigest(held) !== digest) this.resetHeld()
@@ -199,9 +218,10 @@ export class DeviceSession {
         })
         return
       }
-      case DeviceMessage.push: this.schedule(() => this.edits!.push(f.record, f.id, f.update)); return
-      case DeviceMessage.command: this.schedule(() => this.edits!.command(f)); return
-      case DeviceMessage.sync: this.schedule(() => this.edits!.sync(f.record, f.step, f.payload)); return
+      // A push waits on the chain until its record's pipeline took it, not for its commit (inFlight).
+      case DeviceMessage.push: this.schedule(async () => { this.track((await this.edits!.push(f.record, f.id, f.update)).settled) }); return
+      case DeviceMessage.command: this.schedule(async () => { await this.pushesSettled(); await this.edits!.command(f) }); return
+      case DeviceMessage.sync: this.schedule(async () => { await this.pushesSettled(); await this.edits!.sync(f.record, f.step, f.payload) }); return
       default: this.fail(CloseCode.malformed, `a device does not send message type ${f.type}`)
     }
   }
