@@ -12,7 +12,7 @@ import Database from 'better-sqlite3'
 import * as Y from 'yjs'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 import { COMPACT_ROWS } from './compact.ts'
-import { claimFileSlot, removeSlotFiles, type FileSlot } from './file-slot-lock.ts'
+import { claimFileSlot, removeSlotFiles, type FileSlot } from './sqlite-store-slots.ts'
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
