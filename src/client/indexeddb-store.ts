@@ -6,6 +6,7 @@
 // every record of 1,000 received in one chunk at 7.6 s, growing with the square of the count).
 
 import * as Y from 'yjs'
+import { claimWebLockSlot, type WebLockSlot } from './web-lock-slot.ts'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 import { COMPACT_ROWS } from './compact.ts'
 
@@ -53,6 +54,8 @@ const putIndex = (tx: IDBTransaction, record: string, entry: IndexedRecord | nul
 export class IndexedDbLocalStore implements LocalStore {
   private readonly db: IDBDatabase
   private readonly name: string
+  /** the writer slot this store holds, once claimed (null: none was free) */
+  private slot: WebLockSlot | null | undefined = undefined
   private queue: Op[] = []
   private flushing: Promise<void> | null = null
   private scheduled = false
@@ -336,9 +339,25 @@ export class IndexedDbLocalStore implements LocalStore {
     })
   }
 
+  // Writes commit with durability 'strict': a commit survives an OS crash, so a slot's ids are never
+  // forgotten for want of a clean end.
+  async claimWriterSlot (slots: number): Promise<number | null> {
+    this.slot ??= await claimWebLockSlot(this.name, slots)
+    return this.slot?.slot ?? null
+  }
+
+  writerId (slot: number, user: string): Promise<number | undefined> {
+    return this.read<number | undefined>('meta', s => s.get(`writer:${slot}:${user}`))
+  }
+
+  setWriterId (slot: number, user: string, id: number): Promise<void> {
+    return this.blind(tx => tx.objectStore('meta').put(id, `writer:${slot}:${user}`))
+  }
+
   async close (): Promise<void> {
     await this.flush()
     this.db.close()
+    this.slot?.release()
   }
 
   async destroy (): Promise<void> {

@@ -14,6 +14,7 @@ import { OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
 import type { IndexedRecord, LocalMeta, LocalStore } from './store.ts'
 import type { Emit } from './events.ts'
 import { contentHashesOf } from './content-gate.ts'
+import { WriterIds } from './writer-id.ts'
 
 /** The origin of what the server sent: not a local edit. */
 export const REMOTE = Symbol('remote')
@@ -68,6 +69,10 @@ export class Replica {
   private metaValue!: LocalMeta
   private metadataValue: DeviceMetadata | null = null
   private readonly docs = new Map<string, Y.Doc>()
+  /** the kept Yjs client ids of this session's writer slot (see writer-id.ts for when one may be reused) */
+  private writers!: WriterIds
+  /** the client id every document of this session writes under now */
+  private clientId = 0
   /** records in the store (loaded at open), so a record's first state can be indexed from its payload alone */
   private known = new Set<string>()
   /** store writes of this cycle, awaited before the cursor is stored */
@@ -99,11 +104,23 @@ export class Replica {
       : { ...stored, receiptSeq: stored.receiptSeq ?? 0 }
     await store.setMeta(r.metaValue)
     r.metadataValue = r.metaValue.metadata === null ? null : JSON.parse(r.metaValue.metadata) as DeviceMetadata
+    r.writers = await WriterIds.claim(store)
+    r.clientId = await r.writers.idFor(r.user)
     r.known = new Set(await store.records())
     return r
   }
 
   get meta (): LocalMeta { return this.metaValue }
+  /** the user the last metadata was for (null before the first sync) */
+  private get user (): string | null { return this.metadataValue?.userId ?? null }
+  /** the Yjs client id this session's documents write under now, and the writer slot it is kept in */
+  get writer (): { readonly clientId: number, readonly slot: number | null } { return { clientId: this.clientId, slot: this.writers.slot } }
+
+  /** Every open document writes under `id` from now on (a fresh or the user's own kept id: see writer-id.ts). */
+  private moveTo (id: number): void {
+    this.clientId = id
+    for (const d of this.docs.values()) d.clientID = id
+  }
   get metadata (): DeviceMetadata | null { return this.metadataValue }
 
   requireMetadata (): DeviceMetadata {
@@ -132,6 +149,8 @@ export class Replica {
     doc.transact(() => { for (const u of updates) Y.applyUpdate(doc, u) }, REMOTE)
     const raced = this.docs.get(record)
     if (raced !== undefined) return raced
+    // (Loaded in full before any edit: it continues our id's clock from all the store holds of it.)
+    doc.clientID = this.clientId
     doc.on('update', (u: Uint8Array, origin: unknown) => {
       if (origin instanceof CommandCapture) origin.parts.push({ record, update: u })
       else if (origin !== REMOTE) void this.localEdit(record, doc, u)
@@ -261,14 +280,25 @@ export class Replica {
 
   async setMetadata (json: string): Promise<void> {
     const m = JSON.parse(json) as DeviceMetadata
+    const user = this.user
     this.metadataValue = m
     this.metaValue = { ...this.metaValue, metadata: json, privilegeVersion: m.version }
     await this.store.setMeta(this.metaValue)
+    // Another user on this store (or the first sync): the server bound our ids to their first writer.
+    if (m.userId !== user) this.moveTo(await this.writers.idFor(m.userId))
   }
 
-  /** Our state of a record the server asked for (a sync step 1). */
-  async stateFor (record: string, stateVector: Uint8Array): Promise<Uint8Array> {
-    return Y.encodeStateAsUpdate(await this.open(record), stateVector)
+  /**
+   * Our state of a record the server asked for (a sync step 1), read from the store after the local writes
+   * queued before it: the open document may hold an edit not stored yet, and nothing under our kept client
+   * id may leave before it is stored (writer-id.ts, rule 2).
+   */
+  stateFor (record: string, stateVector: Uint8Array): Promise<Uint8Array> {
+    return this.queue(async () => {
+      await this.store.commit()
+      const updates = await this.store.load(record)
+      return Y.diffUpdate(updates.length === 1 ? updates[0] : Y.mergeUpdates(updates), stateVector)
+    })
   }
 
   /**
@@ -399,6 +429,7 @@ export class Replica {
   async evict (record: string): Promise<void> {
     const pending = (await this.store.pending()).filter(p => p.record === record)
     if (pending.length > 0) await this.keepEvicted(record, readRecord(await this.open(record)), pending.length)
+    if (await this.holdsOwnItems(record)) this.moveTo(await this.writers.retire(this.user)) // (writer-id.ts, rule 3)
     this.docs.get(record)?.destroy()
     this.docs.delete(record)
     this.known.delete(record)
@@ -406,6 +437,13 @@ export class Replica {
     const field = parseFieldDocName(record)
     if (field !== null) await this.reindex(field.record) // its value leaves the record's listing
     this.emit('evicted', [record])
+  }
+
+  /** Whether the record's stored or open copy holds items written under the current client id. */
+  private async holdsOwnItems (record: string): Promise<boolean> {
+    const open = this.docs.get(record)
+    if (open !== undefined && Y.getState(open.store, this.clientId) > 0) return true
+    return (await this.store.load(record)).some(u => Y.parseUpdateMeta(u).to.has(this.clientId))
   }
 
   /** Unsynced edits of a record that left the scope, into the inbox with the state they made. */

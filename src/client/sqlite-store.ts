@@ -12,6 +12,7 @@ import Database from 'better-sqlite3'
 import * as Y from 'yjs'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 import { COMPACT_ROWS } from './compact.ts'
+import { claimFileSlot, removeSlotFiles, type FileSlot } from './sqlite-store-slots.ts'
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 
@@ -24,13 +25,15 @@ export interface SqliteLocalStoreOptions {
   readonly synchronous?: 'full' | 'normal'
 }
 
+interface QueuedWrite { run: () => unknown, resolve: (v: unknown) => void, reject: (e: unknown) => void }
+
 /** How long what the server sent may wait for a commit (local edits and everything else commit at the end of the turn). */
 const SERVER_DATA_COMMIT_MS = 50
 
 export class SqliteLocalStore implements LocalStore {
   private readonly db: Database.Database
   private readonly file: string
-  private queue: (() => void)[] = []
+  private queue: QueuedWrite[] = []
   /** a commit at the end of this turn is scheduled */
   private scheduled = false
   /** a commit of server data is scheduled for later */
@@ -44,6 +47,9 @@ export class SqliteLocalStore implements LocalStore {
   private metaQueued: LocalMeta | null = null
   /** the metadata in the metadata row, once this store wrote it (undefined: not known) */
   private metadataStored: string | null | undefined = undefined
+  private readonly synchronous: 'full' | 'normal'
+  /** the writer slot this store holds, once claimed (null: none was free) */
+  private slot: FileSlot | null | undefined = undefined
 
   /** A statement prepared once. */
   private st<P extends unknown[] = unknown[], R = unknown> (sql: string): Database.Statement<P, R> {
@@ -55,7 +61,7 @@ export class SqliteLocalStore implements LocalStore {
   /** Queues a write for the next group commit: at the end of this turn, or (`later`: what may wait: server data, acknowledgements, a live cycle's cursor) within SERVER_DATA_COMMIT_MS. */
   private write<T> (f: () => T, later = false): Promise<T> {
     return new Promise((resolve, reject) => {
-      this.queue.push(() => { try { resolve(f()) } catch (e) { reject(e) } })
+      this.queue.push({ run: f, resolve: resolve as (v: unknown) => void, reject })
       if (!later) {
         if (!this.scheduled) { this.scheduled = true; setImmediate(() => this.flush()) }
       } else if (this.timer === null && !this.scheduled) {
@@ -82,16 +88,26 @@ export class SqliteLocalStore implements LocalStore {
     this.unflushed = new Map()
     this.removed = new Set()
     if (ops.length === 0 || !this.db.open) return
+    // Each write's promise settles only after the commit: a local edit goes out once stored, and its
+    // Yjs client id is kept across sessions (src/client/writer-id.ts), so what went out must be stored.
+    const outcomes: { ok: boolean, value: unknown }[] = []
     try {
-      this.db.transaction(() => { for (const op of ops) op() })()
+      this.db.transaction(() => {
+        for (const op of ops) {
+          try { outcomes.push({ ok: true, value: op.run() }) } catch (e) { outcomes.push({ ok: false, value: e }) }
+        }
+      })()
     } catch (e) {
       this.metadataStored = undefined // (rolled back: not known any more)
+      for (const op of ops) op.reject(e)
       throw e
     }
+    ops.forEach((op, i) => { const o = outcomes[i]; if (o.ok) op.resolve(o.value); else op.reject(o.value) })
   }
 
   constructor (file: string, options: SqliteLocalStoreOptions = {}) {
     this.file = file
+    this.synchronous = options.synchronous ?? 'full'
     this.db = new Database(file)
     // 8 KiB pages (for a new file; an existing one keeps its own). A record's state is one to a few KiB:
     // with 4 KiB pages an initial sync spends as long in the kernel writing pages as in the rest of the
@@ -114,6 +130,7 @@ export class SqliteLocalStore implements LocalStore {
       CREATE INDEX IF NOT EXISTS idx_entity ON idx (entity, record);
       CREATE TABLE IF NOT EXISTS inbox (id INTEGER PRIMARY KEY AUTOINCREMENT, data TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, data BLOB NOT NULL, pending INTEGER NOT NULL, added INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS writers (slot INTEGER NOT NULL, user TEXT NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (slot, user));
     `)
     // Stores made before commands existed lack the column.
     if (!this.db.prepare<[], { name: string }>('PRAGMA table_info(updates)').all().some(c => c.name === 'command')) this.db.exec('ALTER TABLE updates ADD COLUMN command TEXT')
@@ -275,14 +292,42 @@ export class SqliteLocalStore implements LocalStore {
     return this.write(() => { this.st('UPDATE blobs SET pending = 0 WHERE hash = ?').run(hash) })
   }
 
+  private get inMemory (): boolean { return this.file === ':memory:' || this.file === '' }
+
+  async claimWriterSlot (slots: number): Promise<number | null> {
+    if (this.inMemory) return 0 // (no one else can open it)
+    if (this.slot === undefined) {
+      this.slot = claimFileSlot(this.file, slots)
+      // With synchronous=normal a commit may be lost to a power loss or an OS crash: after a holder that
+      // did not end cleanly, the store may lack items it wrote and sent under the slot's ids.
+      if (this.slot?.endedUnclean === true && this.synchronous === 'normal') {
+        const slot = this.slot.slot
+        await this.write(() => { this.st('DELETE FROM writers WHERE slot = ?').run(slot) })
+      }
+    }
+    return this.slot?.slot ?? null
+  }
+
+  async writerId (slot: number, user: string): Promise<number | undefined> {
+    this.flush()
+    return this.st<[number, string], { id: number }>('SELECT id FROM writers WHERE slot = ? AND user = ?').get(slot, user)?.id
+  }
+
+  setWriterId (slot: number, user: string, id: number): Promise<void> {
+    return this.write(() => { this.st('INSERT INTO writers (slot, user, id) VALUES (?, ?, ?) ON CONFLICT (slot, user) DO UPDATE SET id = excluded.id').run(slot, user, id) })
+  }
+
   async close (): Promise<void> {
     this.flush()
     this.db.close()
+    // (after the last commit: a clean end says every write of the session is stored)
+    this.slot?.release()
   }
 
   async destroy (): Promise<void> {
     if (this.db.open) await this.close()
-    if (this.file === ':memory:' || this.file === '') return
+    if (this.inMemory) return
     for (const suffix of ['', '-wal', '-shm']) rmSync(this.file + suffix, { force: true })
+    removeSlotFiles(this.file)
   }
 }

@@ -85,6 +85,19 @@ export interface LocalStore {
   /** hashes of the blobs not uploaded yet, oldest first */
   pendingBlobs (): Promise<string[]>
   blobUploaded (hash: string): Promise<void>
+  /**
+   * Holds one of this store's writer slots (0 to `slots` - 1) for as long as the store is open, against
+   * every other opener of the same data (another tab, another process), or null when all are held. A
+   * holder that dies (a closed tab, kill -9) lets go of its slot. A slot comes with the Yjs client ids
+   * kept for it, unless the store may have lost writes its previous holder made (then they are forgotten).
+   * Claiming again gives the slot already held. See src/client/writer-id.ts for why.
+   */
+  claimWriterSlot (slots: number): Promise<number | null>
+  /** the Yjs client id kept for `user` in `slot` (the caller holds the slot) */
+  writerId (slot: number, user: string): Promise<number | undefined>
+  /** keeps `id` for `user` in `slot`, replacing any; committed (not held back) when it resolves */
+  setWriterId (slot: number, user: string, id: number): Promise<void>
+  /** commits what is queued and lets go of the writer slot */
   close (): Promise<void>
   /** closes the store and deletes everything it holds (sign-out); a store opened again under the same name is empty */
   destroy (): Promise<void>

@@ -19,6 +19,7 @@
 import * as Y from 'yjs'
 import { IndexeddbPersistence, PREFERRED_TRIM_SIZE, storeState } from 'y-indexeddb'
 import { deleteDatabase } from './indexeddb-store.ts'
+import { claimWebLockSlot, type WebLockSlot } from './web-lock-slot.ts'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 
 const STORES = ['meta', 'records', 'pending', 'inbox', 'blobs'] as const
@@ -88,6 +89,8 @@ const closeDoc = async (d: { doc: Y.Doc, persistence: IndexeddbPersistence }): P
 export class YIndexedDbLocalStore implements LocalStore {
   private readonly db: IDBDatabase
   private readonly name: string
+  /** the writer slot this store holds, once claimed (null: none was free) */
+  private slot: WebLockSlot | null | undefined = undefined
   private queue: Queued[] = []
   private flushing: Promise<void> | null = null
   private scheduled = false
@@ -324,10 +327,26 @@ export class YIndexedDbLocalStore implements LocalStore {
     })
   }
 
+  // Writes commit with durability 'strict': a commit survives an OS crash, so a slot's ids are never
+  // forgotten for want of a clean end.
+  async claimWriterSlot (slots: number): Promise<number | null> {
+    this.slot ??= await claimWebLockSlot(this.name, slots)
+    return this.slot?.slot ?? null
+  }
+
+  writerId (slot: number, user: string): Promise<number | undefined> {
+    return this.read<number | undefined>('meta', s => s.get(`writer:${slot}:${user}`))
+  }
+
+  setWriterId (slot: number, user: string, id: number): Promise<void> {
+    return this.blind(tx => tx.objectStore('meta').put(id, `writer:${slot}:${user}`))
+  }
+
   async close (): Promise<void> {
     await this.commit()
     this.db.close()
     this.closed = true
+    this.slot?.release()
   }
 
   async destroy (): Promise<void> {

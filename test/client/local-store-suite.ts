@@ -306,6 +306,27 @@ export const describeLocalStore = (adapter: string, harness: () => LocalStoreHar
       await empty.destroy()
     })
 
+    it('keeps writer ids per slot and user across a reopen; a second store open on the same data holds another slot until the first is closed', async () => {
+      const { store, again } = await fresh()
+      expect(await store.claimWriterSlot(4)).toBe(0)
+      expect(await store.claimWriterSlot(4)).toBe(0) // (claiming again: the slot held)
+      expect(await store.writerId(0, 'u-a')).toBeUndefined()
+      await store.setWriterId(0, 'u-a', 1_234_567_890)
+      await store.setWriterId(0, 'u-b', 987_654_321)
+      const beside = await again()
+      expect(await beside.claimWriterSlot(4)).toBe(1)
+      expect(await beside.writerId(0, 'u-a')).toBe(1_234_567_890)
+      const third = await again()
+      expect(await third.claimWriterSlot(2)).toBe(null)
+      await third.close()
+      await store.close()
+      const reopened = await again()
+      expect(await reopened.claimWriterSlot(4)).toBe(0)
+      expect([await reopened.writerId(0, 'u-a'), await reopened.writerId(0, 'u-b'), await reopened.writerId(1, 'u-a')]).toEqual([1_234_567_890, 987_654_321, undefined])
+      await beside.close()
+      await reopened.destroy()
+    })
+
     it('holds the records of an initial sync received in one go: listed, indexed and loaded after a reopen', async () => {
       const { store, again, h } = await fresh()
       const n = h.many
