@@ -8,6 +8,7 @@ import * as Y from 'yjs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { setField } from '../../src/docs/record.ts'
 import { DeviceMessage, type DeviceFrame } from '../../src/protocol/device-frames.ts'
+import type { DocName } from '../../src/ids.ts'
 import { until } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { copyOf, idsOwnedBy, rawDevice, startServer, TIME } from '../security/support.ts'
@@ -20,7 +21,7 @@ const doneAt = (frames: readonly DeviceFrame[], request: number): number => fram
 describe('a device\'s pushes', () => {
   it('sent in a burst are each acknowledged after its commit, all before the done of a cycle asked after them', async () => {
     const s = await startServer(cleanups)
-    const names = idsOwnedBy(s, 'account', 'u-alice').slice(0, 8).map(id => `account/${id}`)
+    const names = idsOwnedBy(s, 'account', 'u-alice').slice(0, 8).map(id => `account/${id}` as DocName)
     expect(names.length).toBe(8)
     const d = await rawDevice(cleanups, s, 'alice', 'pushes-burst-1')
     // Three edits of each record, each its own push (the second and third depend on the one before).
