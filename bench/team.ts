@@ -48,6 +48,8 @@ if (o.help === true) {
   --soak [--soak-minutes M]   the soak (60 minutes)
   --device-sync normal|full   the device stores' SQLite synchronous setting (normal: the simulated devices share
                      one disk, and FULL's fsync per commit would make that disk the limit; full: as a real device)
+  (env DEVICE_STORES=disk keeps the normal devices' stores on disk, beside the server's; by default they are in
+                     /dev/shm: real devices do not write to the server's disk)
   --profile DIR      a CPU profile of the server per part`)
   process.exit(0)
 }
@@ -68,7 +70,7 @@ const SERVER_CPU = canPin ? 0 : null
 const DEVICE_SYNC = o['device-sync'] === 'full' ? 'full' : 'normal'
 const DEVICE_CPU = canPin ? 1 : null
 
-console.log(`bench/team: server ${canPin ? 'pinned to core 0' : 'not pinned (no taskset or one core)'}, devices (device SDK, SQLite store; synchronous=${DEVICE_SYNC} for the team's simulated devices, FULL for the initial-sync device) in a child process${canPin ? ' on core 1' : ''}; Node ${process.version}`)
+console.log(`bench/team: server ${canPin ? 'pinned to core 0' : 'not pinned (no taskset or one core)'}, devices (device SDK, SQLite store; synchronous=${DEVICE_SYNC} for the team's simulated devices${DEVICE_SYNC === 'normal' && process.env.DEVICE_STORES !== 'disk' ? ', their stores in memory (tmpfs; DEVICE_STORES=disk: on the server\'s disk)' : ''}, FULL and on disk for the initial-sync device) in a child process${canPin ? ' on core 1' : ''}; Node ${process.version}`)
 
 const host = await DeviceHost.start(DEVICE_CPU)
 const dirs: string[] = []

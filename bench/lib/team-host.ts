@@ -2,7 +2,7 @@
 // (the SDK in src/client with its Node SQLite store) and plain y-websocket clients, driven by requests
 // over the IPC channel (team-host-client.ts). One request at a time; each answers with its figures.
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
@@ -19,6 +19,10 @@ import { fetchOneSocketPerRecord } from './peer-fetch.ts'
 process.setMaxListeners(0)
 const ws = WebSocket as unknown as new (url: string) => SocketLike
 const root = mkdtempSync(join(tmpdir(), 'fieldsync-team-devices-'))
+// The team's simulated devices (synchronous=normal) keep their stores in memory (tmpfs) unless
+// DEVICE_STORES=disk: real devices write to their own disks, and 25-100 of them writing to the server's
+// disk made the server's fsyncs wait for theirs. The initial-sync device (FULL, as on a phone) stays on disk.
+const memoryRoot = process.env.DEVICE_STORES !== 'disk' && existsSync('/dev/shm') ? mkdtempSync(join('/dev/shm', 'fieldsync-team-devices-')) : root
 
 /** The real SQLite store, telling the bench what arrives from the server (live edits' markers). */
 class ObservedStore extends SqliteLocalStore {
@@ -36,7 +40,7 @@ let tracker = new DeliveryTracker()
 const send = (m: HostReply | HostEvent): void => { process.send?.(m) }
 
 const openDevice = async (key: string, url: string, token: string, synchronous: 'full' | 'normal'): Promise<void> => {
-  const dir = join(root, key)
+  const dir = join(synchronous === 'normal' ? memoryRoot : root, key)
   mkdirSync(dir, { recursive: true })
   const store = new ObservedStore(join(dir, 'device.db'), synchronous, (record, update) => tracker.arrived(key, record, largestMarker(update)))
   devices.set(key, { device: await FieldsyncDevice.open({ url, token, store, WebSocket: ws }), dir })
@@ -102,7 +106,7 @@ const handle = async (r: HostRequest): Promise<unknown> => {
     case 'close': await closeDevices(r.keys, r.remove); return null
     case 'soak': return runSoak(r, { openDevice, device, closeDevices, send })
     case 'hocus-live': return hocusLive(r, send)
-    case 'exit': await closeDevices([...devices.keys()], true); rmSync(root, { recursive: true, force: true }); setImmediate(() => process.exit(0)); return null
+    case 'exit': await closeDevices([...devices.keys()], true); for (const r of new Set([root, memoryRoot])) rmSync(r, { recursive: true, force: true }); setImmediate(() => process.exit(0)); return null
   }
 }
 
