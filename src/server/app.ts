@@ -204,7 +204,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     return {
       onOpen (_evt, ws) {
         const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: config.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => session?.close() })
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, holdings, scopeRows, projection, receipts, now, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, holdings, scopeRows, projection, receipts, now, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes, maxDevicesPerUser: config.maxDevicesPerUser }, principal.userId,
           b => socket.send(b), (code, reason) => socket.close(code, reason), () => socket.drained())
         sessions.add(session)
         if (token !== undefined) untrack = track(principal, token, () => socket.expire('the sign-in ended'))

@@ -32,6 +32,8 @@ export interface ServerConfig {
   readonly maxAttachmentBytesPerUser: number
   /** a partial attachment upload untouched for this long is removed (seconds) */
   readonly blobUploadTtlSeconds: number
+  /** the devices a user keeps: past it, their devices idle longest are forgotten (README, "Security") */
+  readonly maxDevicesPerUser: number
   readonly idleUnloadMs: number
   readonly compactAfter: number
   /** HS256 secret for tokens; when absent one is generated and kept in the database */
@@ -146,6 +148,7 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     maxSendBufferBytes: int(env, 'MAX_SEND_BUFFER_BYTES', 8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     maxAttachmentBytes: int(env, 'MAX_ATTACHMENT_BYTES', 10 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxAttachmentBytesPerUser: int(env, 'MAX_ATTACHMENT_BYTES_PER_USER', 1024 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
+    maxDevicesPerUser: int(env, 'MAX_DEVICES_PER_USER', 20, 1, 10_000),
     blobUploadTtlSeconds: int(env, 'BLOB_UPLOAD_TTL_SECONDS', 86_400, 1, 365 * 86_400),
     idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),
     compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),

@@ -40,6 +40,8 @@ export interface DeviceDeps extends EditDeps {
   readonly scopeRows: ScopeRowIndex
   /** the largest attachment the server takes (sent to devices so they refuse larger ones up front) */
   readonly maxAttachmentBytes: number
+  /** the devices one user keeps (MAX_DEVICES_PER_USER) */
+  readonly maxDevicesPerUser: number
 }
 
 /** The second half of a cycle: what it sends, and what it records once sent. */
@@ -62,6 +64,7 @@ const NOTE_AT_ONCE = 250
 /** Records whose states a cycle reads from the log at once. */
 const READ_AHEAD = 64
 const NOTHING: ReadonlySet<DocName> = new Set()
+const NO_DEVICES: ReadonlySet<string> = new Set()
 
 /** What a full cycle's scope is computed from (the rows: deps.scopeRows, prepared for them). */
 interface ScopeInputs {
@@ -216,6 +219,10 @@ export class DeviceSession {
     const deviceId = this.deviceId = f.deviceId
     this.deps.holdings.attach(deviceId)
     this.attached = true
+    // Each device id keeps a row and what it holds: a user keeps their newest devices and any connected
+    // (a phone replaced or reinstalled never comes back; one that does is served its scope whole again).
+    // Refusing the new device instead would lock out a user whose old ids are gone for good.
+    this.deps.holdings.retireDevices(this.userId, this.deps.maxDevicesPerUser, NO_DEVICES)
     this.cursor = f.cursor
     this.metadataVersion = f.privilegeVersion
     this.metadataDigest = f.metadataDigest
