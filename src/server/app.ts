@@ -176,7 +176,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   app.onError(answerError)
 
   app.get('/healthz', c => c.json({ ok: true, loadedRecords: rooms.loaded }))
-  app.get('/about', async c => c.html(indexPage(config, security.model.org, await storage.list())))
+  // Public: outside demo mode it shows no record, so none is read (listing scans the whole log).
+  app.get('/about', async c => c.html(indexPage(config, security.model.org, config.demo ? await storage.list() : [])))
   app.route('/', appRoutes(deps.appDir))
   // Device apps may be served from another origin; access is by bearer token (no cookies), so any
   // origin may call the API and preflight requests are answered before authentication.
