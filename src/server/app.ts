@@ -181,10 +181,10 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   app.route('/', appRoutes(deps.appDir))
   // Device apps may be served from another origin; access is by bearer token (no cookies), so any
   // origin may call the API and preflight requests are answered before authentication.
-  app.use('/api/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS'], exposeHeaders: ['x-content-hash'] }))
+  app.use('/api/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS'], exposeHeaders: ['x-content-hash', 'retry-after'] }))
   app.use('/api/*', auth)
   app.route('/api/admin', adminRoutes(security, catalog, authenticator))
-  app.route('/api', recordRoutes(catalog, security, projection, receipts, rooms, now))
+  app.route('/api', recordRoutes(catalog, security, projection, receipts, rooms, now, config.shareLimits))
   app.route('/api', blobRoutes(deps.blobs, catalog, security, rooms))
 
   // Sign-in answers tokens in the body, never cookies: an app served from another origin may sign in too.

@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path'
 import { DEFAULT_LIMITS, type QuotaLimits } from './quotas.ts'
+import { DEFAULT_SHARE_LIMITS, type ShareLimits } from './record-routes.ts'
 import { ErrorCode, FieldsyncError } from '../errors.ts'
 import { DEFAULT_SCRYPT, parseScryptParams, type ScryptParams } from './passwords.ts'
 
@@ -34,6 +35,8 @@ export interface ServerConfig {
   readonly blobUploadTtlSeconds: number
   /** the devices a user keeps: past it, their devices idle longest are forgotten (README, "Security") */
   readonly maxDevicesPerUser: number
+  /** share changes one user may make at once, then per minute (README, "Security") */
+  readonly shareLimits: ShareLimits
   readonly idleUnloadMs: number
   readonly compactAfter: number
   /** HS256 secret for tokens; when absent one is generated and kept in the database */
@@ -149,6 +152,10 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     maxAttachmentBytes: int(env, 'MAX_ATTACHMENT_BYTES', 10 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxAttachmentBytesPerUser: int(env, 'MAX_ATTACHMENT_BYTES_PER_USER', 1024 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
     maxDevicesPerUser: int(env, 'MAX_DEVICES_PER_USER', 20, 1, 10_000),
+    shareLimits: {
+      burst: int(env, 'SHARE_CHANGES_BURST', DEFAULT_SHARE_LIMITS.burst, 1, 1_000_000),
+      perMinute: int(env, 'SHARE_CHANGES_PER_MINUTE', DEFAULT_SHARE_LIMITS.perMinute, 1, 1_000_000)
+    },
     blobUploadTtlSeconds: int(env, 'BLOB_UPLOAD_TTL_SECONDS', 86_400, 1, 365 * 86_400),
     idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),
     compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),
