@@ -78,6 +78,8 @@ const MAX_RECEIPTS_PER_CYCLE = 10_000
 
 /** Frames one device may have waiting for its session (README, "Security"). */
 export const MAX_WAITING_FRAMES = 4096
+/** ... and their bytes: a frame may be MAX_FRAME_BYTES, so the count alone let one device hold 4 GiB. */
+export const MAX_WAITING_BYTES = 16 * 1024 * 1024
 
 export class DeviceSession {
   private readonly deps: DeviceDeps
@@ -137,17 +139,19 @@ export class DeviceSession {
   }
 
   /** Runs `f` after everything scheduled before it (named so that the session is no thenable: `await session` must not call it). */
-  private schedule (f: () => Promise<void> | void): void {
+  private schedule (f: () => Promise<void> | void, bytes = 0): void {
     // What a device may have waiting is bounded: one that sends faster than its session works is closed.
-    if (++this.waiting > MAX_WAITING_FRAMES) { this.fail(CloseCode.rateLimited, 'too many frames waiting'); return }
+    this.waitingBytes += bytes
+    if (++this.waiting > MAX_WAITING_FRAMES || this.waitingBytes > MAX_WAITING_BYTES) { this.fail(CloseCode.rateLimited, 'too many frames waiting'); return }
     this.chain = this.chain.then(() => this.closed ? undefined : f()).catch(e => {
       console.error(`device ${this.deviceId ?? '?'}: ${(e as Error).message}`)
       this.fail(CloseCode.internalError, 'device session failed, reconnect')
-    }).finally(() => { this.waiting-- })
+    }).finally(() => { this.waiting--; this.waitingBytes -= bytes })
   }
 
-  /** frames scheduled on the chain and not done yet */
+  /** frames scheduled on the chain and not done yet, and the bytes of those the device sent */
   private waiting = 0
+  private waitingBytes = 0
   /** the device's holdings are kept in memory while this session is open */
   private attached = false
   /** a hello arrived (it is handled on the chain, in order with what follows it) */
@@ -202,9 +206,9 @@ export class DeviceSession {
         })
         return
       }
-      case DeviceMessage.push: this.schedule(() => this.edits!.push(f.record, f.id, f.update)); return
-      case DeviceMessage.command: this.schedule(() => this.edits!.command(f)); return
-      case DeviceMessage.sync: this.schedule(() => this.edits!.sync(f.record, f.step, f.payload)); return
+      case DeviceMessage.push: this.schedule(() => this.edits!.push(f.record, f.id, f.update), bytes.length); return
+      case DeviceMessage.command: this.schedule(() => this.edits!.command(f), bytes.length); return
+      case DeviceMessage.sync: this.schedule(() => this.edits!.sync(f.record, f.step, f.payload), bytes.length); return
       default: this.fail(CloseCode.malformed, `a device does not send message type ${f.type}`)
     }
   }
