@@ -20,6 +20,10 @@ export const PresenceLimit = {
   /** presence queries (message type 3): a burst of this many, then one per second */
   queryBurst: 10,
   queriesPerSecond: 1,
+  /** presence updates that change something (message type 1): a burst of this many, then this many a
+   * second; each is sent to every peer, so one connection's flood was multiplied by the viewers */
+  updateBurst: 60,
+  updatesPerSecond: 20,
   /** awareness client ids of departed connections whose clocks are kept (the newest; each departed id's
    * clock keeps an echo of its old state from being taken as new) */
   departedClocks: 1000,
@@ -78,6 +82,9 @@ interface PeerPresence {
   /** presence queries it may still make now (token bucket) */
   queries: number
   refilledAt: number
+  /** presence updates it may still make now (token bucket) */
+  updates: number
+  updatesAt: number
 }
 
 export class Presence<P extends PresencePeer> {
@@ -104,7 +111,7 @@ export class Presence<P extends PresencePeer> {
   private of (peer: P): PeerPresence {
     let x = this.peers.get(peer)
     if (x === undefined) {
-      x = { owned: new Set(), queries: PresenceLimit.queryBurst, refilledAt: Date.now() }
+      x = { owned: new Set(), queries: PresenceLimit.queryBurst, refilledAt: Date.now(), updates: PresenceLimit.updateBurst, updatesAt: Date.now() }
       this.peers.set(peer, x)
     }
     return x
@@ -150,7 +157,8 @@ export class Presence<P extends PresencePeer> {
    */
   receive (peer: P, update: Uint8Array): void {
     const entries = decodeEntries(update)
-    const { owned } = this.of(peer)
+    const x = this.of(peer)
+    const { owned } = x
     const introduced = new Set<number>()
     const allowed: AwarenessEntry[] = []
     for (const e of entries) {
@@ -173,8 +181,15 @@ export class Presence<P extends PresencePeer> {
       }
       allowed.push({ ...e, state: state === null ? 'null' : JSON.stringify(this.withIdentity(peer.principal, state as Record<string, unknown>)) })
     }
-    for (const c of introduced) { owned.add(c); this.departed.delete(c) }
     if (allowed.length === 0) return
+    // Only updates that change something count: y-websocket clients echo every state they receive, and
+    // those are dropped above (a limit on them would close viewers of a busy record).
+    const now = Date.now()
+    x.updates = Math.min(PresenceLimit.updateBurst, x.updates + (now - x.updatesAt) / 1000 * PresenceLimit.updatesPerSecond)
+    x.updatesAt = now
+    if (x.updates < 1) { peer.close(CloseCode.rateLimited, 'too many presence updates'); return }
+    x.updates--
+    for (const c of introduced) { owned.add(c); this.departed.delete(c) }
     awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeEntries(allowed), peer)
   }
 
