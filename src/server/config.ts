@@ -175,7 +175,9 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
       refusedBytesPerRecord: int(env, 'MAX_REFUSED_BYTES_PER_RECORD', DEFAULT_LIMITS.refusedBytesPerRecord, 1024, 1024 * 1024 * 1024),
       clientIdsPerRecord: int(env, 'MAX_CLIENT_IDS_PER_RECORD', DEFAULT_LIMITS.clientIdsPerRecord, 1, 1_000_000),
       refusedBurst: int(env, 'REFUSED_UPDATES_BURST', DEFAULT_LIMITS.refusedBurst, 1, 1_000_000),
-      refusedPerSecond: int(env, 'REFUSED_UPDATES_PER_SECOND', DEFAULT_LIMITS.refusedPerSecond, 1, 1_000_000)
+      refusedPerSecond: int(env, 'REFUSED_UPDATES_PER_SECOND', DEFAULT_LIMITS.refusedPerSecond, 1, 1_000_000),
+      presenceBurst: int(env, 'PRESENCE_UPDATES_BURST', DEFAULT_LIMITS.presenceBurst, 1, 1_000_000),
+      presencePerSecond: int(env, 'PRESENCE_UPDATES_PER_SECOND', DEFAULT_LIMITS.presencePerSecond, 1, 1_000_000)
     }
   }
 }

@@ -20,10 +20,6 @@ export const PresenceLimit = {
   /** presence queries (message type 3): a burst of this many, then one per second */
   queryBurst: 10,
   queriesPerSecond: 1,
-  /** presence updates that change something (message type 1): a burst of this many, then this many a
-   * second; each is sent to every peer, so one connection's flood was multiplied by the viewers */
-  updateBurst: 60,
-  updatesPerSecond: 20,
   /** awareness client ids of departed connections whose clocks are kept (the newest; each departed id's
    * clock keeps an echo of its old state from being taken as new) */
   departedClocks: 1000,
@@ -49,6 +45,9 @@ export interface PresenceContext {
   boundTo (client: number): string | undefined
   /** told each awareness update relayed to the peers (the room publishes it as an event) */
   published?: (awarenessUpdate: Uint8Array) => void
+  /** presence updates that change something one connection may send at once, then per second (each is
+   * sent to every peer: one connection's flood was multiplied by the viewers); default 60, 20 */
+  readonly updates?: { readonly burst: number, readonly perSecond: number }
 }
 
 
@@ -97,8 +96,11 @@ export class Presence<P extends PresencePeer> {
    * this awareness), with when each was last heard of, oldest first: no connection here may introduce one */
   private readonly relayedIds = new Map<number, number>()
 
+  private readonly updateLimit: { readonly burst: number, readonly perSecond: number }
+
   constructor (doc: Y.Doc, peers: () => Iterable<P>, ctx: PresenceContext) {
     this.ctx = ctx
+    this.updateLimit = ctx.updates ?? { burst: 60, perSecond: 20 }
     this.awareness = new awarenessProtocol.Awareness(doc)
     this.awareness.setLocalState(null)
     this.awareness.on('update', ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }) => {
@@ -111,7 +113,7 @@ export class Presence<P extends PresencePeer> {
   private of (peer: P): PeerPresence {
     let x = this.peers.get(peer)
     if (x === undefined) {
-      x = { owned: new Set(), queries: PresenceLimit.queryBurst, refilledAt: Date.now(), updates: PresenceLimit.updateBurst, updatesAt: Date.now() }
+      x = { owned: new Set(), queries: PresenceLimit.queryBurst, refilledAt: Date.now(), updates: this.updateLimit.burst, updatesAt: Date.now() }
       this.peers.set(peer, x)
     }
     return x
@@ -185,7 +187,7 @@ export class Presence<P extends PresencePeer> {
     // Only updates that change something count: y-websocket clients echo every state they receive, and
     // those are dropped above (a limit on them would close viewers of a busy record).
     const now = Date.now()
-    x.updates = Math.min(PresenceLimit.updateBurst, x.updates + (now - x.updatesAt) / 1000 * PresenceLimit.updatesPerSecond)
+    x.updates = Math.min(this.updateLimit.burst, x.updates + (now - x.updatesAt) / 1000 * this.updateLimit.perSecond)
     x.updatesAt = now
     if (x.updates < 1) { peer.close(CloseCode.rateLimited, 'too many presence updates'); return }
     x.updates--

@@ -147,6 +147,10 @@ const MAX_HELD_RECEIPTS = 256
  * comes back, if ever, as part of that sender's state, and is then bound to it). */
 const senderScratchClient = (): number => SERVER_CLIENT_RANGE + Math.floor(Math.random() * (0xffffffff - SERVER_CLIENT_RANGE))
 
+/** The presence update limit of the configured limits. */
+const presenceLimitOf = (limits: Partial<QuotaLimits> | undefined): { burst: number, perSecond: number } =>
+  ({ burst: limits?.presenceBurst ?? DEFAULT_LIMITS.presenceBurst, perSecond: limits?.presencePerSecond ?? DEFAULT_LIMITS.presencePerSecond })
+
 export class Room {
   readonly name: DocName
   readonly members = new Set<RoomMember>()
@@ -210,7 +214,7 @@ export class Room {
     this.current = new Y.Doc({ guid: name, gc: true })
     // Presence does not depend on the record's content: it keeps its own document.
     // A guid of its own: Y.Doc's default draws a random uuid (31 crypto calls), a cost on every room loaded.
-    this.awareness = new Presence(new Y.Doc({ guid: `${name}#presence` }), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c), published: update => this.events.emit('presence', [{ record: name, update }]) })
+    this.awareness = new Presence(new Y.Doc({ guid: `${name}#presence` }), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c), published: update => this.events.emit('presence', [{ record: name, update }]), updates: presenceLimitOf(this.options.limits) })
     this.ready = this.load()
   }
 
