@@ -401,6 +401,8 @@ const decideCreate = (ctx: DecideContext, after: RecordState, changes: readonly 
   for (const k of ['createdon', 'modifiedon'] as const) {
     const v = after.meta[k]
     if (v !== undefined && !isDateTimeText(v)) return whole({ reason: Reason.invalidValue, message: `${k} must be a UTC date-time` })
+    // Bounded like a save's modifiedon; refused with the create, not alone: nothing may set createdon later.
+    if (v !== undefined && aheadOf(ctx, v)) return whole({ reason: Reason.invalidValue, message: `${k} ${v} is later than the server's clock plus ${MAX_CLOCK_SKEW_MS / 60_000} minutes` })
   }
   if (after.meta.modifiedby !== undefined && after.meta.modifiedby !== ctx.userId) return whole({ reason: Reason.invalidValue, message: 'modifiedby must be the author' })
   const owner = ownershipOf(after, ctx.record)

@@ -176,14 +176,15 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   app.onError(answerError)
 
   app.get('/healthz', c => c.json({ ok: true, loadedRecords: rooms.loaded }))
-  app.get('/about', async c => c.html(indexPage(config, security.model.org, await storage.list())))
+  // Public: outside demo mode it shows no record, so none is read (listing scans the whole log).
+  app.get('/about', async c => c.html(indexPage(config, security.model.org, config.demo ? await storage.list() : [])))
   app.route('/', appRoutes(deps.appDir))
   // Device apps may be served from another origin; access is by bearer token (no cookies), so any
   // origin may call the API and preflight requests are answered before authentication.
-  app.use('/api/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS'], exposeHeaders: ['x-content-hash'] }))
+  app.use('/api/*', cors({ origin: '*', allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS'], exposeHeaders: ['x-content-hash', 'retry-after'] }))
   app.use('/api/*', auth)
   app.route('/api/admin', adminRoutes(security, catalog, authenticator))
-  app.route('/api', recordRoutes(catalog, security, projection, receipts, rooms, now))
+  app.route('/api', recordRoutes(catalog, security, projection, receipts, rooms, now, config.shareLimits))
   app.route('/api', blobRoutes(deps.blobs, catalog, security, rooms))
 
   // Sign-in answers tokens in the body, never cookies: an app served from another origin may sign in too.
@@ -204,7 +205,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
     return {
       onOpen (_evt, ws) {
         const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: config.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => session?.close() })
-        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, holdings, scopeRows, projection, receipts, now, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes }, principal.userId,
+        session = new DeviceSession({ catalog, security, rooms, feed: deps.feed, holdings, scopeRows, projection, receipts, now, sessions: sessionsByDevice, metadata, commands, maxAttachmentBytes: deps.blobs.maxBytes, maxDevicesPerUser: config.maxDevicesPerUser }, principal.userId,
           b => socket.send(b), (code, reason) => socket.close(code, reason), () => socket.drained())
         sessions.add(session)
         if (token !== undefined) untrack = track(principal, token, () => socket.expire('the sign-in ended'))

@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path'
 import { DEFAULT_LIMITS, type QuotaLimits } from './quotas.ts'
+import { DEFAULT_SHARE_LIMITS, type ShareLimits } from './record-routes.ts'
 import { ErrorCode, FieldsyncError } from '../errors.ts'
 import { DEFAULT_SCRYPT, parseScryptParams, type ScryptParams } from './passwords.ts'
 
@@ -32,6 +33,10 @@ export interface ServerConfig {
   readonly maxAttachmentBytesPerUser: number
   /** a partial attachment upload untouched for this long is removed (seconds) */
   readonly blobUploadTtlSeconds: number
+  /** the devices a user keeps: past it, their devices idle longest are forgotten (README, "Security") */
+  readonly maxDevicesPerUser: number
+  /** share changes one user may make at once, then per minute (README, "Security") */
+  readonly shareLimits: ShareLimits
   readonly idleUnloadMs: number
   readonly compactAfter: number
   /** HS256 secret for tokens; when absent one is generated and kept in the database */
@@ -146,6 +151,11 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     maxSendBufferBytes: int(env, 'MAX_SEND_BUFFER_BYTES', 8 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     maxAttachmentBytes: int(env, 'MAX_ATTACHMENT_BYTES', 10 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxAttachmentBytesPerUser: int(env, 'MAX_ATTACHMENT_BYTES_PER_USER', 1024 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
+    maxDevicesPerUser: int(env, 'MAX_DEVICES_PER_USER', 20, 1, 10_000),
+    shareLimits: {
+      burst: int(env, 'SHARE_CHANGES_BURST', DEFAULT_SHARE_LIMITS.burst, 1, 1_000_000),
+      perMinute: int(env, 'SHARE_CHANGES_PER_MINUTE', DEFAULT_SHARE_LIMITS.perMinute, 1, 1_000_000)
+    },
     blobUploadTtlSeconds: int(env, 'BLOB_UPLOAD_TTL_SECONDS', 86_400, 1, 365 * 86_400),
     idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),
     compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),
@@ -165,7 +175,9 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
       refusedBytesPerRecord: int(env, 'MAX_REFUSED_BYTES_PER_RECORD', DEFAULT_LIMITS.refusedBytesPerRecord, 1024, 1024 * 1024 * 1024),
       clientIdsPerRecord: int(env, 'MAX_CLIENT_IDS_PER_RECORD', DEFAULT_LIMITS.clientIdsPerRecord, 1, 1_000_000),
       refusedBurst: int(env, 'REFUSED_UPDATES_BURST', DEFAULT_LIMITS.refusedBurst, 1, 1_000_000),
-      refusedPerSecond: int(env, 'REFUSED_UPDATES_PER_SECOND', DEFAULT_LIMITS.refusedPerSecond, 1, 1_000_000)
+      refusedPerSecond: int(env, 'REFUSED_UPDATES_PER_SECOND', DEFAULT_LIMITS.refusedPerSecond, 1, 1_000_000),
+      presenceBurst: int(env, 'PRESENCE_UPDATES_BURST', DEFAULT_LIMITS.presenceBurst, 1, 1_000_000),
+      presencePerSecond: int(env, 'PRESENCE_UPDATES_PER_SECOND', DEFAULT_LIMITS.presencePerSecond, 1, 1_000_000)
     }
   }
 }

@@ -40,6 +40,8 @@ export interface DeviceDeps extends EditDeps {
   readonly scopeRows: ScopeRowIndex
   /** the largest attachment the server takes (sent to devices so they refuse larger ones up front) */
   readonly maxAttachmentBytes: number
+  /** the devices one user keeps (MAX_DEVICES_PER_USER) */
+  readonly maxDevicesPerUser: number
 }
 
 /** The second half of a cycle: what it sends, and what it records once sent. */
@@ -62,6 +64,7 @@ const NOTE_AT_ONCE = 250
 /** Records whose states a cycle reads from the log at once. */
 const READ_AHEAD = 64
 const NOTHING: ReadonlySet<DocName> = new Set()
+const NO_DEVICES: ReadonlySet<string> = new Set()
 
 /** What a full cycle's scope is computed from (the rows: deps.scopeRows, prepared for them). */
 interface ScopeInputs {
@@ -75,6 +78,8 @@ const MAX_RECEIPTS_PER_CYCLE = 10_000
 
 /** Frames one device may have waiting for its session (README, "Security"). */
 export const MAX_WAITING_FRAMES = 4096
+/** ... and their bytes: a frame may be MAX_FRAME_BYTES, so the count alone let one device hold 4 GiB. */
+export const MAX_WAITING_BYTES = 16 * 1024 * 1024
 
 export class DeviceSession {
   private readonly deps: DeviceDeps
@@ -134,27 +139,31 @@ export class DeviceSession {
   }
 
   /** Runs `f` after everything scheduled before it (named so that the session is no thenable: `await session` must not call it). */
-  private schedule (f: () => Promise<void> | void): void {
+  private schedule (f: () => Promise<void> | void, bytes = 0): void {
     // What a device may have waiting is bounded: one that sends faster than its session works is closed.
-    if (++this.waiting > MAX_WAITING_FRAMES) { this.fail(CloseCode.rateLimited, 'too many frames waiting'); return }
+    this.waitingBytes += bytes
+    if (++this.waiting > MAX_WAITING_FRAMES || this.waitingBytes > MAX_WAITING_BYTES) { this.fail(CloseCode.rateLimited, 'too many frames waiting'); return }
     this.chain = this.chain.then(() => this.closed ? undefined : f()).catch(e => {
       console.error(`device ${this.deviceId ?? '?'}: ${(e as Error).message}`)
       this.fail(CloseCode.internalError, 'device session failed, reconnect')
-    }).finally(() => { this.waiting-- })
+    }).finally(() => { this.waiting--; this.waitingBytes -= bytes })
   }
 
-  /** frames scheduled on the chain and not done yet, and pushes not settled yet */
+  /** frames scheduled on the chain and not done yet, and pushes not settled yet; the bytes of those the device sent */
   private waiting = 0
+  private waitingBytes = 0
   /** pushes taken by their records' pipelines and not committed and answered yet */
   private readonly inFlight = new Set<Promise<void>>()
 
-  /** Keeps a push's commit and answer counted (as a frame waiting) until it settles; a failure ends the session as on the chain. */
-  private track (settled: Promise<void>): void {
+  /** Keeps a push's commit and answer counted (as a frame waiting, with its bytes) until it settles; a
+   * failure ends the session as on the chain. */
+  private track (settled: Promise<void>, bytes: number): void {
     this.waiting++
+    this.waitingBytes += bytes
     const p: Promise<void> = settled.catch(e => {
       console.error(`device ${this.deviceId ?? '?'}: ${(e as Error).message}`)
       this.fail(CloseCode.internalError, 'device session failed, reconnect')
-    }).finally(() => { this.waiting--; this.inFlight.delete(p) })
+    }).finally(() => { this.waiting--; this.waitingBytes -= bytes; this.inFlight.delete(p) })
     this.inFlight.add(p)
   }
 
@@ -219,9 +228,9 @@ export class DeviceSession {
         return
       }
       // A push waits on the chain until its record's pipeline took it, not for its commit (inFlight).
-      case DeviceMessage.push: this.schedule(async () => { this.track((await this.edits!.push(f.record, f.id, f.update)).settled) }); return
-      case DeviceMessage.command: this.schedule(async () => { await this.pushesSettled(); await this.edits!.command(f) }); return
-      case DeviceMessage.sync: this.schedule(async () => { await this.pushesSettled(); await this.edits!.sync(f.record, f.step, f.payload) }); return
+      case DeviceMessage.push: this.schedule(async () => { this.track((await this.edits!.push(f.record, f.id, f.update)).settled, bytes.length) }, bytes.length); return
+      case DeviceMessage.command: this.schedule(async () => { await this.pushesSettled(); await this.edits!.command(f) }, bytes.length); return
+      case DeviceMessage.sync: this.schedule(async () => { await this.pushesSettled(); await this.edits!.sync(f.record, f.step, f.payload) }, bytes.length); return
       default: this.fail(CloseCode.malformed, `a device does not send message type ${f.type}`)
     }
   }
@@ -236,6 +245,10 @@ export class DeviceSession {
     const deviceId = this.deviceId = f.deviceId
     this.deps.holdings.attach(deviceId)
     this.attached = true
+    // Each device id keeps a row and what it holds: a user keeps their newest devices and any connected
+    // (a phone replaced or reinstalled never comes back; one that does is served its scope whole again).
+    // Refusing the new device instead would lock out a user whose old ids are gone for good.
+    this.deps.holdings.retireDevices(this.userId, this.deps.maxDevicesPerUser, NO_DEVICES)
     this.cursor = f.cursor
     this.metadataVersion = f.privilegeVersion
     this.metadataDigest = f.metadataDigest

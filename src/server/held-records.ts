@@ -113,6 +113,10 @@ export class HeldRecords implements DeviceHoldings {
   }
 
   claimDevice (device: string, principal: string): boolean { return this.through(() => this.port.claimDevice(device, principal)) }
+  /** (A device open here is never forgotten: its holdings in memory would outlive their rows.) */
+  retireDevices (principal: string, keep: number, except: ReadonlySet<string>): string[] {
+    return this.through(() => this.port.retireDevices(principal, keep, new Set([...except, ...[...this.devices.keys()]])))
+  }
   deviceCursor (device: string): number { return this.through(() => this.port.deviceCursor(device)) }
   needsScope (device: string): boolean { return this.through(() => this.port.needsScope(device)) }
   offerMark (device: string): number | null { return this.through(() => this.port.offerMark(device)) }

@@ -45,6 +45,9 @@ export interface PresenceContext {
   boundTo (client: number): string | undefined
   /** told each awareness update relayed to the peers (the room publishes it as an event) */
   published?: (awarenessUpdate: Uint8Array) => void
+  /** presence updates that change something one connection may send at once, then per second (each is
+   * sent to every peer: one connection's flood was multiplied by the viewers); default 60, 20 */
+  readonly updates?: { readonly burst: number, readonly perSecond: number }
 }
 
 
@@ -78,6 +81,9 @@ interface PeerPresence {
   /** presence queries it may still make now (token bucket) */
   queries: number
   refilledAt: number
+  /** presence updates it may still make now (token bucket) */
+  updates: number
+  updatesAt: number
 }
 
 export class Presence<P extends PresencePeer> {
@@ -90,8 +96,11 @@ export class Presence<P extends PresencePeer> {
    * this awareness), with when each was last heard of, oldest first: no connection here may introduce one */
   private readonly relayedIds = new Map<number, number>()
 
+  private readonly updateLimit: { readonly burst: number, readonly perSecond: number }
+
   constructor (doc: Y.Doc, peers: () => Iterable<P>, ctx: PresenceContext) {
     this.ctx = ctx
+    this.updateLimit = ctx.updates ?? { burst: 60, perSecond: 20 }
     this.awareness = new awarenessProtocol.Awareness(doc)
     this.awareness.setLocalState(null)
     this.awareness.on('update', ({ added, updated, removed }: { added: number[], updated: number[], removed: number[] }) => {
@@ -104,7 +113,7 @@ export class Presence<P extends PresencePeer> {
   private of (peer: P): PeerPresence {
     let x = this.peers.get(peer)
     if (x === undefined) {
-      x = { owned: new Set(), queries: PresenceLimit.queryBurst, refilledAt: Date.now() }
+      x = { owned: new Set(), queries: PresenceLimit.queryBurst, refilledAt: Date.now(), updates: this.updateLimit.burst, updatesAt: Date.now() }
       this.peers.set(peer, x)
     }
     return x
@@ -150,7 +159,8 @@ export class Presence<P extends PresencePeer> {
    */
   receive (peer: P, update: Uint8Array): void {
     const entries = decodeEntries(update)
-    const { owned } = this.of(peer)
+    const x = this.of(peer)
+    const { owned } = x
     const introduced = new Set<number>()
     const allowed: AwarenessEntry[] = []
     for (const e of entries) {
@@ -173,8 +183,15 @@ export class Presence<P extends PresencePeer> {
       }
       allowed.push({ ...e, state: state === null ? 'null' : JSON.stringify(this.withIdentity(peer.principal, state as Record<string, unknown>)) })
     }
-    for (const c of introduced) { owned.add(c); this.departed.delete(c) }
     if (allowed.length === 0) return
+    // Only updates that change something count: y-websocket clients echo every state they receive, and
+    // those are dropped above (a limit on them would close viewers of a busy record).
+    const now = Date.now()
+    x.updates = Math.min(this.updateLimit.burst, x.updates + (now - x.updatesAt) / 1000 * this.updateLimit.perSecond)
+    x.updatesAt = now
+    if (x.updates < 1) { peer.close(CloseCode.rateLimited, 'too many presence updates'); return }
+    x.updates--
+    for (const c of introduced) { owned.add(c); this.departed.delete(c) }
     awarenessProtocol.applyAwarenessUpdate(this.awareness, encodeEntries(allowed), peer)
   }
 

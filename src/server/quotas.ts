@@ -14,6 +14,9 @@ export interface QuotaLimits {
   /** refused updates one principal may send to one record in a burst, and per second after it */
   readonly refusedBurst: number
   readonly refusedPerSecond: number
+  /** presence updates that change something one connection may send in a burst, and per second after it */
+  readonly presenceBurst: number
+  readonly presencePerSecond: number
 }
 
 export const DEFAULT_LIMITS: QuotaLimits = {
@@ -21,7 +24,9 @@ export const DEFAULT_LIMITS: QuotaLimits = {
   refusedBytesPerRecord: 64 * 1024,
   clientIdsPerRecord: 1000,
   refusedBurst: 60,
-  refusedPerSecond: 20
+  refusedPerSecond: 20,
+  presenceBurst: 60,
+  presencePerSecond: 20
 }
 
 interface Account { receipts: number, refusedBytes: number, clientIds: number, tokens: number, refilled: number }

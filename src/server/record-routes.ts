@@ -19,6 +19,7 @@ import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import type { ProjectionReader } from './storage/projection-port.ts'
 import type { ReceiptStore } from './storage/receipt-port.ts'
+import { TokenBuckets } from './rate-limit.ts'
 
 /** `POST /api/receipts/dismiss`: the receipts the user dealt with on a device (at most 1,000 at a time). */
 const DismissBody = v.object({ seqs: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(1))), v.maxLength(1000)) })
@@ -68,8 +69,16 @@ const intParam = (v: string | undefined, name: string, fallback: number, max: nu
   return n
 }
 
-export const recordRoutes = (catalog: Catalog, security: Security, projection: ProjectionReader, receipts: ReceiptStore, rooms: Rooms, now: () => string): Hono => {
+/** Share changes one user may make at once, and how many a minute after that (README, "Security"). */
+export interface ShareLimits { readonly burst: number, readonly perMinute: number }
+export const DEFAULT_SHARE_LIMITS: ShareLimits = { burst: 30, perMinute: 10 }
+
+export const recordRoutes = (catalog: Catalog, security: Security, projection: ProjectionReader, receipts: ReceiptStore, rooms: Rooms, now: () => string, shareLimits = DEFAULT_SHARE_LIMITS): Hono => {
   const app = new Hono()
+  // Each share change is a new version of the whole security model, saved, indexed and checked by every
+  // open socket and device: any user with the share privilege could make the server do that without end.
+  // Per instance (behind N instances a user gets N times this): what it bounds is each instance's work.
+  const shareChanges = new TokenBuckets({ burst: shareLimits.burst, refillMs: 60_000 / shareLimits.perMinute, maxKeys: 10_000, now: Date.now })
   const entityOf = (name: string): EntityDef => {
     const e = catalog.entities.get(name)
     if (e === undefined) throw new HTTPException(404, { message: `unknown entity ${JSON.stringify(name)}` })
@@ -196,6 +205,11 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
     const same = (a: typeof ix.model.shares, b: typeof ix.model.shares): boolean =>
       JSON.stringify(a.filter(x => x.record === record)) === JSON.stringify(b.filter(x => x.record === record))
     if (same(admin.setShare(ix.model, record, body).shares, ix.model.shares)) return c.json({ version: ix.version })
+    // (Charged only for a change: one that changes nothing costs no new version.)
+    if (!shareChanges.take(userId)) {
+      const wait = Math.ceil(shareChanges.waitMs(userId) / 1000)
+      return c.json({ error: `too many share changes: try again in ${wait} s` }, 429, { 'retry-after': String(wait) })
+    }
     return c.json({ version: security.change(m => admin.setShare(m, record, body)).version })
   })
   return app

@@ -147,6 +147,10 @@ const MAX_HELD_RECEIPTS = 256
  * comes back, if ever, as part of that sender's state, and is then bound to it). */
 const senderScratchClient = (): number => SERVER_CLIENT_RANGE + Math.floor(Math.random() * (0xffffffff - SERVER_CLIENT_RANGE))
 
+/** The presence update limit of the configured limits. */
+const presenceLimitOf = (limits: Partial<QuotaLimits> | undefined): { burst: number, perSecond: number } =>
+  ({ burst: limits?.presenceBurst ?? DEFAULT_LIMITS.presenceBurst, perSecond: limits?.presencePerSecond ?? DEFAULT_LIMITS.presencePerSecond })
+
 export class Room {
   readonly name: DocName
   readonly members = new Set<RoomMember>()
@@ -156,7 +160,7 @@ export class Room {
    * writes) never do, and each Presence keeps a document and a 3 s timer */
   private presenceOf: Presence<RoomMember> | undefined
   private get awareness (): Presence<RoomMember> {
-    return this.presenceOf ??= new Presence(new Y.Doc({ guid: `${this.name}#presence` }), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c), published: update => this.events.emit('presence', [{ record: this.name, update }]) })
+    return this.presenceOf ??= new Presence(new Y.Doc({ guid: `${this.name}#presence` }), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c), published: update => this.events.emit('presence', [{ record: this.name, update }]), updates: presenceLimitOf(this.options.limits) })
   }
   /** resolves once the stored state is in `doc`; nothing is answered before */
   readonly ready: Promise<void>

@@ -138,6 +138,9 @@ export const syncEvents = (deps: SyncAdapterDeps) => async (c: Context): Promise
       if (token !== undefined) untrack = deps.track?.(principal, token, () => socket.expire('the sign-in ended'))
       const m = member = syncMember({ principal: principal.userId, delivered, wantsReceipts, send: b => socket.send(b), close: (code, reason) => socket.close(code, reason) })
       const r = rooms.get(name)
+      // The socket's own use of the room replaces the upgrade's (taken first, so the room is not unloaded
+      // in between): before, the upgrade's was never given back and a new name's room outlived its socket.
+      rooms.released(name)
       // The room may have been unloaded and reloaded since the upgrade check: join once it is ready.
       r.ready.then(() => {
         if (ws.readyState !== 1) return

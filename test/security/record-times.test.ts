@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
-import { readRecord, setField } from '../../src/docs/record.ts'
+import { createRecord, readRecord, setField } from '../../src/docs/record.ts'
+import { asRecordId, type DocName } from '../../src/ids.ts'
 import { Reason } from '../../src/protocol/receipts.ts'
 import { copyOf, edit, ownedBy, raw, receiptsOn, sendCommitted, startServer } from './support.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
@@ -33,5 +34,31 @@ describe('a save\'s modifiedon', () => {
       await send(sock, edit(doc, d => setField(d, ACCOUNT, 'telephone1', at, { by: 'u-alice', at })))
       expect(s.projection.row('account', id)).toMatchObject({ telephone1: at, modifiedon: at })
     }
+  })
+})
+
+describe('a new record\'s createdon', () => {
+  // createdon is what views sorted or filtered by creation read, and nothing may change it later (a
+  // system field): a create dated years ahead stayed first in every "newest" view for good.
+  it('years past the server\'s clock refuses the create (as modifiedon does); a minute ahead is kept', async () => {
+    const s = await startServer(cleanups)
+    const owner = { ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north' }
+    const now = (): string => new Date().toISOString()
+    const create = async (id: string, createdon: string, modifiedon: string): Promise<void> => {
+      const name = `account/${id}` as DocName
+      const sock = await raw(cleanups, s, name, 'alice')
+      await send(sock, edit(new Y.Doc(), d => {
+        createRecord(d, ACCOUNT, { id: asRecordId(id), ...owner, values: { name: id } }, { by: 'u-alice', at: createdon })
+        d.getMap('meta').set('modifiedon', modifiedon)
+      }))
+    }
+    await create('dated-created', '2099-01-01T00:00:00.000Z', now())
+    expect(s.projection.row('account', 'dated-created')).toBeUndefined()
+    expect(receiptsOn(s, 'u-alice', 'account/dated-created').map(r => r.reason)).toContain(Reason.invalidValue)
+    await create('dated-modified', now(), '2099-01-01T00:00:00.000Z')
+    expect(s.projection.row('account', 'dated-modified')).toBeUndefined()
+    const ahead = new Date(Date.now() + 60_000).toISOString()
+    await create('minute-ahead', ahead, ahead)
+    expect(s.projection.row('account', 'minute-ahead')).toMatchObject({ createdon: ahead, modifiedon: ahead })
   })
 })

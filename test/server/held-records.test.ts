@@ -24,6 +24,17 @@ class AttachingHeldRecords extends HeldRecords {
     if (ok && !this.attached.has(device)) { this.attached.add(device); this.attach(device) }
     return ok
   }
+
+  /** (An attached device is never forgotten: those the suite forgets are detached first, as if their sessions had closed.) */
+  override retireDevices (principal: string, keep: number, except: ReadonlySet<string>): string[] {
+    for (const d of this.attached) if (!except.has(d)) this.detach(d)
+    const gone = super.retireDevices(principal, keep, except)
+    for (const d of this.attached) {
+      if (gone.includes(d)) this.attached.delete(d)
+      else if (!except.has(d)) this.attach(d)
+    }
+    return gone
+  }
 }
 
 describeHoldings('HeldRecords over SQLite, devices attached', async () => {

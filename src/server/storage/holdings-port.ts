@@ -7,8 +7,12 @@
 import type { DocName } from '../../ids.ts'
 
 export interface DeviceHoldings {
-  /** Registers the device to `principal` on first use; false when it belongs to another principal. */
+  /** Registers the device to `principal` on first use, and notes it as the principal's newest to say
+   * hello; false when it belongs to another principal. */
   claimDevice (device: string, principal: string): boolean
+  /** Forgets, with what they hold, the devices of `principal` beyond the `keep` that said hello most
+   * recently, except those in `except` (connected now); returns the ids forgotten. */
+  retireDevices (principal: string, keep: number, except: ReadonlySet<string>): string[]
   /** The cursor the server last told the device to store (0 when none). */
   deviceCursor (device: string): number
   /** Whether the device must be told its whole scope (the server forgot what it holds). */

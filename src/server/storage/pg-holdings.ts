@@ -7,7 +7,10 @@ import type { SyncPg } from './pg-sync.ts'
 
 export const holdingsMigrations: readonly string[] = [
   'CREATE TABLE IF NOT EXISTS device_records (device TEXT NOT NULL, doc TEXT COLLATE "C" NOT NULL, confirmed BOOLEAN NOT NULL DEFAULT TRUE, PRIMARY KEY (device, doc))',
-  'CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, principal TEXT NOT NULL, cursor BIGINT NOT NULL DEFAULT 0, needs_scope BOOLEAN NOT NULL DEFAULT FALSE, offer_mark BIGINT)'
+  'CREATE TABLE IF NOT EXISTS devices (device TEXT PRIMARY KEY, principal TEXT NOT NULL, cursor BIGINT NOT NULL DEFAULT 0, needs_scope BOOLEAN NOT NULL DEFAULT FALSE, offer_mark BIGINT)',
+  // seen: the order in which a principal's devices last said hello (its newest has the largest).
+  'ALTER TABLE devices ADD COLUMN IF NOT EXISTS seen BIGINT NOT NULL DEFAULT 0',
+  'CREATE INDEX IF NOT EXISTS devices_principal_seen ON devices (principal, seen)'
 ]
 
 export class PgDeviceHoldings implements DeviceHoldings {
@@ -20,7 +23,21 @@ export class PgDeviceHoldings implements DeviceHoldings {
 
   claimDevice (device: string, principal: string): boolean {
     this.sync.query('INSERT INTO devices (device, principal) VALUES ($1, $2) ON CONFLICT (device) DO NOTHING', [device, principal])
-    return this.sync.one<{ principal: string }>('SELECT principal FROM devices WHERE device = $1', [device])?.principal === principal
+    const owned = this.sync.one<{ principal: string }>('SELECT principal FROM devices WHERE device = $1', [device])?.principal === principal
+    if (owned) this.sync.query('UPDATE devices SET seen = (SELECT COALESCE(MAX(seen), 0) + 1 FROM devices WHERE principal = $1) WHERE device = $2', [principal, device])
+    return owned
+  }
+
+  retireDevices (principal: string, keep: number, except: ReadonlySet<string>): string[] {
+    const old = this.sync.query<{ device: string }>('SELECT device FROM devices WHERE principal = $1 ORDER BY seen DESC, device OFFSET $2', [principal, keep])
+      .rows.map(r => r.device).filter(d => !except.has(d))
+    if (old.length > 0) {
+      this.sync.transaction(() => {
+        this.sync.query('DELETE FROM device_records WHERE device = ANY($1::text[])', [old])
+        this.sync.query('DELETE FROM devices WHERE device = ANY($1::text[])', [old])
+      })
+    }
+    return old
   }
 
   offerMark (device: string): number | null {

@@ -29,12 +29,30 @@ export class SqliteDeviceHoldings implements DeviceHoldings {
     // offered yet). Devices registered before it existed count as offered (0).
     const columns = this.st<[], { name: string }>('PRAGMA table_info(devices)').all().map(c => c.name)
     if (!columns.includes('offer_mark')) db.exec('ALTER TABLE devices ADD COLUMN offer_mark INTEGER DEFAULT 0')
+    // seen: the order in which a principal's devices last said hello (its newest has the largest).
+    if (!columns.includes('seen')) db.exec('ALTER TABLE devices ADD COLUMN seen INTEGER NOT NULL DEFAULT 0')
+    db.exec('CREATE INDEX IF NOT EXISTS devices_principal_seen ON devices (principal, seen)')
   }
 
   /** The device's owner, registering it on first use; a device id belongs to one principal. */
   claimDevice (device: string, principal: string): boolean {
     this.st('INSERT OR IGNORE INTO devices (device, principal, offer_mark) VALUES (?, ?, NULL)').run(device, principal)
-    return this.st<[string], { principal: string }>('SELECT principal FROM devices WHERE device = ?').get(device)?.principal === principal
+    const owned = this.st<[string], { principal: string }>('SELECT principal FROM devices WHERE device = ?').get(device)?.principal === principal
+    if (owned) this.st('UPDATE devices SET seen = (SELECT COALESCE(MAX(seen), 0) + 1 FROM devices WHERE principal = ?) WHERE device = ?').run(principal, device)
+    return owned
+  }
+
+  retireDevices (principal: string, keep: number, except: ReadonlySet<string>): string[] {
+    const old = this.st<[string, number], { device: string }>('SELECT device FROM devices WHERE principal = ? ORDER BY seen DESC, device LIMIT -1 OFFSET ?')
+      .all(principal, keep).map(r => r.device).filter(d => !except.has(d))
+    if (old.length > 0) {
+      this.transaction(() => {
+        const list = JSON.stringify(old)
+        this.st('DELETE FROM device_records WHERE device IN (SELECT value FROM json_each(?))').run(list)
+        this.st('DELETE FROM devices WHERE device IN (SELECT value FROM json_each(?))').run(list)
+      })
+    }
+    return old
   }
 
   /**

@@ -35,6 +35,27 @@ export const describeHoldings = (adapter: string, open: () => Promise<HoldingsHa
       }
     })
 
+    it('forgets a principal\'s devices beyond the newest to say hello, with what they hold, except those named', async () => {
+      const h = await open()
+      try {
+        for (const d of ['dev-r1', 'dev-r2', 'dev-r3', 'dev-r4']) { h.holdings.claimDevice(d, 'u1'); h.holdings.hold(d, names('account/a1')) }
+        h.holdings.claimDevice('dev-other', 'u2')
+        h.holdings.claimDevice('dev-r1', 'u1') // said hello again: now the newest
+        expect(h.holdings.retireDevices('u1', 2, new Set(['dev-r2'])).sort()).toEqual(['dev-r3'])
+        expect(h.holdings.retireDevices('u1', 2, new Set())).toEqual(['dev-r2'])
+        const holdings = await h.reopen()
+        expect(holdings.held('dev-r3').size + holdings.held('dev-r2').size).toBe(0)
+        expect(sorted(holdings.held('dev-r1'))).toEqual(['account/a1'])
+        expect(sorted(holdings.held('dev-r4'))).toEqual(['account/a1'])
+        expect(holdings.retireDevices('u1', 2, new Set())).toEqual([])
+        // A forgotten id is free again; the other principal's device was not touched.
+        expect(holdings.claimDevice('dev-r3', 'u2')).toBe(true)
+        expect(holdings.claimDevice('dev-other', 'u2')).toBe(true)
+      } finally {
+        await h.dispose()
+      }
+    })
+
     it('tells records held for sure from those perhaps held, and records a finished cycle at once', async () => {
       const h = await open()
       try {
