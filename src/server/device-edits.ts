@@ -58,8 +58,7 @@ export class DeviceEdits {
       const name = this.checkName(record)
       if (name === null) return
       const { feed, rooms } = this.deps
-      const room = rooms.get(name)
-      await room.ready
+      const room = await rooms.open(name)
       rooms.released(name)
       const payload = await feed.stateSince(name, 0, await feed.head())
       // Checked after the state is read (nothing awaited between the check and the send).
@@ -91,8 +90,7 @@ export class DeviceEdits {
     const name = this.checkName(record)
     if (name === null) return DONE
     const { rooms, security, holdings, now } = this.deps
-    const room = rooms.get(name)
-    await room.ready
+    const room = await rooms.open(name)
     const ix = security.index
     if (!room.mayOpen(ix, this.link.userId)) {
       // Nothing of the record may reach this device: refuse whole, without a compensation.
@@ -215,8 +213,7 @@ export class DeviceEdits {
     try {
       for (const [i, p] of f.parts.entries()) {
         const name = names[i]
-        const room = rooms.get(name)
-        await room.ready
+        const room = await rooms.open(name)
         // A record the user may not open (as on /sync and a push: an existing one it may not read, one that
         // does not exist without the create privilege on its entity, a secured field's document of a record
         // that does not exist) is refused without touching it: a rejected command's parts are integrated and

@@ -158,15 +158,17 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
     if (!d.allowed) throw new HTTPException(403, { message: d.why })
     if ('problem' in owner) throw new FieldError('ownerid', `no owner ${ownerid}`)
     const bu = owner.unit
-    const room = rooms.get(docName(entity.name, String(row.id) as RecordId))
-    await room.ready
-    await room.write(doc => {
-      const meta = doc.getMap(META)
-      meta.set('ownerid', ownerid)
-      meta.set('owningbusinessunit', bu)
-      stampRecord(doc, { by: userId, at: now() })
-    })
-    rooms.released(room.name)
+    const room = await rooms.open(docName(entity.name, String(row.id) as RecordId))
+    try {
+      await room.write(doc => {
+        const meta = doc.getMap(META)
+        meta.set('ownerid', ownerid)
+        meta.set('owningbusinessunit', bu)
+        stampRecord(doc, { by: userId, at: now() })
+      })
+    } finally {
+      rooms.released(room.name)
+    }
     return c.json({ ownerid, owningbusinessunit: bu })
   })
 

@@ -132,6 +132,22 @@ export class Rooms {
     for (const [name, seq] of positions) this.find(name)?.catchUpTo(seq)
   }
 
+  /**
+   * The room of a record once its stored state is in, for one use (given back with `released`). A room
+   * that failed to load is given back before this rejects: kept, it held its record loaded (and failed)
+   * for every later use.
+   */
+  async open (name: DocName): Promise<Room> {
+    const room = this.get(name)
+    try {
+      await room.ready
+    } catch (e) {
+      this.released(name)
+      throw e
+    }
+    return room
+  }
+
   /** The room of a record, loading it if needed. Await `room.ready` before answering anything. */
   get (name: DocName): Room {
     this.cancelUnload(name)

@@ -105,6 +105,11 @@ const recordOf = (c: Context, catalog: Catalog, security: Security): DocName => 
   return attribute === undefined ? docName(entity, id as RecordId) : fieldDocName(docName(entity, id as RecordId), attribute)
 }
 
+/** Messages a /sync socket may send before its record is ready (y-websocket sends a step 1, an awareness
+ * update and perhaps a few edits): more, or more bytes, close it with 4429. */
+export const MAX_EARLY_FRAMES = 64
+export const MAX_EARLY_BYTES = 4 * 1024 * 1024
+
 /** The websocket events of one /sync upgrade (pass to hono's upgradeWebSocket, after authentication). */
 export const syncEvents = (deps: SyncAdapterDeps) => async (c: Context): Promise<WSEvents<WebSocket>> => {
   const { catalog, security, rooms } = deps
@@ -114,6 +119,7 @@ export const syncEvents = (deps: SyncAdapterDeps) => async (c: Context): Promise
   try {
     await firstRoom.ready
   } catch (e) {
+    rooms.released(name)
     console.error(`record ${name} failed to load: ${(e as Error).message}`)
     throw new HTTPException(503, { message: 'record unavailable' })
   }
@@ -131,6 +137,7 @@ export const syncEvents = (deps: SyncAdapterDeps) => async (c: Context): Promise
   let untrack: (() => void) | undefined
   const token = tokenOf(c.req.header('authorization'), c.req.query('token'))
   const early: Uint8Array[] = []
+  let earlyBytes = 0
   return {
     onOpen (_evt, ws) {
       // A slow consumer or an expired token: the member leaves the record now, not after the handshake.
@@ -154,8 +161,12 @@ export const syncEvents = (deps: SyncAdapterDeps) => async (c: Context): Promise
       if (member === null) return
       if (!(evt.data instanceof ArrayBuffer)) { member.close(CloseCode.malformed, 'text frames are not part of the protocol'); return }
       const f = new Uint8Array(evt.data)
-      if (room === null) early.push(f)
-      else deliver(room, member, f)
+      if (room !== null) { deliver(room, member, f); return }
+      // Kept until the record is ready, within bounds: a socket that never joins (its record failed, or
+      // its read access went while it opened) must not make the server keep what it goes on sending.
+      earlyBytes += f.byteLength
+      if (early.length >= MAX_EARLY_FRAMES || earlyBytes > MAX_EARLY_BYTES) { early.length = 0; member.close(CloseCode.rateLimited, 'too many messages before the record was ready'); member = null; return }
+      early.push(f)
     },
     onClose () {
       untrack?.()
