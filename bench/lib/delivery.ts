@@ -33,9 +33,13 @@ export class DeliveryTracker {
   /** edits count only while measuring (warm-up and drain do not) */
   measuring = false
 
+  /** with LIVE_STAGES=1: where the time goes */
+  readonly stages = process.env.LIVE_STAGES === '1' ? new StageTrace() : null
+
   /** A new edit of `record` now, to be delivered to `receivers`; returns its marker's seq. */
   edit (record: string, receivers: readonly string[], now = performance.now()): number {
     const seq = this.nextSeq++
+    this.stages?.edited(seq, now)
     if (this.measuring) this.sent++
     if (receivers.length === 0) { if (this.measuring) this.complete++; return seq }
     const list = this.open.get(record) ?? []
@@ -53,6 +57,7 @@ export class DeliveryTracker {
       if (e.seq > upTo) break
       if (!e.waiting.delete(receiver)) continue
       if (e.counted) this.latencies.push(now - e.at)
+      if (e.counted) this.stages?.stored(receiver, e.seq, now)
       if (e.waiting.size === 0 && e.counted) this.complete++
     }
     while (list.length > 0 && list[0].waiting.size === 0) list.shift()
@@ -73,5 +78,45 @@ export class DeliveryTracker {
     this.latencies.length = 0
     this.sent = 0
     this.complete = 0
+  }
+}
+
+/** Every marker in a frame's bytes. */
+const markersIn = (bytes: Uint8Array): number[] => {
+  const s = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+  return [...s.matchAll(/#(\d+)#/g)].map(m => Number(m[1]))
+}
+
+/**
+ * Where a live edit's time goes (LIVE_STAGES=1): from the edit to the writer's socket sending it, from
+ * there to the receiver's socket getting it (the server, and both sockets), and from there to the
+ * receiver's store taking it (the device SDK). Only edits whose own marker crossed both sockets count.
+ */
+export class StageTrace {
+  private readonly editAt = new Map<number, number>()
+  private readonly sentAt = new Map<number, number>()
+  private readonly receivedAt = new Map<string, number>()
+  private readonly samples: { writer: number[], server: number[], device: number[] } = { writer: [], server: [], device: [] }
+  measuring = false
+
+  edited (seq: number, now = performance.now()): void { if (this.measuring) this.editAt.set(seq, now) }
+  sent (bytes: Uint8Array, now = performance.now()): void { for (const m of markersIn(bytes)) if (!this.sentAt.has(m)) this.sentAt.set(m, now) }
+  received (receiver: string, bytes: Uint8Array, now = performance.now()): void {
+    for (const m of markersIn(bytes)) { const k = `${receiver} ${m}`; if (!this.receivedAt.has(k)) this.receivedAt.set(k, now) }
+  }
+
+  /** `receiver`'s store took the edit `seq` now. */
+  stored (receiver: string, seq: number, now = performance.now()): void {
+    const edit = this.editAt.get(seq)
+    const sent = this.sentAt.get(seq)
+    const received = this.receivedAt.get(`${receiver} ${seq}`)
+    if (edit === undefined || sent === undefined || received === undefined) return
+    this.samples.writer.push(sent - edit)
+    this.samples.server.push(received - sent)
+    this.samples.device.push(now - received)
+  }
+
+  stats (): { writer: LatencyStats, server: LatencyStats, device: LatencyStats } {
+    return { writer: latencyStats(this.samples.writer), server: latencyStats(this.samples.server), device: latencyStats(this.samples.device) }
   }
 }

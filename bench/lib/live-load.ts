@@ -40,11 +40,13 @@ export const runLive = async (writers: readonly Writer[], tracker: DeliveryTrack
   await run(o.warmupSeconds)
   tracker.reset()
   tracker.measuring = true
+  if (tracker.stages !== null) tracker.stages.measuring = true
   send({ event: 'window', phase: 'start' })
   const t0 = performance.now()
   const made = await run(o.seconds)
   const issueSeconds = (performance.now() - t0) / 1000
   tracker.measuring = false
+  if (tracker.stages !== null) tracker.stages.measuring = false
   send({ event: 'window', phase: 'end' })
   const drainStart = performance.now()
   while (tracker.missing > 0 && performance.now() - drainStart < o.drainSeconds * 1000) await new Promise(resolve => setTimeout(resolve, 20))

@@ -43,8 +43,21 @@ const openDevice = async (key: string, url: string, token: string, synchronous: 
   const dir = join(synchronous === 'normal' ? memoryRoot : root, key)
   mkdirSync(dir, { recursive: true })
   const store = new ObservedStore(join(dir, 'device.db'), synchronous, (record, update) => tracker.arrived(key, record, largestMarker(update)))
-  devices.set(key, { device: await FieldsyncDevice.open({ url, token, store, WebSocket: ws }), dir })
+  devices.set(key, { device: await FieldsyncDevice.open({ url, token, store, WebSocket: process.env.LIVE_STAGES === '1' ? tracedSocket(key) : ws }), dir })
 }
+
+/** LIVE_STAGES=1: the device's socket tells the tracker's stage trace what it sends and gets. */
+const tracedSocket = (key: string): new (url: string) => SocketLike => class extends WebSocket {
+  constructor (url: string) {
+    super(url)
+    this.on('message', (data: Buffer | ArrayBuffer) => { tracker.stages?.received(key, data instanceof ArrayBuffer ? new Uint8Array(data) : data) })
+  }
+
+  override send (data: Uint8Array): void {
+    tracker.stages?.sent(data)
+    super.send(data)
+  }
+} as unknown as new (url: string) => SocketLike
 
 const device = (key: string): FieldsyncDevice => {
   const d = devices.get(key)
@@ -84,6 +97,11 @@ const live = async (r: Extract<HostRequest, { op: 'live' }>): Promise<LiveResult
     }
   }))
   const result = await runLive(writers, tracker, r, send)
+  const stages = tracker.stages?.stats()
+  if (stages !== undefined) {
+    const row = (l: string, x: { p50: number, p99: number, max: number, count: number }): string => `  ${l.padEnd(36)} p50 ${x.p50.toFixed(1)} ms  p99 ${x.p99.toFixed(1)} ms  max ${x.max.toFixed(1)} ms  (${x.count})`
+    console.log(`live stages (${r.writers.length} writers):\n${row('edit -> writer socket sends', stages.writer)}\n${row('sent -> receiver socket gets (server)', stages.server)}\n${row('got -> receiver store takes (device)', stages.device)}`)
+  }
   return { ...result, errors }
 }
 
