@@ -249,9 +249,10 @@ export class SqliteLocalStore implements LocalStore {
   private writeIndex (record: string, entry: IndexedRecord | null): void {
     if (entry === null) { this.st('DELETE FROM idx WHERE record = ?').run(record); return }
     const data = JSON.stringify(entry.values)
-    // Usually the entry is there with its entity: only its data changes, and idx_entity is not rewritten.
-    if (this.st('UPDATE idx SET data = ? WHERE record = ? AND entity = ?').run(data, record, entry.entity).changes > 0) return
-    this.st('INSERT INTO idx (record, entity, data) VALUES (?, ?, ?) ON CONFLICT (record) DO UPDATE SET entity = excluded.entity, data = excluded.data').run(record, entry.entity, data)
+    // One statement in the usual cases: a new entry (an initial sync's), or one there with its entity, of
+    // which only the data changes (idx_entity is not rewritten). Its entity changed: a second one.
+    if (this.st('INSERT INTO idx (record, entity, data) VALUES (?, ?, ?) ON CONFLICT (record) DO UPDATE SET data = excluded.data WHERE entity = excluded.entity').run(record, entry.entity, data).changes > 0) return
+    this.st('UPDATE idx SET entity = ?, data = ? WHERE record = ?').run(entry.entity, data, record)
   }
 
   async index (entity: string): Promise<IndexedRecord[]> {
