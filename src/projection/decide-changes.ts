@@ -62,9 +62,10 @@ export interface DecideContext {
   /** for a record's document: its entity's secured attributes, whose values live in their own documents */
   readonly secured?: ReadonlySet<string>
   /**
-   * The record's values kept in other documents that its business rules read: for a record's document,
-   * its secured fields' values; for a secured field's own document, the rest of its record (statecode and
-   * owner too). Absent: the rules read nothing kept elsewhere (a field's document is then not ruled at all).
+   * The record's values kept in other documents that its business rules (or its flow's stage gates) read:
+   * for a record's document, its secured fields' values; for a secured field's own document, the rest of
+   * its record (statecode and owner too). Absent: they read nothing kept elsewhere (a field's document is
+   * then not ruled at all).
    */
   readonly elsewhere?: () => Readonly<Record<string, unknown>>
 }
@@ -202,6 +203,14 @@ export { fieldOf }
 export const decideChanges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] =>
   gateStages(ctx, before, applyRules(ctx, before, decidePrivileges(ctx, before, after, changes)))
 
+/** A record's values with those kept in other documents (a required secured field is kept in its own: a
+ * stage gate reads it there, `ctx.elsewhere`); the document's own values win. */
+const withElsewhere = (ctx: DecideContext, values: Record<string, unknown>): Record<string, unknown> => {
+  const other = ctx.elsewhere?.()
+  if (other !== undefined) for (const k in other) if (values[k] === undefined) values[k] = other[k]
+  return values
+}
+
 /**
  * A stage move stands only if the record as kept (the update's allowed changes, not everything it tried)
  * has the required fields of every stage it leaves: a required value dropped in the same update (a lookup
@@ -211,7 +220,7 @@ const gateStages = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]
   const isMove = (v: Verdict): boolean => v.allowed && v.change.kind === 'meta-set' && v.change.key === 'activestage'
   if (!verdicts.some(isMove)) return verdicts
   const allowed = verdicts.filter(v => v.allowed).map(v => v.change)
-  const kept = attributeValues(applyChanges(before, allowed))
+  const kept = withElsewhere(ctx, attributeValues(applyChanges(before, allowed)))
   const creating = allowed.some(c => c.kind === 'created')
   const flow = (ctx.flows ?? []).find(f => f.entity === ctx.entity.name)
   return verdicts.map((v): Verdict => {
@@ -334,7 +343,7 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
         } else if (c.key === 'activestage') {
           // A stage move: a write, to a stage of the entity's flow, forward only with the stages' required fields.
           const flow = (ctx.flows ?? []).find(f => f.entity === e.name)
-          d = write('write') ?? stageMoveDenial(e.name, flow, c.old, c.new, attributeValues(after))
+          d = write('write') ?? stageMoveDenial(e.name, flow, c.old, c.new, withElsewhere(ctx, attributeValues(after)))
         } else if (c.key === 'statecode' && ctx.command?.target === ctx.record && c.old === ACTIVE && c.new === ctx.command.statecode) {
           d = write('write')
         } else d = { reason: Reason.fieldReadOnly, message: c.key === 'statecode' ? 'statecode changes only through a command (qualify, disqualify, mark complete, convert)' : `${c.key} is a system field` }

@@ -291,7 +291,9 @@ export class Room {
       const e = this.ctx.entity.name
       const set = new Set(this.ctx.security.model.securedFields.filter(f => f.startsWith(`${e}.`)).map(f => f.slice(e.length + 1)))
       const read = ruleFields(this.ctx.rules ?? [], e)
-      this.securedCache = { version, set, ruled: [...set].some(f => read.has(f)) }
+      // (A stage's required secured field counts too: its gate reads the value where it is kept.)
+      const required = new Set((this.ctx.flows ?? []).filter(f => f.entity === e).flatMap(f => f.stages.flatMap(st => st.required)))
+      this.securedCache = { version, set, ruled: [...set].some(f => read.has(f) || required.has(f)) }
     }
     return this.securedCache.set
   }
