@@ -6,12 +6,11 @@
 
 import * as Y from 'yjs'
 import { expect } from 'vitest'
-import { SyncStep } from '../../src/protocol/codes.ts'
 import type { DocName } from '../../src/ids.ts'
 import type { Receipt } from '../../src/protocol/receipts.ts'
 import { until, type TestServer } from '../helpers/server.ts'
 import type { Cleanup } from '../helpers/cleanups.ts'
-import { open, receiptsOn, type Raw } from './support.ts'
+import { open, receiptsOn, sendSettled } from './support.ts'
 
 /** Client ids: a save under WINS beats one under LOSES on Yjs's tie (the higher id stays), both above the server's range. */
 export const WINS = 0x7ff00000
@@ -19,14 +18,8 @@ export const LOSES = 0x00400000
 
 export const iso = (ms: number): string => new Date(ms).toISOString()
 
-/** Sends `update` on `r` and waits until the server answered (a sync reply queued behind it) and settled. */
-export const send = async (s: TestServer, name: DocName, r: Raw, update: Uint8Array): Promise<void> => {
-  const from = r.messages.length
-  r.update(update)
-  r.ws.send(new Uint8Array([0, SyncStep.step1, 1, 0]))
-  await until(() => r.messages.slice(from).some(m => m[0] === 0 && m[1] === SyncStep.step2) || r.ws.readyState >= 2, 'the reply')
-  await s.server.rooms.get(name).settled()
-}
+/** Sends `update` on `r` and waits until the server answered and settled (support.ts). */
+export const send = sendSettled
 
 /** The record's stored log, one update per row. */
 export const storedRows = async (s: TestServer, name: DocName): Promise<Uint8Array[]> => (await s.storage.load(name)).updates.map(u => u.data)

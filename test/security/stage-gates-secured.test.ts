@@ -8,13 +8,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FIELDS, META, stampRecord } from '../../src/docs/record.ts'
-import { SyncStep } from '../../src/protocol/codes.ts'
 import { Reason } from '../../src/protocol/receipts.ts'
 import { fieldDocName, type DocName } from '../../src/ids.ts'
 import type { TestServer } from '../helpers/server.ts'
-import { until } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
-import { copyOf, edit, ownedBy, raw, receiptsOn, startServer, type Raw } from './support.ts'
+import { copyOf, edit, ownedBy, raw, receiptsOn, sendSettled, startServer } from './support.ts'
 
 const cleanups = useCleanups()
 
@@ -27,13 +25,7 @@ const metadataWithRevenueStage = (): string => {
   return file
 }
 
-const send = async (s: TestServer, name: DocName, r: Raw, update: Uint8Array): Promise<void> => {
-  const from = r.messages.length
-  r.update(update)
-  r.ws.send(new Uint8Array([0, SyncStep.step1, 1, 0]))
-  await until(() => r.messages.slice(from).some(m => m[0] === 0 && m[1] === SyncStep.step2) || r.ws.readyState >= 2, 'the reply')
-  await s.server.rooms.get(name).settled()
-}
+const send = sendSettled
 
 const stageOf = (s: TestServer, name: DocName): unknown => s.projection.row('account', name.split('/')[1])?.activestage
 

@@ -10,7 +10,7 @@ import { encodeSyncStep1, encodeSyncUpdate } from '../../src/protocol/sync-messa
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, encodeDeviceFrame, readDeviceFrame, type DeviceFrame } from '../../src/protocol/device-frames.ts'
 import type { Receipt } from '../../src/protocol/receipts.ts'
 import type { DocName } from '../../src/ids.ts'
-import { provider, startTestServer, synced, type TestServer } from '../helpers/server.ts'
+import { provider, startTestServer, synced, until, type TestServer } from '../helpers/server.ts'
 import type { Cleanup } from '../helpers/cleanups.ts'
 
 export const startServer = async (cleanups: Cleanup[], env: Record<string, string> = {}): Promise<TestServer> => {
@@ -189,4 +189,13 @@ export const sendCommitted = async (sock: Raw, update: Uint8Array): Promise<void
   const before = sock.messages.length
   sock.ws.send(encodeSyncStep1(new Y.Doc()))
   await sock.received(m => sock.messages.indexOf(m) >= before && m[0] === MessageType.sync && m[1] === SyncStep.step2)
+}
+
+/** Sends `update` on `r` and waits until the server answered (a sync reply queued behind it) and the record settled. */
+export const sendSettled = async (s: TestServer, name: DocName, r: Raw, update: Uint8Array): Promise<void> => {
+  const from = r.messages.length
+  r.update(update)
+  r.ws.send(new Uint8Array([0, SyncStep.step1, 1, 0]))
+  await until(() => r.messages.slice(from).some(m => m[0] === 0 && m[1] === SyncStep.step2) || r.ws.readyState >= 2, 'the reply')
+  await s.server.rooms.get(name).settled()
 }
