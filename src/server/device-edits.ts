@@ -8,7 +8,7 @@ import { isSecured, mayAccess } from '../authz/decide.ts'
 import { Reason, type Receipt } from '../protocol/receipts.ts'
 import { DeviceMessage, type DeviceFrame } from '../protocol/device-frames.ts'
 import { CloseCode, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
-import type { RoomMember, SubmitOutcome } from './room.ts'
+import type { Room, RoomMember, SubmitOutcome } from './room.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
@@ -112,11 +112,30 @@ export class DeviceEdits {
     const created = room.ownership() === undefined
     const member = this.memberFor(name)
     room.join(member)
+    let pushing = this.pushing.get(room)
+    if (pushing === undefined) { pushing = new Set(); this.pushing.set(room, pushing) }
+    pushing.add(member)
     const submitted = room.submit(member, update).finally(() => {
       room.leave(member)
+      const p = this.pushing.get(room)
+      if (p?.delete(member) === true && p.size === 0) this.pushing.delete(room)
       rooms.released(name)
     })
     return { settled: submitted.then(outcome => this.answer(name, id, created, outcome)) }
+  }
+
+  /** the members of pushes handed to their records' pipelines and not settled yet, by room */
+  private readonly pushing = new Map<Room, Set<RoomMember>>()
+
+  /**
+   * The session closed: its pushes still waiting in their records' pipelines go unprocessed (none was
+   * acknowledged: the device sends them again). Kept, they outlived the session's bound on what it may have
+   * waiting, and a device reconnecting in a loop piled up MAX_WAITING_BYTES more in the pipelines each time.
+   */
+  abandon (): void {
+    const pushing = [...this.pushing]
+    this.pushing.clear()
+    for (const [room, members] of pushing) room.withdraw(members)
   }
 
   /** A push decided: acknowledged (or kept waiting for the device's state), what the device holds noted. */

@@ -184,6 +184,8 @@ export class DeviceSession {
 
   close (): void {
     this.closed = true
+    // What its pushes left in their records' pipelines goes with it (counted here, kept there).
+    this.edits?.abandon()
     if (this.attached) { this.attached = false; this.deps.holdings.detach(this.deviceId!) }
     if (this.deviceId !== null && this.deps.sessions.get(this.deviceId) === this) this.deps.sessions.delete(this.deviceId)
   }

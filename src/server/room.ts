@@ -387,6 +387,22 @@ export class Room {
   }
 
   /**
+   * `members` leave, and what they have waiting in the pipeline (updates, not command parts; state
+   * requests) goes without being processed: their updates settle `dropped`. For a sender that went away
+   * (a closed device session): what it handed over and the record has not taken yet is not kept for it.
+   */
+  withdraw (members: ReadonlySet<RoomMember>): void {
+    for (const m of members) { this.leave(m); this.waiting.delete(m) }
+    const gone: Extract<Job, { kind: 'update' }>[] = []
+    this.inbox = this.inbox.filter(j => {
+      if (j.kind === 'server' || !members.has(j.member) || (j.kind === 'update' && j.gate !== undefined)) return true
+      if (j.kind === 'update') gone.push(j)
+      return false
+    })
+    for (const j of gone) j.settle({ kind: 'dropped' })
+  }
+
+  /**
    * Queues an update of `member`'s, or a part of a command, through the pipeline. Resolves once it is
    * decided and committed (or could not be); what the record publishes goes to the members meanwhile.
    * A command part waits in the pipeline until its gate has decided it with the other parts (not

@@ -1,0 +1,53 @@
+// Kept Yjs client ids (src/client/writer-id.ts, rule 3) with two sessions on one local store (two tabs, two
+// processes): each holds a slot and writes under that slot's kept id. A record evicted by the session that
+// syncs is dropped from the shared store, but only the evicting session's current id is retired: the other
+// slot's id, whose items the record held, is kept. Reopened (a reload keeps its slot while the first session
+// holds slot 0), that session writes into the record it no longer holds from an empty document, under the
+// kept id at a clock the server already has: the server takes the new item for the earlier one.
+
+import { describe, expect, it } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { deviceFor, serverFor } from '../helpers/device.ts'
+import { idsOwnedBy } from '../security/support.ts'
+import type { TestServer } from '../helpers/server.ts'
+import { useCleanups } from '../helpers/cleanups.ts'
+
+const cleanups = useCleanups()
+
+const assign = async (s: TestServer, record: string, owner: string): Promise<void> => {
+  const res = await fetch(`${s.url}/api/records/${record}/assign`, { method: 'POST', headers: { authorization: `Bearer ${await s.token('avery')}`, 'content-type': 'application/json' }, body: JSON.stringify({ ownerid: `systemuser/${owner}` }) })
+  expect(res.status).toBe(200)
+}
+
+describe('a record one session evicts from a store another session wrote it in', () => {
+  // Fails: the second slot's kept id is not retired, so its edit after the eviction reuses a clock the server has.
+  it.fails('is written under another id by that session after a reload', async () => {
+    const s = await serverFor(cleanups)
+    const dir = mkdtempSync(join(tmpdir(), 'fieldsync-two-tabs-'))
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+    const first = await deviceFor(cleanups, s, 'alice', dir)
+    await first.sync()
+    first.disconnect()
+    const [name] = idsOwnedBy(s, 'account', 'u-alice').map(id => `account/${id}`)
+    // The second tab (slot 1) edits the account and syncs it.
+    let second = await deviceFor(cleanups, s, 'alice', dir)
+    await second.update(name, { telephone1: 'from the second tab' })
+    await second.sync()
+    const kept = (await second.open(name)).clientID
+    expect(kept).not.toBe((await first.open(name)).clientID)
+    second.disconnect()
+    await second.close()
+    // The first tab syncs the account's eviction.
+    await assign(s, name, 'u-carol')
+    await first.sync()
+    expect(await first.store.records()).not.toContain(name)
+    first.disconnect()
+    // The second tab reloads (slot 1 again: the first holds slot 0) and writes into the account left open in a form.
+    second = await deviceFor(cleanups, s, 'alice', dir)
+    const empty = await second.open(name)
+    expect(empty.getMap('fields').size).toBe(0)
+    expect(empty.clientID).not.toBe(kept)
+  })
+})
