@@ -271,7 +271,8 @@ export class DeviceSession {
   fullCycle (): void {
     if (this.fullCycleQueued || this.deviceId === null) return
     this.fullCycleQueued = true
-    this.schedule(async () => { this.fullCycleQueued = false; await this.cycle(true, 0, null) })
+    // (After the pushes before it: an edit the server commits must not look evicted with it unsynced.)
+    this.schedule(async () => { await this.pushesSettled(); this.fullCycleQueued = false; await this.cycle(true, 0, null) })
   }
 
   /**
