@@ -354,6 +354,19 @@ export class IndexedDbLocalStore implements LocalStore {
     return this.blind(tx => tx.objectStore('meta').put(id, `writer:${slot}:${user}`))
   }
 
+  forgetWriterIds (ids: readonly number[]): Promise<void> {
+    const gone = new Set(ids)
+    return this.enqueue((tx, next) => {
+      const r = tx.objectStore('meta').openCursor(IDBKeyRange.bound('writer:', 'writer;', false, true))
+      r.onsuccess = () => {
+        const c = r.result
+        if (c === null) { next(); return }
+        if (gone.has(c.value as number)) c.delete()
+        c.continue()
+      }
+    })
+  }
+
   async close (): Promise<void> {
     await this.flush()
     this.db.close()

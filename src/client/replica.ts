@@ -430,6 +430,10 @@ export class Replica {
     const pending = (await this.store.pending()).filter(p => p.record === record)
     if (pending.length > 0) await this.keepEvicted(record, readRecord(await this.open(record)), pending.length)
     if (await this.holdsOwnItems(record)) this.moveTo(await this.writers.retire(this.user)) // (writer-id.ts, rule 3)
+    // Ids kept for other slots (another tab, another process of this store) or users that wrote in the
+    // record go too: their next holder would write into it from an empty document at clocks the server has.
+    const writers = await this.writersIn(record)
+    if (writers.length > 0) await this.store.forgetWriterIds(writers)
     this.docs.get(record)?.destroy()
     this.docs.delete(record)
     this.known.delete(record)
@@ -444,6 +448,16 @@ export class Replica {
     const open = this.docs.get(record)
     if (open !== undefined && Y.getState(open.store, this.clientId) > 0) return true
     return (await this.store.load(record)).some(u => Y.parseUpdateMeta(u).to.has(this.clientId))
+  }
+
+  /** The client ids with items in the record's stored or open copy (not this session's current one). */
+  private async writersIn (record: string): Promise<number[]> {
+    const ids = new Set<number>()
+    const open = this.docs.get(record)
+    if (open !== undefined) for (const c of open.store.clients.keys()) ids.add(c)
+    for (const u of await this.store.load(record)) for (const c of Y.parseUpdateMeta(u).to.keys()) ids.add(c)
+    ids.delete(this.clientId)
+    return [...ids]
   }
 
   /** Unsynced edits of a record that left the scope, into the inbox with the state they made. */

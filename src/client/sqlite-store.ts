@@ -318,6 +318,10 @@ export class SqliteLocalStore implements LocalStore {
     return this.write(() => { this.st('INSERT INTO writers (slot, user, id) VALUES (?, ?, ?) ON CONFLICT (slot, user) DO UPDATE SET id = excluded.id').run(slot, user, id) })
   }
 
+  forgetWriterIds (ids: readonly number[]): Promise<void> {
+    return this.write(() => { for (const id of ids) this.st('DELETE FROM writers WHERE id = ?').run(id) })
+  }
+
   async close (): Promise<void> {
     this.flush()
     this.db.close()

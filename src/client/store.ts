@@ -97,6 +97,9 @@ export interface LocalStore {
   writerId (slot: number, user: string): Promise<number | undefined>
   /** keeps `id` for `user` in `slot`, replacing any; committed (not held back) when it resolves */
   setWriterId (slot: number, user: string, id: number): Promise<void>
+  /** forgets every kept id among `ids`, whatever its slot and user (their holders get fresh ids next time);
+   * committed when it resolves */
+  forgetWriterIds (ids: readonly number[]): Promise<void>
   /** commits what is queued and lets go of the writer slot */
   close (): Promise<void>
   /** closes the store and deletes everything it holds (sign-out); a store opened again under the same name is empty */

@@ -327,6 +327,21 @@ export const describeLocalStore = (adapter: string, harness: () => LocalStoreHar
       await reopened.destroy()
     })
 
+    it('forgets kept writer ids by id, whatever their slot and user, and keeps the others', async () => {
+      const { store, again } = await fresh()
+      expect(await store.claimWriterSlot(4)).toBe(0)
+      await store.setWriterId(0, 'u-a', 11)
+      await store.setWriterId(0, 'u-b', 22)
+      await store.setWriterId(1, 'u-a', 33)
+      await store.forgetWriterIds([22, 33, 44])
+      expect([await store.writerId(0, 'u-a'), await store.writerId(0, 'u-b'), await store.writerId(1, 'u-a')]).toEqual([11, undefined, undefined])
+      await store.close()
+      const reopened = await again()
+      expect(await reopened.claimWriterSlot(4)).toBe(0)
+      expect([await reopened.writerId(0, 'u-a'), await reopened.writerId(0, 'u-b')]).toEqual([11, undefined])
+      await reopened.destroy()
+    })
+
     it('holds the records of an initial sync received in one go: listed, indexed and loaded after a reopen', async () => {
       const { store, again, h } = await fresh()
       const n = h.many

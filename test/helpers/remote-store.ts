@@ -28,7 +28,7 @@ let ids = 0
 /** Every method of the port (a method added to LocalStore fails to compile here until it is listed). */
 const METHODS = {
   meta: 1, setMeta: 1, records: 1, load: 1, put: 1, receive: 1, commit: 1, addPending: 1, pending: 1, pendingCount: 1, acknowledge: 1, remove: 1, setIndex: 1,
-  index: 1, addInbox: 1, inbox: 1, removeInbox: 1, putBlob: 1, blob: 1, pendingBlobs: 1, blobUploaded: 1, claimWriterSlot: 1, writerId: 1, setWriterId: 1, close: 1, destroy: 1
+  index: 1, addInbox: 1, inbox: 1, removeInbox: 1, putBlob: 1, blob: 1, pendingBlobs: 1, blobUploaded: 1, claimWriterSlot: 1, writerId: 1, setWriterId: 1, forgetWriterIds: 1, close: 1, destroy: 1
 } satisfies Record<keyof LocalStore, 1>
 
 /** Opens `kind` under `name` in the page and gives a LocalStore whose every method runs there. */
