@@ -38,6 +38,7 @@ import type { ProcessFlow } from '../metadata/process-flows.ts'
 
 import type { Published, RoomEvents } from './room-events.ts'
 import { afterBatch, applyPublished, lockedProcess, newPeerState, type PeerRoom } from './room-catch-up.ts'
+import { UpdateContext } from './update-context.ts'
 
 export type { RoomMember, SubmitOutcome, UpdateReason } from './room-member.ts'
 export type { RoomEvents, CommittedEvent, CompactedEvent, EvictedEvent, PresenceEvent } from './room-events.ts'
@@ -419,10 +420,9 @@ export class Room {
 
   private projectionContext (member: RoomMember, decision?: PartDecision): ProjectContext {
     const { entity, security } = this.ctx
-    return {
+    return new UpdateContext({
       entity, record: this.name, userId: member.principal, ix: security.index, now: this.ctx.now(),
-      // (Read only to word a refusal: a socket may name any kept version, and loading one is not free.)
-      get delivered () { return member.delivered === undefined ? undefined : security.at(member.delivered) },
+      security, deliveredVersion: member.delivered,
       rules: this.ctx.rules, flows: this.ctx.field === undefined ? this.ctx.flows : undefined,
       parent: this.ctx.field === undefined ? undefined : this.ownership() ?? null,
       secured: this.ctx.field === undefined ? this.secured() : undefined, elsewhere: this.elsewhere(),
@@ -430,7 +430,7 @@ export class Room {
       command: decision?.kind === 'accept' ? decision.command : undefined,
       reject: decision?.kind === 'reject' ? decision : undefined,
       conflicts: this.conflicts
-    }
+    })
   }
 
   // (Made once: every update's context takes them.)
