@@ -208,7 +208,7 @@ export class Room {
     this.storage = storage
     this.options = options
     this.ctx = ctx
-    this.current = new Y.Doc({ guid: name, gc: true })
+    this.current = this.watch(new Y.Doc({ guid: name, gc: true }))
     // Presence does not depend on the record's content: it keeps its own document.
     // A guid of its own: Y.Doc's default draws a random uuid (31 crypto calls), a cost on every room loaded.
     this.awareness = new Presence(new Y.Doc({ guid: `${name}#presence` }), () => this.members, { identity: id => this.ctx.security.index.user(id), boundTo: c => this.bindings.get(c), published: update => this.events.emit('presence', [{ record: name, update }]) })
@@ -247,7 +247,7 @@ export class Room {
    */
   private async rebuild (pending: readonly Uint8Array[]): Promise<void> {
     const { updates } = await this.storage.load(this.name)
-    const doc = new Y.Doc({ guid: this.name, gc: true })
+    const doc = this.watch(new Y.Doc({ guid: this.name, gc: true }))
     doc.transact(() => {
       for (const r of updates) Y.applyUpdate(doc, r.data)
       for (const u of pending) Y.applyUpdate(doc, u)
@@ -307,10 +307,24 @@ export class Room {
   }
 
   /** What business rules read in this document (a record's values, or a secured field's), or undefined until it is loaded. */
-  values (): Record<string, unknown> | undefined {
+  values (): Readonly<Record<string, unknown>> | undefined {
     if (!this.loaded) return undefined
+    // (Every save of an account reads its secured field's document: read again only once that document
+    // has had a transaction since.)
+    if (this.valuesOf?.doc === this.current) return this.valuesOf.values
     const state = readRecord(this.current, this.ctx.entity, NO_NOTES)
-    return this.ctx.field !== undefined ? attributeValues(state) : ruleInput(state)
+    const values = this.ctx.field !== undefined ? attributeValues(state) : ruleInput(state)
+    this.valuesOf = { doc: this.current, values }
+    return values
+  }
+
+  /** the last values() and the document read, until a transaction of that document ends (watch) */
+  private valuesOf: { readonly doc: Y.Doc, readonly values: Readonly<Record<string, unknown>> } | undefined
+
+  /** Forgets what was read from `doc` whenever one of its transactions ends. */
+  private watch (doc: Y.Doc): Y.Doc {
+    doc.on('afterTransaction', () => { this.valuesOf = undefined })
+    return doc
   }
 
   /** Closes the members that may no longer read the record. */
