@@ -17,6 +17,7 @@ import { laterEditWins, type ConflictStrategy } from '../metadata/conflict-strat
 import { ruleWrites } from './rule-writes.ts'
 import { STAMP } from '../docs/system-fields.ts'
 import { isDateTimeText } from '../docs/date-time.ts'
+import { integrateDecoded, mayIntegrateDecoded } from './integrate-decoded.ts'
 
 export interface ProjectResult {
   readonly receipts: Receipt[]
@@ -214,7 +215,9 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     before = readRecord(doc, ctx.entity, notes, memos)
     // (A delete's decision asks about every field its writer may not have seen; any other, the keys it touches.)
     const fields = fieldsBefore(doc, structs, deletes ? undefined : fieldKeys)
-    Y.applyUpdate(doc, update)
+    // (The check step's decoding is integrated as it is: decoding the bytes again would double the cost of reading them.)
+    if (decodedUpdate !== undefined && mayIntegrateDecoded(doc)) integrateDecoded(tr, decoded)
+    else Y.applyUpdate(doc, update)
     // (Deletions so far are the update's own and those Yjs made integrating it, which every replica makes too.)
     const integrationDeletes = deleteCount(tr.deleteSet)
     // Yjs marks a transaction that applied a remote update as remote, and after a remote transaction
