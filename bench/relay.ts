@@ -4,6 +4,8 @@
 //   SAME_FIELD=1: all clients of a record write one field (a same-field conflict every round) instead of one field each.
 // fieldsync runs from built JavaScript (`npm run build` first, as in production); TSX=1 runs it through tsx.
 //   PROFILE_DIR=<dir> writes a V8 CPU profile of each fieldsync server run there (whole run, start-up included).
+//   WARMUP=<rounds> (default 50): rounds of the same updates, sent and delivered before the measured window, for
+//   both servers alike (a server in production runs warm; without it part of the window is unoptimized code). 0: none.
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,6 +21,7 @@ import { spawnUntil, type Spawned } from '../tools/spawn.ts'
 
 process.setMaxListeners(0) // each y-websocket provider adds a process 'exit' listener
 const ROUNDS = Number(process.env.ROUNDS ?? 2)
+const WARMUP = Number(process.env.WARMUP ?? 50)
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const [R, C, U] = [20, 5, 100].map((d, i) => Number(process.argv[2 + i] ?? d))
 const account = buildCatalog().entities.get('account')!
@@ -96,19 +99,25 @@ const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: num
       }
     }
     await waitFor(() => clients.every(c => c.doc.getMap('meta').has('entity')), 'records visible to all')
+    /** Rounds `from` to `to` (exclusive) of updates, each client one per round; resolves once every one is delivered. */
+    const send = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i++) {
+        for (const [k, c] of clients.entries()) {
+          // SAME_FIELD=1: every client of a record writes the same field (a same-field conflict in every round);
+          // by default each client of a record writes its own field.
+          const field = process.env.SAME_FIELD === '1' ? FIELDS_BY_CLIENT[0] : FIELDS_BY_CLIENT[k % C % FIELDS_BY_CLIENT.length]
+          setField(c.doc, account, field, field === 'numberofemployees' ? i : `${field} ${i}`, { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' })
+        }
+        await new Promise(r => setImmediate(r))
+      }
+      const target = clients.map(c => ({ record: c.record, client: c.doc.clientID, clock: Y.getState(c.doc.store, c.doc.clientID) }))
+      await waitFor(() => target.every(t => clients.every(c => c.record !== t.record || Y.getState(c.doc.store, t.client) >= t.clock)), 'all updates delivered')
+    }
+    // (Not measured: the same work for both servers, so that the window measures code that has been optimized.)
+    await send(0, WARMUP)
     const cpu0 = cpuSeconds(proc.child.pid!)
     const t0 = performance.now()
-    for (let i = 0; i < U; i++) {
-      for (const [k, c] of clients.entries()) {
-        // SAME_FIELD=1: every client of a record writes the same field (a same-field conflict in every round);
-        // by default each client of a record writes its own field.
-        const field = process.env.SAME_FIELD === '1' ? FIELDS_BY_CLIENT[0] : FIELDS_BY_CLIENT[k % C % FIELDS_BY_CLIENT.length]
-        setField(c.doc, account, field, field === 'numberofemployees' ? i : `${field} ${i}`, { by: 'u-avery', at: '2026-11-27T10:00:00.000Z' })
-      }
-      await new Promise(r => setImmediate(r))
-    }
-    const target = clients.map(c => ({ record: c.record, client: c.doc.clientID, clock: Y.getState(c.doc.store, c.doc.clientID) }))
-    await waitFor(() => target.every(t => clients.every(c => c.record !== t.record || Y.getState(c.doc.store, t.client) >= t.clock)), 'all updates delivered')
+    await send(WARMUP, WARMUP + U)
     const seconds = (performance.now() - t0) / 1000
     const cpu = cpuSeconds(proc.child.pid!) - cpu0
     const rss = peakRssMiB(proc.child.pid!)
@@ -119,7 +128,7 @@ const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: num
   }
 }
 
-console.log(`bench/relay: ${R} records x ${C} clients x ${U} updates = ${R * C * U} updates, each delivered to ${C - 1} other clients`)
+console.log(`bench/relay: ${R} records x ${C} clients x ${U} updates = ${R * C * U} updates, each delivered to ${C - 1} other clients${WARMUP > 0 ? ` (after ${WARMUP} rounds of warm-up, not measured)` : ''}`)
 // Alternate the servers so that neither always runs on a cold or a warm client process.
 const best = new Map<Target, number>()
 const cpuPerUpdate = new Map<Target, number>()

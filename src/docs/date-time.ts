@@ -9,6 +9,21 @@ export const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/
 /** Whether `value` is written as a UTC date-time (its form only; `parseDateTime` also checks it is a real time). */
 export const isDateTimeText = (value: unknown): value is string => typeof value === 'string' && DATETIME.test(value)
 
+/** The last strings timeOf parsed, and their times: a server's decisions parse the same few (its clock, a save's stamp) again and again. */
+const parsed = { a: '', ta: NaN, b: '', tb: NaN }
+
+/** Date.parse(s), remembered for the last two strings asked for (Date.parse costs a call into the runtime every time). */
+export const timeOf = (s: string): number => {
+  if (s === parsed.a) return parsed.ta
+  if (s === parsed.b) return parsed.tb
+  const t = Date.parse(s)
+  parsed.b = parsed.a
+  parsed.tb = parsed.ta
+  parsed.a = s
+  parsed.ta = t
+  return t
+}
+
 /** Whether the `YYYY-MM-DD` that `s` starts with is a day of the calendar (not 2026-02-30). */
 export const isCalendarDate = (s: string): boolean => {
   const d = new Date(`${s.slice(0, 10)}T00:00:00Z`)

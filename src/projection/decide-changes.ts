@@ -6,7 +6,7 @@ import { allows, attributeOf } from '../docs/catalog-types.ts'
 import type { Change } from '../docs/diff.ts'
 import { ATTACHMENT_KEYS, attributeValues, CONTENT_HASH, exists, type NoteState, type RecordState } from '../docs/record.ts'
 import { checkValue } from '../docs/values.ts'
-import { isDateTimeText } from '../docs/date-time.ts'
+import { isDateTimeText, timeOf } from '../docs/date-time.ts'
 import { fieldPermission, mayAccess, ownerUnit, type ModelIndex } from '../authz/decide.ts'
 import { metaOwnership, type RecordOwnership } from '../docs/ownership.ts'
 import type { Privilege } from '../authz/model.ts'
@@ -79,11 +79,11 @@ type Denial = { reason: ReasonCode, message: string }
 const NOTE_LIMIT = { subject: 500, text: 100_000 }
 
 /** A device's time (a date-time) later than the server's clock by more than a device's clock may run ahead. */
-const aheadOf = (ctx: DecideContext, at: string): boolean => Date.parse(at) > nowOf(ctx) + MAX_CLOCK_SKEW_MS
+const aheadOf = (ctx: DecideContext, at: string): boolean => timeOf(at) > nowOf(ctx) + MAX_CLOCK_SKEW_MS
 
 /** The server's clock in ms: `ctx.now` when it is a date-time, else the system clock. */
 const nowOf = (ctx: DecideContext): number => {
-  const t = ctx.now === undefined ? NaN : Date.parse(ctx.now)
+  const t = ctx.now === undefined ? NaN : timeOf(ctx.now)
   return Number.isNaN(t) ? Date.now() : t
 }
 

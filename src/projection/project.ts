@@ -16,7 +16,8 @@ import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrite
 import { laterEditWins, type ConflictStrategy } from '../metadata/conflict-strategies.ts'
 import { ruleWrites } from './rule-writes.ts'
 import { STAMP } from '../docs/system-fields.ts'
-import { isDateTimeText } from '../docs/date-time.ts'
+import { isDateTimeText, timeOf } from '../docs/date-time.ts'
+import { integrateDecoded, mayIntegrateDecoded } from './integrate-decoded.ts'
 
 export interface ProjectResult {
   readonly receipts: Receipt[]
@@ -214,7 +215,9 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     before = readRecord(doc, ctx.entity, notes, memos)
     // (A delete's decision asks about every field its writer may not have seen; any other, the keys it touches.)
     const fields = fieldsBefore(doc, structs, deletes ? undefined : fieldKeys)
-    Y.applyUpdate(doc, update)
+    // (The check step's decoding is integrated as it is: decoding the bytes again would double the cost of reading them.)
+    if (decodedUpdate !== undefined && mayIntegrateDecoded(doc)) integrateDecoded(tr, decoded)
+    else Y.applyUpdate(doc, update)
     // (Deletions so far are the update's own and those Yjs made integrating it, which every replica makes too.)
     const integrationDeletes = deleteCount(tr.deleteSet)
     // Yjs marks a transaction that applied a remote update as remote, and after a remote transaction
@@ -227,7 +230,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     restoreShadowedWrites(doc, structs, ctx.isServerClient, f => !strategyOf(f).arbitrates)
     // (A secured field's own document has no meta: it is arbitrated while its record exists.)
     const live = ctx.parent !== undefined ? ctx.parent !== null : exists(before) && !isDeleted(before)
-    const deletedKeys = [...touched.deletedEntries.get(FIELDS) ?? [], ...touched.deletedEntries.get(CLOCKS) ?? []]
+    const deletedKeys = deletedKeysOf(touched)
     // (No arbitration for a create, a deleted record or a rejected part: the stamps the update wrote still
     // stand only with a field write that is kept, settled below.)
     if (ctx.reject !== undefined || !live) arbitration = stampsOnly(doc, structs, deletedKeys, fields)
@@ -236,7 +239,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
         strategyOf,
         principalOf: ctx.conflicts?.principalOf ?? (() => undefined),
         sender: ctx.userId,
-        nowMs: Date.parse(now),
+        nowMs: timeOf(now),
         maxSkewMs: ctx.conflicts?.maxSkewMs ?? DEFAULT_SKEW_MS
       })
       if (arbitration.wrote) compensated = true
@@ -257,7 +260,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       verdicts = decideChanges(ctx, before, after, changes)
       for (const v of verdicts) if (!v.allowed) dropped.push(v.change)
       refusedLosers = lostWritesRefused(ctx, before, arbitration)
-      for (const v of receiptWorthy([...verdicts, ...refusedLosers])) {
+      for (const v of receiptWorthy(refusedLosers.length === 0 ? verdicts : [...verdicts, ...refusedLosers])) {
         // An edit of a record deleted meanwhile: the entry says who deleted it and when.
         const conflict = v.reason === Reason.superseded ? { by: String(before.meta.deletedby ?? '') || null, at: String(before.meta.deletedon), editedAt: now } : undefined
         receipt({ change: v.change.kind, field: fieldOf(v.change), attempted: attempted(v.change), kept: kept(v.change), reason: v.reason, message: v.message, ...(conflict === undefined ? {} : { conflict }) })
@@ -267,12 +270,15 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
     // After the revert: the values business rules set are the server's own writes, never refused.
     const ruled = ruleWrites(ctx, before, verdicts)
     if (ruled.length > 0) { applyChangesToDoc(doc, ruled); compensated = true }
-    const keptFields = new Set(changes.filter(c => !dropped.includes(c)).flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' ? [c.field] : []))
+    // (Loops, not filter and flatMap: this runs for every update.)
+    const keptFields = new Set<string>()
+    for (const c of changes) if ((c.kind === 'field-set' || c.kind === 'field-cleared') && !dropped.includes(c)) keptFields.add(c.field)
     // A write of the value a field already had changes nothing but its stamp: the stamp stands if the
     // user may make that write (decided like any other).
-    const same: Change[] = ctx.reject !== undefined
-      ? []
-      : [...arbitration.unchanged].flatMap(([field, value]) => keptFields.has(field) || value === null ? [] : [{ kind: 'field-set' as const, field, old: value, new: value }])
+    const same: Change[] = []
+    if (ctx.reject === undefined) {
+      for (const [field, value] of arbitration.unchanged) if (!keptFields.has(field) && value !== null) same.push({ kind: 'field-set', field, old: value, new: value })
+    }
     if (same.length > 0) for (const v of decideChanges(ctx, before, after, same)) if (v.allowed && v.change.kind === 'field-set') keptFields.add(v.change.field)
     if (settleStamps(doc, arbitration, f => keptFields.has(f))) compensated = true
     for (const s of arbitration.superseded) {
@@ -299,7 +305,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       }
     }
     // A rule's value is the server's write, stamped with the server's clock.
-    if (ruled.length > 0) stampServerWrites(doc, ruled.flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' ? [c.field] : []), Date.parse(now))
+    if (ruled.length > 0) stampServerWrites(doc, ruled.flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' ? [c.field] : []), timeOf(now))
     // What the document took in is the update itself when all of it was new, none of it was deleted (Yjs
     // collects deleted content before it encodes a transaction: a refused or losing value must not be kept
     // in the bytes) and the server wrote nothing of its own (no struct under its id, no deletion after the
@@ -316,6 +322,16 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   if (encode) doc.off('update', take)
   else integrated = update
   return { receipts, compensated, before, after, changes, conflicts, integrated }
+}
+
+const NO_KEYS: readonly string[] = []
+
+/** The `fields` and `clocks` keys whose items the update deletes. */
+const deletedKeysOf = (touched: PartsTouched): readonly string[] => {
+  const f = touched.deletedEntries.get(FIELDS)
+  const c = touched.deletedEntries.get(CLOCKS)
+  if (f === undefined && c === undefined) return NO_KEYS
+  return [...f ?? NO_KEYS, ...c ?? NO_KEYS]
 }
 
 /** How many deletions a transaction has made so far (Yjs appends each to its delete set until the transaction ends). */

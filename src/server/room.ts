@@ -38,6 +38,7 @@ import type { ProcessFlow } from '../metadata/process-flows.ts'
 
 import type { Published, RoomEvents } from './room-events.ts'
 import { afterBatch, applyPublished, lockedProcess, newPeerState, type PeerRoom } from './room-catch-up.ts'
+import { UpdateContext } from './update-context.ts'
 
 export type { RoomMember, SubmitOutcome, UpdateReason } from './room-member.ts'
 export type { RoomEvents, CommittedEvent, CompactedEvent, EvictedEvent, PresenceEvent } from './room-events.ts'
@@ -216,7 +217,7 @@ export class Room {
     this.storage = storage
     this.options = options
     this.ctx = ctx
-    this.current = new Y.Doc({ guid: name, gc: true })
+    this.current = this.watch(new Y.Doc({ guid: name, gc: true }))
     this.ready = this.load()
   }
 
@@ -252,7 +253,7 @@ export class Room {
    */
   private async rebuild (pending: readonly Uint8Array[]): Promise<void> {
     const { updates } = await this.storage.load(this.name)
-    const doc = new Y.Doc({ guid: this.name, gc: true })
+    const doc = this.watch(new Y.Doc({ guid: this.name, gc: true }))
     doc.transact(() => {
       for (const r of updates) Y.applyUpdate(doc, r.data)
       for (const u of pending) Y.applyUpdate(doc, u)
@@ -314,10 +315,24 @@ export class Room {
   }
 
   /** What business rules read in this document (a record's values, or a secured field's), or undefined until it is loaded. */
-  values (): Record<string, unknown> | undefined {
+  values (): Readonly<Record<string, unknown>> | undefined {
     if (!this.loaded) return undefined
+    // (Every save of an account reads its secured field's document: read again only once that document
+    // has had a transaction since.)
+    if (this.valuesOf?.doc === this.current) return this.valuesOf.values
     const state = readRecord(this.current, this.ctx.entity, NO_NOTES)
-    return this.ctx.field !== undefined ? attributeValues(state) : ruleInput(state)
+    const values = this.ctx.field !== undefined ? attributeValues(state) : ruleInput(state)
+    this.valuesOf = { doc: this.current, values }
+    return values
+  }
+
+  /** the last values() and the document read, until a transaction of that document ends (watch) */
+  private valuesOf: { readonly doc: Y.Doc, readonly values: Readonly<Record<string, unknown>> } | undefined
+
+  /** Forgets what was read from `doc` whenever one of its transactions ends. */
+  private watch (doc: Y.Doc): Y.Doc {
+    doc.on('afterTransaction', () => { this.valuesOf = undefined })
+    return doc
   }
 
   /** Closes the members that may no longer read the record. */
@@ -443,10 +458,9 @@ export class Room {
 
   private projectionContext (member: RoomMember, decision?: PartDecision): ProjectContext {
     const { entity, security } = this.ctx
-    return {
+    return new UpdateContext({
       entity, record: this.name, userId: member.principal, ix: security.index, now: this.ctx.now(),
-      // (Read only to word a refusal: a socket may name any kept version, and loading one is not free.)
-      get delivered () { return member.delivered === undefined ? undefined : security.at(member.delivered) },
+      security, deliveredVersion: member.delivered,
       rules: this.ctx.rules, flows: this.ctx.field === undefined ? this.ctx.flows : undefined,
       parent: this.ctx.field === undefined ? undefined : this.ownership() ?? null,
       secured: this.ctx.field === undefined ? this.secured() : undefined, elsewhere: this.elsewhere(),
@@ -454,7 +468,7 @@ export class Room {
       command: decision?.kind === 'accept' ? decision.command : undefined,
       reject: decision?.kind === 'reject' ? decision : undefined,
       conflicts: this.conflicts
-    }
+    })
   }
 
   // (Made once: every update's context takes them.)

@@ -4,8 +4,9 @@
 
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
+import { decodeUpdate, type DecodedUpdate } from './decode-update.ts'
 
-export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>
+export type { DecodedUpdate }
 
 export type UpdateCheck =
   | { ok: true, clients: number[], decoded: DecodedUpdate }
@@ -24,7 +25,7 @@ const isId = (x: unknown): x is Y.ID => x instanceof Y.ID
 export const checkUpdate = (doc: Y.Doc, update: Uint8Array): UpdateCheck => {
   let decoded: DecodedUpdate
   try {
-    decoded = Y.decodeUpdate(update)
+    decoded = decodeUpdate(update)
   } catch (e) {
     return malformed(`update does not decode: ${(e as Error).message}`)
   }

@@ -4,12 +4,29 @@
 
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
-import * as encoding from 'lib0/encoding'
 
+/** The bytes of a varuint (lib0's writeVarUint: 7 bits a byte). */
+const varUintLength = (n: number): number => {
+  let len = 1
+  while (n > 0x7f) { n = Math.floor(n / 128); len++ }
+  return len
+}
+
+/** lib0's writeVarUint8Array for each update, into one array of the size they take (every commit of a
+ * batch packs its updates: no buffer grown and copied as an encoder would). */
 export const encodePackedUpdates = (updates: readonly Uint8Array[]): Uint8Array => {
-  const e = encoding.createEncoder()
-  for (const u of updates) encoding.writeVarUint8Array(e, u)
-  return encoding.toUint8Array(e)
+  let size = 0
+  for (const u of updates) size += varUintLength(u.length) + u.length
+  const out = new Uint8Array(size)
+  let pos = 0
+  for (const u of updates) {
+    let n = u.length
+    while (n > 0x7f) { out[pos++] = 0x80 | (n & 0x7f); n = Math.floor(n / 128) }
+    out[pos++] = n
+    out.set(u, pos)
+    pos += u.length
+  }
+  return out
 }
 
 /** `parts`: how many updates the entry holds (stored beside it). Throws on bytes that do not hold them. */

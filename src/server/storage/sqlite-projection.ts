@@ -12,6 +12,15 @@ import type { ProjectionReader } from './projection-port.ts'
 const SQL_TYPE = { text: 'TEXT', integer: 'INTEGER', real: 'REAL' } as const
 const quote = (name: string): string => `"${name.replace(/"/g, '""')}"`
 
+/** Whether `row` has exactly the columns `given` (and no other key). */
+const hasExactly = (row: Row, given: readonly string[]): boolean => {
+  let n = 0
+  for (const k in row) if (Object.hasOwn(row, k)) n++
+  if (n !== given.length) return false
+  for (const c of given) if (!(c in row)) return false
+  return true
+}
+
 export class SqliteProjection implements ProjectionReader {
   private readonly db: SqliteDb
   private readonly catalog: Catalog
@@ -85,17 +94,34 @@ export class SqliteProjection implements ProjectionReader {
     }
     const s = this.statementsOf(entity)
     if (row === null) { s.remove.run(id); return }
-    const given = s.columns.filter(c => c in row)
-    if (given.length === s.columns.length) { s.upsert.run(...s.columns.map(c => row[c] ?? null)); return }
-    const key = `${entity}\u0000upsert\u0000${given.join(',')}`
-    let st = this.partial.get(key)
-    if (st === undefined) {
-      const t = quote(tableName(entity))
-      st = this.db.prepare(`INSERT INTO ${t} (${given.map(quote).join(', ')}) VALUES (${given.map(() => '?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${given.filter(c => c !== 'id').map(c => `${quote(c)} = excluded.${quote(c)}`).join(', ')}`)
-      this.partial.set(key, st)
+    // (A record's rows have the same columns commit after commit: the statement of the last column set is
+    // checked against the row before its key is built and looked up, a string of every column's name.)
+    const last = this.lastUpsert.get(entity)
+    let given: readonly string[]
+    let st: Statement
+    if (last !== undefined && hasExactly(row, last.given)) ({ given, st } = last)
+    else {
+      given = s.columns.filter(c => c in row)
+      if (given.length === s.columns.length) st = s.upsert
+      else {
+        const key = `${entity}\u0000upsert\u0000${given.join(',')}`
+        let partial = this.partial.get(key)
+        if (partial === undefined) {
+          const t = quote(tableName(entity))
+          partial = this.db.prepare(`INSERT INTO ${t} (${given.map(quote).join(', ')}) VALUES (${given.map(() => '?').join(', ')}) ON CONFLICT (id) DO UPDATE SET ${given.filter(c => c !== 'id').map(c => `${quote(c)} = excluded.${quote(c)}`).join(', ')}`)
+          this.partial.set(key, partial)
+        }
+        st = partial
+      }
+      this.lastUpsert.set(entity, { given, st })
     }
-    st.run(...given.map(c => row[c] ?? null))
+    const values: unknown[] = new Array(given.length)
+    for (let i = 0; i < given.length; i++) values[i] = row[given[i]] ?? null
+    st.run(values)
   }
+
+  /** per entity, the column set of the last row written and its statement */
+  private readonly lastUpsert = new Map<string, { readonly given: readonly string[], readonly st: Statement }>()
 
   /** Sets some columns of an existing row (nothing when there is none). */
   update (entity: string, id: string, values: Row): void {
