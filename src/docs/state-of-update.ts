@@ -32,20 +32,21 @@ const sameBytes = (s: string, arr: Uint8Array, start: number, end: number): bool
   return true
 }
 
-/** The string of bytes `arr[start, end)`. Short ASCII ones are built from their bytes (cheaper than a TextDecoder call). */
-const stringAt = (arr: Uint8Array, start: number, end: number): string => {
-  if (end - start <= 32) {
-    let s = ''
-    let i = start
-    for (; i < end; i++) {
-      const c = arr[i]
-      if (c > 0x7f) break
-      s += String.fromCharCode(c)
-    }
-    if (i === end) return s
+/** The bytes `arr[start, end)` as a string if they are all ASCII, else null: a short one built from its bytes
+ * costs less than a TextDecoder call (update readers here and in src/server/decode-update.ts). */
+export const asciiAt = (arr: Uint8Array, start: number, end: number): string | null => {
+  let s = ''
+  for (let i = start; i < end; i++) {
+    const c = arr[i]
+    if (c > 0x7f) return null
+    s += String.fromCharCode(c)
   }
-  return utf8.decode(arr.subarray(start, end))
+  return s
 }
+
+/** The string of bytes `arr[start, end)`. Short ASCII ones are built from their bytes (asciiAt). */
+const stringAt = (arr: Uint8Array, start: number, end: number): string =>
+  (end - start <= 32 ? asciiAt(arr, start, end) : null) ?? utf8.decode(arr.subarray(start, end))
 
 /** Where the next string's bytes are (its length read); the decoder moves past it. */
 const nextString = (d: decoding.Decoder): number => {

@@ -8,6 +8,7 @@
 
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
+import { asciiAt } from '../docs/state-of-update.ts'
 
 export type DecodedUpdate = ReturnType<typeof Y.decodeUpdate>
 type DeleteItem = DecodedUpdate['ds']['clients'] extends Map<number, Array<infer D>> ? D : never
@@ -22,15 +23,8 @@ const readString = (d: decoding.Decoder): string => {
   const start = d.pos
   const end = start + len
   if (len <= 64 && end <= d.arr.length) {
-    const arr = d.arr
-    let s = ''
-    let i = start
-    for (; i < end; i++) {
-      const c = arr[i]
-      if (c > 0x7f) break
-      s += String.fromCharCode(c)
-    }
-    if (i === end) { d.pos = end; return s }
+    const s = asciiAt(d.arr, start, end)
+    if (s !== null) { d.pos = end; return s }
   }
   d.pos = at
   return decoding.readVarString(d)

@@ -11,17 +11,14 @@ import { describe, expect, it } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { deviceFor, serverFor } from '../helpers/device.ts'
+import { assignAs, deviceFor, serverFor } from '../helpers/device.ts'
 import { idsOwnedBy } from '../security/support.ts'
 import type { TestServer } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 
 const cleanups = useCleanups()
 
-const assign = async (s: TestServer, record: string, owner: string): Promise<void> => {
-  const res = await fetch(`${s.url}/api/records/${record}/assign`, { method: 'POST', headers: { authorization: `Bearer ${await s.token('avery')}`, 'content-type': 'application/json' }, body: JSON.stringify({ ownerid: `systemuser/${owner}` }) })
-  expect(res.status).toBe(200)
-}
+const assign = async (s: TestServer, record: string, owner: string): Promise<void> => { expect((await assignAs(s, record, `systemuser/${owner}`)).status).toBe(200) }
 
 describe('a record one session evicts from a store another session wrote it in', () => {
   it('is written under another id by that session after a reload', async () => {

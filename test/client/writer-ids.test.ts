@@ -14,7 +14,7 @@ import type { LocalStore, PendingCommand } from '../../src/client/store.ts'
 import { readRecord } from '../../src/docs/record.ts'
 import { spawnUntil } from '../../tools/spawn.ts'
 import { ROOT } from '../helpers/process.ts'
-import { deviceFor, serverFor } from '../helpers/device.ts'
+import { assignAs, deviceFor, serverFor } from '../helpers/device.ts'
 import { idsOwnedBy } from '../security/support.ts'
 import type { TestServer } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
@@ -129,10 +129,7 @@ describe('the answer to the server\'s sync step 1', () => {
 })
 
 /** Assigns `record` to `owner` as the administrator (alice loses read access to what goes to carol, of another business unit). */
-const assign = async (s: TestServer, record: string, owner: string): Promise<void> => {
-  const res = await fetch(`${s.url}/api/records/${record}/assign`, { method: 'POST', headers: { authorization: `Bearer ${await s.token('avery')}`, 'content-type': 'application/json' }, body: JSON.stringify({ ownerid: `systemuser/${owner}` }) })
-  expect(res.status).toBe(200)
-}
+const assign = async (s: TestServer, record: string, owner: string): Promise<void> => { expect((await assignAs(s, record, `systemuser/${owner}`)).status).toBe(200) }
 
 describe('a record evicted after the device wrote in it', () => {
   it('is written under another id when edited before it comes back: the edit is not taken for the device\'s earlier one (same id and clock), and device and server converge', async () => {

@@ -35,3 +35,7 @@ export const deviceCloseCode = async (s: TestServer, login: string, frames: Uint
   for (const f of frames) ws.send(f)
   return closed
 }
+
+/** Assigns `record` (`<entity>/<id>`) to `ownerid` over HTTP as `login` (the administrator, avery, by default). */
+export const assignAs = async (s: TestServer, record: string, ownerid: string, login = 'avery'): Promise<Response> =>
+  fetch(`${s.url}/api/records/${record}/assign`, { method: 'POST', headers: { authorization: `Bearer ${await s.token(login)}`, 'content-type': 'application/json' }, body: JSON.stringify({ ownerid }) })
