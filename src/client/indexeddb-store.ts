@@ -6,7 +6,7 @@
 // every record of 1,000 received in one chunk at 7.6 s, growing with the square of the count).
 
 import * as Y from 'yjs'
-import { claimWebLockSlot, type WebLockSlot } from './web-lock-slot.ts'
+import { claimWebLockSlot, forgetWriterIdsIn, writerIdKey, type WebLockSlot } from './web-lock-slot.ts'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 import { COMPACT_ROWS } from './compact.ts'
 
@@ -347,24 +347,15 @@ export class IndexedDbLocalStore implements LocalStore {
   }
 
   writerId (slot: number, user: string): Promise<number | undefined> {
-    return this.read<number | undefined>('meta', s => s.get(`writer:${slot}:${user}`))
+    return this.read<number | undefined>('meta', s => s.get(writerIdKey(slot, user)))
   }
 
   setWriterId (slot: number, user: string, id: number): Promise<void> {
-    return this.blind(tx => tx.objectStore('meta').put(id, `writer:${slot}:${user}`))
+    return this.blind(tx => tx.objectStore('meta').put(id, writerIdKey(slot, user)))
   }
 
   forgetWriterIds (ids: readonly number[]): Promise<void> {
-    const gone = new Set(ids)
-    return this.enqueue((tx, next) => {
-      const r = tx.objectStore('meta').openCursor(IDBKeyRange.bound('writer:', 'writer;', false, true))
-      r.onsuccess = () => {
-        const c = r.result
-        if (c === null) { next(); return }
-        if (gone.has(c.value as number)) c.delete()
-        c.continue()
-      }
-    })
+    return this.enqueue((tx, next) => forgetWriterIdsIn(tx.objectStore('meta'), ids, next))
   }
 
   async close (): Promise<void> {

@@ -27,3 +27,19 @@ export const claimWebLockSlot = async (database: string, slots: number): Promise
   }
   return null
 }
+
+/** The key under which an IndexedDB store's `meta` object store keeps the writer id of `user` in `slot`
+ * (both IndexedDB stores keep them so). */
+export const writerIdKey = (slot: number, user: string): string => `writer:${slot}:${user}`
+
+/** Deletes, in `meta`, every kept writer id among `ids` (whatever its slot and user); then calls `done`. */
+export const forgetWriterIdsIn = (meta: IDBObjectStore, ids: readonly number[], done: () => void): void => {
+  const gone = new Set(ids)
+  const r = meta.openCursor(IDBKeyRange.bound('writer:', 'writer;', false, true))
+  r.onsuccess = () => {
+    const c = r.result
+    if (c === null) { done(); return }
+    if (gone.has(c.value as number)) c.delete()
+    c.continue()
+  }
+}

@@ -19,7 +19,7 @@
 import * as Y from 'yjs'
 import { IndexeddbPersistence, PREFERRED_TRIM_SIZE, storeState } from 'y-indexeddb'
 import { deleteDatabase } from './indexeddb-store.ts'
-import { claimWebLockSlot, type WebLockSlot } from './web-lock-slot.ts'
+import { claimWebLockSlot, forgetWriterIdsIn, writerIdKey, type WebLockSlot } from './web-lock-slot.ts'
 import type { IndexedRecord, InboxItem, LocalMeta, LocalStore, PendingCommand, PendingUpdate } from './store.ts'
 
 const STORES = ['meta', 'records', 'pending', 'inbox', 'blobs'] as const
@@ -335,24 +335,15 @@ export class YIndexedDbLocalStore implements LocalStore {
   }
 
   writerId (slot: number, user: string): Promise<number | undefined> {
-    return this.read<number | undefined>('meta', s => s.get(`writer:${slot}:${user}`))
+    return this.read<number | undefined>('meta', s => s.get(writerIdKey(slot, user)))
   }
 
   setWriterId (slot: number, user: string, id: number): Promise<void> {
-    return this.blind(tx => tx.objectStore('meta').put(id, `writer:${slot}:${user}`))
+    return this.blind(tx => tx.objectStore('meta').put(id, writerIdKey(slot, user)))
   }
 
   forgetWriterIds (ids: readonly number[]): Promise<void> {
-    const gone = new Set(ids)
-    return this.enqueue((tx, next) => {
-      const r = tx.objectStore('meta').openCursor(IDBKeyRange.bound('writer:', 'writer;', false, true))
-      r.onsuccess = () => {
-        const c = r.result
-        if (c === null) { next(); return }
-        if (gone.has(c.value as number)) c.delete()
-        c.continue()
-      }
-    })
+    return this.enqueue((tx, next) => forgetWriterIdsIn(tx.objectStore('meta'), ids, next))
   }
 
   async close (): Promise<void> {
