@@ -180,6 +180,9 @@ export class DeviceSession {
   private fail (code: CloseCodeValue, reason: string): void {
     this.closeSocket(code, reason.slice(0, 120))
     this.closed = true
+    // At once, not when the close handshake ends (a client may never answer it): a read-only device
+    // closed past its refusal burst left a thousand pushes for its record's pipeline to refuse first.
+    this.edits?.abandon()
   }
 
   close (): void {
