@@ -3,7 +3,7 @@
 // Usage: npm run bench:relay -- [records=20] [clients=5] [updates=100]
 //   SAME_FIELD=1: all clients of a record write one field (a same-field conflict every round) instead of one field each.
 // fieldsync runs from built JavaScript (`npm run build` first, as in production); TSX=1 runs it through tsx.
-//   PROFILE_DIR=<dir> writes a V8 CPU profile of each fieldsync server run there (whole run, start-up included).
+//   PROFILE_DIR=<dir> writes a V8 CPU profile of each server run there, ours and the peer's (whole run, start-up included).
 //   WARMUP=<rounds> (default 50): rounds of the same updates, sent and delivered before the measured window, for
 //   both servers alike (a server in production runs warm; without it part of the window is unoptimized code). 0: none.
 
@@ -27,6 +27,11 @@ const [R, C, U] = [20, 5, 100].map((d, i) => Number(process.argv[2 + i] ?? d))
 const account = buildCatalog().entities.get('account')!
 const FIELDS_BY_CLIENT = ['numberofemployees', 'telephone1', 'accountnumber', 'name', 'address1_city']
 
+/** Node flags that write a V8 CPU profile of a server run to PROFILE_DIR, named after the server. */
+const profileArgs = (name: string): string[] => process.env.PROFILE_DIR === undefined
+  ? []
+  : ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`]
+
 interface Target { label: string, start (): Promise<{ proc: Spawned, url: string, token: string }> }
 
 const TSX = process.env.TSX === '1'
@@ -37,7 +42,7 @@ const ours: Target = {
   start: async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fieldsync-bench-'))
     const proc = await spawnUntil({
-      command: process.execPath, args: [...(process.env.PROFILE_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []), ...(TSX ? ['--import', 'tsx', 'src/server/main.ts'] : ['dist/server/main.js'])], cwd: ROOT,
+      command: process.execPath, args: [...profileArgs('fieldsync'), ...(TSX ? ['--import', 'tsx', 'src/server/main.ts'] : ['dist/server/main.js'])], cwd: ROOT,
       env: { ...process.env, PORT: '0', DATA_DIR: dir, CUSTOM_ENTITIES: '' }, ready: /listening on http:\/\/[^:]+:(\d+)\//
     })
     proc.child.once('exit', () => rmSync(dir, { recursive: true, force: true }))
@@ -52,7 +57,11 @@ const peer: Target = {
   start: async () => {
     const port = 20000 + Math.floor(Math.random() * 20000)
     const proc = await spawnUntil({
-      command: process.execPath, args: ['node_modules/@y/websocket-server/src/server.js'], cwd: ROOT,
+      command: process.execPath, args: process.env.PROFILE_DIR === undefined
+        ? ['node_modules/@y/websocket-server/src/server.js']
+        // The peer dies on SIGTERM without writing its profile: exit normally instead.
+        : [...profileArgs('peer'), '--input-type=module', '-e', "process.on('SIGTERM', () => process.exit(0)); await import('./node_modules/@y/websocket-server/src/server.js')"],
+      cwd: ROOT,
       env: { ...process.env, HOST: '127.0.0.1', PORT: String(port) }, ready: /running at/
     })
     return { proc, url: `ws://127.0.0.1:${port}`, token: 'unused' }

@@ -47,7 +47,8 @@ export interface FieldsyncProcess {
 export const startFieldsync = async (o: { dir: string, cpu: number | null, env?: Record<string, string>, profileFile?: string }): Promise<FieldsyncProcess> => {
   // SERVER_NODE_FLAGS: extra node flags for the server (say --trace-gc, or --heapsnapshot-signal=SIGUSR1).
   const preload = [...(process.env.SERVER_NODE_FLAGS?.split(' ').filter(f => f !== '') ?? []), '--import', LOOP_DELAY, ...(o.profileFile === undefined ? [] : ['--import', PROFILE])]
-  const cmd = pinned(o.cpu, [...preload, '--import', 'tsx', 'src/server/main.ts'])
+  // The server from built JavaScript, as in production (`npm run build`, done by bench/team); BENCH_FROM_SOURCE=1: through tsx.
+  const cmd = pinned(o.cpu, [...preload, ...(process.env.BENCH_FROM_SOURCE === '1' ? ['--import', 'tsx', 'src/server/main.ts'] : ['dist/server/main.js'])])
   const proc = await spawnUntil({
     ...cmd, cwd: ROOT, timeoutMs: 300_000,
     env: { ...process.env, PORT: '0', DATA_DIR: o.dir, CUSTOM_ENTITIES: '', ...(o.profileFile === undefined ? {} : { CPU_PROFILE_FILE: o.profileFile }), ...o.env },

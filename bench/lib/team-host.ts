@@ -6,8 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
-import { FieldsyncDevice, type SocketLike } from '../../src/client/device.ts'
-import { SqliteLocalStore } from '../../src/client/sqlite-store.ts'
+import type * as DeviceModule from '../../src/client/device.ts'
+import type { SocketLike } from '../../src/client/device.ts'
+import type * as SqliteStoreModule from '../../src/client/sqlite-store.ts'
 import type { IndexedRecord } from '../../src/client/store.ts'
 import { DeliveryTracker, largestMarker, marker } from './delivery.ts'
 import { runLive, type Writer } from './live-load.ts'
@@ -15,6 +16,13 @@ import type { HostEvent, HostReply, HostRequest, LiveResult, SyncResult } from '
 import { runSoak } from './team-soak.ts'
 import { hocusLive } from './hocuspocus-live.ts'
 import { fetchOneSocketPerRecord } from './peer-fetch.ts'
+
+// The device SDK as an app gets it: built JavaScript (`npm run build`, done by bench/team), or with
+// BENCH_FROM_SOURCE=1 the TypeScript sources through tsx.
+const sdk = process.env.BENCH_FROM_SOURCE === '1' ? { dir: '../../src/client/', ext: '.ts' } : { dir: '../../dist/client/', ext: '.js' }
+const { FieldsyncDevice } = await import(`${sdk.dir}device${sdk.ext}`) as typeof DeviceModule
+type FieldsyncDevice = DeviceModule.FieldsyncDevice
+const { SqliteLocalStore } = await import(`${sdk.dir}sqlite-store${sdk.ext}`) as typeof SqliteStoreModule
 
 process.setMaxListeners(0)
 const ws = WebSocket as unknown as new (url: string) => SocketLike
