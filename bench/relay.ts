@@ -4,6 +4,7 @@
 //   SAME_FIELD=1: all clients of a record write one field (a same-field conflict every round) instead of one field each.
 // fieldsync runs from built JavaScript (`npm run build` first, as in production); TSX=1 runs it through tsx.
 //   PROFILE_DIR=<dir> writes a V8 CPU profile of each server run there, ours and the peer's (whole run, start-up included).
+//   SERVER_NODE_FLAGS='<flags>': node flags for the fieldsync server (an experiment: say --max-semi-space-size=32).
 //   WARMUP=<rounds> (default 50): rounds of the same updates, sent and delivered before the measured window, for
 //   both servers alike (a server in production runs warm; without it part of the window is unoptimized code). 0: none.
 
@@ -35,14 +36,14 @@ const profileArgs = (name: string): string[] => process.env.PROFILE_DIR === unde
 interface Target { label: string, start (): Promise<{ proc: Spawned, url: string, token: string }> }
 
 const TSX = process.env.TSX === '1'
-if (!TSX) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' })
+if (!TSX && process.env.NO_BUILD !== '1') execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' })
 
 const ours: Target = {
   label: `fieldsync (auth, projection, SQLite FULL${TSX ? ', tsx' : ''})`,
   start: async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fieldsync-bench-'))
     const proc = await spawnUntil({
-      command: process.execPath, args: [...profileArgs('fieldsync'), ...(TSX ? ['--import', 'tsx', 'src/server/main.ts'] : ['dist/server/main.js'])], cwd: ROOT,
+      command: process.execPath, args: [...profileArgs('fieldsync'), ...(process.env.SERVER_NODE_FLAGS?.split(' ').filter(f => f !== '') ?? []), ...(TSX ? ['--import', 'tsx', 'src/server/main.ts'] : ['dist/server/main.js'])], cwd: ROOT,
       env: { ...process.env, PORT: '0', DATA_DIR: dir, CUSTOM_ENTITIES: '' }, ready: /listening on http:\/\/[^:]+:(\d+)\//
     })
     proc.child.once('exit', () => rmSync(dir, { recursive: true, force: true }))

@@ -13,13 +13,14 @@ import type { Privilege } from '../authz/model.ts'
 import { Reason, type ReasonCode } from '../protocol/receipts.ts'
 import { applyChanges, isStampChange } from '../docs/diff.ts'
 import { STAMP } from '../docs/system-fields.ts'
-import { ruleFields, ruleInput, rulesOf, saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
+import { ruleFields, ruleInputOf, rulesOf, saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
 import { MAX_CLOCK_SKEW_MS, newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
 import { parseDocName } from '../ids.ts'
 import { unexpectedCase } from '../errors.ts'
 
+const NO_NOTES: RecordState['notes'] = Object.freeze({})
 const NO_RULES: readonly BusinessRule[] = []
 
 
@@ -242,13 +243,15 @@ const applyRules = (ctx: DecideContext, before: RecordState, verdicts: Verdict[]
   const fieldDocument = ctx.parent !== undefined
   if (fieldDocument && ctx.elsewhere === undefined) return verdicts
   const allowed = verdicts.filter(v => v.allowed).map(v => v.change)
-  const result = applyChanges(before, allowed)
+  // (The rules read no note: the saved state is made without them.)
+  const result = applyChanges(before.notes === NO_NOTES ? before : { ...before, notes: NO_NOTES }, allowed)
   if (!fieldDocument && (result.meta.entity === undefined || result.meta.deletedon !== undefined)) return verdicts
   const changedFields = allowed.flatMap(c => c.kind === 'field-set' || c.kind === 'field-cleared' || c.kind === 'text-edited' ? [c.field] : [])
   if (changedFields.length === 0) return verdicts
   const other = ctx.elsewhere?.()
   const input = (s: RecordState): Record<string, unknown> => {
-    const own = fieldDocument ? attributeValues(s) : ruleInput(s)
+    // (Only what the rules read: ruleInputOf.)
+    const own = ruleInputOf(rules, ctx.entity.name, s, !fieldDocument)
     // (The document's own values win: a record's document holds no secured value, a field's only its own.)
     if (other !== undefined) for (const k in other) if (own[k] === undefined) own[k] = other[k]
     return own

@@ -634,7 +634,9 @@ export class Room {
       const decision = job.decision
       if (decision?.kind === 'abort') { dropped.push(job); continue }
       const kept = batch.accepted.length
-      const at = { receiptsFrom: batch.receipts.length, closesFrom: batch.closes.length, directFrom: batch.direct.length }
+      const receiptsFrom = batch.receipts.length
+      const closesFrom = batch.closes.length
+      const directFrom = batch.direct.length
       try {
         // (Awaited only when it has something to wait for: most updates are decided synchronously.)
         const waiting = this.handleUpdate(job.member, job.update, decision, batch)
@@ -646,7 +648,7 @@ export class Room {
         await this.rebuild(batch.accepted.map(a => a.update))
         batch.closes.push({ member: job.member, code: CloseCode.malformed, reason: 'this update could not be processed' })
       }
-      submitted.push({ job, ...at, receiptsTo: batch.receipts.length })
+      submitted.push({ job, receiptsFrom, receiptsTo: batch.receipts.length, closesFrom, directFrom })
     }
     if (batch.accepted.some(a => a.member === null || a.echo) && !this.serverBound) {
       batch.bindings.push({ client: this.serverClient, principal: SERVER_PRINCIPAL })

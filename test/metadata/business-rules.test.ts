@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { parseMetadata } from '../../src/metadata/metadata.ts'
-import { evaluateRules, ruleInput, ruleValues, saveViolation, type BusinessRule } from '../../src/metadata/business-rules.ts'
+import { evaluateRules, ruleFields, ruleInput, ruleInputOf, rulesOf, ruleValues, saveViolation, type BusinessRule } from '../../src/metadata/business-rules.ts'
+import * as prng from 'lib0/prng'
+import { withSeed } from '../helpers/seed.ts'
+import type { RecordState } from '../../src/docs/record.ts'
 
 const catalog = buildCatalog()
 const { businessRules: rules } = parseMetadata('config/metadata.json', readFileSync('config/metadata.json', 'utf8'), catalog)
@@ -50,6 +53,34 @@ describe('business rules', () => {
     expect(saveViolation(rules, 'opportunity', stuck, { ...stuck, closeprobability: null }, ['closeprobability'])).toBe('closeprobability is locked')
     // A cleared required field (null, as the device's update({ x: null }) sends it) breaks the rule.
     expect(saveViolation(rules, 'lead', { leadqualitycode: 1, budgetamount: 5 }, { leadqualitycode: 1, budgetamount: null }, ['budgetamount'])).toBe('budgetamount is required')
+  })
+
+  it('decide a save the same on the input restricted to what they read (ruleInputOf), seeded', async () => {
+    await withSeed(gen => {
+      for (const entity of ['account', 'lead', 'opportunity', 'contact']) {
+        const own = rulesOf(rules, entity)
+        const read = [...ruleFields(own, entity)]
+        const attrs = catalog.entities.get(entity)!.attributes.map(a => a.name)
+        // Values from the rules' own vocabulary (their conditions' and actions' values) and from outside it.
+        const pool: unknown[] = [undefined, null, '', 0, 1, 3, 4, 40, 100, 10_000_001, 'http://x.example', 'https://x.example', 'x', true]
+        const state = (): RecordState => {
+          const s: RecordState = { meta: { entity, id: 'r1', statecode: prng.oneOf(gen, [0, 1, undefined]) as never, ownerid: 'systemuser/u-alice' }, fields: {}, texts: {}, notes: {} }
+          for (const k of [...read, ...attrs.slice(0, 6)]) {
+            const v = prng.oneOf(gen, pool)
+            if (v === undefined || v === null) continue
+            if (typeof v === 'string' && prng.bool(gen)) s.texts[k] = v; else s.fields[k] = v as never
+          }
+          return s
+        }
+        for (let i = 0; i < 200; i++) {
+          const before = state()
+          const after = state()
+          const changed = [...read, ...attrs].filter(() => prng.bool(gen))
+          expect(saveViolation(own, entity, ruleInputOf(own, entity, before), ruleInputOf(own, entity, after), changed))
+            .toBe(saveViolation(own, entity, ruleInput(before), ruleInput(after), changed))
+        }
+      }
+    })
   })
 
   it('are validated at start, naming the rule and the field', () => {

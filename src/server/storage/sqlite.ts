@@ -45,6 +45,8 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
     since: Database.Statement<[string, number, number], { data: Buffer, parts: number }>
     sinceMany: Database.Statement<[string, number, number], { doc: string, data: Buffer, parts: number }>
     glob: Database.Statement<[string], { doc: string }>
+    syncNormal: Database.Statement<[]>
+    syncFull: Database.Statement<[]>
   }
 
   /** `projection`, when given, receives each commit's row in the same transaction. */
@@ -102,7 +104,10 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
       changed: db.prepare('SELECT doc, MAX(seq) AS seq FROM record_updates WHERE seq > ? AND seq <= ? GROUP BY doc'),
       since: db.prepare('SELECT data, parts FROM record_updates WHERE doc = ? AND seq > ? AND seq <= ? ORDER BY seq'),
       sinceMany: db.prepare('SELECT doc, data, parts FROM record_updates WHERE doc IN (SELECT value FROM json_each(?)) AND seq > ? AND seq <= ? ORDER BY doc, seq'),
-      glob: db.prepare('SELECT DISTINCT doc FROM record_updates WHERE doc GLOB ?')
+      glob: db.prepare('SELECT DISTINCT doc FROM record_updates WHERE doc GLOB ?'),
+      // (Prepared once: db.pragma prepares its statement on every call, twice a flush.)
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL')
     }
   }
 
@@ -137,8 +142,8 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
       if (this.wal === null) results = commit()
       else {
         // Committed without waiting for the disk; acknowledged below once the WAL is synced.
-        this.db.pragma('synchronous = NORMAL')
-        try { results = commit() } finally { this.db.pragma('synchronous = FULL') }
+        this.stmt.syncNormal.run()
+        try { results = commit() } finally { this.stmt.syncFull.run() }
       }
     } catch (e) {
       for (const p of batch) p.reject(e as Error)
