@@ -24,6 +24,7 @@ import type { CommandRunner } from './commands.ts'
 import { pace, slicer } from './pacing.ts'
 import { offlineScope, type ScopeRowIndex } from './scope-rows.ts'
 import { DeviceEdits, type EditDeps } from './device-edits.ts'
+import { readableReceipts } from './receipt-access.ts'
 
 /** (EditDeps: the catalog, security, rooms, feed, holdings — the port with what open devices hold in
  * memory —, the clock and the runner of multi-record commands.) */
@@ -535,12 +536,17 @@ export class DeviceSession {
     const mark = all.length > 0 ? all[all.length - 1].seq ?? since : since
     const own = all.filter(r => r.device === device || r.device === EVERY_DEVICE)
     const offered = holdings.offerMark(device)
-    if (offered !== null && since >= offered) return { receipts: own, mark }
+    if (offered !== null && since >= offered) return { receipts: this.readable(own), mark }
     const open = await receipts.openReceipts(this.userId, MAX_RECEIPTS_PER_CYCLE)
     const bySeq = new Map<number, Receipt>()
     for (const r of [...open, ...own]) bySeq.set(r.seq ?? 0, r)
     const offer = Math.max(mark, open.at(-1)?.seq ?? 0)
     holdings.setOfferMark(device, offer)
-    return { receipts: [...bySeq.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)), mark: offer }
+    return { receipts: this.readable([...bySeq.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))), mark: offer }
+  }
+
+  /** Stored receipts as the user may see them now (receipt-access.ts). */
+  private readable (receipts: readonly Receipt[]): Receipt[] {
+    return receipts.length === 0 ? [] : readableReceipts(receipts, this.userId, this.deps.security.index, n => this.ownershipOf(n))
   }
 }

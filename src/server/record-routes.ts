@@ -20,6 +20,7 @@ import type { Security } from './security.ts'
 import type { ProjectionReader } from './storage/projection-port.ts'
 import type { ReceiptStore } from './storage/receipt-port.ts'
 import { TokenBuckets } from './rate-limit.ts'
+import { readableReceipts } from './receipt-access.ts'
 
 /** `POST /api/receipts/dismiss`: the receipts the user dealt with on a device (at most 1,000 at a time). */
 const DismissBody = v.object({ seqs: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(1))), v.maxLength(1000)) })
@@ -95,7 +96,9 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
   app.get('/receipts', async c => {
     const since = intParam(c.req.query('since'), 'since', 0, Number.MAX_SAFE_INTEGER)
     const limit = intParam(c.req.query('limit'), 'limit', 100, 1000)
-    return c.json({ receipts: await receipts.receipts(c.get('principal').userId, since, limit) })
+    const userId = c.get('principal').userId
+    // (Withheld: what stands in a record the user may no longer read, receipt-access.ts.)
+    return c.json({ receipts: readableReceipts(await receipts.receipts(userId, since, limit), userId, security.index, n => storedOwnership(projection, n)) })
   })
 
   app.post('/receipts/dismiss', bodyLimit({
