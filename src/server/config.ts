@@ -154,7 +154,9 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     maxDevicesPerUser: int(env, 'MAX_DEVICES_PER_USER', 20, 1, 10_000),
     shareLimits: {
       burst: int(env, 'SHARE_CHANGES_BURST', DEFAULT_SHARE_LIMITS.burst, 1, 1_000_000),
-      perMinute: int(env, 'SHARE_CHANGES_PER_MINUTE', DEFAULT_SHARE_LIMITS.perMinute, 1, 1_000_000)
+      perMinute: int(env, 'SHARE_CHANGES_PER_MINUTE', DEFAULT_SHARE_LIMITS.perMinute, 1, 1_000_000),
+      perRecord: int(env, 'MAX_SHARES_PER_RECORD', DEFAULT_SHARE_LIMITS.perRecord, 1, 100_000),
+      total: int(env, 'MAX_SHARES', DEFAULT_SHARE_LIMITS.total, 1, 10_000_000)
     },
     blobUploadTtlSeconds: int(env, 'BLOB_UPLOAD_TTL_SECONDS', 86_400, 1, 365 * 86_400),
     idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),

@@ -71,8 +71,10 @@ const intParam = (v: string | undefined, name: string, fallback: number, max: nu
 }
 
 /** Share changes one user may make at once, and how many a minute after that (README, "Security"). */
-export interface ShareLimits { readonly burst: number, readonly perMinute: number }
-export const DEFAULT_SHARE_LIMITS: ShareLimits = { burst: 30, perMinute: 10 }
+/** Share changes a user may make at once and per minute after it; principals one record may be shared
+ * with; shares in the whole model (every version of the model is a copy of all of them). */
+export interface ShareLimits { readonly burst: number, readonly perMinute: number, readonly perRecord: number, readonly total: number }
+export const DEFAULT_SHARE_LIMITS: ShareLimits = { burst: 30, perMinute: 10, perRecord: 100, total: 20_000 }
 
 export const recordRoutes = (catalog: Catalog, security: Security, projection: ProjectionReader, receipts: ReceiptStore, rooms: Rooms, now: () => string, shareLimits = DEFAULT_SHARE_LIMITS): Hono => {
   const app = new Hono()
@@ -209,7 +211,15 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
     // A change that changes nothing is no new version (each version is a copy of the whole model).
     const same = (a: typeof ix.model.shares, b: typeof ix.model.shares): boolean =>
       JSON.stringify(a.filter(x => x.record === record)) === JSON.stringify(b.filter(x => x.record === record))
-    if (same(admin.setShare(ix.model, record, body).shares, ix.model.shares)) return c.json({ version: ix.version })
+    const next = admin.setShare(ix.model, record, body).shares
+    if (same(next, ix.model.shares)) return c.json({ version: ix.version })
+    // A new share past a bound is refused (a change or a removal of one is not): the model has no bound
+    // of its own, and every version of it is a copy of all its shares.
+    if (next.length > ix.model.shares.length) {
+      const onRecord = next.filter(x => x.record === record).length
+      if (onRecord > shareLimits.perRecord) return c.json({ error: `${record} is shared with ${shareLimits.perRecord} principals, the most one record may be (share it with a team instead)` }, 409)
+      if (next.length > shareLimits.total) return c.json({ error: `the organization has ${shareLimits.total} shares, the most it may have: remove some first` }, 409)
+    }
     // (Charged only for a change: one that changes nothing costs no new version.)
     if (!shareChanges.take(userId)) {
       const wait = Math.ceil(shareChanges.waitMs(userId) / 1000)
