@@ -7,11 +7,11 @@ import { stateOfUpdates, stateOfWholeUpdate } from '../docs/state-of-update.ts'
 import { readRecord, type RecordState } from '../docs/record.ts'
 import { LISTED_SYSTEM_FIELDS } from '../docs/system-fields.ts'
 import { fieldDocName, newId, parseDocName, parseFieldDocName } from '../ids.ts'
-import type { Receipt } from '../protocol/receipts.ts'
+import { withheldReceipt, type Receipt } from '../protocol/receipts.ts'
 import type { CommandFramePart, DeviceFrame } from '../protocol/device-frames.ts'
 import { DeviceMessage } from '../protocol/device-frames.ts'
 import { OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
-import type { IndexedRecord, LocalMeta, LocalStore } from './store.ts'
+import type { IndexedRecord, LocalMeta, LocalReceipt, LocalStore } from './store.ts'
 import type { Emit } from './events.ts'
 import { contentHashesOf } from './content-gate.ts'
 import { WriterIds } from './writer-id.ts'
@@ -440,7 +440,25 @@ export class Replica {
     await this.indexWrite(record, this.store.remove(record))
     const field = parseFieldDocName(record)
     if (field !== null) await this.reindex(field.record) // its value leaves the record's listing
+    await this.withholdInbox(record)
     this.emit('evicted', [record])
+  }
+
+  /**
+   * What stood in a record that left the device goes with it from the inbox too (its entries keep what the
+   * user tried: withheldReceipt), as the server serves them once the user may no longer read it.
+   */
+  private async withholdInbox (record: string): Promise<void> {
+    const of = (name: string): string => parseFieldDocName(name)?.record ?? name
+    for (const item of await this.store.inbox()) {
+      const r = item.receipt
+      // (The device's own entries hold what it tried alone.)
+      if (of(r.record) !== of(record) || isLocalReceipt(r)) continue
+      const receipt = withheldReceipt(r)
+      if (item.serverValue === null && JSON.stringify(receipt) === JSON.stringify(r)) continue
+      await this.store.removeInbox(item.id)
+      await this.store.addInbox({ receipt, serverValue: null, at: item.at })
+    }
   }
 
   /** Whether the record's stored or open copy holds items written under the current client id. */
@@ -478,3 +496,5 @@ export class Replica {
     await this.store.close()
   }
 }
+
+const isLocalReceipt = (r: Receipt | LocalReceipt): r is LocalReceipt => r.reason === 'evicted' || r.reason === 'upload-refused'

@@ -51,3 +51,17 @@ export interface Receipt {
   /** for `superseded`: who wrote the value that stands and when, and when the user's own value was written */
   readonly conflict?: { readonly by: string | null, readonly at: string, readonly editedAt: string }
 }
+
+/**
+ * A receipt without what stood in its record: `kept`, a conflict's author, and a `superseded` entry's
+ * message (which names the value that stands). The user's own `attempted` value, the reason and the times
+ * stay. The server serves a receipt so once its user may no longer read the record or the field; a device
+ * keeps its inbox entries so once the record leaves it.
+ */
+export const withheldReceipt = (r: Receipt): Receipt => ({
+  ...r,
+  kept: null,
+  ...(r.reason === Reason.superseded ? { message: `your change to ${r.field ?? 'this record'} did not stand; what stands in ${r.record} is not shown here (you no longer hold it)` } : {}),
+  ...(r.conflict === undefined ? {} : { conflict: { ...r.conflict, by: null } })
+})
+

@@ -7,7 +7,7 @@
 import { fieldPermission, mayAccess, type ModelIndex } from '../authz/decide.ts'
 import type { RecordOwnership } from '../docs/ownership.ts'
 import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
-import { Reason, type Receipt } from '../protocol/receipts.ts'
+import { withheldReceipt, type Receipt } from '../protocol/receipts.ts'
 
 /** `ownershipOf`: a record's owner now (undefined: no such record any more, which nobody reads). */
 export const readableReceipts = (receipts: readonly Receipt[], userId: string, ix: ModelIndex, ownershipOf: (record: DocName) => RecordOwnership | undefined): Receipt[] => {
@@ -30,14 +30,6 @@ export const readableReceipts = (receipts: readonly Receipt[], userId: string, i
     const field = fieldDoc?.attribute ?? r.field
     const entity = fieldDoc?.entity ?? parseDocName(r.record)?.entity
     const readable = mayRead(record) && (field === null || entity === undefined || fieldPermission(ix, userId, entity, field).read)
-    return readable ? r : withheld(r)
+    return readable ? r : withheldReceipt(r)
   })
 }
-
-const withheld = (r: Receipt): Receipt => ({
-  ...r,
-  kept: null,
-  // A conflict's message names the value that stands and its author; others name the user's own values.
-  ...(r.reason === Reason.superseded ? { message: `your change to ${r.field ?? 'this record'} did not stand; you may no longer read ${r.record}, so what stands there is not shown` } : {}),
-  ...(r.conflict === undefined ? {} : { conflict: { ...r.conflict, by: null } })
-})

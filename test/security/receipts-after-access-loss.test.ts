@@ -1,6 +1,7 @@
 // A receipt keeps the value that stood in a record (a same-field conflict also says who wrote it). Once
 // its user may no longer read the record, the server withholds those: over GET /receipts and in the inbox
-// a new device of theirs is offered (losing read access stops every byte of the record to the user).
+// a new device of theirs is offered (losing read access stops every byte of the record to the user);
+// and a device that held the record keeps its inbox entries so once the record leaves it.
 
 import { describe, expect, it } from 'vitest'
 import { Reason, type Receipt } from '../../src/protocol/receipts.ts'
@@ -38,11 +39,20 @@ describe('receipts of a record the user may no longer read', () => {
     const held = conflictOf(await receiptsOver(s, 'bob'), record)
     expect([held?.attempted, held?.kept, held?.conflict?.by]).toEqual(['bob, earlier', 'alice, later', 'u-alice'])
     expect(held?.message).toContain('alice, later')
+    const inboxBefore = (await bob.inbox()).find(i => i.receipt.record === record && i.receipt.reason === Reason.superseded)
+    expect([inboxBefore?.receipt.kept, inboxBefore?.serverValue]).toEqual(['alice, later', 'alice, later'])
 
     // The record goes to a business unit bob does not read.
     expect((await assignAs(s, record, 'systemuser/u-dan')).status).toBe(200)
     const [entity, id] = record.split('/')
     expect((await fetch(`${s.url}/api/records/${entity}/${id}`, { headers: { authorization: `Bearer ${await s.token('bob')}` } })).ok).toBe(false)
+
+    // Bob's device, which held the record and its entry, lets the record go and what stood in it with it.
+    await bob.sync()
+    expect((await bob.list('account')).some(r => r.record === record)).toBe(false)
+    const kept = (await bob.inbox()).filter(i => i.receipt.record === record)
+    expect(kept.map(i => [i.receipt.reason, i.receipt.attempted, i.receipt.kept, i.serverValue])).toEqual([[Reason.superseded, 'bob, earlier', null, null]])
+    expect(JSON.stringify(kept)).not.toContain('alice, later')
 
     for (const receipts of [await receiptsOver(s, 'bob'), await (async () => {
       const fresh = await deviceFor(cleanups, s, 'bob')
