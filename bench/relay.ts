@@ -4,6 +4,7 @@
 //   SAME_FIELD=1: all clients of a record write one field (a same-field conflict every round) instead of one field each.
 // fieldsync runs from built JavaScript (`npm run build` first, as in production); TSX=1 runs it through tsx.
 //   PROFILE_DIR=<dir> writes a V8 CPU profile of each server run there, ours and the peer's (whole run, start-up included).
+//   NO_BUILD=1: use dist/ as it is (experiments). Server CPU is printed with its system (kernel) part.
 //   SERVER_NODE_FLAGS='<flags>': node flags for the fieldsync server (an experiment: say --max-semi-space-size=32).
 //   WARMUP=<rounds> (default 50): rounds of the same updates, sent and delivered before the measured window, for
 //   both servers alike (a server in production runs warm; without it part of the window is unoptimized code). 0: none.
@@ -74,10 +75,10 @@ const peakRssMiB = (pid: number): number => {
   return m === null ? NaN : Number(m[1]) / 1024
 }
 
-/** CPU seconds (user + system) a process has used so far. */
-const cpuSeconds = (pid: number): number => {
+/** CPU seconds a process has used so far: user, system. */
+const cpuSeconds = (pid: number): { user: number, system: number } => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (100/s on Linux)
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 } // utime, stime in clock ticks (100/s on Linux)
 }
 
 const waitFor = async (cond: () => boolean, what: string, ms = 120_000): Promise<void> => {
@@ -88,7 +89,7 @@ const waitFor = async (cond: () => boolean, what: string, ms = 120_000): Promise
   }
 }
 
-const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: number, cpu: number }> => {
+const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: number, cpu: number, system: number }> => {
   const { proc, url, token } = await t.start()
   try {
     const clients: { doc: Y.Doc, p: WebsocketProvider, record: number }[] = []
@@ -129,10 +130,12 @@ const run = async (t: Target): Promise<{ seconds: number, rate: number, rss: num
     const t0 = performance.now()
     await send(WARMUP, WARMUP + U)
     const seconds = (performance.now() - t0) / 1000
-    const cpu = cpuSeconds(proc.child.pid!) - cpu0
+    const cpu1 = cpuSeconds(proc.child.pid!)
+    const cpu = cpu1.user + cpu1.system - cpu0.user - cpu0.system
+    const system = cpu1.system - cpu0.system
     const rss = peakRssMiB(proc.child.pid!)
     for (const c of clients) c.p.destroy()
-    return { seconds, rate: (R * C * U) / seconds, rss, cpu }
+    return { seconds, rate: (R * C * U) / seconds, rss, cpu, system }
   } finally {
     await proc.kill('SIGTERM')
   }
@@ -148,7 +151,7 @@ for (let round = 0; round < ROUNDS; round++) {
     best.set(t, Math.max(best.get(t) ?? 0, r.rate))
     const perUpdate = r.cpu / (R * C * U) * 1e6
     cpuPerUpdate.set(t, Math.min(cpuPerUpdate.get(t) ?? Infinity, perUpdate))
-    console.log(`round ${round + 1}  ${t.label.padEnd(48)} ${r.seconds.toFixed(2).padStart(7)} s ${Math.round(r.rate).toString().padStart(8)} updates/s   server CPU ${perUpdate.toFixed(0)} us/update   server peak RSS ${r.rss.toFixed(0)} MiB`)
+    console.log(`round ${round + 1}  ${t.label.padEnd(48)} ${r.seconds.toFixed(2).padStart(7)} s ${Math.round(r.rate).toString().padStart(8)} updates/s   server CPU ${perUpdate.toFixed(0)} us/update (system ${(r.system / (R * C * U) * 1e6).toFixed(0)})   server peak RSS ${r.rss.toFixed(0)} MiB`)
   }
 }
 console.log(`best of ${ROUNDS}: fieldsync ${Math.round(best.get(ours)!)} updates/s, peer ${Math.round(best.get(peer)!)} updates/s, ratio ${(best.get(ours)! / best.get(peer)!).toFixed(2)}x`)
