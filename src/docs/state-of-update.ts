@@ -246,6 +246,7 @@ const place = (byClient: ReadonlyMap<number, readonly Item[]>, count: number, it
     at = next
   }
   for (const c of chain) { c.placed = true; c.placeRoot = root; c.placeKey = key }
+  chain.length = 0 // (holds no update's items after)
 }
 
 /**
