@@ -63,6 +63,9 @@ export const fieldDocName = (record: string, attribute: string): DocName => `${r
 
 /** A field document's record and attribute, or null when `name` is not one (strictly three valid parts). */
 export const parseFieldDocName = (name: string): { entity: string, id: RecordId, attribute: string, record: DocName } | null => {
+  // (a record's name, with one slash, is no field document's: told without splitting it, as every received record is asked)
+  const slash = name.indexOf('/')
+  if (slash < 0 || name.indexOf('/', slash + 1) < 0) return null
   const parts = name.split('/')
   if (parts.length !== 3 || !parts.every(isValidId)) return null
   const [entity, id, attribute] = parts

@@ -269,8 +269,7 @@ export class Replica {
   }
 
   /** A store write that changes the index of `record`'s entity: the cached index goes. */
-  private indexWrite<T> (record: string, write: Promise<T>): Promise<T> {
-    const entity = parseDocName(record)?.entity ?? ''
+  private indexWrite<T> (record: string, write: Promise<T>, entity = parseDocName(record)?.entity ?? ''): Promise<T> {
     this.indexCache.delete(entity)
     this.indexGeneration.set(entity, (this.indexGeneration.get(entity) ?? 0) + 1)
     return write
@@ -314,15 +313,16 @@ export class Replica {
       // A secured field's document: stored as it is; its record's index entry shows the value.
       const stored = known || open !== undefined ? this.store.put(record, payload) : this.store.receive(record, payload, null)
       if (open !== undefined) Y.applyUpdate(open, payload, REMOTE)
-      this.writes.push(stored.then(() => this.reindex(field.record)))
+      this.cycleWrite(stored.then(() => this.reindex(field.record)))
       return
     }
     if (!known && open === undefined) {
       // A record new to this device: its payload is its whole state; one write stores both. Its state is
       // read from the payload itself when it holds map entries only (the usual record), else from a document.
       const state = stateOfWholeUpdate(payload) ?? readUpdates(record, [payload])
-      const entry = this.securedAttributes(parseDocName(record)?.entity ?? '').length === 0 ? indexEntry(record, state) : await this.entryOf(record, state)
-      this.writes.push(this.indexWrite(record, this.store.receive(record, payload, entry)))
+      const entity = parseDocName(record)?.entity ?? ''
+      const entry = this.securedAttributes(entity).length === 0 ? indexEntry(record, state) : await this.entryOf(record, state)
+      this.cycleWrite(this.indexWrite(record, this.store.receive(record, payload, entry), entity))
       return
     }
     // A record it holds: its state after the payload gives the index entry, stored with the payload.
@@ -340,7 +340,12 @@ export class Replica {
       state = stateOfUpdates(updates) ?? readUpdates(record, updates)
     }
     const entry = await this.entryOf(record, state)
-    this.writes.push(this.indexWrite(record, this.store.put(record, payload, entry)))
+    this.cycleWrite(this.indexWrite(record, this.store.put(record, payload, entry)))
+  }
+
+  /** A store write of this cycle (once: records received one after another may share the store's promise). */
+  private cycleWrite (write: Promise<unknown>): void {
+    if (this.writes[this.writes.length - 1] !== write) this.writes.push(write)
   }
 
   /** The server has a local edit. Stored with the next group commit; the caller need not wait for that. */

@@ -27,6 +27,19 @@ export interface SqliteLocalStoreOptions {
 
 interface QueuedWrite { run: () => unknown, resolve: (v: unknown) => void, reject: (e: unknown) => void }
 
+/**
+ * First states received one after another (receive), queued as one write with one promise: an initial sync
+ * brings thousands, and what each kept until the commit (a closure, a promise, its entry's object and values)
+ * the garbage collector copied at every scavenge meanwhile. An entry is kept as the JSON it is stored as.
+ */
+interface Received {
+  readonly records: string[]
+  readonly updates: Uint8Array[]
+  /** the entry's entity and values (JSON), or null: no entry */
+  readonly entities: (string | null)[]
+  readonly data: (string | null)[]
+}
+
 /** How long what the server sent may wait for a commit (local edits and everything else commit at the end of the turn). */
 const SERVER_DATA_COMMIT_MS = 50
 
@@ -40,6 +53,8 @@ export class SqliteLocalStore implements LocalStore {
   private timer: ReturnType<typeof setTimeout> | null = null
   /** updates queued and not committed yet, per record (load() reads them with the stored ones) */
   private unflushed = new Map<string, Uint8Array[]>()
+  /** the last write queued, when it is first states received: the next receive joins it */
+  private received: { readonly into: Received, readonly written: Promise<void> } | null = null
   /** records removed by a queued write: their stored updates are gone once it commits */
   private removed = new Set<string>()
   private readonly statements = new Map<string, Database.Statement>()
@@ -60,6 +75,7 @@ export class SqliteLocalStore implements LocalStore {
 
   /** Queues a write for the next group commit: at the end of this turn, or (`later`: what may wait: server data, acknowledgements, a live cycle's cursor) within SERVER_DATA_COMMIT_MS. */
   private write<T> (f: () => T, later = false): Promise<T> {
+    this.received = null // (a receive after this write is queued after it)
     return new Promise((resolve, reject) => {
       this.queue.push({ run: f, resolve: resolve as (v: unknown) => void, reject })
       if (!later) {
@@ -85,6 +101,7 @@ export class SqliteLocalStore implements LocalStore {
     if (this.timer !== null) { clearTimeout(this.timer); this.timer = null }
     const ops = this.queue
     this.queue = []
+    this.received = null
     this.unflushed = new Map()
     this.removed = new Set()
     if (ops.length === 0 || !this.db.open) return
@@ -199,18 +216,42 @@ export class SqliteLocalStore implements LocalStore {
 
   put (record: string, update: Uint8Array, entry?: IndexedRecord | null): Promise<void> {
     this.queued(record, update)
+    // (the entry as JSON now: the string waits for the commit, not the object and its values)
+    const data = entry == null ? null : JSON.stringify(entry.values)
     return this.write(() => {
       this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update)
-      if (entry !== undefined) this.writeIndex(record, entry)
+      if (entry !== undefined) this.writeIndexData(record, entry?.entity ?? null, data)
     }, true)
   }
 
+  /** Joins the first states received just before (see Received); their promise settles once they are committed. */
   receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void> {
     this.queued(record, update)
-    return this.write(() => {
-      this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)').run(record, update)
-      this.writeIndex(record, entry)
-    }, true)
+    let r = this.received
+    if (r === null) {
+      const into: Received = { records: [], updates: [], entities: [], data: [] }
+      r = { into, written: this.write(() => { this.writeReceived(into) }, true) }
+      this.received = r
+    }
+    const { into } = r
+    into.records.push(record)
+    into.updates.push(update)
+    into.entities.push(entry === null ? null : entry.entity)
+    into.data.push(entry === null ? null : JSON.stringify(entry.values))
+    return r.written
+  }
+
+  /** Stores first states received, each with its entry. Each is written even if one before it failed; the first failure rejects them all. */
+  private writeReceived (r: Received): void {
+    const insert = this.st('INSERT INTO updates (record, data, pending) VALUES (?, ?, 0)')
+    let failure: { error: unknown } | null = null
+    for (let i = 0; i < r.records.length; i++) {
+      try {
+        insert.run(r.records[i], r.updates[i])
+        this.writeIndexData(r.records[i], r.entities[i], r.data[i])
+      } catch (e) { failure ??= { error: e } }
+    }
+    if (failure !== null) throw failure.error
   }
 
   addPending (record: string, update: Uint8Array, command?: PendingCommand): Promise<number> {
@@ -247,12 +288,16 @@ export class SqliteLocalStore implements LocalStore {
   }
 
   private writeIndex (record: string, entry: IndexedRecord | null): void {
-    if (entry === null) { this.st('DELETE FROM idx WHERE record = ?').run(record); return }
-    const data = JSON.stringify(entry.values)
+    this.writeIndexData(record, entry === null ? null : entry.entity, entry === null ? null : JSON.stringify(entry.values))
+  }
+
+  /** Writes an index entry: its entity and values (JSON), or none (null). */
+  private writeIndexData (record: string, entity: string | null, data: string | null): void {
+    if (entity === null || data === null) { this.st('DELETE FROM idx WHERE record = ?').run(record); return }
     // One statement in the usual cases: a new entry (an initial sync's), or one there with its entity, of
     // which only the data changes (idx_entity is not rewritten). Its entity changed: a second one.
-    if (this.st('INSERT INTO idx (record, entity, data) VALUES (?, ?, ?) ON CONFLICT (record) DO UPDATE SET data = excluded.data WHERE entity = excluded.entity').run(record, entry.entity, data).changes > 0) return
-    this.st('UPDATE idx SET entity = ?, data = ? WHERE record = ?').run(entry.entity, data, record)
+    if (this.st('INSERT INTO idx (record, entity, data) VALUES (?, ?, ?) ON CONFLICT (record) DO UPDATE SET data = excluded.data WHERE entity = excluded.entity').run(record, entity, data).changes > 0) return
+    this.st('UPDATE idx SET entity = ?, data = ? WHERE record = ?').run(entity, data, record)
   }
 
   async index (entity: string): Promise<IndexedRecord[]> {

@@ -57,7 +57,8 @@ export interface LocalStore {
    * (see commit) */
   put (record: string, update: Uint8Array, entry?: IndexedRecord | null): Promise<void>
   /** stores the first state of a record new to this device, with its index entry (one write where the
-   * store can: an initial sync is thousands of these); may be held back like put */
+   * store can: an initial sync is thousands of these); may be held back like put. Receives made one after
+   * another may share one promise: it settles once all of them are committed, and rejects if one failed */
   receive (record: string, update: Uint8Array, entry: IndexedRecord | null): Promise<void>
   /** commits every write made so far now (a sync cycle's end, which waits for its writes) */
   commit (): Promise<void>

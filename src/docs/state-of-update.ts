@@ -16,7 +16,8 @@ const PARENT_SUB = 0x20
 /** yjs type refs that carry a name (XmlElement, XmlHook). */
 const NAMED_TYPES = new Set([3, 5])
 
-const utf8 = new TextDecoder()
+// (A leading BOM is kept, as lib0's decoder, and so a document, keeps it.)
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true })
 
 /**
  * Names (roots and keys) met before, by a hash of their bytes: an update holds some seventy of them and a
@@ -24,16 +25,26 @@ const utf8 = new TextDecoder()
  */
 const names = new Map<number, string>()
 const NAMES_MAX = 4096
+/**
+ * The names of the last update read, in the order it held them (`nameAt`: the next one's place): records
+ * of one entity hold the same names in the same order, so the name at a place is most often the one the
+ * last update had there, and comparing its bytes costs less than hashing them and looking the hash up.
+ */
+const lastNames: string[] = []
+let nameAt = 0
 
-/** Whether the ASCII string `s` is the bytes `arr[start, end)`. */
+/** Whether `s` is the ASCII bytes `arr[start, end)` (never for other bytes: a lone byte over 0x7f is no character). */
 const sameBytes = (s: string, arr: Uint8Array, start: number, end: number): boolean => {
   if (s.length !== end - start) return false
-  for (let i = start; i < end; i++) if (s.charCodeAt(i - start) !== arr[i]) return false
+  for (let i = start; i < end; i++) {
+    const c = arr[i]
+    if (c > 0x7f || s.charCodeAt(i - start) !== c) return false
+  }
   return true
 }
 
 /** The bytes `arr[start, end)` as a string if they are all ASCII, else null: a short one built from its bytes
- * costs less than a TextDecoder call (update readers here and in src/server/decode-update.ts). */
+ * costs less than a TextDecoder call (the server's update reader, src/server/decode-update.ts). */
 export const asciiAt = (arr: Uint8Array, start: number, end: number): string | null => {
   let s = ''
   for (let i = start; i < end; i++) {
@@ -44,9 +55,28 @@ export const asciiAt = (arr: Uint8Array, start: number, end: number): string | n
   return s
 }
 
-/** The string of bytes `arr[start, end)`. Short ASCII ones are built from their bytes (asciiAt). */
+/** The bytes `arr[start, end)` as a string if they are all ASCII, else null, built four characters at a
+ * time: for up to 12 bytes, where V8 makes one flat string of each join (a longer one would be a rope that
+ * every later use flattens), it costs less than a TextDecoder call. */
+const shortAscii = (arr: Uint8Array, start: number, end: number): string | null => {
+  let s = ''
+  let i = start
+  for (; i + 4 <= end; i += 4) {
+    const a = arr[i]; const b = arr[i + 1]; const c = arr[i + 2]; const e = arr[i + 3]
+    if ((a | b | c | e) > 0x7f) return null
+    s += String.fromCharCode(a, b, c, e)
+  }
+  for (; i < end; i++) {
+    const c = arr[i]
+    if (c > 0x7f) return null
+    s += String.fromCharCode(c)
+  }
+  return s
+}
+
+/** The string of bytes `arr[start, end)`. */
 const stringAt = (arr: Uint8Array, start: number, end: number): string =>
-  (end - start <= 32 ? asciiAt(arr, start, end) : null) ?? utf8.decode(arr.subarray(start, end))
+  (end - start <= 12 ? shortAscii(arr, start, end) : null) ?? utf8.decode(arr.subarray(start, end))
 
 /** Where the next string's bytes are (its length read); the decoder moves past it. */
 const nextString = (d: decoding.Decoder): number => {
@@ -66,11 +96,21 @@ const readString = (d: decoding.Decoder): string => {
 const readName = (d: decoding.Decoder): string => {
   const start = nextString(d)
   const end = d.pos
+  const at = nameAt++
+  const guess = lastNames[at]
+  if (guess !== undefined && sameBytes(guess, d.arr, start, end)) return guess
+  const s = internedName(d.arr, start, end)
+  if (at < NAMES_MAX) lastNames[at] = s
+  return s
+}
+
+/** The name of bytes `arr[start, end)`, one string for the same bytes. */
+const internedName = (arr: Uint8Array, start: number, end: number): string => {
   let hash = end - start
-  for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + d.arr[i]) | 0
+  for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + arr[i]) | 0
   const known = names.get(hash)
-  if (known !== undefined && sameBytes(known, d.arr, start, end)) return known
-  const s = stringAt(d.arr, start, end)
+  if (known !== undefined && sameBytes(known, arr, start, end)) return known
+  const s = stringAt(arr, start, end)
   if (names.size >= NAMES_MAX) names.clear()
   names.set(hash, s)
   return s
@@ -95,50 +135,62 @@ const skipValue = (d: decoding.Decoder): void => {
   nextString(d)
 }
 
-/** One item of the update, as much as placing and reading it needs. */
-interface Item {
-  readonly client: number
-  readonly clock: number
-  readonly length: number
-  /** left origin (client, clock), or -1 */
-  readonly oc: number
-  readonly ok: number
-  /** right origin, or -1 */
-  readonly rc: number
-  readonly rk: number
-  /** the root it names itself (a string), null when it names a nested parent, undefined when it copies its neighbour's */
-  readonly root: string | null | undefined
-  readonly sub: string | null
-  readonly ref: number
-  /** a ContentAny's only value, a ContentString's text */
-  readonly value: unknown
-  readonly single: boolean
-  place?: Place
-}
-type Place = { readonly root: string, readonly key: string | null } | null
+/** One item of the update, as much as placing and reading it needs (one object an item, of one shape). */
+class Item {
+  /** where it belongs, once known: its root (null: none, e.g. a nested type) and its key there (null: a text's item) */
+  placed = false
+  placeRoot: string | null = null
+  placeKey: string | null = null
 
-/** Reads an item's content: what it holds when it matters here, and its length. */
-const readContent = (d: decoding.Decoder, ref: number, skip: boolean): { length: number, value: unknown, single: boolean } => {
+  constructor (
+    readonly client: number,
+    readonly clock: number,
+    readonly length: number,
+    /** left origin (client, clock), or -1 */
+    readonly oc: number,
+    readonly ok: number,
+    /** right origin, or -1 */
+    readonly rc: number,
+    readonly rk: number,
+    /** the root it names itself (a string), null when it names a nested parent, undefined when it copies its neighbour's */
+    readonly root: string | null | undefined,
+    readonly sub: string | null,
+    readonly ref: number,
+    /** a ContentAny's only value, a ContentString's text */
+    readonly value: unknown,
+    readonly single: boolean
+  ) {}
+}
+
+// What readContent read besides the length (not an object an item): a ContentAny's last value and whether
+// it was the only one, a ContentString's text.
+let contentValue: unknown
+let contentSingle = false
+
+/** Reads an item's content, returning its length (contentValue, contentSingle: what it holds when it matters here). */
+const readContent = (d: decoding.Decoder, ref: number, skip: boolean): number => {
+  contentValue = undefined
+  contentSingle = false
   switch (ref) {
-    case REF.deleted: return { length: decoding.readVarUint(d), value: undefined, single: false }
+    case REF.deleted: return decoding.readVarUint(d)
     case REF.json: {
       const n = decoding.readVarUint(d)
       for (let i = 0; i < n; i++) decoding.readVarString(d)
-      return { length: n, value: undefined, single: false }
+      return n
     }
-    case REF.binary: decoding.readVarUint8Array(d); return { length: 1, value: undefined, single: false }
-    case REF.string: { const s = readString(d); return { length: s.length, value: s, single: false } }
-    case REF.embed: decoding.readVarString(d); return { length: 1, value: undefined, single: false }
-    case REF.format: decoding.readVarString(d); decoding.readVarString(d); return { length: 1, value: undefined, single: false }
-    case REF.type: if (NAMED_TYPES.has(decoding.readVarUint(d))) decoding.readVarString(d); return { length: 1, value: undefined, single: false }
+    case REF.binary: decoding.readVarUint8Array(d); return 1
+    case REF.string: { const s = readString(d); contentValue = s; return s.length }
+    case REF.embed: decoding.readVarString(d); return 1
+    case REF.format: decoding.readVarString(d); decoding.readVarString(d); return 1
+    case REF.type: if (NAMED_TYPES.has(decoding.readVarUint(d))) decoding.readVarString(d); return 1
     case REF.any: {
       const n = decoding.readVarUint(d)
-      let value: unknown
       if (skip) for (let i = 0; i < n; i++) skipValue(d)
-      else for (let i = 0; i < n; i++) value = readValue(d)
-      return { length: n, value, single: n === 1 }
+      else for (let i = 0; i < n; i++) contentValue = readValue(d)
+      contentSingle = n === 1
+      return n
     }
-    case REF.doc: decoding.readVarString(d); decoding.readAny(d); return { length: 1, value: undefined, single: false }
+    case REF.doc: decoding.readVarString(d); decoding.readAny(d); return 1
     default: throw new Error(`update: unknown content ref ${ref}`)
   }
 }
@@ -174,22 +226,27 @@ const find = (byClient: ReadonlyMap<number, readonly Item[]>, client: number, cl
   return undefined
 }
 
-/** Where an item belongs: an item encoded with a neighbour carries no parent; its neighbour's is its own. */
-const placeOf = (byClient: ReadonlyMap<number, readonly Item[]>, count: number, item: Item): Place => {
-  if (item.place !== undefined) return item.place
-  const chain: Item[] = []
+/** The items `place` walks (one array for every call). */
+const chain: Item[] = []
+
+/** Places an item: one that names its parent is where it says; one encoded with a neighbour carries no parent, its neighbour's is its own. */
+const place = (byClient: ReadonlyMap<number, readonly Item[]>, count: number, item: Item): void => {
+  if (item.placed) return
+  if (item.root !== undefined) { item.placed = true; item.placeRoot = item.root; item.placeKey = item.sub; return }
+  chain.length = 0
   let at: Item = item
-  let where: Place = null
+  let root: string | null = null
+  let key: string | null = null
   for (;;) {
-    if (at.place !== undefined) { where = at.place; break }
+    if (at.placed) { root = at.placeRoot; key = at.placeKey; break }
     chain.push(at)
-    if (at.root !== undefined) { where = at.root === null ? null : { root: at.root, key: at.sub }; break }
+    if (at.root !== undefined) { root = at.root; key = at.sub; break }
     const next = at.oc >= 0 ? find(byClient, at.oc, at.ok) : find(byClient, at.rc, at.rk)
     if (next === undefined || chain.length > count) break
     at = next
   }
-  for (const c of chain) c.place = where
-  return where
+  for (const c of chain) { c.placed = true; c.placeRoot = root; c.placeKey = key }
+  chain.length = 0 // (holds no update's items after)
 }
 
 /**
@@ -204,6 +261,7 @@ export const stateOfWholeUpdate = (update: Uint8Array): RecordState | null => st
  * null when an update depends on something none of them holds, or two hold the same struct.
  */
 export const stateOfUpdates = (updates: readonly Uint8Array[]): RecordState | null => {
+  nameAt = 0
   const byClient = new Map<number, Item[]>()
   const items: Item[] = []
   // The delete set: per client, [clock, length] ranges.
@@ -234,11 +292,11 @@ export const stateOfUpdates = (updates: readonly Uint8Array[]): RecordState | nu
           if ((info & PARENT_SUB) !== 0) sub = readName(d)
         }
         // A stamp's value is never read (only placed): not made into a string.
-        const c = readContent(d, ref, root === CLOCKS)
-        const item: Item = { client, clock, length: c.length, oc, ok, rc, rk, root, sub, ref, value: c.value, single: c.single }
+        const length = readContent(d, ref, root === CLOCKS)
+        const item = new Item(client, clock, length, oc, ok, rc, rk, root, sub, ref, contentValue, contentSingle)
         list.push(item)
         items.push(item)
-        clock += c.length
+        clock += length
       }
     }
     for (let clients = decoding.readVarUint(d); clients > 0; clients--) {
@@ -259,12 +317,13 @@ export const stateOfUpdates = (updates: readonly Uint8Array[]): RecordState | nu
   const meta = state.meta as Record<string, FieldValue>
   const texts = new Map<string, { readonly parts: string[], last: Item }>()
   for (const s of items) {
-    const where = placeOf(byClient, items.length, s)
-    if (where === null) return null
+    place(byClient, items.length, s)
+    const root = s.placeRoot
+    if (root === null) return null
     const deleted = deletedPart(deletes, s)
     if (deleted === null) return null
-    const root = where.root
-    if (where.key === null) {
+    const key = s.placeKey
+    if (key === null) {
       if (!root.startsWith(MEMO_PREFIX)) return null
       // A text: each item must follow the one before it (one writer appending), so that clock order is the text's order.
       const t = texts.get(root)
@@ -274,20 +333,22 @@ export const stateOfUpdates = (updates: readonly Uint8Array[]): RecordState | nu
         : s.oc === after.client && s.ok === after.clock + after.length - 1
       if (!follows || s.rc >= 0 || (after !== undefined && s.client !== after.client)) return null
       if (!deleted && s.ref !== REF.string) return null
-      const parts = t?.parts ?? []
-      if (!deleted) parts.push(s.value as string)
-      texts.set(root, { parts, last: s })
+      if (t === undefined) texts.set(root, { parts: deleted ? [] : [s.value as string], last: s })
+      else {
+        if (!deleted) t.parts.push(s.value as string)
+        t.last = s
+      }
       continue
     }
     if (root === CLOCKS) continue
     const into = root === FIELDS ? state.fields : root === META ? meta : null
     if (into === null) return null
     if (deleted) continue
-    if (where.key === '__proto__') return null
+    if (key === '__proto__') return null
     if (s.ref !== REF.any || !s.single) return null
     // Two live values for one entry: the document's order would decide; let it.
-    if (Object.hasOwn(into, where.key)) return null
-    into[where.key] = s.value as FieldValue
+    if (Object.hasOwn(into, key)) return null
+    into[key] = s.value as FieldValue
   }
   for (const [root, t] of texts) {
     const text = t.parts.join('')

@@ -197,6 +197,29 @@ export const describeLocalStore = (adapter: string, harness: () => LocalStoreHar
       await reopened.destroy()
     })
 
+    it('keeps first states received one after another in order with the writes between them', async () => {
+      const { store, again } = await fresh()
+      const [a, b, c, d] = ['a', 'b', 'c', 'd'].map(id => new Rec(`account/${id}`))
+      const writes: Promise<unknown>[] = [
+        store.receive(b.record, b.set({ name: 'B' }), b.entry()),
+        store.setIndex(a.record, a.entry({ name: 'listed before its first state' })),
+        store.receive(a.record, a.set({ name: 'A' }), null), // after the setIndex: a is not listed
+        store.receive(c.record, c.set({ name: 'C' }), c.entry()),
+        store.setIndex(c.record, null), // after c's first state: c is not listed
+        store.receive(d.record, d.set({ name: 'D' }), d.entry())
+      ]
+      await store.commit()
+      await Promise.all(writes)
+      const expected = [b.entry(), d.entry()]
+      expect(await store.index('account')).toEqual(expected)
+      expect(await store.records()).toEqual([a.record, b.record, c.record, d.record])
+      await store.close()
+      const reopened = await again()
+      expect(await reopened.index('account')).toEqual(expected)
+      expect(fieldsOf(await reopened.load(c.record))).toEqual({ name: 'C' })
+      await reopened.destroy()
+    })
+
     it('commit() stores every write made before it, awaited or not: another connection sees them all', async () => {
       const { store, again } = await fresh()
       const recs = Array.from({ length: 40 }, (_, i) => new Rec(`contact/c${String(i).padStart(2, '0')}`))

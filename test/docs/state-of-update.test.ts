@@ -97,6 +97,28 @@ describe('stateOfWholeUpdate', () => {
     expect(() => stateOfWholeUpdate(new Uint8Array([1, 2, 3]))).toThrow()
   })
 
+  it('reads strings as a document does: around the length built from bytes, non-ASCII, a leading BOM', () => {
+    const values = ['', 'a', 'Oslo', 'abcdefghijk', 'abcdefghijkl', 'abcdefghijklm', 'Tromsø', 'ø', '\u{1F600}x', '\uFEFFname', '\uFEFF', 'x\u0080', 'Customer since 2005. Prefers visits on Tuesdays.']
+    for (const [i, name] of values.entries()) {
+      const d = new Y.Doc()
+      createRecord(d, account, { id: asRecordId(`s${i}`), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { name, address1_city: values[values.length - 1 - i] } }, { by: 'u-alice', at: AT })
+      const update = Y.encodeStateAsUpdate(d)
+      expect(stateOfWholeUpdate(update)).toEqual(readDoc(update))
+    }
+  })
+
+  it('reads names right when one update holds other names than the one before, in another order', () => {
+    const shapes: Record<string, string>[] = [
+      { name: 'a', telephone1: '1' }, { telephone1: '2', name: 'b', address1_city: 'c' }, { address1_city: 'd' }, { name: 'e', telephone1: '3' }
+    ]
+    const updates = shapes.map((values, i) => {
+      const d = new Y.Doc()
+      createRecord(d, account, { id: asRecordId(`n${i}`), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values }, { by: 'u-alice', at: AT })
+      return Y.encodeStateAsUpdate(d)
+    })
+    for (const u of [...updates, ...updates.reverse()]) expect(stateOfWholeUpdate(u)).toEqual(readDoc(u))
+  })
+
   it('leaves a text whose item is only partly deleted to a document (an update merged without a document is not split)', () => {
     const d = new Y.Doc()
     createRecord(d, account, { id: asRecordId('a2'), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { name: 'x' } }, { by: 'u-alice', at: AT })
