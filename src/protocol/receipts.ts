@@ -50,4 +50,7 @@ export interface Receipt {
   readonly at: string
   /** for `superseded`: who wrote the value that stands and when, and when the user's own value was written */
   readonly conflict?: { readonly by: string | null, readonly at: string, readonly editedAt: string }
+  /** set when the receipt was too large to keep whole: its strings (`attempted`, `kept`, `field`,
+   * `message`) keep their start only (the server's MAX_RECEIPT_BYTES) */
+  readonly truncated?: true
 }
