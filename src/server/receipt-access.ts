@@ -2,7 +2,8 @@
 // (`kept`; in a same-field conflict, who wrote it and a message naming it): once the user may no longer
 // read the record, or that field, those are withheld. Losing read access stops every byte of the record
 // to that user (DESIGN, "The trust boundary"): the inbox a new device is offered and GET /receipts too.
-// The user's own attempted value, the reason and the time stay: the intent is not lost.
+// The user's own attempted value (of a note edit: what it changed), the reason and the time stay: the
+// intent is not lost.
 
 import { fieldPermission, mayAccess, type ModelIndex } from '../authz/decide.ts'
 import type { RecordOwnership } from '../docs/ownership.ts'
@@ -34,8 +35,19 @@ export const readableReceipts = (receipts: readonly Receipt[], userId: string, i
   })
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** What the user tried, of their own: a note edit's attempted value is the whole note as the edit left it,
+ * and what the edit did not change (the text, attachment and author of someone else's note) is the record's. */
+const ownAttempt = (r: Receipt): unknown => {
+  if (r.change !== 'note-edited' || !isObject(r.attempted)) return r.attempted
+  const old = isObject(r.kept) ? r.kept : {}
+  return Object.fromEntries(Object.entries(r.attempted).filter(([k, v]) => !Object.hasOwn(old, k) || old[k] !== v))
+}
+
 const withheld = (r: Receipt): Receipt => ({
   ...r,
+  attempted: ownAttempt(r),
   kept: null,
   // A conflict's message names the value that stands and its author; others name the user's own values.
   ...(r.reason === Reason.superseded ? { message: `your change to ${r.field ?? 'this record'} did not stand; you may no longer read ${r.record}, so what stands there is not shown` } : {}),
