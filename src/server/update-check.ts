@@ -5,6 +5,7 @@
 import * as Y from 'yjs'
 import * as decoding from 'lib0/decoding'
 import { decodeUpdate, type DecodedUpdate } from './decode-update.ts'
+import { structAt } from '../docs/update-structs.ts'
 
 export type { DecodedUpdate }
 
@@ -114,7 +115,7 @@ const byClient = (structs: readonly (Y.Item | Y.GC | Y.Skip)[]): Map<number, Arr
 const parentIsType = (doc: Y.Doc, parent: Y.ID, inUpdate: Map<number, Array<Y.Item | Y.GC>>): boolean => {
   const holder = parent.clock < Y.getState(doc.store, parent.client)
     ? Y.getItem(doc.store, parent)
-    : inUpdate.get(parent.client)?.find(s => s.id.clock <= parent.clock && parent.clock < s.id.clock + s.length)
+    : structAt(inUpdate.get(parent.client), parent.clock)
   if (holder === undefined) return false
   return holder instanceof Y.GC || (holder instanceof Y.Item && (holder.content instanceof Y.ContentType || holder.content instanceof Y.ContentDeleted))
 }
