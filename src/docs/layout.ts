@@ -7,6 +7,7 @@ import type { EntityDef } from './catalog-types.ts'
 import { CLOCKS, FIELDS, META, MEMO_PREFIX, NOTES, NOTE_KEYS } from './record.ts'
 import { META_KEYS } from './system-fields.ts'
 import { isValidId } from '../ids.ts'
+import { structAt } from './update-structs.ts'
 
 export interface LayoutViolation {
   /** where: a root name, `fields.<key>`, `notes.<id>.<key>`, … */
@@ -107,8 +108,7 @@ const placer = (doc: Y.Doc, update: Decoded): Placer => {
     if (list === undefined) { list = []; inUpdate.set(s.id.client, list) }
     list.push(s)
   }
-  const findInUpdate = (id: Y.ID): Struct | undefined =>
-    inUpdate.get(id.client)?.find(s => s.id.clock <= id.clock && id.clock < s.id.clock + s.length)
+  const findInUpdate = (id: Y.ID): Struct | undefined => structAt(inUpdate.get(id.client), id.clock)
   const memo = new Map<Struct, Placement>()
 
   /** Follows origins to the item that carries the placement (an encoded item with a neighbour carries none). */

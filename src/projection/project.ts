@@ -382,11 +382,42 @@ const onlyOwnStampsLost = (doc: Y.Doc, structs: readonly (Y.Item | Y.GC | Y.Skip
   return true
 }
 
-/** Whether a transaction's deletions reach any of `structs` (the update's own, new structs). */
+/** One client's deletions sorted by clock, with the furthest end reached up to each (ranges may overlap). */
+interface SortedRanges { readonly starts: readonly number[], readonly reach: readonly number[] }
+
+const sortRanges = (ranges: readonly { readonly clock: number, readonly len: number }[]): SortedRanges => {
+  const sorted = [...ranges].sort((a, b) => a.clock - b.clock)
+  const reach: number[] = []
+  let far = -1
+  for (const r of sorted) { far = Math.max(far, r.clock + r.len); reach.push(far) }
+  return { starts: sorted.map(r => r.clock), reach }
+}
+
+/**
+ * Whether a transaction's deletions reach any of `structs` (the update's own, new structs). Each client's
+ * deletions are sorted once and searched: scanned for every struct, an update of many deletions and many
+ * new structs of one client cost their product (test/security/struct-lookups.test.ts).
+ */
 const deletesAnyOf = (ds: DeleteSet, structs: readonly { readonly id: Y.ID, readonly length: number }[]): boolean => {
+  const sorted = new Map<number, SortedRanges | null>()
   for (const s of structs) {
-    const ranges = ds.clients.get(s.id.client)
-    if (ranges !== undefined && ranges.some(r => r.clock < s.id.clock + s.length && s.id.clock < r.clock + r.len)) return true
+    let r = sorted.get(s.id.client)
+    if (r === undefined) {
+      const ranges = ds.clients.get(s.id.client)
+      r = ranges === undefined || ranges.length === 0 ? null : sortRanges(ranges)
+      sorted.set(s.id.client, r)
+    }
+    if (r === null) continue
+    // The last deletion starting before the struct ends: one up to it that reaches past the struct's start overlaps it.
+    const end = s.id.clock + s.length
+    let lo = 0
+    let hi = r.starts.length - 1
+    let last = -1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (r.starts[mid] < end) { last = mid; lo = mid + 1 } else hi = mid - 1
+    }
+    if (last >= 0 && r.reach[last] > s.id.clock) return true
   }
   return false
 }

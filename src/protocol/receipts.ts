@@ -50,16 +50,30 @@ export interface Receipt {
   readonly at: string
   /** for `superseded`: who wrote the value that stands and when, and when the user's own value was written */
   readonly conflict?: { readonly by: string | null, readonly at: string, readonly editedAt: string }
+  /** set when the receipt was too large to keep whole: its strings (`attempted`, `kept`, `field`,
+   * `message`) keep their start only (the server's MAX_RECEIPT_BYTES) */
+  readonly truncated?: true
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** What the user tried, of their own: a note edit's attempted value is the whole note as the edit left it,
+ * and what the edit did not change (the text, attachment and author of someone else's note) is the record's. */
+const ownAttempt = (r: Receipt): unknown => {
+  if (r.change !== 'note-edited' || !isObject(r.attempted)) return r.attempted
+  const old = isObject(r.kept) ? r.kept : {}
+  return Object.fromEntries(Object.entries(r.attempted).filter(([k, v]) => !Object.hasOwn(old, k) || old[k] !== v))
 }
 
 /**
  * A receipt without what stood in its record: `kept`, a conflict's author, and a `superseded` entry's
- * message (which names the value that stands). The user's own `attempted` value, the reason and the times
- * stay. The server serves a receipt so once its user may no longer read the record or the field; a device
- * keeps its inbox entries so once the record leaves it.
+ * message (which names the value that stands). The user's own `attempted` value (of a note edit: the keys
+ * it changed), the reason and the times stay. The server serves a receipt so once its user may no longer
+ * read the record or the field; a device keeps its inbox entries so once the record leaves it.
  */
 export const withheldReceipt = (r: Receipt): Receipt => ({
   ...r,
+  attempted: ownAttempt(r),
   kept: null,
   ...(r.reason === Reason.superseded ? { message: `your change to ${r.field ?? 'this record'} did not stand; what stands in ${r.record} is not shown here (you no longer hold it)` } : {}),
   ...(r.conflict === undefined ? {} : { conflict: { ...r.conflict, by: null } })

@@ -2,7 +2,6 @@
 
 import { Hono } from 'hono'
 import { cors } from 'hono/cors'
-import { createNodeWebSocket } from '@hono/node-ws'
 import { serve, type ServerType } from '@hono/node-server'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { placeSecuredValues } from './secured-fields.ts'
@@ -29,6 +28,7 @@ import { HeldRecords } from './held-records.ts'
 import { ScopeRowIndex } from './scope-rows.ts'
 import { guardSocket, type SocketGuard } from './socket-guard.ts'
 import { pacedUpgrades } from './pacing.ts'
+import { nodeWebSockets } from './websockets.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
 import type { ReceiptStore } from './storage/receipt-port.ts'
 import type { ProjectionReader } from './storage/projection-port.ts'
@@ -142,9 +142,9 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   scopeRows.warm(security.index.model.profiles).catch(e => console.error(`loading the offline scope index: ${(e as Error).message}`))
   const onCommitted = ({ record }: CommittedEvent): void => { for (const d of holdings.holdersOf(record)) sessionsByDevice.get(d)?.recordChanged(record) }
   rooms.events.on('committed', onCommitted)
-  const { injectWebSocket, upgradeWebSocket, wss } = createNodeWebSocket({ app })
   // ws closes a socket whose frame is larger than this with 1009, before we see any of it.
-  wss.options.maxPayload = config.maxFrameBytes
+  const sockets = nodeWebSockets(app, config.maxFrameBytes)
+  const { upgradeWebSocket, wss } = sockets
   const authenticator = new Authenticator({ security, secret, config, clock: deps.clock, external: deps.external })
   const auth = requireToken(token => authenticator.authenticate(token))
   // Open sockets by user, with the token each was opened with: when sign-ins of a user end (revoked,
@@ -239,8 +239,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       await place()
       return new Promise(resolve => {
         server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, info => resolve(info.port))
-        // (injectWebSocket only adds an 'upgrade' listener: the paced server stands in for the real one.)
-        injectWebSocket(pacedUpgrades(server) as unknown as Parameters<typeof injectWebSocket>[0])
+        // (Upgrades are handled a paced slice at a time.)
+        sockets.inject(pacedUpgrades(server))
       })
     },
     close: async () => {

@@ -17,6 +17,27 @@ import { BlobError, type BlobStore } from './storage/blob-port.ts'
 /** The largest chunk one PUT may carry. */
 export const MAX_CHUNK_BYTES = 1024 * 1024
 
+/** What a download reads of the content at a time. */
+export const DOWNLOAD_SLICE_BYTES = 64 * 1024
+
+/**
+ * A blob's content as a stream read a slice at a time, as the client takes it: read whole, each download
+ * held its content in memory until its client read it, and one that never did held it for good
+ * (test/security/attachment-downloads.test.ts).
+ */
+const contentStream = (blobs: BlobStore, hash: string, size: number): ReadableStream<Uint8Array<ArrayBuffer>> => {
+  let at = 0
+  return new ReadableStream<Uint8Array<ArrayBuffer>>({
+    pull: async controller => {
+      if (at >= size) { controller.close(); return }
+      const slice = await blobs.slice(hash, at, Math.min(DOWNLOAD_SLICE_BYTES, size - at))
+      if (slice.length === 0) { controller.error(new Error(`the content of ${hash} ends at ${at} of ${size} bytes`)); return }
+      at += slice.length
+      controller.enqueue(slice as Uint8Array<ArrayBuffer>)
+    }
+  }, { highWaterMark: 0 })
+}
+
 const whole = (v: string | undefined, name: string): number => {
   const n = Number(v)
   if (v === undefined || v === '' || !Number.isSafeInteger(n) || n < 0) throw new HTTPException(400, { message: `${name}: expected a whole number of bytes` })
@@ -63,11 +84,11 @@ export const blobRoutes = (blobs: BlobStore, catalog: Catalog, security: Securit
       const note: Y.Map<string> = found instanceof Y.Map ? found : new Y.Map()
       const hash = note.get('contenthash')
       if (hash === undefined) throw new HTTPException(404, { message: 'this note has no attachment' })
-      const data = await blobs.read(hash)
-      if (data === undefined) throw new HTTPException(404, { message: 'the attachment content has not been uploaded' })
+      const size = await blobs.size(hash)
+      if (size === undefined) throw new HTTPException(404, { message: 'the attachment content has not been uploaded' })
       const type = /^[\w.+-]+\/[\w.+-]+$/.test(note.get('mimetype') ?? '') ? note.get('mimetype')! : 'application/octet-stream'
-      return c.body(data as Uint8Array<ArrayBuffer>, 200, {
-        'content-type': type, 'x-content-hash': hash,
+      return c.body(contentStream(blobs, hash, size), 200, {
+        'content-type': type, 'content-length': String(size), 'x-content-hash': hash,
         'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(note.get('filename') ?? 'attachment')}`
       })
     } finally {

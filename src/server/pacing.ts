@@ -37,8 +37,8 @@ export const slicer = (sliceMs = 4): { due: () => boolean, pace: () => Promise<v
   }
 }
 
-/** What @hono/node-ws's injectWebSocket takes of a server: its 'upgrade' listener. */
-interface UpgradeSource {
+/** What the websocket adapter (websockets.ts) takes of a server: its 'upgrade' listener. */
+export interface UpgradeSource {
   on (event: 'upgrade', listener: (request: IncomingMessage, socket: Duplex, head: Buffer) => void): unknown
 }
 

@@ -2,6 +2,7 @@
 // Yjs client ids), and how fast its updates may be refused. Counted per record and principal, kept
 // with the record's commits, so the bounds hold across restarts (README, "Security").
 
+import type { Receipt } from '../protocol/receipts.ts'
 import type { PrincipalUsage } from './storage/port.ts'
 
 export interface QuotaLimits {
@@ -90,4 +91,39 @@ export class RecordQuotas {
     a.tokens--
     return true
   }
+}
+
+/**
+ * The most one stored receipt takes, as JSON (README, "Security"). A receipt keeps what its change tried,
+ * and the bytes of a refused update count what the record keeps of it (placeholders, no value): without a
+ * bound of its own, one receipt kept a value as large as a frame, and a user's receipts on one record a
+ * gigabyte (test/security/receipt-sizes.test.ts).
+ */
+export const MAX_RECEIPT_BYTES = 16 * 1024
+
+/** What a stored receipt adds to the one the room makes: its seq and the device it came from. */
+const STORED_EXTRA_BYTES = 128
+
+const jsonBytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v))
+
+/** `v` with every string in it (keys too) longer than `keep` characters cut to `keep`, and an ellipsis. */
+const cut = (v: unknown, keep: number): unknown => {
+  if (typeof v === 'string') return v.length > keep ? `${v.slice(0, keep)}…` : v
+  if (Array.isArray(v)) return v.map(x => cut(x, keep))
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [cut(k, keep) as string, cut(x, keep)]))
+  return v
+}
+
+/**
+ * `r` as the server keeps it: unchanged when it fits MAX_RECEIPT_BYTES (every receipt of a change within the
+ * catalog's bounds but the longest memo texts), else with the start of its strings (what was tried, what is
+ * kept, the field and the message), marked `truncated`.
+ */
+export const boundReceipt = (r: Receipt, max = MAX_RECEIPT_BYTES - STORED_EXTRA_BYTES): Receipt => {
+  if (jsonBytes(r) <= max) return r
+  for (let keep = Math.floor(max / 4); keep >= 16; keep = Math.floor(keep / 2)) {
+    const shorter: Receipt = { ...r, field: r.field === null ? null : cut(r.field, keep) as string, attempted: cut(r.attempted, keep), kept: cut(r.kept, keep), message: cut(r.message, keep) as string, truncated: true }
+    if (jsonBytes(shorter) <= max) return shorter
+  }
+  return { ...r, field: r.field === null ? null : cut(r.field, 16) as string, attempted: null, kept: null, message: cut(r.message, 200) as string, truncated: true }
 }

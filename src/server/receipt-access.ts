@@ -2,7 +2,8 @@
 // (`kept`; in a same-field conflict, who wrote it and a message naming it): once the user may no longer
 // read the record, or that field, those are withheld. Losing read access stops every byte of the record
 // to that user (DESIGN, "The trust boundary"): the inbox a new device is offered and GET /receipts too.
-// The user's own attempted value, the reason and the time stay: the intent is not lost.
+// The user's own attempted value (of a note edit: what it changed), the reason and the time stay: the
+// intent is not lost.
 
 import { fieldPermission, mayAccess, type ModelIndex } from '../authz/decide.ts'
 import type { RecordOwnership } from '../docs/ownership.ts'

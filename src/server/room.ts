@@ -30,7 +30,7 @@ import { check, type Admission } from './pipeline/check.ts'
 import { capture, decide } from './pipeline/decide.ts'
 import { commitOf } from './pipeline/commit.ts'
 import { publish } from './pipeline/publish.ts'
-import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
+import { boundReceipt, DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
 import { META as META_MAP, rootMap } from '../docs/record.ts'
 import type { Security } from './security.ts'
 import { ruleFields, ruleInput, rulesOf, type BusinessRule } from '../metadata/business-rules.ts'
@@ -754,7 +754,7 @@ export class Room {
       this.overQuota(batch, member, over)
       return false
     }
-    for (const r of receipts) batch.receipts.push({ member, receipt: r })
+    for (const r of receipts) batch.receipts.push({ member, receipt: boundReceipt(r) })
     this.count(batch, principal, { receipts: receipts.length })
     return true
   }
@@ -770,7 +770,7 @@ export class Room {
   /** The sender passed a bound: it is told once (if its receipts allow) and it is closed. */
   private overQuota (batch: Batch, member: RoomMember, why: string): void {
     if (this.quotas.mayNotify(member.principal)) {
-      batch.receipts.push({ member, receipt: this.wholeReceipt(member.principal, Reason.quotaExceeded, `${why}; this update was not kept`) })
+      batch.receipts.push({ member, receipt: boundReceipt(this.wholeReceipt(member.principal, Reason.quotaExceeded, `${why}; this update was not kept`)) })
       this.count(batch, member.principal, { receipts: 1 })
     }
     batch.closes.push({ member, code: CloseCode.quotaExceeded, reason: why.slice(0, 120) })
@@ -832,7 +832,7 @@ export class Room {
     for (const c of r.conflicts) {
       if (this.quotas.exceeded(c.principal, { receipts: 1 }) !== null) continue
       if (c.principal !== principal && !this.may(c.principal, 'read')) continue
-      batch.receipts.push({ member: c.principal === principal ? member : null, receipt: c })
+      batch.receipts.push({ member: c.principal === principal ? member : null, receipt: boundReceipt(c) })
       this.count(batch, c.principal, { receipts: 1 })
     }
     this.bind(batch, fresh, principal)

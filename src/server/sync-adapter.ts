@@ -4,8 +4,6 @@
 
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import type { WSEvents } from 'hono/ws'
-import type { WebSocket } from 'ws'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { docName, fieldDocName, isValidId, type DocName, type RecordId } from '../ids.ts'
 import { isSecured } from '../authz/decide.ts'
@@ -17,6 +15,7 @@ import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import { guardSocket, type SocketGuard } from './socket-guard.ts'
 import { tokenOf, type Principal } from './auth.ts'
+import type { SocketEvents } from './websockets.ts'
 
 export interface SyncAdapterDeps {
   readonly catalog: Catalog
@@ -110,8 +109,8 @@ const recordOf = (c: Context, catalog: Catalog, security: Security): DocName => 
 export const MAX_EARLY_FRAMES = 64
 export const MAX_EARLY_BYTES = 4 * 1024 * 1024
 
-/** The websocket events of one /sync upgrade (pass to hono's upgradeWebSocket, after authentication). */
-export const syncEvents = (deps: SyncAdapterDeps) => async (c: Context): Promise<WSEvents<WebSocket>> => {
+/** The websocket events of one /sync upgrade (pass to upgradeWebSocket, websockets.ts, after authentication). */
+export const syncEvents = (deps: SyncAdapterDeps) => async (c: Context): Promise<SocketEvents> => {
   const { catalog, security, rooms } = deps
   const name = recordOf(c, catalog, security)
   const principal: Principal = c.get('principal')
@@ -123,10 +122,11 @@ export const syncEvents = (deps: SyncAdapterDeps) => async (c: Context): Promise
     console.error(`record ${name} failed to load: ${(e as Error).message}`)
     throw new HTTPException(503, { message: 'record unavailable' })
   }
-  if (!firstRoom.mayOpen(security.index, principal.userId)) {
-    rooms.released(name)
-    throw new HTTPException(403, { message: `no read access to ${name}` })
-  }
+  // The check's use of the room is given back now: an upgrade may never open its socket (a handshake the
+  // ws library refuses, a connection reset), and nothing it took may outlive it. The socket takes its own.
+  const may = firstRoom.mayOpen(security.index, principal.userId)
+  rooms.released(name)
+  if (!may) throw new HTTPException(403, { message: `no read access to ${name}` })
   // The privileges the device last received: what it says (?pv=) or what the server last gave it.
   const pv = Number(c.req.query('pv'))
   const delivered = Number.isInteger(pv) && pv > 0 && pv <= security.index.version ? pv : security.delivered(principal.userId)
@@ -144,11 +144,9 @@ export const syncEvents = (deps: SyncAdapterDeps) => async (c: Context): Promise
       const socket = guard = guardSocket(ws.raw!, { maxSendBufferBytes: deps.maxSendBufferBytes, expiresAt: principal.expiresAt, closing: () => { if (room !== null && member !== null) room.leave(member) } })
       if (token !== undefined) untrack = deps.track?.(principal, token, () => socket.expire('the sign-in ended'))
       const m = member = syncMember({ principal: principal.userId, delivered, wantsReceipts, send: b => socket.send(b), close: (code, reason) => socket.close(code, reason) })
+      // The socket's own use of the room, given back when it closes. (The room may have been unloaded since
+      // the upgrade's check, a new name's at once: it is loaded again, and checked again once ready.)
       const r = rooms.get(name)
-      // The socket's own use of the room replaces the upgrade's (taken first, so the room is not unloaded
-      // in between): before, the upgrade's was never given back and a new name's room outlived its socket.
-      rooms.released(name)
-      // The room may have been unloaded and reloaded since the upgrade check: join once it is ready.
       r.ready.then(() => {
         if (ws.readyState !== 1) return
         if (!r.mayOpen(security.index, principal.userId)) { m.close(CloseCode.readRevoked, 'read access revoked'); return }

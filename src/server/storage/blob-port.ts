@@ -53,6 +53,11 @@ export interface BlobStore {
   write (userId: string, hash: string, size: number, offset: number, chunk: Uint8Array): Awaitable<BlobStatus>
   /** The content of a complete blob (whoever uploaded it: callers check who may see it). */
   read (hash: string): Awaitable<Uint8Array | undefined>
+  /** The size of a complete blob, or undefined when there is none. */
+  size (hash: string): Awaitable<number | undefined>
+  /** `length` bytes of a complete blob's content from `start` (fewer at its end): a download reads it a
+   * slice at a time, as its client takes it. */
+  slice (hash: string, start: number, length: number): Awaitable<Uint8Array>
   /** Removes the partial uploads whose last chunk came more than `maxAgeMs` ago; returns how many. */
   removeAbandoned (maxAgeMs: number): Awaitable<number>
 }

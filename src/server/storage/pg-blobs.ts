@@ -101,6 +101,18 @@ export class PgBlobStore implements BlobStore {
     return bytesOf(Buffer.concat(parts.rows.map(p => p.data)))
   }
 
+  async size (hash: string): Promise<number | undefined> {
+    const r = await this.pool.query<{ size: string }>('SELECT size FROM blobs WHERE hash = $1', [hash])
+    return r.rowCount === 0 ? undefined : Number(r.rows[0].size)
+  }
+
+  async slice (hash: string, start: number, length: number): Promise<Uint8Array> {
+    // (The bytes of each part within [start, end); substring counts a bytea's bytes from 1.)
+    const parts = await this.pool.query<{ data: Buffer }>(`SELECT substring(data FROM (GREATEST($2::bigint - "offset", 0) + 1)::int FOR (LEAST($3::bigint, "offset" + length(data)) - GREATEST($2::bigint, "offset"))::int) AS data
+      FROM blob_parts WHERE hash = $1 AND "offset" < $3::bigint AND "offset" + length(data) > $2::bigint ORDER BY "offset"`, [hash, start, start + length])
+    return bytesOf(parts.rows.length === 1 ? parts.rows[0].data : Buffer.concat(parts.rows.map(p => p.data)))
+  }
+
   async removeAbandoned (maxAgeMs: number): Promise<number> {
     const before = this.now() - maxAgeMs
     return inTransaction(this.pool, async c => {

@@ -38,6 +38,7 @@ export class SqliteBlobStore implements BlobStore {
     sweepParts: Database.Statement<[number]>
     sweep: Database.Statement<[number]>
     used: Database.Statement<[string, string, string], { n: number | null }>
+    slice: Database.Statement<{ hash: string, start: number, end: number }, { data: Buffer }>
   }
 
   /** `now` (ms since the epoch) stamps each upload's last chunk, which the sweep measures from. */
@@ -77,7 +78,10 @@ export class SqliteBlobStore implements BlobStore {
       sweepParts: db.prepare('DELETE FROM blob_upload_parts WHERE (user_id, hash) IN (SELECT user_id, hash FROM blob_uploads WHERE touched < ?)'),
       sweep: db.prepare('DELETE FROM blob_uploads WHERE touched < ?'),
       used: db.prepare(`SELECT (SELECT COALESCE(SUM(b.size), 0) FROM blob_owners o JOIN blobs b ON b.hash = o.hash WHERE o.user_id = ?) +
-        (SELECT COALESCE(SUM(size), 0) FROM blob_uploads WHERE user_id = ? AND hash <> ?) AS n`)
+        (SELECT COALESCE(SUM(size), 0) FROM blob_uploads WHERE user_id = ? AND hash <> ?) AS n`),
+      // (The bytes of each part within [start, end); substr counts a blob's bytes from 1.)
+      slice: db.prepare(`SELECT substr(data, MAX(@start - offset, 0) + 1, MIN(@end, offset + length(data)) - MAX(@start, offset)) AS data
+        FROM blob_parts WHERE hash = @hash AND offset < @end AND offset + length(data) > @start ORDER BY offset`)
     }
   }
 
@@ -139,6 +143,15 @@ export class SqliteBlobStore implements BlobStore {
   read (hash: string): Uint8Array | undefined {
     if (this.stmt.content.get(hash) === undefined) return undefined
     return Buffer.concat(this.stmt.parts.all(hash).map(p => p.data))
+  }
+
+  size (hash: string): number | undefined {
+    return this.stmt.content.get(hash)?.size
+  }
+
+  slice (hash: string, start: number, length: number): Uint8Array {
+    const parts = this.stmt.slice.all({ hash, start, end: start + length }).map(p => p.data)
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts)
   }
 
   /** Removes the partial uploads whose last chunk came more than `maxAgeMs` ago; returns how many. */

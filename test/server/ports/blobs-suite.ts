@@ -47,6 +47,22 @@ export const describeBlobs = (adapter: string, open: (maxBytes: number, maxUserB
       }
     })
 
+    it('reads a complete blob\'s size and any slice of its content, across the parts it was uploaded in', async () => {
+      const h = await open(1000)
+      try {
+        const data = bytes(300, 5)
+        const hash = sha(data)
+        expect(await h.blobs.size(hash)).toBeUndefined()
+        for (const [from, to] of [[0, 70], [70, 200], [200, 300]]) await h.blobs.write('u1', hash, 300, from, data.subarray(from, to))
+        expect(await h.blobs.size(hash)).toBe(300)
+        for (const [start, length] of [[0, 300], [0, 64], [60, 20], [69, 2], [70, 130], [150, 500], [299, 1], [0, 1000], [300, 10]]) {
+          expect(Buffer.from(await h.blobs.slice(hash, start, length)), `${start}+${length}`).toEqual(Buffer.from(data.subarray(start, start + length)))
+        }
+      } finally {
+        await h.dispose()
+      }
+    })
+
     it('keeps uploads per uploader: another user neither sees one nor owns the content until uploading it whole', async () => {
       const h = await open(1000)
       try {
