@@ -4,29 +4,12 @@
 
 import { describe, expect, it } from 'vitest'
 import { Reason } from '../../src/protocol/receipts.ts'
-import type { FieldsyncDevice } from '../../src/client/device.ts'
-import { deviceFor, inboxReceipts, serverFor } from '../helpers/device.ts'
+import { editedOffline as editedOfflineOn, inboxReceipts } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 
 const cleanups = useCleanups()
 
-/** Alice's and bob's devices, both offline, change one field of alice's account: bob first, alice later. */
-const editedOffline = async (): Promise<{ alice: FieldsyncDevice, bob: FieldsyncDevice, record: string }> => {
-  const s = await serverFor(cleanups)
-  const alice = await deviceFor(cleanups, s, 'alice')
-  const bob = await deviceFor(cleanups, s, 'bob')
-  await alice.sync()
-  await bob.sync()
-  const record = (await alice.list('account')).find(r => r.values.ownerid === 'systemuser/u-alice')!.record
-  expect((await bob.list('account')).some(r => r.record === record)).toBe(true)
-  alice.disconnect()
-  bob.disconnect()
-  await bob.update(record, { telephone1: 'bob, earlier' })
-  // (The wall clock moves on, so that alice's edit is the later one.)
-  await new Promise(resolve => setTimeout(resolve, 5))
-  await alice.update(record, { telephone1: 'alice, later' })
-  return { alice, bob, record }
-}
+const editedOffline = async (): ReturnType<typeof editedOfflineOn> => editedOfflineOn(cleanups)
 
 describe('same-field conflicts on devices', () => {
   it('the later offline edit wins on every device, whichever syncs first; the earlier one lands in its device\'s inbox', async () => {

@@ -39,3 +39,23 @@ export const deviceCloseCode = async (s: TestServer, login: string, frames: Uint
 /** Assigns `record` (`<entity>/<id>`) to `ownerid` over HTTP as `login` (the administrator, avery, by default). */
 export const assignAs = async (s: TestServer, record: string, ownerid: string, login = 'avery'): Promise<Response> =>
   fetch(`${s.url}/api/records/${record}/assign`, { method: 'POST', headers: { authorization: `Bearer ${await s.token(login)}`, 'content-type': 'application/json' }, body: JSON.stringify({ ownerid }) })
+
+/** On a new server, alice's and bob's devices, both offline, change one field of alice's account: bob
+ * first, alice later (a same-field conflict once both sync). */
+export const editedOffline = async (cleanups: Cleanup[]): Promise<{ s: TestServer, alice: FieldsyncDevice, bob: FieldsyncDevice, record: string }> => {
+  const s = await serverFor(cleanups)
+  const alice = await deviceFor(cleanups, s, 'alice')
+  const bob = await deviceFor(cleanups, s, 'bob')
+  await alice.sync()
+  await bob.sync()
+  const record = (await alice.list('account')).find(r => r.values.ownerid === 'systemuser/u-alice')!.record
+  if (!(await bob.list('account')).some(r => r.record === record)) throw new Error(`bob does not hold ${record}`)
+  alice.disconnect()
+  bob.disconnect()
+  await bob.update(record, { telephone1: 'bob, earlier' })
+  // (The wall clock moves on, so that alice's edit is the later one.)
+  await new Promise(resolve => setTimeout(resolve, 5))
+  await alice.update(record, { telephone1: 'alice, later' })
+  return { s, alice, bob, record }
+}
+

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest'
 import { Reason, type Receipt } from '../../src/protocol/receipts.ts'
-import { assignAs, deviceFor, inboxReceipts, serverFor } from '../helpers/device.ts'
+import { assignAs, deviceFor, editedOffline, inboxReceipts } from '../helpers/device.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import type { TestServer } from '../helpers/server.ts'
 
@@ -22,18 +22,8 @@ const conflictOf = (receipts: readonly Receipt[], record: string): Receipt | und
 
 describe('receipts of a record the user may no longer read', () => {
   it('no longer carry what stands in it, nor who wrote it, over HTTP and to a new device', async () => {
-    const s = await serverFor(cleanups)
-    const alice = await deviceFor(cleanups, s, 'alice')
-    const bob = await deviceFor(cleanups, s, 'bob')
-    await alice.sync()
-    await bob.sync()
-    const record = (await alice.list('account')).find(r => r.values.ownerid === 'systemuser/u-alice')!.record
     // Bob edits a field offline; alice's later edit of it stands, and bob's device gets a conflict entry.
-    alice.disconnect()
-    bob.disconnect()
-    await bob.update(record, { telephone1: 'bob, earlier' })
-    await new Promise(resolve => setTimeout(resolve, 5))
-    await alice.update(record, { telephone1: 'alice, later' })
+    const { s, alice, bob, record } = await editedOffline(cleanups)
     await alice.sync()
     await bob.sync()
     const held = conflictOf(await receiptsOver(s, 'bob'), record)
