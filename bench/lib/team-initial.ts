@@ -10,12 +10,24 @@ import { seedStorage } from './seed.ts'
 import type { DeviceHost } from './team-host-client.ts'
 import { fmt, printTable } from './table.ts'
 
+/** Waits (at most a minute) until the server's GET /healthz says its offline scope index is loaded. */
+const scopeIndexLoaded = async (httpUrl: string): Promise<void> => {
+  const deadline = Date.now() + 60_000
+  while ((await (await fetch(`${httpUrl}/healthz`)).json() as { scopeIndex?: string }).scopeIndex !== 'loaded') {
+    if (Date.now() > deadline) throw new Error('the server did not load its offline scope index within a minute')
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
 export const runInitialPart = async (o: { host: DeviceHost, dir: string, records: number, serverCpu: number | null }): Promise<void> => {
   const n = o.records
   await seedStorage(o.dir, demoModel(buildCatalog()), Array.from({ length: n }, (_, i) => benchRecord(i)))
   const server = await startFieldsync({ dir: o.dir, cpu: o.serverCpu, ...(process.env.INITIAL_SERVER_PROFILE === undefined ? {} : { profileFile: process.env.INITIAL_SERVER_PROFILE }) })
   let ours
   try {
+    // The device comes to a server that has loaded its offline scope index (it does so in paced slices after
+    // a start), as a device's first sync finds a server in production: not one started a moment before.
+    await scopeIndexLoaded(server.httpUrl)
     // One device, as on a phone or laptop: its store syncs every commit to disk.
     await o.host.open([{ key: 'initial', url: server.wsUrl, token: await server.token('alice'), synchronous: 'full' }])
     const profiling = process.env.INITIAL_SERVER_PROFILE !== undefined

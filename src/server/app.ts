@@ -175,7 +175,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
 
   app.onError(answerError)
 
-  app.get('/healthz', c => c.json({ ok: true, loadedRecords: rooms.loaded }))
+  // (`scopeIndex`: whether the index offline scopes are computed from is loaded yet, after a start.)
+  app.get('/healthz', c => c.json({ ok: true, loadedRecords: rooms.loaded, scopeIndex: scopeRows.warmed ? 'loaded' : 'loading' }))
   // Public: outside demo mode it shows no record, so none is read (listing scans the whole log).
   app.get('/about', async c => c.html(indexPage(config, security.model.org, config.demo ? await storage.list() : [])))
   app.route('/', appRoutes(deps.appDir))

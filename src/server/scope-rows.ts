@@ -143,7 +143,11 @@ export class ScopeRowIndex implements ScopeRows {
   async warm (profiles: readonly OfflineProfile[]): Promise<void> {
     const upTo = await this.feed.head()
     for (const p of profiles) await this.prepare(p, [], upTo)
+    this.warmed = true
   }
+
+  /** whether warm() has loaded what every profile reads (GET /healthz says so) */
+  warmed = false
 
   private async bringUp (needs: Map<string, Set<string>>, fields: readonly string[], upTo: number): Promise<void> {
     // Every change after this position is read again below: rows loaded after it are at least this new.

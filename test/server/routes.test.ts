@@ -32,8 +32,15 @@ const json = (body: unknown): RequestInit => ({ method: 'POST', body: typeof bod
 const answer = async (r: Response): Promise<[number, unknown]> => [r.status, await r.json()]
 
 describe('public routes', () => {
-  it('GET /healthz answers ok with the loaded records', async () => {
-    expect(await answer(await call('/healthz'))).toEqual([200, { ok: true, loadedRecords: expect.any(Number) }])
+  it('GET /healthz answers ok with the loaded records, and says when the offline scope index is loaded', async () => {
+    expect(await answer(await call('/healthz'))).toEqual([200, { ok: true, loadedRecords: expect.any(Number), scopeIndex: expect.stringMatching(/^(loading|loaded)$/) }])
+    // The index loads in paced slices after the start: asked until it says so (bounded by the test's timeout).
+    let body: { scopeIndex?: string } = {}
+    while (body.scopeIndex !== 'loaded') {
+      body = await (await call('/healthz')).json() as { scopeIndex?: string }
+      if (body.scopeIndex !== 'loaded') await new Promise(resolve => setImmediate(resolve))
+    }
+    expect(body.scopeIndex).toBe('loaded')
   })
 
   it('GET /about is the server\'s HTML page, naming the demo users', async () => {
