@@ -97,6 +97,10 @@ describe('attachment content upload', () => {
     const got = await api(`/api/records/${name}/notes/n2/attachment`)
     expect(got.status).toBe(200)
     expect(got.headers.get('content-type')).toBe('image/png')
+    // (The uploader chose the type: the browser may not sniff another, nor run it as a page of the server's origin.)
+    expect(got.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(got.headers.get('content-security-policy')).toBe("default-src 'none'; sandbox")
+    expect(got.headers.get('content-disposition')).toMatch(/^attachment;/)
     expect(new Uint8Array(await got.arrayBuffer())).toEqual(data)
     // carol (another business unit) may not read the record, so not its attachments either
     expect((await api(`/api/records/${name}/notes/n2/attachment`, 'carol')).status).toBe(404)
