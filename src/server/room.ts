@@ -7,18 +7,14 @@
 import * as Y from 'yjs'
 import { ObservableV2 } from 'lib0/observable'
 import type { EntityDef } from '../docs/catalog-types.ts'
-import { attributeValues, readRecord, type RecordState } from '../docs/record.ts'
-import type { Change } from '../docs/diff.ts'
+import { META as META_MAP, readRecord, rootMap } from '../docs/record.ts'
 import { fieldPermission, mayAccess, type ModelIndex } from '../authz/decide.ts'
 import { metaOwnership, type RecordOwnership } from '../docs/ownership.ts'
-import { attributeOf } from '../docs/catalog-types.ts'
-import { parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
+import type { DocName } from '../ids.ts'
 import { projectUpdate, revertForSender, type ProjectContext } from '../projection/project.ts'
 import type { CommandGrant } from '../projection/decide-changes.ts'
-import type { ConflictStrategy } from '../metadata/conflict-strategies.ts'
 import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
-import { rowOf, sqlValue } from '../projection/rows.ts'
-import type { CommitEffects, RecordStorage } from './storage/port.ts'
+import type { RecordStorage } from './storage/port.ts'
 import { CloseCode } from '../protocol/codes.ts'
 import { Presence } from './presence.ts'
 import { MalformedMessage, unexpectedCase } from '../errors.ts'
@@ -30,116 +26,20 @@ import { check, type Admission } from './pipeline/check.ts'
 import { capture, decide } from './pipeline/decide.ts'
 import { commitOf } from './pipeline/commit.ts'
 import { publish } from './pipeline/publish.ts'
-import { boundReceipt, DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
-import { META as META_MAP, rootMap } from '../docs/record.ts'
-import type { Security } from './security.ts'
-import { ruleFields, ruleInput, rulesOf, type BusinessRule } from '../metadata/business-rules.ts'
-import type { ProcessFlow } from '../metadata/process-flows.ts'
+import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
+import { addReceipts, count, keepConflicts, overQuota, takeRefusal, type RefusalScope } from './pipeline/refusals.ts'
+import { QuietCompaction } from './room-compaction.ts'
+import { RecordValues } from './room-values.ts'
+import { COMPACT_BUSY_FACTOR, COMPACT_QUIET_MS, MAX_WAITING_PER_PEER, SERVER_CLIENT_RANGE, SERVER_PRINCIPAL, type CommandGate, type CommandPartSubmission, type Job, type Origin, type PartDecision, type PartTrial, type RoomContext, type RoomOptions } from './room-types.ts'
 
 import type { Published, RoomEvents } from './room-events.ts'
 import { afterBatch, applyPublished, lockedProcess, newPeerState, type PeerRoom } from './room-catch-up.ts'
 import { UpdateContext } from './update-context.ts'
 
 export type { RoomMember, SubmitOutcome, UpdateReason } from './room-member.ts'
+export { COMPACT_BUSY_FACTOR, COMPACT_QUIET_MS, MAX_WAITING_PER_PEER, SERVER_CLIENT_RANGE, SERVER_PRINCIPAL } from './room-types.ts'
+export type { CommandGate, CommandPartSubmission, Origin, PartDecision, PartTrial, RoomContext, RoomOptions } from './room-types.ts'
 export type { RoomEvents, CommittedEvent, CompactedEvent, EvictedEvent, PresenceEvent } from './room-events.ts'
-
-/** The principal the server's own writes (compensations, assignments) are bound to. */
-export const SERVER_PRINCIPAL = '@server'
-
-/** Transaction origins the server tags its writes with. */
-export type Origin =
-  | { source: 'device', member: RoomMember }
-  | { source: 'storage' }
-  | { source: 'projection' }
-  /** committed by another server instance (src/server/room-catch-up.ts) */
-  | { source: 'peer-instance' }
-
-/** What the command coordinator decided for one part of a multi-record command. */
-export type PartDecision =
-  | { readonly kind: 'accept', readonly command: CommandGrant }
-  | { readonly kind: 'reject', readonly command: string, readonly reason: ReasonCode, readonly message: string }
-  /** not decided (another part's record failed): nothing is integrated; the device sends it again */
-  | { readonly kind: 'abort' }
-
-/** How a room takes part in a command (src/server/commands.ts). */
-export interface CommandGate {
-  /** Called when the room's pipeline reaches the part, with nothing else queued before it; the pipeline
-   * goes on when the returned promise resolves (every part has arrived: with several instances, the
-   * parts then ask for their records' locks in the same turn, so one transaction takes them in one order). */
-  arrive (): Promise<void>
-  /** Called with the copy caught up with what every instance committed (under the record's lock when
-   * there is one); the pipeline waits for the returned decision. */
-  decide (): Promise<PartDecision>
-  /** The room failed before the part was decided. */
-  fail (e: Error): void
-}
-
-/** A part of a multi-record command, submitted like an update: `gate` decides it with the other parts. */
-export interface CommandPartSubmission {
-  readonly kind: 'command-part'
-  readonly update: Uint8Array
-  readonly gate: CommandGate
-}
-
-/** What integrating a command part would do, found on a copy of the document. */
-export type PartTrial =
-  | { readonly ok: true, readonly before: RecordState, readonly after: RecordState, readonly changes: readonly Change[], readonly denied: { reason: ReasonCode, message: string } | null }
-  | { readonly ok: false, readonly reason: ReasonCode, readonly message: string, readonly missing: boolean }
-
-type Job =
-  | { kind: 'state', member: RoomMember, stateVector: Uint8Array }
-  /** `gate`: a command part (processed alone, once `gate` has decided it: `decision`) */
-  | { kind: 'update', member: RoomMember, update: Uint8Array, settle: (o: SubmitOutcome) => void, gate?: CommandGate, decision?: PartDecision }
-  | { kind: 'server', write: (doc: Y.Doc) => void, done: (e?: Error) => void }
-
-export interface RoomOptions {
-  /** merge the log into one update once it holds more updates than this: when the record has been quiet
-   * for `compactQuietMs`, or at once when it holds COMPACT_BUSY_FACTOR times as many */
-  readonly compactAfter: number
-  /** how long a record whose log passed `compactAfter` must go without a commit before it is merged (default COMPACT_QUIET_MS) */
-  readonly compactQuietMs?: number
-  /** the Yjs client id this server writes under in every record (one per start from a shared sequence,
-   * when several instances share the store); absent: a fresh one per record */
-  readonly serverClient?: number
-  /** what one principal may make the server keep in a record (defaults: DEFAULT_LIMITS) */
-  readonly limits?: Partial<QuotaLimits>
-}
-
-export interface RoomContext {
-  readonly entity: EntityDef
-  readonly security: Security
-  readonly now: () => string
-  /** business rules and process flows the projection enforces */
-  readonly rules?: readonly BusinessRule[]
-  readonly flows?: readonly ProcessFlow[]
-  /** the size of attachment content the user uploaded completely */
-  readonly blobSize?: (userId: string, hash: string) => number | undefined
-  /** set for the document of one secured field of a record (`<entity>/<id>/<attribute>`): the attribute */
-  readonly field?: string
-  /** the record's values kept outside this document (src/projection/decide-changes.ts `elsewhere`) */
-  readonly elsewhere?: () => Readonly<Record<string, unknown>>
-  /** for a field's document: the owner of its record now (undefined while the record does not exist) */
-  readonly parentOwnership?: () => RecordOwnership | undefined
-  readonly ownershipOf?: ProjectContext['ownershipOf']
-  /** same-field conflicts: each field's strategy and the clock skew allowed */
-  readonly conflicts?: { readonly strategyOf: (field: string) => ConflictStrategy, readonly maxSkewMs: number }
-}
-
-/** Server client ids come from a low range: where Yjs's order decides (meta keys, fields under the `yjs`
- * strategy) it favours the higher client id, so a device's later edit wins over a compensation it had not
- * seen yet. Other scalar fields are decided by their stamps (src/projection/arbitrate.ts). */
-export const SERVER_CLIENT_RANGE = 1 << 20
-
-/** A merge costs the whole state's encoding, which grows with the record's history: a record in use is
- * merged once it is quiet, and one that never is, at this many times `compactAfter`. */
-export const COMPACT_QUIET_MS = 1000
-export const COMPACT_BUSY_FACTOR = 4
-
-/** A row has no notes: none are read for it. */
-const NO_NOTES: ReadonlySet<string> = new Set()
-
-/** What one member may have waiting in a record's pipeline (README, "Security"). */
-export const MAX_WAITING_PER_PEER = { messages: 16_384, bytes: 16 * 1024 * 1024 }
 
 /** Conflict entries of other instances' commits a copy keeps until it takes in those commits. */
 const MAX_HELD_RECEIPTS = 256
@@ -180,8 +80,8 @@ export class Room {
   private running = false
   private idle: Promise<void> = Promise.resolve()
   private logRows = 0
-  private lastCommitAt = 0
-  private quietTimer: NodeJS.Timeout | undefined
+  private readonly quiet: QuietCompaction
+  private readonly recordValues: RecordValues
   private lastSeq = 0
   private broken = false
   private loaded = false
@@ -217,7 +117,14 @@ export class Room {
     this.storage = storage
     this.options = options
     this.ctx = ctx
-    this.current = this.watch(new Y.Doc({ guid: name, gc: true }))
+    this.recordValues = new RecordValues(name, ctx)
+    this.quiet = new QuietCompaction({
+      quietMs: options.compactQuietMs ?? COMPACT_QUIET_MS,
+      due: () => !this.broken && this.logRows > this.options.compactAfter,
+      busy: () => this.busy,
+      compact: () => this.compactNow()
+    })
+    this.current = this.recordValues.watch(new Y.Doc({ guid: name, gc: true }))
     this.ready = this.load()
   }
 
@@ -231,10 +138,11 @@ export class Room {
     }, { source: 'storage' } satisfies Origin)
     this.logRows = updates.length
     // (A log left past the bound, by a server that stopped before it was quiet, is merged once this one is.)
-    if (this.logRows > this.options.compactAfter) this.compactWhenQuiet()
+    if (this.logRows > this.options.compactAfter) this.quiet.committed()
     this.lastSeq = updates.length > 0 ? updates[updates.length - 1].seq : 0
     for (const b of bindings) this.bindings.set(b.client, b.principal)
     this.quotas = new RecordQuotas({ ...DEFAULT_LIMITS, ...this.options.limits }, usage, bindings.map(b => b.principal))
+    this.refusals = { quotas: this.quotas, whole: (p, r, m, f) => this.wholeReceipt(p, r, m, f ?? null) }
     // A fresh client id for this server's writes, never one that has written to this record before.
     let client = this.options.serverClient ?? 0
     if (client === 0) {
@@ -253,7 +161,7 @@ export class Room {
    */
   private async rebuild (pending: readonly Uint8Array[]): Promise<void> {
     const { updates } = await this.storage.load(this.name)
-    const doc = this.watch(new Y.Doc({ guid: this.name, gc: true }))
+    const doc = this.recordValues.watch(new Y.Doc({ guid: this.name, gc: true }))
     doc.transact(() => {
       for (const r of updates) Y.applyUpdate(doc, r.data)
       for (const u of pending) Y.applyUpdate(doc, u)
@@ -285,54 +193,9 @@ export class Room {
       : mayAccess(ix, userId, 'read', entity.name, o).allowed
   }
 
-  /** The entity's attributes that are secured now (kept in their own documents, not in this one). */
-  private secured (): ReadonlySet<string> {
-    const version = this.ctx.security.index.version
-    if (this.securedCache?.version !== version) {
-      const e = this.ctx.entity.name
-      const set = new Set(this.ctx.security.model.securedFields.filter(f => f.startsWith(`${e}.`)).map(f => f.slice(e.length + 1)))
-      const read = ruleFields(this.ctx.rules ?? [], e)
-      // (A stage's required secured field counts too: its gate reads the value where it is kept.)
-      const required = new Set((this.ctx.flows ?? []).filter(f => f.entity === e).flatMap(f => f.stages.flatMap(st => st.required)))
-      this.securedCache = { version, set, ruled: [...set].some(f => read.has(f) || required.has(f)) }
-    }
-    return this.securedCache.set
-  }
-
-  private securedCache: { version: number, set: ReadonlySet<string>, ruled: boolean } | undefined
-
-  /**
-   * The record's values kept in other documents, when the entity's business rules read them: a record's
-   * secured fields, or (for a secured field's document) the rest of the record.
-   */
-  private elsewhere (): (() => Readonly<Record<string, unknown>>) | undefined {
-    const { field, rules, entity, elsewhere } = this.ctx
-    if (elsewhere === undefined) return undefined
-    // (A field's save is a save of the record: every rule of the entity applies, named field or not.)
-    if (field !== undefined) return rulesOf(rules ?? [], entity.name).length > 0 ? elsewhere : undefined
-    this.secured()
-    return this.securedCache?.ruled === true ? elsewhere : undefined
-  }
-
   /** What business rules read in this document (a record's values, or a secured field's), or undefined until it is loaded. */
   values (): Readonly<Record<string, unknown>> | undefined {
-    if (!this.loaded) return undefined
-    // (Every save of an account reads its secured field's document: read again only once that document
-    // has had a transaction since.)
-    if (this.valuesOf?.doc === this.current) return this.valuesOf.values
-    const state = readRecord(this.current, this.ctx.entity, NO_NOTES)
-    const values = this.ctx.field !== undefined ? attributeValues(state) : ruleInput(state)
-    this.valuesOf = { doc: this.current, values }
-    return values
-  }
-
-  /** the last values() and the document read, until a transaction of that document ends (watch) */
-  private valuesOf: { readonly doc: Y.Doc, readonly values: Readonly<Record<string, unknown>> } | undefined
-
-  /** Forgets what was read from `doc` whenever one of its transactions ends. */
-  private watch (doc: Y.Doc): Y.Doc {
-    doc.on('afterTransaction', () => { this.valuesOf = undefined })
-    return doc
+    return this.loaded ? this.recordValues.values(this.current) : undefined
   }
 
   /** Closes the members that may no longer read the record. */
@@ -463,7 +326,7 @@ export class Room {
       security, deliveredVersion: member.delivered,
       rules: this.ctx.rules, flows: this.ctx.field === undefined ? this.ctx.flows : undefined,
       parent: this.ctx.field === undefined ? undefined : this.ownership() ?? null,
-      secured: this.ctx.field === undefined ? this.secured() : undefined, elsewhere: this.elsewhere(),
+      secured: this.ctx.field === undefined ? this.recordValues.secured() : undefined, elsewhere: this.recordValues.elsewhere(),
       blobSize: this.ctx.blobSize, ownershipOf: this.ctx.ownershipOf, isServerClient: this.isServerClient,
       command: decision?.kind === 'accept' ? decision.command : undefined,
       reject: decision?.kind === 'reject' ? decision : undefined,
@@ -656,7 +519,7 @@ export class Room {
     }
     let committedReceipts: Receipt[] = []
     let prevSeq = 0
-    const commit = commitOf(batch, () => this.row())
+    const commit = commitOf(batch, () => this.recordValues.row(this.current))
     if (commit !== null) {
       // Past the log's bound, this commit stores the record's whole state in place of its log, in the same
       // fsync: one merged entry from the collected document, so no earlier entry keeps content deleted since.
@@ -667,7 +530,7 @@ export class Room {
       committedReceipts = committed.receipts
       if (commit.updates.length > 0) this.lastSeq = committed.seq
       if (compact) { this.logRows = 1; this.compactRequested = false; this.events.emit('compacted', [{ record: this.name }]) } else this.logRows += commit.updates.length
-      if (this.logRows > this.options.compactAfter) this.compactWhenQuiet()
+      if (this.logRows > this.options.compactAfter) this.quiet.committed()
     }
     // Who may no longer read goes first: a reassignment is the last byte of the record a user who loses
     // read access by it could get.
@@ -703,23 +566,6 @@ export class Room {
 
   private compactRequested = false
 
-  /** Arms (once) the merge of a log past `compactAfter` for when the record has had no commit for a while. */
-  private compactWhenQuiet (): void {
-    this.lastCommitAt = performance.now()
-    if (this.quietTimer !== undefined) return
-    const quiet = this.options.compactQuietMs ?? COMPACT_QUIET_MS
-    const check = (): void => {
-      this.quietTimer = undefined
-      if (this.broken || this.logRows <= this.options.compactAfter) return
-      const wait = quiet - (performance.now() - this.lastCommitAt)
-      if (wait > 0 || this.busy) { this.quietTimer = setTimeout(check, Math.max(wait, 10)); this.quietTimer.unref(); return }
-      // (A storage failure fails the room, which closes its members: nothing more to do with it here.)
-      this.compactNow().catch(() => {})
-    }
-    this.quietTimer = setTimeout(check, quiet)
-    this.quietTimer.unref()
-  }
-
   /** Merges the record's log into one row now (after a value was moved out of it, say). */
   compactNow (): Promise<void> {
     this.compactRequested = true
@@ -730,51 +576,13 @@ export class Room {
     return this.ctx.field !== undefined ? { field: this.ctx.field } : {}
   }
 
-  /** The projected row this document writes: a record's own columns, or a secured field's one column. */
-  private row (): NonNullable<CommitEffects['row']> {
-    const { entity, field } = this.ctx
-    const state = readRecord(this.current, entity, NO_NOTES)
-    if (field === undefined) return { entity: entity.name, id: parseDocName(this.name)!.id, values: rowOf(entity, state, this.secured()) }
-    const f = parseFieldDocName(this.name)!
-    const memo = attributeOf(entity, field)?.type === 'memo'
-    return { entity: entity.name, id: f.id, values: { [field]: sqlValue(memo ? state.texts[field] : state.fields[field]) }, partial: true }
-  }
-
   /** A receipt for the whole of a refused update (not for a change in it). */
   private wholeReceipt (principal: string, reason: ReasonCode, message: string, field: string | null = null): Receipt {
     return { principal, record: this.name, change: 'update', field, attempted: null, kept: null, reason, message, privilegeVersion: this.ctx.security.index.version, at: this.ctx.now() }
   }
 
-  /** Queues receipts for `member`, within the principal's receipt quota (past it, one quota receipt and the member is closed). */
-  private addReceipts (batch: Batch, member: RoomMember, receipts: readonly Receipt[]): boolean {
-    if (receipts.length === 0) return true
-    const principal = member.principal
-    const over = this.quotas.exceeded(principal, { receipts: receipts.length })
-    if (over !== null) {
-      this.overQuota(batch, member, over)
-      return false
-    }
-    for (const r of receipts) batch.receipts.push({ member, receipt: boundReceipt(r) })
-    this.count(batch, principal, { receipts: receipts.length })
-    return true
-  }
-
-  private count (batch: Batch, principal: string, kept: { receipts?: number, refusedBytes?: number }): void {
-    this.quotas.add(principal, kept)
-    const u = batch.usage.get(principal) ?? { receipts: 0, refusedBytes: 0 }
-    u.receipts += kept.receipts ?? 0
-    u.refusedBytes += kept.refusedBytes ?? 0
-    batch.usage.set(principal, u)
-  }
-
-  /** The sender passed a bound: it is told once (if its receipts allow) and it is closed. */
-  private overQuota (batch: Batch, member: RoomMember, why: string): void {
-    if (this.quotas.mayNotify(member.principal)) {
-      batch.receipts.push({ member, receipt: boundReceipt(this.wholeReceipt(member.principal, Reason.quotaExceeded, `${why}; this update was not kept`)) })
-      this.count(batch, member.principal, { receipts: 1 })
-    }
-    batch.closes.push({ member, code: CloseCode.quotaExceeded, reason: why.slice(0, 120) })
-  }
+  /** The record's quotas and receipts for refusals (pipeline/refusals.ts), once loaded. */
+  private refusals!: RefusalScope
 
   /**
    * One update (or command part) from `member`: check (pipeline/check.ts: else it leaves no trace and its
@@ -788,7 +596,7 @@ export class Room {
     if (!admission.ok) {
       switch (admission.problem) {
         case 'stale-clocks':
-          if (this.takeRefusal(batch, member)) this.addReceipts(batch, member, [this.wholeReceipt(principal, Reason.foreignClientId, admission.message)])
+          if (takeRefusal(this.quotas, batch, member)) addReceipts(this.refusals, batch, member, [this.wholeReceipt(principal, Reason.foreignClientId, admission.message)])
           return
         case 'malformed':
           batch.closes.push({ member, code: CloseCode.malformed, reason: admission.message.slice(0, 120) })
@@ -799,10 +607,10 @@ export class Room {
           batch.direct.push({ member, message: { kind: 'need-state' }, at: batch.accepted.length })
           return
         case 'foreign-client':
-          if (this.takeRefusal(batch, member)) this.addReceipts(batch, member, [this.wholeReceipt(principal, Reason.foreignClientId, `Yjs client id ${admission.client} belongs to another writer of this record; use a new Y.Doc client id`)])
+          if (takeRefusal(this.quotas, batch, member)) addReceipts(this.refusals, batch, member, [this.wholeReceipt(principal, Reason.foreignClientId, `Yjs client id ${admission.client} belongs to another writer of this record; use a new Y.Doc client id`)])
           return
         case 'too-many-clients':
-          this.overQuota(batch, member, admission.message)
+          overQuota(this.refusals, batch, member, admission.message)
           return
         case 'outside-layout': {
           const receipt = this.wholeReceipt(principal, Reason.invalidValue, `not part of a ${this.ctx.entity.name} record: ${admission.message}`, admission.path)
@@ -818,33 +626,16 @@ export class Room {
     if (integrated === null) return // nothing new (sent again)
     if (refused) {
       const drop = async (): Promise<void> => { batch.accepted.splice(before); await this.rebuild(batch.accepted.map(a => a.update)) }
-      if (!this.takeRefusal(batch, member)) return drop()
+      if (!takeRefusal(this.quotas, batch, member)) return drop()
       const over = this.quotas.exceeded(principal, { receipts: r.receipts.length, refusedBytes: integrated.length, clientIds: fresh.length })
-      if (over !== null) return drop().then(() => { this.overQuota(batch, member, over) })
-      this.count(batch, principal, { refusedBytes: integrated.length })
-      this.addReceipts(batch, member, r.receipts)
+      if (over !== null) return drop().then(() => { overQuota(this.refusals, batch, member, over) })
+      count(this.quotas, batch, principal, { refusedBytes: integrated.length })
+      addReceipts(this.refusals, batch, member, r.receipts)
     }
-    // Conflict entries: the sender's own go to its member, another user's to all of theirs. They are
-    // not refusals (no rate), but they count as receipts the record keeps for that user: past the user's
-    // quota they are not kept (the write itself is), so that nobody's conflicts, whoever causes them, put
-    // a user over the quota that would close their next update.
-    // An entry shows the value that won: none for a user who may no longer read the record (or the field).
-    for (const c of r.conflicts) {
-      if (this.quotas.exceeded(c.principal, { receipts: 1 }) !== null) continue
-      if (c.principal !== principal && !this.may(c.principal, 'read')) continue
-      batch.receipts.push({ member: c.principal === principal ? member : null, receipt: boundReceipt(c) })
-      this.count(batch, c.principal, { receipts: 1 })
-    }
+    keepConflicts(this.quotas, batch, member, r.conflicts, p => this.may(p, 'read'))
     this.bind(batch, fresh, principal)
     // The author needs the result too when part of its update was reverted.
     batch.accepted.push({ member, update: integrated, echo: r.compensated })
-  }
-
-  /** One refusal from the sender's rate; past it the member is closed (4429) and false. */
-  private takeRefusal (batch: Batch, member: RoomMember): boolean {
-    if (this.quotas.takeRefusal(member.principal)) return true
-    batch.closes.push({ member, code: CloseCode.rateLimited, reason: 'too many refused updates' })
-    return false
   }
 
   private bind (batch: Batch, clients: readonly number[], principal: string): void {
@@ -876,14 +667,14 @@ export class Room {
    * key by another user may be ordered differently there until it sends its state again.)
    */
   private async refuseWhole (member: RoomMember, update: Uint8Array, decoded: DecodedUpdate, receipts: readonly Receipt[], batch: Batch): Promise<void> {
-    if (!this.takeRefusal(batch, member)) return
+    if (!takeRefusal(this.quotas, batch, member)) return
     const doc = this.current
     const state = readRecord(doc, this.ctx.entity)
     // A fresh client id: writing under the sender's own would make its Yjs pick a new one (and
     // y-websocket's presence then fails), and could collide with what it wrote meanwhile.
     const revert = revertForSender(doc, update, decoded.structs, state, this.ctx.entity, senderScratchClient())
     await this.rebuild(batch.accepted.map(a => a.update))
-    if (this.addReceipts(batch, member, receipts) && revert !== null) {
+    if (addReceipts(this.refusals, batch, member, receipts) && revert !== null) {
       batch.direct.push({ member, message: { kind: 'revert', update: revert }, at: batch.accepted.length })
     }
   }
@@ -901,7 +692,7 @@ export class Room {
   }
 
   destroy (): void {
-    clearTimeout(this.quietTimer)
+    this.quiet.stop()
     this.events.destroy()
     this.presenceOf?.destroy()
     this.presenceOf?.awareness.doc.destroy()

@@ -1,0 +1,113 @@
+// The types a record's pipeline is driven with (its options, context, origins and command parts) and the
+// constants other modules and tests read, apart from the Room class that uses them (room.ts).
+
+import type * as Y from 'yjs'
+import type { EntityDef } from '../docs/catalog-types.ts'
+import type { RecordState } from '../docs/record.ts'
+import type { Change } from '../docs/diff.ts'
+import type { RecordOwnership } from '../docs/ownership.ts'
+import type { ProjectContext } from '../projection/project.ts'
+import type { CommandGrant } from '../projection/decide-changes.ts'
+import type { ConflictStrategy } from '../metadata/conflict-strategies.ts'
+import type { ReasonCode } from '../protocol/receipts.ts'
+import type { QuotaLimits } from './quotas.ts'
+import type { Security } from './security.ts'
+import type { BusinessRule } from '../metadata/business-rules.ts'
+import type { ProcessFlow } from '../metadata/process-flows.ts'
+import type { RoomMember, SubmitOutcome } from './room-member.ts'
+
+/** The principal the server's own writes (compensations, assignments) are bound to. */
+export const SERVER_PRINCIPAL = '@server'
+
+/** Transaction origins the server tags its writes with. */
+export type Origin =
+  | { source: 'device', member: RoomMember }
+  | { source: 'storage' }
+  | { source: 'projection' }
+  /** committed by another server instance (src/server/room-catch-up.ts) */
+  | { source: 'peer-instance' }
+
+/** What the command coordinator decided for one part of a multi-record command. */
+export type PartDecision =
+  | { readonly kind: 'accept', readonly command: CommandGrant }
+  | { readonly kind: 'reject', readonly command: string, readonly reason: ReasonCode, readonly message: string }
+  /** not decided (another part's record failed): nothing is integrated; the device sends it again */
+  | { readonly kind: 'abort' }
+
+/** How a room takes part in a command (src/server/commands.ts). */
+export interface CommandGate {
+  /** Called when the room's pipeline reaches the part, with nothing else queued before it; the pipeline
+   * goes on when the returned promise resolves (every part has arrived: with several instances, the
+   * parts then ask for their records' locks in the same turn, so one transaction takes them in one order). */
+  arrive (): Promise<void>
+  /** Called with the copy caught up with what every instance committed (under the record's lock when
+   * there is one); the pipeline waits for the returned decision. */
+  decide (): Promise<PartDecision>
+  /** The room failed before the part was decided. */
+  fail (e: Error): void
+}
+
+/** A part of a multi-record command, submitted like an update: `gate` decides it with the other parts. */
+export interface CommandPartSubmission {
+  readonly kind: 'command-part'
+  readonly update: Uint8Array
+  readonly gate: CommandGate
+}
+
+/** What integrating a command part would do, found on a copy of the document. */
+export type PartTrial =
+  | { readonly ok: true, readonly before: RecordState, readonly after: RecordState, readonly changes: readonly Change[], readonly denied: { reason: ReasonCode, message: string } | null }
+  | { readonly ok: false, readonly reason: ReasonCode, readonly message: string, readonly missing: boolean }
+
+export type Job =
+  | { kind: 'state', member: RoomMember, stateVector: Uint8Array }
+  /** `gate`: a command part (processed alone, once `gate` has decided it: `decision`) */
+  | { kind: 'update', member: RoomMember, update: Uint8Array, settle: (o: SubmitOutcome) => void, gate?: CommandGate, decision?: PartDecision }
+  | { kind: 'server', write: (doc: Y.Doc) => void, done: (e?: Error) => void }
+
+export interface RoomOptions {
+  /** merge the log into one update once it holds more updates than this: when the record has been quiet
+   * for `compactQuietMs`, or at once when it holds COMPACT_BUSY_FACTOR times as many */
+  readonly compactAfter: number
+  /** how long a record whose log passed `compactAfter` must go without a commit before it is merged (default COMPACT_QUIET_MS) */
+  readonly compactQuietMs?: number
+  /** the Yjs client id this server writes under in every record (one per start from a shared sequence,
+   * when several instances share the store); absent: a fresh one per record */
+  readonly serverClient?: number
+  /** what one principal may make the server keep in a record (defaults: DEFAULT_LIMITS) */
+  readonly limits?: Partial<QuotaLimits>
+}
+
+export interface RoomContext {
+  readonly entity: EntityDef
+  readonly security: Security
+  readonly now: () => string
+  /** business rules and process flows the projection enforces */
+  readonly rules?: readonly BusinessRule[]
+  readonly flows?: readonly ProcessFlow[]
+  /** the size of attachment content the user uploaded completely */
+  readonly blobSize?: (userId: string, hash: string) => number | undefined
+  /** set for the document of one secured field of a record (`<entity>/<id>/<attribute>`): the attribute */
+  readonly field?: string
+  /** the record's values kept outside this document (src/projection/decide-changes.ts `elsewhere`) */
+  readonly elsewhere?: () => Readonly<Record<string, unknown>>
+  /** for a field's document: the owner of its record now (undefined while the record does not exist) */
+  readonly parentOwnership?: () => RecordOwnership | undefined
+  readonly ownershipOf?: ProjectContext['ownershipOf']
+  /** same-field conflicts: each field's strategy and the clock skew allowed */
+  readonly conflicts?: { readonly strategyOf: (field: string) => ConflictStrategy, readonly maxSkewMs: number }
+}
+
+/** Server client ids come from a low range: where Yjs's order decides (meta keys, fields under the `yjs`
+ * strategy) it favours the higher client id, so a device's later edit wins over a compensation it had not
+ * seen yet. Other scalar fields are decided by their stamps (src/projection/arbitrate.ts). */
+export const SERVER_CLIENT_RANGE = 1 << 20
+
+/** A merge costs the whole state's encoding, which grows with the record's history: a record in use is
+ * merged once it is quiet, and one that never is, at this many times `compactAfter`. */
+export const COMPACT_QUIET_MS = 1000
+export const COMPACT_BUSY_FACTOR = 4
+
+/** What one member may have waiting in a record's pipeline (README, "Security"). */
+export const MAX_WAITING_PER_PEER = { messages: 16_384, bytes: 16 * 1024 * 1024 }
+
