@@ -96,7 +96,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const rooms = new Rooms({
     storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, compactAfter: config.compactAfter, limits: config.limits,
     rules: metadata.businessRules, flows: metadata.processFlows, blobSize: (userId, hash) => deps.blobs.uploadedSize(userId, hash),
-    ownershipOf: name => storedOwnership(projection, name), storedRow: name => storedRow(projection, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs,
+    ownershipOf: name => storedOwnership(projection, name), storedRow: name => storedRow(projection, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs, wholeRefusals: config.wholeRefusals, stateReplies: config.stateReplies,
     serverClient: deps.serverClient
   })
   // A privilege change takes read access away at once: close those sockets now.

@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path'
 import { DEFAULT_LIMITS, type QuotaLimits } from './quotas.ts'
+import { STATE_REPLIES, WHOLE_REFUSALS } from './room-types.ts'
 import { DEFAULT_SHARE_LIMITS, type ShareLimits } from './record-routes.ts'
 import { ErrorCode, FieldsyncError } from '../errors.ts'
 import { DEFAULT_SCRYPT, parseScryptParams, type ScryptParams } from './passwords.ts'
@@ -59,6 +60,10 @@ export interface ServerConfig {
   readonly limits: QuotaLimits
   /** how far ahead of the server's clock a field write's time may be (later ones count as written on arrival) */
   readonly maxClockSkewMs: number
+  /** what updates refused whole may cost one user, in bytes of records rebuilt (src/server/room-types.ts WHOLE_REFUSALS) */
+  readonly wholeRefusals: { readonly burstBytes: number, readonly bytesPerSecond: number }
+  /** what answers to state requests may cost one user, in bytes encoded (STATE_REPLIES) */
+  readonly stateReplies: { readonly burstBytes: number, readonly bytesPerSecond: number }
   /** PostgreSQL (DATABASE_URL) in place of the SQLite file: several instances may share it */
   readonly databaseUrl: string | undefined
   /** Redis (REDIS_URL) for fan-out between instances, and the prefix of its channel names (REDIS_PREFIX) */
@@ -170,6 +175,14 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     customEntitiesFile: custom === '' ? undefined : resolve(cwd, custom ?? 'config/custom-entities.json'),
     metadataFile: metadata === '' ? undefined : resolve(cwd, metadata ?? 'config/metadata.json'),
     maxClockSkewMs: 1000 * int(env, 'MAX_CLOCK_SKEW_SECONDS', 120, 0, 86_400),
+    wholeRefusals: {
+      burstBytes: int(env, 'WHOLE_REFUSED_BYTES_BURST', WHOLE_REFUSALS.burstBytes, 1024, 1024 ** 4),
+      bytesPerSecond: int(env, 'WHOLE_REFUSED_BYTES_PER_SECOND', WHOLE_REFUSALS.bytesPerSecond, 1024, 1024 ** 4)
+    },
+    stateReplies: {
+      burstBytes: int(env, 'STATE_REPLY_BYTES_BURST', STATE_REPLIES.burstBytes, 1024, 1024 ** 4),
+      bytesPerSecond: int(env, 'STATE_REPLY_BYTES_PER_SECOND', STATE_REPLIES.bytesPerSecond, 1024, 1024 ** 4)
+    },
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redis: parseRedis(env, url(env, 'DATABASE_URL', ['postgres:', 'postgresql:'])),
     limits: {

@@ -117,3 +117,36 @@ export class TokenBuckets implements Buckets {
     this.sweepPast = Math.ceil(this.buckets.size * 1.1)
   }
 }
+
+/**
+ * Per key, a budget of some cost (bytes, say) that refills at a steady rate up to `burst`. An operation
+ * whose cost is known only once done may start while its key's budget is above zero and is then charged
+ * what it cost, going into debt if need be. A key whose budget is full is the same as no key and is
+ * dropped; past `maxKeys` the key charged longest ago goes.
+ */
+export class CostBudgets {
+  /** in the order keys were last charged */
+  private readonly spent = new Map<string, { level: number, at: number }>()
+
+  constructor (private readonly o: { readonly burst: number, readonly perSecond: number, readonly maxKeys: number, readonly now: () => number }) {}
+
+  private level (key: string, now: number): number {
+    const b = this.spent.get(key)
+    return b === undefined ? this.o.burst : Math.min(this.o.burst, b.level + (now - b.at) / 1000 * this.o.perSecond)
+  }
+
+  /** Whether `key` may start an operation now. */
+  allows (key: string): boolean {
+    return this.level(key, this.o.now()) > 0
+  }
+
+  /** Charges `key` what its operation cost. */
+  charge (key: string, cost: number): void {
+    const now = this.o.now()
+    const level = this.level(key, now) - cost
+    this.spent.delete(key)
+    if (level >= this.o.burst) return
+    this.spent.set(key, { level, at: now })
+    if (this.spent.size > this.o.maxKeys) this.spent.delete(this.spent.keys().next().value!)
+  }
+}

@@ -15,6 +15,7 @@ import type { Security } from './security.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 import type { RoomMember, SubmitOutcome } from './room-member.ts'
+import type { CostBudgets } from './rate-limit.ts'
 
 /** The principal the server's own writes (compensations, assignments) are bound to. */
 export const SERVER_PRINCIPAL = '@server'
@@ -94,6 +95,10 @@ export interface RoomContext {
   /** for a field's document: the owner of its record now (undefined while the record does not exist) */
   readonly parentOwnership?: () => RecordOwnership | undefined
   readonly ownershipOf?: ProjectContext['ownershipOf']
+  /** what updates refused whole may cost each principal, across records (WHOLE_REFUSALS) */
+  readonly wholeRefusals?: Pick<CostBudgets, 'allows' | 'charge'>
+  /** what answers to state requests may cost each principal, across records (STATE_REPLIES) */
+  readonly stateReplies?: Pick<CostBudgets, 'allows' | 'charge'>
   /** same-field conflicts: each field's strategy and the clock skew allowed */
   readonly conflicts?: { readonly strategyOf: (field: string) => ConflictStrategy, readonly maxSkewMs: number }
 }
@@ -111,3 +116,17 @@ export const COMPACT_BUSY_FACTOR = 4
 /** What one member may have waiting in a record's pipeline (README, "Security"). */
 export const MAX_WAITING_PER_PEER = { messages: 16_384, bytes: 16 * 1024 * 1024 }
 
+
+/** What updates refused whole (content outside the layout) may cost one principal, across every record, in
+ * bytes of the records' logs read and applied again: leaving no trace of such an update rebuilds its
+ * record's document from storage (tens of ms for a record with a long history). A sender whose budget is
+ * spent is closed with 4429 before any of that (before, the rate of refusals per record let one user keep
+ * the server busy sending such updates to large records). */
+export const WHOLE_REFUSALS = { burstBytes: 8 * 1024 * 1024, bytesPerSecond: 1024 * 1024 }
+
+/** What answers to state requests (sync step 1) may cost one principal, across every record and
+ * connection, in bytes encoded: each is what the record has beyond the state vector it names, the whole
+ * record for an empty one (a y-websocket client sends one as it connects). A member whose principal's
+ * budget is spent is closed with 4429 instead of answered (before, a loop of 4-byte frames made the server
+ * encode a large record's whole state for each). */
+export const STATE_REPLIES = { burstBytes: 64 * 1024 * 1024, bytesPerSecond: 8 * 1024 * 1024 }

@@ -157,10 +157,14 @@ export class Room {
 
   /**
    * Drops the document and builds it again from what storage holds plus `pending` (updates integrated
-   * in this batch and not committed yet): whatever else the document took in leaves no trace.
+   * in this batch and not committed yet): whatever else the document took in leaves no trace. Returns
+   * the bytes of updates it applied.
    */
-  private async rebuild (pending: readonly Uint8Array[]): Promise<void> {
+  private async rebuild (pending: readonly Uint8Array[]): Promise<number> {
     const { updates } = await this.storage.load(this.name)
+    let bytes = 0
+    for (const r of updates) bytes += r.data.length
+    for (const u of pending) bytes += u.length
     const doc = this.recordValues.watch(new Y.Doc({ guid: this.name, gc: true }))
     doc.transact(() => {
       for (const r of updates) Y.applyUpdate(doc, r.data)
@@ -170,6 +174,7 @@ export class Room {
     const old = this.current
     this.current = doc
     old.destroy()
+    return bytes
   }
 
   get entity (): EntityDef { return this.ctx.entity }
@@ -543,9 +548,7 @@ export class Room {
       this.events.emit('committed', [{ record: this.name, updates: commit.updates, ownerChanged, seq: this.lastSeq, prevSeq, bindings: batch.bindings, receipts: forOthers }])
     }
     // The document now equals what storage holds, so a reply cannot leak anything uncommitted.
-    for (const r of replies) {
-      if (this.members.has(r.member)) r.member.update(Y.encodeStateAsUpdate(this.current, r.stateVector), 'reply')
-    }
+    for (const r of replies) this.reply(r.member, r.stateVector)
     for (const j of dropped) j.settle({ kind: 'dropped' })
     for (const { job, receiptsFrom, receiptsTo, closesFrom, directFrom } of submitted) {
       // (Searched in place: every update of the batch is settled here.)
@@ -565,6 +568,16 @@ export class Room {
   }
 
   private compactRequested = false
+
+  /** Answers a member's state request, within its principal's budget (STATE_REPLIES; past it the member is closed). */
+  private reply (member: RoomMember, stateVector: Uint8Array): void {
+    if (!this.members.has(member)) return
+    const budget = this.ctx.stateReplies
+    if (budget?.allows(member.principal) === false) { member.close(CloseCode.rateLimited, 'too many state requests'); return }
+    const update = Y.encodeStateAsUpdate(this.current, stateVector)
+    budget?.charge(member.principal, update.length)
+    member.update(update, 'reply')
+  }
 
   /** Merges the record's log into one row now (after a value was moved out of it, say). */
   compactNow (): Promise<void> {
@@ -668,12 +681,16 @@ export class Room {
    */
   private async refuseWhole (member: RoomMember, update: Uint8Array, decoded: DecodedUpdate, receipts: readonly Receipt[], batch: Batch): Promise<void> {
     if (!takeRefusal(this.quotas, batch, member)) return
+    if (this.ctx.wholeRefusals?.allows(member.principal) === false) {
+      batch.closes.push({ member, code: CloseCode.rateLimited, reason: 'too many updates refused whole' })
+      return
+    }
     const doc = this.current
     const state = readRecord(doc, this.ctx.entity)
     // A fresh client id: writing under the sender's own would make its Yjs pick a new one (and
     // y-websocket's presence then fails), and could collide with what it wrote meanwhile.
     const revert = revertForSender(doc, update, decoded.structs, state, this.ctx.entity, senderScratchClient())
-    await this.rebuild(batch.accepted.map(a => a.update))
+    this.ctx.wholeRefusals?.charge(member.principal, await this.rebuild(batch.accepted.map(a => a.update)))
     if (addReceipts(this.refusals, batch, member, receipts) && revert !== null) {
       batch.direct.push({ member, message: { kind: 'revert', update: revert }, at: batch.accepted.length })
     }

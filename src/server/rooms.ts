@@ -9,6 +9,8 @@ import type { RecordOwnership } from '../docs/ownership.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { Room, type RoomOptions } from './room.ts'
+import { STATE_REPLIES, WHOLE_REFUSALS } from './room-types.ts'
+import { CostBudgets } from './rate-limit.ts'
 import type { CommittedEvent, Published, RoomEvents } from './room-events.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
@@ -33,6 +35,9 @@ export interface RoomsOptions extends RoomOptions {
   readonly storedRow?: (record: DocName) => Row | undefined
   /** the conflict strategy of each field (default: later-edit-wins everywhere) */
   readonly conflicts?: ConflictPolicies
+  /** what updates refused whole, and answers to state requests, may cost a user (defaults WHOLE_REFUSALS, STATE_REPLIES) */
+  readonly wholeRefusals?: Partial<typeof WHOLE_REFUSALS>
+  readonly stateReplies?: Partial<typeof STATE_REPLIES>
   /** how far ahead of the server's clock a write's time may be (ms) */
   readonly maxClockSkewMs?: number
 }
@@ -81,10 +86,17 @@ export class Rooms {
   private readonly now: () => string
   /** what every loaded record publishes (each room's `events`, in one place) */
   readonly events = new ObservableV2<RoomEvents>()
+  /** updates refused whole, per principal across every record (WHOLE_REFUSALS) */
+  private readonly wholeRefusals: CostBudgets
+  /** answers to state requests, per principal across every record (STATE_REPLIES) */
+  private readonly stateReplies: CostBudgets
 
   constructor (options: RoomsOptions) {
     this.options = options
     this.now = options.now ?? isoNow()
+    const budgets = (b: { burstBytes: number, bytesPerSecond: number }): CostBudgets => new CostBudgets({ burst: b.burstBytes, perSecond: b.bytesPerSecond, maxKeys: 10_000, now: Date.now })
+    this.wholeRefusals = budgets({ ...WHOLE_REFUSALS, ...options.wholeRefusals })
+    this.stateReplies = budgets({ ...STATE_REPLIES, ...options.stateReplies })
   }
 
   /** Closes, in every loaded record, the sockets of users who may no longer read it. */
@@ -172,7 +184,8 @@ export class Rooms {
       const elsewhere = (): Record<string, unknown> => this.valuesElsewhere(record, entity, field?.attribute)
       room = new Room(name, storage, this.options, {
         entity, security, now: this.now, rules, flows, blobSize, ownershipOf, field: field?.attribute, parentOwnership, elsewhere,
-        conflicts: { strategyOf: strategiesOf(conflicts, entity.name), maxSkewMs: maxClockSkewMs }
+        conflicts: { strategyOf: strategiesOf(conflicts, entity.name), maxSkewMs: maxClockSkewMs },
+        wholeRefusals: this.wholeRefusals, stateReplies: this.stateReplies
       })
       room.events.on('committed', e => this.committed(e))
       room.events.on('evicted', e => this.events.emit('evicted', [e]))
