@@ -146,7 +146,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const sockets = nodeWebSockets(app, config.maxFrameBytes)
   const { upgradeWebSocket, wss } = sockets
   const authenticator = new Authenticator({ security, secret, config, clock: deps.clock, external: deps.external })
-  const auth = requireToken(token => authenticator.authenticate(token))
+  const auth = requireToken(token => authenticator.authenticate(token), { fromQuery: false })
+  const socketAuth = requireToken(token => authenticator.authenticate(token), { fromQuery: true })
   // Open sockets by user, with the token each was opened with: when sign-ins of a user end (revoked,
   // signed out), the sockets whose tokens are no longer taken close with 4401 at once.
   const openSockets = new Map<string, Set<{ readonly token: string, readonly expire: () => void }>>()
@@ -194,10 +195,10 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
 
   // A record's document, or (with an attribute) the document of one of its secured fields.
   const syncSocket = upgradeWebSocket(syncEvents({ catalog, security, rooms, maxSendBufferBytes: config.maxSendBufferBytes, track }))
-  app.get('/sync/:entity/:id', auth, syncSocket)
-  app.get('/sync/:entity/:id/:attribute', auth, syncSocket)
+  app.get('/sync/:entity/:id', socketAuth, syncSocket)
+  app.get('/sync/:entity/:id/:attribute', socketAuth, syncSocket)
 
-  app.get('/device', auth, upgradeWebSocket(c => {
+  app.get('/device', socketAuth, upgradeWebSocket(c => {
     const principal = c.get('principal')
     const token = tokenOf(c.req.header('authorization'), c.req.query('token'))
     let session: DeviceSession | null = null

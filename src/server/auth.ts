@@ -91,10 +91,15 @@ export const tokenOf = (authorization: string | undefined, query: string | undef
   return query
 }
 
-/** 401 (503) unless the request carries a token (`Authorization: Bearer` or `?token=`) that `authenticate` takes. */
-export const requireToken = (authenticate: (token: string) => Promise<Authentication>) =>
+/**
+ * 401 (503) unless the request carries a token that `authenticate` takes: `Authorization: Bearer`, or
+ * with `fromQuery` (websocket upgrades: a browser's WebSocket cannot set headers, y-websocket sends
+ * `params`) also `?token=`. HTTP routes take the header alone: a token in a URL ends up in access logs,
+ * proxies and browser history.
+ */
+export const requireToken = (authenticate: (token: string) => Promise<Authentication>, o: { readonly fromQuery: boolean }) =>
   createMiddleware(async function requireTokenMiddleware (c, next) {
-    const token = tokenOf(c.req.header('authorization'), c.req.query('token'))
+    const token = tokenOf(c.req.header('authorization'), o.fromQuery ? c.req.query('token') : undefined)
     if (token === undefined) throw new HTTPException(401, { message: 'missing token' })
     const a = await authenticate(token)
     if (!a.ok) throw new HTTPException(a.status, { message: a.message })
