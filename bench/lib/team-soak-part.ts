@@ -1,15 +1,27 @@
 // bench/team --soak: the mixed load of team-soak.ts on the team server for M minutes, the server's
-// resident memory sampled every minute (every tenth of the run when shorter), with its V8 heap in use and
-// array buffers; whether the last half grew less than 5%: from its first sample to its last, and (one
-// sample is at the mercy of when the garbage collector last ran) from the median of its first five samples
-// to the median of its last five.
+// resident memory sampled every minute (every tenth of the run when shorter), with its anonymous and
+// file-backed parts, its V8 heap in use and committed, and array buffers; whether the last half grew less
+// than 5%: from its first sample to its last, and (one sample is at the mercy of when the garbage collector
+// last ran) from the median of its first five samples to the median of its last five.
 
+import { readFileSync } from 'node:fs'
 import { rssMiB } from './processes.ts'
 import type { DeviceHost } from './team-host-client.ts'
 import type { TeamServer } from './team-server.ts'
 import { fmt } from './table.ts'
 
 const median = (xs: readonly number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
+
+/** A process's resident memory that is anonymous (heaps: V8's, malloc's) and file-backed (code, mapped files), MiB. */
+const residentKinds = (pid: number): { anonymous: number, file: number } => {
+  try {
+    const t = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+    const kib = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(t)?.[1] ?? NaN)
+    return { anonymous: kib('Anonymous') / 1024, file: (kib('Rss') - kib('Anonymous')) / 1024 }
+  } catch {
+    return { anonymous: NaN, file: NaN }
+  }
+}
 
 export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synced: Set<string>, liveDevices: number, minutes: number }): Promise<void> => {
   const { host, team } = o
@@ -25,13 +37,18 @@ export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synce
   console.log(`\nsoak: ${o.minutes} min; ${online.length} devices online (periodic sync every 30 s, ${online.length} edits/s, one reconnecting every 15 s), a fresh device syncing a whole scope every 20 s, ${yclients.length} y-websocket clients connecting every 10 s`)
   const samples: number[] = []
   const heaps: number[] = []
+  /** resident memory outside the V8 heap (RSS less the heap committed): malloc's heap (SQLite's page cache
+   * among it), code, mapped files */
+  const outside: number[] = []
   const started = Date.now()
   const timer = setInterval(() => {
     const rss = rssMiB(server.pid).now
-    const { heap, buffers } = server.memory()
+    const { heap, buffers, committed } = server.memory()
+    const kinds = residentKinds(server.pid)
     samples.push(rss)
     heaps.push(heap)
-    console.log(`  ${((Date.now() - started) / 60_000).toFixed(1).padStart(5)} min  server RSS ${fmt.mib(rss)}  V8 heap in use ${fmt.mib(heap)}  array buffers ${fmt.mib(buffers)}`)
+    outside.push(rss - committed)
+    console.log(`  ${((Date.now() - started) / 60_000).toFixed(1).padStart(5)} min  server RSS ${fmt.mib(rss)} (anonymous ${fmt.mib(kinds.anonymous)}, file-backed ${fmt.mib(kinds.file)})  V8 heap in use ${fmt.mib(heap)} of ${fmt.mib(committed)} committed  array buffers ${fmt.mib(buffers)}`)
   }, sampleMs)
   let done
   try {
@@ -50,4 +67,5 @@ export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synce
   }
   verdict('server RSS', samples)
   verdict('server V8 heap in use', heaps)
+  verdict('server RSS outside the V8 heap (RSS less the heap committed)', outside)
 }
