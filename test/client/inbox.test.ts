@@ -101,9 +101,10 @@ describe('the inbox per device', () => {
     // Integrations still read the user's whole history, each receipt naming its device.
     const res = await fetch(`${s.url}/api/receipts`, { headers: { authorization: `Bearer ${await s.token('alice')}` } })
     const all = (await res.json() as { receipts: Receipt[] }).receipts.filter(r => r.field === 'telephone1')
-    expect(all.map(r => [r.attempted, r.device])).toEqual([
-      ['+47 first', phone.deviceId], ['+47 second', phone.deviceId], ['+47 third', phone.deviceId], ['+47 tablet', tablet.deviceId]
-    ])
+    const history = all.map(r => [r.attempted, r.device])
+    // (The first two were pushed together, to two records: on PostgreSQL they commit in either order.)
+    expect(history.slice(0, 2).sort()).toEqual([['+47 first', phone.deviceId], ['+47 second', phone.deviceId]])
+    expect(history.slice(2)).toEqual([['+47 third', phone.deviceId], ['+47 tablet', tablet.deviceId]])
   })
 
   it('still pushes receipts live to a plain y-websocket socket that asks for them, and none to the user\'s devices', async () => {
