@@ -2,13 +2,17 @@
 // event loop was blocked in that time (ms), from perf_hooks' event loop delay histogram
 // ("loop-delay <max ms> <p99 ms>"). It measures the server's own loop, whichever core a client runs on.
 // Each line also gives the V8 heap in use, the memory of array buffers outside it and the V8 heap
-// committed (MiB), so a soak can tell the JavaScript heap from the rest of the resident memory.
+// committed (MiB), so a soak can tell the JavaScript heap from the rest of the resident memory, and of the
+// committed heap its young generation (new space: what the scavenger sizes to how much survives).
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { getHeapSpaceStatistics } from 'node:v8'
 
 const h = monitorEventLoopDelay({ resolution: 10 })
 h.enable()
 setInterval(() => {
   const m = process.memoryUsage()
-  console.log(`loop-delay ${(h.max / 1e6).toFixed(1)} ${(h.percentile(99) / 1e6).toFixed(1)} heap ${(m.heapUsed / 2 ** 20).toFixed(1)} buffers ${(m.arrayBuffers / 2 ** 20).toFixed(1)} committed ${(m.heapTotal / 2 ** 20).toFixed(1)}`)
+  let young = 0
+  for (const s of getHeapSpaceStatistics()) if (s.space_name === 'new_space' || s.space_name === 'new_large_object_space') young += s.space_size
+  console.log(`loop-delay ${(h.max / 1e6).toFixed(1)} ${(h.percentile(99) / 1e6).toFixed(1)} heap ${(m.heapUsed / 2 ** 20).toFixed(1)} buffers ${(m.arrayBuffers / 2 ** 20).toFixed(1)} committed ${(m.heapTotal / 2 ** 20).toFixed(1)} young ${(young / 2 ** 20).toFixed(1)}`)
   h.reset()
 }, 500).unref()

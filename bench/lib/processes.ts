@@ -34,8 +34,8 @@ export interface FieldsyncProcess {
   readonly wsUrl: string
   /** the longest event-loop block (ms) the server reported since the last call */
   takeLoopDelay (): number
-  /** the server's V8 heap in use, its array buffers and the V8 heap committed (MiB), as it last reported them */
-  memory (): { heap: number, buffers: number, committed: number }
+  /** the server's V8 heap in use, its array buffers, the V8 heap committed and of it the young generation's (MiB), as it last reported them */
+  memory (): { heap: number, buffers: number, committed: number, young: number }
   /** a token of a user (demo login) */
   token (login: string): Promise<string>
 }
@@ -55,7 +55,7 @@ export const startFieldsync = async (o: { dir: string, cpu: number | null, env?:
     ready: /listening on http:\/\/[^:]+:(\d+)\//
   })
   let loopMax = 0
-  let memory = { heap: NaN, buffers: NaN, committed: NaN }
+  let memory = { heap: NaN, buffers: NaN, committed: NaN, young: NaN }
   let partial = ''
   // Read what the server prints from now on (spawnUntil keeps only what came before it was ready).
   for (const s of [proc.child.stdout, proc.child.stderr]) {
@@ -65,8 +65,8 @@ export const startFieldsync = async (o: { dir: string, cpu: number | null, env?:
       partial = lines.pop() ?? ''
       for (const line of lines) {
         const m = /^loop-delay ([\d.]+)/.exec(line)
-        const mem = /heap ([\d.]+) buffers ([\d.]+)(?: committed ([\d.]+))?/.exec(line)
-        if (mem !== null) memory = { heap: Number(mem[1]), buffers: Number(mem[2]), committed: Number(mem[3] ?? NaN) }
+        const mem = /heap ([\d.]+) buffers ([\d.]+)(?: committed ([\d.]+))?(?: young ([\d.]+))?/.exec(line)
+        if (mem !== null) memory = { heap: Number(mem[1]), buffers: Number(mem[2]), committed: Number(mem[3] ?? NaN), young: Number(mem[4] ?? NaN) }
         if (m !== null) loopMax = Math.max(loopMax, Number(m[1]))
         else if (line.trim() !== '') process.stderr.write(`[server] ${line}\n`)
       }

@@ -43,12 +43,12 @@ export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synce
   const started = Date.now()
   const timer = setInterval(() => {
     const rss = rssMiB(server.pid).now
-    const { heap, buffers, committed } = server.memory()
+    const { heap, buffers, committed, young } = server.memory()
     const kinds = residentKinds(server.pid)
     samples.push(rss)
     heaps.push(heap)
     outside.push(rss - committed)
-    console.log(`  ${((Date.now() - started) / 60_000).toFixed(1).padStart(5)} min  server RSS ${fmt.mib(rss)} (anonymous ${fmt.mib(kinds.anonymous)}, file-backed ${fmt.mib(kinds.file)})  V8 heap in use ${fmt.mib(heap)} of ${fmt.mib(committed)} committed  array buffers ${fmt.mib(buffers)}`)
+    console.log(`  ${((Date.now() - started) / 60_000).toFixed(1).padStart(5)} min  server RSS ${fmt.mib(rss)} (anonymous ${fmt.mib(kinds.anonymous)}, file-backed ${fmt.mib(kinds.file)})  V8 heap in use ${fmt.mib(heap)} of ${fmt.mib(committed)} committed (young generation ${fmt.mib(young)})  array buffers ${fmt.mib(buffers)}`)
   }, sampleMs)
   let done
   try {

@@ -2,7 +2,7 @@
 
 import { resolve } from 'node:path'
 import { DEFAULT_LIMITS, type QuotaLimits } from './quotas.ts'
-import { STATE_REPLIES, WHOLE_REFUSALS } from './room-types.ts'
+import { MAX_IDLE_ROOMS, STATE_REPLIES, WHOLE_REFUSALS } from './room-types.ts'
 import { DEFAULT_SHARE_LIMITS, type ShareLimits } from './record-routes.ts'
 import { ErrorCode, FieldsyncError } from '../errors.ts'
 import { DEFAULT_SCRYPT, parseScryptParams, type ScryptParams } from './passwords.ts'
@@ -39,6 +39,8 @@ export interface ServerConfig {
   /** share changes one user may make at once, then per minute (README, "Security") */
   readonly shareLimits: ShareLimits
   readonly idleUnloadMs: number
+  /** the most records kept loaded with no one using them (README, IDLE_ROOMS_MAX) */
+  readonly maxIdleRooms: number
   readonly compactAfter: number
   /** HS256 secret for tokens; when absent one is generated and kept in the database */
   readonly jwtSecret: string | undefined
@@ -165,6 +167,7 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     },
     blobUploadTtlSeconds: int(env, 'BLOB_UPLOAD_TTL_SECONDS', 86_400, 1, 365 * 86_400),
     idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),
+    maxIdleRooms: int(env, 'IDLE_ROOMS_MAX', MAX_IDLE_ROOMS, 0, 10_000_000),
     compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),
     jwtSecret: secret,
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 15 * 60, 60, 365 * 86400),

@@ -130,3 +130,10 @@ export const WHOLE_REFUSALS = { burstBytes: 8 * 1024 * 1024, bytesPerSecond: 102
  * budget is spent is closed with 4429 instead of answered (before, a loop of 4-byte frames made the server
  * encode a large record's whole state for each). */
 export const STATE_REPLIES = { burstBytes: 64 * 1024 * 1024, bytesPerSecond: 8 * 1024 * 1024 }
+
+/**
+ * Loaded records no one uses, kept for a quick return, at most (README, IDLE_ROOMS_MAX). A loaded record
+ * takes ~27 KiB of heap and more with history: a team editing thousands of records in a minute held all of
+ * them for the idle delay, hundreds of MB, and the collector's work on that heap ran on the one core.
+ */
+export const MAX_IDLE_ROOMS = 2000

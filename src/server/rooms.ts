@@ -9,7 +9,7 @@ import type { RecordOwnership } from '../docs/ownership.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { Room, type RoomOptions } from './room.ts'
-import { STATE_REPLIES, WHOLE_REFUSALS } from './room-types.ts'
+import { MAX_IDLE_ROOMS, STATE_REPLIES, WHOLE_REFUSALS } from './room-types.ts'
 import { CostBudgets } from './rate-limit.ts'
 import type { CommittedEvent, Published, RoomEvents } from './room-events.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
@@ -23,6 +23,9 @@ export interface RoomsOptions extends RoomOptions {
   readonly security: Security
   /** unload a record this long after its last peer left (ms) */
   readonly idleUnloadMs: number
+  /** the most records kept loaded with no one using them: past it the one idle longest is unloaded at once
+   * (default MAX_IDLE_ROOMS) */
+  readonly maxIdleRooms?: number
   readonly now?: () => string
   /** business rules and process flows the projection enforces */
   readonly rules?: readonly BusinessRule[]
@@ -163,6 +166,7 @@ export class Rooms {
   /** The room of a record, loading it if needed. Await `room.ready` before answering anything. */
   get (name: DocName): Room {
     this.cancelUnload(name)
+    this.idle.delete(name)
     let room = this.rooms.get(name)
     if (room === undefined || room.isBroken) {
       if (room !== undefined) this.drop(name, room)
@@ -260,6 +264,7 @@ export class Rooms {
     // for the idle delay, anyone naming records that do not exist made the server hold a room for each.
     if (uses === 0 && !room.busy && room.doc.store.clients.size === 0) { this.cancelUnload(name); this.uses.delete(name); this.drop(name, room); return }
     this.scheduleUnload(name)
+    if (uses === 0) this.becameIdle(name)
   }
 
   get loaded (): number {
@@ -295,8 +300,28 @@ export class Rooms {
     this.timers.set(name, t)
   }
 
+  /** Records given back by their last use, in that order (a record used again leaves it: `open`). */
+  private readonly idle = new Set<DocName>()
+
+  /** `name` became idle: past MAX_IDLE_ROOMS, those idle longest are unloaded now (one in use again is not idle). */
+  private becameIdle (name: DocName): void {
+    this.idle.delete(name)
+    this.idle.add(name)
+    const max = this.options.maxIdleRooms ?? MAX_IDLE_ROOMS
+    for (const oldest of this.idle) {
+      if (this.idle.size <= max) return
+      this.idle.delete(oldest)
+      const room = this.rooms.get(oldest)
+      if (room === undefined || room.members.size > 0 || room.busy || (this.uses.get(oldest) ?? 0) > 0) continue
+      this.cancelUnload(oldest)
+      this.uses.delete(oldest)
+      this.drop(oldest, room)
+    }
+  }
+
   private drop (name: DocName, room: Room): void {
     this.rooms.delete(name)
+    this.idle.delete(name)
     this.storedSecured.delete(name)
     room.destroy()
   }
@@ -308,5 +333,6 @@ export class Rooms {
     await Promise.all([...this.rooms.values()].map(r => r.settled()))
     for (const [name, room] of this.rooms) this.drop(name, room)
     this.uses.clear()
+    this.idle.clear()
   }
 }
