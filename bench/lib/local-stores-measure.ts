@@ -3,7 +3,7 @@
 
 import * as Y from 'yjs'
 import { readRecord } from '../../src/docs/record.ts'
-import { indexEntry } from '../../src/client/replica.ts'
+import { indexEntry } from '../../src/client/field-index.ts'
 import type { LocalStore } from '../../src/client/store.ts'
 import { benchRecord } from './dataset.ts'
 

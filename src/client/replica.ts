@@ -1,20 +1,21 @@
 // The device's local replica: record documents over the local store, local edits kept as pending
-// updates (in one order, on one chain), the field index (cached per entity), the last metadata, the
-// inbox, and what the server sends for records. The sync engine moves it; the device API edits it.
+// updates (in one order, on one chain), the last metadata, and what the server sends for records, with
+// the field index (field-index.ts) and the inbox (inbox.ts) kept in step. The sync engine moves it; the
+// device API edits it.
 
 import * as Y from 'yjs'
 import { stateOfUpdates, stateOfWholeUpdate } from '../docs/state-of-update.ts'
 import { readRecord, type RecordState } from '../docs/record.ts'
-import { LISTED_SYSTEM_FIELDS } from '../docs/system-fields.ts'
-import { fieldDocName, newId, parseDocName, parseFieldDocName } from '../ids.ts'
-import { withheldReceipt, type Receipt } from '../protocol/receipts.ts'
+import { newId, parseDocName, parseFieldDocName } from '../ids.ts'
+import type { Receipt } from '../protocol/receipts.ts'
 import type { CommandFramePart, DeviceFrame } from '../protocol/device-frames.ts'
 import { DeviceMessage } from '../protocol/device-frames.ts'
 import { OfflineRefusal, type DeviceMetadata } from './offline-rules.ts'
-import type { IndexedRecord, LocalMeta, LocalReceipt, LocalStore } from './store.ts'
+import type { IndexedRecord, LocalMeta, LocalStore } from './store.ts'
 import type { Emit } from './events.ts'
-import { contentHashesOf } from './content-gate.ts'
 import { WriterIds } from './writer-id.ts'
+import { entryOf, indexEntry, indexOf, indexWrite, newIndexCache, readUpdates, reindex, securedAttributes, stateWithSecured, type IndexState } from './field-index.ts'
+import { addReceipts, keepEvicted, uploadRefused, withholdInbox } from './inbox.ts'
 
 /** The origin of what the server sent: not a local edit. */
 export const REMOTE = Symbol('remote')
@@ -22,19 +23,6 @@ export const REMOTE = Symbol('remote')
 /** The origin of a command's transactions: their updates are kept together as one pending command. */
 export class CommandCapture {
   readonly parts: { record: string, update: Uint8Array }[] = []
-}
-
-/** Read no notes: an index entry has none. */
-const NO_NOTES: ReadonlySet<string> = new Set()
-
-/** The values a listing shows: metadata and scalar fields. */
-/** The state of the document made of `updates` (notes not read: a listing shows none). */
-const readUpdates = (record: string, updates: readonly Uint8Array[]): RecordState => {
-  const tmp = new Y.Doc({ guid: record }) // a given guid spares a random uuid per record
-  tmp.transact(() => { for (const u of updates) Y.applyUpdate(tmp, u) })
-  const state = readRecord(tmp, undefined, NO_NOTES)
-  tmp.destroy()
-  return state
 }
 
 /**
@@ -52,39 +40,28 @@ const applyRemote = (doc: Y.Doc, payload: Uint8Array): boolean => {
   return changed || doc.store.pendingStructs !== null || doc.store.pendingDs !== null
 }
 
-export const indexEntry = (record: string, s: RecordState): IndexedRecord | null => {
-  if (s.meta.entity === undefined || s.meta.deletedon !== undefined) return null
-  // attributeValues(s) and the listed system fields, built key by key: adding keys to a spread copy
-  // measured 7 us an entry (every received change and local edit makes one), this 0.4 us.
-  const values: Record<string, unknown> = {}
-  for (const k of Object.keys(s.fields)) values[k] = s.fields[k]
-  for (const k of Object.keys(s.texts)) values[k] = s.texts[k]
-  for (const k of LISTED_SYSTEM_FIELDS) values[k] = s.meta[k]
-  return { record, entity: String(s.meta.entity), values }
-}
-
-export class Replica {
+/** The members the field index reads (field-index.ts) are public: IndexState. */
+export class Replica implements IndexState {
   readonly store: LocalStore
   private readonly emit: Emit
   private metaValue!: LocalMeta
   private metadataValue: DeviceMetadata | null = null
-  private readonly docs = new Map<string, Y.Doc>()
+  /** the open record documents */
+  readonly docs = new Map<string, Y.Doc>()
   /** the kept Yjs client ids of this session's writer slot (see writer-id.ts for when one may be reused) */
   private writers!: WriterIds
   /** the client id every document of this session writes under now */
   private clientId = 0
   /** records in the store (loaded at open), so a record's first state can be indexed from its payload alone */
-  private known = new Set<string>()
+  known = new Set<string>()
   /** store writes of this cycle, awaited before the cursor is stored */
   private writes: Promise<unknown>[] = []
   /** the last cycle's cursor is stored (cycles store theirs in order, each after its own writes) */
   private cursorStored: Promise<void> = Promise.resolve()
   /** local work runs in order on this chain (store writes, then sends) */
   private chain: Promise<unknown> = Promise.resolve()
-  /** the local index per entity, read once and dropped when a write touches the entity: views and
-   * search then do not parse the whole index on every query */
-  private readonly indexCache = new Map<string, IndexedRecord[]>()
-  private readonly indexGeneration = new Map<string, number>()
+  /** the field index's cache of entries per entity (field-index.ts) */
+  readonly indexCache = newIndexCache()
   /** an unsynced count is scheduled for the end of this turn */
   private unsyncedCounting = false
   private closed = false
@@ -159,70 +136,25 @@ export class Replica {
     return doc
   }
 
-  /** The secured attributes of `entity` this user may read (their values live in their own documents). */
-  securedAttributes (entity: string): string[] {
-    const perms = this.metadataValue?.fieldPermissions ?? {}
-    return Object.keys(perms).filter(k => k.startsWith(`${entity}.`) && perms[k].read).map(k => k.slice(entity.length + 1))
-  }
-
   /** A record's state with the values of its secured fields' documents the device holds. */
-  async stateWithSecured (record: string, s: RecordState): Promise<RecordState> {
-    const entity = parseDocName(record)?.entity
-    if (entity === undefined) return s
-    const attrs = this.securedAttributes(entity)
-    if (attrs.length === 0) return s
-    const out: RecordState = { ...s, fields: { ...s.fields }, texts: { ...s.texts } }
-    for (const a of attrs) {
-      const name = fieldDocName(record, a)
-      let doc = this.docs.get(name)
-      const temporary = doc === undefined
-      if (doc === undefined) {
-        if (!this.known.has(name)) continue
-        doc = new Y.Doc({ guid: name })
-        for (const u of await this.store.load(name)) Y.applyUpdate(doc, u)
-      }
-      const f = readRecord(doc)
-      if (f.fields[a] !== undefined) out.fields[a] = f.fields[a]
-      if (f.texts[a] !== undefined) out.texts[a] = f.texts[a]
-      if (temporary) doc.destroy()
-    }
-    return out
-  }
-
-  /** The index entry of a record, secured values it may read included. */
-  private async entryOf (record: string, s: RecordState): Promise<IndexedRecord | null> {
-    return indexEntry(record, await this.stateWithSecured(record, s))
-  }
-
-  /** Indexes a record again (one of its secured fields' documents changed). */
-  private async reindex (record: string): Promise<void> {
-    if (!this.known.has(record)) return
-    const open = this.docs.get(record)
-    let state: RecordState
-    if (open !== undefined) state = readRecord(open)
-    else {
-      const tmp = new Y.Doc({ guid: record })
-      for (const u of await this.store.load(record)) Y.applyUpdate(tmp, u)
-      state = readRecord(tmp)
-      tmp.destroy()
-    }
-    await this.indexWrite(record, this.store.setIndex(record, await this.entryOf(record, state)))
+  stateWithSecured (record: string, s: RecordState): Promise<RecordState> {
+    return stateWithSecured(this, record, s)
   }
 
   private localEdit (record: string, doc: Y.Doc, update: Uint8Array): Promise<void> {
     const state = readRecord(doc)
     const field = parseFieldDocName(record)
     return this.queue(async () => {
-      const entry = field === null ? await this.entryOf(record, state) : null
+      const entry = field === null ? await entryOf(this, record, state) : null
       // Evicted after the edit was made, before it was stored (the evict frame was queued first): the
       // edit joins the record's other unsynced edits in the inbox. Stored, it would be a pending edit of a
       // record the device no longer holds, sent and later built on without the state it depends on.
-      if (this.docs.get(record) !== doc) { await this.keepEvicted(record, state, 1); return }
+      if (this.docs.get(record) !== doc) { await keepEvicted(this.store, record, state, 1); return }
       // The edit and its index entry in one commit (it goes out once stored).
       const stored = this.store.addPending(record, update)
-      if (field === null) await this.indexWrite(record, this.store.setIndex(record, entry))
+      if (field === null) await indexWrite(this, record, this.store.setIndex(record, entry))
       const id = await stored
-      if (field !== null) await this.reindex(field.record)
+      if (field !== null) await reindex(this, field.record)
       this.emitUnsynced()
       this.sendLive({ type: DeviceMessage.push, record, id, update })
     })
@@ -237,7 +169,7 @@ export class Replica {
         const id = await this.store.addPending(p.record, p.update, { group, name: command, target })
         parts.push({ record: p.record, id, update: p.update })
         const d = this.docs.get(p.record)
-        await this.indexWrite(p.record, this.store.setIndex(p.record, d === undefined ? null : await this.entryOf(p.record, readRecord(d))))
+        await indexWrite(this, p.record, this.store.setIndex(p.record, d === undefined ? null : await entryOf(this, p.record, readRecord(d))))
       }
       this.emitUnsynced()
       this.sendLive({ type: DeviceMessage.command, command, target, parts })
@@ -258,21 +190,8 @@ export class Replica {
   }
 
   /** The entity's index entries, from the cache or read once from the store. */
-  async indexOf (entity: string): Promise<IndexedRecord[]> {
-    const cached = this.indexCache.get(entity)
-    if (cached !== undefined) return cached
-    const generation = this.indexGeneration.get(entity) ?? 0
-    const rows = await this.store.index(entity)
-    // A write that touched the entity while it was read may or may not be in `rows`: do not keep them.
-    if ((this.indexGeneration.get(entity) ?? 0) === generation) this.indexCache.set(entity, rows)
-    return rows
-  }
-
-  /** A store write that changes the index of `record`'s entity: the cached index goes. */
-  private indexWrite<T> (record: string, write: Promise<T>, entity = parseDocName(record)?.entity ?? ''): Promise<T> {
-    this.indexCache.delete(entity)
-    this.indexGeneration.set(entity, (this.indexGeneration.get(entity) ?? 0) + 1)
-    return write
+  indexOf (entity: string): Promise<IndexedRecord[]> {
+    return indexOf(this, entity)
   }
 
   // --- what the server sends -------------------------------------------------------------------
@@ -313,7 +232,7 @@ export class Replica {
       // A secured field's document: stored as it is; its record's index entry shows the value.
       const stored = known || open !== undefined ? this.store.put(record, payload) : this.store.receive(record, payload, null)
       if (open !== undefined) Y.applyUpdate(open, payload, REMOTE)
-      this.cycleWrite(stored.then(() => this.reindex(field.record)))
+      this.cycleWrite(stored.then(() => reindex(this, field.record)))
       return
     }
     if (!known && open === undefined) {
@@ -321,8 +240,8 @@ export class Replica {
       // read from the payload itself when it holds map entries only (the usual record), else from a document.
       const state = stateOfWholeUpdate(payload) ?? readUpdates(record, [payload])
       const entity = parseDocName(record)?.entity ?? ''
-      const entry = this.securedAttributes(entity).length === 0 ? indexEntry(record, state) : await this.entryOf(record, state)
-      this.cycleWrite(this.indexWrite(record, this.store.receive(record, payload, entry), entity))
+      const entry = securedAttributes(this, entity).length === 0 ? indexEntry(record, state) : await entryOf(this, record, state)
+      this.cycleWrite(indexWrite(this, record, this.store.receive(record, payload, entry), entity))
       return
     }
     // A record it holds: its state after the payload gives the index entry, stored with the payload.
@@ -339,8 +258,8 @@ export class Replica {
       const updates = [...await this.store.load(record), payload]
       state = stateOfUpdates(updates) ?? readUpdates(record, updates)
     }
-    const entry = await this.entryOf(record, state)
-    this.cycleWrite(this.indexWrite(record, this.store.put(record, payload, entry)))
+    const entry = await entryOf(this, record, state)
+    this.cycleWrite(indexWrite(this, record, this.store.put(record, payload, entry)))
   }
 
   /** A store write of this cycle (once: records received one after another may share the store's promise). */
@@ -355,29 +274,14 @@ export class Replica {
     return stored
   }
 
-  /** Receipts into the inbox, each once (a cycle resends those a cut socket may have lost). */
-  async addReceipts (receipts: readonly Receipt[]): Promise<void> {
-    const seen = new Set((await this.store.inbox()).map(i => (i.receipt as Receipt).seq).filter(x => x !== undefined))
-    const fresh = receipts.filter(r => r.seq === undefined || !seen.has(r.seq))
-    for (const r of fresh) await this.store.addInbox({ receipt: r, serverValue: r.kept, at: new Date().toISOString() })
-    if (fresh.length > 0) this.emit('receipts', [fresh])
+  /** Receipts into the inbox, each once (inbox.ts). */
+  addReceipts (receipts: readonly Receipt[]): Promise<void> {
+    return addReceipts(this.store, this.emit, receipts)
   }
 
-  /**
-   * The server refused attachment content for good: each note of a pending edit that points at it gets
-   * an inbox entry (the edit still goes out, and the server drops the note with its own receipt).
-   */
-  async uploadRefused (hash: string, size: number, status: number, why: string): Promise<void> {
-    const records = new Set((await this.store.pending()).filter(p => contentHashesOf(p.update).includes(hash)).map(p => p.record))
-    for (const record of records) {
-      for (const [noteId, note] of Object.entries(readRecord(await this.open(record)).notes)) {
-        if (note.contenthash !== hash) continue
-        await this.store.addInbox({
-          receipt: { record, reason: 'upload-refused', message: `the server refused the attachment ${note.filename ?? hash} (${status}): ${why}; the note will not be kept`, field: null, attempted: { noteId, filename: note.filename, hash, size, status }, kept: null },
-          serverValue: null, at: new Date().toISOString()
-        })
-      }
-    }
+  /** The server refused attachment content for good: the notes that point at it go to the inbox (inbox.ts). */
+  uploadRefused (hash: string, size: number, status: number, why: string): Promise<void> {
+    return uploadRefused(this.store, r => this.open(r), hash, size, status, why)
   }
 
   /**
@@ -433,7 +337,7 @@ export class Replica {
   /** A record left the scope: unsynced edits go to the inbox, never silently away. */
   async evict (record: string): Promise<void> {
     const pending = (await this.store.pending()).filter(p => p.record === record)
-    if (pending.length > 0) await this.keepEvicted(record, readRecord(await this.open(record)), pending.length)
+    if (pending.length > 0) await keepEvicted(this.store, record, readRecord(await this.open(record)), pending.length)
     if (await this.holdsOwnItems(record)) this.moveTo(await this.writers.retire(this.user)) // (writer-id.ts, rule 3)
     // Ids kept for other slots (another tab, another process of this store) or users that wrote in the
     // record go too: their next holder would write into it from an empty document at clocks the server has.
@@ -442,28 +346,11 @@ export class Replica {
     this.docs.get(record)?.destroy()
     this.docs.delete(record)
     this.known.delete(record)
-    await this.indexWrite(record, this.store.remove(record))
+    await indexWrite(this, record, this.store.remove(record))
     const field = parseFieldDocName(record)
-    if (field !== null) await this.reindex(field.record) // its value leaves the record's listing
-    await this.withholdInbox(record)
+    if (field !== null) await reindex(this, field.record) // its value leaves the record's listing
+    await withholdInbox(this.store, record)
     this.emit('evicted', [record])
-  }
-
-  /**
-   * What stood in a record that left the device goes with it from the inbox too (its entries keep what the
-   * user tried: withheldReceipt), as the server serves them once the user may no longer read it.
-   */
-  private async withholdInbox (record: string): Promise<void> {
-    const of = (name: string): string => parseFieldDocName(name)?.record ?? name
-    for (const item of await this.store.inbox()) {
-      const r = item.receipt
-      // (The device's own entries hold what it tried alone.)
-      if (of(r.record) !== of(record) || isLocalReceipt(r)) continue
-      const receipt = withheldReceipt(r)
-      if (item.serverValue === null && JSON.stringify(receipt) === JSON.stringify(r)) continue
-      await this.store.removeInbox(item.id)
-      await this.store.addInbox({ receipt, serverValue: null, at: item.at })
-    }
   }
 
   /** Whether the record's stored or open copy holds items written under the current client id. */
@@ -483,14 +370,6 @@ export class Replica {
     return [...ids]
   }
 
-  /** Unsynced edits of a record that left the scope, into the inbox with the state they made. */
-  private async keepEvicted (record: string, attempted: RecordState, edits: number): Promise<void> {
-    await this.store.addInbox({
-      receipt: { record, reason: 'evicted', message: `${record} left this device's scope with ${edits} unsynced edit(s)`, field: null, attempted, kept: null },
-      serverValue: null, at: new Date().toISOString()
-    })
-  }
-
   async close (): Promise<void> {
     this.closed = true
     await this.chain
@@ -501,5 +380,3 @@ export class Replica {
     await this.store.close()
   }
 }
-
-const isLocalReceipt = (r: Receipt | LocalReceipt): r is LocalReceipt => r.reason === 'evicted' || r.reason === 'upload-refused'

@@ -1,109 +1,70 @@
-// One device connection on /device: hello, sync cycles over the changes feed (what changed since the
-// device's cursor, what entered or left its scope), live changes of the records it holds, and evictions;
-// its pushes of local edits and commands go through the projection in device-edits.ts.
+// One device connection on /device: frames in and out, hello, the order its work runs in, and evictions
+// for lost read access. Its sync cycles over the changes feed (what changed since the device's cursor,
+// what entered or left its scope) are device-cycle.ts; its pushes of local edits and commands go through
+// the projection in device-edits.ts.
 
 import * as encoding from 'lib0/encoding'
 import type { Catalog } from '../docs/catalog-types.ts'
 import { fieldDocName, parseDocName, parseFieldDocName, type DocName } from '../ids.ts'
 import { fieldPermission, mayAccess, type ModelIndex } from '../authz/decide.ts'
 import { rowOwnership, type RecordOwnership } from '../docs/ownership.ts'
-import type { Metadata } from '../metadata/metadata.ts'
-import type { OfflineProfile } from '../profiles/profile.ts'
-import { deviceMetadata, metadataDigest, profileOf } from './device-metadata.ts'
-import { EVERY_DEVICE, type Receipt } from '../protocol/receipts.ts'
 import { DEVICE_PROTOCOL_VERSION, DeviceMessage, decodeDeviceFrame, encodeDeviceFrame, holdingsDigest, writeDeviceFrame, type DeviceFrame } from '../protocol/device-frames.ts'
-import { CloseCode, closeCodeOf, SyncStep, type CloseCodeValue } from '../protocol/codes.ts'
+import { CloseCode, closeCodeOf, type CloseCodeValue } from '../protocol/codes.ts'
 import { MalformedMessage } from '../errors.ts'
 import type { Rooms } from './rooms.ts'
 import type { Security } from './security.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
 import type { HeldRecords } from './held-records.ts'
 import type { ProjectionReader } from './storage/projection-port.ts'
-import type { ReceiptStore } from './storage/receipt-port.ts'
 import type { CommandRunner } from './commands.ts'
 import { pace, slicer } from './pacing.ts'
-import { offlineScope, type ScopeRowIndex } from './scope-rows.ts'
 import { DeviceEdits, type EditDeps } from './device-edits.ts'
-import { readableReceipts } from './receipt-access.ts'
+import { cycle, NOTHING, type CycleDeps, type CycleSession } from './device-cycle.ts'
 
 /** (EditDeps: the catalog, security, rooms, feed, holdings — the port with what open devices hold in
- * memory —, the clock and the runner of multi-record commands.) */
-export interface DeviceDeps extends EditDeps {
-  /** views and other offline metadata; a device gets those of its profile's entities */
-  readonly metadata: Metadata
+ * memory —, the clock and the runner of multi-record commands; CycleDeps: metadata, receipts, the scope
+ * rows and the largest attachment.) */
+export interface DeviceDeps extends EditDeps, CycleDeps {
   /** the open session of each device id: a device has one session at a time */
   readonly sessions: Map<string, DeviceSession>
-  /** stored receipts (a cycle resends what a cut socket may have lost; a new device is offered the open ones) */
-  readonly receipts: ReceiptStore
   /** projected rows (a record's ownership when it is not loaded) */
   readonly projection: ProjectionReader
-  /** the projected rows offline scopes are computed from, indexed */
-  readonly scopeRows: ScopeRowIndex
-  /** the largest attachment the server takes (sent to devices so they refuse larger ones up front) */
-  readonly maxAttachmentBytes: number
   /** the devices one user keeps (MAX_DEVICES_PER_USER) */
   readonly maxDevicesPerUser: number
 }
 
-/** The second half of a cycle: what it sends, and what it records once sent. */
-interface Outgoing {
-  readonly toSend: readonly DocName[]
-  /** what the device held when the cycle began: of these only what changed after its cursor goes */
-  readonly held: ReadonlySet<DocName>
-  /** what the cycle evicted for leaving the scope */
-  readonly removed: readonly DocName[]
-  readonly upTo: number
-  /** the session's generation the cycle was decided in */
-  readonly generation: number
-  readonly sentScope: boolean
-  readonly request: number
-  readonly receiptSeq: number | null
-}
-
-/** Records noted as perhaps held, or confirmed, in one write (a part of a cycle at a time). */
-const NOTE_AT_ONCE = 250
-/** Records whose states a cycle reads from the log at once. */
-const READ_AHEAD = 64
-const NOTHING: ReadonlySet<DocName> = new Set()
 const NO_DEVICES: ReadonlySet<string> = new Set()
-
-/** What a full cycle's scope is computed from (the rows: deps.scopeRows, prepared for them). */
-interface ScopeInputs {
-  readonly profile: OfflineProfile | undefined
-  /** the secured fields (`<entity>.<attribute>`) of the profile's entities the user may read */
-  readonly fields: readonly string[]
-}
-
-/** The most receipts one cycle delivers (the rest follow in later cycles). */
-const MAX_RECEIPTS_PER_CYCLE = 10_000
 
 /** Frames one device may have waiting for its session (README, "Security"). */
 export const MAX_WAITING_FRAMES = 4096
 /** ... and their bytes: a frame may be MAX_FRAME_BYTES, so the count alone let one device hold 4 GiB. */
 export const MAX_WAITING_BYTES = 16 * 1024 * 1024
 
-export class DeviceSession {
-  private readonly deps: DeviceDeps
+/** The members its cycles (functions of the session, device-cycle.ts) read and move are public: CycleSession. */
+export class DeviceSession implements CycleSession {
+  readonly deps: DeviceDeps
   readonly userId: string
   private readonly sendBytes: (b: Uint8Array) => void
   private readonly closeSocket: (code: CloseCodeValue, reason: string) => void
   /** while the socket's send buffer is filling up: resolves once it has drained */
-  private readonly drained: () => Promise<void> | undefined
-  private deviceId: string | null = null
-  private cursor = 0
-  private metadataVersion = 0
-  private metadataDigest = 0
+  readonly drained: () => Promise<void> | undefined
+  deviceId: string | null = null
+  cursor = 0
+  metadataVersion = 0
+  metadataDigest = 0
   /** pushes, commands and record state, once the device said hello */
   private edits: DeviceEdits | null = null
   /** everything the session does runs in order on this chain */
   private chain: Promise<void> = Promise.resolve()
   private fullCycleQueued = false
   private liveQueued = false
-  private closed = false
+  closed = false
   /** records evicted for lost read access since the last full cycle: not one more byte of them goes out */
-  private readonly revoked = new Set<DocName>()
+  readonly revoked = new Set<DocName>()
   /** bumped when privileges change: a cycle under way stops (a full cycle follows) */
-  private generation = 0
+  generation = 0
+  /** The records a cycle under way is sending (a change of one is checked for read access at once). */
+  sending: ReadonlySet<DocName> = NOTHING
 
   constructor (deps: DeviceDeps, userId: string, send: (b: Uint8Array) => void, close: (code: CloseCodeValue, reason: string) => void, drained: () => Promise<void> | undefined = () => undefined) {
     this.deps = deps
@@ -113,7 +74,7 @@ export class DeviceSession {
     this.drained = drained
   }
 
-  private send (f: DeviceFrame): number {
+  send (f: DeviceFrame): number {
     this.flushBatch()
     const bytes = encodeDeviceFrame(f)
     if (!this.closed) this.sendBytes(bytes)
@@ -123,7 +84,7 @@ export class DeviceSession {
   /** Record frames of a cycle go out several to a websocket message (fewer, larger messages). */
   private batch: encoding.Encoder | null = null
 
-  private sendBatched (f: DeviceFrame): number {
+  sendBatched (f: DeviceFrame): number {
     if (this.batch === null) this.batch = encoding.createEncoder()
     const before = encoding.length(this.batch)
     writeDeviceFrame(this.batch, f)
@@ -229,7 +190,7 @@ export class DeviceSession {
           // The device says what it holds; if that is not what the server recorded, start over.
           const held = this.deps.holdings.held(this.deviceId!)
           if (held.size !== count || holdingsDigest(held) !== digest) this.resetHeld()
-          return this.cycle(true, request, receiptSeq)
+          return cycle(this, true, request, receiptSeq)
         })
         return
       }
@@ -276,14 +237,14 @@ export class DeviceSession {
     if (this.fullCycleQueued || this.deviceId === null) return
     this.fullCycleQueued = true
     // (After the pushes before it: an edit the server commits must not look evicted with it unsynced.)
-    this.schedule(async () => { await this.pushesSettled(); this.fullCycleQueued = false; await this.cycle(true, 0, null) })
+    this.schedule(async () => { await this.pushesSettled(); this.fullCycleQueued = false; await cycle(this, true, 0, null) })
   }
 
   /**
    * The owner of a record as a decision needs it: from its room when loaded, else from its row (the
    * scope index's, once current, for the entities it keeps; else the projection's).
    */
-  private ownershipOf (name: DocName, fromIndex = false): RecordOwnership | undefined {
+  ownershipOf (name: DocName, fromIndex = false): RecordOwnership | undefined {
     const field = parseFieldDocName(name)
     if (field !== null) return this.ownershipOf(field.record, fromIndex)
     const { rooms, scopeRows } = this.deps
@@ -329,7 +290,7 @@ export class DeviceSession {
   }
 
   /** Sweeps under way (each checks everything the device held when it began). */
-  private sweeping = 0
+  sweeping = 0
 
   private sweep (): void {
     const { holdings, feed, scopeRows, security } = this.deps
@@ -370,183 +331,6 @@ export class DeviceSession {
     if (this.revoked.has(name) || this.liveQueued || this.fullCycleQueued) return
     if (!holdings.holds(this.deviceId, name)) return
     this.liveQueued = true
-    this.schedule(async () => { this.liveQueued = false; await this.cycle(false, 0, null) })
-  }
-
-  /** `receiptSeq`: the newest receipt the device says it stored (null: not asked; send none). */
-  private async cycle (full: boolean, request: number, receiptSeq: number | null): Promise<void> {
-    const { catalog, security, feed, holdings, now } = this.deps
-    const device = this.deviceId!
-    // The feed and the projection are read first. From the privileges read after them to the first
-    // record sent nothing is awaited, so no revocation slips in between a decision and what it sends;
-    // a record revoked during the reads stays revoked for this cycle.
-    // Many cycles may be due at once (a morning's devices): each waits for its slice of the event loop.
-    await pace()
-    const revokedBefore = [...this.revoked]
-    const upTo = await feed.head()
-    // From cursor 0 every record counts as changed (the whole log would be read to say so).
-    const changedSince = this.cursor === 0 ? null : await feed.changedSince(this.cursor, upTo)
-    const changed = { has: (n: DocName): boolean => changedSince === null || changedSince.has(n) }
-    let ix: ModelIndex
-    let inputs: ScopeInputs | undefined
-    do {
-      ix = security.index
-      inputs = full ? await this.scopeInputs(ix, upTo) : undefined
-      // Cycles waiting for the same rows resume together: each computes its scope in a slice of its own.
-      if (full) await pace()
-    } while (ix !== security.index) // privileges changed while reading: read what the new ones need
-    // Privileges or the deployed metadata (rules, flows, views) changed since the device's copy: resend.
-    const digest = metadataDigest(this.deps.metadata)
-    if (full && (this.metadataVersion !== ix.version || this.metadataDigest !== digest)) {
-      this.send({ type: DeviceMessage.metadata, json: deviceMetadata(catalog, security, this.userId, this.deps.metadata, this.deps.maxAttachmentBytes) })
-      this.metadataVersion = ix.version
-      this.metadataDigest = digest
-    }
-    // A full cycle compares the scope with everything the device holds; a live one looks only at what
-    // changed (its cost is what changed, not what the device holds).
-    const held = full || changedSince === null ? holdings.held(device) : new Set([...changedSince.keys()].filter(n => holdings.holds(device, n)))
-    const maybe = full ? holdings.unconfirmed(device) : new Set<DocName>()
-    let scope: Set<string>
-    if (inputs !== undefined) {
-      const { profile, fields } = inputs
-      scope = profile === undefined ? new Set() : offlineScope(this.deps.scopeRows, catalog, profile, ix, this.userId, fields, new Date(now()))
-    } else {
-      scope = new Set([...held].filter(n => changed.has(n)))
-    }
-    const removed: DocName[] = []
-    const sentScope = full && holdings.needsScope(device)
-    if (full) {
-      if (sentScope) this.send({ type: DeviceMessage.scope, json: JSON.stringify([...scope]) })
-      for (const h of [...held, ...maybe]) if (!scope.has(h)) { removed.push(h); this.send({ type: DeviceMessage.evict, record: h, reason: 'out-of-scope' }) }
-      holdings.unsure(device, removed)
-    }
-    // A full cycle decides the scope anew: what it finds readable may go out again.
-    if (full) for (const n of revokedBefore) this.revoked.delete(n)
-    const generation = this.generation
-    const toSend = ([...scope].filter(n => !held.has(n as DocName) || changed.has(n as DocName)) as DocName[]).filter(n => !this.revoked.has(n))
-    // From here a change of any of them is checked for read access as one of a held record is.
-    this.sending = new Set(toSend)
-    try {
-      await this.sendCycle({ toSend, held, removed, upTo, generation, sentScope, request, receiptSeq })
-    } finally {
-      this.sending = NOTHING
-    }
-  }
-
-  /** The records a cycle under way is sending (a change of one is checked for read access at once). */
-  private sending: ReadonlySet<DocName> = NOTHING
-
-  /** The rest of a cycle: its records (each whole, or what changed after the cursor if held), receipts, `done`. */
-  private async sendCycle (o: Outgoing): Promise<void> {
-    const { toSend, held, upTo, generation } = o
-    const { security, holdings } = this.deps
-    const device = this.deviceId!
-    let bytes = 0
-    let done = 0
-    let noted = 0
-    const slice = slicer()
-    let ahead = new Map<string, Uint8Array>()
-    for (const [i, name] of toSend.entries()) {
-      // Privileges changed meanwhile: stop; the full cycle queued after this one sends what is still readable.
-      if (this.closed || this.generation !== generation) return
-      // Should the socket drop mid-cycle, what was sent may be on the device: noted before it is sent,
-      // a part of the cycle at a time.
-      if (i >= noted) {
-        noted = Math.min(toSend.length, i + NOTE_AT_ONCE)
-        holdings.mayHold(device, toSend.slice(i, noted).filter(n => !held.has(n)))
-      }
-      if (this.revoked.has(name)) continue
-      let payload = ahead.get(name)
-      if (payload === undefined) {
-        ahead = await this.readAhead(toSend.slice(i, i + READ_AHEAD), held, upTo)
-        payload = ahead.get(name)!
-      }
-      // Checked again after reading: nothing is awaited from here to the send.
-      if (this.closed || this.generation !== generation) return
-      if (this.sweeping > 0) this.revokeUnreadable(security.index, [name])
-      if (this.revoked.has(name)) continue
-      bytes += this.sendBatched({ type: DeviceMessage.sync, record: name, step: SyncStep.update, payload })
-      // A cycle goes out no faster than the device takes it (its send buffer is bounded).
-      // Sockets drain in I/O callbacks, many at once: the cycle goes on in a paced slice, not there.
-      const draining = this.drained()
-      if (draining !== undefined) { await draining; await slice.pace() }
-      done++
-      if (done % 250 === 0) this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
-      if (slice.due()) await slice.pace() // stay responsive to other sockets and cycles
-    }
-    if (this.closed) return
-    this.send({ type: DeviceMessage.progress, done, total: toSend.length, bytes })
-    // Receipts are durable: a cycle the device asked for delivers every one newer than it has stored
-    // (a cut socket may have lost those pushed live; the device keeps each once).
-    // The resend is complete up to the newest receipt committed now, so that is the device's new mark;
-    // receipts pushed live do not move it (one from a replaced session may still be missing).
-    let receiptMark = 0
-    if (o.receiptSeq !== null) {
-      const { receipts, mark } = await this.receiptsFor(o.receiptSeq)
-      if (receipts.length > 0) this.send({ type: DeviceMessage.receipts, json: JSON.stringify(receipts) })
-      receiptMark = mark
-    }
-    // What the device now holds is confirmed a part at a time (what was evicted meanwhile stays perhaps
-    // held: the device dropped it, or never got it); then the cursor, with what left the scope.
-    const added = toSend.filter(n => !held.has(n))
-    for (let i = 0; i < added.length; i += NOTE_AT_ONCE) {
-      if (i > 0) await slice.pace()
-      if (this.closed || this.generation !== generation) return
-      holdings.hold(device, added.slice(i, i + NOTE_AT_ONCE).filter(n => !this.revoked.has(n)))
-    }
-    holdings.finishCycle(device, [], o.removed, upTo, o.sentScope)
-    this.cursor = upTo
-    this.send({ type: DeviceMessage.done, cursor: upTo, request: o.request, receiptSeq: receiptMark })
-  }
-
-  /** The states a cycle sends next, read together: what the device holds since its cursor, the rest whole. */
-  private async readAhead (names: readonly DocName[], held: ReadonlySet<string>, upTo: number): Promise<Map<string, Uint8Array>> {
-    const out = new Map<string, Uint8Array>()
-    const wanted = names.filter(n => !this.revoked.has(n))
-    for (const [cursor, docs] of [[this.cursor, wanted.filter(n => held.has(n))], [0, wanted.filter(n => !held.has(n))]] as const) {
-      if (docs.length === 0) continue
-      const states = await this.deps.feed.statesSince(docs, cursor, upTo)
-      docs.forEach((d, k) => out.set(d, states[k]))
-    }
-    return out
-  }
-
-  /** What a full cycle computes the scope from under `ix`, its rows made current through `upTo`. */
-  private async scopeInputs (ix: ModelIndex, upTo: number): Promise<ScopeInputs> {
-    const profile = profileOf(ix.model, this.userId)
-    if (profile === undefined) return { profile, fields: [] }
-    const fields = ix.model.securedFields.filter(f => {
-      const [entity, attribute] = f.split('.')
-      return entity in profile.entities && fieldPermission(ix, this.userId, entity, attribute).read
-    })
-    await this.deps.scopeRows.prepare(profile, fields, upTo)
-    return { profile, fields }
-  }
-
-  /**
-   * The receipts a cycle delivers after the device's mark `since`, and its new mark. The inbox is per
-   * device: its own receipts (of changes it sent). A device new to the server is offered, once, its
-   * user's open items (not dismissed on any device) instead of the whole history; should it not have
-   * stored that offer (its mark stays below the offer's), the offer is made again.
-   */
-  private async receiptsFor (since: number): Promise<{ receipts: Receipt[], mark: number }> {
-    const { holdings, receipts } = this.deps
-    const device = this.deviceId!
-    const all = await receipts.receipts(this.userId, since, MAX_RECEIPTS_PER_CYCLE)
-    const mark = all.length > 0 ? all[all.length - 1].seq ?? since : since
-    const own = all.filter(r => r.device === device || r.device === EVERY_DEVICE)
-    const offered = holdings.offerMark(device)
-    if (offered !== null && since >= offered) return { receipts: this.readable(own), mark }
-    const open = await receipts.openReceipts(this.userId, MAX_RECEIPTS_PER_CYCLE)
-    const bySeq = new Map<number, Receipt>()
-    for (const r of [...open, ...own]) bySeq.set(r.seq ?? 0, r)
-    const offer = Math.max(mark, open.at(-1)?.seq ?? 0)
-    holdings.setOfferMark(device, offer)
-    return { receipts: this.readable([...bySeq.values()].sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0))), mark: offer }
-  }
-
-  /** Stored receipts as the user may see them now (receipt-access.ts). */
-  private readable (receipts: readonly Receipt[]): Receipt[] {
-    return receipts.length === 0 ? [] : readableReceipts(receipts, this.userId, this.deps.security.index, n => this.ownershipOf(n))
+    this.schedule(async () => { this.liveQueued = false; await cycle(this, false, 0, null) })
   }
 }

@@ -5,7 +5,7 @@ import { createRecord, editNote, addNote, readRecord, setField, stampRecord } fr
 import { diff, isStampChange } from '../../src/docs/diff.ts'
 import { FILTER_SYSTEM_FIELDS, isStamp, LISTED_SYSTEM_FIELDS, META_KEYS, STAMP } from '../../src/docs/system-fields.ts'
 import { SYSTEM_COLUMNS } from '../../src/projection/rows.ts'
-import { indexEntry } from '../../src/client/replica.ts'
+import { indexEntry } from '../../src/client/field-index.ts'
 import type { RecordId } from '../../src/ids.ts'
 
 const account = buildCatalog().entities.get('account')!
