@@ -38,7 +38,7 @@ export interface TestStorage extends RecordStorage {
 
 /** The projection as tests read it: every read answered in the same turn. */
 export interface TestProjection extends ProjectionReader {
-  rows (entity: string, scope: ReadScope, limit: number, offset: number): Row[]
+  rows (entity: string, scope: ReadScope, limit: number, offset: number, afterId?: string | null): Row[]
   all (entity: string): Row[]
   page (entity: string, afterId: string | null, limit: number): Row[]
 }
