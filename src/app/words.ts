@@ -20,7 +20,7 @@ export const REASON_WORDS: Readonly<Record<ReasonCode | 'evicted' | 'upload-refu
   'business-rule': 'a business rule does not allow it',
   'relationship-read-only': 'this relationship is read-only offline',
   'command-rejected': 'another part of the same action was refused, so all of it was',
-  'quota-exceeded': 'too many refused changes to this record',
+  'quota-exceeded': 'this record reached a limit on what it may keep',
   superseded: 'someone else changed the same field later; their value stands',
   evicted: 'the record is no longer on this device',
   'upload-refused': 'the server refused the file'

@@ -6,12 +6,12 @@ import type * as Y from 'yjs'
 import { ObservableV2 } from 'lib0/observable'
 import { attributeOf, type EntityDef, type OfflineCommand } from '../docs/catalog-types.ts'
 import { userOwned } from '../docs/ownership.ts'
-import { addNote, attributeValues, clearField, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, stampRecord, type AttachmentRef, type NoteState } from '../docs/record.ts'
+import { addNote, attributeValues, clearField, countNotes, createRecord, deleteRecord, editNote, META, readRecord, removeNote, replaceText, setField, stampRecord, type AttachmentRef, type NoteState } from '../docs/record.ts'
 import type { FieldValue } from '../docs/values.ts'
 import { fieldDocName, newId, parseDocName, type RecordId } from '../ids.ts'
 import type { Receipt } from '../protocol/receipts.ts'
 import { checkCommand, checkField, checkLookups, checkNoteChange, OfflineRefusal, refuseAssociation, type DeviceMetadata } from './offline-rules.ts'
-import { noteStampTime } from '../projection/decide-notes.ts'
+import { noteStampTime, timelineFull } from '../projection/decide-notes.ts'
 import { fillNew, prepareCommand } from './offline-commands.ts'
 import { downloadAttachment, sha256Hex } from './attachments.ts'
 import type { StateCommand } from '../docs/commands.ts'
@@ -276,13 +276,16 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
 
   /**
    * The record's entity and (for an edit or removal) the note, refusing up front what the server would
-   * drop: the privilege (README, "Security and the authorization projection": notes), a missing note.
+   * drop: the privilege (README, "Security and the authorization projection": notes), a missing note, a
+   * note past the most a timeline holds (as this device holds it: notes added elsewhere are counted at sync).
    */
   private async checkNotes (record: string, action: 'add' | 'edit' | 'remove', noteId?: string): Promise<{ def: EntityDef, doc: Y.Doc, note?: NoteState }> {
     const meta = this.requireMetadata()
     const entity = parseDocName(record)?.entity ?? ''
     checkNoteChange(meta, entity, action) // before opening the record: the entity and the privilege for any note
     const doc = await this.open(record)
+    const full = action === 'add' ? timelineFull(countNotes(doc)) : null
+    if (full !== null) throw new OfflineRefusal(full.reason, full.message)
     const note = noteId === undefined ? undefined : readRecord(doc).notes[noteId]
     if (noteId !== undefined && note === undefined) throw new OfflineRefusal(Reason.invalidValue, `${record} has no note ${noteId}`)
     return { def: checkNoteChange(meta, entity, action, note), doc, note }

@@ -103,6 +103,13 @@ export const readRecord = (doc: Y.Doc, entity?: EntityDef, notes?: ReadonlySet<s
   return state
 }
 
+/** How many notes a record's timeline holds (read from its entries: no snapshot of the notes is made). */
+export const countNotes = (doc: Y.Doc): number => {
+  let n = 0
+  for (const item of rootMap(doc, NOTES)._map.values()) if (!item.deleted) n++
+  return n
+}
+
 /** The parts of a record an update touched: meta and field keys, memo texts, notes. */
 export interface TouchedParts {
   readonly meta: Iterable<string>

@@ -16,7 +16,7 @@ import { STAMP } from '../docs/system-fields.ts'
 import { ruleFields, ruleInputOf, rulesOf, saveViolation, type BusinessRule } from '../metadata/business-rules.ts'
 import { ACTIVE } from '../docs/commands.ts'
 import { stageMoveDenial, type ProcessFlow } from '../metadata/process-flows.ts'
-import { MAX_CLOCK_SKEW_MS, newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem } from './decide-notes.ts'
+import { MAX_CLOCK_SKEW_MS, newNoteProblem, noteEditProblem, noteOwnership, notePrivilegeNeeded, noteStampProblem, timelineFull } from './decide-notes.ts'
 import { parseDocName } from '../ids.ts'
 import { unexpectedCase } from '../errors.ts'
 
@@ -201,8 +201,29 @@ const fieldOf = (c: Change): string | null => {
 }
 export { fieldOf }
 
-export const decideChanges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] =>
-  gateStages(ctx, before, applyRules(ctx, before, decidePrivileges(ctx, before, after, changes)))
+/**
+ * `notesBefore`: how many notes the record held before the update (`before.notes` may hold only those the
+ * update touches); absent, those in `before.notes`.
+ */
+export const decideChanges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[], notesBefore?: number): Verdict[] =>
+  gateStages(ctx, before, applyRules(ctx, before, decidePrivileges(ctx, before, after, changes, notesBefore)))
+
+/**
+ * A timeline holds at most MAX_NOTES_PER_RECORD notes: an allowed new note past it is refused
+ * (`quota-exceeded`), like any other refused change (the notes removed in the same update make room first).
+ */
+const boundNotes = (verdicts: Verdict[], before: RecordState, notesBefore: number | undefined): Verdict[] => {
+  if (!verdicts.some(v => v.allowed && v.change.kind === 'note-added')) return verdicts
+  let held = notesBefore ?? Object.keys(before.notes).length
+  for (const v of verdicts) if (v.allowed && v.change.kind === 'note-removed') held--
+  return verdicts.map((v): Verdict => {
+    if (!v.allowed || v.change.kind !== 'note-added') return v
+    const full = timelineFull(held)
+    if (full !== null) return { change: v.change, allowed: false, ...full }
+    held++
+    return v
+  })
+}
 
 /** A record's values with those kept in other documents (a required secured field is kept in its own: a
  * stage gate reads it there, `ctx.elsewhere`); the document's own values win. */
@@ -293,7 +314,7 @@ const decideFieldDocument = (ctx: DecideContext, parent: RecordOwnership | null,
   })
 }
 
-const decidePrivileges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[]): Verdict[] => {
+const decidePrivileges = (ctx: DecideContext, before: RecordState, after: RecordState, changes: readonly Change[], notesBefore: number | undefined): Verdict[] => {
   if (changes.length === 0) return []
   if (ctx.parent !== undefined) return decideFieldDocument(ctx, ctx.parent, before, after, changes)
   const e = ctx.entity
@@ -303,7 +324,7 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
     return changes.map(deny({ reason: Reason.entityReadOnly, message: `${e.name} is read-only offline` }))
   }
   const creating = changes.some(c => c.kind === 'created')
-  if (creating) return decideCreate(ctx, after, changes)
+  if (creating) return boundNotes(decideCreate(ctx, after, changes), before, notesBefore)
   const owner = ownershipOf(before, ctx.record)
   if (!exists(before) || owner === null) {
     return changes.map(deny({ reason: Reason.invalidValue, message: `${ctx.record} does not exist` }))
@@ -375,7 +396,8 @@ const decidePrivileges = (ctx: DecideContext, before: RecordState, after: Record
     }
     return d === null ? allowAll(c) : deny(d)(c)
   })
-  return settleStamps(ctx, verdicts, () => write('write'))
+  // (Before the stamps are settled: a refused new note stamps nothing.)
+  return settleStamps(ctx, boundNotes(verdicts, before, notesBefore), () => write('write'))
 }
 
 /**

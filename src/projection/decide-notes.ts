@@ -19,6 +19,12 @@ export const MAX_CLOCK_SKEW_MS = 5 * 60_000
 /** How far behind the server's clock a device's note time may be: devices edit offline for up to this long. */
 export const MAX_OFFLINE_AGE_MS = 30 * 24 * 60 * 60_000
 
+/**
+ * The most notes one record's timeline holds: every note is kept in the record's document, which every
+ * reader loads and syncs whole, and any user who may append to the record may add them.
+ */
+export const MAX_NOTES_PER_RECORD = 2_000
+
 export type NoteAction = 'add' | 'edit' | 'remove'
 
 export interface NoteDenial { readonly reason: ReasonCode, readonly message: string }
@@ -53,6 +59,12 @@ export const notePrivilegeNeeded = (userId: string, action: NoteAction, note?: N
 export const noteOwnership = (ix: ModelIndex, record: string, noteId: string, note: NoteState): RecordOwnership => {
   const creator = note.createdby ?? ''
   return { name: `${record}#notes/${noteId}`, ...userOwned(creator, ix.user(creator)?.businessUnitId ?? '') }
+}
+
+/** Why a note may not be added to a timeline that holds `count` notes, or null. */
+export const timelineFull = (count: number): NoteDenial | null => count < MAX_NOTES_PER_RECORD ? null : {
+  reason: Reason.quotaExceeded,
+  message: `a record's timeline holds at most ${MAX_NOTES_PER_RECORD} notes, and this one holds ${count}: remove some before adding more`
 }
 
 const readOnly = (message: string): NoteDenial => ({ reason: Reason.fieldReadOnly, message })

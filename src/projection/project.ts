@@ -9,7 +9,7 @@ import { partsTouched, type PartsTouched } from '../docs/layout.ts'
 import { ruleFields, type BusinessRule } from '../metadata/business-rules.ts'
 import type { ProcessFlow } from '../metadata/process-flows.ts'
 import type { FieldValue } from '../docs/values.ts'
-import { CLOCKS, exists, FIELDS, isDeleted, META, memoText, readRecord, replaceText, rereadTouched, rootMap, type RecordState } from '../docs/record.ts'
+import { CLOCKS, countNotes, exists, FIELDS, isDeleted, META, memoText, NOTES, readRecord, replaceText, rereadTouched, rootMap, type RecordState } from '../docs/record.ts'
 import { decideChanges, fieldOf, type DecideContext, type Verdict } from './decide-changes.ts'
 import { Reason, type Receipt, type ReasonCode } from '../protocol/receipts.ts'
 import { arbitrate, fieldsBefore, NO_ARBITRATION, settleStamps, stampServerWrites, stampsOnly, unseenEdits, type Arbitration, type DeleteSet } from './arbitrate.ts'
@@ -213,6 +213,8 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
   doc.transact(tr => {
     const serverClock = Y.getState(doc.store, doc.clientID)
     before = readRecord(doc, ctx.entity, notes, memos)
+    // (Counted only for an update that writes a note's entry in the timeline: one that may add a note.)
+    const notesBefore = (touched.writtenEntries.get(NOTES)?.size ?? 0) > 0 ? countNotes(doc) : undefined
     // (A delete's decision asks about every field its writer may not have seen; any other, the keys it touches.)
     const fields = fieldsBefore(doc, structs, deletes ? undefined : fieldKeys)
     // (The check step's decoding is integrated as it is: decoding the bytes again would double the cost of reading them.)
@@ -257,7 +259,7 @@ export const projectUpdate = (doc: Y.Doc, update: Uint8Array, ctx: ProjectContex
       dropped.push(...changes)
       receipt({ change: 'command', field: null, attempted: attemptedPart(ctx.reject.command, changes), kept: null, reason: ctx.reject.reason, message: ctx.reject.message })
     } else {
-      verdicts = decideChanges(ctx, before, after, changes)
+      verdicts = decideChanges(ctx, before, after, changes, notesBefore)
       for (const v of verdicts) if (!v.allowed) dropped.push(v.change)
       refusedLosers = lostWritesRefused(ctx, before, arbitration)
       for (const v of receiptWorthy(refusedLosers.length === 0 ? verdicts : [...verdicts, ...refusedLosers])) {

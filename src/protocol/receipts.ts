@@ -19,7 +19,8 @@ export const Reason = {
   relationshipReadOnly: 'relationship-read-only',
   /** a part of a command that was rejected as a whole because another part was not allowed */
   commandRejected: 'command-rejected',
-  /** the user reached a limit on what the server keeps for them in this record (README, "Security") */
+  /** a limit on what the server keeps in this record: the user's refusals there (receipts, refused bytes,
+   * client ids), or the record's notes (README, "Security") */
   quotaExceeded: 'quota-exceeded',
   /** a conflict entry: the user's value of a field lost to a concurrent write (README, "Conflicts") */
   superseded: 'superseded'

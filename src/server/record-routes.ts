@@ -21,6 +21,7 @@ import type { ProjectionReader } from './storage/projection-port.ts'
 import type { ReceiptStore } from './storage/receipt-port.ts'
 import { TokenBuckets } from './rate-limit.ts'
 import { readableReceipts } from './receipt-access.ts'
+import { listAnswer, MAX_LIST_ROW_BYTES, mergedById, rowsOf, takeWithin, type ReadRows, type RowPage } from './row-pages.ts'
 
 /** `POST /api/receipts/dismiss`: the receipts the user dealt with on a device (at most 1,000 at a time). */
 const DismissBody = v.object({ seqs: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(1))), v.maxLength(1000)) })
@@ -117,17 +118,24 @@ export const recordRoutes = (catalog: Catalog, security: Security, projection: P
     const offset = intParam(c.req.query('offset'), 'offset', 0, Number.MAX_SAFE_INTEGER)
     const ix = security.index
     const userId = c.get('principal').userId
-    if (isPointer(entity)) {
-      // Each activity entity's rows the caller may read, by id across them: every entity's first
-      // offset + limit rows are read and merged, so the window is bounded.
-      if (offset + limit > MAX_POINTER_WINDOW) throw new HTTPException(400, { message: `offset + limit may be at most ${MAX_POINTER_WINDOW} for ${entity.name} (list each activity entity for more)` })
-      const all = (await Promise.all(activityEntities(catalog.entities.values()).map(async a =>
-        (await projection.rows(a.name, readScope(ix, userId, a.name), limit + offset, 0)).map(r => pointerRow(entity, a, redact(ix, userId, a, r)))))).flat()
-      all.sort((x, y) => String(x.id) < String(y.id) ? -1 : String(x.id) > String(y.id) ? 1 : 0)
-      return c.json({ entity: entity.name, limit, offset, rows: all.slice(offset, offset + limit) })
+    // Rows are read a few at a time and the answer stops at MAX_LIST_ROW_BYTES (row-pages.ts): a thousand
+    // rows of long memo texts read and answered at once held hundreds of MB for one request.
+    const reader = (e: EntityDef): ReadRows => {
+      const scope = readScope(ix, userId, e.name)
+      return (n, skip, after) => projection.rows(e.name, scope, n, skip, after)
     }
-    const rows = await projection.rows(entity.name, readScope(ix, userId, entity.name), limit, offset)
-    return c.json({ entity: entity.name, limit, offset, rows: rows.map(r => redact(ix, userId, entity, r)) })
+    let page: RowPage
+    if (isPointer(entity)) {
+      // Each activity entity's rows the caller may read, merged by id: each is read from its first row up
+      // to offset + limit at most (the rows before `offset` are read to be skipped), so the window is bounded.
+      if (offset + limit > MAX_POINTER_WINDOW) throw new HTTPException(400, { message: `offset + limit may be at most ${MAX_POINTER_WINDOW} for ${entity.name} (list each activity entity for more)` })
+      const merged = mergedById(activityEntities(catalog.entities.values()).map(a =>
+        rowsOf(reader(a), 0, offset + limit, r => pointerRow(entity, a, redact(ix, userId, a, r)))))
+      page = await takeWithin(merged, offset, limit, MAX_LIST_ROW_BYTES)
+    } else {
+      page = await takeWithin(rowsOf(reader(entity), offset, limit, r => redact(ix, userId, entity, r)), 0, limit, MAX_LIST_ROW_BYTES)
+    }
+    return c.body(listAnswer(entity.name, limit, offset, page), 200, { 'content-type': 'application/json' })
   })
 
   app.get('/records/:entity/:id', c => {

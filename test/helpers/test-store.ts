@@ -38,7 +38,7 @@ export interface TestStorage extends RecordStorage {
 
 /** The projection as tests read it: every read answered in the same turn. */
 export interface TestProjection extends ProjectionReader {
-  rows (entity: string, scope: ReadScope, limit: number, offset: number): Row[]
+  rows (entity: string, scope: ReadScope, limit: number, offset: number, afterId?: string | null): Row[]
   all (entity: string): Row[]
   page (entity: string, afterId: string | null, limit: number): Row[]
 }
@@ -136,8 +136,8 @@ export const openTestStores = async (dataDir: string, fresh: boolean, catalog: C
     row: (entity, id) => stores.projection.row(entity, id),
     all,
     page: (entity, afterId, limit) => all(entity).filter(r => afterId === null || String(r.id) > afterId).slice(0, limit),
-    rows: (entity, scope, limit, offset) => all(entity).filter(r => scope.all || scope.businessUnits.has(String(r.owningbusinessunit)) ||
-      scope.owners.has(String(r.ownerid)) || scope.records.has(`${entity}/${String(r.id)}`)).slice(offset, offset + limit)
+    rows: (entity, scope, limit, offset, afterId = null) => all(entity).filter(r => (afterId === null || String(r.id) > afterId) && (scope.all ||
+      scope.businessUnits.has(String(r.owningbusinessunit)) || scope.owners.has(String(r.ownerid)) || scope.records.has(`${entity}/${String(r.id)}`))).slice(offset, offset + limit)
   }
   let closed = false
   return {

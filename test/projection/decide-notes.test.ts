@@ -8,7 +8,7 @@ import { emptyState, type NoteState, type RecordState } from '../../src/docs/rec
 import { ModelIndex } from '../../src/authz/decide.ts'
 import { demoModel } from '../../src/server/demo.ts'
 import { decideChanges, type DecideContext } from '../../src/projection/decide-changes.ts'
-import { MAX_CLOCK_SKEW_MS, MAX_OFFLINE_AGE_MS, noteStampTime } from '../../src/projection/decide-notes.ts'
+import { MAX_CLOCK_SKEW_MS, MAX_NOTES_PER_RECORD, MAX_OFFLINE_AGE_MS, noteStampTime } from '../../src/projection/decide-notes.ts'
 import { parseDateTime } from '../../src/docs/date-time.ts'
 import { checkNoteChange, OfflineRefusal, type DeviceMetadata } from '../../src/client/offline-rules.ts'
 
@@ -68,6 +68,41 @@ describe('new notes', () => {
   it('without a clock in the context, use the system clock', () => {
     const n = { subject: 's', text: 't', createdby: 'u-alice', createdon: new Date().toISOString() }
     expect(decide('u-alice', alices(), alices({ n }), { now: undefined })).toEqual([['note-added', 'ok']])
+  })
+})
+
+describe('the number of notes', () => {
+  const notes = (prefix: string, n: number, createdby = 'u-dan'): Record<string, NoteState> =>
+    Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, note(createdby)]))
+  /** [kind, reason | 'ok'] of every change, the record's stamps included, with the notes before counted as `held`. */
+  const verdicts = (before: RecordState, after: RecordState, held?: number): string[][] =>
+    decideChanges(ctxFor('u-dan'), before, after, diff(before, after), held).map(v => [v.change.kind === 'meta-set' ? v.change.key : v.change.kind, v.allowed ? 'ok' : v.reason])
+
+  it(`refuse a new note past ${MAX_NOTES_PER_RECORD} on a record (quota-exceeded), with the record's stamps it brought`, () => {
+    const full = alices(notes('n', MAX_NOTES_PER_RECORD))
+    const stamped = (s: RecordState, extra: Record<string, NoteState>): RecordState => ({ ...s, meta: { ...s.meta, modifiedby: 'u-dan', modifiedon: at(0) }, notes: { ...s.notes, ...extra } })
+    expect(verdicts(full, stamped(full, { x: note('u-dan') }))).toEqual([['modifiedby', 'quota-exceeded'], ['modifiedon', 'quota-exceeded'], ['note-added', 'quota-exceeded']])
+    const v = decideChanges(ctxFor('u-dan'), full, stamped(full, { x: note('u-dan') }), diff(full, stamped(full, { x: note('u-dan') }))).find(x => x.change.kind === 'note-added')!
+    expect(v.allowed ? 'ok' : v.message).toBe(`a record's timeline holds at most ${MAX_NOTES_PER_RECORD} notes, and this one holds ${MAX_NOTES_PER_RECORD}: remove some before adding more`)
+    // The count given (a decision reads only the notes an update touches) is what counts.
+    const touched = alices()
+    expect(verdicts(touched, { ...touched, notes: { x: note('u-dan') } }, MAX_NOTES_PER_RECORD)).toEqual([['note-added', 'quota-exceeded']])
+    expect(verdicts(touched, { ...touched, notes: { x: note('u-dan') } }, MAX_NOTES_PER_RECORD - 1)).toEqual([['note-added', 'ok']])
+  })
+
+  it('keep the new notes that fit, after the removals of the same update made room', () => {
+    const before = alices(notes('n', MAX_NOTES_PER_RECORD - 1))
+    const { n0: _, ...rest } = before.notes
+    const after = { ...before, notes: { ...rest, ...notes('x', 3) } }
+    expect(verdicts(before, after).sort()).toEqual([['note-added', 'ok'], ['note-added', 'ok'], ['note-added', 'quota-exceeded'], ['note-removed', 'ok']])
+  })
+
+  it('bound a record created with its notes in the same update', () => {
+    const created = alices(notes('n', MAX_NOTES_PER_RECORD + 1, 'u-alice'))
+    created.meta = { ...created.meta, createdby: 'u-alice', createdon: at(0) }
+    const added = decideChanges(ctxFor('u-alice'), emptyState(), created, diff(emptyState(), created)).filter(v => v.change.kind === 'note-added')
+    expect(added.filter(v => v.allowed)).toHaveLength(MAX_NOTES_PER_RECORD)
+    expect(added.filter(v => !v.allowed).map(v => v.allowed ? 'ok' : v.reason)).toEqual(['quota-exceeded'])
   })
 })
 

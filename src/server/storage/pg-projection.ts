@@ -151,21 +151,25 @@ export class PgProjection implements ProjectionReader {
     return (await this.pool.query<Row>(`SELECT * FROM ${t} WHERE id > $1 ORDER BY id LIMIT $2`, [afterId, limit])).rows
   }
 
-  async rows (entity: string, scope: ReadScope, limit: number, offset: number): Promise<Row[]> {
+  async rows (entity: string, scope: ReadScope, limit: number, offset: number, afterId: string | null = null): Promise<Row[]> {
     const t = quote(tableName(entity))
-    if (scope.all) return (await this.pool.query<Row>(`SELECT * FROM ${t} ORDER BY id LIMIT $1 OFFSET $2`, [limit, offset])).rows
-    const ors: string[] = []
+    const where: string[] = []
     const args: unknown[] = []
-    const any = (col: string, values: Iterable<string>): void => {
-      const list = [...values]
-      if (list.length === 0) return
-      args.push(list)
-      ors.push(`${col} = ANY($${args.length}::text[])`)
+    if (!scope.all) {
+      const ors: string[] = []
+      const any = (col: string, values: Iterable<string>): void => {
+        const list = [...values]
+        if (list.length === 0) return
+        args.push(list)
+        ors.push(`${col} = ANY($${args.length}::text[])`)
+      }
+      any('owningbusinessunit', scope.businessUnits)
+      any('ownerid', scope.owners)
+      any('id', [...scope.records].map(r => r.slice(entity.length + 1)))
+      if (ors.length === 0) return []
+      where.push(`(${ors.join(' OR ')})`)
     }
-    any('owningbusinessunit', scope.businessUnits)
-    any('ownerid', scope.owners)
-    any('id', [...scope.records].map(r => r.slice(entity.length + 1)))
-    if (ors.length === 0) return []
-    return (await this.pool.query<Row>(`SELECT * FROM ${t} WHERE ${ors.join(' OR ')} ORDER BY id LIMIT $${args.length + 1} OFFSET $${args.length + 2}`, [...args, limit, offset])).rows
+    if (afterId !== null) { args.push(afterId); where.push(`id > $${args.length}`) }
+    return (await this.pool.query<Row>(`SELECT * FROM ${t}${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`} ORDER BY id LIMIT $${args.length + 1} OFFSET $${args.length + 2}`, [...args, limit, offset])).rows
   }
 }

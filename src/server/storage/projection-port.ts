@@ -12,8 +12,9 @@ export interface ProjectionReader {
    * the middle of a transaction; an adapter over the network keeps ownership in memory.
    */
   row (entity: string, id: string): Row | undefined
-  /** A page of the rows within `scope`, ordered by id. */
-  rows (entity: string, scope: ReadScope, limit: number, offset: number): Awaitable<Row[]>
+  /** A page of the rows within `scope`, ordered by id: those after `afterId` (null or absent: from the
+   * first), less the first `offset` of them (a list reads on after the last row it read, not past an offset again). */
+  rows (entity: string, scope: ReadScope, limit: number, offset: number, afterId?: string | null): Awaitable<Row[]>
   /** Every row of an entity (the reference offline scope is computed over them). */
   all (entity: string): Awaitable<Row[]>
   /** Up to `limit` rows of an entity ordered by id, those after `afterId` (null: from the first), so

@@ -152,22 +152,26 @@ export class SqliteProjection implements ProjectionReader {
     return this.db.prepare(`SELECT * FROM ${t} WHERE id > ? ORDER BY id LIMIT ?`).all(afterId, limit) as Row[]
   }
 
-  /** A page of the rows within `scope`, ordered by id. */
-  rows (entity: string, scope: ReadScope, limit: number, offset: number): Row[] {
+  /** A page of the rows within `scope`, ordered by id: those after `afterId` (null: from the first), less the first `offset`. */
+  rows (entity: string, scope: ReadScope, limit: number, offset: number, afterId: string | null = null): Row[] {
     const t = quote(tableName(entity))
-    if (scope.all) return this.db.prepare(`SELECT * FROM ${t} ORDER BY id LIMIT ? OFFSET ?`).all(limit, offset) as Row[]
-    const ors: string[] = []
+    const where: string[] = []
     const args: string[] = []
-    const any = (col: string, values: Iterable<string>): void => {
-      const list = [...values]
-      if (list.length === 0) return
-      ors.push(`${col} IN (${list.map(() => '?').join(', ')})`)
-      args.push(...list)
+    if (!scope.all) {
+      const ors: string[] = []
+      const any = (col: string, values: Iterable<string>): void => {
+        const list = [...values]
+        if (list.length === 0) return
+        ors.push(`${col} IN (${list.map(() => '?').join(', ')})`)
+        args.push(...list)
+      }
+      any('owningbusinessunit', scope.businessUnits)
+      any('ownerid', scope.owners)
+      any('id', [...scope.records].map(r => r.slice(entity.length + 1)))
+      if (ors.length === 0) return []
+      where.push(`(${ors.join(' OR ')})`)
     }
-    any('owningbusinessunit', scope.businessUnits)
-    any('ownerid', scope.owners)
-    any('id', [...scope.records].map(r => r.slice(entity.length + 1)))
-    if (ors.length === 0) return []
-    return this.db.prepare(`SELECT * FROM ${t} WHERE ${ors.join(' OR ')} ORDER BY id LIMIT ? OFFSET ?`).all(...args, limit, offset) as Row[]
+    if (afterId !== null) { where.push('id > ?'); args.push(afterId) }
+    return this.db.prepare(`SELECT * FROM ${t}${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`} ORDER BY id LIMIT ? OFFSET ?`).all(...args, limit, offset) as Row[]
   }
 }

@@ -63,6 +63,12 @@ export const describeProjection = (adapter: string, open: () => Promise<Projecti
         expect(await ids(scope({ records: new Set(['account/a4']) }))).toEqual(['a4'])
         expect(await ids(scope({ owners: new Set(['systemuser/u2']), records: new Set(['account/a4']) }))).toEqual(['a3', 'a4'])
         expect(await ids(scope({}))).toEqual([])
+        // On after an id (a list reads on from the last row it read), with or without a scope.
+        const after = async (s: ReadScope, id: string, limit = 100, offset = 0): Promise<unknown[]> => (await h.projection.rows('account', s, limit, offset, id)).map(r => r.id)
+        expect(await after(scope({ all: true }), 'a1')).toEqual(['a2', 'a3', 'a4'])
+        expect(await after(scope({ all: true }), 'a1', 1, 1)).toEqual(['a3'])
+        expect(await after(scope({ businessUnits: new Set(['bu1']), records: new Set(['account/a4']) }), 'a1')).toEqual(['a3', 'a4'])
+        expect(await after(scope({ owners: new Set(['systemuser/u1']) }), 'a2')).toEqual([])
         expect((await h.projection.all('account')).map(r => r.id).sort()).toEqual(['a1', 'a2', 'a3', 'a4'])
         expect(await h.projection.all('contact')).toEqual([])
         // Every row a page at a time, by id, whole rows.
