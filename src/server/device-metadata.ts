@@ -13,6 +13,11 @@ import type { Security } from './security.ts'
 export const profileOf = (m: SecurityModel, userId: string): OfflineProfile | undefined =>
   (m.profiles ?? []).find(p => p.users.includes(userId))
 
+/** The profile as its user's device gets it: with that user alone among its users (who else works under the
+ * profile is the administrator's to know, not every device's). */
+const ownProfile = (profile: OfflineProfile | undefined, userId: string): OfflineProfile | null =>
+  profile === undefined ? null : { ...profile, users: [userId] }
+
 /** What a device needs to work offline: its profile's entities, commands and the user's privileges. */
 export const deviceMetadata = (catalog: Catalog, security: Security, userId: string, metadata: Metadata = NO_METADATA, maxAttachmentBytes?: number): string => {
   const ix = security.index
@@ -26,7 +31,7 @@ export const deviceMetadata = (catalog: Catalog, security: Security, userId: str
     .map(f => { const [e, a] = f.split('.', 2); return [f, fieldPermission(ix, userId, e, a)] }))
   const mine = (x: { entity: string }): boolean => entities.some(e => e.name === x.entity)
   return JSON.stringify({
-    version: ix.version, digest: metadataDigest(metadata), userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: profile ?? null, entities, privileges, fieldPermissions,
+    version: ix.version, digest: metadataDigest(metadata), userId, businessUnitId: ix.user(userId)?.businessUnitId ?? null, profile: ownProfile(profile, userId), entities, privileges, fieldPermissions,
     views: metadata.views.filter(mine), businessRules: metadata.businessRules.filter(mine), processFlows: metadata.processFlows.filter(mine),
     forms: metadata.forms.filter(mine),
     leadQualification: entities.some(e => e.name === 'lead') ? metadata.leadQualification : undefined,
