@@ -27,7 +27,7 @@ import { DeviceSession } from './device-session.ts'
 import { HeldRecords } from './held-records.ts'
 import { ScopeRowIndex } from './scope-rows.ts'
 import { guardSocket, type SocketGuard } from './socket-guard.ts'
-import { pacedUpgrades } from './pacing.ts'
+import { noteAccepted, pacedUpgrades } from './pacing.ts'
 import { nodeWebSockets } from './websockets.ts'
 import type { ChangesFeed } from './storage/feed-port.ts'
 import type { ReceiptStore } from './storage/receipt-port.ts'
@@ -241,7 +241,8 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
       await place()
       return new Promise(resolve => {
         server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, info => resolve(info.port))
-        // (Upgrades are handled a paced slice at a time.)
+        // (Upgrades are handled a paced slice at a time; turns stay short while connections arrive.)
+        server.on('connection', noteAccepted)
         sockets.inject(pacedUpgrades(server))
       })
     },

@@ -8,19 +8,41 @@ import type { Duplex } from 'node:stream'
 /** How long paced slices may run in one turn of the event loop, together (ms). */
 export const TURN_BUDGET_MS = 10
 
+/**
+ * How many turns in a row may run no paced slice while connections are being accepted. Node's libuv
+ * accepts one connection per turn of the loop (libuv/libuv#3696): when a morning's devices connect
+ * together, the rest wait in the kernel's queue a turn each, and so does anyone else's request behind
+ * them (a hundred connections took one to two seconds to accept with full turns, /healthz waiting as
+ * long). A turn that follows an accepted connection runs no paced slice, so the queue empties in turns
+ * that cost only their I/O; past this many, one full turn runs, so a flood of connections cannot stop
+ * paced work (the upgrades of those connections among it).
+ */
+export const MAX_ACCEPTING_TURNS = 128
+
 /** When the current turn's first slice began (-1: none this turn). */
 let turnStart = -1
+/** Whether the current turn runs no paced slice (it follows an accepted connection). */
+let accepting = false
+/** Whether a connection was accepted since the current turn began; how many turns in a row ran none. */
+let accepted = false
+let acceptingTurns = 0
 
 const tick = (resolve: () => void): void => {
   const now = performance.now()
   if (turnStart < 0) {
     turnStart = now
+    accepting = accepted && acceptingTurns < MAX_ACCEPTING_TURNS
+    acceptingTurns = accepting ? acceptingTurns + 1 : 0
+    accepted = false
     // Queued now, it runs first in the next turn's check phase: that turn starts a budget of its own.
     setImmediate(() => { turnStart = -1 })
   }
-  if (now - turnStart > TURN_BUDGET_MS) { setImmediate(tick, resolve); return }
+  if (accepting || now - turnStart > TURN_BUDGET_MS) { setImmediate(tick, resolve); return }
   resolve()
 }
+
+/** Notes that the server accepted a connection (its 'connection' event): the next turn runs no paced slice. */
+export const noteAccepted = (): void => { accepted = true }
 
 /**
  * Resolves when the caller may run its next slice of work (keep a slice to a few milliseconds). Slices
