@@ -2,7 +2,8 @@
 // resident memory sampled every minute (every tenth of the run when shorter), with its anonymous and
 // file-backed parts, its V8 heap in use and committed, and array buffers; whether the last half grew less
 // than 5%: from its first sample to its last, and (one sample is at the mercy of when the garbage collector
-// last ran) from the median of its first five samples to the median of its last five.
+// last ran) from the median of its first five samples to the median of its last five. RSS is also read 12
+// times a period: the same verdicts on each period's median and highest reading.
 
 import { readFileSync } from 'node:fs'
 import { rssMiB } from './processes.ts'
@@ -40,7 +41,13 @@ export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synce
   /** resident memory outside the V8 heap (RSS less the heap committed): malloc's heap (SQLite's page cache
    * among it), code, mapped files */
   const outside: number[] = []
+  /** RSS read every twelfth of a sample period (5 s in a full soak): each period's median and highest, so a
+   * period's figure does not hang on where the garbage collector's sawtooth was at one instant */
+  const periodMedians: number[] = []
+  const periodPeaks: number[] = []
+  let period: number[] = []
   const started = Date.now()
+  const reader = setInterval(() => { period.push(rssMiB(server.pid).now) }, sampleMs / 12)
   const timer = setInterval(() => {
     const rss = rssMiB(server.pid).now
     const { heap, buffers, committed, young } = server.memory()
@@ -48,13 +55,18 @@ export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synce
     samples.push(rss)
     heaps.push(heap)
     outside.push(rss - committed)
-    console.log(`  ${((Date.now() - started) / 60_000).toFixed(1).padStart(5)} min  server RSS ${fmt.mib(rss)} (anonymous ${fmt.mib(kinds.anonymous)}, file-backed ${fmt.mib(kinds.file)})  V8 heap in use ${fmt.mib(heap)} of ${fmt.mib(committed)} committed (young generation ${fmt.mib(young)})  array buffers ${fmt.mib(buffers)}`)
+    period.push(rss)
+    periodMedians.push(median(period))
+    periodPeaks.push(Math.max(...period))
+    console.log(`  ${((Date.now() - started) / 60_000).toFixed(1).padStart(5)} min  server RSS ${fmt.mib(rss)} (${period.length} readings: median ${fmt.mib(periodMedians.at(-1)!)}, highest ${fmt.mib(periodPeaks.at(-1)!)}; anonymous ${fmt.mib(kinds.anonymous)}, file-backed ${fmt.mib(kinds.file)})  V8 heap in use ${fmt.mib(heap)} of ${fmt.mib(committed)} committed (young generation ${fmt.mib(young)})  array buffers ${fmt.mib(buffers)}`)
+    period = []
   }, sampleMs)
   let done
   try {
     done = await host.soak({ url: server.wsUrl, synchronous: team.synchronous, seconds, online, teams: team.teamsOf(online), churnTokens: churn, rate: online.length, yclients })
   } finally {
     clearInterval(timer)
+    clearInterval(reader)
   }
   console.log(`soak done: ${done.edits} edits, ${done.syncs} syncs, ${done.freshDevices} fresh devices, ${done.yclientSessions} y-websocket sessions, ${done.errors} errors`)
   const verdict = (what: string, series: number[]): void => {
@@ -66,6 +78,8 @@ export const runSoakPart = async (o: { host: DeviceHost, team: TeamServer, synce
     console.log(`${what}: first ${fmt.mib(series[0] ?? NaN)}, peak ${fmt.mib(Math.max(...series))}, last ${fmt.mib(series.at(-1) ?? NaN)}; the last half grew ${pct(ends)} first to last sample, ${pct(medians)} median of its first ${k} to median of its last ${k}`)
   }
   verdict('server RSS', samples)
+  verdict('server RSS, median of each period\'s readings', periodMedians)
+  verdict('server RSS, highest of each period\'s readings', periodPeaks)
   verdict('server V8 heap in use', heaps)
   verdict('server RSS outside the V8 heap (RSS less the heap committed)', outside)
 }

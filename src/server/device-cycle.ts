@@ -61,6 +61,8 @@ interface Outgoing {
   readonly sentScope: boolean
   readonly request: number
   readonly receiptSeq: number | null
+  /** the cycle's slice of the event loop, begun before the scope was decided (its time counts) */
+  readonly slice: ReturnType<typeof slicer>
 }
 
 /** Records noted as perhaps held, or confirmed, in one write (a part of a cycle at a time). */
@@ -96,11 +98,12 @@ export const cycle = async (s: CycleSession, full: boolean, request: number, rec
   const changed = { has: (n: DocName): boolean => changedSince === null || changedSince.has(n) }
   let ix: ModelIndex
   let inputs: ScopeInputs | undefined
+  const slice = slicer()
   do {
     ix = security.index
     inputs = full ? await scopeInputs(s, ix, upTo) : undefined
     // Cycles waiting for the same rows resume together: each computes its scope in a slice of its own.
-    if (full) await pace()
+    if (full) await slice.pace()
   } while (ix !== security.index) // privileges changed while reading: read what the new ones need
   // Privileges or the deployed metadata (rules, flows, views) changed since the device's copy: resend.
   const digest = metadataDigest(s.deps.metadata)
@@ -134,7 +137,7 @@ export const cycle = async (s: CycleSession, full: boolean, request: number, rec
   // From here a change of any of them is checked for read access as one of a held record is.
   s.sending = new Set(toSend)
   try {
-    await sendCycle(s, { toSend, held, removed, upTo, generation, sentScope, request, receiptSeq })
+    await sendCycle(s, { toSend, held, removed, upTo, generation, sentScope, request, receiptSeq, slice })
   } finally {
     s.sending = NOTHING
   }
@@ -148,7 +151,7 @@ const sendCycle = async (s: CycleSession, o: Outgoing): Promise<void> => {
   let bytes = 0
   let done = 0
   let noted = 0
-  const slice = slicer()
+  const { slice } = o
   let ahead = new Map<string, Uint8Array>()
   for (const [i, name] of toSend.entries()) {
     // Privileges changed meanwhile: stop; the full cycle queued after this one sends what is still readable.

@@ -5,8 +5,13 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 
-/** How long paced slices may run in one turn of the event loop, together (ms). */
+/** How long paced slices may run in one turn of the event loop, together (ms): a record's batches (live
+ * edits, committed together once per turn) start within this much of a turn. */
 export const TURN_BUDGET_MS = 10
+
+/** Bulk work (sync cycles, sweeps, index loads) starts a slice only within this much of a turn (ms): a
+ * morning's cycles fill every turn, and a slice begun late in one runs past the budget by its length. */
+export const BULK_TURN_BUDGET_MS = 5
 
 /**
  * How many turns in a row may run no paced slice while connections are being accepted. Node's libuv
@@ -27,7 +32,7 @@ let accepting = false
 let accepted = false
 let acceptingTurns = 0
 
-const tick = (resolve: () => void): void => {
+const tick = (resolve: () => void, budget: number): void => {
   const now = performance.now()
   if (turnStart < 0) {
     turnStart = now
@@ -37,7 +42,7 @@ const tick = (resolve: () => void): void => {
     // Queued now, it runs first in the next turn's check phase: that turn starts a budget of its own.
     setImmediate(() => { turnStart = -1 })
   }
-  if (accepting || now - turnStart > TURN_BUDGET_MS) { setImmediate(tick, resolve); return }
+  if (accepting || now - turnStart > budget) { setImmediate(tick, resolve, budget); return }
   resolve()
 }
 
@@ -46,9 +51,10 @@ export const noteAccepted = (): void => { accepted = true }
 
 /**
  * Resolves when the caller may run its next slice of work (keep a slice to a few milliseconds). Slices
- * resume in the order they asked: each gets a turn's budget eventually.
+ * resume in the order they asked: each gets a turn's budget eventually. `budget`: how far into a turn
+ * the slice may start (bulk work by default; a record's batches take TURN_BUDGET_MS).
  */
-export const pace = (): Promise<void> => new Promise(resolve => { setImmediate(tick, resolve) })
+export const pace = (budget = BULK_TURN_BUDGET_MS): Promise<void> => new Promise(resolve => { setImmediate(tick, resolve, budget) })
 
 /** A pacer for one piece of work: `due()` says whether its current slice has run `sliceMs` or more. */
 export const slicer = (sliceMs = 4): { due: () => boolean, pace: () => Promise<void> } => {

@@ -35,7 +35,7 @@ import { COMPACT_BUSY_FACTOR, COMPACT_QUIET_MS, MAX_WAITING_PER_PEER, SERVER_CLI
 import type { Published, RoomEvents } from './room-events.ts'
 import { afterBatch, applyPublished, lockedProcess, newPeerState, type PeerRoom } from './room-catch-up.ts'
 import { UpdateContext } from './update-context.ts'
-import { pace } from './pacing.ts'
+import { pace, TURN_BUDGET_MS } from './pacing.ts'
 
 export type { RoomMember, SubmitOutcome, UpdateReason } from './room-member.ts'
 export { COMPACT_BUSY_FACTOR, COMPACT_QUIET_MS, MAX_WAITING_PER_PEER, SERVER_CLIENT_RANGE, SERVER_PRINCIPAL } from './room-types.ts'
@@ -433,7 +433,7 @@ export class Room {
         // Each batch takes its share of a turn of the event loop (pacing.ts): once a group commit returns,
         // every record with work queued would otherwise decide its next batch in that one turn, and sockets,
         // timers and the next commit wait for all of them (the live load held the loop for 200-600 ms).
-        await pace()
+        await pace(TURN_BUDGET_MS)
         if (this.inbox.length === 0 || this.broken) break
         // A command part is processed alone, once the coordinator has decided the whole command.
         const at = this.inbox.findIndex(isPart)
