@@ -10,7 +10,8 @@
 //   soak     (--soak) mixed devices and y-websocket clients for an hour: server RSS per minute
 // Usage: npm run bench:team -- [--quick] [--parts storm,live,initial,peer] [--soak [--soak-minutes 60]] (--help for sizes)
 // The server and the device SDK run from built JavaScript, as in production and in an app (`npm run build`
-// runs first); BENCH_FROM_SOURCE=1 runs both from the TypeScript sources through tsx.
+// runs first; NO_BUILD=1: dist/ as it is, for experiments and while another run uses it); BENCH_FROM_SOURCE=1
+// runs both from the TypeScript sources through tsx.
 
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
@@ -76,7 +77,7 @@ const FROM_SOURCE = process.env.BENCH_FROM_SOURCE === '1'
 
 console.log(`bench/team: server ${canPin ? 'pinned to core 0' : 'not pinned (no taskset or one core)'}, devices (device SDK, SQLite store; synchronous=${DEVICE_SYNC} for the team's simulated devices${DEVICE_SYNC === 'normal' && process.env.DEVICE_STORES !== 'disk' ? ', their stores in memory (tmpfs; DEVICE_STORES=disk: on the server\'s disk)' : ''}, FULL and on disk for the initial-sync device) in a child process${canPin ? ' on core 1' : ''}; ${FROM_SOURCE ? 'from the TypeScript sources (tsx)' : 'built JavaScript'}; Node ${process.version}`)
 
-if (!FROM_SOURCE) execFileSync('npm', ['run', 'build'], { cwd: join(import.meta.dirname, '..'), stdio: 'ignore' })
+if (!FROM_SOURCE && process.env.NO_BUILD !== '1') execFileSync('npm', ['run', 'build'], { cwd: join(import.meta.dirname, '..'), stdio: 'ignore' })
 const host = await DeviceHost.start(DEVICE_CPU)
 const dirs: string[] = []
 const tempDir = (): string => { const d = mkdtempSync(join(tmpdir(), 'fieldsync-bench-team-')); dirs.push(d); return d }
