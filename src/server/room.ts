@@ -143,7 +143,7 @@ export class Room {
     this.lastSeq = updates.length > 0 ? updates[updates.length - 1].seq : 0
     for (const b of bindings) this.bindings.set(b.client, b.principal)
     this.quotas = new RecordQuotas({ ...DEFAULT_LIMITS, ...this.options.limits }, usage, bindings.map(b => b.principal))
-    this.refusals = { quotas: this.quotas, whole: (p, r, m, f) => this.wholeReceipt(p, r, m, f ?? null) }
+    this.refusals = this.refusalScope()
     // A fresh client id for this server's writes, never one that has written to this record before.
     let client = this.options.serverClient ?? 0
     if (client === 0) {
@@ -602,6 +602,12 @@ export class Room {
 
   /** The record's quotas and receipts for refusals (pipeline/refusals.ts), once loaded. */
   private refusals!: RefusalScope
+
+  /** (Made here, not in load(): a closure made there would keep load's scope, the whole log it read, for
+   * as long as the record stays loaded: test/server/room-memory.test.ts.) */
+  private refusalScope (): RefusalScope {
+    return { quotas: this.quotas, whole: (p, r, m, f) => this.wholeReceipt(p, r, m, f ?? null) }
+  }
 
   /**
    * One update (or command part) from `member`: check (pipeline/check.ts: else it leaves no trace and its
