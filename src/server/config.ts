@@ -42,6 +42,8 @@ export interface ServerConfig {
   /** the most records kept loaded with no one using them (README, IDLE_ROOMS_MAX) */
   readonly maxIdleRooms: number
   readonly compactAfter: number
+  /** the V8 heap's headroom over what survives a full collection, in percent (0: V8's own sizing; README, HEAP_GROWING_PERCENT) */
+  readonly heapGrowingPercent: number
   /** HS256 secret for tokens; when absent one is generated and kept in the database */
   readonly jwtSecret: string | undefined
   /** lifetime of the server's tokens (renewed with POST /auth/refresh) */
@@ -78,6 +80,9 @@ export class ConfigError extends FieldsyncError {
     super(ErrorCode.invalidConfig, message, options)
   }
 }
+
+/** HEAP_GROWING_PERCENT's default: see heap-sizing.ts. */
+export const DEFAULT_HEAP_GROWING_PERCENT = 50
 
 const int = (env: Record<string, string | undefined>, key: string, fallback: number, min: number, max: number): number => {
   const raw = env[key]
@@ -169,6 +174,7 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),
     maxIdleRooms: int(env, 'IDLE_ROOMS_MAX', MAX_IDLE_ROOMS, 0, 10_000_000),
     compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),
+    heapGrowingPercent: int(env, 'HEAP_GROWING_PERCENT', DEFAULT_HEAP_GROWING_PERCENT, 0, 300),
     jwtSecret: secret,
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 15 * 60, 60, 365 * 86400),
     sessionTtlSeconds: int(env, 'SESSION_TTL_SECONDS', 30 * 86400, 300, 365 * 86400),

@@ -12,9 +12,11 @@ import { loadMetadata } from '../metadata/metadata.ts'
 import { Security } from './security.ts'
 import { bootstrapModel, demoModel, seedDemoRecords } from './demo.ts'
 import { DEMO_PASSWORD } from './authenticator.ts'
+import { sizeHeap } from './heap-sizing.ts'
 
 const main = async (): Promise<void> => {
   const config = parseConfig(process.env)
+  sizeHeap(config.heapGrowingPercent)
   const catalog = loadCatalog(config.customEntitiesFile)
   const stores = await openStores(config, catalog)
   const { storage, projection } = stores
