@@ -81,8 +81,8 @@ export class ConfigError extends FieldsyncError {
   }
 }
 
-/** HEAP_GROWING_PERCENT's default: see heap-sizing.ts. */
-export const DEFAULT_HEAP_GROWING_PERCENT = 50
+/** HEAP_GROWING_PERCENT's default: V8's own sizing (see heap-sizing.ts for what a fixed factor costs). */
+export const DEFAULT_HEAP_GROWING_PERCENT = 0
 
 const int = (env: Record<string, string | undefined>, key: string, fallback: number, min: number, max: number): number => {
   const raw = env[key]
