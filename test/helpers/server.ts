@@ -19,6 +19,7 @@ import type { ChangesFeed } from '../../src/server/storage/feed-port.ts'
 import { decodePackedUpdates } from '../../src/server/storage/packed-updates.ts'
 import type { DocName } from '../../src/ids.ts'
 import { openTestStores, type TestProjection, type TestStorage } from './test-store.ts'
+import type { Cleanup } from './cleanups.ts'
 
 export const SECRET = 'test-secret-test-secret-test-secret-0123456789'
 
@@ -120,3 +121,16 @@ export const until = (predicate: () => boolean, what: string, docs: Y.Doc[] = []
 
 export const synced = (p: WebsocketProvider, ms = 10_000): Promise<void> =>
   until(() => p.synced, 'provider synced', [], ms)
+
+/** One y-websocket client on `name` for each of `logins`, each synced (their providers destroyed after the test). */
+export const syncedEditors = async (s: Pick<TestServer, 'wsUrl' | 'token'>, cleanups: Cleanup[], name: string, logins: readonly string[]): Promise<Y.Doc[]> => {
+  const docs: Y.Doc[] = []
+  for (const login of logins) {
+    const doc = new Y.Doc()
+    const p = provider(s.wsUrl, name, doc, await s.token(login))
+    cleanups.push(() => p.destroy())
+    await synced(p)
+    docs.push(doc)
+  }
+  return docs
+}

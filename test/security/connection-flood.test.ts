@@ -6,11 +6,10 @@
 
 import { connect, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import * as Y from 'yjs'
 import { buildCatalog } from '../../src/docs/catalog.ts'
 import { readRecord, setField } from '../../src/docs/record.ts'
 import { MAX_ACCEPTING_TURNS } from '../../src/server/pacing.ts'
-import { provider, synced, until } from '../helpers/server.ts'
+import { syncedEditors, until } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { ownedBy, startServer } from './support.ts'
 
@@ -47,15 +46,7 @@ describe('a flood of new connections', () => {
   it('does not stop a record\'s edits from reaching its other editor', async () => {
     const s = await startServer(cleanups)
     const name = ownedBy(s, 'account', 'u-alice')
-    const docs: Y.Doc[] = []
-    for (const login of ['alice', 'avery']) {
-      const doc = new Y.Doc()
-      const p = provider(s.wsUrl, name, doc, await s.token(login))
-      cleanups.push(() => p.destroy())
-      await synced(p)
-      docs.push(doc)
-    }
-    const [alice, avery] = docs
+    const [alice, avery] = await syncedEditors(s, cleanups, name, ['alice', 'avery'])
     const f = flood(s.port, 64)
     cleanups.push(() => f.stop())
     await until(() => f.made() > 4 * 64, 'the flood under way')

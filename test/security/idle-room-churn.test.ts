@@ -8,7 +8,7 @@ import { buildCatalog } from '../../src/docs/catalog.ts'
 import { readRecord, setField } from '../../src/docs/record.ts'
 import { SyncStep } from '../../src/protocol/codes.ts'
 import { DeviceMessage } from '../../src/protocol/device-frames.ts'
-import { provider, synced, until } from '../helpers/server.ts'
+import { syncedEditors, until } from '../helpers/server.ts'
 import { useCleanups } from '../helpers/cleanups.ts'
 import { ownedBy, rawDevice, startServer } from './support.ts'
 
@@ -20,15 +20,7 @@ describe('idle records pushed out by a read-only user', () => {
   it('never takes out a record in use, and keeps the idle ones within the bound', async () => {
     const s = await startServer(cleanups, { IDLE_ROOMS_MAX: String(MAX) })
     const name = ownedBy(s, 'account', 'u-alice')
-    const docs: Y.Doc[] = []
-    for (const login of ['alice', 'avery']) {
-      const doc = new Y.Doc()
-      const p = provider(s.wsUrl, name, doc, await s.token(login))
-      cleanups.push(() => p.destroy())
-      await synced(p)
-      docs.push(doc)
-    }
-    const [alice, avery] = docs
+    const [alice, avery] = await syncedEditors(s, cleanups, name, ['alice', 'avery'])
     // erin (read only) asks for the state of every demo record.
     const all = ['account', 'contact', 'opportunity', 'incident', 'lead'].flatMap(e =>
       s.projection.rows(e, { all: true, businessUnits: new Set(), owners: new Set(), records: new Set() }, 1000, 0).map(r => `${e}/${String(r.id)}`))
