@@ -25,6 +25,7 @@ import { newBatch, type Batch } from './pipeline/batch.ts'
 import { check, type Admission } from './pipeline/check.ts'
 import { capture, decide } from './pipeline/decide.ts'
 import { commitOf } from './pipeline/commit.ts'
+import { BatchUpdate } from './pipeline/batch-update.ts'
 import { publish } from './pipeline/publish.ts'
 import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
 import { addReceipts, count, keepConflicts, overQuota, takeRefusal, type RefusalScope } from './pipeline/refusals.ts'
@@ -490,47 +491,53 @@ export class Room {
     const submitted: { job: Extract<Job, { kind: 'update' }>, receiptsFrom: number, receiptsTo: number, closesFrom: number, directFrom: number }[] = []
     const dropped: Extract<Job, { kind: 'update' }>[] = []
     const ownerBefore = this.ownership()
-    for (const job of jobs) {
-      if (job.kind === 'server') {
-        const update = capture(this.current, () => this.current.transact(() => job.write(this.current), { source: 'projection' } satisfies Origin))
-        if (update !== null) batch.accepted.push({ member: null, update, echo: true })
-        serverJobs.push(job.done)
-        continue
+    const taken = new BatchUpdate(this.current)
+    try {
+      for (const job of jobs) {
+        if (job.kind === 'server') {
+          const update = capture(this.current, () => this.current.transact(() => job.write(this.current), { source: 'projection' } satisfies Origin))
+          if (update !== null) batch.accepted.push({ member: null, update, echo: true })
+          serverJobs.push(job.done)
+          continue
+        }
+        const w = isPart(job) ? undefined : this.waiting.get(job.member)
+        if (w !== undefined) {
+          w.count--
+          w.bytes -= job.kind === 'update' ? job.update.length : job.stateVector.length
+          if (w.count <= 0) this.waiting.delete(job.member)
+        }
+        if (!this.members.has(job.member)) { if (job.kind === 'update') dropped.push(job); continue }
+        if (job.kind === 'state') { replies.push(job); continue }
+        const decision = job.decision
+        if (decision?.kind === 'abort') { dropped.push(job); continue }
+        const kept = batch.accepted.length
+        const receiptsFrom = batch.receipts.length
+        const closesFrom = batch.closes.length
+        const directFrom = batch.direct.length
+        try {
+          // (Awaited only when it has something to wait for: most updates are decided synchronously.)
+          const waiting = this.handleUpdate(job.member, job.update, decision, batch)
+          if (waiting !== undefined) await waiting
+        } catch (e) {
+          // An update nothing foresaw broke its own processing: it leaves no trace and costs only its sender.
+          console.error(`record ${this.name}: an update of ${job.member.principal} failed: ${(e as Error).stack ?? (e as Error).message}`)
+          batch.accepted.splice(kept)
+          await this.rebuild(batch.accepted.map(a => a.update))
+          batch.closes.push({ member: job.member, code: CloseCode.malformed, reason: 'this update could not be processed' })
+        }
+        submitted.push({ job, receiptsFrom, receiptsTo: batch.receipts.length, closesFrom, directFrom })
       }
-      const w = isPart(job) ? undefined : this.waiting.get(job.member)
-      if (w !== undefined) {
-        w.count--
-        w.bytes -= job.kind === 'update' ? job.update.length : job.stateVector.length
-        if (w.count <= 0) this.waiting.delete(job.member)
+      if (batch.accepted.some(a => a.member === null || a.echo) && !this.serverBound) {
+        batch.bindings.push({ client: this.serverClient, principal: SERVER_PRINCIPAL })
+        this.serverBound = true
       }
-      if (!this.members.has(job.member)) { if (job.kind === 'update') dropped.push(job); continue }
-      if (job.kind === 'state') { replies.push(job); continue }
-      const decision = job.decision
-      if (decision?.kind === 'abort') { dropped.push(job); continue }
-      const kept = batch.accepted.length
-      const receiptsFrom = batch.receipts.length
-      const closesFrom = batch.closes.length
-      const directFrom = batch.direct.length
-      try {
-        // (Awaited only when it has something to wait for: most updates are decided synchronously.)
-        const waiting = this.handleUpdate(job.member, job.update, decision, batch)
-        if (waiting !== undefined) await waiting
-      } catch (e) {
-        // An update nothing foresaw broke its own processing: it leaves no trace and costs only its sender.
-        console.error(`record ${this.name}: an update of ${job.member.principal} failed: ${(e as Error).stack ?? (e as Error).message}`)
-        batch.accepted.splice(kept)
-        await this.rebuild(batch.accepted.map(a => a.update))
-        batch.closes.push({ member: job.member, code: CloseCode.malformed, reason: 'this update could not be processed' })
-      }
-      submitted.push({ job, receiptsFrom, receiptsTo: batch.receipts.length, closesFrom, directFrom })
-    }
-    if (batch.accepted.some(a => a.member === null || a.echo) && !this.serverBound) {
-      batch.bindings.push({ client: this.serverClient, principal: SERVER_PRINCIPAL })
-      this.serverBound = true
+    } finally {
+      taken.stop()
     }
     let committedReceipts: Receipt[] = []
     let prevSeq = 0
-    const commit = commitOf(batch, () => this.recordValues.row(this.current))
+    // (A document rebuilt during the batch holds the batch's kept updates but not as its transactions.)
+    const commit = commitOf(batch, () => this.recordValues.row(this.current), this.current === taken.doc ? () => taken.encode() : undefined)
     if (commit !== null) {
       // Past the log's bound, this commit stores the record's whole state in place of its log, in the same
       // fsync: one merged entry from the collected document, so no earlier entry keeps content deleted since.
@@ -548,7 +555,7 @@ export class Room {
     const ownerAfter = this.ownership()
     const ownerChanged = ownerAfter?.ownerid !== ownerBefore?.ownerid || ownerAfter?.owningbusinessunit !== ownerBefore?.owningbusinessunit
     if (ownerChanged) this.revokeUnreadable(this.ctx.security.index)
-    publish(batch, committedReceipts, this.members, () => Y.encodeStateVector(this.current))
+    publish(batch, committedReceipts, this.members, () => Y.encodeStateVector(this.current), commit?.updates.length === 1 ? commit.updates[0] : undefined)
     if (commit !== null && commit.updates.length > 0) {
       const forOthers = committedReceipts.filter((_, i) => batch.receipts[i].member === null)
       this.events.emit('committed', [{ record: this.name, updates: commit.updates, ownerChanged, seq: this.lastSeq, prevSeq, bindings: batch.bindings, receipts: forOthers }])

@@ -19,6 +19,7 @@ describe('the room\'s typed API', () => {
     const erin = recordingMember('u-erin')
     room.join(alice)
     room.join(erin)
+    const before = copy(room)
     const kept = room.submit(alice, edit(copy(room), d => setField(d, account, 'telephone1', '+47 alice', { by: 'u-alice', at: AT })))
     const refused = room.submit(erin, edit(copy(room), d => setField(d, account, 'name', 'erin was here', { by: 'u-erin', at: AT })))
     expect(await kept).toEqual({ kind: 'committed', receipts: [] })
@@ -30,9 +31,17 @@ describe('the room\'s typed API', () => {
     for (const u of (await storage.load(room.name)).updates) Y.applyUpdate(stored, u.data)
     expect(readRecord(stored, account).fields).toMatchObject({ telephone1: '+47 alice', name: 'Contoso' })
     expect(storage.receipts('u-erin', 0, 10)).toHaveLength(1)
-    // members were told in order: alice's update to erin, erin's compensated one to both, erin's receipt to erin alone
-    expect(erin.events.map(e => e.kind === 'update' ? `update ${e.why}` : e.kind)).toEqual(['update published', 'update published', 'receipts'])
+    // members were told in order: the batch (alice's update and erin's compensated one) as one update to
+    // both, then erin's receipt to erin alone
+    expect(erin.events.map(e => e.kind === 'update' ? `update ${e.why}` : e.kind)).toEqual(['update published', 'receipts'])
     expect(alice.events.map(e => e.kind === 'update' ? `update ${e.why}` : e.kind)).toEqual(['update published'])
+    for (const m of [alice, erin]) {
+      const seen = new Y.Doc()
+      Y.applyUpdate(seen, Y.encodeStateAsUpdate(before))
+      for (const e of m.events) if (e.kind === 'update') Y.applyUpdate(seen, e.update)
+      expect(readRecord(seen, account).fields).toMatchObject({ telephone1: '+47 alice', name: 'Contoso' })
+      expect(Y.encodeStateVector(seen)).toEqual(Y.encodeStateVector(room.doc))
+    }
   })
 
   it('an update the record lacks the base of: needs-state, and the member is asked with the record\'s state vector', async () => {

@@ -6,9 +6,21 @@ import type { Receipt } from '../../protocol/receipts.ts'
 import type { RoomMember } from '../room-member.ts'
 import type { Batch } from './batch.ts'
 
-/** `receipts`: the batch's receipts as committed (index for index); `stateVector`: the record's now. */
-export const publish = (batch: Batch, receipts: readonly Receipt[], members: ReadonlySet<RoomMember>, stateVector: () => Uint8Array): void => {
+/**
+ * `receipts`: the batch's receipts as committed (index for index); `stateVector`: the record's now;
+ * `merged`: the batch's kept updates as one (commit.ts), sent in their place when nothing for a single
+ * member goes between them.
+ */
+export const publish = (batch: Batch, receipts: readonly Receipt[], members: ReadonlySet<RoomMember>, stateVector: () => Uint8Array, merged?: Uint8Array): void => {
   for (const c of batch.closes) c.member.close(c.code, c.reason)
+  if (merged !== undefined && batch.accepted.length > 1 && batch.direct.length === 0) {
+    // One frame per member for the batch. Its authors get it too (Yjs takes in nothing twice), unless the
+    // batch has one author only and nothing of its own to see (no compensation, no other writer's update).
+    const sole = soleAuthor(batch)
+    for (const m of members) if (m !== sole) m.update(merged, 'published')
+    sendReceipts(batch, receipts, members)
+    return
+  }
   let direct = 0
   const sendDirect = (upTo: number): void => {
     while (direct < batch.direct.length && batch.direct[direct].at <= upTo) {
@@ -23,6 +35,18 @@ export const publish = (batch: Batch, receipts: readonly Receipt[], members: Rea
     for (const m of members) if (m !== a.member || a.echo) m.update(a.update, 'published')
   })
   sendDirect(Number.POSITIVE_INFINITY)
+  sendReceipts(batch, receipts, members)
+}
+
+/** The one member who wrote every kept update of the batch, none of them echoed; else undefined. */
+const soleAuthor = (batch: Batch): RoomMember | undefined => {
+  const first = batch.accepted[0].member
+  if (first === null) return undefined
+  for (const a of batch.accepted) if (a.member !== first || a.echo) return undefined
+  return first
+}
+
+const sendReceipts = (batch: Batch, receipts: readonly Receipt[], members: ReadonlySet<RoomMember>): void => {
   receipts.forEach((r, i) => {
     const member = batch.receipts[i].member
     if (member === null) {
