@@ -531,23 +531,30 @@ export class Room {
         batch.bindings.push({ client: this.serverClient, principal: SERVER_PRINCIPAL })
         this.serverBound = true
       }
-    } finally {
+    } catch (e) {
       taken.stop()
+      throw e
     }
+    // The batch's kept updates as one, from its transactions (a document rebuilt during the batch holds
+    // them, but not as its transactions).
+    let merged: Uint8Array | null = null
+    if (batch.accepted.length > 1 && this.current === taken.doc) merged = taken.finish()
+    else taken.stop()
     let committedReceipts: Receipt[] = []
     let prevSeq = 0
-    // (A document rebuilt during the batch holds the batch's kept updates but not as its transactions.)
-    const commit = commitOf(batch, () => this.recordValues.row(this.current), this.current === taken.doc ? () => taken.encode() : undefined)
+    const commit = commitOf(batch, () => this.recordValues.row(this.current), merged)
     if (commit !== null) {
       // Past the log's bound, this commit stores the record's whole state in place of its log, in the same
       // fsync: one merged entry from the collected document, so no earlier entry keeps content deleted since.
-      const compact = commit.updates.length > 0 && (this.compactRequested || this.logRows + commit.updates.length > this.options.compactAfter * COMPACT_BUSY_FACTOR)
+      // (The log's bound counts updates kept, as documented (COMPACT_AFTER), one row holding a batch's.)
+      const kept = batch.accepted.length
+      const compact = commit.updates.length > 0 && (this.compactRequested || this.logRows + kept > this.options.compactAfter * COMPACT_BUSY_FACTOR)
       const effects = compact ? { ...commit.effects, compacted: Y.encodeStateAsUpdate(this.current) } : commit.effects
       prevSeq = this.lastSeq
       const committed = await this.storage.append(this.name, commit.updates, effects)
       committedReceipts = committed.receipts
       if (commit.updates.length > 0) this.lastSeq = committed.seq
-      if (compact) { this.logRows = 1; this.compactRequested = false; this.events.emit('compacted', [{ record: this.name }]) } else this.logRows += commit.updates.length
+      if (compact) { this.logRows = 1; this.compactRequested = false; this.events.emit('compacted', [{ record: this.name }]) } else this.logRows += kept
       if (this.logRows > this.options.compactAfter) this.quiet.committed()
     }
     // Who may no longer read goes first: a reassignment is the last byte of the record a user who loses

@@ -8,7 +8,7 @@ import * as encoding from 'lib0/encoding'
 
 type DeleteSet = Y.Transaction['deleteSet']
 
-/** Watches `doc`'s transactions from now on; `encode` gives their update (null: none changed anything). */
+/** Watches `doc`'s transactions from now on; `finish` gives their update (null: none changed anything). */
 export class BatchUpdate {
   /** per client that wrote, its state before its first change in the batch */
   private readonly starts = new Map<number, number>()
@@ -26,12 +26,15 @@ export class BatchUpdate {
     doc.on('afterTransaction', this.onTransaction)
   }
 
+  /** Stops watching (the batch's update is not wanted). */
   stop (): void {
     this.doc.off('afterTransaction', this.onTransaction)
   }
 
-  /** The update of every transaction since this was made, until `stop` (V1 encoding). */
-  encode (): Uint8Array | null {
+  /** Stops watching and gives the update of every transaction since this was made (V1 encoding). (In one
+   * call: the structs are read from the document, so a transaction after stopping would add its own.) */
+  finish (): Uint8Array | null {
+    this.stop()
     if (this.starts.size === 0 && this.deletions.length === 0) return null
     const encoder = new Y.UpdateEncoderV1()
     const rest = encoder.restEncoder

@@ -14,13 +14,13 @@ export interface Commit {
 }
 
 /** What to append for `batch`, or null when it keeps nothing. `row` is read only when an update is kept. */
-/** `merged`: the kept updates as one, when the batch can say so cheaply (batch-update.ts; else they are merged here). */
-export const commitOf = (batch: Batch, row: () => NonNullable<CommitEffects['row']>, merged?: () => Uint8Array | null): Commit | null => {
+/** `merged`: the kept updates as one, when the batch could say so cheaply (batch-update.ts; else they are merged here). */
+export const commitOf = (batch: Batch, row: () => NonNullable<CommitEffects['row']>, merged?: Uint8Array | null): Commit | null => {
   const { accepted, receipts, bindings } = batch
   if (accepted.length === 0 && receipts.length === 0 && bindings.length === 0) return null
   // (One entry, one frame per member and one fan-out message for the batch, not one per update: the merge
   // costs less than the rows and sends it saves, bench/relay.)
-  const updates = accepted.length === 0 ? [] : accepted.length === 1 ? [accepted[0].update] : [merged?.() ?? Y.mergeUpdates(accepted.map(a => a.update))]
+  const updates = accepted.length === 0 ? [] : accepted.length === 1 ? [accepted[0].update] : [merged ?? Y.mergeUpdates(accepted.map(a => a.update))]
   const usage: PrincipalUsage[] = [...batch.usage].map(([principal, u]) => ({ principal, ...u }))
   return {
     updates,

@@ -57,8 +57,7 @@ describe('a batch\'s update encoded from its document', () => {
         Y.applyUpdate(record, Y.encodeStateAsUpdate(w, before))
       }
       record.off('update', on)
-      taken.stop()
-      const encoded = taken.encode()
+      const encoded = taken.finish()
       if (updates.length === 0) { expect(encoded).toBeNull(); continue }
       const viaEncoded = copyOf(committed)
       Y.applyUpdate(viaEncoded, encoded!)
@@ -72,13 +71,16 @@ describe('a batch\'s update encoded from its document', () => {
     }
   }))
 
-  it('says nothing for transactions that changed nothing, and nothing after stop', () => {
+  it('says nothing for transactions that changed nothing, and watches nothing once stopped', () => {
     const d = new Y.Doc()
     const taken = new BatchUpdate(d)
     d.transact(() => {})
-    expect(taken.encode()).toBeNull()
-    taken.stop()
+    expect(taken.finish()).toBeNull()
     d.getMap('fields').set('a', 1)
-    expect(taken.encode()).toBeNull()
+    expect(taken.finish()).toBeNull()
+    const stopped = new BatchUpdate(d)
+    stopped.stop()
+    d.getMap('fields').set('a', 2)
+    expect(stopped.finish()).toBeNull()
   })
 })
