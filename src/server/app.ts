@@ -94,7 +94,7 @@ export const createServer = (deps: ServerDeps): FieldsyncServer => {
   const app = new Hono()
   const metadata = deps.metadata ?? NO_METADATA
   const rooms = new Rooms({
-    storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, maxIdleRooms: config.maxIdleRooms, compactAfter: config.compactAfter, limits: config.limits,
+    storage, catalog, security, now, idleUnloadMs: config.idleUnloadMs, maxIdleRooms: config.maxIdleRooms, maxIdleBytes: config.maxIdleBytes, compactAfter: config.compactAfter, limits: config.limits,
     rules: metadata.businessRules, flows: metadata.processFlows, blobSize: (userId, hash) => deps.blobs.uploadedSize(userId, hash),
     ownershipOf: name => storedOwnership(projection, name), storedRow: name => storedRow(projection, name), conflicts: metadata.conflicts, maxClockSkewMs: config.maxClockSkewMs, wholeRefusals: config.wholeRefusals, stateReplies: config.stateReplies,
     serverClient: deps.serverClient

@@ -2,7 +2,7 @@
 
 import { resolve } from 'node:path'
 import { DEFAULT_LIMITS, type QuotaLimits } from './quotas.ts'
-import { MAX_IDLE_ROOMS, STATE_REPLIES, WHOLE_REFUSALS } from './room-types.ts'
+import { MAX_IDLE_ROOM_BYTES, MAX_IDLE_ROOMS, STATE_REPLIES, WHOLE_REFUSALS } from './room-types.ts'
 import { DEFAULT_SHARE_LIMITS, type ShareLimits } from './record-routes.ts'
 import { ErrorCode, FieldsyncError } from '../errors.ts'
 import { DEFAULT_SCRYPT, parseScryptParams, type ScryptParams } from './passwords.ts'
@@ -41,6 +41,8 @@ export interface ServerConfig {
   readonly idleUnloadMs: number
   /** the most records kept loaded with no one using them (README, IDLE_ROOMS_MAX) */
   readonly maxIdleRooms: number
+  /** what they may take of the heap, estimated, in bytes (README, IDLE_ROOMS_MAX_BYTES) */
+  readonly maxIdleBytes: number
   readonly compactAfter: number
   /** the V8 heap's headroom over what survives a full collection, in percent (0: V8's own sizing; README, HEAP_GROWING_PERCENT) */
   readonly heapGrowingPercent: number
@@ -81,8 +83,8 @@ export class ConfigError extends FieldsyncError {
   }
 }
 
-/** HEAP_GROWING_PERCENT's default: V8's own sizing (see heap-sizing.ts for what a fixed factor costs). */
-export const DEFAULT_HEAP_GROWING_PERCENT = 0
+/** HEAP_GROWING_PERCENT's default: a factor of 2 (see heap-sizing.ts for what a fixed factor costs). */
+export const DEFAULT_HEAP_GROWING_PERCENT = 100
 
 const int = (env: Record<string, string | undefined>, key: string, fallback: number, min: number, max: number): number => {
   const raw = env[key]
@@ -173,6 +175,7 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     blobUploadTtlSeconds: int(env, 'BLOB_UPLOAD_TTL_SECONDS', 86_400, 1, 365 * 86_400),
     idleUnloadMs: int(env, 'IDLE_UNLOAD_MS', 30_000, 10, 86_400_000),
     maxIdleRooms: int(env, 'IDLE_ROOMS_MAX', MAX_IDLE_ROOMS, 0, 10_000_000),
+    maxIdleBytes: int(env, 'IDLE_ROOMS_MAX_BYTES', MAX_IDLE_ROOM_BYTES, 0, 2 ** 40),
     compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),
     heapGrowingPercent: int(env, 'HEAP_GROWING_PERCENT', DEFAULT_HEAP_GROWING_PERCENT, 0, 300),
     jwtSecret: secret,

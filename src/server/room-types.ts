@@ -137,3 +137,16 @@ export const STATE_REPLIES = { burstBytes: 64 * 1024 * 1024, bytesPerSecond: 8 *
  * them for the idle delay, hundreds of MB, and the collector's work on that heap ran on the one core.
  */
 export const MAX_IDLE_ROOMS = 2000
+
+/**
+ * What the loaded records no one uses may take, estimated (README, IDLE_ROOMS_MAX_BYTES): a count alone
+ * bounds nothing as records' histories grow (each overwritten map entry stays in a Yjs document as a
+ * deleted item), and the hour's soak grew its heap with the history of the records its devices kept
+ * editing (bench/team --soak).
+ */
+export const MAX_IDLE_ROOM_BYTES = 16 * 1024 * 1024
+
+/** A loaded record's heap, estimated from its Yjs structs (measured on accounts: an empty document and
+ * its room about 16 KiB, each struct about 220 bytes more; `Room.weight`). */
+export const ROOM_BASE_BYTES = 16 * 1024
+export const STRUCT_BYTES = 220

@@ -31,7 +31,7 @@ import { DEFAULT_LIMITS, RecordQuotas, type QuotaLimits } from './quotas.ts'
 import { addReceipts, count, keepConflicts, overQuota, takeRefusal, type RefusalScope } from './pipeline/refusals.ts'
 import { QuietCompaction } from './room-compaction.ts'
 import { RecordValues } from './room-values.ts'
-import { COMPACT_BUSY_FACTOR, COMPACT_QUIET_MS, MAX_WAITING_PER_PEER, SERVER_CLIENT_RANGE, SERVER_PRINCIPAL, type CommandGate, type CommandPartSubmission, type Job, type Origin, type PartDecision, type PartTrial, type RoomContext, type RoomOptions } from './room-types.ts'
+import { COMPACT_BUSY_FACTOR, COMPACT_QUIET_MS, MAX_WAITING_PER_PEER, ROOM_BASE_BYTES, SERVER_CLIENT_RANGE, SERVER_PRINCIPAL, STRUCT_BYTES, type CommandGate, type CommandPartSubmission, type Job, type Origin, type PartDecision, type PartTrial, type RoomContext, type RoomOptions } from './room-types.ts'
 
 import type { Published, RoomEvents } from './room-events.ts'
 import { afterBatch, applyPublished, lockedProcess, newPeerState, type PeerRoom } from './room-catch-up.ts'
@@ -180,6 +180,13 @@ export class Room {
   }
 
   get entity (): EntityDef { return this.ctx.entity }
+
+  /** The heap the record's document takes, estimated from its structs (ROOM_BASE_BYTES, STRUCT_BYTES). */
+  weight (): number {
+    let structs = 0
+    for (const list of this.current.store.clients.values()) structs += list.length
+    return ROOM_BASE_BYTES + structs * STRUCT_BYTES
+  }
 
   /** The record's owner as a decision needs it, or undefined while it does not exist. */
   ownership (): RecordOwnership | undefined {

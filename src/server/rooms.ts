@@ -9,7 +9,7 @@ import type { RecordOwnership } from '../docs/ownership.ts'
 import type { RecordStorage } from './storage/port.ts'
 import type { Security } from './security.ts'
 import { Room, type RoomOptions } from './room.ts'
-import { MAX_IDLE_ROOMS, STATE_REPLIES, WHOLE_REFUSALS } from './room-types.ts'
+import { MAX_IDLE_ROOM_BYTES, MAX_IDLE_ROOMS, STATE_REPLIES, WHOLE_REFUSALS } from './room-types.ts'
 import { CostBudgets } from './rate-limit.ts'
 import type { CommittedEvent, Published, RoomEvents } from './room-events.ts'
 import type { BusinessRule } from '../metadata/business-rules.ts'
@@ -26,6 +26,9 @@ export interface RoomsOptions extends RoomOptions {
   /** the most records kept loaded with no one using them: past it the one idle longest is unloaded at once
    * (default MAX_IDLE_ROOMS) */
   readonly maxIdleRooms?: number
+  /** what they may take, estimated (`Room.weight`): past it those idle longest are unloaded at once
+   * (default MAX_IDLE_ROOM_BYTES) */
+  readonly maxIdleBytes?: number
   readonly now?: () => string
   /** business rules and process flows the projection enforces */
   readonly rules?: readonly BusinessRule[]
@@ -166,7 +169,7 @@ export class Rooms {
   /** The room of a record, loading it if needed. Await `room.ready` before answering anything. */
   get (name: DocName): Room {
     this.cancelUnload(name)
-    this.idle.delete(name)
+    this.notIdle(name)
     let room = this.rooms.get(name)
     if (room === undefined || room.isBroken) {
       if (room !== undefined) this.drop(name, room)
@@ -264,7 +267,7 @@ export class Rooms {
     // for the idle delay, anyone naming records that do not exist made the server hold a room for each.
     if (uses === 0 && !room.busy && room.doc.store.clients.size === 0) { this.cancelUnload(name); this.uses.delete(name); this.drop(name, room); return }
     this.scheduleUnload(name)
-    if (uses === 0) this.becameIdle(name)
+    if (uses === 0) this.becameIdle(name, room)
   }
 
   get loaded (): number {
@@ -300,17 +303,30 @@ export class Rooms {
     this.timers.set(name, t)
   }
 
-  /** Records given back by their last use, in that order (a record used again leaves it: `open`). */
-  private readonly idle = new Set<DocName>()
+  /** Records given back by their last use, in that order (a record used again leaves it: `open`), with
+   * their estimated heap then (`Room.weight`). */
+  private readonly idle = new Map<DocName, number>()
+  private idleBytes = 0
 
-  /** `name` became idle: past MAX_IDLE_ROOMS, those idle longest are unloaded now (one in use again is not idle). */
-  private becameIdle (name: DocName): void {
+  private notIdle (name: DocName): void {
+    const w = this.idle.get(name)
+    if (w === undefined) return
     this.idle.delete(name)
-    this.idle.add(name)
+    this.idleBytes -= w
+  }
+
+  /** `name` became idle: past MAX_IDLE_ROOMS or MAX_IDLE_ROOM_BYTES, those idle longest are unloaded now
+   * (one in use again is not idle). */
+  private becameIdle (name: DocName, room: Room): void {
+    this.notIdle(name)
+    const w = room.weight()
+    this.idle.set(name, w)
+    this.idleBytes += w
     const max = this.options.maxIdleRooms ?? MAX_IDLE_ROOMS
-    for (const oldest of this.idle) {
-      if (this.idle.size <= max) return
-      this.idle.delete(oldest)
+    const maxBytes = this.options.maxIdleBytes ?? MAX_IDLE_ROOM_BYTES
+    for (const oldest of this.idle.keys()) {
+      if (this.idle.size <= max && this.idleBytes <= maxBytes) return
+      this.notIdle(oldest)
       const room = this.rooms.get(oldest)
       if (room === undefined || room.members.size > 0 || room.busy || (this.uses.get(oldest) ?? 0) > 0) continue
       this.cancelUnload(oldest)
@@ -321,7 +337,7 @@ export class Rooms {
 
   private drop (name: DocName, room: Room): void {
     this.rooms.delete(name)
-    this.idle.delete(name)
+    this.notIdle(name)
     this.storedSecured.delete(name)
     room.destroy()
   }
@@ -334,5 +350,6 @@ export class Rooms {
     for (const [name, room] of this.rooms) this.drop(name, room)
     this.uses.clear()
     this.idle.clear()
+    this.idleBytes = 0
   }
 }

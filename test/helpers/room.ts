@@ -21,7 +21,7 @@ export const account = catalog.entities.get('account')!
 export const AT = '2026-11-27T09:00:00.000Z'
 
 /** Rooms over a new test store, and the loaded room of `account/a1` (owned by alice), closed after the test. */
-export const roomOverStore = async (cleanups: Cleanup[], label: string, options: { compactAfter?: number, compactQuietMs?: number, maxIdleRooms?: number } = {}): Promise<{ rooms: Rooms, room: Room, storage: TestStorage, security: Security }> => {
+export const roomOverStore = async (cleanups: Cleanup[], label: string, options: { compactAfter?: number, compactQuietMs?: number, maxIdleRooms?: number, maxIdleBytes?: number } = {}): Promise<{ rooms: Rooms, room: Room, storage: TestStorage, security: Security }> => {
   const dir = mkdtempSync(join(tmpdir(), `fieldsync-${label}-`))
   const t = await openTestStores(dir, true, catalog, 1024, {})
   const storage = t.storage

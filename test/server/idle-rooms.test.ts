@@ -45,4 +45,29 @@ describe('idle records kept loaded', () => {
     expect(outcome).toEqual({ kind: 'committed', receipts: [] })
     rooms.released(held.name)
   })
+
+  it('take at most maxIdleBytes, estimated from their history: a record edited many times counts for more', async () => {
+    const { rooms, room } = await roomOverStore(cleanups, 'idle-bytes', { maxIdleBytes: 160 * 1024 })
+    const alice = recordingMember('u-alice')
+    room.join(alice)
+    for (let i = 0; i < 5; i++) await use(rooms, i)
+    // five fresh records fit
+    expect([0, 1, 2, 3, 4].map(i => rooms.has(name(i)))).toEqual([true, true, true, true, true])
+    const fresh = rooms.find(name(4))!.weight()
+    // record 5 gets a long history: each save leaves its overwritten entries behind in the document
+    const busy = await rooms.open(name(5))
+    await busy.write(doc => createRecord(doc, account, { id: asRecordId('idle5'), ownerid: 'systemuser/u-alice', owningbusinessunit: 'bu-north', values: { name: 'idle 5' } }, { by: 'u-avery', at: AT }))
+    for (let k = 0; k < 150; k++) await busy.write(doc => setField(doc, account, 'telephone1', `+47 ${k}`, { by: 'u-avery', at: AT }))
+    expect(busy.weight()).toBeGreaterThan(fresh * 3)
+    rooms.released(name(5))
+    // it stays (the one idle last), and those idle longest went to make room for it
+    expect(rooms.has(name(5))).toBe(true)
+    const kept = [0, 1, 2, 3, 4].filter(i => rooms.has(name(i)))
+    expect(kept.length).toBeLessThan(5)
+    expect(kept).toEqual([0, 1, 2, 3, 4].slice(5 - kept.length))
+    // the record in use is never unloaded for it
+    expect(rooms.has(room.name)).toBe(true)
+    const outcome = await room.submit(alice, edit(copy(room), d => setField(d, account, 'telephone1', '+47 2', { by: 'u-alice', at: AT })))
+    expect(outcome).toEqual({ kind: 'committed', receipts: [] })
+  })
 })
