@@ -4,9 +4,10 @@
 // resident memory, wandered between about 1.6 and 2.7 times the live heap in an hour's soak, with nothing
 // more being kept.
 // A fixed factor keeps the heap at a steady multiple of what is live: memory follows what the server
-// holds (bench/team --soak; README, HEAP_GROWING_PERCENT). It is off by default: while the heap grows
-// fast (100 devices' initial sync at once) a factor of 1.5 means many more full collections, and the
-// server used 73-74% of its core for the storm against 48-54% with V8's own sizing.
+// holds (bench/team --soak; README, HEAP_GROWING_PERCENT). The default is a factor of 2: a factor of 1.5
+// meant many more full collections while the heap grows fast (100 devices' initial sync at once: 73-74% of
+// the server's core for the storm against 48-54% with V8's own sizing); with 2 the storm and the live
+// load cost what they cost with V8's own sizing (bench/team, alternating runs).
 
 import { setFlagsFromString } from 'node:v8'
 

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest'
 import { ConfigError, DEFAULT_HEAP_GROWING_PERCENT, parseConfig } from '../../src/server/config.ts'
 
 describe('heap sizing', () => {
-  it('leaves V8 its own sizing by default, takes a fixed headroom, and names a bad value', () => {
+  it('keeps the heap at twice what survives by default, takes another headroom or V8\'s own sizing (0), and names a bad value', () => {
     expect(parseConfig({}).heapGrowingPercent).toBe(DEFAULT_HEAP_GROWING_PERCENT)
-    expect(DEFAULT_HEAP_GROWING_PERCENT).toBe(0)
+    expect(DEFAULT_HEAP_GROWING_PERCENT).toBe(100)
     expect(parseConfig({ HEAP_GROWING_PERCENT: '50' }).heapGrowingPercent).toBe(50)
     expect(parseConfig({ HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent).toBe(0)
     expect(parseConfig({ HEAP_GROWING_PERCENT: '100' }).heapGrowingPercent).toBe(100)
