@@ -26,6 +26,13 @@ describeFeed('SQLite', async () => {
   return { log, feed: log, dispose: async () => { await log.close(); t.dispose() } }
 })
 
+// (Its recent positions are answered from memory: the same suite with a tail that keeps two entries.)
+describeFeed('SQLite, a tail of two entries', async () => {
+  const t = tempDb('fieldsync-ports-')
+  const log = new SqliteRecordStorage(t.db(), undefined, { entries: 2, bytes: 1 << 20 })
+  return { log, feed: log, dispose: async () => { await log.close(); t.dispose() } }
+})
+
 describeReceipts('SQLite', async () => {
   const t = tempDb('fieldsync-ports-')
   let log = new SqliteRecordStorage(t.db())

@@ -14,6 +14,7 @@ import type { ReceiptStore } from './receipt-port.ts'
 import type { SqliteProjection } from './sqlite-projection.ts'
 import { WalSync } from './wal-sync.ts'
 import { encodePackedUpdates, oneUpdate, statesOf, updatesOf } from './packed-updates.ts'
+import { FeedTail, type FeedTailBounds } from './feed-tail.ts'
 
 interface Pending { doc: DocName, data: Uint8Array | readonly Uint8Array[] | null, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
 
@@ -53,7 +54,10 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
   /** syncs the WAL for the group commits (null: a database in memory, committed as FULL says) */
   private readonly wal: WalSync | null
 
-  constructor (db: SqliteDb, projection?: SqliteProjection) {
+  /** the log's newest entries, which answer the feed's reads of recent positions (this adapter is the log's one writer) */
+  private readonly tail: FeedTail
+
+  constructor (db: SqliteDb, projection?: SqliteProjection, tail?: FeedTailBounds) {
     this.db = db
     this.commitAll = db.transaction((batch: readonly Pending[]) => batch.map(p => this.write(p)))
     this.projection = projection
@@ -109,6 +113,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
       syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
       syncFull: db.prepare('PRAGMA synchronous = FULL')
     }
+    this.tail = new FeedTail(this.stmt.head.get()?.m ?? 0, tail)
   }
 
   async load (doc: DocName): Promise<StoredRecord> {
@@ -149,6 +154,8 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
       for (const p of batch) p.reject(e as Error)
       return
     }
+    // (Committed: the feed reads it from now on, as it would from the database.)
+    batch.forEach((p, i) => { this.remember(p, results[i].seq) })
     if (this.wal === null) { batch.forEach((p, i) => p.resolve(results[i])); return }
     this.wal.durable().then(
       () => batch.forEach((p, i) => p.resolve(results[i])),
@@ -184,6 +191,14 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
     return { seq, receipts: stored }
   }
 
+  /** What `write` put in the log for `p` at `seq`, told to the tail. */
+  private remember (p: Pending, seq: number): void {
+    if (seq === 0 || p.data === null) return
+    const { compacted } = p.effects
+    if (compacted !== undefined) this.tail.add(seq, p.doc, [compacted], true)
+    else this.tail.add(seq, p.doc, p.data instanceof Uint8Array ? [p.data] : p.data)
+  }
+
   /** A principal's receipts after `since`, oldest first. */
   receipts (principal: string, since: number, limit: number): Receipt[] {
     return this.stmt.receiptsSince.all(principal, since, limit).map(r => ({ ...JSON.parse(r.data) as Receipt, seq: r.seq }))
@@ -200,19 +215,22 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
   }
 
   head (): number {
-    return this.stmt.head.get()?.m ?? 0
+    return this.tail.head()
   }
 
   changedSince (cursor: number, upTo: number): Map<DocName, number> {
+    if (this.tail.covers(cursor)) return this.tail.changedSince(cursor, upTo)
     return new Map(this.stmt.changed.all(cursor, upTo).map(r => [r.doc as DocName, r.seq]))
   }
 
-  /** Served from the log without loading the record's Y.Doc. */
+  /** Served from the log without loading the record's Y.Doc (recent changes from the tail, in memory). */
   stateSince (doc: DocName, cursor: number, upTo: number): Uint8Array {
+    if (cursor > 0 && this.tail.covers(cursor)) return oneUpdate(this.tail.updatesSince(doc, cursor, upTo))
     return oneUpdate(this.stmt.since.all(doc, cursor, upTo).flatMap(updatesOf))
   }
 
   statesSince (docs: readonly DocName[], cursor: number, upTo: number): Uint8Array[] {
+    if (cursor > 0 && this.tail.covers(cursor)) return docs.map(d => oneUpdate(this.tail.updatesSince(d, cursor, upTo)))
     return statesOf(docs, this.stmt.sinceMany.all(JSON.stringify(docs), cursor, upTo))
   }
 
@@ -226,6 +244,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
       this.stmt.deleteThrough.run(doc, throughSeq)
       this.stmt.insertAt.run(throughSeq, doc, merged)
     })()
+    this.tail.reset()
   }
 
   async list (entity?: string): Promise<DocName[]> {
