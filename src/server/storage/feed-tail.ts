@@ -18,7 +18,7 @@ interface Entry {
 /** How much the tail keeps: at most `entries` log entries of at most `bytes` in all. */
 export interface FeedTailBounds { readonly entries: number, readonly bytes: number }
 
-export const DEFAULT_FEED_TAIL: FeedTailBounds = { entries: 8192, bytes: 8 * 1024 * 1024 }
+export const DEFAULT_FEED_TAIL: FeedTailBounds = { entries: 4096, bytes: 4 * 1024 * 1024 }
 
 export class FeedTail {
   /** entries in position order, from `first` on (the array is trimmed now and then, not shifted each time) */
