@@ -10,6 +10,7 @@ import type * as DeviceModule from '../../src/client/device.ts'
 import type { SocketLike } from '../../src/client/device.ts'
 import type * as SqliteStoreModule from '../../src/client/sqlite-store.ts'
 import type { IndexedRecord } from '../../src/client/store.ts'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { DeliveryTracker, largestMarker, marker } from './delivery.ts'
 import { runLive, type Writer } from './live-load.ts'
 import type { HostEvent, HostReply, HostRequest, LiveResult, SyncResult } from './team-protocol.ts'
@@ -104,11 +105,16 @@ const live = async (r: Extract<HostRequest, { op: 'live' }>): Promise<LiveResult
       edit: (record, seq) => { device(key).update(record, { telephone1: `+47 ${marker(seq)}` }).catch(() => { errors++ }) }
     }
   }))
+  const loop = monitorEventLoopDelay({ resolution: 5 })
+  loop.enable()
   const result = await runLive(writers, tracker, r, send)
+  loop.disable()
   const stages = tracker.stages?.stats()
   if (stages !== undefined) {
     const row = (l: string, x: { p50: number, p99: number, max: number, count: number }): string => `  ${l.padEnd(36)} p50 ${x.p50.toFixed(1)} ms  p99 ${x.p99.toFixed(1)} ms  max ${x.max.toFixed(1)} ms  (${x.count})`
     console.log(`live stages (${r.writers.length} writers):\n${row('edit -> writer socket sends', stages.writer)}\n${row('sent -> receiver socket gets (server)', stages.server)}\n${row('got -> receiver store takes (device)', stages.device)}`)
+    // (The device process's own stalls: a delivery it could not read meanwhile counts in the server's stage.)
+    console.log(`  device process event-loop delay      p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms  max ${(loop.max / 1e6).toFixed(1)} ms`)
   }
   return { ...result, errors }
 }

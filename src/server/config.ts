@@ -6,6 +6,7 @@ import { MAX_IDLE_ROOM_BYTES, MAX_IDLE_ROOMS, STATE_REPLIES, WHOLE_REFUSALS } fr
 import { DEFAULT_SHARE_LIMITS, type ShareLimits } from './record-routes.ts'
 import { ErrorCode, FieldsyncError } from '../errors.ts'
 import { DEFAULT_SCRYPT, parseScryptParams, type ScryptParams } from './passwords.ts'
+import { DEFAULT_COMMIT_INTERVAL_MS } from './storage/port.ts'
 
 /** An external identity provider whose tokens the server takes (README, "Sign-in"). */
 export interface OidcConfig {
@@ -44,6 +45,8 @@ export interface ServerConfig {
   /** what they may take of the heap, estimated, in bytes (README, IDLE_ROOMS_MAX_BYTES) */
   readonly maxIdleBytes: number
   readonly compactAfter: number
+  /** the least time between two commits of the SQLite log while appends keep coming, ms (README, COMMIT_INTERVAL_MS) */
+  readonly commitIntervalMs: number
   /** the V8 heap's headroom over what survives a full collection, in percent (0: V8's own sizing; README, HEAP_GROWING_PERCENT) */
   readonly heapGrowingPercent: number
   /** HS256 secret for tokens; when absent one is generated and kept in the database */
@@ -177,6 +180,7 @@ export const parseConfig = (env: Record<string, string | undefined>, cwd = proce
     maxIdleRooms: int(env, 'IDLE_ROOMS_MAX', MAX_IDLE_ROOMS, 0, 10_000_000),
     maxIdleBytes: int(env, 'IDLE_ROOMS_MAX_BYTES', MAX_IDLE_ROOM_BYTES, 0, 2 ** 40),
     compactAfter: int(env, 'COMPACT_AFTER', 200, 2, 1_000_000),
+    commitIntervalMs: int(env, 'COMMIT_INTERVAL_MS', DEFAULT_COMMIT_INTERVAL_MS, 0, 1000),
     heapGrowingPercent: int(env, 'HEAP_GROWING_PERCENT', DEFAULT_HEAP_GROWING_PERCENT, 0, 300),
     jwtSecret: secret,
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 15 * 60, 60, 365 * 86400),

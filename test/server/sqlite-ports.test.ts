@@ -29,7 +29,7 @@ describeFeed('SQLite', async () => {
 // (Its recent positions are answered from memory: the same suite with a tail that keeps two entries.)
 describeFeed('SQLite, a tail of two entries', async () => {
   const t = tempDb('fieldsync-ports-')
-  const log = new SqliteRecordStorage(t.db(), undefined, { entries: 2, bytes: 1 << 20 })
+  const log = new SqliteRecordStorage(t.db(), undefined, { tail: { entries: 2, bytes: 1 << 20 } })
   return { log, feed: log, dispose: async () => { await log.close(); t.dispose() } }
 })
 

@@ -43,6 +43,8 @@ export interface StoresConfig {
   readonly maxAttachmentBytes: number
   /** the most one user's attachments may take (default MAX_USER_BLOB_BYTES) */
   readonly maxAttachmentBytesPerUser?: number
+  /** the least time between two commits of the SQLite log under a steady stream of appends (README, COMMIT_INTERVAL_MS) */
+  readonly commitIntervalMs?: number
 }
 
 /** The advisory lock of start-up work (seeding a new database once, whichever instance starts first),
@@ -55,7 +57,7 @@ export const openStores = async (config: StoresConfig, catalog: Catalog): Promis
     const file = join(config.dataDir, 'fieldsync.db')
     const db = openSqlite(file)
     const projection = new SqliteProjection(db, catalog)
-    const storage = new SqliteRecordStorage(db, projection)
+    const storage = new SqliteRecordStorage(db, projection, { commitIntervalMs: config.commitIntervalMs })
     return {
       storage, projection,
       security: new SqliteSecurityStore(db),

@@ -8,13 +8,20 @@ import type Database from 'better-sqlite3'
 import type { SqliteDb } from './sqlite-db.ts'
 import type { DocName } from '../../ids.ts'
 import type { Receipt } from '../../protocol/receipts.ts'
-import type { CommitEffects, CommitResult, RecordStorage, StoredRecord } from './port.ts'
+import { DEFAULT_COMMIT_INTERVAL_MS, type CommitEffects, type CommitResult, type RecordStorage, type StoredRecord } from './port.ts'
 import type { ChangesFeed } from './feed-port.ts'
 import type { ReceiptStore } from './receipt-port.ts'
 import type { SqliteProjection } from './sqlite-projection.ts'
 import { WalSync } from './wal-sync.ts'
 import { encodePackedUpdates, oneUpdate, statesOf, updatesOf } from './packed-updates.ts'
 import { FeedTail, type FeedTailBounds } from './feed-tail.ts'
+
+
+/** Options of the SQLite log: the feed's tail, and the least time between commits (COMMIT_INTERVAL_MS). */
+export interface SqliteLogOptions {
+  readonly tail?: FeedTailBounds
+  readonly commitIntervalMs?: number
+}
 
 interface Pending { doc: DocName, data: Uint8Array | readonly Uint8Array[] | null, effects: CommitEffects, resolve: (r: CommitResult) => void, reject: (e: Error) => void }
 
@@ -57,8 +64,11 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
   /** the log's newest entries, which answer the feed's reads of recent positions (this adapter is the log's one writer) */
   private readonly tail: FeedTail
 
-  constructor (db: SqliteDb, projection?: SqliteProjection, tail?: FeedTailBounds) {
+  private readonly commitIntervalMs: number
+
+  constructor (db: SqliteDb, projection?: SqliteProjection, options: SqliteLogOptions = {}) {
     this.db = db
+    this.commitIntervalMs = options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS
     this.commitAll = db.transaction((batch: readonly Pending[]) => batch.map(p => this.write(p)))
     this.projection = projection
     this.wal = db.memory ? null : new WalSync(db.name)
@@ -113,7 +123,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
       syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
       syncFull: db.prepare('PRAGMA synchronous = FULL')
     }
-    this.tail = new FeedTail(this.stmt.head.get()?.m ?? 0, tail)
+    this.tail = new FeedTail(this.stmt.head.get()?.m ?? 0, options.tail)
   }
 
   async load (doc: DocName): Promise<StoredRecord> {
@@ -130,14 +140,21 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
       this.pending.push({ doc, data: update, effects, resolve, reject })
       if (!this.scheduled) {
         this.scheduled = true
-        // Everything appended during this turn of the event loop goes into one commit (one fsync).
-        setImmediate(() => this.flush())
+        // Everything appended during this turn of the event loop goes into one commit (one fsync); under
+        // a steady stream of appends, everything appended within the commit interval of the last commit.
+        const wait = this.lastFlush + this.commitIntervalMs - performance.now()
+        if (wait <= 0) setImmediate(this.flushNow); else setTimeout(this.flushNow, wait)
       }
     })
   }
 
+  /** when the last commit began (performance.now()) */
+  private lastFlush = -Infinity
+  private readonly flushNow = (): void => { this.flush() }
+
   private flush (): void {
     this.scheduled = false
+    this.lastFlush = performance.now()
     const batch = this.pending
     this.pending = []
     if (batch.length === 0) return

@@ -16,7 +16,7 @@ describe('the SQLite feed\'s tail', () => {
   it('answers what the database answers (seeded)', async () => {
     await withSeed(async gen => {
       const t = tempDb('fieldsync-tail-')
-      const log = new SqliteRecordStorage(t.db(), undefined, { entries: 6, bytes: 3000 })
+      const log = new SqliteRecordStorage(t.db(), undefined, { tail: { entries: 6, bytes: 3000 } })
       try {
         const docs = new Map(DOCS.map(d => [d, new Y.Doc()]))
         const latest = new Map<DocName, number>()
