@@ -9,8 +9,9 @@ import type { DocName } from '../../ids.ts'
 interface Entry {
   readonly seq: number
   readonly doc: DocName
-  readonly updates: readonly Uint8Array[]
-  readonly bytes: number
+  /** (emptied once dead: only its position and record are read then) */
+  updates: readonly Uint8Array[]
+  bytes: number
   /** removed from the log since (a compaction replaced it) */
   dead: boolean
 }
@@ -21,8 +22,9 @@ export interface FeedTailBounds { readonly entries: number, readonly bytes: numb
 export const DEFAULT_FEED_TAIL: FeedTailBounds = { entries: 4096, bytes: 4 * 1024 * 1024 }
 
 export class FeedTail {
-  /** entries in position order, from `first` on (the array is trimmed now and then, not shifted each time) */
-  private entries: Entry[] = []
+  /** entries in position order, from `first` on (the array is trimmed now and then, not shifted each time;
+   * the slots before `first` are emptied) */
+  private entries: Array<Entry | undefined> = []
   private first = 0
   private readonly byDoc = new Map<DocName, Entry[]>()
   private bytes = 0
@@ -60,10 +62,34 @@ export class FeedTail {
     if (list === undefined) this.byDoc.set(doc, [e]); else list.push(e)
     this.bytes += bytes
     this.last = seq
+    this.trim()
+  }
+
+  /** Evicts the oldest entries while the tail is past its bounds. */
+  private trim (): void {
     while (this.entries.length - this.first > this.bounds.entries || (this.bytes > this.bounds.bytes && this.entries.length > this.first)) this.evictOldest()
   }
 
-  /** Forgets every entry: the log was rewritten where the tail cannot follow (a compaction in place). */
+  /**
+   * `doc`'s log through `throughSeq` was replaced in place by one entry at `throughSeq` holding `merged`
+   * (its entries before it deleted): the same here, so what is read through the tail stays what the log holds.
+   */
+  compacted (doc: DocName, throughSeq: number, merged: Uint8Array): void {
+    if (throughSeq <= this.floor) return // (none of the entries it replaced is here)
+    const list = this.byDoc.get(doc) ?? []
+    const at = list.find(e => e.seq === throughSeq)
+    // (The entry it replaces was written after the floor, so by this adapter: missing, trust nothing kept.)
+    if (at === undefined) { this.reset(); return }
+    for (const e of list) if (e.seq < throughSeq) this.kill(e)
+    this.byDoc.set(doc, list.filter(e => !e.dead))
+    const own = merged.byteOffset === 0 && merged.byteLength === merged.buffer.byteLength ? merged : merged.slice()
+    this.bytes += own.length - at.bytes
+    at.updates = [own]
+    at.bytes = own.length
+    this.trim()
+  }
+
+  /** Forgets every entry: the log was rewritten where the tail cannot follow. */
   reset (): void {
     this.entries = []
     this.first = 0
@@ -76,7 +102,7 @@ export class FeedTail {
   changedSince (cursor: number, upTo: number): Map<DocName, number> {
     const out = new Map<DocName, number>()
     for (let i = this.firstAfter(cursor); i < this.entries.length; i++) {
-      const e = this.entries[i]
+      const e = this.entries[i]!
       if (e.seq > upTo) break
       if (!e.dead) out.set(e.doc, e.seq)
     }
@@ -98,18 +124,27 @@ export class FeedTail {
     let hi = this.entries.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (this.entries[mid].seq <= cursor) lo = mid + 1; else hi = mid
+      if (this.entries[mid]!.seq <= cursor) lo = mid + 1; else hi = mid
     }
     return lo
   }
 
   private dropDoc (doc: DocName): void {
-    for (const e of this.byDoc.get(doc) ?? []) { e.dead = true; this.bytes -= e.bytes }
+    for (const e of this.byDoc.get(doc) ?? []) this.kill(e)
     this.byDoc.delete(doc)
   }
 
+  /** An entry the log no longer holds: its bytes go now, its position stays until it is evicted. */
+  private kill (e: Entry): void {
+    e.dead = true
+    this.bytes -= e.bytes
+    e.bytes = 0
+    e.updates = []
+  }
+
   private evictOldest (): void {
-    const e = this.entries[this.first++]
+    const e = this.entries[this.first]!
+    this.entries[this.first++] = undefined
     this.floor = e.seq
     if (!e.dead) {
       this.bytes -= e.bytes

@@ -68,7 +68,8 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
 
   constructor (db: SqliteDb, projection?: SqliteProjection, options: SqliteLogOptions = {}) {
     this.db = db
-    this.commitIntervalMs = options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS
+    // (A database in memory has no fsync to share: its commits go at once.)
+    this.commitIntervalMs = db.memory ? 0 : options.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS
     this.commitAll = db.transaction((batch: readonly Pending[]) => batch.map(p => this.write(p)))
     this.projection = projection
     this.wal = db.memory ? null : new WalSync(db.name)
@@ -261,7 +262,7 @@ export class SqliteRecordStorage implements RecordStorage, ChangesFeed, ReceiptS
       this.stmt.deleteThrough.run(doc, throughSeq)
       this.stmt.insertAt.run(throughSeq, doc, merged)
     })()
-    this.tail.reset()
+    this.tail.compacted(doc, throughSeq, merged)
   }
 
   async list (entity?: string): Promise<DocName[]> {

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { SqliteRecordStorage } from '../../../src/server/storage/sqlite.ts'
+import { FeedTail } from '../../../src/server/storage/feed-tail.ts'
 import type { DocName } from '../../../src/ids.ts'
 import { tempDb } from '../../helpers/temp-db.ts'
 import { int, withSeed } from '../../helpers/seed.ts'
@@ -64,4 +65,21 @@ describe('the SQLite feed\'s tail', () => {
       }
     })
   })
+
+  it('holds no more than its bounds: evicted entries and those a compaction replaced keep no bytes', () => {
+    const tail = new FeedTail(0, { entries: 100, bytes: 10_000 })
+    /** the bytes of every update the tail still references */
+    const held = (): number => ((tail as unknown as { entries: Array<{ updates: Uint8Array[] } | undefined> }).entries)
+      .reduce((n, e) => n + (e?.updates.reduce((m, u) => m + u.length, 0) ?? 0), 0)
+    // Past the byte bound long before the count bound: the evicted entries are let go.
+    for (let seq = 1; seq <= 300; seq++) tail.add(seq, `account/a${seq % 7}` as DocName, [new Uint8Array(1000)])
+    expect(held()).toBeLessThanOrEqual(10_000)
+    expect(tail.covers(289)).toBe(false)
+    expect(tail.covers(290)).toBe(true)
+    // A record's whole log in each entry (a compaction in the commit): the entries it replaced are let go.
+    for (let seq = 301; seq <= 320; seq++) tail.add(seq, 'account/big' as DocName, [new Uint8Array(3000)], true)
+    expect(held()).toBeLessThanOrEqual(10_000)
+    expect(tail.updatesSince('account/big' as DocName, 0, 320)).toHaveLength(1)
+  })
 })
+
