@@ -21,6 +21,9 @@ export interface FeedTailBounds { readonly entries: number, readonly bytes: numb
 
 export const DEFAULT_FEED_TAIL: FeedTailBounds = { entries: 4096, bytes: 4 * 1024 * 1024 }
 
+/** `u` as an array of its own: a view into a socket's read buffer would keep all of that buffer. */
+const own = (u: Uint8Array): Uint8Array => u.byteOffset === 0 && u.byteLength === u.buffer.byteLength ? u : u.slice()
+
 export class FeedTail {
   /** entries in position order, from `first` on (the array is trimmed now and then, not shifted each time;
    * the slots before `first` are emptied) */
@@ -52,11 +55,10 @@ export class FeedTail {
   add (seq: number, doc: DocName, updates: readonly Uint8Array[], replaces = false): void {
     if (seq <= this.last) { this.reset(); return } // (not the one writer's next position: trust nothing kept)
     if (replaces) this.dropDoc(doc)
+    const kept = updates.map(own)
     let bytes = 0
-    // (Kept as their own arrays: a view into a socket's read buffer would keep all of that buffer.)
-    const own = updates.map(u => u.byteOffset === 0 && u.byteLength === u.buffer.byteLength ? u : u.slice())
-    for (const u of own) bytes += u.length
-    const e: Entry = { seq, doc, updates: own, bytes, dead: false }
+    for (const u of kept) bytes += u.length
+    const e: Entry = { seq, doc, updates: kept, bytes, dead: false }
     this.entries.push(e)
     const list = this.byDoc.get(doc)
     if (list === undefined) this.byDoc.set(doc, [e]); else list.push(e)
@@ -82,10 +84,10 @@ export class FeedTail {
     if (at === undefined) { this.reset(); return }
     for (const e of list) if (e.seq < throughSeq) this.kill(e)
     this.byDoc.set(doc, list.filter(e => !e.dead))
-    const own = merged.byteOffset === 0 && merged.byteLength === merged.buffer.byteLength ? merged : merged.slice()
-    this.bytes += own.length - at.bytes
-    at.updates = [own]
-    at.bytes = own.length
+    const whole = own(merged)
+    this.bytes += whole.length - at.bytes
+    at.updates = [whole]
+    at.bytes = whole.length
     this.trim()
   }
 

@@ -16,7 +16,6 @@ import { WalSync } from './wal-sync.ts'
 import { encodePackedUpdates, oneUpdate, statesOf, updatesOf } from './packed-updates.ts'
 import { FeedTail, type FeedTailBounds } from './feed-tail.ts'
 
-
 /** Options of the SQLite log: the feed's tail, and the least time between commits (COMMIT_INTERVAL_MS). */
 export interface SqliteLogOptions {
   readonly tail?: FeedTailBounds
