@@ -34,6 +34,9 @@ export type { TokenSource } from './token.ts'
 
 export interface DeviceOptions extends ConnectionOptions {
   readonly store: LocalStore
+  /** record documents the SDK keeps loaded after its own work on them, the ones used last (CACHED_DOCUMENTS);
+   * those the app opened (`open`) stay loaded whatever this says */
+  readonly cachedDocuments?: number
 }
 
 /** A picture or file to attach to a note. */
@@ -63,7 +66,7 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
 
   static async open (opts: DeviceOptions): Promise<FieldsyncDevice> {
     let device: FieldsyncDevice | undefined
-    const replica = await Replica.load(opts.store, (name, args) => { device?.emit(name, args) })
+    const replica = await Replica.load(opts.store, (name, args) => { device?.emit(name, args) }, opts.cachedDocuments)
     device = new FieldsyncDevice(replica, opts)
     return device
   }
@@ -73,30 +76,37 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
   get cursor (): number { return this.replica.meta.cursor }
   get lastMetadata (): DeviceMetadata | null { return this.replica.metadata }
   get connected (): boolean { return this.engine.connected }
+  /** record documents loaded in memory now (the app's, and up to `cachedDocuments` of the SDK's once its work is done) */
+  get loadedDocuments (): number { return this.replica.docs.size }
 
   // --- records -------------------------------------------------------------------------------
 
   /** The record's document, loaded from the local store; local edits are kept and sent at sync. */
-  open (record: string): Promise<Y.Doc> { return this.replica.open(record) }
+  open (record: string): Promise<Y.Doc> { return this.replica.open(record, true) }
+
+  /** A document for the SDK's own work, inside `replica.use` (kept loaded among the few used last: CACHED_DOCUMENTS). */
+  private doc (record: string): Promise<Y.Doc> { return this.replica.open(record) }
 
   private requireMetadata (): DeviceMetadata { return this.replica.requireMetadata() }
 
   /** Creates a record offline, refusing up front what the last metadata forbids. */
   async create (entity: string, values: Record<string, FieldValue>): Promise<string> {
-    const meta = this.requireMetadata()
-    const def = checkCommand(meta, entity, 'create')
-    for (const f of Object.keys(values)) checkField(meta, entity, f, true)
-    checkLookups(meta, def, values)
-    values = fillNew(meta, def, values)
-    const id = newId()
-    const record = `${entity}/${id}`
-    const doc = await this.open(record)
-    const user = meta.userId
-    const { own, secured } = this.splitSecured(meta, entity, values)
-    createRecord(doc, def, { id: id as RecordId, ...userOwned(user, meta.businessUnitId), values: own }, { by: user, at: new Date().toISOString() })
-    await this.writeSecured(record, def, secured)
-    await this.replica.settled() // stored before we answer
-    return record
+    return this.replica.use(async () => {
+      const meta = this.requireMetadata()
+      const def = checkCommand(meta, entity, 'create')
+      for (const f of Object.keys(values)) checkField(meta, entity, f, true)
+      checkLookups(meta, def, values)
+      values = fillNew(meta, def, values)
+      const id = newId()
+      const record = `${entity}/${id}`
+      const doc = await this.doc(record)
+      const user = meta.userId
+      const { own, secured } = this.splitSecured(meta, entity, values)
+      createRecord(doc, def, { id: id as RecordId, ...userOwned(user, meta.businessUnitId), values: own }, { by: user, at: new Date().toISOString() })
+      await this.writeSecured(record, def, secured)
+      await this.replica.settled() // stored before we answer
+      return record
+    })
   }
 
   /** Values of secured fields go to their own documents (README, "Record document layout"). */
@@ -109,7 +119,7 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
 
   private async writeSecured (record: string, def: EntityDef, values: Record<string, FieldValue | null>): Promise<void> {
     for (const [k, v] of Object.entries(values)) {
-      const doc = await this.open(fieldDocName(record, k))
+      const doc = await this.doc(fieldDocName(record, k))
       if (attributeOf(def, k)?.type === 'memo') replaceText(doc.getText(`memo:${k}`), v === null ? '' : String(v))
       else if (v === null) doc.getMap('fields').delete(k)
       else doc.getMap('fields').set(k, v)
@@ -118,9 +128,11 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
 
   /** The form state of a record with `pending` values typed in: values after rules, required, locked, errors. */
   async formState (record: string, pending: Record<string, FieldValue | null> = {}): Promise<FormState> {
-    const meta = this.requireMetadata()
-    const s = await this.replica.stateWithSecured(record, readRecord(await this.open(record)))
-    return evaluateRules(meta.businessRules ?? [], parseDocName(record)?.entity ?? '', { ...ruleInput(s), ...pending })
+    return this.replica.use(async () => {
+      const meta = this.requireMetadata()
+      const s = await this.replica.stateWithSecured(record, readRecord(await this.doc(record)))
+      return evaluateRules(meta.businessRules ?? [], parseDocName(record)?.entity ?? '', { ...ruleInput(s), ...pending })
+    })
   }
 
   /** Refuses a save that breaks a business rule (the server would drop it with the same message). */
@@ -134,29 +146,31 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
    * values business rules set (set-value) are written with them, so the record shows them at once, offline.
    */
   async update (record: string, values: Record<string, FieldValue | null>): Promise<void> {
-    const meta = this.requireMetadata()
-    const entity = parseDocName(record)?.entity ?? ''
-    const def = checkCommand(meta, entity, 'update')
-    for (const f of Object.keys(values)) checkField(meta, entity, f, false)
-    checkLookups(meta, def, values)
-    const doc = await this.open(record)
-    const before = ruleInput(await this.replica.stateWithSecured(record, readRecord(doc)))
-    // The user's values first (a locked field keeps its lock), then with what the rules write.
-    this.checkRules(meta, entity, before, values)
-    const saved = { ...values, ...this.ruleWrites(meta, entity, { ...before, ...values }) }
-    this.checkRules(meta, entity, before, saved)
-    const { own, secured } = this.splitSecured(meta, entity, saved)
-    const actor = { by: meta.userId, at: new Date().toISOString() }
-    if (Object.keys(own).length > 0) {
-      doc.transact(() => {
-        for (const [k, v] of Object.entries(own)) {
-          if (v === null) clearField(doc, def, k, actor)
-          else setField(doc, def, k, v, actor)
-        }
-      })
-    }
-    await this.writeSecured(record, def, secured)
-    await this.replica.settled()
+    return this.replica.use(async () => {
+      const meta = this.requireMetadata()
+      const entity = parseDocName(record)?.entity ?? ''
+      const def = checkCommand(meta, entity, 'update')
+      for (const f of Object.keys(values)) checkField(meta, entity, f, false)
+      checkLookups(meta, def, values)
+      const doc = await this.doc(record)
+      const before = ruleInput(await this.replica.stateWithSecured(record, readRecord(doc)))
+      // The user's values first (a locked field keeps its lock), then with what the rules write.
+      this.checkRules(meta, entity, before, values)
+      const saved = { ...values, ...this.ruleWrites(meta, entity, { ...before, ...values }) }
+      this.checkRules(meta, entity, before, saved)
+      const { own, secured } = this.splitSecured(meta, entity, saved)
+      const actor = { by: meta.userId, at: new Date().toISOString() }
+      if (Object.keys(own).length > 0) {
+        doc.transact(() => {
+          for (const [k, v] of Object.entries(own)) {
+            if (v === null) clearField(doc, def, k, actor)
+            else setField(doc, def, k, v, actor)
+          }
+        })
+      }
+      await this.writeSecured(record, def, secured)
+      await this.replica.settled()
+    })
   }
 
   /**
@@ -171,11 +185,13 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
 
   /** Deletes a record; through the activity pointer (`activitypointer/<id>`), the activity it shows. */
   async remove (record: string): Promise<void> {
-    const meta = this.requireMetadata()
-    let def = checkCommand(meta, parseDocName(record)?.entity ?? '', 'delete')
-    if (isPointer(def)) ({ record, def } = await activityToDelete(meta, record, e => this.replica.indexOf(e)))
-    deleteRecord(await this.open(record), def, { by: meta.userId, at: new Date().toISOString() })
-    await this.replica.settled()
+    return this.replica.use(async () => {
+      const meta = this.requireMetadata()
+      let def = checkCommand(meta, parseDocName(record)?.entity ?? '', 'delete')
+      if (isPointer(def)) ({ record, def } = await activityToDelete(meta, record, e => this.replica.indexOf(e)))
+      deleteRecord(await this.doc(record), def, { by: meta.userId, at: new Date().toISOString() })
+      await this.replica.settled()
+    })
   }
 
   /**
@@ -185,24 +201,26 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
    * at sync as one command, accepted or rejected as a whole. Returns the records it created.
    */
   async runCommand (command: StateCommand, record: string): Promise<string[]> {
-    const meta = this.requireMetadata()
-    const doc = await this.open(record)
-    const { def, plan } = prepareCommand(meta, command, record, readRecord(doc), newId)
-    // Open every document first: the edits below then happen without a gap.
-    const docs = await Promise.all(plan.creates.map(c => this.open(c.record)))
-    const actor = { by: meta.userId, at: new Date().toISOString() }
-    const capture = new CommandCapture()
-    plan.creates.forEach((c, i) => {
-      const cdef = meta.entities.find(e => e.name === c.entity)!
-      createRecord(docs[i], cdef, { id: parseDocName(c.record)!.id, ...userOwned(meta.userId, meta.businessUnitId), values: c.values }, actor, capture)
+    return this.replica.use(async () => {
+      const meta = this.requireMetadata()
+      const doc = await this.doc(record)
+      const { def, plan } = prepareCommand(meta, command, record, readRecord(doc), newId)
+      // Open every document first: the edits below then happen without a gap.
+      const docs = await Promise.all(plan.creates.map(c => this.doc(c.record)))
+      const actor = { by: meta.userId, at: new Date().toISOString() }
+      const capture = new CommandCapture()
+      plan.creates.forEach((c, i) => {
+        const cdef = meta.entities.find(e => e.name === c.entity)!
+        createRecord(docs[i], cdef, { id: parseDocName(c.record)!.id, ...userOwned(meta.userId, meta.businessUnitId), values: c.values }, actor, capture)
+      })
+      doc.transact(() => {
+        doc.getMap(META).set('statecode', plan.statecode)
+        for (const [k, v] of Object.entries(plan.targetValues)) setField(doc, def, k, v, actor)
+        stampRecord(doc, actor)
+      }, capture)
+      await this.replica.storeCommand(command, record, capture)
+      return plan.creates.map(c => c.record)
     })
-    doc.transact(() => {
-      doc.getMap(META).set('statecode', plan.statecode)
-      for (const [k, v] of Object.entries(plan.targetValues)) setField(doc, def, k, v, actor)
-      stampRecord(doc, actor)
-    }, capture)
-    await this.replica.storeCommand(command, record, capture)
-    return plan.creates.map(c => c.record)
   }
 
   qualify (lead: string): Promise<string[]> { return this.runCommand('qualify', lead) }
@@ -213,31 +231,35 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
 
   /** The record's process flow and the stage it is at, or null when its entity has none. */
   async stage (record: string): Promise<{ flow: ProcessFlow, index: number, name: string } | null> {
-    const entity = parseDocName(record)?.entity ?? ''
-    const flow = (this.requireMetadata().processFlows ?? []).find(f => f.entity === entity)
-    if (flow === undefined) return null
-    const index = currentStage(flow, readRecord(await this.open(record)).meta.activestage)
-    return { flow, index, name: flow.stages[index].name }
+    return this.replica.use(async () => {
+      const entity = parseDocName(record)?.entity ?? ''
+      const flow = (this.requireMetadata().processFlows ?? []).find(f => f.entity === entity)
+      if (flow === undefined) return null
+      const index = currentStage(flow, readRecord(await this.doc(record)).meta.activestage)
+      return { flow, index, name: flow.stages[index].name }
+    })
   }
 
   /** Moves the record's flow to `stage`; forward needs the required fields of the stages it leaves. */
   async setActiveStage (record: string, stage: string): Promise<void> {
-    const meta = this.requireMetadata()
-    const entity = parseDocName(record)?.entity ?? ''
-    checkCommand(meta, entity, 'update')
-    const at = await this.stage(record)
-    if (at === null) throw new OfflineRefusal(Reason.invalidValue, `${entity} has no process flow`)
-    const doc = await this.open(record)
-    const s = readRecord(doc)
-    // The stage it is on already: nothing to save (a save of the stamps alone would be no change at all).
-    if (stage === at.name && (s.meta.activestage === stage || s.meta.activestage === undefined)) return
-    const denied = stageMoveDenial(entity, at.flow, at.name, stage, attributeValues(s))
-    if (denied !== null) throw new OfflineRefusal(denied.reason, denied.message)
-    doc.transact(() => {
-      doc.getMap(META).set('activestage', stage)
-      stampRecord(doc, { by: meta.userId, at: new Date().toISOString() })
+    return this.replica.use(async () => {
+      const meta = this.requireMetadata()
+      const entity = parseDocName(record)?.entity ?? ''
+      checkCommand(meta, entity, 'update')
+      const at = await this.stage(record)
+      if (at === null) throw new OfflineRefusal(Reason.invalidValue, `${entity} has no process flow`)
+      const doc = await this.doc(record)
+      const s = readRecord(doc)
+      // The stage it is on already: nothing to save (a save of the stamps alone would be no change at all).
+      if (stage === at.name && (s.meta.activestage === stage || s.meta.activestage === undefined)) return
+      const denied = stageMoveDenial(entity, at.flow, at.name, stage, attributeValues(s))
+      if (denied !== null) throw new OfflineRefusal(denied.reason, denied.message)
+      doc.transact(() => {
+        doc.getMap(META).set('activestage', stage)
+        stampRecord(doc, { by: meta.userId, at: new Date().toISOString() })
+      })
+      await this.replica.settled()
     })
-    await this.replica.settled()
   }
 
   async nextStage (record: string): Promise<void> {
@@ -256,11 +278,13 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
 
   /** The notes on a record's timeline, oldest first, with their attachments' names and sizes. */
   async notes (record: string): Promise<NoteView[]> {
-    const s = readRecord(await this.open(record))
-    return Object.entries(s.notes).map(([id, n]) => ({
-      id, subject: n.subject ?? '', text: n.text ?? '', createdby: n.createdby ?? '', createdon: n.createdon ?? '',
-      attachment: n.contenthash === undefined ? null : { filename: n.filename ?? '', mimetype: n.mimetype ?? '', size: Number(n.filesize), hash: n.contenthash }
-    })).sort((a, b) => a.createdon < b.createdon ? -1 : a.createdon > b.createdon ? 1 : 0)
+    return this.replica.use(async () => {
+      const s = readRecord(await this.doc(record))
+      return Object.entries(s.notes).map(([id, n]) => ({
+        id, subject: n.subject ?? '', text: n.text ?? '', createdby: n.createdby ?? '', createdon: n.createdon ?? '',
+        attachment: n.contenthash === undefined ? null : { filename: n.filename ?? '', mimetype: n.mimetype ?? '', size: Number(n.filesize), hash: n.contenthash }
+      })).sort((a, b) => a.createdon < b.createdon ? -1 : a.createdon > b.createdon ? 1 : 0)
+    })
   }
 
   /** Keeps attachment content locally (named by its hash) until it is uploaded at sync. */
@@ -283,7 +307,7 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
     const meta = this.requireMetadata()
     const entity = parseDocName(record)?.entity ?? ''
     checkNoteChange(meta, entity, action) // before opening the record: the entity and the privilege for any note
-    const doc = await this.open(record)
+    const doc = await this.doc(record)
     const full = action === 'add' ? timelineFull(countNotes(doc)) : null
     if (full !== null) throw new OfflineRefusal(full.reason, full.message)
     const note = noteId === undefined ? undefined : readRecord(doc).notes[noteId]
@@ -305,26 +329,32 @@ export class FieldsyncDevice extends ObservableV2<DeviceEvents> {
 
   /** Adds a note (with a picture or file, if given) to a record's timeline; returns the note id. */
   async addNote (record: string, note: { subject: string, text: string, attachment?: NewAttachment }): Promise<string> {
-    const { def, doc } = await this.checkNotes(record, 'add')
-    const attachment = note.attachment === undefined ? undefined : await this.keep(note.attachment)
-    const id = newId()
-    addNote(doc, def, id, { subject: note.subject, text: note.text, attachment }, this.actor())
-    await this.afterNoteEdit()
-    return id
+    return this.replica.use(async () => {
+      const { def, doc } = await this.checkNotes(record, 'add')
+      const attachment = note.attachment === undefined ? undefined : await this.keep(note.attachment)
+      const id = newId()
+      addNote(doc, def, id, { subject: note.subject, text: note.text, attachment }, this.actor())
+      await this.afterNoteEdit()
+      return id
+    })
   }
 
   /** Edits a note's subject or text, replaces its attachment, or (`attachment: null`) removes it. */
   async editNote (record: string, noteId: string, patch: { subject?: string, text?: string, attachment?: NewAttachment | null }): Promise<void> {
-    const { def, doc, note } = await this.checkNotes(record, 'edit', noteId)
-    const attachment = patch.attachment === undefined || patch.attachment === null ? patch.attachment : await this.keep(patch.attachment)
-    editNote(doc, def, noteId, { subject: patch.subject, text: patch.text, attachment }, this.noteActor(note!))
-    await this.afterNoteEdit()
+    return this.replica.use(async () => {
+      const { def, doc, note } = await this.checkNotes(record, 'edit', noteId)
+      const attachment = patch.attachment === undefined || patch.attachment === null ? patch.attachment : await this.keep(patch.attachment)
+      editNote(doc, def, noteId, { subject: patch.subject, text: patch.text, attachment }, this.noteActor(note!))
+      await this.afterNoteEdit()
+    })
   }
 
   async removeNote (record: string, noteId: string): Promise<void> {
-    const { def, doc } = await this.checkNotes(record, 'remove', noteId)
-    removeNote(doc, def, noteId, this.actor())
-    await this.afterNoteEdit()
+    return this.replica.use(async () => {
+      const { def, doc } = await this.checkNotes(record, 'remove', noteId)
+      removeNote(doc, def, noteId, this.actor())
+      await this.afterNoteEdit()
+    })
   }
 
   /** The content of a note's attachment: from the device, or (online) downloaded and kept. */

@@ -17,6 +17,15 @@ import { WriterIds } from './writer-id.ts'
 import { entryOf, indexEntry, indexOf, indexWrite, newIndexCache, readUpdates, reindex, securedAttributes, stateWithSecured, type IndexState } from './field-index.ts'
 import { addReceipts, keepEvicted, uploadRefused, withholdInbox } from './inbox.ts'
 
+/**
+ * Record documents the SDK loads for its own work (an update, a note, a command: not the app's `open`)
+ * kept loaded once that work is done, the ones used last. Each loaded document stays on the heap: a device
+ * that edited its 400 records once each held them all (bench/team's 25 simulated devices, 10,000 documents
+ * and 160 MB, whose full collections stalled the devices' process for 100-200 ms). Reloading one from the
+ * store costs tens of microseconds.
+ */
+export const CACHED_DOCUMENTS = 64
+
 /** The origin of what the server sent: not a local edit. */
 export const REMOTE = Symbol('remote')
 
@@ -48,6 +57,15 @@ export class Replica implements IndexState {
   private metadataValue: DeviceMetadata | null = null
   /** the open record documents */
   readonly docs = new Map<string, Y.Doc>()
+  /** documents the app opened (`FieldsyncDevice.open`): it may hold and edit them, so they stay loaded */
+  private readonly pinned = new Set<string>()
+  /** the other documents, used longest ago first: past `cachedDocuments`, unloaded once the device's work is done */
+  private readonly cached = new Set<string>()
+  private readonly cachedDocuments: number
+  /** device operations running (`use`): no document is unloaded meanwhile */
+  private using = 0
+  /** an unloading waits for the local writes queued */
+  private trimming = false
   /** the kept Yjs client ids of this session's writer slot (see writer-id.ts for when one may be reused) */
   private writers!: WriterIds
   /** the client id every document of this session writes under now */
@@ -68,13 +86,14 @@ export class Replica implements IndexState {
   /** sends a frame now when the device is connected and live (the sync engine sets it) */
   sendLive: (f: DeviceFrame) => void = () => {}
 
-  private constructor (store: LocalStore, emit: Emit) {
+  private constructor (store: LocalStore, emit: Emit, cachedDocuments: number) {
     this.store = store
     this.emit = emit
+    this.cachedDocuments = cachedDocuments
   }
 
-  static async load (store: LocalStore, emit: Emit): Promise<Replica> {
-    const r = new Replica(store, emit)
+  static async load (store: LocalStore, emit: Emit, cachedDocuments = CACHED_DOCUMENTS): Promise<Replica> {
+    const r = new Replica(store, emit, cachedDocuments)
     const stored = await store.meta()
     r.metaValue = stored === undefined
       ? { deviceId: newId(), cursor: 0, privilegeVersion: 0, metadata: null, receiptSeq: 0 }
@@ -116,16 +135,20 @@ export class Replica implements IndexState {
     return this.chain
   }
 
-  /** The record's document, loaded from the local store; local edits are kept and sent at sync. */
-  async open (record: string): Promise<Y.Doc> {
+  /**
+   * The record's document, loaded from the local store; local edits are kept and sent at sync. `pin`: the
+   * app's (kept loaded); else the SDK's own, for work inside `use`.
+   */
+  async open (record: string, pin = false): Promise<Y.Doc> {
     const open = this.docs.get(record)
-    if (open !== undefined) return open
+    if (open !== undefined) { this.touch(record, pin); return open }
     const doc = new Y.Doc({ guid: record })
     const updates = await this.store.load(record)
     this.known.add(record)
     doc.transact(() => { for (const u of updates) Y.applyUpdate(doc, u) }, REMOTE)
     const raced = this.docs.get(record)
-    if (raced !== undefined) return raced
+    if (raced !== undefined) { doc.destroy(); this.touch(record, pin); return raced }
+    this.touch(record, pin)
     // (Loaded in full before any edit: it continues our id's clock from all the store holds of it.)
     doc.clientID = this.clientId
     doc.on('update', (u: Uint8Array, origin: unknown) => {
@@ -139,6 +162,42 @@ export class Replica implements IndexState {
   /** A record's state with the values of its secured fields' documents the device holds. */
   stateWithSecured (record: string, s: RecordState): Promise<RecordState> {
     return stateWithSecured(this, record, s)
+  }
+
+  private touch (record: string, pin: boolean): void {
+    if (this.pinned.has(record)) return
+    this.cached.delete(record)
+    if (pin) this.pinned.add(record); else this.cached.add(record)
+  }
+
+  /**
+   * Runs device work that holds documents across awaits (an update reads, then writes its document): none
+   * is unloaded until no work runs and the local edits it made are stored — an edit of a document unloaded
+   * before its turn on the chain would be taken for an edit of an evicted record.
+   */
+  async use<T> (f: () => Promise<T>): Promise<T> {
+    this.using++
+    try { return await f() } finally {
+      this.using--
+      this.unloadUnused()
+    }
+  }
+
+  private unloadUnused (): void {
+    if (this.using > 0 || this.trimming || this.cached.size <= this.cachedDocuments) return
+    this.trimming = true
+    const chain = this.chain
+    void chain.then(() => {
+      this.trimming = false
+      if (this.closed || this.using > 0) return // (the work running unloads when it ends)
+      if (this.chain !== chain) { this.unloadUnused(); return } // (edits queued since: after them)
+      for (const record of this.cached) {
+        if (this.cached.size <= this.cachedDocuments) break
+        this.cached.delete(record)
+        this.docs.get(record)?.destroy()
+        this.docs.delete(record)
+      }
+    })
   }
 
   private localEdit (record: string, doc: Y.Doc, update: Uint8Array): Promise<void> {
@@ -345,6 +404,8 @@ export class Replica implements IndexState {
     if (writers.length > 0) await this.store.forgetWriterIds(writers)
     this.docs.get(record)?.destroy()
     this.docs.delete(record)
+    this.cached.delete(record)
+    this.pinned.delete(record)
     this.known.delete(record)
     await indexWrite(this, record, this.store.remove(record))
     const field = parseFieldDocName(record)
