@@ -64,8 +64,6 @@ export class Replica implements IndexState {
   private readonly cachedDocuments: number
   /** device operations running (`use`): no document is unloaded meanwhile */
   private using = 0
-  /** an unloading waits for the local writes queued */
-  private trimming = false
   /** the kept Yjs client ids of this session's writer slot (see writer-id.ts for when one may be reused) */
   private writers!: WriterIds
   /** the client id every document of this session writes under now */
@@ -137,18 +135,33 @@ export class Replica implements IndexState {
 
   /**
    * The record's document, loaded from the local store; local edits are kept and sent at sync. `pin`: the
-   * app's (kept loaded); else the SDK's own, for work inside `use`.
+   * app's (kept loaded); else the SDK's own, for work inside `use`. Opens of a record while it loads share
+   * its load: one document a record.
    */
   async open (record: string, pin = false): Promise<Y.Doc> {
-    const open = this.docs.get(record)
-    if (open !== undefined) { this.touch(record, pin); return open }
+    let doc = this.docs.get(record)
+    if (doc === undefined) {
+      let loading = this.loading.get(record)
+      if (loading === undefined) {
+        loading = this.load(record).finally(() => this.loading.delete(record))
+        this.loading.set(record, loading)
+      }
+      doc = await loading
+    }
+    this.touch(record, pin)
+    return doc
+  }
+
+  /** loads under way, one a record */
+  private readonly loading = new Map<string, Promise<Y.Doc>>()
+
+  private async load (record: string): Promise<Y.Doc> {
     const doc = new Y.Doc({ guid: record })
     const updates = await this.store.load(record)
     this.known.add(record)
     doc.transact(() => { for (const u of updates) Y.applyUpdate(doc, u) }, REMOTE)
     const raced = this.docs.get(record)
-    if (raced !== undefined) { doc.destroy(); this.touch(record, pin); return raced }
-    this.touch(record, pin)
+    if (raced !== undefined) { doc.destroy(); return raced }
     // (Loaded in full before any edit: it continues our id's clock from all the store holds of it.)
     doc.clientID = this.clientId
     doc.on('update', (u: Uint8Array, origin: unknown) => {
@@ -157,6 +170,17 @@ export class Replica implements IndexState {
     })
     this.docs.set(record, doc)
     return doc
+  }
+
+  /**
+   * A change stored for a record that was not loaded when it came: a document loaded since, or loading
+   * now, may hold the store as it was before the change (a load reads it once), so it gets the change too
+   * (Yjs takes what it has once).
+   */
+  private alsoToLoaded (record: string, payload: Uint8Array): void {
+    const doc = this.docs.get(record)
+    if (doc !== undefined) { Y.applyUpdate(doc, payload, REMOTE); return }
+    void this.loading.get(record)?.then(d => { Y.applyUpdate(d, payload, REMOTE) }, () => {})
   }
 
   /** A record's state with the values of its secured fields' documents the device holds. */
@@ -172,8 +196,8 @@ export class Replica implements IndexState {
 
   /**
    * Runs device work that holds documents across awaits (an update reads, then writes its document): none
-   * is unloaded until no work runs and the local edits it made are stored — an edit of a document unloaded
-   * before its turn on the chain would be taken for an edit of an evicted record.
+   * is unloaded while work runs, nor while a local edit of it waits for its turn on the chain — an edit of
+   * a document unloaded meanwhile would be taken for an edit of an evicted record.
    */
   async use<T> (f: () => Promise<T>): Promise<T> {
     this.using++
@@ -183,40 +207,46 @@ export class Replica implements IndexState {
     }
   }
 
+  /** local edits of each record made and not stored yet */
+  private readonly editing = new Map<string, number>()
+
   private unloadUnused (): void {
-    if (this.using > 0 || this.trimming || this.cached.size <= this.cachedDocuments) return
-    this.trimming = true
-    const chain = this.chain
-    void chain.then(() => {
-      this.trimming = false
-      if (this.closed || this.using > 0) return // (the work running unloads when it ends)
-      if (this.chain !== chain) { this.unloadUnused(); return } // (edits queued since: after them)
-      for (const record of this.cached) {
-        if (this.cached.size <= this.cachedDocuments) break
-        this.cached.delete(record)
-        this.docs.get(record)?.destroy()
-        this.docs.delete(record)
-      }
-    })
+    if (this.using > 0 || this.closed) return
+    for (const record of this.cached) {
+      if (this.cached.size <= this.cachedDocuments) return
+      if (this.editing.has(record)) continue // (unloaded once stored: localEdit)
+      this.cached.delete(record)
+      this.docs.get(record)?.destroy()
+      this.docs.delete(record)
+    }
   }
 
   private localEdit (record: string, doc: Y.Doc, update: Uint8Array): Promise<void> {
     const state = readRecord(doc)
     const field = parseFieldDocName(record)
+    this.editing.set(record, (this.editing.get(record) ?? 0) + 1)
     return this.queue(async () => {
-      const entry = field === null ? await entryOf(this, record, state) : null
-      // Evicted after the edit was made, before it was stored (the evict frame was queued first): the
-      // edit joins the record's other unsynced edits in the inbox. Stored, it would be a pending edit of a
-      // record the device no longer holds, sent and later built on without the state it depends on.
-      if (this.docs.get(record) !== doc) { await keepEvicted(this.store, record, state, 1); return }
-      // The edit and its index entry in one commit (it goes out once stored).
-      const stored = this.store.addPending(record, update)
-      if (field === null) await indexWrite(this, record, this.store.setIndex(record, entry))
-      const id = await stored
-      if (field !== null) await reindex(this, field.record)
-      this.emitUnsynced()
-      this.sendLive({ type: DeviceMessage.push, record, id, update })
+      try { await this.storeEdit(record, doc, update, state, field) } finally {
+        const n = this.editing.get(record)! - 1
+        if (n > 0) this.editing.set(record, n); else this.editing.delete(record)
+        this.unloadUnused()
+      }
     })
+  }
+
+  private async storeEdit (record: string, doc: Y.Doc, update: Uint8Array, state: RecordState, field: ReturnType<typeof parseFieldDocName>): Promise<void> {
+    const entry = field === null ? await entryOf(this, record, state) : null
+    // Evicted after the edit was made, before it was stored (the evict frame was queued first): the
+    // edit joins the record's other unsynced edits in the inbox. Stored, it would be a pending edit of a
+    // record the device no longer holds, sent and later built on without the state it depends on.
+    if (this.docs.get(record) !== doc) { await keepEvicted(this.store, record, state, 1); return }
+    // The edit and its index entry in one commit (it goes out once stored).
+    const stored = this.store.addPending(record, update)
+    if (field === null) await indexWrite(this, record, this.store.setIndex(record, entry))
+    const id = await stored
+    if (field !== null) await reindex(this, field.record)
+    this.emitUnsynced()
+    this.sendLive({ type: DeviceMessage.push, record, id, update })
   }
 
   /** Stores the parts of a command (captured from its transactions) as one pending command. */
@@ -290,7 +320,7 @@ export class Replica implements IndexState {
     if (field !== null) {
       // A secured field's document: stored as it is; its record's index entry shows the value.
       const stored = known || open !== undefined ? this.store.put(record, payload) : this.store.receive(record, payload, null)
-      if (open !== undefined) Y.applyUpdate(open, payload, REMOTE)
+      if (open !== undefined) Y.applyUpdate(open, payload, REMOTE); else this.alsoToLoaded(record, payload)
       this.cycleWrite(stored.then(() => reindex(this, field.record)))
       return
     }
@@ -301,6 +331,7 @@ export class Replica implements IndexState {
       const entity = parseDocName(record)?.entity ?? ''
       const entry = securedAttributes(this, entity).length === 0 ? indexEntry(record, state) : await entryOf(this, record, state)
       this.cycleWrite(indexWrite(this, record, this.store.receive(record, payload, entry), entity))
+      this.alsoToLoaded(record, payload)
       return
     }
     // A record it holds: its state after the payload gives the index entry, stored with the payload.
@@ -319,6 +350,7 @@ export class Replica implements IndexState {
     }
     const entry = await entryOf(this, record, state)
     this.cycleWrite(indexWrite(this, record, this.store.put(record, payload, entry)))
+    if (open === undefined) this.alsoToLoaded(record, payload)
   }
 
   /** A store write of this cycle (once: records received one after another may share the store's promise). */
