@@ -142,12 +142,9 @@ export const MAX_IDLE_ROOMS = 2000
  * What the loaded records no one uses may take, estimated (README, IDLE_ROOMS_MAX_BYTES): a count alone
  * bounds nothing as records' histories grow (each overwritten map entry stays in a Yjs document as a
  * deleted item), and the hour's soak grew its heap with the history of the records its devices kept
- * editing (bench/team --soak). 4 MiB, not more: under a team's live load (bench/team: 500 edits/s over
- * 10,000 records) almost no idle record is used again before it goes, yet each lives long enough to be
- * promoted; with 16 MiB the live heap was about 50 MB, and each full collection, every 3-4 s, took 60-90 ms
- * of the one core and showed as a spike in delivery latency (about 34 MB and shorter collections with 2 MiB).
+ * editing (bench/team --soak).
  */
-export const MAX_IDLE_ROOM_BYTES = 4 * 1024 * 1024
+export const MAX_IDLE_ROOM_BYTES = 16 * 1024 * 1024
 
 /** A loaded record's heap, estimated from its Yjs structs (measured on accounts: an empty document and
  * its room about 16 KiB, each struct about 220 bytes more; `Room.weight`). */
